@@ -1,0 +1,108 @@
+"""A case is one (problem, framework, operation, dtype) made ready to time.
+
+`prepare` builds the native callable, compiles it where the framework compiles ahead of
+time, runs it once and validates that output, then warms it up.  Calling the case runs
+only the operation and the framework's sync; everything else happened before.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+
+from . import validate
+from .frameworks.base import Framework, direction, get_framework
+from .problems import Problem, make_problem
+
+
+@dataclass(eq=False)
+class Case:
+    """A warmed, validated operation.  `case()` runs it once and waits for the result."""
+
+    problem: Problem
+    framework: Framework
+    op: str
+    fn: Callable
+    args: tuple
+    compile_s: float | None = None      # ahead-of-time compile (JAX), else None
+    first_call_s: float = 0.0           # the first call: tracing, lazy compile, caches
+    error: float | None = None          # max relative error against the reference
+    dot_error: float | None = None      # dot-product test error (jvp and vjp cases)
+    reference: str | None = None        # engine that produced the float64 reference
+    _run: Callable[[], None] = field(init=False, repr=False)
+
+    def __post_init__(self):
+        fn, args, block = self.fn, self.args, self.framework.block
+
+        def run():
+            block(fn(*args))
+        self._run = run
+
+    def __call__(self) -> None:
+        self._run()
+
+    def output(self):
+        """One more run, returned as NumPy (a tuple for jvp and vjp)."""
+        return to_numpy(self.framework, self.fn(*self.args))
+
+    @property
+    def label(self) -> str:
+        return f"{self.problem.name}/{self.framework.name}/{self.op}/{self.framework.dtype}"
+
+    def describe(self) -> dict[str, Any]:
+        """What a result file records about this case."""
+        return {"problem": self.problem.name, **self.problem.sizes, "framework": self.framework.name,
+                "op": self.op, "dtype": self.framework.dtype, "device": self.framework.device,
+                "compile_s": self.compile_s, "first_call_s": self.first_call_s,
+                "error": self.error, "dot_error": self.dot_error, "reference": self.reference}
+
+
+def to_numpy(framework: Framework, out):
+    if isinstance(out, tuple):
+        return tuple(framework.to_numpy(o) for o in out)
+    return framework.to_numpy(out)
+
+
+def resolve(problem, framework, dtype="float64", device="cpu", **sizes) -> tuple[Problem, Framework]:
+    p = problem if isinstance(problem, Problem) else make_problem(problem, **sizes)
+    if sizes and isinstance(problem, Problem):
+        raise ValueError("pass sizes only with a problem name, not with a built Problem")
+    fw = framework if isinstance(framework, Framework) else get_framework(framework, dtype, device)
+    return p, fw
+
+
+def prepare(problem, framework, op: str, *, dtype: str = "float64", device: str = "cpu",
+            x=None, v=None, u=None, validate_output: bool = True, warmup: int = 2,
+            **sizes) -> Case:
+    """A warmed, validated Case; raises Unsupported (with the reason) or ValidationError."""
+    p, fw = resolve(problem, framework, dtype, device, **sizes)
+    x = p.point(x)
+    v = direction(v, p.n, "v")
+    u = direction(u, p.m, "u")
+    fn, args = fw.build(p, op, x=x, v=v, u=u)
+    fn, compile_s = fw.compile(fn, args)
+    start = time.perf_counter()
+    out = fn(*args)
+    fw.block(out)
+    case = Case(p, fw, op, fn, args, compile_s, time.perf_counter() - start)
+    if validate_output:
+        ref = validate.Reference(p)
+        case.reference = ref.engine.name
+        tolerance = validate.FD_TOLERANCE if fw.name == "fd" else None
+        case.error = validate.check_output(case.label, to_numpy(fw, out),
+                                           validate.expected(ref, op, x, v, u), fw.dtype, tolerance)
+        if op in ("jvp", "vjp") and fw.supports(p, "jvp") is None and fw.supports(p, "vjp") is None:
+            case.dot_error = validate.dot_product_test(case.label, fw, p, x, v, u)
+    for _ in range(warmup):
+        case()
+    return case
+
+
+def compute(problem, framework, op: str, *, dtype="float64", device="cpu", x=None, v=None, u=None):
+    """Run `op` once, unvalidated and untimed, and return NumPy: the public API's engine."""
+    p, fw = resolve(problem, framework, dtype, device)
+    fn, args = fw.build(p, op, x=p.point(x), v=v, u=u)
+    return to_numpy(fw, fn(*args))
+

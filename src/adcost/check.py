@@ -1,0 +1,64 @@
+"""`adcost check`: every problem x installed framework x operation x dtype through the gate."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .cases import prepare
+from .frameworks.base import ADAPTERS, DTYPES, Unsupported, framework_class, missing_reason
+from .problems import PROBLEMS, make_problem
+from .validate import ValidationError
+
+
+@dataclass
+class Row:
+    problem: str
+    framework: str
+    op: str
+    dtype: str
+    status: str           # ok | skipped | FAIL
+    error: float | None = None
+    note: str = ""
+
+
+def run_check(problems=None, frameworks=None, dtypes=DTYPES, progress=None) -> list[Row]:
+    """Validate every combination; a missing framework or unsupported op becomes a skipped row."""
+    rows: list[Row] = []
+    for fw_name in frameworks or list(ADAPTERS):
+        reason = missing_reason(fw_name)
+        if reason is not None:
+            rows.append(Row("*", fw_name, "*", "*", "skipped", note=reason))
+            continue
+        cls = framework_class(fw_name)
+        for name in problems or list(PROBLEMS):
+            problem = make_problem(name)
+            for dtype in dtypes:
+                if dtype not in cls.dtypes:
+                    rows.append(Row(name, fw_name, "*", dtype, "skipped",
+                                    note=f"{fw_name} runs {', '.join(cls.dtypes)} only"))
+                    continue
+                framework = cls(dtype=dtype)
+                for op in cls.ops():
+                    rows.append(_one(problem, framework, op))
+                    if progress:
+                        progress(rows[-1])
+    return rows
+
+
+def _one(problem, framework, op) -> Row:
+    row = Row(problem.name, framework.name, op, framework.dtype, "ok")
+    reason = framework.supports(problem, op)
+    if reason is not None:
+        row.status, row.note = "skipped", reason
+        return row
+    try:
+        case = prepare(problem, framework, op, warmup=0)
+        row.error, row.note = case.error, f"ref {case.reference}"
+        if case.dot_error is not None:
+            row.note += f", dot {case.dot_error:.1e}"
+    except Unsupported as exc:
+        row.status, row.note = "skipped", str(exc)
+    except ValidationError as exc:
+        row.status, row.note = "FAIL", str(exc)
+    except Exception as exc:  # a crash in one case must not hide the others
+        row.status, row.note = "FAIL", f"{type(exc).__name__}: {exc}"
+    return row

@@ -1,0 +1,147 @@
+"""The `adcost` command: check, jacobian, smoke, list."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+import numpy as np
+
+from . import check as checking
+from .frameworks.base import ADAPTERS, DTYPES, Unsupported, framework_class, missing_reason
+from .problems import PROBLEMS, make_problem, size_names
+
+
+class Parser(argparse.ArgumentParser):
+    """Bad arguments: one line on stderr, exit code 2."""
+
+    def error(self, message):
+        self.exit(2, f"adcost: error: {message}\n")
+
+
+def positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {value}")
+    return value
+
+
+def size_pair(text: str) -> tuple[str, object]:
+    key, sep, value = text.partition("=")
+    if not sep:
+        raise argparse.ArgumentTypeError(f"--size takes KEY=VALUE, got {text!r}")
+    try:
+        return key, int(value)
+    except ValueError:
+        return key, value
+
+
+def parser() -> Parser:
+    top = Parser(prog="adcost", description="What derivatives cost, measured.")
+    sub = top.add_subparsers(dest="command", required=True, parser_class=Parser)
+
+    c = sub.add_parser("check", help="validate every problem x framework x operation")
+    c.add_argument("--problem", action="append", choices=sorted(PROBLEMS))
+    c.add_argument("--framework", action="append", choices=list(ADAPTERS))
+    c.add_argument("--dtype", action="append", choices=DTYPES)
+    c.add_argument("--json", action="store_true", help="rows as JSON instead of a table")
+
+    j = sub.add_parser("jacobian", help="print one Jacobian")
+    j.add_argument("--problem", required=True, choices=sorted(PROBLEMS))
+    j.add_argument("--framework", required=True, choices=list(ADAPTERS))
+    j.add_argument("--mode", default="jacrev")
+    for name in ("n", "m", "depth", "width", "batch"):
+        j.add_argument(f"--{name}", type=positive)
+    j.add_argument("--seed", type=int)
+    j.add_argument("--size", type=size_pair, action="append", default=[],
+                   help="any other size of the problem, KEY=VALUE (e.g. features=4)")
+    j.add_argument("--dtype", default="float64", choices=DTYPES)
+    j.add_argument("--json", action="store_true")
+
+    s = sub.add_parser("smoke", help="a small timing of every installed framework")
+    s.add_argument("--out", help="JSON file for the results (default results/smoke.json)")
+
+    sub.add_parser("list", help="problems, frameworks and their modes")
+    return top
+
+
+def cmd_check(args) -> int:
+    rows = checking.run_check(args.problem, args.framework, tuple(args.dtype or DTYPES))
+    if args.json:
+        print(json.dumps([r.__dict__ for r in rows], indent=1))
+    else:
+        print(f"{'problem':<12} {'framework':<9} {'op':<29} {'dtype':<8} {'status':<8} {'error':>8}  note")
+        for r in rows:
+            err = "" if r.error is None else f"{r.error:.1e}"
+            print(f"{r.problem:<12} {r.framework:<9} {r.op:<29} {r.dtype:<8} {r.status:<8} {err:>8}  {r.note}")
+    counts = {s: sum(r.status == s for r in rows) for s in ("ok", "skipped", "FAIL")}
+    print(f"check: {counts['ok']} ok, {counts['skipped']} skipped, {counts['FAIL']} failed",
+          file=sys.stderr if args.json else sys.stdout)
+    return 1 if counts["FAIL"] else 0
+
+
+def cmd_jacobian(args) -> int:
+    sizes = {k: getattr(args, k) for k in ("n", "m", "depth", "width", "batch", "seed")
+             if getattr(args, k) is not None}
+    sizes.update(dict(args.size))
+    allowed = size_names(args.problem)
+    unknown = sorted(set(sizes) - set(allowed))
+    if unknown:
+        raise ValueError(f"{args.problem} takes no size {', '.join(unknown)} "
+                         f"(it takes: {', '.join(allowed) or 'none'})")
+    reason = missing_reason(args.framework)
+    if reason:
+        raise ValueError(reason)
+    modes = framework_class(args.framework).modes
+    if args.mode not in modes:
+        raise ValueError(f"{args.framework} has no mode {args.mode!r}; choose from {', '.join(modes)}")
+    from . import jacobian
+    problem = make_problem(args.problem, **sizes)
+    J = jacobian(problem, args.framework, args.mode, dtype=args.dtype)
+    if args.json:
+        print(json.dumps({"problem": problem.name, **{k: v for k, v in problem.sizes.items()},
+                          "framework": args.framework, "mode": args.mode, "dtype": args.dtype,
+                          "jacobian": J.tolist()}, default=str))
+    else:
+        print(f"# {problem.name} n={problem.n} m={problem.m} {args.framework}/{args.mode} {args.dtype}")
+        with np.printoptions(precision=6, suppress=True, linewidth=120):
+            print(J)
+    return 0
+
+
+def cmd_smoke(args) -> int:
+    from .smoke import run_smoke
+    return run_smoke(args.out)
+
+
+def cmd_list(args) -> int:
+    print("problems:")
+    for name in sorted(PROBLEMS):
+        print(f"  {name:<12} sizes: {', '.join(size_names(name)) or '-'}")
+    print("frameworks:")
+    for name in ADAPTERS:
+        reason = missing_reason(name)
+        if reason:
+            print(f"  {name:<8} not available: {reason}")
+        else:
+            print(f"  {name:<8} modes: {', '.join(framework_class(name).modes)}")
+    return 0
+
+
+COMMANDS = {"check": cmd_check, "jacobian": cmd_jacobian, "smoke": cmd_smoke, "list": cmd_list}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except (ValueError, Unsupported) as exc:
+        print(f"adcost: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

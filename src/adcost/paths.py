@@ -1,0 +1,27 @@
+"""Every path the project writes or reads, in one place."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+
+def root() -> Path:
+    """The checkout: the nearest folder above the working directory holding asv.conf.json."""
+    here = Path.cwd().resolve()
+    for folder in (here, *here.parents):
+        if (folder / "asv.conf.json").exists():
+            return folder
+    return here
+
+
+def results() -> Path:
+    """results/ of the checkout, or $ADCOST_RESULTS."""
+    return Path(os.environ.get("ADCOST_RESULTS") or root() / "results")
+
+
+def asv_results() -> Path:
+    return results() / "asv"
+
+
+def smoke_file() -> Path:
+    return results() / "smoke.json"

@@ -1,0 +1,65 @@
+"""Problem registry: `make_problem(name, **sizes)` and `custom_problem(...)`."""
+from __future__ import annotations
+
+import inspect
+from typing import Callable
+
+import numpy as np
+
+from . import examples, mlp
+from .spec import Problem, positive_int
+
+PROBLEMS: dict[str, Callable[..., Problem]] = {
+    "mlp": mlp.mlp,
+    "mlp_loss": mlp.mlp_loss,
+    "linear_relu": mlp.linear_relu,
+    "affine": examples.affine,
+    "polynomial": examples.polynomial,
+    "xy_sin": examples.xy_sin,
+    "chain_sin": examples.chain_sin,
+    "chain_tanh": examples.chain_tanh,
+    "sin_product": examples.sin_product,
+    "poly_sin": examples.poly_sin,
+}
+
+
+def size_names(name: str) -> tuple[str, ...]:
+    """The keyword sizes a registered problem accepts."""
+    return tuple(inspect.signature(PROBLEMS[name]).parameters)
+
+
+def make_problem(name: str, **sizes) -> Problem:
+    """Build a registered problem; unknown names or sizes raise ValueError naming the allowed ones."""
+    if name not in PROBLEMS:
+        raise ValueError(f"unknown problem {name!r}; choose from {', '.join(sorted(PROBLEMS))}")
+    allowed = size_names(name)
+    extra = sorted(set(sizes) - set(allowed))
+    if extra:
+        raise ValueError(f"{name}: unknown size {', '.join(extra)}; "
+                         f"allowed: {', '.join(allowed) or 'none'}")
+    return PROBLEMS[name](**sizes)
+
+
+def register_problem(name: str, builder: Callable[..., Problem]) -> None:
+    """Add a problem builder to the registry (replacing one of the same name)."""
+    PROBLEMS[name] = builder
+
+
+def custom_problem(name: str, fn: Callable, n: int, m: int, x0, scalar: bool = False) -> Problem:
+    """A user's problem: fn(xp, x) -> array of m values, at the point x0 in R^n.
+
+    The problem is also registered, so `make_problem(name)` and the cases find it.
+    Set scalar=True when fn uses only indexing, arithmetic, sin/cos/exp/tanh and xp.stack
+    (then the pure-Python engines can run it too).
+    """
+    n, m = positive_int("n", n, name), positive_int("m", m, name)
+    x0 = np.asarray(x0, dtype=float).reshape(-1)
+    if x0.shape != (n,):
+        raise ValueError(f"{name}: x0 must have {n} entries, got {x0.size}")
+    problem = Problem(name, n, m, x0, lambda xp, x, p: fn(xp, x), meta={"arch": "custom"},
+                      scalar=scalar)
+    register_problem(name, lambda: problem)
+    return problem
+
+
+__all__ = ["PROBLEMS", "Problem", "custom_problem", "make_problem", "register_problem", "size_names"]

@@ -1,0 +1,122 @@
+"""The MLP family: the Jacobian problem `mlp` and the training problem `mlp_loss`.
+
+Parameters are drawn once from `numpy.random.default_rng(seed)`; weights are stored as
+(fan_in, fan_out) so that one `xp.matmul(h, W)` serves a single input and a batch.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .spec import Problem, choice, positive_int
+
+ACTIVATIONS = ("tanh", "relu")
+
+
+def activate(xp, z, activation: str):
+    if activation == "tanh":
+        return xp.tanh(z)
+    return xp.where(z > 0, z, 0 * z)  # relu, in the subset every namespace shares
+
+
+def layer_shapes(n_in: int, n_out: int, depth: int, width: int) -> list[tuple[int, int]]:
+    """(fan_in, fan_out) of each linear layer: `depth` hidden layers, then the output."""
+    dims = [n_in] + [width] * depth + [n_out]
+    return list(zip(dims[:-1], dims[1:]))
+
+
+def init_layers(rng, shapes, bias: bool, scale: float | None) -> dict[str, np.ndarray]:
+    """Weights ~ N(0, 1/fan_in) (or N(0, scale^2)), biases ~ N(0, 0.1^2)."""
+    params = {}
+    for k, (fan_in, fan_out) in enumerate(shapes):
+        std = scale if scale is not None else 1.0 / np.sqrt(fan_in)
+        params[f"W{k}"] = rng.standard_normal((fan_in, fan_out)) * std
+        if bias:
+            params[f"b{k}"] = rng.standard_normal(fan_out) * 0.1
+    return params
+
+
+def forward(xp, h, weights, biases, activation: str):
+    """Run the layers on h, (features,) or (batch, features); no activation on the output."""
+    last = len(weights) - 1
+    for k, W in enumerate(weights):
+        h = xp.matmul(h, W)
+        if biases is not None:
+            h = h + biases[k]
+        if k < last:
+            h = activate(xp, h, activation)
+    return h
+
+
+def mlp(n=8, m=3, depth=2, width=16, activation="tanh", batch=None, seed=0) -> Problem:
+    """x in R^n (or R^(batch*n): `batch` inputs stacked) -> R^m (or R^(batch*m))."""
+    name = "mlp"
+    n, m = positive_int("n", n, name), positive_int("m", m, name)
+    depth, width = positive_int("depth", depth, name), positive_int("width", width, name)
+    activation = choice("activation", activation, ACTIVATIONS, name)
+    if batch is not None:
+        batch = positive_int("batch", batch, name)
+    rng = np.random.default_rng(seed)
+    shapes = layer_shapes(n, m, depth, width)
+    params = init_layers(rng, shapes, bias=True, scale=None)
+    count = len(shapes)
+
+    def fn(xp, x, p):
+        h = x if batch is None else xp.reshape(x, (batch, n))
+        y = forward(xp, h, [p[f"W{k}"] for k in range(count)],
+                    [p[f"b{k}"] for k in range(count)], activation)
+        return y if batch is None else xp.reshape(y, (batch * m,))
+
+    rows = 1 if batch is None else batch
+    x0 = rng.standard_normal(rows * n)
+    meta = {"arch": "mlp", "depth": depth, "width": width, "activation": activation,
+            "batch": batch, "seed": seed, "n_in": n, "n_out": m}
+    return Problem(name, rows * n, rows * m, x0, fn, params, meta)
+
+
+def _loss_problem(name, features, outputs, depth, width, activation, batch, seed,
+                  bias, scale) -> Problem:
+    rng = np.random.default_rng(seed)
+    shapes = layer_shapes(features, outputs, depth, width)
+    theta = init_layers(rng, shapes, bias=bias, scale=scale)
+    layout, offset = [], 0  # (name, shape, offset) of each parameter inside x
+    for key, value in theta.items():
+        layout.append((key, value.shape, offset))
+        offset += value.size
+    x0 = np.concatenate([v.ravel() for v in theta.values()])
+    data = {"X": rng.standard_normal((batch, features)), "T": rng.standard_normal((batch, outputs))}
+    count = len(shapes)
+
+    def fn(xp, x, p):
+        part = {k: xp.reshape(x[o:o + int(np.prod(s))], s) for k, s, o in layout}
+        y = forward(xp, p["X"], [part[f"W{k}"] for k in range(count)],
+                    [part[f"b{k}"] for k in range(count)] if bias else None, activation)
+        r = y - p["T"]
+        return xp.reshape(xp.sum(r * r) / batch, (1,))
+
+    meta = {"arch": "mlp_loss", "depth": depth, "width": width, "activation": activation,
+            "batch": batch, "seed": seed, "n_in": features, "n_out": outputs, "bias": bias,
+            "layout": tuple(layout)}
+    return Problem(name, int(offset), 1, x0, fn, data, meta)
+
+
+def mlp_loss(features=4, outputs=2, depth=2, width=8, activation="tanh", batch=4,
+             seed=0) -> Problem:
+    """Squared-error loss sum((MLP(X) - T)^2) / batch as a function of all parameters.
+
+    x is the flat parameter vector (n = number of parameters), m = 1: the training case.
+    """
+    name = "mlp_loss"
+    features, outputs = positive_int("features", features, name), positive_int("outputs", outputs, name)
+    depth, width = positive_int("depth", depth, name), positive_int("width", width, name)
+    batch = positive_int("batch", batch, name)
+    activation = choice("activation", activation, ACTIVATIONS, name)
+    return _loss_problem(name, features, outputs, depth, width, activation, batch, seed,
+                         bias=True, scale=None)
+
+
+def linear_relu(features=5, width=8, outputs=3, seed=0) -> Problem:
+    """Seed notebook 001: L = ||W2 relu(W1 x) - t||^2 w.r.t. (W1, W2), weights ~ 0.1 N(0, 1)."""
+    name = "linear_relu"
+    features, outputs = positive_int("features", features, name), positive_int("outputs", outputs, name)
+    width = positive_int("width", width, name)
+    return _loss_problem(name, features, outputs, 1, width, "relu", 1, seed, bias=False, scale=0.1)

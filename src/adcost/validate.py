@@ -1,0 +1,125 @@
+"""The validation gate: nothing is timed unless its output matched a float64 reference.
+
+Three checks, each with a relative error max|a - b| / max(1, max|b|):
+  1. the output against the reference engine's float64 result (tolerance by dtype);
+  2. the reference Jacobian / JVP against central differences (settings.FD_TOLERANCE);
+  3. the dot-product test <u, J v> = <J^T u, v> with the adapter's own jvp and vjp.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .frameworks.base import Unsupported, get_framework, missing_reason
+from .frameworks.fd import central_jacobian, step
+from .settings import FD_TOLERANCE, REFERENCE_ORDER, TOLERANCE
+
+
+class ValidationError(AssertionError):
+    """A derivative disagreed with its reference; the message names the case and the error."""
+
+
+def relative_error(out, ref) -> float:
+    out, ref = np.asarray(out, dtype=float), np.asarray(ref, dtype=float)
+    if out.shape != ref.shape:
+        return float("inf")
+    if out.size == 0:
+        return 0.0
+    return float(np.max(np.abs(out - ref)) / max(1.0, float(np.max(np.abs(ref)))))
+
+
+class Reference:
+    """Float64 results of one problem from the first engine in REFERENCE_ORDER that runs it."""
+
+    def __init__(self, problem):
+        self.problem = problem
+        self.engine = None
+        for name in REFERENCE_ORDER:
+            if missing_reason(name) is None:
+                fw = get_framework(name, "float64")
+                if fw.supports(problem, "jacrev") is None or fw.supports(problem, "vjp") is None:
+                    self.engine = fw
+                    break
+        if self.engine is None:
+            raise Unsupported(f"no reference engine can run {problem.name}")
+        self._cache: dict = {}
+
+    def _run(self, op, x, **kw):
+        fn, args = self.engine.build(self.problem, op, x=x, **kw)
+        out = fn(*args)
+        if isinstance(out, tuple):
+            return tuple(self.engine.to_numpy(o) for o in out)
+        return self.engine.to_numpy(out)
+
+    def primal(self, x):
+        return np.asarray(self.problem.f(np, np.asarray(x, dtype=np.float64)), dtype=float)
+
+    def jacobian(self, x):
+        key = ("J", x.tobytes())
+        if key not in self._cache:
+            mode = "jacrev" if self.engine.supports(self.problem, "jacrev") is None else "jacfwd"
+            J = self._run(mode, x)
+            fd = central_jacobian(lambda z: self.primal(z), x.astype(np.float64))
+            err = relative_error(J, fd)
+            if err > FD_TOLERANCE:
+                raise ValidationError(f"{self.problem.name}: reference ({self.engine.name}) Jacobian "
+                                      f"disagrees with central differences: error {err:.2e} > {FD_TOLERANCE:.0e}")
+            self._cache[key] = J
+        return self._cache[key]
+
+    def jvp(self, x, v):
+        """J v from the reference engine, checked against one central difference."""
+        jv = self._run("jvp", x, v=v)[1] if self.engine.supports(self.problem, "jvp") is None \
+            else self.jacobian(x) @ v
+        h = step(x) / max(1.0, float(np.max(np.abs(v))))
+        fd = (self.primal(x + h * v) - self.primal(x - h * v)) / (2 * h)
+        err = relative_error(jv, fd)
+        if err > FD_TOLERANCE:
+            raise ValidationError(f"{self.problem.name}: reference ({self.engine.name}) JVP "
+                                  f"disagrees with central differences: error {err:.2e}")
+        return jv
+
+    def vjp(self, x, u):
+        if self.engine.supports(self.problem, "vjp") is None:
+            return self._run("vjp", x, u=u)[1]
+        return self.jacobian(x).T @ u
+
+
+def expected(reference: Reference, op: str, x, v, u):
+    """What `op` must return, as NumPy (a tuple for jvp and vjp)."""
+    y = reference.primal(x)
+    if op == "primal":
+        return y
+    if op == "jvp":
+        return (y, reference.jvp(x, v))
+    if op == "vjp":
+        return (y, reference.vjp(x, u))
+    if op == "grad":
+        return reference.vjp(x, np.ones(1))
+    return reference.jacobian(x)
+
+
+def check_output(label: str, out, want, dtype: str, tolerance: float | None = None) -> float:
+    """Max relative error of out against want; ValidationError past the tolerance."""
+    tol = TOLERANCE[dtype] if tolerance is None else tolerance
+    outs = out if isinstance(out, tuple) else (out,)
+    wants = want if isinstance(want, tuple) else (want,)
+    err = max(relative_error(o, w) for o, w in zip(outs, wants))
+    if not err <= tol:  # also catches NaN
+        raise ValidationError(f"{label}: max relative error {err:.2e} > tolerance {tol:.0e}")
+    return err
+
+
+def dot_product_test(label: str, framework, problem, x, v, u) -> float:
+    """<u, J v> = <J^T u, v> with the framework's own jvp and vjp, relative to |u||Jv|."""
+    jvp_fn, jvp_args = framework.build(problem, "jvp", x=x, v=v)
+    vjp_fn, vjp_args = framework.build(problem, "vjp", x=x, u=u)
+    jv = np.asarray(framework.to_numpy(jvp_fn(*jvp_args)[1]), dtype=float)
+    jtu = np.asarray(framework.to_numpy(vjp_fn(*vjp_args)[1]), dtype=float)
+    left, right = float(u @ jv), float(jtu @ v)
+    scale = max(1.0, float(np.linalg.norm(u) * np.linalg.norm(jv)), float(np.linalg.norm(jtu) * np.linalg.norm(v)))
+    err = abs(left - right) / scale
+    tol = TOLERANCE[framework.dtype]
+    if not err <= tol:
+        raise ValidationError(f"{label}: dot-product test <u, Jv> = {left:.6g} vs <J^T u, v> = "
+                              f"{right:.6g}, error {err:.2e} > {tol:.0e}")
+    return err
