@@ -1,0 +1,22 @@
+import os
+
+import pytest
+
+# Fewer threads: the suite runs on 2 cores, often beside other work.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+
+def pytest_collection_modifyitems(config, items):
+    """Tests that need a framework that is not installed are skipped with the reason."""
+    from adcost.frameworks.base import missing_reason
+
+    for item in items:
+        for mark in item.iter_markers("needs"):
+            for name in mark.args:
+                reason = missing_reason(name)
+                if reason:
+                    item.add_marker(pytest.mark.skip(reason=reason))
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "needs(*frameworks): skip unless these frameworks are installed")

@@ -1,0 +1,52 @@
+"""Bad input on the API, and a user-defined problem."""
+import numpy as np
+import pytest
+
+import adcost
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda: adcost.make_problem("nope"), "unknown problem 'nope'; choose from .*mlp"),
+    (lambda: adcost.make_problem("mlp", n=0), "n must be an integer >= 1, got 0"),
+    (lambda: adcost.make_problem("mlp", depth=2.5), "depth must be an integer >= 1"),
+    (lambda: adcost.make_problem("mlp", width=True), "width must be an integer >= 1"),
+    (lambda: adcost.make_problem("mlp", activation="sigmoid"), "activation must be one of tanh, relu"),
+    (lambda: adcost.make_problem("mlp", colour=1), "unknown size colour; allowed: n, m, depth"),
+    (lambda: adcost.get_framework("nope"), "unknown framework 'nope'; choose from torch, jax"),
+    (lambda: adcost.get_framework("numpy", "float16"), "dtype must be one of float32, float64"),
+    (lambda: adcost.jacobian(adcost.make_problem("mlp"), "fd", "jacrev"), "unknown mode 'jacrev'; choose from fd"),
+    (lambda: adcost.jvp(adcost.make_problem("mlp", n=3), "fd", [1.0, 2.0]), "v must have 3 entries, got 2"),
+    (lambda: adcost.jacobian(adcost.make_problem("mlp", n=3), "fd", "fd", x=[1.0]), r"x must have shape \(3,\)"),
+    (lambda: adcost.custom_problem("bad", lambda xp, x: x, n=2, m=2, x0=[1.0]), "x0 must have 2 entries"),
+])
+def test_bad_input_raises_value_error_naming_what_is_allowed(call, message):
+    with pytest.raises(ValueError, match=message):
+        call()
+
+
+def rosenbrock_residuals(xp, x):
+    """r(x) = (1 - x0, 10 (x1 - x0^2)): the residuals of Rosenbrock's function."""
+    return xp.stack([1.0 - x[0], 10.0 * (x[1] - x[0] ** 2)])
+
+
+def test_user_defined_problem_through_every_engine():
+    p = adcost.custom_problem("rosenbrock", rosenbrock_residuals, n=2, m=2, x0=[-1.2, 1.0], scalar=True)
+    want = np.array([[-1.0, 0.0], [-20.0 * -1.2, 10.0]])
+    assert adcost.make_problem("rosenbrock") is p  # registered by name
+    engines = [f for f in adcost.available_frameworks() if f != "tf"]
+    for fw in engines:
+        for mode in adcost.get_framework(fw).modes:
+            if adcost.get_framework(fw).supports(p, mode) is None:
+                assert np.allclose(adcost.jacobian(p, fw, mode), want, rtol=1e-8), (fw, mode)
+        case = adcost.prepare(p, fw, adcost.get_framework(fw).modes[0])  # through the gate
+        assert case.error < 1e-5
+
+
+@pytest.mark.needs("torch")
+def test_user_defined_array_problem():
+    def softplus_sum(xp, x):
+        return xp.reshape(xp.sum(xp.exp(x) * x), (1,))
+
+    p = adcost.custom_problem("xexp", softplus_sum, n=3, m=1, x0=[0.1, -0.2, 0.3])
+    g = adcost.grad(p, "torch")
+    assert np.allclose(g, np.exp(p.x0) * (1 + p.x0))

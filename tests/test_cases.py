@@ -1,0 +1,71 @@
+"""The validation gate and the prepared cases."""
+import numpy as np
+import pytest
+
+import adcost
+from adcost.frameworks.fd import FiniteDifferences
+
+
+class WrongJvp(FiniteDifferences):
+    """Central differences with a JVP that is off by 1% — the gate must refuse it."""
+
+    def op_jvp(self, f):
+        right = super().op_jvp(f)
+
+        def jvp(params, x, v):
+            y, jv = right(params, x, v)
+            return y, jv * 1.01
+        return jvp
+
+
+def test_a_wrong_derivative_is_never_timed():
+    fw = WrongJvp(dtype="float64")
+    fw.name = "wrongfd"
+    with pytest.raises(adcost.ValidationError, match=r"polynomial/wrongfd/jvp/float64: max relative error"):
+        adcost.prepare("polynomial", fw, "jvp")
+
+
+def test_the_gate_reports_the_error_size():
+    fw = WrongJvp(dtype="float64")
+    with pytest.raises(adcost.ValidationError) as info:
+        adcost.prepare("sin_product", fw, "jvp")
+    err = float(str(info.value).split("error ")[1].split()[0])
+    assert 1e-3 < err < 1e-1
+
+
+@pytest.mark.needs("torch")
+def test_prepared_case_runs_the_operation_and_records_figures():
+    case = adcost.prepare("mlp", "torch", "jacrev", dtype="float32", n=4, m=3)
+    assert case.error is not None and case.error < 1e-4
+    assert case.reference in ("numpy", "torch", "jax")
+    assert case.first_call_s > 0
+    case()  # returns nothing, runs the op
+    J = case.output()
+    assert J.shape == (3, 4) and J.dtype == np.float32
+    described = case.describe()
+    assert described["framework"] == "torch" and described["n"] == 4 and described["op"] == "jacrev"
+
+
+@pytest.mark.needs("jax")
+def test_jax_compile_time_is_its_own_figure():
+    case = adcost.prepare("mlp", "jax", "jacfwd", n=4, m=3)
+    assert case.compile_s is not None and case.compile_s > 0
+    assert case.first_call_s < case.compile_s  # the first call no longer compiles
+
+
+@pytest.mark.needs("torch")
+def test_jvp_and_vjp_cases_pass_the_dot_product_test():
+    case = adcost.prepare("mlp", "torch", "vjp", n=5, m=4)
+    assert case.dot_error is not None and case.dot_error < 1e-12
+
+
+def test_unsupported_operation_says_why():
+    with pytest.raises(adcost.Unsupported, match="grad needs a scalar output"):
+        adcost.prepare("polynomial", "fd", "grad")
+    with pytest.raises(adcost.Unsupported, match="J\\^T u needs the whole Jacobian"):
+        adcost.prepare("polynomial", "fd", "vjp")
+
+
+def test_fd_refuses_float32():
+    with pytest.raises(ValueError, match="dtype must be one of float64"):
+        adcost.get_framework("fd", "float32")

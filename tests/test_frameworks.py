@@ -1,0 +1,103 @@
+"""Golden values, cross-framework agreement and the dot-product test for torch and jax."""
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+
+import adcost
+from adcost import validate
+from golden import (POLY_F, POLY_J, POLY_JTU, POLY_JV, POLY_U, POLY_V, PRINTED_RTOL,
+                    XY_SIN_F, XY_SIN_GRAD, affine_jacobian, hand_jacobians)
+
+AD = pytest.mark.parametrize("framework", [pytest.param("torch", marks=pytest.mark.needs("torch")),
+                                           pytest.param("jax", marks=pytest.mark.needs("jax"))])
+
+
+@AD
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_polynomial_golden_values_of_seed_003(framework, dtype):
+    p = adcost.make_problem("polynomial")
+    y, jv = adcost.jvp(p, framework, POLY_V, dtype=dtype)
+    y2, jtu = adcost.vjp(p, framework, POLY_U, dtype=dtype)
+    rtol = max(PRINTED_RTOL, 1e-6 if dtype == "float32" else 0)
+    assert np.allclose(y, POLY_F, rtol=rtol) and np.allclose(y2, POLY_F, rtol=rtol)
+    assert np.allclose(jv, POLY_JV, rtol=rtol)
+    assert np.allclose(jtu, POLY_JTU, rtol=rtol)
+    for mode in adcost.get_framework(framework).modes:
+        assert np.allclose(adcost.jacobian(p, framework, mode, dtype=dtype), POLY_J, rtol=rtol), mode
+
+
+@AD
+def test_xy_sin_golden_values_of_seed_004(framework):
+    p = adcost.make_problem("xy_sin")
+    y, _ = adcost.jvp(p, framework, [1.0, 0.0])
+    assert y[0] == pytest.approx(XY_SIN_F, rel=1e-15)
+    assert np.allclose(adcost.grad(p, framework), XY_SIN_GRAD, rtol=1e-15, atol=0)
+
+
+@AD
+@pytest.mark.parametrize("name", sorted(hand_jacobians()))
+def test_small_examples_match_hand_derivatives(framework, name):
+    p = adcost.make_problem(name)
+    want = hand_jacobians()[name]
+    for mode in ("jacfwd", "jacrev", "jacfwd_loop", "jacrev_loop"):
+        assert np.allclose(adcost.jacobian(p, framework, mode), want, rtol=1e-12, atol=1e-12), mode
+
+
+@AD
+def test_affine_matches_closed_form(framework):
+    p = adcost.make_problem("affine", k=3, m=2)
+    assert np.allclose(adcost.jacobian(p, framework, "jacrev"), affine_jacobian(p.x0, 3, 2), atol=1e-14)
+
+
+@pytest.mark.needs("torch", "jax")
+@pytest.mark.parametrize("name, sizes", [
+    ("mlp", {"n": 5, "m": 4, "depth": 3, "width": 7}),
+    ("mlp", {"n": 3, "m": 2, "depth": 2, "width": 5, "activation": "relu", "batch": 3}),
+    ("mlp_loss", {"depth": 2, "width": 6}),
+    ("linear_relu", {}),
+])
+def test_torch_and_jax_agree_in_float64(name, sizes):
+    p = adcost.make_problem(name, **sizes)
+    J = adcost.jacobian(p, "torch", "jacrev")
+    for fw in ("torch", "jax"):
+        for mode in adcost.get_framework(fw).modes:
+            assert validate.relative_error(adcost.jacobian(p, fw, mode), J) < 1e-12, (fw, mode)
+    if p.m == 1:
+        assert validate.relative_error(adcost.grad(p, "jax"), J[0]) < 1e-12
+
+
+@pytest.mark.needs("torch", "jax")
+@settings(max_examples=20, deadline=None)
+@given(n=st.integers(1, 6), m=st.integers(1, 6), depth=st.integers(1, 3), width=st.integers(1, 6),
+       seed=st.integers(0, 10_000))
+def test_dot_product_identity_random_mlps(n, m, depth, width, seed):
+    p = adcost.make_problem("mlp", n=n, m=m, depth=depth, width=width, seed=seed)
+    rng = np.random.default_rng(seed)
+    v, u = rng.standard_normal(n), rng.standard_normal(m)
+    for name in ("torch", "jax"):
+        fw = adcost.get_framework(name, "float64")
+        assert validate.dot_product_test(name, fw, p, p.x0, v, u) < 1e-12
+        # and both products agree with the other framework's full Jacobian
+        _, jv = adcost.jvp(p, name, v)
+        _, jtu = adcost.vjp(p, name, u)
+        J = adcost.jacobian(p, "jax" if name == "torch" else "torch", "jacfwd")
+        assert np.allclose(jv, J @ v, atol=1e-12) and np.allclose(jtu, J.T @ u, atol=1e-12)
+
+
+@pytest.mark.needs("jax")
+def test_jax_float32_really_computes_in_float32_and_float64_in_float64():
+    p = adcost.make_problem("mlp")
+    assert adcost.jacobian(p, "jax", "jacrev", dtype="float32").dtype == np.float32
+    assert adcost.jacobian(p, "jax", "jacrev", dtype="float64").dtype == np.float64
+
+
+def test_fd_matches_hand_derivatives():
+    for name, want in hand_jacobians().items():
+        J = adcost.jacobian(adcost.make_problem(name), "fd", "fd")
+        assert validate.relative_error(J, want) < 1e-8, name
+
+
+def test_available_frameworks_lists_the_dependency_free_engines():
+    names = adcost.available_frameworks()
+    assert {"fd", "numpy", "python"} <= set(names)
+    assert names == sorted(names)
