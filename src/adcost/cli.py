@@ -1,4 +1,4 @@
-"""The `adcost` command: check, jacobian, smoke, list."""
+"""The `adcost` command: check, jacobian, smoke, list, advise, compare."""
 from __future__ import annotations
 
 import argparse
@@ -65,6 +65,20 @@ def parser() -> Parser:
     s.add_argument("--out", help="JSON file for the results (default results/smoke.json)")
 
     sub.add_parser("list", help="problems, frameworks and their modes")
+
+    a = sub.add_parser("advise", help="which Jacobian mode to use for f: R^n -> R^m, from measured results")
+    a.add_argument("--n", required=True, type=positive, help="inputs of f")
+    a.add_argument("--m", required=True, type=positive, help="outputs of f")
+    a.add_argument("--depth", type=positive, help="layers (scales by the measured depth sweep)")
+    a.add_argument("--framework", help="only this framework's modes")
+    a.add_argument("--results", help="tidy CSV/parquet or asv results folder (default results/)")
+
+    r = sub.add_parser("compare", help="what got slower or bigger between two result sets")
+    r.add_argument("a", help="baseline: tidy CSV/parquet, asv result file or folder, or commit")
+    r.add_argument("b", help="contender, the same kinds")
+    r.add_argument("--factor", type=float, default=1.10, help="minimum ratio that counts (default 1.10)")
+    r.add_argument("--all", action="store_true", help="also list the unchanged measurements")
+    r.add_argument("--strict", action="store_true", help="exit 1 when anything got worse")
     return top
 
 
@@ -131,7 +145,21 @@ def cmd_list(args) -> int:
     return 0
 
 
-COMMANDS = {"check": cmd_check, "jacobian": cmd_jacobian, "smoke": cmd_smoke, "list": cmd_list}
+def cmd_advise(args) -> int:
+    from .advise import run
+    return run(args.n, args.m, args.depth, args.framework, args.results)
+
+
+def cmd_compare(args) -> int:
+    from .advise import _analysis_load   # analysis/ sits at the repository root, beside src/
+    _analysis_load()
+    from analysis.compare import main as compare_main
+    argv = [args.a, args.b, "--factor", str(args.factor)] + ["--all"] * args.all + ["--strict"] * args.strict
+    return compare_main(argv)
+
+
+COMMANDS = {"check": cmd_check, "jacobian": cmd_jacobian, "smoke": cmd_smoke, "list": cmd_list,
+            "advise": cmd_advise, "compare": cmd_compare}
 
 
 def main(argv: list[str] | None = None) -> int:

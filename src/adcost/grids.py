@@ -23,13 +23,19 @@ def powers_of_two(lo: int, hi: int) -> tuple[int, ...]:
 
 # -- crossover study (issue: forward vs reverse over n, m, depth) ------------------------
 CROSSOVER = {
+    # quick: what `make bench` runs in about 10 minutes on 2 cores (every framework import
+    # is paid once per case: asv runs each parameter combination in its own process)
     "quick": {
-        "n": (1, 8, 64, 512),
-        "m": (1, 8, 64, 512),
-        "depth": (1, 4, 16, 64),
+        "n": (4, 512),
+        "m": (4, 512),
+        "depth": (1, 16),
         "fixed_depth": 4,      # depth of the n x m sweep
         "fixed_nm": 64,        # n = m of the depth sweep
         "width": 64,
+        "matmul": (512,),      # roofline: (size x size) @ (size x size)
+        "timeout_s": 60,       # asv's per-benchmark timeout
+        "call_budget_s": 0.5,  # one call slower than this: larger sizes of that case skipped
+        "sample_budget_s": 0.5,  # asv's max seconds of repeats per benchmark
     },
     "full": {
         "n": powers_of_two(0, 10),
@@ -38,24 +44,33 @@ CROSSOVER = {
         "fixed_depth": 4,
         "fixed_nm": 64,
         "width": 64,
+        "matmul": (128, 512, 1024),
+        "timeout_s": 300,
+        "call_budget_s": 2.0,
+        "sample_budget_s": 2.0,
     },
 }
 
 # -- checkpointing study (issue: memory and time versus depth) ----------------------------
+# batch >> width so activations (batch x width per layer) outweigh the weights (width^2);
+# features = width so every hidden layer has one shape (JAX stacks them under lax.scan).
+# rss_depth: depths of the fresh-subprocess peak-RSS probes (each costs a Python start).
 CHECKPOINT = {
     "quick": {
         "depth": (4, 16, 64),
-        "width": 256,
-        "batch": 64,
-        "features": 256,
+        "rss_depth": (16, 64),
+        "width": 64,
+        "batch": 512,
         "outputs": 16,
+        "slots": 4,            # checkpoint slots of the binomial schedule
     },
     "full": {
         "depth": (1, 2, 4, 8, 16, 32, 64, 128),
-        "width": 256,
-        "batch": 64,
-        "features": 256,
+        "rss_depth": (4, 16, 64, 128),
+        "width": 64,
+        "batch": 512,
         "outputs": 16,
+        "slots": 4,
     },
 }
 

@@ -91,11 +91,14 @@ class Framework:
     name: ClassVar[str] = "?"
     modes: ClassVar[tuple[str, ...]] = CORE_MODES   # Jacobian modes this adapter offers
     dtypes: ClassVar[tuple[str, ...]] = DTYPES
+    devices: ClassVar[tuple[str, ...]] = ("cpu", "cuda", "gpu")  # "cuda:1" counts as cuda
     mode_notes: ClassVar[dict[str, str]] = {}        # framework-specific modes -> what they call
 
     def __init__(self, dtype: str = "float64", device: str = "cpu"):
         if dtype not in self.dtypes:
             raise ValueError(f"{self.name}: dtype must be one of {', '.join(self.dtypes)}; got {dtype!r}")
+        if device.split(":")[0] not in self.devices:
+            raise ValueError(f"{self.name}: device must be one of {', '.join(self.devices)}; got {device!r}")
         self.dtype = dtype
         self.device = device
 

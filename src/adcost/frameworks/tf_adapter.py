@@ -14,7 +14,7 @@ import numpy as np
 
 from .base import Framework, Unsupported, register
 
-DEVICES = {"cpu": "/CPU:0", "cuda": "/GPU:0", "gpu": "/GPU:0"}
+DEVICES = {"cpu": "CPU", "cuda": "GPU", "gpu": "GPU"}   # adcost's device kinds -> TF's names
 
 
 def _quiet_environment() -> None:
@@ -32,8 +32,8 @@ def _placed(tf, device, body, *args):
 class TensorFlow(Framework):
     modes = ("jacfwd", "jacrev", "jacrev_nopfor", "jacfwd_loop", "jacrev_loop")
     mode_notes = {
-        "jacfwd": "tf.vectorized_map (pfor) over a ForwardAccumulator JVP, one per basis tangent e_i; "
-                  "one primal per tangent unless pfor hoists it (it is loop-invariant)",
+        "jacfwd": "tf.vectorized_map (pfor) of a ForwardAccumulator JVP over the n basis tangents; "
+                  "the primal does not depend on the tangent, so pfor leaves it unbatched",
         "jacrev": "GradientTape.jacobian (pfor: the m VJPs vectorized)",
         "jacrev_nopfor": "GradientTape.jacobian(experimental_use_pfor=False): a tf.while_loop of m VJPs",
         "jacfwd_loop": "a Python loop of n calls of one traced tf.function JVP",
@@ -42,15 +42,20 @@ class TensorFlow(Framework):
 
     def __init__(self, dtype="float64", device="cpu"):
         super().__init__(dtype, device)
-        if device.split(":")[0] not in DEVICES:
-            raise ValueError(f"tf: device must be one of {', '.join(DEVICES)}; got {device!r}")
+        kind, _, index = device.partition(":")
+        if kind not in DEVICES or not (index or "0").isdigit():
+            raise ValueError(f"tf: device must be one of {', '.join(DEVICES)} (optionally ':N'); "
+                             f"got {device!r}")
         _quiet_environment()
         import tensorflow as tf  # lazy: no framework cost until used
 
         self.tf = tf
         self.xp = tf.experimental.numpy
-        self.tf_dtype = getattr(tf, dtype)
-        self.tf_device = DEVICES[device.split(":")[0]]
+        self.tf_device = f"/{DEVICES[kind]}:{index or 0}"
+        # TF's soft placement would silently run "/GPU:0" ops on the CPU: refuse instead
+        found = len(tf.config.list_physical_devices(DEVICES[kind]))
+        if int(index or 0) >= found:
+            raise ValueError(f"tf: no device {self.tf_device} (TensorFlow sees {found} {DEVICES[kind]})")
 
     # -- arrays --------------------------------------------------------------------
     def asarray(self, a):
@@ -67,11 +72,13 @@ class TensorFlow(Framework):
     def block(self, out):
         """CPU: a returned eager tensor is already computed.  GPU: kernels run asynchronously,
         so wait for every device (`out.numpy()` would add a device-to-host copy to the timing)."""
-        if self.tf_device != "/CPU:0":
+        if not self.tf_device.startswith("/CPU"):
             self.tf.test.experimental.sync_devices()
 
     def compile(self, fn, args):
-        """Trace and build the graph once (seconds); the timed calls then hit the trace cache."""
+        """Trace and build the graph once; returns (fn, seconds).  The timed calls then hit the
+        trace cache; TF's graph optimization (grappler) still runs at the first call, which
+        the case records as first_call_s."""
         product = getattr(fn, "product", None)   # the loops: trace their single product
         target = fn if product is None else product
         if not hasattr(target, "get_concrete_function"):
@@ -153,7 +160,7 @@ class TensorFlow(Framework):
         return self._function(jacobian)
 
     # The loops repeat base.py's two lines only to expose their single product, so that
-    # `compile` can trace it ahead of time (see the report: a base.py patch removes this).
+    # `compile` can trace it ahead of time; if base.py attached `.product` these could go.
     def op_jacfwd_loop(self, f):
         jvp = self.op_jvp(f)
 
@@ -172,50 +179,45 @@ class TensorFlow(Framework):
 
     # -- the checkpointing study -------------------------------------------------------
     def checkpointed_grad_fn(self, problem, segments: int):
-        """(fn, args) for the gradient (n,) of an `mlp_loss` problem with its layers split into
+        """(fn, args) for the gradient (n,) of an `mlp_loss` problem whose layers are split into
         `segments` consecutive groups, each wrapped in `tf.recompute_grad`: the backward pass
-        recomputes a segment's activations instead of keeping them.  fn(*args) -> tf.Tensor."""
+        recomputes a group's activations instead of keeping them.  fn(*args) -> tf.Tensor (n,);
+        fn is a tf.function, so `compile(fn, args)` traces it ahead of time like any case."""
         from ..problems.mlp import activate
 
         if problem.meta.get("arch") != "mlp_loss":
             raise Unsupported(f"checkpointed_grad_fn needs an mlp_loss problem, got {problem.name}")
-        tf, xp = self.tf, self.xp
-        layout = problem.meta["layout"]
-        count = len(layout) // (2 if problem.meta["bias"] else 1)
+        tf, xp, meta = self.tf, self.xp, problem.meta
+        count = meta["depth"] + 1                      # linear layers, the output one included
         if not 1 <= segments <= count:
             raise ValueError(f"segments must be between 1 and {count} (the layers); got {segments}")
-        activation, batch = problem.meta["activation"], problem.meta["batch"]
         bounds = np.linspace(0, count, segments + 1).round().astype(int)
-        groups = [list(range(a, b)) for a, b in zip(bounds[:-1], bounds[1:])]
+        groups = [range(a, b) for a, b in zip(bounds[:-1], bounds[1:])]
+        per_layer = ("W", "b") if meta["bias"] else ("W",)
 
-        def unpack(x):
-            return {k: tf.reshape(x[o:o + int(np.prod(s))], s) for k, s, o in layout}
-
-        def segment(layers):
-            # the segment's parameters are explicit inputs so recompute_grad differentiates them
+        def group_fn(layers):
+            # the group's parameters are explicit inputs, so recompute_grad differentiates them
             def run(h, *theta):
-                for i, k in enumerate(layers):
-                    h = xp.matmul(h, theta[2 * i if problem.meta["bias"] else i])
-                    if problem.meta["bias"]:
-                        h = h + theta[2 * i + 1]
+                for k, i in zip(layers, range(0, len(theta), len(per_layer))):
+                    h = xp.matmul(h, theta[i])
+                    if meta["bias"]:
+                        h = h + theta[i + 1]
                     if k < count - 1:
-                        h = activate(xp, h, activation)
+                        h = activate(xp, h, meta["activation"])
                 return h
             return tf.recompute_grad(run)
 
-        runs = [(layers, segment(layers)) for layers in groups]
+        stages = [([f"{p}{k}" for k in layers for p in per_layer], group_fn(layers)) for layers in groups]
 
         def grad(params, x):
             with tf.GradientTape() as tape:
                 tape.watch(x)
-                part = unpack(x)
+                part = {k: tf.reshape(x[o:o + int(np.prod(s))], s) for k, s, o in meta["layout"]}
                 h = params["X"]
-                for layers, run in runs:
-                    names = [n for k in layers for n in ((f"W{k}", f"b{k}") if problem.meta["bias"]
-                                                         else (f"W{k}",))]
-                    h = run(h, *[part[n] for n in names])
+                for names, run in stages:
+                    h = run(h, *[part[name] for name in names])
                 r = h - params["T"]
-                loss = tf.reduce_sum(r * r) / batch
+                loss = tf.reduce_sum(r * r) / meta["batch"]
             return tape.gradient(loss, x)
 
         args = (self.params(problem), self.asarray(problem.point(None, self.dtype)))

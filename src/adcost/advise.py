@@ -1,0 +1,220 @@
+"""`adcost advise`: which Jacobian mode to call for an f: R^n -> R^m, from the measured results.
+
+Predictions come from crossover.JacobianNM.time_jacobian in the tidy data: inside the
+measured (n, m) grid, bilinear interpolation of log T in (log n, log m); outside it, the
+least-squares plane log T = a + b log n + c log m of that mode (said so in the answer).
+With --depth and crossover.JacobianDepth results, times are scaled by the measured
+T(depth) / T(depth of the n × m sweep) of the same mode.
+"""
+from __future__ import annotations
+
+import importlib
+import math
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from . import paths
+from .frameworks.base import ADAPTERS, REGISTRY
+
+TIDY_NAMES = ("tidy.parquet", "tidy.csv")
+FORWARD_FAMILY = ("jacfwd", "fd", "linearize_map", "autograd_jacobian_forward")  # cost grows with n
+INEXACT = ("fd",)   # approximations: listed, never recommended over an exact mode
+GENERIC_API = {
+    "jacfwd_loop": "a loop of n JVPs, one per basis vector (adcost jacfwd_loop)",
+    "jacrev_loop": "a loop of m VJPs, one per basis covector (adcost jacrev_loop)",
+    "fd": "central finite differences (2n evaluations of f, not exact)",
+}
+
+
+class NoResults(ValueError):
+    """No measured results to advise from."""
+
+
+@dataclass
+class Prediction:
+    framework: str
+    mode: str
+    seconds: float
+    extrapolated: bool
+    api: str
+
+
+@dataclass
+class Advice:
+    n: int
+    m: int
+    depth: int | None
+    predictions: list[Prediction]
+    source: str
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def best(self) -> Prediction:
+        """The fastest exact mode (finite differences only when nothing else was measured)."""
+        exact = [p for p in self.predictions if p.mode not in INEXACT] or self.predictions
+        return min(exact, key=lambda p: p.seconds)
+
+
+def api_of(framework: str, mode: str) -> str:
+    """The call behind a mode, from the adapter's mode_notes (adapters import their framework lazily)."""
+    if framework not in REGISTRY and framework in ADAPTERS:
+        try:
+            importlib.import_module(ADAPTERS[framework][0])
+        except Exception:   # an adapter that cannot even be imported here: fall back to the name
+            pass
+    cls = REGISTRY.get(framework)
+    note = getattr(cls, "mode_notes", {}).get(mode) if cls else None
+    return note or GENERIC_API.get(mode) or f"{framework} {mode}"
+
+
+def load_results(source: str | Path | None = None):
+    """Tidy data: a tidy CSV/parquet, an asv folder/file (via analysis.load), default results/."""
+    import pandas as pd
+
+    candidates = [Path(source)] if source else [paths.results() / name for name in TIDY_NAMES] + [paths.asv_results()]
+    for path in candidates:
+        if path.suffix == ".parquet" and path.is_file():
+            return pd.read_parquet(path), str(path)
+        if path.suffix == ".csv" and path.is_file():
+            return pd.read_csv(path), str(path)
+        if path.is_dir() or path.suffix == ".json" and path.is_file():
+            df = _analysis_load().load(path)
+            if not df.empty:
+                return df, str(path)
+    where = source or f"{paths.results()}/tidy.parquet, tidy.csv or asv/"
+    raise NoResults(f"no measured results in {where}; run `make bench` (or pass --results PATH)")
+
+
+def _analysis_load():
+    """analysis/ lives at the repository root, beside src/: import it from there."""
+    for root in (paths.root(), Path(__file__).resolve().parents[2]):   # the checkout, or this source tree's
+        if (root / "analysis" / "load.py").exists():
+            if str(root) not in sys.path:
+                sys.path.insert(0, str(root))
+            break
+    return importlib.import_module("analysis.load")
+
+
+def _ok(df, suffix: str):
+    status = df["status"] if "status" in df else "ok"
+    return df[(status == "ok") & df["benchmark"].astype(str).str.endswith(suffix) & df["value"].notna()]
+
+
+def _interpolate(ns, ms, table, n, m) -> float | None:
+    """Bilinear interpolation of log T over a full (log n, log m) grid; None if outside or holed."""
+    ln, lm = math.log(n), math.log(m)
+    if not (ns[0] <= ln <= ns[-1] and ms[0] <= lm <= ms[-1]) or np.isnan(table).any():
+        return None
+    i = min(max(np.searchsorted(ns, ln) - 1, 0), max(len(ns) - 2, 0))
+    j = min(max(np.searchsorted(ms, lm) - 1, 0), max(len(ms) - 2, 0))
+    if len(ns) == 1 or len(ms) == 1:
+        return None
+    tn = (ln - ns[i]) / (ns[i + 1] - ns[i])
+    tm = (lm - ms[j]) / (ms[j + 1] - ms[j])
+    v = ((1 - tn) * (1 - tm) * table[i, j] + tn * (1 - tm) * table[i + 1, j]
+         + (1 - tn) * tm * table[i, j + 1] + tn * tm * table[i + 1, j + 1])
+    return float(v)
+
+
+def predict_mode(rows, n: int, m: int, mode: str = "jacrev") -> tuple[float, bool]:
+    """Seconds for one (framework, mode) at (n, m) and whether it lies outside the measured grid."""
+    t = rows.groupby(["n", "m"])["value"].median()
+    logs = np.log(t.to_numpy(float))
+    nn = np.log(t.index.get_level_values("n").to_numpy(float))
+    mm = np.log(t.index.get_level_values("m").to_numpy(float))
+    grid = t.unstack("m").sort_index().sort_index(axis=1)
+    ns, ms = np.log(grid.index.to_numpy(float)), np.log(grid.columns.to_numpy(float))
+    inside = _interpolate(ns, ms, np.log(grid.to_numpy(float)), n, m)
+    if inside is not None:
+        return math.exp(inside), False
+    # a dimension measured at one value only (larger sizes skipped): its exponent from the cost model
+    forward = mode.startswith(FORWARD_FAMILY)
+    prior = {"n": 1.0 if forward else 0.0, "m": 0.0 if forward else 1.0}
+    target, offset, columns, query = logs.copy(), 0.0, [np.ones_like(nn)], [1.0]
+    for key, values, q in (("n", nn, math.log(n)), ("m", mm, math.log(m))):
+        if np.ptp(values) > 0:
+            columns.append(values)
+            query.append(q)
+        else:
+            target -= prior[key] * values
+            offset += prior[key] * q
+    coef = np.linalg.lstsq(np.column_stack(columns), target, rcond=None)[0]
+    outside = not (ns.min() <= math.log(n) <= ns.max() and ms.min() <= math.log(m) <= ms.max())
+    return math.exp(coef @ query + offset), outside
+
+
+def depth_factor(rows, depth: int, base_depth: int) -> float:
+    """T(depth) / T(base_depth) from rows over depth: log-log interpolation, linear extrapolation."""
+    t = rows.groupby("depth")["value"].median().sort_index()
+    d, logt = np.log(t.index.to_numpy(float)), np.log(t.to_numpy(float))
+    f = lambda x: np.interp(math.log(x), d, logt) if len(d) < 2 or d[0] <= math.log(x) <= d[-1] \
+        else logt[0 if math.log(x) < d[0] else -1] + np.polyfit(d, logt, 1)[0] * (math.log(x) - d[0 if math.log(x) < d[0] else -1])
+    return math.exp(f(depth) - f(base_depth))
+
+
+def _depth_scale(df, advice: Advice, g, fw: str, mode: str, depth: int) -> float:
+    """Factor from the n × m sweep's depth to `depth`: the mode's JacobianDepth, else the primal's."""
+    base = g["depth"].dropna() if "depth" in g else []
+    if len(base) == 0:
+        advice.notes.append(f"{fw} {mode}: depth of the n x m sweep unknown; depth ignored")
+        return 1.0
+    base = int(base.median())
+    jac = _ok(df, "JacobianDepth.time_jacobian")
+    jac = jac[(jac["framework"] == fw) & (jac["op"] == mode)]
+    if not jac.empty:
+        return depth_factor(jac, depth, base)
+    primal = _ok(df, "PrimalDepth.time_primal")
+    primal = primal[primal["framework"] == fw]
+    if not primal.empty:
+        advice.notes.append(f"{fw} {mode}: no JacobianDepth results; scaled with the primal's time over depth")
+        return depth_factor(primal, depth, base)
+    advice.notes.append(f"{fw} {mode}: no depth results; time at depth {base} shown")
+    return 1.0
+
+
+def advise(df, n: int, m: int, depth: int | None = None, framework: str | None = None,
+           source: str = "?") -> Advice:
+    rows = _ok(df, "JacobianNM.time_jacobian")
+    if framework:
+        if framework not in set(rows["framework"]):
+            have = ", ".join(sorted(set(rows["framework"]))) or "none"
+            raise NoResults(f"no JacobianNM results for framework {framework!r} in {source} (have: {have})")
+        rows = rows[rows["framework"] == framework]
+    if rows.empty:
+        raise NoResults(f"no crossover.JacobianNM.time_jacobian results in {source}")
+    advice = Advice(n, m, depth, [], source)
+    ns, ms = rows["n"].astype(float), rows["m"].astype(float)
+    if not (ns.min() <= n <= ns.max() and ms.min() <= m <= ms.max()):
+        advice.notes.append(f"n={n}, m={m} lies outside the measured range n in [{ns.min():g}, {ns.max():g}], "
+                            f"m in [{ms.min():g}, {ms.max():g}]: times are extrapolated")
+    for (fw, mode), g in rows.groupby(["framework", "op"]):
+        seconds, outside = predict_mode(g, n, m, mode)
+        if depth is not None:
+            seconds *= _depth_scale(df, advice, g, fw, mode, depth)
+        advice.predictions.append(Prediction(fw, mode, seconds, outside, api_of(fw, mode)))
+    advice.predictions.sort(key=lambda p: p.seconds)
+    return advice
+
+
+def format_advice(a: Advice) -> str:
+    best = a.best
+    lines = [f"For f: R^{a.n} -> R^{a.m}" + (f" at depth {a.depth}" if a.depth else "") +
+             f": use {best.framework} {best.mode}, {best.api}",
+             f"  predicted {best.seconds * 1e3:.3g} ms" + (" (extrapolated)" if best.extrapolated else ""),
+             "", f"  {'framework':<9} {'mode':<30} {'predicted':>12}  call"]
+    for p in a.predictions:
+        flag = " *" if p.extrapolated else ""
+        lines.append(f"  {p.framework:<9} {p.mode:<30} {p.seconds * 1e3:>9.3g} ms{flag:2}  {p.api}")
+    lines += [f"  note: {note}" for note in dict.fromkeys(a.notes)]
+    lines.append(f"  from: {a.source} (crossover.JacobianNM.time_jacobian; * = extrapolated)")
+    return "\n".join(lines)
+
+
+def run(n: int, m: int, depth: int | None = None, framework: str | None = None,
+        results: str | None = None) -> int:
+    df, source = load_results(results)
+    print(format_advice(advise(df, n, m, depth, framework, source)))
+    return 0

@@ -1,0 +1,293 @@
+"""What the asv benchmarks share: the framework list, the modes, and `prepare_or_skip`.
+
+asv skips a parameter combination when `setup` raises NotImplementedError.  `prepare_or_skip`
+raises `Skip` (a NotImplementedError carrying the reason) when a case cannot or should not
+run, and otherwise returns `adcost.prepare`'s warmed, validated Case.  It skips when
+
+  * the framework is not installed, or has no such operation (Unsupported, FrameworkMissing);
+  * the estimated memory of the case exceeds the budget (`estimate_bytes`);
+  * a smaller size of the same computation timed out, crashed, or took longer than the
+    per-call time budget: larger sizes would only cost more.
+
+That last knowledge lives in a small JSON state file, results/bench_state.json (or
+$ADCOST_BENCH_STATE), so that it survives asv's one-process-per-benchmark runs.  It is kept
+per (grid, commit): a new commit or the other grid starts fresh.  Delete the file to retry
+everything.  A size is "pending" while it is being prepared and timed once; if the process
+dies there (asv's timeout kills it), the next larger size finds the pending mark of a dead
+process and counts the size as timed out.
+
+Nothing here imports a framework: asv imports the benchmarks (and this module) to discover them.
+"""
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import time
+from pathlib import Path
+
+from . import grids, paths
+from .frameworks.base import ADAPTERS, CORE_MODES, Unsupported, framework_class, missing_reason
+
+# The frameworks of the study, in the order the benchmarks list them.  The pure-Python engine
+# runs only scalar problems (not the MLP), so it is not in the sweep.
+FRAMEWORKS = ("torch", "jax", "tf", "numpy", "fd")
+SWEEP_DTYPE = "float32"   # the sweep's dtype; a framework without it (fd) uses its first dtype
+PROBLEM = "mlp"
+PRODUCT_OPS = ("primal", "jvp", "vjp")
+
+GiB = 1 << 30
+DEFAULT_MEMORY_BUDGET = 4 * GiB   # override with $ADCOST_MEMORY_BUDGET (bytes)
+_ITEMSIZE = {"float32": 4, "float64": 8}
+# Vectorised Jacobian modes push a batch of tangents (over n) or cotangents (over m) at once.
+_BATCH = {"jacfwd": "n", "autograd_jacobian_forward": "n",
+          "jacrev": "m", "autograd_jacobian_vectorized": "m"}
+
+
+class Skip(NotImplementedError):
+    """asv's skip: this parameter combination is not measured; the message says why."""
+
+
+def _adapter(name: str):
+    """The adapter class, or Skip when it is missing or its module cannot be imported."""
+    reason = missing_reason(name)
+    if reason:
+        raise Skip(reason)
+    try:
+        return framework_class(name)
+    except ImportError as exc:   # an engine module that is absent in this checkout
+        raise Skip(f"{name}: adapter cannot be imported ({exc})") from None
+
+
+def jacobian_modes() -> tuple[str, ...]:
+    """Every Jacobian mode any adapter offers: the core four first, then the others in
+    ADAPTERS order.  Imports adapter modules only (they import their framework lazily)."""
+    modes = list(CORE_MODES)
+    for name in ADAPTERS:
+        try:
+            cls = _adapter(name)
+        except Skip:
+            continue
+        modes += [m for m in cls.modes if m not in modes]
+    return tuple(modes)
+
+
+def dtype_for(framework: str) -> str:
+    """SWEEP_DTYPE where the framework has it, else its only dtype (fd: float64)."""
+    dtypes = _adapter(framework).dtypes
+    return SWEEP_DTYPE if SWEEP_DTYPE in dtypes else dtypes[0]
+
+
+def estimate_bytes(op: str, n: int, m: int, depth: int, width: int, itemsize: int = 4) -> int:
+    """Rough peak bytes of one call of `op` on the mlp problem: parameters, the activations
+    of the tangents or cotangents pushed at once (three arrays per layer: value, derivative,
+    tangent), the Jacobian, and the identity basis the loops and linearize_map hold."""
+    params = n * width + (depth - 1) * width * width + width * m + depth * width + m
+    layer_values = n + depth * width + m
+    jac = 0 if op in PRODUCT_OPS + ("grad",) else m * n
+    batch = {"n": n, "m": m}.get(_BATCH.get(op, ""), 1)
+    basis = {"jacfwd_loop": n * n, "linearize_map": n * n, "jacrev_loop": m * m}.get(op, 0)
+    if op == "fd":
+        return itemsize * (params + 2 * jac + 2 * layer_values)
+    return itemsize * (params + 3 * batch * layer_values + 2 * jac + basis)
+
+
+def memory_budget() -> int:
+    return int(os.environ.get("ADCOST_MEMORY_BUDGET", DEFAULT_MEMORY_BUDGET))
+
+
+class BenchState:
+    """Which sizes of which computation timed out or ran over budget, per (grid, commit)."""
+
+    def __init__(self, path: Path | None = None, scope: str | None = None):
+        self.path = Path(path or os.environ.get("ADCOST_BENCH_STATE") or paths.results() / "bench_state.json")
+        if scope is None:
+            from .measure.environment import git_commit
+            scope = f"{grids.grid_name()}@{git_commit(paths.root()) or 'no-commit'}"
+        self.scope = scope
+
+    def _load(self) -> dict:
+        try:
+            data = json.loads(self.path.read_text())
+        except (OSError, ValueError):
+            data = {}
+        return data if isinstance(data, dict) else {}
+
+    def _save(self, data: dict) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=self.path.parent, suffix=".tmp")
+        with os.fdopen(fd, "w") as fh:
+            json.dump(data, fh, indent=1)
+        os.replace(tmp, self.path)
+
+    def _mine(self, data: dict) -> dict:
+        return data.setdefault(self.scope, {"over": {}, "pending": {}})
+
+    def blocked(self, key: str, size: tuple[int, ...]) -> str | None:
+        """Why `size` of `key` should not run: a smaller-or-equal size already failed."""
+        data = self._load()
+        mine = self._mine(data)
+        changed = False
+        for pkey, mark in list(mine["pending"].items()):   # pending marks of dead processes
+            if not _alive(mark["pid"]):
+                mine["over"].setdefault(mark["key"], []).append(
+                    {"size": mark["size"], "reason": "process died (asv timeout?)"})
+                del mine["pending"][pkey]
+                changed = True
+        if changed:
+            self._save(data)
+        for entry in mine["over"].get(key, []):
+            if all(a <= b for a, b in zip(entry["size"], size)):
+                return f"size {tuple(entry['size'])} of {key}: {entry['reason']}; larger sizes skipped"
+        return None
+
+    def start(self, key: str, size: tuple[int, ...]) -> None:
+        data = self._load()
+        self._mine(data)["pending"][f"{key}{list(size)}"] = {"key": key, "size": list(size),
+                                                               "pid": os.getpid()}
+        self._save(data)
+
+    def finish(self, key: str, size: tuple[int, ...], over: str | None = None) -> None:
+        data = self._load()
+        mine = self._mine(data)
+        mine["pending"].pop(f"{key}{list(size)}", None)
+        if over:
+            mine["over"].setdefault(key, []).append({"size": list(size), "reason": over})
+        self._save(data)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+_PREPARED: dict = {}   # asv re-runs setup before every sample: prepare each case once per process
+
+
+def prepare_or_skip(framework: str, op: str, *, grow: tuple[str, ...] = ("n", "m"),
+                    problem: str = PROBLEM, state: BenchState | None = None,
+                    call_budget_s: float | None = None, **sizes):
+    """`adcost.prepare(problem, framework, op)` at SWEEP_DTYPE, or Skip with the reason.
+
+    `grow` names the sizes the sweep increases; the others (with problem, framework, op and
+    dtype) identify the computation whose larger sizes are skipped after a failure.
+    The result (a Case or the Skip) is remembered for the process's later calls.
+    """
+    memo = (framework, op, grow, problem, tuple(sorted(sizes.items())))
+    if memo not in _PREPARED:
+        try:
+            _PREPARED[memo] = _prepare_or_skip(framework, op, grow, problem, state, call_budget_s,
+                                               sizes)
+        except Skip as exc:
+            _PREPARED[memo] = exc
+    found = _PREPARED[memo]
+    if isinstance(found, Skip):
+        raise found
+    return found
+
+
+def _prepare_or_skip(framework, op, grow, problem, state, call_budget_s, sizes):
+    from .cases import prepare
+
+    cls = _adapter(framework)
+    if op not in cls.ops():
+        raise Skip(f"{framework} has no operation {op!r}")
+    dtype = dtype_for(framework)
+    grid = grids.crossover()
+    full = {"depth": grid["fixed_depth"], "width": grid["width"], **sizes}
+    need = estimate_bytes(op, full.get("n", 1), full.get("m", 1), full["depth"], full["width"],
+                          _ITEMSIZE[dtype])
+    if need > memory_budget():
+        raise Skip(f"{op} at {sizes} needs about {need / GiB:.1f} GiB, over the "
+                   f"{memory_budget() / GiB:.1f} GiB budget (ADCOST_MEMORY_BUDGET)")
+    state = state or BenchState()
+    fixed = ",".join(f"{k}={v}" for k, v in sorted(full.items()) if k not in grow)
+    key = f"{problem}/{framework}/{op}/{dtype}/{fixed}"
+    size = tuple(full[k] for k in grow)
+    reason = state.blocked(key, size)
+    if reason:
+        raise Skip(reason)
+    state.start(key, size)
+    try:
+        case = prepare(problem, framework, op, dtype=dtype, **full)
+    except Unsupported as exc:
+        state.finish(key, size)
+        raise Skip(str(exc)) from None
+    start = time.perf_counter()
+    case()
+    seconds = time.perf_counter() - start
+    budget = grid["call_budget_s"] if call_budget_s is None else call_budget_s
+    state.finish(key, size, f"one call took {seconds:.2f} s (budget {budget} s)"
+                 if seconds > budget else None)
+    return case
+
+
+def require(op: str):
+    """A function-level asv setup that skips a method whose op the framework lacks.
+
+    For classes timing two ops in one setup (Products): class setups run first, then this.
+    """
+    def setup(framework, *params):
+        from .frameworks.base import get_framework
+        from .problems import make_problem
+        reason = get_framework(framework, dtype_for(framework)).supports(make_problem(PROBLEM), op)
+        if reason:
+            raise Skip(reason)
+    return setup
+
+
+def prepare_some(framework: str, ops: tuple[str, ...], **sizes) -> dict:
+    """{op: Case} for those of `ops` that run; Skip (with every reason) when none does."""
+    cases, reasons = {}, []
+    for op in ops:
+        try:
+            cases[op] = prepare_or_skip(framework, op, **sizes)
+        except Skip as exc:
+            reasons.append(str(exc))
+    if not cases:
+        raise Skip("; ".join(reasons))
+    return cases
+
+
+def compile_or_skip(case) -> float:
+    """The case's ahead-of-time compile seconds, or Skip where the framework has no such step."""
+    if case.compile_s is None:
+        raise Skip(f"{case.framework.name}/{case.op} has no ahead-of-time compile step")
+    return case.compile_s
+
+
+def matmul_problem(size: int):
+    """f(x) = A @ B flattened, A and B (size, size) seeded: the roofline's kernel."""
+    import numpy as np
+
+    from .problems import Problem
+
+    rng = np.random.default_rng(size)
+    params = {"A": rng.standard_normal((size, size)), "B": rng.standard_normal((size, size))}
+    return Problem("matmul", 1, size * size, np.zeros(1),
+                   lambda xp, x, p: xp.reshape(xp.matmul(p["A"], p["B"]), (size * size,)),
+                   params, {"arch": "matmul", "size": size})
+
+
+def matmul_case(framework: str, size: int):
+    """A validated, warmed Case of one (size, size) matmul at the framework's sweep dtype."""
+    from .cases import prepare
+
+    _adapter(framework)
+    try:
+        return prepare(matmul_problem(size), framework, "primal", dtype=dtype_for(framework))
+    except Unsupported as exc:
+        raise Skip(str(exc)) from None
+
+
+def matmul_flops_per_s(case) -> float:
+    """2 size^3 / median seconds of one call (calibrated repeats)."""
+    from .measure.timing import measure
+
+    size = case.problem.meta["size"]
+    return 2.0 * size ** 3 / measure(case, repeats=7, min_time=0.05)["median_s"]

@@ -1,0 +1,362 @@
+"""The op-level half of the NumPy engine: traced arrays with one JVP and one VJP rule per primitive.
+
+A problem written against `xp` runs unchanged on three kinds of input:
+
+* plain NumPy arrays: `xp` forwards to NumPy (the primal);
+* a `Dual` (value plus a stack of k tangents, `dot` of shape (k,) + value.shape): every
+  primitive pushes all k tangents at once, so one pass gives k JVPs (jacfwd: k = n);
+* a `Var` on a `Tape`: every primitive records its inputs and output; `Tape.pull` runs the
+  VJP rules backwards with k adjoints at once (jacrev: k = m).
+
+Directions always carry that leading axis k; the rules broadcast over it.  What `xp`
+offers: asarray, stack, sin, cos, exp, tanh, matmul, reshape, where, sum, zeros_like;
+on traced arrays: indexing and slices, +, -, *, /, @, ** by a constant, unary -, and
+comparisons (on the values, returning plain booleans).
+"""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import numpy as np
+
+
+class Prim:
+    """One primitive: `value(*vals, **static)`, its JVP rule and its VJP rule.
+
+    jvp(dots, vals, out, **static) -> tangent of out; dots[i] is None for a constant input.
+    vjp(g, vals, out, need, **static) -> one adjoint per input (None where need[i] is False).
+    """
+
+    def __init__(self, name: str, value: Callable, jvp: Callable, vjp: Callable):
+        self.name, self.value, self.jvp, self.vjp = name, value, jvp, vjp
+
+
+def lift(dot, ndim: int):
+    """A tangent (k,) + shape, padded with unit axes to broadcast against an ndim-d output."""
+    pad = ndim - (dot.ndim - 1)
+    return dot.reshape(dot.shape[:1] + (1,) * pad + dot.shape[1:]) if pad > 0 else dot
+
+
+def unbroadcast(g, shape: tuple):
+    """Sum an adjoint (k,) + out_shape down to (k,) + shape, undoing NumPy broadcasting."""
+    extra = g.ndim - 1 - len(shape)
+    if extra > 0:
+        g = g.sum(axis=tuple(range(1, 1 + extra)))
+    axes = tuple(i + 1 for i, s in enumerate(shape) if s == 1 and g.shape[i + 1] != 1)
+    return g.sum(axis=axes, keepdims=True) if axes else g
+
+
+def elementwise(name: str, value: Callable, *partials: Callable) -> Prim:
+    """A broadcasting primitive from its partial derivatives, each partial(*vals, out, **static)."""
+    def jvp(dots, vals, out, **static):
+        total = None
+        for dot, partial in zip(dots, partials):
+            if dot is not None:
+                term = lift(dot, np.ndim(out)) * partial(*vals, out, **static)
+                total = term if total is None else total + term
+        return total
+
+    def vjp(g, vals, out, need, **static):
+        return tuple(unbroadcast(g * partial(*vals, out, **static), np.shape(v)) if wanted else None
+                     for v, partial, wanted in zip(vals, partials, need))
+    return Prim(name, value, jvp, vjp)
+
+
+def _power_partial(a, out, p):
+    return 0.0 * a if p == 0 else p * a ** (p - 1)
+
+
+ADD = elementwise("add", np.add, lambda a, b, o: 1.0, lambda a, b, o: 1.0)
+SUB = elementwise("sub", np.subtract, lambda a, b, o: 1.0, lambda a, b, o: -1.0)
+MUL = elementwise("mul", np.multiply, lambda a, b, o: b, lambda a, b, o: a)
+DIV = elementwise("div", np.divide, lambda a, b, o: 1.0 / b, lambda a, b, o: -o / b)
+NEG = elementwise("neg", np.negative, lambda a, o: -1.0)
+SIN = elementwise("sin", np.sin, lambda a, o: np.cos(a))
+COS = elementwise("cos", np.cos, lambda a, o: -np.sin(a))
+EXP = elementwise("exp", np.exp, lambda a, o: o)
+TANH = elementwise("tanh", np.tanh, lambda a, o: 1.0 - o * o)
+POW = elementwise("pow", lambda a, p: np.power(a, p), _power_partial)
+
+
+def _take_dot(dot, idx):
+    return dot[(slice(None),) + (idx if isinstance(idx, tuple) else (idx,))]
+
+
+def _basic(idx) -> bool:
+    parts = idx if isinstance(idx, tuple) else (idx,)
+    return all(isinstance(i, (int, np.integer, slice)) or i is None or i is Ellipsis for i in parts)
+
+
+def _getitem_vjp(g, vals, out, need, idx):
+    full = np.zeros(g.shape[:1] + np.shape(vals[0]), dtype=g.dtype)
+    where = (slice(None),) + (idx if isinstance(idx, tuple) else (idx,))
+    if _basic(idx):
+        full[where] = g          # basic indexing selects each element once
+    else:
+        np.add.at(full, where, g)  # repeated fancy indices must accumulate
+    return (full,)
+
+
+GETITEM = Prim("getitem", lambda a, idx: a[idx], lambda d, v, o, idx: _take_dot(d[0], idx), _getitem_vjp)
+
+RESHAPE = Prim("reshape", lambda a, shape: np.reshape(a, shape),
+               lambda d, v, o, shape: d[0].reshape(d[0].shape[:1] + np.shape(o)),
+               lambda g, v, o, need, shape: (g.reshape(g.shape[:1] + np.shape(v[0])),))
+
+
+def _sum_axes(axis, ndim):
+    """The reduced axes of an ndim-d value, non-negative."""
+    if axis is None:
+        return tuple(range(ndim))
+    return tuple(a % ndim for a in (axis if isinstance(axis, tuple) else (axis,)))
+
+
+def _sum_vjp(g, vals, out, need, axis):
+    shape = np.shape(vals[0])
+    kept = np.expand_dims(g, tuple(a + 1 for a in _sum_axes(axis, len(shape))))
+    return (np.broadcast_to(kept, g.shape[:1] + shape),)
+
+
+SUM = Prim("sum", lambda a, axis: np.sum(a, axis=axis),
+           lambda d, v, o, axis: d[0].sum(axis=tuple(a + 1 for a in _sum_axes(axis, np.ndim(v[0])))),
+           _sum_vjp)
+
+
+def _stack_jvp(dots, vals, out, axis):
+    k = next(d.shape[0] for d in dots if d is not None)
+    full = [d if d is not None else np.zeros((k,) + np.shape(v), dtype=np.result_type(out))
+            for d, v in zip(dots, vals)]
+    return np.stack(full, axis=axis % np.ndim(out) + 1)
+
+
+def _stack_vjp(g, vals, out, need, axis):
+    at = axis % np.ndim(out) + 1
+    return tuple(np.take(g, i, axis=at) if wanted else None for i, wanted in enumerate(need))
+
+
+STACK = Prim("stack", lambda *a, axis: np.stack(a, axis=axis), _stack_jvp, _stack_vjp)
+
+
+def _where_jvp(dots, vals, out, **_):
+    k = next(d.shape[0] for d in dots[1:] if d is not None)
+    da = 0.0 if dots[1] is None else lift(dots[1], np.ndim(out))
+    db = 0.0 if dots[2] is None else lift(dots[2], np.ndim(out))
+    return np.broadcast_to(np.where(vals[0], da, db), (k,) + np.shape(out))
+
+
+def _where_vjp(g, vals, out, need, **_):
+    cond, zero = vals[0], np.zeros((), dtype=g.dtype)
+    return (None,
+            unbroadcast(np.where(cond, g, zero), np.shape(vals[1])) if need[1] else None,
+            unbroadcast(np.where(cond, zero, g), np.shape(vals[2])) if need[2] else None)
+
+
+WHERE = Prim("where", np.where, _where_jvp, _where_vjp)
+
+
+def _as_matrices(a, b):
+    """Promote 1-d matmul operands to matrices, as NumPy does: a -> (1, k), b -> (k, 1)."""
+    return (a[None, :] if np.ndim(a) == 1 else a), (b[:, None] if np.ndim(b) == 1 else b)
+
+
+def _squeeze(x, a, b):
+    """Undo _as_matrices on a result (k,) + (..., rows, cols)."""
+    if np.ndim(b) == 1:
+        x = x[..., 0]
+    if np.ndim(a) == 1:
+        x = x[..., 0, :] if np.ndim(b) != 1 else x[..., 0]
+    return x
+
+
+def _matmul_jvp(dots, vals, out, **_):
+    a, b = vals
+    a2, b2 = _as_matrices(np.asarray(a), np.asarray(b))
+    total = 0.0
+    if dots[0] is not None:
+        total = total + (dots[0][:, None, :] if np.ndim(a) == 1 else dots[0]) @ b2
+    if dots[1] is not None:
+        total = total + a2 @ (dots[1][..., None] if np.ndim(b) == 1 else dots[1])
+    return _squeeze(total, a, b)
+
+
+def _matmul_vjp(g, vals, out, need, **_):
+    a, b = vals
+    a2, b2 = _as_matrices(np.asarray(a), np.asarray(b))
+    g2 = g[..., None] if np.ndim(b) == 1 else g
+    g2 = g2[..., None, :] if np.ndim(a) == 1 else g2
+    ga = gb = None
+    if need[0]:
+        ga = unbroadcast(g2 @ np.swapaxes(b2, -1, -2), a2.shape)
+        ga = ga[..., 0, :] if np.ndim(a) == 1 else ga
+    if need[1]:
+        gb = unbroadcast(np.swapaxes(a2, -1, -2) @ g2, b2.shape)
+        gb = gb[..., 0] if np.ndim(b) == 1 else gb
+    return ga, gb
+
+
+MATMUL = Prim("matmul", np.matmul, _matmul_jvp, _matmul_vjp)
+
+
+# -- traced arrays -------------------------------------------------------------------------
+class Traced:
+    """Operators shared by Dual and Var; every one goes through `apply`."""
+
+    __array_ufunc__ = None  # ndarray (op) Traced defers to our reflected operators
+
+    @property
+    def shape(self):
+        return np.shape(self.value)
+
+    @property
+    def ndim(self):
+        return np.ndim(self.value)
+
+    @property
+    def dtype(self):
+        return np.result_type(self.value)
+
+    def __len__(self):
+        return len(self.value)
+
+    def __getitem__(self, idx):
+        return apply(GETITEM, self, idx=idx)
+
+    def __add__(self, o): return apply(ADD, self, o)
+    def __radd__(self, o): return apply(ADD, o, self)
+    def __sub__(self, o): return apply(SUB, self, o)
+    def __rsub__(self, o): return apply(SUB, o, self)
+    def __mul__(self, o): return apply(MUL, self, o)
+    def __rmul__(self, o): return apply(MUL, o, self)
+    def __truediv__(self, o): return apply(DIV, self, o)
+    def __rtruediv__(self, o): return apply(DIV, o, self)
+    def __matmul__(self, o): return apply(MATMUL, self, o)
+    def __rmatmul__(self, o): return apply(MATMUL, o, self)
+    def __neg__(self): return apply(NEG, self)
+    def __pos__(self): return self
+
+    def __pow__(self, p):
+        if isinstance(p, Traced):
+            raise TypeError("the numpy op-level engine raises to constant powers only")
+        return apply(POW, self, p=p)
+
+    # comparisons look at values only: their derivative is zero almost everywhere
+    def __gt__(self, o): return self.value > value_of(o)
+    def __ge__(self, o): return self.value >= value_of(o)
+    def __lt__(self, o): return self.value < value_of(o)
+    def __le__(self, o): return self.value <= value_of(o)
+
+
+class Dual(Traced):
+    """Forward mode: `value` and k tangents `dot` of shape (k,) + value.shape."""
+
+    __slots__ = ("value", "dot")
+
+    def __init__(self, value, dot):
+        self.value, self.dot = value, dot
+
+
+class Var(Traced):
+    """Reverse mode: a value recorded as node `index` of `tape`."""
+
+    __slots__ = ("value", "tape", "index")
+
+    def __init__(self, value, tape, index):
+        self.value, self.tape, self.index = value, tape, index
+
+
+class Tape:
+    """The record of one reverse-mode evaluation: (prim, input values, output, static, parents)."""
+
+    def __init__(self):
+        self.nodes: list[tuple] = []
+
+    def record(self, prim, vals, out, static, parents) -> Var:
+        self.nodes.append((prim, vals, out, static, parents))
+        return Var(out, self, len(self.nodes) - 1)
+
+    def input(self, value) -> Var:
+        return self.record(None, (), value, {}, ())
+
+    def pull(self, leaf: Var, out, seed):
+        """Adjoint (k,) + leaf.shape of `leaf` for k output adjoints `seed`, one sweep back."""
+        if not isinstance(out, Var):  # the output does not depend on the input
+            return np.zeros(seed.shape[:1] + leaf.shape, dtype=seed.dtype)
+        adjoint: list[Any] = [None] * len(self.nodes)
+        adjoint[out.index] = seed
+        for i in range(out.index, leaf.index, -1):
+            g = adjoint[i]
+            prim, vals, value, static, parents = self.nodes[i]
+            if g is None or prim is None:
+                continue
+            need = tuple(any(pos == p for p, _ in parents) for pos in range(len(vals)))
+            grads = prim.vjp(g, vals, value, need, **static)
+            for pos, j in parents:
+                adjoint[j] = grads[pos] if adjoint[j] is None else adjoint[j] + grads[pos]
+        g = adjoint[leaf.index]
+        return np.zeros(seed.shape[:1] + leaf.shape, dtype=seed.dtype) if g is None \
+            else np.ascontiguousarray(g)
+
+
+def value_of(a):
+    return a.value if isinstance(a, Traced) else a
+
+
+def apply(prim: Prim, *args, **static):
+    """Run `prim` on plain, Dual or Var arguments; the result is of the same kind."""
+    vals = tuple(value_of(a) for a in args)
+    out = prim.value(*vals, **static)
+    if any(isinstance(a, Dual) for a in args):
+        if any(isinstance(a, Var) for a in args):
+            raise TypeError("cannot mix forward (Dual) and reverse (Var) tracing")
+        dots = tuple(a.dot if isinstance(a, Dual) else None for a in args)
+        return Dual(out, prim.jvp(dots, vals, out, **static))
+    parents = tuple((pos, a.index) for pos, a in enumerate(args) if isinstance(a, Var))
+    if parents:
+        return args[parents[0][0]].tape.record(prim, vals, out, static, parents)
+    return out
+
+
+class Namespace:
+    """The array namespace `xp` of the op-level engine (see the module docstring for its ops)."""
+
+    def asarray(self, a, dtype=None):
+        return a if isinstance(a, Traced) else np.asarray(a, dtype=dtype)
+
+    def zeros_like(self, a):
+        return np.zeros_like(value_of(a))
+
+    def stack(self, arrays, axis=0):
+        return apply(STACK, *arrays, axis=axis)
+
+    def sin(self, a): return apply(SIN, a)
+    def cos(self, a): return apply(COS, a)
+    def exp(self, a): return apply(EXP, a)
+    def tanh(self, a): return apply(TANH, a)
+    def matmul(self, a, b): return apply(MATMUL, a, b)
+    def reshape(self, a, shape): return apply(RESHAPE, a, shape=shape)
+    def sum(self, a, axis=None): return apply(SUM, a, axis=axis)
+    def where(self, cond, a, b): return apply(WHERE, value_of(cond), a, b)
+
+    def __getattr__(self, name):
+        raise AttributeError(f"the numpy op-level engine has no xp.{name}; it offers asarray, "
+                             "stack, sin, cos, exp, tanh, matmul, reshape, where, sum, zeros_like")
+
+
+xp = Namespace()
+
+
+def push(fn: Callable, x, V):
+    """(f(x), dots) with V of shape (k, n) tangents; dots has shape (k,) + f(x).shape."""
+    y = fn(xp, Dual(x, V))
+    if isinstance(y, Dual):
+        return y.value, y.dot
+    y = np.asarray(y)
+    return y, np.zeros(V.shape[:1] + y.shape, dtype=V.dtype)
+
+
+def pull(fn: Callable, x, U):
+    """(f(x), adjoints) with U of shape (k, m) adjoints; adjoints has shape (k,) + x.shape."""
+    tape = Tape()
+    leaf = tape.input(x)
+    y = fn(xp, leaf)
+    return np.asarray(value_of(y)), tape.pull(leaf, y, U)

@@ -1,0 +1,159 @@
+"""Memory probes: bytes a framework keeps for the backward pass, and process peak RSS.
+
+Three views of one gradient's memory, each in bytes:
+  * torch_saved_bytes: unique storages packed by autograd (saved_tensors_hooks);
+  * jax_residual_bytes: arrays held by a jax.vjp pullback (its pytree leaves);
+  * peak_rss: peak resident set size above a baseline, measured with memory-profiler in a
+    fresh subprocess whose environment sets MALLOC_MMAP_THRESHOLD_ (so large blocks are
+    mmapped and freed memory leaves the process; otherwise glibc keeps it resident).
+
+`python -m adcost.measure.memory '<json spec>'` is the subprocess side; it prints JSON.
+"""
+from __future__ import annotations
+
+import contextlib
+import gc
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+MMAP_THRESHOLD = "65536"
+MIN_SAMPLE_S = 0.3      # the probed call repeats for this long, so the sampler sees its peak
+
+
+class SavedBytes:
+    """Running total of the unique storages a torch forward pass saved, in bytes."""
+
+    def __init__(self, exclude=()):
+        self.exclude = {t.untyped_storage().data_ptr() for t in exclude}
+        self.storages: dict[int, int] = {}
+
+    def pack(self, tensor):
+        storage = tensor.untyped_storage()
+        key = storage.data_ptr()
+        if key not in self.exclude:
+            self.storages[key] = max(self.storages.get(key, 0), storage.nbytes())
+        return tensor
+
+    @property
+    def nbytes(self) -> int:
+        return sum(self.storages.values())
+
+
+@contextlib.contextmanager
+def torch_saved_bytes(exclude=()):
+    """Context: count what autograd saves inside it; `exclude` the caller's own tensors."""
+    import torch
+
+    saved = SavedBytes(exclude)
+    with torch.autograd.graph.saved_tensors_hooks(saved.pack, lambda t: t):
+        yield saved
+
+
+def jax_residual_bytes(pullback, exclude=(), trailing=None) -> int:
+    """Bytes of the unique arrays a jax.vjp pullback holds, the inputs `exclude`d.
+
+    trailing: if given, count only arrays whose last two dimensions are one of these
+    shapes (activations, stacked or not), leaving out sliced or reshaped parameters.
+    """
+    import jax
+
+    def key(a):
+        try:
+            return a.unsafe_buffer_pointer()
+        except Exception:  # noqa: BLE001  (sharded or deleted arrays have no single pointer)
+            return id(a)
+    skip = {key(a) for a in jax.tree_util.tree_leaves(exclude)}
+    seen: dict = {}
+    for leaf in jax.tree_util.tree_leaves(pullback):
+        if not hasattr(leaf, "nbytes") or key(leaf) in skip:
+            continue
+        if trailing is not None and tuple(leaf.shape[-2:]) not in trailing:
+            continue
+        seen[key(leaf)] = int(leaf.nbytes)
+    return sum(seen.values())
+
+
+# -- resident set size -----------------------------------------------------------------
+def rss_bytes() -> int:
+    import psutil
+    return int(psutil.Process().memory_info().rss)
+
+
+def _reset_hwm() -> bool:
+    """Reset the kernel's peak-RSS mark (Linux >= 4.0); False where it cannot."""
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+        return True
+    except OSError:
+        return False
+
+
+def _hwm_bytes() -> int | None:
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return None
+
+
+def peak_above_baseline(run, min_time: float = MIN_SAMPLE_S) -> dict:
+    """Peak RSS while `run` repeats for `min_time` s, above the RSS just before, in bytes.
+
+    memory-profiler samples RSS from a helper process; the kernel's high-water mark,
+    reset first, is recorded beside it as a check on what sampling may miss.
+    """
+    from memory_profiler import memory_usage
+
+    def repeat():
+        start = time.perf_counter()
+        calls = 0
+        while calls < 3 or time.perf_counter() - start < min_time:
+            run()
+            calls += 1
+        return calls
+
+    gc.collect()
+    baseline = rss_bytes()
+    hwm_ok = _reset_hwm()
+    peak_mib, calls = memory_usage((repeat, (), {}), interval=0.002, max_usage=True,
+                                   retval=True, include_children=False)
+    hwm = _hwm_bytes() if hwm_ok else None
+    return {"baseline_bytes": baseline, "peak_bytes": int(peak_mib * 2 ** 20),
+            "peak_rss_bytes": max(0, int(peak_mib * 2 ** 20) - baseline),
+            "hwm_rss_bytes": None if hwm is None else max(0, hwm - baseline), "calls": calls}
+
+
+def peak_rss(spec: dict, timeout: float = 300) -> dict:
+    """Run the probe described by `spec` in a fresh Python process; its result as a dict.
+
+    spec: {"framework", "strategy" (or "jvp"), "depth", and DeepMLP sizes}.  Raises
+    RuntimeError with the child's stderr when it fails.
+    """
+    env = dict(os.environ, MALLOC_MMAP_THRESHOLD_=MMAP_THRESHOLD)
+    src = str(Path(__file__).resolve().parents[2])  # the child imports this same adcost
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [src, env.get("PYTHONPATH")]))
+    proc = subprocess.run([sys.executable, "-m", "adcost.measure.memory", json.dumps(spec)],
+                          capture_output=True, text=True, env=env, timeout=timeout)
+    if proc.returncode != 0:
+        raise RuntimeError(f"peak-RSS probe {spec} failed:\n{proc.stderr[-2000:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def _child(spec: dict) -> dict:
+    from ..checkpoint import prepare
+
+    case = prepare(spec.pop("framework"), spec.pop("strategy"), spec.pop("depth"), **spec)
+    run = case.run
+    run()  # compile and warm outside the measured window
+    gc.collect()
+    return {**peak_above_baseline(run), "validated_error": case.error}
+
+
+if __name__ == "__main__":
+    print(json.dumps(_child(json.loads(sys.argv[1]))))

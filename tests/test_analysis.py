@@ -1,0 +1,211 @@
+"""analysis/ and `adcost advise/compare` on synthetic asv results with known constants."""
+import importlib.util
+import math
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))   # analysis/ lives at the repository root
+
+from analysis import compare, fit, load, plots, summary  # noqa: E402
+from adcost import advise, cli  # noqa: E402
+
+spec = importlib.util.spec_from_file_location("asv_fixture", ROOT / "tests" / "fixtures" / "asv_fixture.py")
+fx = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(fx)
+
+
+@pytest.fixture(scope="module")
+def asv_dir(tmp_path_factory):
+    root = tmp_path_factory.mktemp("asv")
+    fx.write_results(root)
+    return root
+
+
+@pytest.fixture(scope="module")
+def tidy(asv_dir):
+    return load.load_asv(asv_dir)
+
+
+# -- load -------------------------------------------------------------------------------
+def test_one_row_per_parameter_combination(tidy):
+    expected = sum(math.prod(len(g) for g in entry["params"]) for entry, _ in fx.benchmark_specs())
+    assert len(tidy) == expected
+    assert list(tidy.columns[:4]) == ["benchmark", "suite", "metric", "kind"]
+    jac = tidy[tidy["benchmark"] == "crossover.JacobianNM.time_jacobian"]
+    assert set(jac["op"]) == set(fx.MODES) and set(jac["n"]) == set(fx.N_GRID)
+    assert (jac["unit"] == "seconds").all() and (jac["depth"] == fx.FIXED_DEPTH).all()
+
+
+def test_values_and_stats_match_asv_own_reader(asv_dir, tidy):
+    from asv.results import Results
+    res = Results.load(str(next((asv_dir / "fixture").glob("c0ffee01-*.json"))))
+    name = "crossover.JacobianNM.time_jacobian"
+    values = res.get_result_value(name, res.get_result_params(name))
+    stats = res.get_result_stats(name, res.get_result_params(name))
+    rows = tidy[tidy["benchmark"] == name]   # same order: the cartesian product of the params
+    np.testing.assert_allclose(rows["value"].to_numpy(float), np.array(values, float), equal_nan=True)
+    q25 = [s["q_25"] if s else np.nan for s in stats]
+    np.testing.assert_allclose(rows["q25"].to_numpy(float), q25, equal_nan=True)
+    ok = rows[rows["status"] == "ok"]
+    assert (ok["q25"] <= ok["value"]).all() and (ok["value"] <= ok["q75"]).all()
+    assert (ok["ci_lo"] <= ok["ci_hi"]).all()
+
+
+def test_skipped_combinations_are_kept_with_a_status(tidy):
+    rows = tidy[(tidy["benchmark"] == "crossover.JacobianNM.time_jacobian") & (tidy["framework"] == "torch")
+                & (tidy["op"] == "jacfwd_loop") & (tidy["n"] == 512)]
+    assert len(rows) == 4 and (rows["status"] == "skipped").all() and rows["value"].isna().all()
+    assert tidy.loc[tidy["strategy"] == "jax_nothing_saveable"].groupby("framework")["status"].first().to_dict() \
+        == {"jax": "ok", "torch": "skipped"}
+
+
+def test_environment_columns(tidy):
+    row = tidy.iloc[0]
+    assert row["machine"] == "fixture" and row["cpu"].startswith("Synthetic")
+    assert row["commit"].startswith("c0ffee01") and row["date"].startswith("2023-11-14")
+    assert '"torch": "2.5.1"' in row["versions"]
+
+
+def test_tidy_export_round_trip(tidy, tmp_path):
+    load.export(tidy, tmp_path)
+    for name in ("tidy.csv", "tidy.parquet"):
+        back = load.load(tmp_path / name)
+        assert len(back) == len(tidy)
+        np.testing.assert_allclose(back["value"].to_numpy(float), tidy["value"].to_numpy(float), equal_nan=True)
+
+
+# -- fits -------------------------------------------------------------------------------
+def test_proportional_fit_recovers_a_known_constant():
+    x = np.array([1, 2, 4, 8, 16, 32, 64.0])
+    exact = fit.fit_cost(x, 2.7 * x)
+    assert exact.c == pytest.approx(2.7) and exact.r2 == pytest.approx(1.0)
+    rng = np.random.default_rng(1)
+    noisy = fit.fit_cost(np.repeat(x, 5), 2.7 * np.repeat(x, 5) * np.exp(rng.normal(0, 0.05, 35)))
+    assert noisy.c == pytest.approx(2.7, rel=0.03)
+    assert noisy.ci_lo < noisy.c < noisy.ci_hi and noisy.ci_hi - noisy.ci_lo < 0.2
+    assert noisy.r2 > 0.99
+
+
+def test_cost_constants_from_results(tidy):
+    constants = fit.cost_constants(tidy)
+    for fw in fx.FRAMEWORKS:
+        assert constants[fw]["fwd"].c == pytest.approx(fx.C_FWD[fw], rel=0.03)
+        assert constants[fw]["rev"].c == pytest.approx(fx.C_REV[fw], rel=0.03)
+        ratio = fit.crossover_ratio(constants[fw]["fwd"].c, constants[fw]["rev"].c)
+        assert ratio == pytest.approx(fx.C_REV[fw] / fx.C_FWD[fw], rel=0.05)
+    grid = fit.log2_fwd_over_rev(tidy, "jax")   # log2(c_fwd n / (c_rev m))
+    assert grid.loc[512, 1] == pytest.approx(math.log2(2.0 * 512 / 4.0), abs=0.1)
+
+
+def test_summary_table(tidy):
+    table = summary.summary_table(tidy).set_index("framework")
+    assert table.loc["torch", "omega_vjp"] == pytest.approx(3.0)
+    assert table.loc["jax", "crossover_ratio"] == pytest.approx(2.0, rel=0.05)
+    # best Jacobian rate: flops 3·n·F(n, m) over c_fwd·n·T_f, against the best matmul rate
+    best_matmul = fx.PEAK_FLOPS["jax"] * 1024 / (1024 + 64)
+    best = max(3 * (2 * 64 * (n + m) + 2 * 64 * 64 * 3) / (2.0 * fx.T_F["jax"]) for n in fx.N_GRID for m in fx.M_GRID)
+    assert table.loc["jax", "matmul_fraction"] == pytest.approx(best / best_matmul, rel=0.1)
+
+
+def test_memory_helpers(tidy):
+    assert [fit.binomial_checkpoints(L, 3) for L in (1, 4, 5, 20, 21, 56)] == [0, 1, 2, 3, 4, 5]
+    saved = load.measured(tidy, "Checkpoint.track_saved_bytes")
+    none = saved[(saved["framework"] == "torch") & (saved["strategy"] == "none")]
+    sqrt = saved[(saved["framework"] == "torch") & (saved["strategy"] == "sqrt")]
+    assert fit.loglog_slope(none["depth"], none["value"]) == pytest.approx(1.0)
+    assert fit.loglog_slope(sqrt["depth"], sqrt["value"]) == pytest.approx(0.5)
+    pts = pd.DataFrame({"bytes": [1, 2, 3, 4], "seconds": [4, 5, 2, 1], "name": list("abcd")})
+    assert list(fit.pareto_front(pts, "bytes", "seconds")["name"]) == ["a", "c", "d"]
+
+
+# -- figures ----------------------------------------------------------------------------
+def test_every_figure_is_written(tidy, tmp_path, capsys):
+    plots.build_all(tidy, tmp_path)
+    for name in ("crossover_map", "cost_curves", "speedups", "memory_depth", "tradeoff"):
+        assert (tmp_path / f"{name}.svg").read_text().lstrip().startswith("<?xml")
+        assert (tmp_path / f"{name}.png").read_bytes()[:4] == b"\x89PNG"
+    assert "framework,c_fwd" in (tmp_path / "summary.csv").read_text()
+    assert "<table" in (tmp_path / "summary.html").read_text()
+
+
+def test_missing_data_skips_with_a_message(tidy, tmp_path, capsys):
+    memory_only = tidy[tidy["suite"] == "memory"]
+    plots.build_all(memory_only, tmp_path)
+    out = capsys.readouterr().out
+    assert "crossover_map: skipped" in out and "cost_curves: skipped" in out
+    assert (tmp_path / "memory_depth.svg").exists() and not (tmp_path / "crossover_map.svg").exists()
+    plots.build_all(tidy.iloc[0:0], tmp_path / "empty")
+    assert "tradeoff: skipped" in capsys.readouterr().out
+
+
+def test_plots_main_without_results(tmp_path, capsys):
+    assert plots.main(["--asv", str(tmp_path / "none")]) == 1
+    assert "no asv results" in capsys.readouterr().err
+
+
+# -- advisor ----------------------------------------------------------------------------
+@pytest.mark.parametrize("n, m, framework, mode", [
+    (8, 512, "torch", "jacfwd"), (512, 8, "torch", "jacrev"), (64, 64, "torch", "jacfwd"),
+    (64, 64, "jax", "jacfwd"), (100, 60, "jax", "jacfwd"), (150, 60, "jax", "jacrev"),
+    (30, 40, "torch", "jacfwd"), (60, 40, "torch", "jacrev")])
+def test_advisor_known_answers(tidy, n, m, framework, mode):
+    a = advise.advise(tidy, n, m, framework=framework)
+    assert a.best.mode == mode, advise.format_advice(a)
+    pred = {p.mode: p.seconds for p in a.predictions}
+    c = fx.C_FWD[framework] * n if mode == "jacfwd" else fx.C_REV[framework] * m
+    assert pred[mode] == pytest.approx(c * fx.T_F[framework], rel=0.08)
+    assert "torch.func" in a.best.api or "jax." in a.best.api
+
+
+def test_advisor_extrapolation_and_depth(tidy):
+    a = advise.advise(tidy, 4096, 2, depth=16, framework="jax")
+    assert a.best.mode == "jacrev" and a.best.extrapolated
+    assert any("outside the measured range" in note for note in a.notes)
+    # depth 16 vs the sweep's depth 4: 4x the time; m = 2 extrapolates c_rev·m·T_f
+    assert a.best.seconds == pytest.approx(4 * fx.C_REV["jax"] * 2 * fx.T_F["jax"], rel=0.1)
+
+
+def test_advisor_with_a_dimension_measured_once(tidy):
+    """torch jacfwd_loop lost n = 512 (null); on the 8/512 grid it keeps n = 8 only: slope 1 in n assumed."""
+    sub = tidy[(tidy["n"].isna() | tidy["n"].isin([8, 512])) & (tidy["m"].isna() | tidy["m"].isin([8, 512]))]
+    a = advise.advise(sub, 100, 30, framework="torch")
+    pred = {p.mode: p for p in a.predictions}
+    assert a.best.mode == "jacrev" and pred["jacfwd_loop"].extrapolated
+    assert pred["jacfwd_loop"].seconds == pytest.approx(fx.LOOP * fx.C_FWD["torch"] * 100 * fx.T_F["torch"], rel=0.1)
+
+
+def test_advise_cli(asv_dir, tmp_path, capsys):
+    assert cli.main(["advise", "--n", "8", "--m", "512", "--framework", "jax", "--results", str(asv_dir)]) == 0
+    out = capsys.readouterr().out
+    assert "use jax jacfwd" in out and "jax.jit(jax.jacfwd(f))" in out and str(asv_dir) in out
+    assert cli.main(["advise", "--n", "8", "--m", "5", "--results", str(tmp_path / "nothing")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("adcost: error: no measured results") and "\n" not in err
+
+
+# -- compare ----------------------------------------------------------------------------
+def test_compare_flags_only_real_slowdowns(asv_dir, tmp_path, capsys):
+    same = fx.write_results(tmp_path / "same", commit="1" * 40, seed=7)
+    slow = fx.write_results(tmp_path / "slow", commit="2" * 40, seed=8, slow=1.5)
+    base = load.load_asv(asv_dir)
+    table = compare.compare(base, load.load(same))
+    assert (table["change"] == "worse").sum() == 0 and len(table) == int((base["status"] == "ok").sum())
+    table = compare.compare(base, load.load(slow))
+    worse = table[table["change"] == "worse"]
+    assert set(worse["benchmark"]) == {"crossover.JacobianNM.time_jacobian"}
+    assert len(worse) == len(load.measured(base, "JacobianNM.time_jacobian"))
+    assert cli.main(["compare", str(asv_dir), str(slow), "--strict"]) == 1
+    assert "slower or bigger: 140" in capsys.readouterr().out
+
+
+def test_compare_higher_is_better_units():
+    def frame(v):
+        return load.tidy([{"benchmark": "roofline.Matmul.track_flops_per_s", "framework": "jax", "size": 64,
+                           "value": v, "unit": "flop/s", "status": "ok"}])
+    assert compare.compare(frame(1e10), frame(5e9))["change"].tolist() == ["worse"]
+    assert compare.compare(frame(1e10), frame(2e10))["change"].tolist() == ["better"]
