@@ -25,3 +25,16 @@ def asv_results() -> Path:
 
 def smoke_file() -> Path:
     return results() / "smoke.json"
+
+
+def figures() -> Path:
+    return results() / "figures"
+
+
+def site() -> Path:
+    return results() / "site"
+
+
+def tidy() -> Path:
+    """The tidy table, without suffix: .csv and .parquet beside each other."""
+    return results() / "tidy"

@@ -1,0 +1,108 @@
+"""What got slower or bigger between two result sets, beyond the noise.
+
+A and B are each a tidy CSV/parquet, an asv result file, an asv results folder, or a commit
+(prefix) found in results/asv.  A measurement counts as worse in B when
+    B / A ≥ factor (default 1.10)   and   the noise intervals do not overlap:
+    B's interquartile range lies above A's (stats_q_25 / stats_q_75), or, lacking quartiles,
+    the 99 % confidence intervals (stats_ci_99) do; values without stats (track_*) use the
+    factor alone.  For units where larger is better (flop/s) the direction flips.
+
+    python -m analysis.compare A B [--factor 1.1] [--all] [--strict]      (also: adcost compare)
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from . import load
+
+KEYS = ["benchmark", "framework", "op", "problem", "n", "m", "depth", "width", "strategy", "size"]
+HIGHER_IS_BETTER = ("flop/s",)
+
+
+def resolve(spec: str) -> pd.DataFrame:
+    """A path, or a commit prefix among the asv result files."""
+    path = Path(spec)
+    if path.exists():
+        return load.load(path)
+    hits = [p for p in load.result_files(load.paths.asv_results()) if p.name.startswith(spec[:8])]
+    if not hits:
+        raise ValueError(f"no results at {spec!r}: not a file, folder, or commit in {load.paths.asv_results()}")
+    return load.load_asv(load.paths.asv_results(), files=hits)
+
+
+def compare(a: pd.DataFrame, b: pd.DataFrame, factor: float = 1.10) -> pd.DataFrame:
+    """One row per measurement present in both: ratio B/A, whether it is worse/better beyond noise."""
+    cols = KEYS + ["value", "unit", "q25", "q75", "ci_lo", "ci_hi"]
+    a = load.measured(a)[cols].copy()
+    b = load.measured(b)[cols].copy()
+    for df in (a, b):   # missing keys must still join
+        for k in KEYS:
+            df[k] = df[k].astype("string").fillna("")
+    a = a.groupby(KEYS, as_index=False).median(numeric_only=True).merge(
+        a[KEYS + ["unit"]].drop_duplicates(KEYS), on=KEYS)
+    b = b.groupby(KEYS, as_index=False).median(numeric_only=True)
+    j = a.merge(b, on=KEYS, suffixes=("_a", "_b"))
+    if j.empty:
+        return j.assign(ratio=[], change=[])
+    j["ratio"] = j["value_b"] / j["value_a"]
+    flip = j["unit"].isin(HIGHER_IS_BETTER)
+    worse_ratio = np.where(flip, j["ratio"] <= 1 / factor, j["ratio"] >= factor)
+    better_ratio = np.where(flip, j["ratio"] >= factor, j["ratio"] <= 1 / factor)
+    # B above A beyond the noise: B's low end above A's high end (IQR first, else CI)
+    have_q = j[["q25_a", "q75_a", "q25_b", "q75_b"]].notna().all(axis=1)
+    have_ci = j[["ci_lo_a", "ci_hi_a", "ci_lo_b", "ci_hi_b"]].notna().all(axis=1)
+    up = np.where(have_q, j["q25_b"] > j["q75_a"], np.where(have_ci, j["ci_lo_b"] > j["ci_hi_a"], True))
+    down = np.where(have_q, j["q75_b"] < j["q25_a"], np.where(have_ci, j["ci_hi_b"] < j["ci_lo_a"], True))
+    worse = worse_ratio & np.where(flip, down, up)
+    better = better_ratio & np.where(flip, up, down)
+    j["change"] = np.select([worse, better], ["worse", "better"], "same")
+    j["noise"] = np.select([have_q, have_ci], ["iqr", "ci99"], "none")
+    return j.sort_values("ratio", ascending=False).reset_index(drop=True)
+
+
+def label(row) -> str:
+    params = [f"{k}={row[k]}" for k in KEYS[1:] if row[k] not in ("", "<NA>", "nan", "None")]
+    return f"{row['benchmark']}({', '.join(params)})"
+
+
+def report(table: pd.DataFrame, show_all: bool = False) -> str:
+    lines = []
+    for change, title in (("worse", "slower or bigger"), ("better", "faster or smaller")):
+        rows = table[table["change"] == change]
+        lines.append(f"{title}: {len(rows)}")
+        for _, r in rows.iterrows():
+            lines.append(f"  {r['ratio']:7.2f}x  {r['value_a']:.4g} -> {r['value_b']:.4g} {r['unit']}  "
+                         f"[{r['noise']}]  {label(r)}")
+    same = table[table["change"] == "same"]
+    lines.append(f"unchanged within noise or factor: {len(same)}")
+    if show_all:
+        lines += [f"  {r['ratio']:7.2f}x  {label(r)}" for _, r in same.iterrows()]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m analysis.compare", description=__doc__.splitlines()[0])
+    p.add_argument("a", help="baseline: tidy CSV/parquet, asv result file or folder, or commit")
+    p.add_argument("b", help="contender, the same kinds")
+    p.add_argument("--factor", type=float, default=1.10, help="minimum ratio that counts (default 1.10)")
+    p.add_argument("--all", action="store_true", help="also list the unchanged measurements")
+    p.add_argument("--strict", action="store_true", help="exit 1 when anything got worse")
+    p.add_argument("--csv", help="write the full comparison table here")
+    args = p.parse_args(argv)
+    table = compare(resolve(args.a), resolve(args.b), args.factor)
+    if table.empty:
+        print("compare: no measurement present in both result sets", file=sys.stderr)
+        return 2
+    print(report(table, args.all))
+    if args.csv:
+        table.to_csv(args.csv, index=False)
+    return 1 if args.strict and (table["change"] == "worse").any() else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

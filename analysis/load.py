@@ -1,0 +1,233 @@
+"""asv results → one tidy table, one row per measurement.
+
+asv 0.6 stores one JSON per (machine, commit, environment): results/asv/<machine>/<commit>-<env>.json.
+Each benchmark there is a row of `result_columns` (result, params, version, started_at,
+duration, stats_ci_99_a, stats_ci_99_b, stats_q_25, stats_q_75, stats_number, stats_repeat,
+samples, profile), each list running over the cartesian product of the benchmark's params
+(repr strings).  A combination that was skipped or failed holds null; it is kept with
+status "skipped" and no value.  Units come from results/asv/benchmarks.json.
+
+    python -m analysis.load [--asv DIR] [--out DIR]      # writes tidy.csv and tidy.parquet
+"""
+from __future__ import annotations
+
+import argparse
+import ast
+import datetime
+import itertools
+import json
+import math
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+from adcost import grids, paths
+
+# Columns in this order; parameters a benchmark does not have stay empty.
+PARAM_COLUMNS = ["framework", "op", "problem", "n", "m", "depth", "width", "strategy", "size"]
+COLUMNS = (["benchmark", "suite", "metric", "kind"] + PARAM_COLUMNS +
+           ["value", "unit", "q25", "q75", "ci_lo", "ci_hi", "repeat", "number", "status",
+            "machine", "cpu", "num_cpu", "ram", "os", "arch", "python", "versions",
+            "env_name", "commit", "date", "file"])
+INT_COLUMNS = ["n", "m", "depth", "width", "size", "repeat", "number"]
+KIND_UNITS = {"time": "seconds", "peakmem": "bytes", "mem": "bytes", "track": "unit"}
+TIDY_NAMES = ("tidy.parquet", "tidy.csv")
+
+
+def parse_param(text):
+    """asv keeps parameter values as repr strings: "'torch'" -> 'torch', '64' -> 64."""
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        return text
+
+
+def fixed_sizes(suite: str, cls: str) -> dict:
+    """Sizes a sweep holds fixed (not asv parameters), from adcost.grids; equal in both grids."""
+    if suite == "crossover":
+        g = grids.crossover("quick")
+        nm = {"depth": g["fixed_depth"]} if cls.endswith("NM") or cls in ("Products", "Compile", "Flops") \
+            else {"n": g["fixed_nm"], "m": g["fixed_nm"]}
+        return {"problem": "mlp", "width": g["width"], **nm}
+    if suite == "memory":
+        g = grids.checkpoint("quick")
+        return {"width": g["width"], "n": g.get("features", g["width"]), "m": g["outputs"]}
+    return {}
+
+
+def op_from_metric(metric: str) -> str | None:
+    """time_jvp -> jvp, time_primal -> primal; a generic metric names no operation."""
+    op = metric.split("_", 1)[1] if "_" in metric else metric
+    return op if op in ("primal", "jvp", "vjp", "grad", "gradient") else None
+
+
+def read_machine(folder: Path) -> dict:
+    try:
+        return json.loads((folder / "machine.json").read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def read_benchmarks(asv_dir: Path) -> dict:
+    try:
+        data = json.loads((asv_dir / "benchmarks.json").read_text())
+    except (OSError, ValueError):
+        return {}
+    return {k: v for k, v in data.items() if isinstance(v, dict)}
+
+
+def _stats_value(stats: dict, key: str, j: int):
+    values = stats.get(key)
+    if values is None or j >= len(values):
+        return None
+    return values[j]
+
+
+def result_rows(path: Path, benchmarks: dict | None = None, machine: dict | None = None) -> list[dict]:
+    """The tidy rows of one asv result file."""
+    data = json.loads(Path(path).read_text())
+    benchmarks = benchmarks or {}
+    machine = machine or {}
+    columns = data.get("result_columns") or []
+    params = data.get("params") or {}
+    versions = {"python": data.get("python"), **(data.get("requirements") or {})}
+    date = data.get("date")
+    date = (datetime.datetime.fromtimestamp(date / 1000, datetime.timezone.utc).isoformat(timespec="seconds")
+            if isinstance(date, (int, float)) else date)
+    common = {"machine": params.get("machine") or machine.get("machine"),
+              "cpu": params.get("cpu") or machine.get("cpu"),
+              "num_cpu": params.get("num_cpu") or machine.get("num_cpu"),
+              "ram": params.get("ram") or machine.get("ram"),
+              "os": params.get("os") or machine.get("os"),
+              "arch": params.get("arch") or machine.get("arch"),
+              "python": data.get("python"), "versions": json.dumps(versions, sort_keys=True),
+              "env_name": data.get("env_name"), "commit": data.get("commit_hash"), "date": date,
+              "file": str(path)}
+    rows = []
+    for name, values in (data.get("results") or {}).items():
+        entry = dict(zip(columns, values))
+        meta = benchmarks.get(name, {})
+        suite, _, rest = name.partition(".")
+        cls, _, metric = rest.rpartition(".")
+        kind = meta.get("type") or metric.split("_", 1)[0]
+        unit = meta.get("unit") or KIND_UNITS.get(kind, "unit")
+        names = meta.get("param_names") or []
+        grid = entry.get("params") or meta.get("params") or []
+        if len(names) != len(grid):   # benchmarks.json missing or stale: name them by position
+            names = [f"param{i}" for i in range(len(grid))]
+        combos = list(itertools.product(*grid)) if grid else [()]
+        result = entry.get("result")
+        result = result if isinstance(result, list) else [result] * len(combos)
+        stats = {k[6:]: v for k, v in entry.items() if k.startswith("stats_") and isinstance(v, list)}
+        base = {"benchmark": name, "suite": suite, "metric": metric, "kind": kind, "unit": unit,
+                **fixed_sizes(suite, cls), "op": op_from_metric(metric), **common}
+        for j, combo in enumerate(combos):
+            row = dict(base)
+            for key, text in zip(names, combo):
+                key = "op" if key == "mode" else key
+                row[key] = parse_param(text)
+            value = result[j] if j < len(result) else None
+            ok = isinstance(value, (int, float)) and not math.isnan(value)
+            row.update(value=float(value) if ok else None, status="ok" if ok else "skipped",
+                       q25=_stats_value(stats, "q_25", j), q75=_stats_value(stats, "q_75", j),
+                       ci_lo=_stats_value(stats, "ci_99_a", j), ci_hi=_stats_value(stats, "ci_99_b", j),
+                       repeat=_stats_value(stats, "repeat", j), number=_stats_value(stats, "number", j))
+            rows.append(row)
+    return rows
+
+
+def result_files(asv_dir: Path) -> list[Path]:
+    """Every result file under asv_dir (machine folders), html/ and metadata excluded."""
+    skip = {"machine.json", "benchmarks.json"}
+    return sorted(p for p in Path(asv_dir).glob("*/*.json") if p.name not in skip and p.parent.name != "html")
+
+
+def tidy(rows: list[dict]) -> pd.DataFrame:
+    df = pd.DataFrame(rows)
+    for column in COLUMNS:
+        if column not in df:
+            df[column] = None
+    extra = [c for c in df.columns if c not in COLUMNS]
+    df = df[COLUMNS + extra]
+    for column in INT_COLUMNS:
+        df[column] = pd.to_numeric(df[column], errors="coerce").astype("Int64")
+    for column in ("value", "q25", "q75", "ci_lo", "ci_hi"):
+        df[column] = pd.to_numeric(df[column], errors="coerce").astype("float64")
+    for column in df.columns:
+        if df[column].dtype == object:   # mixed parameter values: store as text
+            df[column] = df[column].map(lambda v: None if v is None else str(v)).astype("string")
+    return df
+
+
+def load_asv(asv_dir: Path | str | None = None, files: list[Path] | None = None) -> pd.DataFrame:
+    """All asv result files under asv_dir (default results/asv) as one tidy DataFrame."""
+    asv_dir = Path(asv_dir) if asv_dir else paths.asv_results()
+    benchmarks = read_benchmarks(asv_dir)
+    rows = []
+    for path in files if files is not None else result_files(asv_dir):
+        rows += result_rows(path, benchmarks, read_machine(path.parent))
+    return tidy(rows)
+
+
+def load(source: Path | str | None = None) -> pd.DataFrame:
+    """Tidy data from a tidy CSV/parquet, one asv result file, or an asv results folder.
+
+    With no source: results/tidy.parquet or tidy.csv if present, else results/asv.
+    """
+    if source is None:
+        for name in TIDY_NAMES:
+            if (paths.results() / name).exists():
+                return load(paths.results() / name)
+        return load_asv()
+    source = Path(source)
+    if source.is_dir():
+        if (source / "benchmarks.json").exists() or result_files(source):
+            return load_asv(source)
+        for name in TIDY_NAMES:
+            if (source / name).exists():
+                return load(source / name)
+        return load_asv(source / "asv")
+    if source.suffix == ".parquet":
+        return pd.read_parquet(source)
+    if source.suffix == ".csv":
+        return tidy(pd.read_csv(source).to_dict("records"))
+    if source.suffix == ".json":
+        asv_dir = source.parent.parent
+        return tidy(result_rows(source, read_benchmarks(asv_dir), read_machine(source.parent)))
+    raise ValueError(f"cannot read results from {source}: expected a folder, .json, .csv or .parquet")
+
+
+def measured(df: pd.DataFrame, benchmark: str | None = None) -> pd.DataFrame:
+    """Only the rows with a value; optionally those of benchmarks whose name ends with `benchmark`."""
+    df = df[df["status"] == "ok"]
+    if benchmark:
+        df = df[df["benchmark"].str.endswith(benchmark)]
+    return df
+
+
+def export(df: pd.DataFrame, out: Path | None = None) -> list[Path]:
+    out = Path(out) if out else paths.results()
+    out.mkdir(parents=True, exist_ok=True)
+    df.to_csv(out / "tidy.csv", index=False)
+    df.to_parquet(out / "tidy.parquet", index=False)
+    return [out / "tidy.csv", out / "tidy.parquet"]
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m analysis.load", description=__doc__.splitlines()[0])
+    p.add_argument("--asv", help="asv results folder (default results/asv)")
+    p.add_argument("--out", help="folder for tidy.csv and tidy.parquet (default results/)")
+    args = p.parse_args(argv)
+    df = load_asv(args.asv)
+    if df.empty:
+        print(f"load: no asv results under {args.asv or paths.asv_results()}", file=sys.stderr)
+        return 1
+    written = export(df, args.out)
+    ok = int((df["status"] == "ok").sum())
+    print(f"load: {len(df)} rows ({ok} measured, {len(df) - ok} skipped) -> {', '.join(map(str, written))}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

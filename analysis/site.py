@@ -1,0 +1,175 @@
+"""results/site/index.html: one self-contained page with the figures, the summary, the environment.
+
+No CDN, no external request: figures are embedded as SVG data URIs (PNG and SVG files
+linked beside them), the summary table is inline HTML, the tidy data is linked
+(../tidy.csv, ../tidy.parquet) and so is asv's own site (../asv/html/) when it was published.
+A small inline script records load errors and marks, on the <html> element, how many
+figures decoded (data-figures-loaded / data-figures-expected / data-errors): the headless
+browser test reads them.
+
+    python -m analysis.site [--results DIR] [--out DIR]
+"""
+from __future__ import annotations
+
+import argparse
+import base64
+import html
+import json
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+from adcost import paths
+
+from . import cost_curves, crossover_map, load, memory_depth, speedups, summary, tradeoff
+
+FIGURES = (crossover_map, cost_curves, speedups, memory_depth, tradeoff)
+REFERENCES = [
+    ("Baydin et al., JMLR 2018", "Jacobian by forward mode ≈ n·c·ops(f), reverse ≈ m·c·ops(f), c < 6, typically 2–3"),
+    ("Griewank & Walther 2008", "a gradient costs at most ω·ops(f), ω = 3 (cheap gradient principle)"),
+    ("Chen et al. 2016", "O(√L) memory for one extra forward pass (1000-layer ResNet: 48 GB → 7 GB, ~30 % time)"),
+    ("Griewank & Walther 2000 (revolve)", "binomial checkpointing: c checkpoints, r sweeps reverse C(c+r, c) steps"),
+    ("PyTorch function-transforms tutorial (torch 1.11, CPU)",
+     "Din=32/Dout=2048: jacfwd 1.32 ms vs jacrev 12.46 ms (log2 ratio −3.2); "
+     "Din=2048/Dout=32: jacfwd 7.99 ms vs jacrev 1.09 ms (log2 ratio +2.9); one run each"),
+]
+CHECK_SCRIPT = """
+window.__errors = [];
+window.addEventListener('error', function (e) {
+  var t = e.target || {};
+  window.__errors.push(t.src || t.href || e.message || 'error');
+}, true);
+window.addEventListener('load', function () {
+  var figs = document.querySelectorAll('figure img');
+  var ok = 0;
+  figs.forEach(function (img) { if (img.complete && img.naturalWidth > 0) ok++; });
+  var root = document.documentElement;
+  root.setAttribute('data-figures-expected', String(figs.length));
+  root.setAttribute('data-figures-loaded', String(ok));
+  root.setAttribute('data-errors', String(window.__errors.length));
+  root.setAttribute('data-error-list', window.__errors.join(' | '));
+});
+"""
+CSS = """
+body { font: 15px/1.5 system-ui, sans-serif; margin: 0 auto; max-width: 1100px; padding: 1em 2em; color: #222; }
+h1 { margin-bottom: .2em } nav a { margin-right: 1em }
+figure { margin: 2em 0; border-top: 1px solid #ddd; padding-top: 1em }
+figure img { max-width: 100%; height: auto; display: block }
+figcaption { color: #444; max-width: 60em }
+table { border-collapse: collapse; font-size: 13px } td, th { padding: 3px 8px; border-bottom: 1px solid #eee; text-align: right }
+th { background: #f4f4f4 } td:first-child, th:first-child { text-align: left }
+.missing { color: #a33 } code { background: #f4f4f4; padding: 0 3px }
+"""
+
+
+def svg_image(path: Path, alt: str) -> str:
+    data = base64.b64encode(path.read_bytes()).decode("ascii")
+    return f'<img src="data:image/svg+xml;base64,{data}" alt="{html.escape(alt)}">'
+
+
+def figure_html(module, figures: Path, site: Path) -> str:
+    title, _, rest = module.__doc__.strip().partition("\n")
+    svg, png = figures / f"{module.NAME}.svg", figures / f"{module.NAME}.png"
+    if not svg.exists():
+        return (f'<section id="{module.NAME}"><h2>{html.escape(title)}</h2>'
+                f'<p class="missing">Not built: its data is missing from these results.</p></section>')
+    links = " · ".join(f'<a href="{rel(p, site)}">{p.suffix[1:].upper()}</a>' for p in (svg, png) if p.exists())
+    return (f'<figure id="{module.NAME}">{svg_image(svg, title)}'
+            f'<figcaption><b>{html.escape(title)}</b> {html.escape(" ".join(rest.split()))} '
+            f'<span class="links">({links})</span></figcaption></figure>')
+
+
+def rel(path: Path, site: Path) -> str:
+    import os
+    return Path(os.path.relpath(path.resolve(), site.resolve())).as_posix()
+
+
+def environment_html(df: pd.DataFrame, results: Path) -> str:
+    rows = []
+    if not df.empty:
+        for column in ("machine", "cpu", "num_cpu", "ram", "os", "arch", "python", "commit", "date", "env_name"):
+            values = sorted({str(v) for v in df[column].dropna().unique()}) if column in df else []
+            if values:
+                rows.append((column, ", ".join(values)))
+        for text in sorted({str(v) for v in df["versions"].dropna().unique()}) if "versions" in df else []:
+            try:
+                rows.append(("versions", ", ".join(f"{k} {v}" for k, v in json.loads(text).items() if v)))
+            except ValueError:
+                rows.append(("versions", text))
+    smoke = results / "smoke.json"
+    if smoke.exists():
+        try:
+            env = json.loads(smoke.read_text()).get("environment", {})
+            rows.append(("smoke run", ", ".join(f"{k} {v}" for k, v in env.get("versions", {}).items())))
+            rows.append(("threads", ", ".join(f"{k}={v}" for k, v in env.get("threads", {}).items() if v)))
+        except ValueError:
+            pass
+    if not rows:
+        return "<p>No environment recorded.</p>"
+    body = "".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>" for k, v in rows)
+    return f"<table class='env'>{body}</table>"
+
+
+def build(results: Path | None = None, out: Path | None = None, df: pd.DataFrame | None = None) -> Path:
+    results = Path(results) if results else paths.results()
+    site = Path(out) if out else results / "site"
+    figures = results / "figures"
+    site.mkdir(parents=True, exist_ok=True)
+    if df is None:
+        df = load.load(results) if any((results / n).exists() for n in load.TIDY_NAMES) \
+            else load.load_asv(results / "asv")
+    table = summary.summary_table(df) if not df.empty else pd.DataFrame()
+    counts = (f"{int((df['status'] == 'ok').sum())} measurements, {int((df['status'] != 'ok').sum())} skipped"
+              if not df.empty else "no results yet: run <code>make bench</code>")
+    data_links = [f'<a href="{rel(results / n, site)}">{n}</a>' for n in ("tidy.csv", "tidy.parquet")
+                  if (results / n).exists()]
+    if (figures / "summary.csv").exists():
+        data_links.append(f'<a href="{rel(figures / "summary.csv", site)}">summary.csv</a>')
+    asv_html = results / "asv" / "html" / "index.html"
+    asv_link = (f'<a href="{rel(asv_html, site)}">asv dashboard</a>' if asv_html.exists()
+                else "asv dashboard: not published (<code>asv publish</code>)")
+    refs = "".join(f"<tr><td>{html.escape(s)}</td><td style='text-align:left'>{html.escape(t)}</td></tr>"
+                   for s, t in REFERENCES)
+    summary_block = summary.to_html(table) if not table.empty else "<p class='missing'>No fits: no JacobianNM results.</p>"
+    page = f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<link rel="icon" href="data:,">
+<title>adcost: what derivatives cost, measured</title>
+<script>{CHECK_SCRIPT}</script>
+<style>{CSS}</style></head>
+<body>
+<h1>adcost: what derivatives cost, measured</h1>
+<p>{counts}. Data: {" · ".join(data_links) or "none"} · {asv_link}</p>
+<nav>{" ".join(f'<a href="#{m.NAME}">{m.NAME.replace("_", " ")}</a>' for m in FIGURES)}
+<a href="#summary">summary</a> <a href="#environment">environment</a></nav>
+<h2 id="summary">Summary per framework</h2>
+<p>c_fwd, c_rev: fitted T_J/T_f = c·n (forward) and c·m (reverse), 95 % bootstrap CI; crossover ratio
+c_rev/c_fwd (forward mode wins while n &lt; ratio·m); R² of those fits on log scale; ω: FLOPs of a VJP/JVP
+over FLOPs of f; matmul fraction: best achieved FLOP/s of a Jacobian over the best matmul FLOP/s.</p>
+{summary_block}
+{"".join(figure_html(m, figures, site) for m in FIGURES)}
+<h2>Reference points from the literature</h2>
+<table>{refs}</table>
+<h2 id="environment">Environment</h2>
+{environment_html(df, results)}
+</body></html>
+"""
+    target = site / "index.html"
+    target.write_text(page, encoding="utf-8")
+    return target
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m analysis.site", description=__doc__.splitlines()[0])
+    p.add_argument("--results", help="results folder holding tidy data and figures/ (default results/)")
+    p.add_argument("--out", help="folder for index.html (default <results>/site)")
+    args = p.parse_args(argv)
+    target = build(args.results, args.out)
+    print(f"site: wrote {target}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

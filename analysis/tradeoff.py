@@ -1,0 +1,60 @@
+"""Time-memory trade-off: gradient time against saved bytes per strategy, Pareto front per framework.
+
+At the deepest depth measured for each framework: one point per checkpointing strategy
+(memory.Checkpoint.time_gradient vs memory.Checkpoint.track_saved_bytes); the line joins
+the strategies no other strategy beats on both time and memory.
+"""
+from __future__ import annotations
+
+import sys
+
+from . import fit, load
+from .plotting import MissingData, figure, main_for
+
+NAME = "tradeoff"
+
+
+def tradeoff_points(df):
+    """Per (framework, strategy) at each framework's deepest depth: seconds and bytes."""
+    t = load.measured(df, "Checkpoint.time_gradient")
+    b = load.measured(df, "Checkpoint.track_saved_bytes")
+    keys = ["framework", "strategy", "depth"]
+    p = t.groupby(keys, as_index=False)["value"].median().merge(
+        b.groupby(keys, as_index=False)["value"].median(), on=keys, suffixes=("_s", "_bytes"))
+    if p.empty:
+        return p
+    deepest = p.groupby("framework")["depth"].transform("max")
+    return p[p["depth"] == deepest].rename(columns={"value_s": "seconds", "value_bytes": "bytes"})
+
+
+def build(df):
+    p = tradeoff_points(df)
+    if p.empty:
+        raise MissingData("needs memory.Checkpoint.time_gradient and memory.Checkpoint.track_saved_bytes")
+    fws = sorted(p["framework"].unique())
+    fig, axes = figure(ncols=len(fws), width=4.6, height=3.9)
+    for ax, fw in zip(axes[0], fws):
+        g = p[p["framework"] == fw]
+        front = fit.pareto_front(g, "bytes", "seconds")
+        ax.plot(front["bytes"], front["seconds"] * 1e3, "-", color="C3", lw=1.5, label="Pareto front")
+        for _, r in g.iterrows():
+            on = r.name in front.index
+            ax.plot(r["bytes"], r["seconds"] * 1e3, "o" if on else "o", mfc="C3" if on else "white",
+                    mec="C3" if on else "0.4", ms=6)
+            ax.annotate(r["strategy"], (r["bytes"], r["seconds"] * 1e3), fontsize=7,
+                        xytext=(4, 3), textcoords="offset points")
+        ax.plot([], [], "o", mfc="white", mec="0.4", label="dominated strategy")
+        ax.set_xscale("log")
+        ax.set_xlabel("bytes saved for the backward pass (log)")
+        ax.set_ylabel("gradient time (ms)")
+        ax.set_title(f"{fw}: depth {int(g['depth'].iat[0])}")
+        ax.legend(fontsize=7)
+    fig.suptitle("Time-memory trade-off of checkpointing strategies", fontsize=11)
+    fig.tight_layout()
+    return fig
+
+
+main = main_for(NAME, build, __doc__)
+
+if __name__ == "__main__":
+    sys.exit(main())
