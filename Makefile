@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed
 # Extra pip options, e.g. PIP_EXTRA='--extra-index-url URL-of-the-PyTorch-CPU-wheels'
 PIP_EXTRA ?=
 
-.PHONY: install test bench check clean
+.PHONY: install test bench sweep check clean plots site
 
 install: $(STAMP)
 
@@ -23,9 +23,35 @@ test: $(STAMP)
 check: $(STAMP)
 	$(BIN)/adcost check
 
-bench: $(STAMP)
+# asv from this venv (--python=same), results saved under results/asv for HEAD's commit.
+# forkserver: one process per parameter combination without re-importing asv and adcost.
+# ADCOST_RESULTS: asv runs benchmarks from a temporary folder; this says where results/ is.
+# ASV_ARGS=--show-stderr prints every skip's reason; ASV_ARGS='-b crossover' runs a subset.
+MACHINE ?= $(shell hostname)
+ADCOST_GRID ?= quick
+ASV_ARGS ?=
+ASV_RUN = $(BIN)/asv run --python=same --launch-method forkserver $(ASV_ARGS) \
+	--machine $(MACHINE) --set-commit-hash=$$(git rev-parse HEAD)
+
+bench: $(STAMP)  ## the quick sweep (minutes); ADCOST_GRID=full for the full one
 	$(BIN)/adcost check
-	$(BIN)/adcost smoke
+	$(BIN)/asv machine --yes --machine $(MACHINE) >/dev/null
+	ADCOST_GRID=$(ADCOST_GRID) ADCOST_RESULTS=$(CURDIR)/results $(ASV_RUN)
+
+sweep: $(STAMP)  ## the full sweep (about an hour on a quiet machine)
+	$(MAKE) bench ADCOST_GRID=full
+	$(MAKE) --no-print-directory site
+	@echo "site: open results/site/index.html, or serve it: $(BIN)/python -m http.server -d results 8000 -> http://127.0.0.1:8000/site/"
+
+# Figures and tidy data from results/asv (a figure whose data is missing is skipped, with a message).
+plots: $(STAMP)
+	$(BIN)/python -m analysis.plots
+
+# results/site/index.html: self-contained (figures inline), beside results/asv/html when published.
+site: plots
+	@if [ -f results/asv/benchmarks.json ]; then $(BIN)/asv publish >/dev/null 2>&1 \
+	  && echo "site: asv dashboard in results/asv/html" || echo "site: asv publish failed; the site links no dashboard"; fi
+	$(BIN)/python -m analysis.site
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis

@@ -11,8 +11,7 @@ run, and otherwise returns `adcost.prepare`'s warmed, validated Case.  It skips 
 
 That last knowledge lives in a small JSON state file, results/bench_state.json (or
 $ADCOST_BENCH_STATE), so that it survives asv's one-process-per-benchmark runs.  It is kept
-per (grid, commit): a new commit or the other grid starts fresh.  Delete the file to retry
-everything.  A size is "pending" while it is being prepared and timed once; if the process
+per (grid, commit): a new commit or the other grid starts fresh.  Delete it to retry everything.  A size is "pending" while it is being prepared and timed once; if the process
 dies there (asv's timeout kills it), the next larger size finds the pending mark of a dead
 process and counts the size as timed out.
 
@@ -20,8 +19,10 @@ Nothing here imports a framework: asv imports the benchmarks (and this module) t
 """
 from __future__ import annotations
 
+import itertools
 import json
 import os
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -53,6 +54,8 @@ def _adapter(name: str):
     reason = missing_reason(name)
     if reason:
         raise Skip(reason)
+    if name in grids.crossover().get("leave_out", ()):
+        raise Skip(f"{name} is left out of the {grids.grid_name()} grid (ADCOST_GRID=full runs it)")
     try:
         return framework_class(name)
     except ImportError as exc:   # an engine module that is absent in this checkout
@@ -100,10 +103,11 @@ class BenchState:
     """Which sizes of which computation timed out or ran over budget, per (grid, commit)."""
 
     def __init__(self, path: Path | None = None, scope: str | None = None):
-        self.path = Path(path or os.environ.get("ADCOST_BENCH_STATE") or paths.results() / "bench_state.json")
+        self.path = Path(path or os.environ.get("ADCOST_BENCH_STATE") or state_folder() / "bench_state.json")
         if scope is None:
             from .measure.environment import git_commit
-            scope = f"{grids.grid_name()}@{git_commit(paths.root()) or 'no-commit'}"
+            commit = git_commit(checkout())
+            scope = f"{grids.grid_name()}@{commit or 'no-commit'}"
         self.scope = scope
 
     def _load(self) -> dict:
@@ -118,6 +122,7 @@ class BenchState:
         fd, tmp = tempfile.mkstemp(dir=self.path.parent, suffix=".tmp")
         with os.fdopen(fd, "w") as fh:
             json.dump(data, fh, indent=1)
+        os.chmod(tmp, 0o644)
         os.replace(tmp, self.path)
 
     def _mine(self, data: dict) -> dict:
@@ -154,6 +159,19 @@ class BenchState:
         if over:
             mine["over"].setdefault(key, []).append({"size": list(size), "reason": over})
         self._save(data)
+
+
+def checkout() -> Path:
+    """The checkout being benchmarked.  asv runs benchmarks from a temporary folder, so it is
+    the folder holding the benchmarks/ that asv imported, else the one paths.root() finds."""
+    module = sys.modules.get("benchmarks")
+    folder = Path(getattr(module, "__file__", None) or ".").resolve().parent.parent
+    return folder if (folder / "asv.conf.json").exists() else paths.root()
+
+
+def state_folder() -> Path:
+    """results/ of the checkout, or $ADCOST_RESULTS."""
+    return paths.results() if os.environ.get("ADCOST_RESULTS") else checkout() / "results"
 
 
 def _alive(pid: int) -> bool:
@@ -218,6 +236,9 @@ def _prepare_or_skip(framework, op, grow, problem, state, call_budget_s, sizes):
     except Unsupported as exc:
         state.finish(key, size)
         raise Skip(str(exc)) from None
+    except Exception:          # a failure (e.g. ValidationError) is reported, not a timeout
+        state.finish(key, size)
+        raise
     start = time.perf_counter()
     case()
     seconds = time.perf_counter() - start
@@ -254,13 +275,6 @@ def prepare_some(framework: str, ops: tuple[str, ...], **sizes) -> dict:
     return cases
 
 
-def compile_or_skip(case) -> float:
-    """The case's ahead-of-time compile seconds, or Skip where the framework has no such step."""
-    if case.compile_s is None:
-        raise Skip(f"{case.framework.name}/{case.op} has no ahead-of-time compile step")
-    return case.compile_s
-
-
 def matmul_problem(size: int):
     """f(x) = A @ B flattened, A and B (size, size) seeded: the roofline's kernel."""
     import numpy as np
@@ -291,3 +305,37 @@ def matmul_flops_per_s(case) -> float:
 
     size = case.problem.meta["size"]
     return 2.0 * size ** 3 / measure(case, repeats=7, min_time=0.05)["median_s"]
+
+
+def cost_table(frameworks, ops, ns, ms) -> dict[str, dict]:
+    """Compile seconds and FLOPs of every (framework, op, n, m), each case prepared once in this
+    one process (asv's setup_cache): per-process framework imports would cost far more than
+    the figures.  Entries hold {"compile_s", "flops"}, or {"skip": reason} or {"error": text}."""
+    from .measure.flops import count_flops
+
+    table = {}
+    for framework, op, n, m in itertools.product(frameworks, ops, ns, ms):
+        key = f"{framework}/{op}/{n}/{m}"
+        try:
+            case = _prepare_or_skip(framework, op, ("n", "m"), PROBLEM, None, None, {"n": n, "m": m})
+            table[key] = {"compile_s": case.compile_s, "flops": count_flops(case)}
+        except Skip as exc:
+            table[key] = {"skip": str(exc)}
+        except Exception as exc:   # one broken case must not lose the others' figures
+            table[key] = {"error": f"{type(exc).__name__}: {exc}"}
+    return table
+
+
+_NONE_REASON = {"compile_s": "has no ahead-of-time compile step", "flops": "has no FLOP count"}
+
+
+def from_table(table: dict, figure: str, framework: str, op: str, n: int, m: int) -> float:
+    """One figure of `cost_table`, or Skip / RuntimeError as the case went."""
+    entry = table[f"{framework}/{op}/{n}/{m}"]
+    if "skip" in entry:
+        raise Skip(entry["skip"])
+    if "error" in entry:
+        raise RuntimeError(entry["error"])
+    if entry[figure] is None:
+        raise Skip(f"{framework}/{op} {_NONE_REASON[figure]}")
+    return entry[figure]

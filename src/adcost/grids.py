@@ -23,8 +23,8 @@ def powers_of_two(lo: int, hi: int) -> tuple[int, ...]:
 
 # -- crossover study (issue: forward vs reverse over n, m, depth) ------------------------
 CROSSOVER = {
-    # quick: what `make bench` runs in about 10 minutes on 2 cores (every framework import
-    # is paid once per case: asv runs each parameter combination in its own process)
+    # quick: `make bench`, a few minutes on 2 cores.  asv runs each parameter combination in
+    # its own process, which pays its framework's import: the process count sets the time.
     "quick": {
         "n": (4, 512),
         "m": (4, 512),
@@ -32,20 +32,28 @@ CROSSOVER = {
         "fixed_depth": 4,      # depth of the n x m sweep
         "fixed_nm": 64,        # n = m of the depth sweep
         "width": 64,
+        "modes": ("jacfwd", "jacrev", "jacfwd_loop", "jacrev_loop", "fd"),  # None: every mode
+        # frameworks skipped in this grid: importing TensorFlow costs ~6 s per case (process)
+        "leave_out": ("tf",),
         "matmul": (512,),      # roofline: (size x size) @ (size x size)
         "timeout_s": 60,       # asv's per-benchmark timeout
+        "table_timeout_s": 300,  # the one process that builds the Compile/Flops table
         "call_budget_s": 0.5,  # one call slower than this: larger sizes of that case skipped
         "sample_budget_s": 0.5,  # asv's max seconds of repeats per benchmark
     },
+    # full: about 45 minutes on 2 quiet cores (n x m is 4 x 4: each case is one process)
     "full": {
-        "n": powers_of_two(0, 10),
-        "m": powers_of_two(0, 10),
+        "n": (1, 8, 64, 512),
+        "m": (1, 8, 64, 512),
         "depth": (1, 2, 4, 8, 16, 32, 64),
         "fixed_depth": 4,
         "fixed_nm": 64,
         "width": 64,
+        "modes": None,
+        "leave_out": (),
         "matmul": (128, 512, 1024),
         "timeout_s": 300,
+        "table_timeout_s": 1800,
         "call_budget_s": 2.0,
         "sample_budget_s": 2.0,
     },
@@ -54,17 +62,22 @@ CROSSOVER = {
 # -- checkpointing study (issue: memory and time versus depth) ----------------------------
 # batch >> width so activations (batch x width per layer) outweigh the weights (width^2);
 # features = width so every hidden layer has one shape (JAX stacks them under lax.scan).
-# rss_depth: depths of the fresh-subprocess peak-RSS probes (each costs a Python start).
+# rss_depth: depths of the fresh-subprocess peak-RSS probes (PeakRSS, PeakMem).
 CHECKPOINT = {
+    # quick: asv starts a fresh Python (and framework import, 1-3 s) per benchmark and
+    # parameter combination, so the quick grid is two strategies at two depths
     "quick": {
-        "depth": (4, 16, 64),
-        "rss_depth": (16, 64),
+        "strategy": ("none", "sqrt"),
+        "depth": (4, 64),
+        "rss_depth": (64,),
         "width": 64,
         "batch": 512,
         "outputs": 16,
         "slots": 4,            # checkpoint slots of the binomial schedule
     },
     "full": {
+        "strategy": ("none", "every_2", "every_4", "sqrt", "per_layer", "sqrt_sequential",
+                     "per_layer_dots", "binomial"),
         "depth": (1, 2, 4, 8, 16, 32, 64, 128),
         "rss_depth": (4, 16, 64, 128),
         "width": 64,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import SUPPORTED
 from .strategies import DeepMLP, flat_gradient, segment_length, tangents
 
 POLICIES = {"per_layer_dots": "dots_saveable"}  # every other strategy: nothing_saveable
@@ -17,7 +18,7 @@ class JaxCheckpoint:
     """jax.jit(jax.grad) of the loss under each strategy; saved bytes = vjp residuals."""
 
     name = "jax"
-    strategies = ("none", "every_2", "every_4", "sqrt", "per_layer", "per_layer_dots")
+    strategies = SUPPORTED["jax"]  # one list, in the package, that asv reads too
 
     def __init__(self, model: DeepMLP, slots: int = 4):
         import jax  # lazy: no framework cost until used

@@ -56,13 +56,3 @@ def count_flops(case) -> float | None:
     counter = COUNTERS.get(case.framework.name)
     return None if counter is None else counter(case)
 
-
-def flops_or_skip(case) -> float:
-    """`count_flops`, or asv's skip (NotImplementedError) with the reason."""
-    from ..bench import Skip
-
-    flops = count_flops(case)
-    if flops is None:
-        how = "no FLOP counter" if case.framework.name not in COUNTERS else "no count for this op"
-        raise Skip(f"{case.framework.name}/{case.op}: {how}")
-    return flops

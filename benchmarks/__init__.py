@@ -1,0 +1,1 @@
+"""asv benchmarks of adcost: thin classes over `adcost.bench`; the grids live in adcost.grids."""

@@ -1,0 +1,128 @@
+"""Forward versus reverse mode: seconds (and FLOPs) of the mlp problem's Jacobian over n, m, depth.
+
+The problem is `mlp` (tanh, width and depth from grids.CROSSOVER) at float32 (fd: float64, its
+only dtype).  Every case is validated and warmed in setup; the timed call runs the operation
+and the framework's sync only.  A (framework, mode) pair that does not exist is skipped.
+"""
+from adcost import grids
+from adcost.bench import (FRAMEWORKS, PRODUCT_OPS, cost_table, from_table, jacobian_modes,
+                          prepare_or_skip, prepare_some, require)
+
+GRID = grids.crossover()
+MODES = GRID["modes"] or jacobian_modes()
+N, M, DEPTHS, FIXED_NM = GRID["n"], GRID["m"], GRID["depth"], GRID["fixed_nm"]
+
+
+class Timed:
+    """asv settings shared by the timing classes (cases arrive warm, so little warm-up)."""
+    timeout = GRID["timeout_s"]
+    rounds = 1
+    repeat = (3, 10, GRID["sample_budget_s"])
+    sample_time = 0.01
+    warmup_time = 0.02
+    min_run_count = 2
+
+
+class PrimalNM(Timed):
+    """T_f: seconds for one evaluation of f: R^n -> R^m at the fixed depth and width."""
+    params = (FRAMEWORKS, N, M)
+    param_names = ["framework", "n", "m"]
+
+    def setup(self, framework, n, m):
+        self.case = prepare_or_skip(framework, "primal", n=n, m=m)
+
+    def time_primal(self, framework, n, m):
+        self.case()
+
+
+class JacobianNM(Timed):
+    """T_J: seconds for the full (m, n) Jacobian by `mode`, at the fixed depth and width."""
+    params = (FRAMEWORKS, MODES, N, M)
+    param_names = ["framework", "mode", "n", "m"]
+
+    def setup(self, framework, mode, n, m):
+        self.case = prepare_or_skip(framework, mode, n=n, m=m)
+
+    def time_jacobian(self, framework, mode, n, m):
+        self.case()
+
+
+class PrimalDepth(Timed):
+    """T_f over depth at n = m = fixed_nm: seconds."""
+    params = (FRAMEWORKS, DEPTHS)
+    param_names = ["framework", "depth"]
+
+    def setup(self, framework, depth):
+        self.case = prepare_or_skip(framework, "primal", grow=("depth",), n=FIXED_NM, m=FIXED_NM,
+                                    depth=depth)
+
+    def time_primal(self, framework, depth):
+        self.case()
+
+
+class JacobianDepth(Timed):
+    """T_J over depth at n = m = fixed_nm: seconds."""
+    params = (FRAMEWORKS, MODES, DEPTHS)
+    param_names = ["framework", "mode", "depth"]
+
+    def setup(self, framework, mode, depth):
+        self.case = prepare_or_skip(framework, mode, grow=("depth",), n=FIXED_NM, m=FIXED_NM,
+                                    depth=depth)
+
+    def time_jacobian(self, framework, mode, depth):
+        self.case()
+
+
+class Products(Timed):
+    """One JVP (J v) and one VJP (J^T u), each with its primal: seconds."""
+    params = (FRAMEWORKS, N, M)
+    param_names = ["framework", "n", "m"]
+
+    def setup(self, framework, n, m):
+        self.cases = prepare_some(framework, ("jvp", "vjp"), n=n, m=m)
+
+    def time_jvp(self, framework, n, m):
+        self.cases["jvp"]()
+    time_jvp.setup = require("jvp")
+
+    def time_vjp(self, framework, n, m):
+        self.cases["vjp"]()
+    time_vjp.setup = require("vjp")
+
+
+class CostTable:
+    """Compile seconds and FLOPs come from one table built once in one process (setup_cache,
+    shared by Compile and Flops): importing a framework per parameter combination would cost
+    far more than the figures themselves."""
+    params = (FRAMEWORKS, PRODUCT_OPS + MODES, N, M)
+    timeout = GRID["timeout_s"]
+    rounds = 1
+
+    def setup_cache(self):
+        return cost_table(*self.params)
+    setup_cache.timeout = GRID["table_timeout_s"]
+
+
+class Compile(CostTable):
+    """Seconds of the ahead-of-time step kept out of the timings (JAX lower+compile, TF trace)."""
+    param_names = ["framework", "mode", "n", "m"]
+    unit = "seconds"
+
+    def setup(self, table, framework, mode, n, m):
+        self.seconds = from_table(table, "compile_s", framework, mode, n, m)
+
+    def track_compile_s(self, table, framework, mode, n, m):
+        return self.seconds
+
+
+class Flops(CostTable):
+    """FLOPs of one call (adcost.measure.flops): torch FlopCounterMode (matmuls only), XLA cost
+    analysis (every op), analytic matmul count for numpy.  omega = FLOPs(op) / FLOPs(primal)."""
+    param_names = ["framework", "op", "n", "m"]
+    unit = "flop"
+
+    def setup(self, table, framework, op, n, m):
+        self.flops = from_table(table, "flops", framework, op, n, m)
+
+    def track_flops(self, table, framework, op, n, m):
+        return self.flops

@@ -1,0 +1,123 @@
+"""Checkpointing: memory and time of a deep MLP's gradient versus depth, per framework.
+
+Grids come from adcost.grids.CHECKPOINT (ADCOST_GRID=quick|full); the cases, their
+validation and every probe live in adcost.checkpoint and adcost.measure.memory.
+Unsupported (framework, strategy) pairs and missing frameworks skip in setup.
+"""
+from adcost import grids
+from adcost.checkpoint import FRAMEWORKS, prepare, unsupported_reason
+
+GRID = grids.checkpoint()
+SIZES = {k: GRID[k] for k in ("width", "batch", "outputs", "slots")}
+STRATEGIES = GRID["strategy"]
+DEPTHS = GRID["depth"]
+RSS_DEPTHS = GRID["rss_depth"]
+
+
+def prepare_or_skip(framework, strategy, depth):
+    """A validated, warm case, or NotImplementedError (asv's skip) with the reason."""
+    reason = unsupported_reason(framework, strategy)
+    if reason is not None:
+        raise NotImplementedError(reason)
+    return prepare(framework, strategy, depth, **SIZES)
+
+
+def skip_unless_rss_depth(framework, strategy, depth):
+    """Skip unsupported pairs, and depths the grid leaves out of the RSS probes."""
+    reason = unsupported_reason(framework, strategy)
+    if reason is None and depth not in RSS_DEPTHS:
+        reason = f"peak RSS is probed at depths {RSS_DEPTHS} in this grid"
+    if reason is not None:
+        raise NotImplementedError(reason)
+
+
+class Checkpoint:
+    """Bytes kept for the backward pass (framework-reported and analytic), and seconds."""
+
+    params = (FRAMEWORKS, STRATEGIES, DEPTHS)
+    param_names = ["framework", "strategy", "depth"]
+    timeout = 120
+    rounds = 1              # each round re-imports the framework: one is enough here
+    repeat = (3, 10, 1.0)   # (min, max samples, seconds) per benchmark
+    warmup_time = 0.1
+
+    def setup(self, framework, strategy, depth):
+        self.case = prepare_or_skip(framework, strategy, depth)
+
+    def track_saved_bytes(self, framework, strategy, depth):
+        return self.case.saved_bytes()
+    track_saved_bytes.unit = "bytes"
+
+    def track_analytic_bytes(self, framework, strategy, depth):
+        return self.case.analytic["stored_bytes"]
+    track_analytic_bytes.unit = "bytes"
+
+    def time_gradient(self, framework, strategy, depth):
+        self.case.run()
+
+
+class PeakRSS:
+    """Peak resident memory of one gradient above its baseline, in a fresh process (bytes)."""
+
+    params = (FRAMEWORKS, STRATEGIES, DEPTHS)
+    param_names = ["framework", "strategy", "depth"]
+    timeout = 180
+    rounds = 1
+
+    def setup(self, framework, strategy, depth):
+        skip_unless_rss_depth(framework, strategy, depth)
+
+    def track_peak_rss_bytes(self, framework, strategy, depth):
+        from adcost.measure.memory import peak_rss
+        spec = {"framework": framework, "strategy": strategy, "depth": depth, **SIZES}
+        return peak_rss(spec)["peak_rss_bytes"]
+    track_peak_rss_bytes.unit = "bytes"
+
+
+class PeakMem:
+    """asv's own peak RSS (it counts setup and imports): read gradient minus baseline.
+
+    Setup validates at batch 8 and builds (for JAX: compiles) the full-size gradient
+    without running it, so the peak of the gradient itself falls in peakmem_gradient.
+    """
+
+    params = (FRAMEWORKS, STRATEGIES, DEPTHS)
+    param_names = ["framework", "strategy", "depth"]
+    timeout = 120
+    rounds = 1
+
+    def setup(self, framework, strategy, depth):
+        skip_unless_rss_depth(framework, strategy, depth)
+        prepare(framework, strategy, depth, **{**SIZES, "batch": 8}, warmup=0)
+        # unvalidated and not run: for JAX, prepare compiles ahead of time without executing
+        self.case = prepare(framework, strategy, depth, **SIZES, validate_output=False, warmup=0)
+
+    def peakmem_gradient(self, framework, strategy, depth):
+        self.case.run()
+
+    def peakmem_baseline(self, framework, strategy, depth):
+        pass
+
+
+class Forward:
+    """Forward mode (one JVP of the loss) against depth: peak RSS bytes and seconds."""
+
+    params = (FRAMEWORKS, DEPTHS)
+    param_names = ["framework", "depth"]
+    timeout = 120
+    rounds = 1
+    repeat = (3, 10, 1.0)
+    warmup_time = 0.1
+
+    def setup(self, framework, depth):
+        self.case = prepare_or_skip(framework, "jvp", depth)
+
+    def track_jvp_bytes(self, framework, depth):
+        from adcost.measure.memory import peak_rss
+        spec = {"framework": framework, "strategy": "jvp", "depth": depth, **SIZES}
+        return peak_rss(spec)["peak_rss_bytes"]
+    track_jvp_bytes.unit = "bytes"
+
+    def time_jvp(self, framework, depth):
+        self.case.run()
+

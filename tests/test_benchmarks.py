@@ -1,0 +1,206 @@
+"""The asv benchmarks: params agree with param_names, setups run at the smallest sizes, skips."""
+import inspect
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from adcost import bench, grids
+from adcost.frameworks.base import ADAPTERS
+from benchmarks import crossover, roofline
+
+ROOT = Path(__file__).resolve().parents[1]
+MODULES = (crossover, roofline)
+
+
+def benchmark_classes():
+    for module in MODULES:
+        for _, cls in inspect.getmembers(module, inspect.isclass):
+            if cls.__module__ == module.__name__ and benchmark_methods(cls):
+                yield cls
+
+
+def benchmark_methods(cls):
+    return [name for name in dir(cls) if name.startswith(("time_", "track_", "peakmem_", "mem_"))]
+
+
+@pytest.fixture(autouse=True)
+def fresh_state(tmp_path, monkeypatch):
+    """Each test: its own state file and no cases remembered from another test."""
+    monkeypatch.setenv("ADCOST_BENCH_STATE", str(tmp_path / "state.json"))
+    monkeypatch.setattr(bench, "_PREPARED", {})
+
+
+def test_the_benchmark_names_the_analysis_relies_on_exist():
+    names = {f"{cls.__module__.split('.')[-1]}.{cls.__name__}.{m}"
+             for cls in benchmark_classes() for m in benchmark_methods(cls)}
+    assert names >= {"crossover.PrimalNM.time_primal", "crossover.JacobianNM.time_jacobian",
+                     "crossover.PrimalDepth.time_primal", "crossover.JacobianDepth.time_jacobian",
+                     "crossover.Products.time_jvp", "crossover.Products.time_vjp",
+                     "crossover.Compile.track_compile_s", "crossover.Flops.track_flops",
+                     "roofline.Matmul.track_flops_per_s"}
+
+
+@pytest.mark.parametrize("cls", list(benchmark_classes()), ids=lambda c: c.__name__)
+def test_params_agree_with_param_names(cls):
+    assert len(cls.params) == len(cls.param_names)
+    for values in cls.params:
+        assert len(values) == len(set(values)) > 0
+    cached = 1 if hasattr(cls, "setup_cache") else 0   # setup and methods get the cache first
+    for method in ["setup"] + benchmark_methods(cls):
+        args = list(inspect.signature(getattr(cls, method)).parameters)[1 + cached:]
+        assert args == cls.param_names, f"{cls.__name__}.{method}"
+    assert cls.params[0] == bench.FRAMEWORKS
+
+
+def smallest(cls, **fixed):
+    """The parameter tuple at the smallest size, with `fixed` names set."""
+    return tuple(fixed.get(name, min(values) if name in ("n", "m", "depth", "size") else values[0])
+                 for name, values in zip(cls.param_names, cls.params))
+
+
+def run(cls, method, params, cache=()):
+    """What asv does: class setup, then the method's own setup, then the method."""
+    instance = cls()
+    instance.setup(*cache, *params)
+    own = getattr(getattr(cls, method), "setup", None)
+    if own is not None:
+        own(*params)
+    return getattr(instance, method)(*cache, *params)
+
+
+REPRESENTATIVE = [
+    (crossover.PrimalNM, "time_primal", {"framework": "numpy"}),
+    (crossover.PrimalNM, "time_primal", {"framework": "fd"}),
+    (crossover.JacobianNM, "time_jacobian", {"framework": "torch", "mode": "jacfwd"}),
+    (crossover.JacobianNM, "time_jacobian", {"framework": "torch", "mode": "jacrev_loop"}),
+    (crossover.JacobianNM, "time_jacobian", {"framework": "jax", "mode": "jacrev"}),
+    (crossover.JacobianNM, "time_jacobian", {"framework": "numpy", "mode": "jacfwd_loop"}),
+    (crossover.JacobianNM, "time_jacobian", {"framework": "fd", "mode": "fd"}),
+    (crossover.PrimalDepth, "time_primal", {"framework": "jax"}),
+    (crossover.JacobianDepth, "time_jacobian", {"framework": "numpy", "mode": "jacrev"}),
+    (crossover.Products, "time_jvp", {"framework": "torch"}),
+    (crossover.Products, "time_vjp", {"framework": "jax"}),
+    (roofline.Matmul, "track_flops_per_s", {"framework": "numpy"}),
+]
+
+
+@pytest.mark.parametrize("cls, method, fixed", REPRESENTATIVE,
+                         ids=[f"{c.__name__}.{m}-{'-'.join(f.values())}" for c, m, f in REPRESENTATIVE])
+def test_setup_validates_and_runs_at_the_smallest_size(cls, method, fixed):
+    name = fixed["framework"]
+    if bench.missing_reason(name):
+        pytest.skip(bench.missing_reason(name))
+    out = run(cls, method, smallest(cls, **fixed))
+    assert out > 0 if method.startswith("track_") else out is None
+
+
+@pytest.mark.needs("torch", "jax")
+def test_the_cost_table_gives_compile_seconds_and_flops():
+    n, m = min(crossover.N), min(crossover.M)
+    table = bench.cost_table(("torch", "jax", "numpy", "fd"), ("primal", "jacrev", "fd"), (n,), (m,))
+    assert run(crossover.Compile, "track_compile_s", ("jax", "jacrev", n, m), (table,)) > 0
+    with pytest.raises(NotImplementedError, match="no ahead-of-time compile"):
+        run(crossover.Compile, "track_compile_s", ("torch", "jacrev", n, m), (table,))
+    with pytest.raises(NotImplementedError, match="has no operation 'fd'"):
+        run(crossover.Flops, "track_flops", ("torch", "fd", n, m), (table,))
+    torch_f = run(crossover.Flops, "track_flops", ("torch", "primal", n, m), (table,))
+    numpy_f = run(crossover.Flops, "track_flops", ("numpy", "primal", n, m), (table,))
+    assert torch_f == numpy_f  # both count matmul FLOPs only
+    assert run(crossover.Flops, "track_flops", ("jax", "primal", n, m), (table,)) >= torch_f
+    omega = run(crossover.Flops, "track_flops", ("torch", "jacrev", n, m), (table,)) / torch_f
+    assert m <= omega <= 3 * (m + 1)
+
+
+def test_a_mode_the_framework_lacks_is_skipped():
+    with pytest.raises(NotImplementedError, match="numpy has no operation 'linearize_map'"):
+        run(crossover.JacobianNM, "time_jacobian", ("numpy", "linearize_map", 4, 4))
+
+
+def test_fd_has_no_vjp_but_times_its_jvp():
+    params = smallest(crossover.Products, framework="fd")
+    run(crossover.Products, "time_jvp", params)
+    with pytest.raises(NotImplementedError, match="J\\^T u needs the whole Jacobian"):
+        run(crossover.Products, "time_vjp", params)
+
+
+def test_a_missing_framework_is_skipped(monkeypatch):
+    monkeypatch.setitem(ADAPTERS, "jax", (ADAPTERS["jax"][0], "adcost_no_such_package"))
+    with pytest.raises(NotImplementedError, match="'adcost_no_such_package' is not installed"):
+        run(crossover.JacobianNM, "time_jacobian", ("jax", "jacfwd", 4, 4))
+
+
+def test_a_case_over_the_memory_budget_is_skipped(monkeypatch):
+    monkeypatch.setenv("ADCOST_MEMORY_BUDGET", "1000")
+    with pytest.raises(NotImplementedError, match="over the .* budget"):
+        bench.prepare_or_skip("numpy", "jacfwd", n=64, m=64)
+
+
+def test_sizes_above_one_over_the_time_budget_are_skipped():
+    bench.prepare_or_skip("numpy", "jacrev", n=4, m=8, call_budget_s=0.0)   # runs, but "too slow"
+    with pytest.raises(NotImplementedError, match=r"size \(4, 8\).*took .*larger sizes skipped"):
+        bench.prepare_or_skip("numpy", "jacrev", n=16, m=8)
+    bench.prepare_or_skip("numpy", "jacrev", n=16, m=4)    # not larger in every size: runs
+    bench.prepare_or_skip("numpy", "jacfwd", n=16, m=8)    # another computation: runs
+
+
+def test_sizes_above_one_that_timed_out_are_skipped():
+    """asv killed the process while it prepared (4, 4): its pending mark names a dead process."""
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True).stdout.strip()
+    state = bench.BenchState()
+    key = "mlp/numpy/jacfwd/float32/depth=4,width=64"
+    state.start(key, (4, 4))
+    data = state._load()
+    for mark in data[state.scope]["pending"].values():
+        mark["pid"] = int(dead)
+    state._save(data)
+    with pytest.raises(NotImplementedError, match="process died"):
+        bench.prepare_or_skip("numpy", "jacfwd", n=8, m=4, depth=4, width=64)
+    assert state.blocked(key, (2, 4)) is None
+
+
+def test_the_state_is_kept_per_grid_and_commit(tmp_path):
+    a = bench.BenchState(tmp_path / "s.json", scope="quick@abc")
+    a.finish("k", (4,), over="slow")
+    assert a.blocked("k", (8,))
+    assert bench.BenchState(tmp_path / "s.json", scope="quick@def").blocked("k", (8,)) is None
+
+
+def test_memory_estimates_grow_with_the_batch_of_tangents():
+    fwd = bench.estimate_bytes("jacfwd", 1024, 1, 4, 64)
+    rev = bench.estimate_bytes("jacrev", 1024, 1, 4, 64)
+    assert fwd > 10 * rev and bench.estimate_bytes("primal", 1, 1, 1, 1) < 1000
+
+
+def test_asv_finds_the_benchmarks_well_formed():
+    env = {**os.environ, "ADCOST_GRID": "quick"}
+    out = subprocess.run([sys.executable, "-m", "asv", "check", "--python=same"], cwd=ROOT,
+                         capture_output=True, text=True, env=env, timeout=120)
+    assert out.returncode == 0 and "No problems found" in out.stdout, out.stdout + out.stderr
+
+
+def test_benchmark_import_loads_no_framework():
+    code = ("import sys, benchmarks.crossover, benchmarks.roofline; "
+            "print(sorted({'torch', 'jax', 'tensorflow'} & set(sys.modules)))")
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
+    assert out.stdout.strip() == "[]", out.stderr
+
+
+def test_the_grids_ascend_so_smaller_sizes_run_first():
+    """asv runs the parameter product in order: a size runs after every size below it."""
+    for name in ("quick", "full"):
+        grid = grids.crossover(name)
+        for key in ("n", "m", "depth", "matmul"):
+            assert list(grid[key]) == sorted(set(grid[key])), (name, key)
+        assert set(grid["modes"] or ()) <= set(bench.jacobian_modes())
+    assert set(bench.FRAMEWORKS) <= set(ADAPTERS)
+
+
+def test_the_state_file_lives_in_the_checkout_even_from_asvs_temporary_folder(tmp_path, monkeypatch):
+    monkeypatch.delenv("ADCOST_BENCH_STATE")
+    monkeypatch.delenv("ADCOST_RESULTS", raising=False)
+    monkeypatch.chdir(tmp_path)
+    assert bench.BenchState().path == ROOT / "results" / "bench_state.json"

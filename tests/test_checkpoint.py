@@ -1,0 +1,113 @@
+"""Checkpointing: the analytic bytes against torch's saved tensors, gradients against plain."""
+import importlib.util
+import inspect
+
+import numpy as np
+import pytest
+
+from adcost import checkpoint
+from adcost.checkpoint import SUPPORTED, prepare, unsupported_reason
+from adcost.checkpoint.strategies import (DeepMLP, analytic, binomial_cost, segments,
+                                          stored_indices)
+from adcost.frameworks.base import FrameworkMissing, Unsupported
+from adcost.validate import ValidationError
+
+SMALL = {"width": 8, "batch": 5, "outputs": 3, "slots": 2}
+has = {name: importlib.util.find_spec(name) is not None for name in ("torch", "jax")}
+has["numpy"] = True
+PRESENT = [f for f in checkpoint.FRAMEWORKS if has[f]]
+
+
+@pytest.mark.skipif(not has["torch"], reason="torch is not installed")
+@pytest.mark.parametrize("depth", [1, 2, 5, 9, 16])
+@pytest.mark.parametrize("strategy", ["none", "every_2", "every_4", "sqrt", "per_layer",
+                                      "sqrt_sequential"])
+def test_analytic_equals_torch_saved_bytes(strategy, depth):
+    case = prepare("torch", strategy, depth, dtype="float64", **SMALL)
+    assert case.saved_bytes() == case.analytic["stored_bytes"]
+
+
+@pytest.mark.parametrize("depth", [1, 4, 7, 12])
+@pytest.mark.parametrize("strategy", SUPPORTED["numpy"])
+def test_analytic_equals_numpy_ledger(strategy, depth):
+    case = prepare("numpy", strategy, depth, dtype="float64", **SMALL)
+    assert case.saved_bytes() == case.analytic["stored_bytes"]
+    assert case.engine.last_ledger.peak == case.analytic["peak_bytes"]
+
+
+@pytest.mark.parametrize("framework", PRESENT)
+@pytest.mark.parametrize("depth", [1, 6, 13])
+def test_every_strategy_matches_the_plain_gradient(framework, depth):
+    for strategy in SUPPORTED[framework]:
+        case = prepare(framework, strategy, depth, dtype="float64", **SMALL)
+        assert case.error is not None and case.error < 1e-12, (strategy, case.error)
+
+
+def test_numpy_plain_gradient_matches_the_problem():
+    """The golden loop against torch autograd of the library's own mlp_loss function."""
+    torch = pytest.importorskip("torch")
+    model = DeepMLP(depth=3, **{k: v for k, v in SMALL.items() if k != "slots"}, dtype="float64")
+    problem = model.problem()
+    x = torch.tensor(problem.x0, requires_grad=True)
+    params = {k: torch.tensor(v) for k, v in problem.params.items()}
+    (g,) = torch.autograd.grad(problem.fn(torch, x, params)[0], x)
+    np.testing.assert_allclose(checkpoint.reference_gradient(model), g.numpy(), atol=1e-12)
+
+
+def test_a_wrong_gradient_is_refused(monkeypatch):
+    from adcost.checkpoint import numpy_ckpt
+    original = numpy_ckpt.NumpyCheckpoint.gradient
+    def off_by_one_percent(self, strategy):  # the reference (strategy none) stays right
+        f = original(self, strategy)
+        return f if strategy == "none" else (lambda: 1.01 * f())
+    monkeypatch.setattr(numpy_ckpt.NumpyCheckpoint, "gradient", off_by_one_percent)
+    with pytest.raises(ValidationError):
+        prepare("numpy", "sqrt", 4, **SMALL)
+
+
+def test_formula_shapes():
+    assert segments("every_4", 10) == [(0, 4, True), (4, 8, True), (8, 10, True)]
+    assert segments("sqrt_sequential", 9) == [(0, 3, True), (3, 6, True), (6, 9, False)]
+    assert stored_indices(segments("none", 5), 5) == {1, 2, 3, 4, 5}
+    m = DeepMLP(depth=64)
+    ratio = analytic("sqrt", m)["stored_bytes"] / analytic("none", m)["stored_bytes"]
+    assert ratio <= 2 * 8 / 64
+    assert binomial_cost(1, 3) == (1, 0) and binomial_cost(4, 0)[0] == 10
+
+
+def test_jvp_matches_the_directional_derivative():
+    for framework in PRESENT:
+        case = prepare(framework, "jvp", 5, dtype="float64", **SMALL)
+        assert case.error < 1e-9
+
+
+def test_missing_framework_skips(monkeypatch):
+    import adcost.checkpoint as ck
+    monkeypatch.setattr(ck, "missing_reason", lambda name: f"{name}: Python package not installed")
+    assert "not installed" in unsupported_reason("torch", "none")
+    with pytest.raises(FrameworkMissing):
+        prepare("torch", "none", 2, **SMALL)
+    bench = pytest.importorskip("benchmarks.memory")
+    monkeypatch.setattr(bench, "unsupported_reason", ck.unsupported_reason)
+    with pytest.raises(NotImplementedError, match="not installed"):
+        bench.Checkpoint().setup("jax", "none", 4)
+
+
+def test_unsupported_pair_skips():
+    with pytest.raises(Unsupported):
+        prepare("torch", "binomial", 4, **SMALL)
+    bench = pytest.importorskip("benchmarks.memory")
+    with pytest.raises(NotImplementedError, match="no 'binomial'"):
+        bench.Checkpoint().setup("torch", "binomial", 4)
+
+
+def test_asv_params_agree_with_param_names():
+    bench = pytest.importorskip("benchmarks.memory")
+    classes = [c for _, c in inspect.getmembers(bench, inspect.isclass) if hasattr(c, "params")]
+    assert {c.__name__ for c in classes} >= {"Checkpoint", "PeakRSS", "PeakMem", "Forward"}
+    for cls in classes:
+        assert len(cls.params) == len(cls.param_names), cls.__name__
+        for method in [m for m in dir(cls) if m.startswith(("time_", "track_", "peakmem_"))]:
+            args = list(inspect.signature(getattr(cls, method)).parameters)[1:]
+            assert args == cls.param_names, (cls.__name__, method)
+        assert list(inspect.signature(cls.setup).parameters)[1:] == cls.param_names
