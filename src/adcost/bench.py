@@ -62,6 +62,28 @@ def _adapter(name: str):
         raise Skip(f"{name}: adapter cannot be imported ({exc})") from None
 
 
+def preimport() -> list[str]:
+    """Import the installed frameworks' adapter modules (and so the frameworks) now.
+
+    asv's forkserver imports the benchmark suite once and forks one process per parameter
+    combination: importing torch, JAX and TensorFlow here (about 6 s together, without starting
+    their thread pools or backends) spares every forked process that cost.  Returns the
+    frameworks imported.  ADCOST_PREIMPORT=0 turns it off."""
+    if os.environ.get("ADCOST_PREIMPORT", "1") == "0":
+        return []
+    import importlib
+
+    done = []
+    for name in FRAMEWORKS:
+        module, package = ADAPTERS[name]
+        if package and missing_reason(name) is None:
+            adapter = importlib.import_module(module)
+            getattr(adapter, "_quiet_environment", lambda: None)()   # tf: no start-up banner
+            importlib.import_module(package)
+            done.append(name)
+    return done
+
+
 def jacobian_modes() -> tuple[str, ...]:
     """Every Jacobian mode any adapter offers: the core four first, then the others in
     ADAPTERS order.  Imports adapter modules only (they import their framework lazily)."""

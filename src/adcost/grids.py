@@ -33,8 +33,7 @@ CROSSOVER = {
         "fixed_nm": 64,        # n = m of the depth sweep
         "width": 64,
         "modes": ("jacfwd", "jacrev", "jacfwd_loop", "jacrev_loop", "fd"),  # None: every mode
-        # frameworks skipped in this grid: importing TensorFlow costs ~6 s per case (process)
-        "leave_out": ("tf",),
+        "leave_out": (),       # frameworks skipped in this grid
         "matmul": (512,),      # roofline: (size x size) @ (size x size)
         "timeout_s": 60,       # asv's per-benchmark timeout
         "table_timeout_s": 300,  # the one process that builds the Compile/Flops table
