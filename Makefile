@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed
 # Extra pip options, e.g. PIP_EXTRA='--extra-index-url URL-of-the-PyTorch-CPU-wheels'
 PIP_EXTRA ?=
 
-.PHONY: install test bench sweep check clean plots site
+.PHONY: install test bench sweep resume checkpoint-report check clean plots site
 
 install: $(STAMP)
 
@@ -23,25 +23,34 @@ test: $(STAMP)
 check: $(STAMP)
 	$(BIN)/adcost check
 
-# asv from this venv (--python=same), results saved under results/asv for HEAD's commit.
-# forkserver: one process per parameter combination without re-importing asv and adcost.
-# ADCOST_RESULTS: asv runs benchmarks from a temporary folder; this says where results/ is.
-# ASV_ARGS=--show-stderr prints every skip's reason; ASV_ARGS='-b crossover' runs a subset.
+# The sweep: asv from this venv (--python=same), results under results/asv for HEAD's commit,
+# one `asv run` per group of benchmarks (src/adcost/sweep.py) so a stop loses one group at most;
+# `make resume` goes on where a stopped sweep left off.  ASV_ARGS='--show-stderr' prints every
+# skip's reason.  The site is built even when a benchmark failed; the exit status says so.
 MACHINE ?= $(shell hostname)
 ADCOST_GRID ?= quick
 ASV_ARGS ?=
-ASV_RUN = $(BIN)/asv run --python=same --launch-method forkserver $(ASV_ARGS) \
-	--machine $(MACHINE) --set-commit-hash=$$(git rev-parse HEAD)
+SWEEP = $(BIN)/python -m adcost.sweep --machine $(MACHINE) --grid $(ADCOST_GRID)
+OPEN_SITE = @echo "site: open results/site/index.html, or serve it: $(BIN)/python -m http.server -d results 8000 -> http://127.0.0.1:8000/site/"
 
-bench: $(STAMP)  ## the quick sweep (minutes); ADCOST_GRID=full for the full one
+bench: $(STAMP)  ## check, smoke, the quick sweep and the site (about 10 minutes)
 	$(BIN)/adcost check
-	$(BIN)/asv machine --yes --machine $(MACHINE) >/dev/null
-	ADCOST_GRID=$(ADCOST_GRID) ADCOST_RESULTS=$(CURDIR)/results $(ASV_RUN)
+	$(BIN)/adcost smoke
+	status=0; $(SWEEP) -- $(ASV_ARGS) || status=$$?; \
+	  $(MAKE) --no-print-directory site && exit $$status
+	$(OPEN_SITE)
 
-sweep: $(STAMP)  ## the full sweep (about an hour on a quiet machine)
-	$(MAKE) bench ADCOST_GRID=full
-	$(MAKE) --no-print-directory site
-	@echo "site: open results/site/index.html, or serve it: $(BIN)/python -m http.server -d results 8000 -> http://127.0.0.1:8000/site/"
+sweep: $(STAMP)  ## the full grid (about an hour on 2 quiet cores)
+	$(MAKE) --no-print-directory bench ADCOST_GRID=full
+
+resume: $(STAMP)  ## finish a stopped sweep: the benchmarks not yet saved for HEAD
+	status=0; $(SWEEP) --resume -- $(ASV_ARGS) || status=$$?; \
+	  $(MAKE) --no-print-directory site && exit $$status
+	$(OPEN_SITE)
+
+# The checkpointing study's summary with each issue target (results/checkpoint_summary.json).
+checkpoint-report: $(STAMP)
+	$(BIN)/python -m adcost.checkpoint.report --grid $(ADCOST_GRID)
 
 # Figures and tidy data from results/asv (a figure whose data is missing is skipped, with a message).
 plots: $(STAMP)

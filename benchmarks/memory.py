@@ -5,7 +5,7 @@ validation and every probe live in adcost.checkpoint and adcost.measure.memory.
 Unsupported (framework, strategy) pairs and missing frameworks skip in setup.
 """
 from adcost import grids
-from adcost.checkpoint import FRAMEWORKS, prepare, unsupported_reason
+from adcost.checkpoint import FRAMEWORKS, NO_SAVED_BYTES, prepare, unsupported_reason
 
 GRID = grids.checkpoint()
 SIZES = {k: GRID[k] for k in ("width", "batch", "outputs", "slots")}
@@ -31,6 +31,12 @@ def skip_unless_rss_depth(framework, strategy, depth):
         raise NotImplementedError(reason)
 
 
+def skip_unreported(framework, strategy, depth):
+    """Skip saved bytes where the framework has no record of them (runs after setup)."""
+    if framework in NO_SAVED_BYTES:
+        raise NotImplementedError(NO_SAVED_BYTES[framework])
+
+
 class Checkpoint:
     """Bytes kept for the backward pass (framework-reported and analytic), and seconds."""
 
@@ -47,6 +53,7 @@ class Checkpoint:
     def track_saved_bytes(self, framework, strategy, depth):
         return self.case.saved_bytes()
     track_saved_bytes.unit = "bytes"
+    track_saved_bytes.setup = skip_unreported
 
     def track_analytic_bytes(self, framework, strategy, depth):
         return self.case.analytic["stored_bytes"]

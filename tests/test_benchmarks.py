@@ -1,4 +1,5 @@
 """The asv benchmarks: params agree with param_names, setups run at the smallest sizes, skips."""
+import importlib.util
 import inspect
 import os
 import subprocess
@@ -182,11 +183,20 @@ def test_asv_finds_the_benchmarks_well_formed():
     assert out.returncode == 0 and "No problems found" in out.stdout, out.stdout + out.stderr
 
 
-def test_benchmark_import_loads_no_framework():
+def test_benchmark_import_preimports_quietly_or_not_at_all():
+    """asv's forkserver imports the suite once: the installed frameworks load there, without a
+    word on stderr; ADCOST_PREIMPORT=0 leaves them out."""
     code = ("import sys, benchmarks.crossover, benchmarks.roofline; "
             "print(sorted({'torch', 'jax', 'tensorflow'} & set(sys.modules)))")
-    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
-    assert out.stdout.strip() == "[]", out.stderr
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TF_", "ADCOST_PREIMPORT"))}
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
+                         env=env)
+    installed = sorted(m for m in ("torch", "jax", "tensorflow") if importlib.util.find_spec(m))
+    assert out.stdout.strip() == str(installed), out.stderr
+    assert "oneDNN" not in out.stderr and "cuda" not in out.stderr.lower(), out.stderr
+    off = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
+                         env={**env, "ADCOST_PREIMPORT": "0"})
+    assert off.stdout.strip() == "[]", off.stderr
 
 
 def test_the_grids_ascend_so_smaller_sizes_run_first():
@@ -204,3 +214,25 @@ def test_the_state_file_lives_in_the_checkout_even_from_asvs_temporary_folder(tm
     monkeypatch.delenv("ADCOST_RESULTS", raising=False)
     monkeypatch.chdir(tmp_path)
     assert bench.BenchState().path == ROOT / "results" / "bench_state.json"
+
+
+def test_every_benchmark_class_runs_in_exactly_one_sweep_group():
+    """adcost.sweep runs asv once per group: a class in no group would never run."""
+    import re
+
+    from adcost import sweep
+    from benchmarks import memory
+    classes = [f"{mod.__name__.split('.')[-1]}.{name}." for mod in (crossover, roofline, memory)
+               for name, cls in inspect.getmembers(mod, inspect.isclass)
+               if cls.__module__ == mod.__name__ and any(
+                   a.startswith(("time_", "track_", "peakmem_")) for a in dir(cls))]
+    assert len(classes) >= 12
+    for name in classes:
+        hits = [label for label, pattern in sweep.GROUPS if re.search(pattern, name)]
+        assert len(hits) == 1, (name, hits)
+
+
+def test_sweep_refuses_an_unknown_group():
+    out = subprocess.run([sys.executable, "-m", "adcost.sweep", "--only", "nothing"], cwd=ROOT,
+                         capture_output=True, text=True)
+    assert out.returncode == 2 and "matches no group" in out.stderr

@@ -14,6 +14,7 @@ from adcost.validate import ValidationError
 
 SMALL = {"width": 8, "batch": 5, "outputs": 3, "slots": 2}
 has = {name: importlib.util.find_spec(name) is not None for name in ("torch", "jax")}
+has["tf"] = importlib.util.find_spec("tensorflow") is not None
 has["numpy"] = True
 PRESENT = [f for f in checkpoint.FRAMEWORKS if has[f]]
 
@@ -111,3 +112,23 @@ def test_asv_params_agree_with_param_names():
             args = list(inspect.signature(getattr(cls, method)).parameters)[1:]
             assert args == cls.param_names, (cls.__name__, method)
         assert list(inspect.signature(cls.setup).parameters)[1:] == cls.param_names
+
+
+@pytest.mark.skipif(not has["tf"], reason="tensorflow is not installed")
+def test_tf_recomputes_and_reports_no_saved_bytes():
+    """tf.recompute_grad really recomputes (twice the tanh ops under sqrt) and the saved-bytes
+    benchmark skips TensorFlow with the reason instead of failing."""
+    def tanh_ops(strategy):
+        case = prepare("tf", strategy, 9, **SMALL)
+        graph = case.engine._traced[strategy].get_concrete_function(case.engine.params).graph
+        gd = graph.as_graph_def()
+        nodes = list(gd.node) + [n for f in gd.library.function for n in f.node_def]
+        return case, sum(n.op == "Tanh" for n in nodes)
+    plain, plain_count = tanh_ops("none")
+    assert plain_count == 9
+    assert tanh_ops("sqrt")[1] == 18
+    with pytest.raises(Unsupported, match="GradientTape"):
+        plain.saved_bytes()
+    bench = pytest.importorskip("benchmarks.memory")
+    with pytest.raises(NotImplementedError, match="GradientTape"):
+        bench.Checkpoint.track_saved_bytes.setup("tf", "none", 4)

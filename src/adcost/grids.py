@@ -23,8 +23,8 @@ def powers_of_two(lo: int, hi: int) -> tuple[int, ...]:
 
 # -- crossover study (issue: forward vs reverse over n, m, depth) ------------------------
 CROSSOVER = {
-    # quick: `make bench`, a few minutes on 2 cores.  asv runs each parameter combination in
-    # its own process, which pays its framework's import: the process count sets the time.
+    # quick: part of `make bench` (10 minutes for all of it on 2 cores).  asv forks a process
+    # per parameter combination from a server that imported the frameworks once.
     "quick": {
         "n": (4, 512),
         "m": (4, 512),
@@ -40,10 +40,10 @@ CROSSOVER = {
         "call_budget_s": 0.5,  # one call slower than this: larger sizes of that case skipped
         "sample_budget_s": 0.5,  # asv's max seconds of repeats per benchmark
     },
-    # full: about 45 minutes on 2 quiet cores (n x m is 4 x 4: each case is one process)
+    # full: every other power of two from 1 to 1024 in n and m (36 points), depth 1 to 64
     "full": {
-        "n": (1, 8, 64, 512),
-        "m": (1, 8, 64, 512),
+        "n": powers_of_two(0, 10)[::2],
+        "m": powers_of_two(0, 10)[::2],
         "depth": (1, 2, 4, 8, 16, 32, 64),
         "fixed_depth": 4,
         "fixed_nm": 64,
@@ -54,7 +54,7 @@ CROSSOVER = {
         "timeout_s": 300,
         "table_timeout_s": 1800,
         "call_budget_s": 2.0,
-        "sample_budget_s": 2.0,
+        "sample_budget_s": 1.0,
     },
 }
 
@@ -63,8 +63,7 @@ CROSSOVER = {
 # features = width so every hidden layer has one shape (JAX stacks them under lax.scan).
 # rss_depth: depths of the fresh-subprocess peak-RSS probes (PeakRSS, PeakMem).
 CHECKPOINT = {
-    # quick: asv starts a fresh Python (and framework import, 1-3 s) per benchmark and
-    # parameter combination, so the quick grid is two strategies at two depths
+    # quick: two strategies at two depths (each peak-RSS probe starts a fresh Python)
     "quick": {
         "strategy": ("none", "sqrt"),
         "depth": (4, 64),

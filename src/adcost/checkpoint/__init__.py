@@ -24,13 +24,18 @@ ENGINES = {
     "numpy": ("adcost.checkpoint.numpy_ckpt", "NumpyCheckpoint", None),
     "torch": ("adcost.checkpoint.torch_ckpt", "TorchCheckpoint", "torch"),
     "jax": ("adcost.checkpoint.jax_ckpt", "JaxCheckpoint", "jax"),
+    "tf": ("adcost.checkpoint.tf_ckpt", "TfCheckpoint", "tf"),
 }
 FRAMEWORKS = tuple(ENGINES)
 SUPPORTED = {  # kept here so asv can skip a pair without importing the framework
     "numpy": ("none", "every_2", "every_4", "sqrt", "per_layer", "binomial"),
     "torch": ("none", "every_2", "every_4", "sqrt", "per_layer", "sqrt_sequential"),
     "jax": ("none", "every_2", "every_4", "sqrt", "per_layer", "per_layer_dots"),
+    "tf": ("none", "every_2", "every_4", "sqrt", "per_layer"),
 }
+# frameworks with no record of what their backward pass keeps (analytic and RSS figures only)
+NO_SAVED_BYTES = {"tf": "TensorFlow has no hook listing what GradientTape keeps; "
+                        "its memory figures are the analytic bytes and peak RSS"}
 
 
 def unsupported_reason(framework: str, strategy: str) -> str | None:
@@ -125,5 +130,5 @@ def jvp_reference(model: DeepMLP) -> float:
     return float(golden.jvp()()[1])
 
 
-__all__ = ["FRAMEWORKS", "STRATEGIES", "SUPPORTED", "CheckpointCase", "DeepMLP", "analytic",
+__all__ = ["FRAMEWORKS", "NO_SAVED_BYTES", "STRATEGIES", "SUPPORTED", "CheckpointCase", "DeepMLP", "analytic",
            "prepare", "reference_gradient", "unsupported_reason"]

@@ -18,7 +18,7 @@ from .. import grids, paths
 from ..measure.environment import environment
 from ..measure.memory import peak_rss
 from ..measure.timing import measure
-from . import FRAMEWORKS, SUPPORTED, prepare, unsupported_reason
+from . import FRAMEWORKS, NO_SAVED_BYTES, SUPPORTED, prepare, unsupported_reason
 
 TARGET_DEPTH = 64                       # the sqrt(L) target is stated at depth 64
 JVP_DEPTHS = (4, 16, 64, 128)           # forward mode: memory must not grow with depth
@@ -37,7 +37,8 @@ def measure_rows(grid: dict, depths, rss_depths, rss_repeats: int) -> list[dict]
                 case = prepare(framework, strategy, depth, **sizes)
                 timing = measure(case.run, repeats=5, min_time=0.05)
                 row = {"framework": framework, "strategy": strategy, "depth": depth,
-                       "saved_bytes": case.saved_bytes(), **case.analytic,
+                       "saved_bytes": None if framework in NO_SAVED_BYTES else case.saved_bytes(),
+                       **case.analytic,
                        "time_s": timing["median_s"], "time_iqr_s": timing["iqr_s"],
                        "error": case.error}
                 if framework == "jax":
@@ -49,7 +50,7 @@ def measure_rows(grid: dict, depths, rss_depths, rss_repeats: int) -> list[dict]
                     row["peak_rss_bytes"] = [peak_rss(dict(spec))["peak_rss_bytes"]
                                              for _ in range(rss_repeats)]
                 rows.append(row)
-                print(f"{framework:6} {strategy:16} L={depth:<4} saved {row['saved_bytes']:>10} "
+                print(f"{framework:6} {strategy:16} L={depth:<4} saved {row['saved_bytes']!s:>10} "
                       f"analytic {row['stored_bytes']:>10} {row['time_s'] * 1e3:8.2f} ms "
                       f"rss {row.get('peak_rss_bytes', '')}", flush=True)
     return rows
@@ -87,10 +88,12 @@ def targets(rows: list[dict], jvp: list[dict]) -> dict:
     for framework in FRAMEWORKS:
         at = {r["strategy"]: r for r in rows if r["framework"] == framework and r["depth"] == TARGET_DEPTH}
         if "sqrt" in at and "none" in at:
-            ratio = at["sqrt"]["saved_bytes"] / at["none"]["saved_bytes"]
+            # frameworks that report no saved bytes: the ratio of the analytic bytes
+            key = "stored_bytes" if at["none"]["saved_bytes"] is None else "saved_bytes"
+            ratio = at["sqrt"][key] / at["none"][key]
             over = at["sqrt"]["time_overhead"]
             out[f"{framework}_sqrt_at_{TARGET_DEPTH}"] = {
-                "saved_ratio": ratio, "saved_bound": bound, "saved_met": ratio <= bound,
+                "saved_ratio": ratio, "ratio_of": key, "saved_bound": bound, "saved_met": ratio <= bound,
                 "time_overhead": over, "time_bound": 0.40, "time_met": over <= 0.40}
     for framework in FRAMEWORKS:
         rss = {r["depth"]: min(r["jvp_peak_rss_bytes"]) for r in jvp if r["framework"] == framework}

@@ -1,0 +1,90 @@
+"""Run the asv sweep in groups, so that an interrupted sweep keeps what it already measured.
+
+asv saves a run's results when the run ends and loses them on Ctrl-C.  This driver runs one
+`asv run` per group of benchmark classes (each from the project's venv, results under
+results/asv for HEAD's commit); asv merges every group into the same results file, so a
+stop loses the group in progress only.  `--resume` skips the groups already saved for HEAD's
+commit on this machine (asv's --skip-existing).
+
+    python -m adcost.sweep --grid quick [--machine NAME] [--resume] [-- extra asv arguments]
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import shlex
+import subprocess
+import sys
+import time
+
+from . import grids, paths
+
+# (label, asv -b regex).  Compile and Flops share one setup_cache: they run together.
+GROUPS = (
+    ("compile time and FLOPs", r"^crossover\.(Compile|Flops)\."),
+    ("Jacobians over n and m", r"^crossover\.(PrimalNM|JacobianNM)\."),
+    ("Jacobians over depth", r"^crossover\.(PrimalDepth|JacobianDepth)\."),
+    ("single JVP and VJP", r"^crossover\.Products\."),
+    ("matmul roofline", r"^roofline\."),
+    ("checkpointing: bytes and time", r"^memory\.Checkpoint\."),
+    ("checkpointing: peak RSS", r"^memory\.(PeakRSS|PeakMem)\."),
+    ("forward mode over depth", r"^memory\.Forward\."),
+)
+
+
+def git_head() -> str:
+    out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=paths.root(), capture_output=True,
+                         text=True)
+    if out.returncode != 0:
+        raise SystemExit("sweep: not a git checkout; asv needs a commit to file results under")
+    return out.stdout.strip()
+
+
+def asv_command(pattern: str, machine: str, commit: str, resume: bool, extra: list[str]) -> list[str]:
+    asv = os.path.join(os.path.dirname(sys.executable), "asv")
+    cmd = [asv, "run", "--python=same", "--launch-method", "forkserver", "--machine", machine,
+           f"--set-commit-hash={commit}", "-b", pattern]
+    return cmd + (["--skip-existing"] if resume else []) + extra
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--grid", choices=grids.GRID_NAMES, default=grids.grid_name())
+    parser.add_argument("--machine", default=os.uname().nodename)
+    parser.add_argument("--resume", action="store_true",
+                        help="skip benchmarks already saved for this commit and machine")
+    parser.add_argument("--only", default=None, help="run the groups whose label has this word")
+    parser.add_argument("asv_args", nargs="*", help="after --: passed to asv run")
+    args = parser.parse_args(argv)
+    groups = [g for g in GROUPS if args.only is None or args.only in g[0]]
+    if not groups:
+        parser.error(f"--only {args.only!r} matches no group; groups: {', '.join(g[0] for g in GROUPS)}")
+
+    commit = git_head()
+    env = {**os.environ, "ADCOST_GRID": args.grid, "ADCOST_RESULTS": str(paths.results())}
+    subprocess.run([os.path.join(os.path.dirname(sys.executable), "asv"), "machine", "--yes",
+                    "--machine", args.machine], cwd=paths.root(), env=env, check=True,
+                   stdout=subprocess.DEVNULL)
+    failed, start = [], time.perf_counter()
+    for i, (label, pattern) in enumerate(groups, 1):
+        print(f"\n=== sweep [{i}/{len(groups)}] {label} (grid {args.grid}, "
+              f"{time.perf_counter() - start:.0f} s so far) ===", flush=True)
+        cmd = asv_command(pattern, args.machine, commit, args.resume, args.asv_args)
+        try:
+            code = subprocess.run(cmd, cwd=paths.root(), env=env).returncode
+        except KeyboardInterrupt:
+            code = 130
+        if code not in (0, 2):       # 2: some benchmark failed; the others are saved
+            print(f"sweep: stopped in '{label}' (asv exit {code}); the groups before it are saved.\n"
+                  f"sweep: go on with: {shlex.join(['python', '-m', 'adcost.sweep', '--grid', args.grid, '--resume'])}",
+                  file=sys.stderr)
+            return code
+        if code == 2:
+            failed.append(label)
+    print(f"\nsweep: {len(groups)} groups in {time.perf_counter() - start:.0f} s; results in "
+          f"{paths.asv_results()}" + (f"; failures in: {', '.join(failed)}" if failed else ""))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
