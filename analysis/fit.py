@@ -86,6 +86,33 @@ def cost_constants(df: pd.DataFrame, **kw) -> dict[str, dict[str, CostFit]]:
     return out
 
 
+MIN_LINEAR_S = 100e-6   # the linearity test reads points where the operation takes this long
+
+
+def affine_r2(x, y) -> float:
+    """R² of the least-squares line y = a + b·x (linear scale); nan under 3 points."""
+    x, y = np.asarray(x, float), np.asarray(y, float)
+    if len(x) < 3 or np.ptp(x) == 0:
+        return float("nan")
+    b, a = np.polyfit(x, y, 1)
+    total = np.sum((y - y.mean()) ** 2)
+    return float(1 - np.sum((y - (a + b * x)) ** 2) / total) if total > 0 else float("nan")
+
+
+def linearity(df: pd.DataFrame, min_time: float = MIN_LINEAR_S) -> dict[str, dict[str, tuple[float, int]]]:
+    """{framework: {"fwd": (R², lines), "rev": ...}}: is T_jacfwd / T_f linear in n at each fixed m
+    (T_jacrev / T_f in m at each fixed n)?  An affine fit per fixed m (n) over the grid points
+    where the Jacobian took at least `min_time`, lines of 3 points or more; the median R²."""
+    ratios = jacobian_ratios(df)
+    out = {}
+    for fw, group in ratios.groupby("framework"):
+        for key, op, axis, other in (("fwd", FORWARD, "n", "m"), ("rev", REVERSE, "m", "n")):
+            g = group[(group["op"] == op) & (group["time"] >= min_time)]
+            r2 = [affine_r2(h[axis], h["ratio"]) for _, h in g.groupby(other) if len(h) >= 3]
+            out.setdefault(fw, {})[key] = (float(np.median(r2)) if r2 else float("nan"), len(r2))
+    return out
+
+
 def crossover_ratio(c_fwd: float, c_rev: float) -> float:
     """Forward mode wins while n < ratio · m."""
     return c_rev / c_fwd

@@ -28,7 +28,7 @@ from adcost import grids, paths
 PARAM_COLUMNS = ["framework", "op", "problem", "n", "m", "depth", "width", "strategy", "size"]
 COLUMNS = (["benchmark", "suite", "metric", "kind"] + PARAM_COLUMNS +
            ["value", "unit", "q25", "q75", "ci_lo", "ci_hi", "repeat", "number", "status",
-            "machine", "cpu", "num_cpu", "ram", "os", "arch", "python", "versions",
+            "machine", "cpu", "num_cpu", "ram", "os", "arch", "python", "versions", "threads",
             "env_name", "commit", "date", "file"])
 INT_COLUMNS = ["n", "m", "depth", "width", "size", "repeat", "number"]
 KIND_UNITS = {"time": "seconds", "peakmem": "bytes", "mem": "bytes", "track": "unit"}
@@ -102,6 +102,8 @@ def result_rows(path: Path, benchmarks: dict | None = None, machine: dict | None
               "os": params.get("os") or machine.get("os"),
               "arch": params.get("arch") or machine.get("arch"),
               "python": data.get("python"), "versions": json.dumps(versions, sort_keys=True),
+              "threads": json.dumps((data.get("adcost_environment") or {}).get("threads"),
+                                    sort_keys=True),
               "env_name": data.get("env_name"), "commit": data.get("commit_hash"), "date": date,
               "file": str(path)}
     rows = []
@@ -160,14 +162,26 @@ def tidy(rows: list[dict]) -> pd.DataFrame:
     return df
 
 
-def load_asv(asv_dir: Path | str | None = None, files: list[Path] | None = None) -> pd.DataFrame:
-    """All asv result files under asv_dir (default results/asv) as one tidy DataFrame."""
+def load_asv(asv_dir: Path | str | None = None, files: list[Path] | None = None,
+             all_runs: bool = False) -> pd.DataFrame:
+    """The asv result files under asv_dir (default results/asv) as one tidy DataFrame.
+
+    Where runs of several commits measured the same benchmark and parameters on one machine,
+    only the newest run's row is kept (all_runs=True keeps every run)."""
     asv_dir = Path(asv_dir) if asv_dir else paths.asv_results()
     benchmarks = read_benchmarks(asv_dir)
     rows = []
     for path in files if files is not None else result_files(asv_dir):
         rows += result_rows(path, benchmarks, read_machine(path.parent))
-    return tidy(rows)
+    df = tidy(rows)
+    return df if all_runs else latest(df)
+
+
+def latest(df: pd.DataFrame) -> pd.DataFrame:
+    """The newest row of each (benchmark, parameters, machine)."""
+    key = ["benchmark"] + PARAM_COLUMNS + ["machine"]
+    newest = df.sort_values("date", kind="stable").drop_duplicates(subset=key, keep="last")
+    return newest.sort_index()
 
 
 def load(source: Path | str | None = None) -> pd.DataFrame:

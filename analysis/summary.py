@@ -2,7 +2,9 @@
 
     c_fwd, c_rev       fitted T_jacfwd/T_f = c_fwd·n, T_jacrev/T_f = c_rev·m
     crossover_ratio    c_rev / c_fwd: forward mode wins while n < ratio·m
-    r2_fwd, r2_rev     R² of those lines (log scale)
+    r2_fwd, r2_rev     linearity: median R² of the affine fits T_J/T_f = a + b·n at each fixed m
+                       (a + b·m at each fixed n) over the points where T_J ≥ 100 µs (the
+                       crossover issue's test); r2_*_lines: how many such lines had 3+ points
     omega_vjp/jvp      FLOPs of one VJP/JVP over FLOPs of f (theory: ≤ 3)
     matmul_fraction    best achieved FLOP/s of a Jacobian mode over the best matmul FLOP/s
 Written as results/figures/summary.csv and summary.html.
@@ -21,24 +23,27 @@ from . import fit, load
 
 NAME = "summary"
 COLUMNS = ["framework", "c_fwd", "c_fwd_lo", "c_fwd_hi", "c_rev", "c_rev_lo", "c_rev_hi",
-           "crossover_ratio", "r2_fwd", "r2_rev", "points", "omega_vjp", "omega_jvp", "matmul_fraction"]
+           "crossover_ratio", "r2_fwd", "r2_fwd_lines", "r2_rev", "r2_rev_lines", "points", "omega_vjp", "omega_jvp", "matmul_fraction"]
 
 
 def summary_table(df: pd.DataFrame) -> pd.DataFrame:
     constants = fit.cost_constants(df)
+    linear = fit.linearity(df)
     omega_vjp, omega_jvp = fit.flop_ratio(df, "vjp"), fit.flop_ratio(df, "jvp")
     fraction = fit.best_matmul_fraction(df)
     fws = sorted(set(constants) | set(omega_vjp) | set(fraction))
+    nan = float("nan")
     rows = []
     for fw in fws:
         c = constants.get(fw, {})
         f, r = c.get("fwd"), c.get("rev")
-        nan = float("nan")
+        lin = linear.get(fw, {})
         rows.append({"framework": fw,
                      "c_fwd": f.c if f else nan, "c_fwd_lo": f.ci_lo if f else nan, "c_fwd_hi": f.ci_hi if f else nan,
                      "c_rev": r.c if r else nan, "c_rev_lo": r.ci_lo if r else nan, "c_rev_hi": r.ci_hi if r else nan,
                      "crossover_ratio": fit.crossover_ratio(f.c, r.c) if f and r else nan,
-                     "r2_fwd": f.r2 if f else nan, "r2_rev": r.r2 if r else nan,
+                     "r2_fwd": lin.get("fwd", (nan, 0))[0], "r2_fwd_lines": lin.get("fwd", (nan, 0))[1],
+                     "r2_rev": lin.get("rev", (nan, 0))[0], "r2_rev_lines": lin.get("rev", (nan, 0))[1],
                      "points": (f.points if f else 0) + (r.points if r else 0),
                      "omega_vjp": omega_vjp.get(fw, nan), "omega_jvp": omega_jvp.get(fw, nan),
                      "matmul_fraction": fraction.get(fw, nan)})

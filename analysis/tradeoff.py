@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import sys
 
+import pandas as pd
+
 from . import fit, load
 from .plotting import MissingData, figure, main_for
 
@@ -18,9 +20,14 @@ def tradeoff_points(df):
     """Per (framework, strategy) at each framework's deepest depth: seconds and bytes."""
     t = load.measured(df, "Checkpoint.time_gradient")
     b = load.measured(df, "Checkpoint.track_saved_bytes")
+    # frameworks with no saved-bytes hook (TensorFlow): the strategy's analytic bytes
+    a = load.measured(df, "Checkpoint.track_analytic_bytes")
+    b = pd.concat([b.assign(source="saved"),
+                   a[~a["framework"].isin(b["framework"])].assign(source="analytic")])
     keys = ["framework", "strategy", "depth"]
     p = t.groupby(keys, as_index=False)["value"].median().merge(
-        b.groupby(keys, as_index=False)["value"].median(), on=keys, suffixes=("_s", "_bytes"))
+        b.groupby(keys + ["source"], as_index=False)["value"].median(), on=keys,
+        suffixes=("_s", "_bytes"))
     if p.empty:
         return p
     deepest = p.groupby("framework")["depth"].transform("max")
@@ -45,7 +52,8 @@ def build(df):
                         xytext=(4, 3), textcoords="offset points")
         ax.plot([], [], "o", mfc="white", mec="0.4", label="dominated strategy")
         ax.set_xscale("log")
-        ax.set_xlabel("bytes saved for the backward pass (log)")
+        source = "" if g["source"].iat[0] == "saved" else ", analytic"
+        ax.set_xlabel(f"bytes kept for the backward pass (log{source})")
         ax.set_ylabel("gradient time (ms)")
         ax.set_title(f"{fw}: depth {int(g['depth'].iat[0])}")
         ax.legend(fontsize=7)

@@ -41,6 +41,19 @@ def test_one_row_per_parameter_combination(tidy):
     assert (jac["unit"] == "seconds").all() and (jac["depth"] == fx.FIXED_DEPTH).all()
 
 
+def test_the_newest_run_of_each_measurement_wins(tmp_path):
+    """Two commits measured on one machine: figures read the newer run, all_runs keeps both."""
+    fx.write_results(tmp_path, commit="a" * 40, date=1700000000000)
+    fx.write_results(tmp_path, commit="b" * 40, date=1800000000000, slow=2.0)
+    every = load.load_asv(tmp_path, all_runs=True)
+    newest = load.load_asv(tmp_path)
+    assert len(every) == 2 * len(newest) and set(newest["commit"]) == {"b" * 40}
+    key = ["benchmark"] + load.PARAM_COLUMNS
+    jac = lambda df: load.measured(df, "JacobianNM.time_jacobian").set_index(key)["value"]  # noqa: E731
+    old = jac(every[every["commit"] == "a" * 40])
+    assert np.allclose((jac(newest) / old).median(), 2.0, rtol=0.2)
+
+
 def test_values_and_stats_match_asv_own_reader(asv_dir, tidy):
     from asv.results import Results
     res = Results.load(str(next((asv_dir / "fixture").glob("c0ffee01-*.json"))))
@@ -89,6 +102,18 @@ def test_proportional_fit_recovers_a_known_constant():
     assert noisy.c == pytest.approx(2.7, rel=0.03)
     assert noisy.ci_lo < noisy.c < noisy.ci_hi and noisy.ci_hi - noisy.ci_lo < 0.2
     assert noisy.r2 > 0.99
+
+
+def test_linearity_is_an_affine_fit_over_the_slow_enough_points(tidy):
+    x = np.array([1, 4, 16, 64, 256.0])
+    assert fit.affine_r2(x, 5.0 + 2.0 * x) == pytest.approx(1.0)       # overhead + slope: linear
+    assert fit.affine_r2(x, x ** 2) < 0.98                              # quadratic: not
+    assert math.isnan(fit.affine_r2(x[:2], x[:2]))                      # two points prove nothing
+    linear = fit.linearity(tidy)            # the fixture's times are c·n·T_f, with 5 % noise
+    for fw in fx.FRAMEWORKS:
+        r2, lines = linear[fw]["fwd"]
+        assert lines >= 2 and r2 > 0.98
+    assert fit.linearity(tidy, min_time=math.inf)["jax"]["fwd"][1] == 0
 
 
 def test_cost_constants_from_results(tidy):

@@ -236,3 +236,29 @@ def test_sweep_refuses_an_unknown_group():
     out = subprocess.run([sys.executable, "-m", "adcost.sweep", "--only", "nothing"], cwd=ROOT,
                          capture_output=True, text=True)
     assert out.returncode == 2 and "matches no group" in out.stderr
+
+
+def test_sweep_stamps_the_environment_into_the_result_files(tmp_path, monkeypatch):
+    """asv under --python=same records no package versions: the sweep writes them in, and the
+    tidy loader reads them (and the thread settings) back."""
+    import json
+
+    from adcost import sweep
+    from analysis import load
+    monkeypatch.setenv("ADCOST_RESULTS", str(tmp_path))
+    folder = tmp_path / "asv" / "box"
+    folder.mkdir(parents=True)
+    result = {"commit_hash": "abcdef1234", "env_name": "existing", "date": 0, "params": {"machine": "box"},
+              "python": "3.11", "requirements": {}, "env_vars": {}, "version": 2,
+              "result_columns": ["result", "params"], "durations": {},
+              "results": {"roofline.Matmul.track_flops_per_s": [[1e9], [["'numpy'"], ["512"]]]}}
+    (folder / "abcdef12-existing.json").write_text(json.dumps(result))
+    (folder / "0000aaaa-existing.json").write_text(json.dumps(result))   # another commit: untouched
+    stamped = sweep.stamp_environment("box", "abcdef1234")
+    assert [p.name for p in stamped] == ["abcdef12-existing.json"]
+    data = json.loads(stamped[0].read_text())
+    assert data["requirements"]["numpy"] and data["adcost_environment"]["threads"]["cpu_count"]
+    rows = load.result_rows(stamped[0])
+    assert json.loads(rows[0]["versions"])["numpy"] == data["requirements"]["numpy"]
+    assert json.loads(rows[0]["threads"])["cpu_count"] == os.cpu_count()
+    assert json.loads((folder / "0000aaaa-existing.json").read_text())["requirements"] == {}

@@ -11,11 +11,13 @@ commit on this machine (asv's --skip-existing).
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shlex
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 from . import grids, paths
 
@@ -38,6 +40,22 @@ def git_head() -> str:
     if out.returncode != 0:
         raise SystemExit("sweep: not a git checkout; asv needs a commit to file results under")
     return out.stdout.strip()
+
+
+def stamp_environment(machine: str, commit: str) -> list[Path]:
+    """Write adcost's environment into HEAD's asv result files of `machine`: the package
+    versions as asv's `requirements` (empty under --python=same; asv publish and the tidy
+    loader read them there) and the whole record (threads, CPU, date, commit) beside it."""
+    from .measure.environment import environment
+
+    env, stamped = environment(), []
+    for path in sorted((paths.asv_results() / machine).glob(f"{commit[:8]}-*.json")):
+        data = json.loads(path.read_text())
+        data["requirements"] = {**(data.get("requirements") or {}), **env["versions"]}
+        data["adcost_environment"] = env
+        path.write_text(json.dumps(data, indent=None, separators=(",", ":")))
+        stamped.append(path)
+    return stamped
 
 
 def asv_command(pattern: str, machine: str, commit: str, resume: bool, extra: list[str]) -> list[str]:
@@ -75,12 +93,14 @@ def main(argv: list[str] | None = None) -> int:
         except KeyboardInterrupt:
             code = 130
         if code not in (0, 2):       # 2: some benchmark failed; the others are saved
+            stamp_environment(args.machine, commit)
             print(f"sweep: stopped in '{label}' (asv exit {code}); the groups before it are saved.\n"
                   f"sweep: go on with: {shlex.join(['python', '-m', 'adcost.sweep', '--grid', args.grid, '--resume'])}",
                   file=sys.stderr)
             return code
         if code == 2:
             failed.append(label)
+        stamp_environment(args.machine, commit)
     print(f"\nsweep: {len(groups)} groups in {time.perf_counter() - start:.0f} s; results in "
           f"{paths.asv_results()}" + (f"; failures in: {', '.join(failed)}" if failed else ""))
     return 1 if failed else 0
