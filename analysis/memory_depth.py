@@ -1,10 +1,12 @@
-"""Memory vs depth per checkpointing strategy, log-log, one panel per framework.
+"""Memory vs depth per checkpointing strategy, log-log, one column per framework.
 
-Bytes saved for the backward pass (memory.Checkpoint.track_saved_bytes) against depth L,
-with reference curves anchored at the bytes per layer of storing everything ("none"):
-2√L layers (Chen et al. 2016) and binomial checkpointing with 3 recomputation sweeps
-(revolve, Griewank & Walther 2000).  The JVP's memory (memory.Forward.track_jvp_bytes),
-independent of depth, is drawn where measured.
+Top row: bytes kept for the backward pass (memory.Checkpoint.track_saved_bytes; TensorFlow,
+which reports none, the analytic bytes) against depth L at the timing batch, with reference
+curves anchored at the bytes per layer of storing everything ("none"): 2√L layers (Chen et
+al. 2016) and binomial checkpointing with 3 recomputation sweeps (revolve, Griewank & Walther
+2000).  Bottom row: peak RSS above a baseline in a fresh process (memory.PeakRSS) at the
+probes' larger batch, beside the analytic bytes at that batch (thin lines), and forward
+mode's peak RSS (memory.Forward.track_jvp_bytes) against depth.
 """
 from __future__ import annotations
 
@@ -12,9 +14,11 @@ import sys
 
 import numpy as np
 
+from adcost import grids
+from adcost.checkpoint.strategies import DeepMLP, analytic
+
 from . import fit, load
 from .plotting import MissingData, figure, main_for
-
 NAME = "memory_depth"
 METRIC = "Checkpoint.track_saved_bytes"
 
@@ -26,50 +30,66 @@ def bytes_per_layer(g) -> float | None:
     return float((none["value"] / none["depth"].astype(float)).median())
 
 
+def analytic_bytes(strategy: str, depths, batch: int) -> list[int]:
+    """The strategy's analytic stored bytes at `batch`, the grid's other sizes."""
+    g = grids.checkpoint("full")
+    return [analytic(strategy, DeepMLP(depth=int(L), width=g["width"], batch=batch,
+                                       outputs=g["outputs"]), g["slots"])["stored_bytes"]
+            for L in depths]
+
+
 def build(df):
     saved = load.measured(df, METRIC)
-    analytic = load.measured(df, "Checkpoint.track_analytic_bytes")
+    kept_analytic = load.measured(df, "Checkpoint.track_analytic_bytes")
     rss = load.measured(df, "PeakRSS.track_peak_rss_bytes")
-    if saved.empty and analytic.empty:
+    if saved.empty and kept_analytic.empty:
         raise MissingData(f"no memory.{METRIC} results")
     jvp = load.measured(df, "Forward.track_jvp_bytes")
-    fws = sorted(set(saved["framework"]) | set(analytic["framework"]))
-    strategies = sorted(set(saved["strategy"]) | set(analytic["strategy"]))
+    fws = sorted(set(saved["framework"]) | set(kept_analytic["framework"]))
+    strategies = sorted(set(saved["strategy"]) | set(kept_analytic["strategy"]))
     colors = {s: f"C{i % 10}" for i, s in enumerate(strategies)}  # same colour in every panel
-    fig, axes = figure(ncols=len(fws), width=4.8, height=4.0)
-    for ax, fw in zip(axes[0], fws):
+    grid = grids.checkpoint("full")
+    fig, axes = figure(ncols=len(fws), nrows=2, width=4.8, height=3.9)
+    for top, bottom, fw in zip(axes[0], axes[1], fws):
         g = saved[saved["framework"] == fw]
         source = "saved"
         if g.empty:   # a framework that reports no saved bytes (TensorFlow): the analytic bytes
-            g, source = analytic[analytic["framework"] == fw], "analytic"
+            g, source = kept_analytic[kept_analytic["framework"] == fw], "analytic"
         for strategy, h in g.groupby("strategy"):
             h = h.groupby("depth", as_index=False)["value"].median().sort_values("depth")
             slope = fit.loglog_slope(h["depth"], h["value"])
-            ax.plot(h["depth"], h["value"], "o-" if source == "saved" else "o--", ms=4,
-                    color=colors[strategy], label=f"{strategy} {source} (slope {slope:.2f})")
-        r = rss[rss["framework"] == fw]
-        for strategy, h in r.groupby("strategy"):
-            h = h.groupby("depth", as_index=False)["value"].median()
-            ax.plot(h["depth"], h["value"], "s", ms=6, mfc="none", color=colors.get(strategy, "0.5"),
-                    label=f"{strategy} peak RSS")
+            top.plot(h["depth"], h["value"], "o-" if source == "saved" else "o--", ms=4,
+                     color=colors[strategy], label=f"{strategy} (slope {slope:.2f})")
         depths = np.geomspace(float(g["depth"].min()), float(g["depth"].max()), 40)
         unit = bytes_per_layer(g)
         if unit:
-            ax.plot(depths, fit.sqrt_reference(depths, unit), "k--", lw=1, label="ref: 2√L layers (Chen)")
-            ax.plot(depths, fit.binomial_reference(depths, unit), "k:", lw=1.4,
-                    label="ref: binomial, 3 sweeps (revolve)")
+            top.plot(depths, fit.sqrt_reference(depths, unit), "k--", lw=1, label="ref: 2√L layers (Chen)")
+            top.plot(depths, fit.binomial_reference(depths, unit), "k:", lw=1.4,
+                     label="ref: binomial, 3 sweeps (revolve)")
+        note = "saved bytes" if source == "saved" else "analytic bytes (no saved-bytes hook)"
+        top.set_title(f"{fw}: {note}, batch {grid['batch']}", fontsize=9.5)
+        top.set_ylabel("bytes kept for the backward pass")
+
+        r = rss[rss["framework"] == fw]
+        for strategy, h in r.groupby("strategy"):
+            h = h.groupby("depth", as_index=False)["value"].median().sort_values("depth")
+            color = colors.get(strategy, "0.5")
+            bottom.plot(h["depth"], h["value"], "s-", ms=5, color=color, label=f"{strategy} peak RSS")
+            bottom.plot(h["depth"], analytic_bytes(strategy, h["depth"], grid["rss_batch"]), "-",
+                        lw=0.8, alpha=0.6, color=color)
         j = jvp[jvp["framework"] == fw].groupby("depth", as_index=False)["value"].median()
         if not j.empty:
-            ax.plot(j["depth"], j["value"], "x-.", color="0.3", label="forward mode (JVP), peak RSS")
-        ax.set_xscale("log", base=2)
-        ax.set_yscale("log")
-        ax.set_xlabel("depth L (layers)")
-        ax.set_ylabel("bytes kept for the backward pass")
-        note = "" if source == "saved" else " (no saved-bytes hook: analytic)"
-        ax.set_title(f"{fw}: memory vs depth{note}", fontsize=10)
-        ax.legend(fontsize=6, loc="upper left")
-    fig.suptitle("Checkpointing: memory against depth (lines: bytes kept; squares: peak RSS above "
-                 "baseline, fresh process), with √L and binomial references", fontsize=10)
+            bottom.plot(j["depth"], j["value"], "x-.", color="0.2", label="forward mode (JVP) peak RSS")
+        bottom.plot([], [], "-", lw=0.8, color="0.5", label="thin: analytic bytes")
+        bottom.set_title(f"{fw}: peak RSS above baseline, batch {grid['rss_batch']}", fontsize=9.5)
+        bottom.set_ylabel("bytes")
+        for ax in (top, bottom):
+            ax.set_xscale("log", base=2)
+            ax.set_yscale("log")
+            ax.set_xlabel("depth L (layers)")
+            ax.legend(fontsize=6, loc="upper left")
+    fig.suptitle("Checkpointing: memory against depth per strategy (top: bytes kept, bottom: "
+                 "peak RSS in a fresh process)", fontsize=10.5)
     fig.tight_layout()
     return fig
 

@@ -9,6 +9,7 @@ from adcost.checkpoint import FRAMEWORKS, NO_SAVED_BYTES, prepare, unsupported_r
 
 GRID = grids.checkpoint()
 SIZES = {k: GRID[k] for k in ("width", "batch", "outputs", "slots")}
+RSS_SIZES = {**SIZES, "batch": GRID["rss_batch"]}   # the peak-RSS probes' larger batch
 STRATEGIES = GRID["strategy"]
 DEPTHS = GRID["depth"]
 RSS_DEPTHS = GRID["rss_depth"]
@@ -64,7 +65,8 @@ class Checkpoint:
 
 
 class PeakRSS:
-    """Peak resident memory of one gradient above its baseline, in a fresh process (bytes)."""
+    """Peak resident memory of one gradient above its baseline, in a fresh process, at the
+    grid's rss_batch (bytes)."""
 
     params = (FRAMEWORKS, STRATEGIES, DEPTHS)
     param_names = ["framework", "strategy", "depth"]
@@ -76,7 +78,7 @@ class PeakRSS:
 
     def track_peak_rss_bytes(self, framework, strategy, depth):
         from adcost.measure.memory import peak_rss
-        spec = {"framework": framework, "strategy": strategy, "depth": depth, **SIZES}
+        spec = {"framework": framework, "strategy": strategy, "depth": depth, **RSS_SIZES}
         return peak_rss(spec)["peak_rss_bytes"]
     track_peak_rss_bytes.unit = "bytes"
 
@@ -97,7 +99,7 @@ class PeakMem:
         skip_unless_rss_depth(framework, strategy, depth)
         prepare(framework, strategy, depth, **{**SIZES, "batch": 8}, warmup=0)
         # unvalidated and not run: for JAX, prepare compiles ahead of time without executing
-        self.case = prepare(framework, strategy, depth, **SIZES, validate_output=False, warmup=0)
+        self.case = prepare(framework, strategy, depth, **RSS_SIZES, validate_output=False, warmup=0)
 
     def peakmem_gradient(self, framework, strategy, depth):
         self.case.run()
@@ -107,7 +109,8 @@ class PeakMem:
 
 
 class Forward:
-    """Forward mode (one JVP of the loss) against depth: peak RSS bytes and seconds."""
+    """Forward mode (one JVP of the loss) against depth: peak RSS bytes (at rss_batch, in a
+    fresh process) and seconds (at the timing batch)."""
 
     params = (FRAMEWORKS, DEPTHS)
     param_names = ["framework", "depth"]
@@ -121,7 +124,7 @@ class Forward:
 
     def track_jvp_bytes(self, framework, depth):
         from adcost.measure.memory import peak_rss
-        spec = {"framework": framework, "strategy": "jvp", "depth": depth, **SIZES}
+        spec = {"framework": framework, "strategy": "jvp", "depth": depth, **RSS_SIZES}
         return peak_rss(spec)["peak_rss_bytes"]
     track_jvp_bytes.unit = "bytes"
 

@@ -61,13 +61,17 @@ CROSSOVER = {
 # -- checkpointing study (issue: memory and time versus depth) ----------------------------
 # batch >> width so activations (batch x width per layer) outweigh the weights (width^2);
 # features = width so every hidden layer has one shape (JAX stacks them under lax.scan).
-# rss_depth: depths of the fresh-subprocess peak-RSS probes (PeakRSS, PeakMem).
+# rss_depth: depths of the fresh-subprocess peak-RSS probes (PeakRSS, PeakMem, Forward);
+# rss_batch: their batch.  At batch 512 a layer's activation is 128 KiB and forward mode's
+# whole footprint about 1 MiB, where RSS varies by 20-100 % run to run (measured); at 8192
+# the footprints are tens of MiB and repeat within about 1 %.
 CHECKPOINT = {
     # quick: two strategies at two depths (each peak-RSS probe starts a fresh Python)
     "quick": {
         "strategy": ("none", "sqrt"),
         "depth": (4, 64),
         "rss_depth": (64,),
+        "rss_batch": 8192,     # peak-RSS probes: 2 MiB activations, far above RSS noise
         "width": 64,
         "batch": 512,
         "outputs": 16,
@@ -78,6 +82,7 @@ CHECKPOINT = {
                      "per_layer_dots", "binomial"),
         "depth": (1, 2, 4, 8, 16, 32, 64, 128),
         "rss_depth": (4, 16, 64, 128),
+        "rss_batch": 8192,
         "width": 64,
         "batch": 512,
         "outputs": 16,

@@ -46,7 +46,8 @@ def measure_rows(grid: dict, depths, rss_depths, rss_repeats: int) -> list[dict]
                 base_s = row["time_s"] if strategy == "none" else base_s
                 row["time_overhead"] = row["time_s"] / base_s - 1 if base_s else None
                 if depth in rss_depths:
-                    spec = {"framework": framework, "strategy": strategy, "depth": depth, **sizes}
+                    spec = {"framework": framework, "strategy": strategy, "depth": depth,
+                            **sizes, "batch": grid["rss_batch"]}
                     row["peak_rss_bytes"] = [peak_rss(dict(spec))["peak_rss_bytes"]
                                              for _ in range(rss_repeats)]
                 rows.append(row)
@@ -63,7 +64,8 @@ def jvp_rows(grid: dict, rss_repeats: int) -> list[dict]:
         if unsupported_reason(framework, "jvp"):
             continue
         for depth in JVP_DEPTHS:
-            spec = {"framework": framework, "strategy": "jvp", "depth": depth, **sizes}
+            spec = {"framework": framework, "strategy": "jvp", "depth": depth, **sizes,
+                    "batch": grid["rss_batch"]}
             rss = [peak_rss(dict(spec))["peak_rss_bytes"] for _ in range(rss_repeats)]
             rows.append({"framework": framework, "depth": depth, "jvp_peak_rss_bytes": rss})
             print(f"{framework:6} jvp L={depth:<4} rss {rss}", flush=True)
