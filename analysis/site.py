@@ -131,7 +131,7 @@ def build(results: Path | None = None, out: Path | None = None, df: pd.DataFrame
                 else "asv dashboard: not published (<code>asv publish</code>)")
     refs = "".join(f"<tr><td>{html.escape(s)}</td><td style='text-align:left'>{html.escape(t)}</td></tr>"
                    for s, t in REFERENCES)
-    summary_block = summary.to_html(table) if not table.empty else "<p class='missing'>No fits: no JacobianNM results.</p>"
+    summary_block = f"<div style='overflow-x:auto'>{summary.to_html(table)}</div>" if not table.empty else "<p class='missing'>No fits: no JacobianNM results.</p>"
     page = f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
@@ -146,7 +146,7 @@ def build(results: Path | None = None, out: Path | None = None, df: pd.DataFrame
 <a href="#summary">summary</a> <a href="#environment">environment</a></nav>
 <h2 id="summary">Summary per framework</h2>
 <p>c_fwd, c_rev: fitted T_J/T_f = c·n (forward) and c·m (reverse), 95 % bootstrap CI; crossover ratio
-c_rev/c_fwd (forward mode wins while n &lt; ratio·m); R² of those fits on log scale; ω: FLOPs of a VJP/JVP
+c_rev/c_fwd (forward mode wins while n &lt; ratio·m); R² (linearity): median over fixed m (n) of the affine fit of T_J/T_f against n (m), points of at least 100 µs, with the number of lines; ω: FLOPs of a VJP/JVP
 over FLOPs of f; matmul fraction: best achieved FLOP/s of a Jacobian over the best matmul FLOP/s.</p>
 {summary_block}
 {"".join(figure_html(m, figures, site) for m in FIGURES)}
