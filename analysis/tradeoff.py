@@ -2,7 +2,9 @@
 
 At the deepest depth measured for each framework: one point per checkpointing strategy
 (memory.Checkpoint.time_gradient vs memory.Checkpoint.track_saved_bytes); the line joins
-the strategies no other strategy beats on both time and memory.
+the strategies no other strategy beats on both time and memory.  The dashed line is plain
+reverse mode plus one forward pass of the loss (memory.Loss.time_loss at that depth): what
+theory says sqrt(L) and per-layer checkpointing cost, each layer running forward once more.
 """
 from __future__ import annotations
 
@@ -34,11 +36,24 @@ def tradeoff_points(df):
     return p[p["depth"] == deepest].rename(columns={"value_s": "seconds", "value_bytes": "bytes"})
 
 
+def one_more_forward(df, points):
+    """{framework: seconds of `none` plus one loss forward pass} at the points' depth."""
+    fwd = load.measured(df, "Loss.time_loss")   # empty in results older than the benchmark
+    out = {}
+    for fw, g in points.groupby("framework"):
+        none = g[g["strategy"] == "none"]
+        f = fwd[(fwd["framework"] == fw) & (fwd["depth"] == g["depth"].iat[0])]
+        if len(none) and len(f):
+            out[fw] = float(none["seconds"].iat[0]) + float(f["value"].median())
+    return out
+
+
 def build(df):
     p = tradeoff_points(df)
     if p.empty:
         raise MissingData("needs memory.Checkpoint.time_gradient and memory.Checkpoint.track_saved_bytes")
     fws = sorted(p["framework"].unique())
+    theory = one_more_forward(df, p)
     fig, axes = figure(ncols=len(fws), width=4.6, height=3.9)
     for ax, fw in zip(axes[0], fws):
         g = p[p["framework"] == fw]
@@ -51,6 +66,9 @@ def build(df):
             ax.annotate(r["strategy"], (r["bytes"], r["seconds"] * 1e3), fontsize=7,
                         xytext=(4, 3), textcoords="offset points")
         ax.plot([], [], "o", mfc="white", mec="0.4", label="dominated strategy")
+        if fw in theory:
+            ax.axhline(theory[fw] * 1e3, ls="--", color="0.5", lw=1,
+                       label="none + one forward pass")
         ax.set_xscale("log")
         source = "" if g["source"].iat[0] == "saved" else ", analytic"
         ax.set_xlabel(f"bytes kept for the backward pass (log{source})")

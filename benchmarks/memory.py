@@ -131,3 +131,21 @@ class Forward:
     def time_jvp(self, framework, depth):
         self.case.run()
 
+
+
+class Loss:
+    """One forward pass of the loss, no derivative (seconds): what each checkpointed segment
+    pays again in the backward, so (T_strategy - T_none) / T_loss counts recomputed passes."""
+
+    params = (FRAMEWORKS, DEPTHS)
+    param_names = ["framework", "depth"]
+    timeout = 120
+    rounds = 1
+    repeat = (3, 10, 1.0)
+    warmup_time = 0.1
+
+    def setup(self, framework, depth):
+        self.case = prepare_or_skip(framework, "forward", depth)
+
+    def time_loss(self, framework, depth):
+        self.case.run()

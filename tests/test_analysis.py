@@ -148,6 +148,18 @@ def test_memory_helpers(tidy):
     assert list(fit.pareto_front(pts, "bytes", "seconds")["name"]) == ["a", "c", "d"]
 
 
+def test_tradeoff_marks_one_more_forward_pass(tidy):
+    from analysis import tradeoff
+    points = tradeoff.tradeoff_points(tidy)
+    theory = tradeoff.one_more_forward(tidy, points)
+    for fw, seconds in theory.items():
+        depth = int(points[points["framework"] == fw]["depth"].iat[0])
+        expected = fx.gradient_time(fw, "none", depth) + fx.depth_loss_time(fw, depth)
+        assert seconds == pytest.approx(expected, rel=0.05)
+    assert theory
+    assert tradeoff.one_more_forward(tidy[~tidy["benchmark"].str.endswith("Loss.time_loss")], points) == {}
+
+
 # -- figures ----------------------------------------------------------------------------
 def test_every_figure_is_written(tidy, tmp_path, capsys):
     plots.build_all(tidy, tmp_path)

@@ -82,6 +82,38 @@ def test_jvp_matches_the_directional_derivative():
         assert case.error < 1e-9
 
 
+def test_forward_pass_is_the_loss_and_keeps_nothing():
+    from adcost.checkpoint import loss_reference
+    for framework in PRESENT:
+        case = prepare(framework, "forward", 5, dtype="float64", **SMALL)
+        assert case.error < 1e-12
+        assert float(case.fn()) == pytest.approx(loss_reference(case.model), rel=1e-12)
+        with pytest.raises(Unsupported, match="keeps nothing"):
+            case.saved_bytes()
+
+
+def test_a_wrong_forward_pass_is_refused(monkeypatch):
+    """The gate compares with the float64 loss: a 1 % disagreement is never timed."""
+    original = checkpoint.loss_reference
+    monkeypatch.setattr(checkpoint, "loss_reference", lambda model: 1.01 * original(model))
+    with pytest.raises(ValidationError, match="forward"):
+        prepare("numpy", "forward", 3, dtype="float64", **SMALL)
+
+
+def test_report_counts_the_overhead_in_forward_passes():
+    """targets(): sqrt at depth 64 costs (T_sqrt - T_none) / T_forward recomputed passes."""
+    from adcost.checkpoint.report import targets
+    rows = [{"framework": "numpy", "strategy": s, "depth": 64, "saved_bytes": b,
+             "stored_bytes": b, "time_s": t, "forward_s": 0.25, "time_overhead": t - 1,
+             "recomputed_passes": (t - 1.0) / 0.25}
+            for s, b, t in (("none", 640, 1.0), ("sqrt", 80, 1.3))]
+    got = targets(rows, [])["numpy_sqrt_at_64"]
+    assert got["saved_ratio"] == 0.125 and got["saved_met"]
+    assert got["one_forward_overhead"] == 0.25
+    assert got["recomputed_passes"] == pytest.approx(1.2)
+    assert got["time_overhead"] == pytest.approx(0.3) and got["time_met"]
+
+
 def test_missing_framework_skips(monkeypatch):
     import adcost.checkpoint as ck
     monkeypatch.setattr(ck, "missing_reason", lambda name: f"{name}: Python package not installed")
@@ -105,7 +137,7 @@ def test_unsupported_pair_skips():
 def test_asv_params_agree_with_param_names():
     bench = pytest.importorskip("benchmarks.memory")
     classes = [c for _, c in inspect.getmembers(bench, inspect.isclass) if hasattr(c, "params")]
-    assert {c.__name__ for c in classes} >= {"Checkpoint", "PeakRSS", "PeakMem", "Forward"}
+    assert {c.__name__ for c in classes} >= {"Checkpoint", "PeakRSS", "PeakMem", "Forward", "Loss"}
     for cls in classes:
         assert len(cls.params) == len(cls.param_names), cls.__name__
         for method in [m for m in dir(cls) if m.startswith(("time_", "track_", "peakmem_"))]:
@@ -132,3 +164,27 @@ def test_tf_recomputes_and_reports_no_saved_bytes():
     bench = pytest.importorskip("benchmarks.memory")
     with pytest.raises(NotImplementedError, match="GradientTape"):
         bench.Checkpoint.track_saved_bytes.setup("tf", "none", 4)
+
+
+def test_every_memory_benchmark_runs_its_setup_and_methods():
+    """What asv does with each memory class, at the grid's smallest depth (numpy, `none`):
+    class setup, the method's own setup, the method; tracks return positive figures."""
+    bench = pytest.importorskip("benchmarks.memory")
+    classes = [c for _, c in inspect.getmembers(bench, inspect.isclass)
+               if c.__module__ == bench.__name__ and hasattr(c, "params")]
+    for cls in classes:
+        rss = cls.__name__ in ("PeakRSS", "PeakMem")
+        depth = min(bench.RSS_DEPTHS if rss else bench.DEPTHS)
+        params = {"framework": "numpy", "strategy": "none", "depth": depth}
+        args = [params[name] for name in cls.param_names]
+        for method in [m for m in dir(cls) if m.startswith(("time_", "track_", "peakmem_"))]:
+            instance = cls()
+            instance.setup(*args)
+            own = getattr(getattr(cls, method), "setup", None)
+            if own is not None:
+                own(*args)
+            out = getattr(instance, method)(*args)
+            if method.startswith("track_"):
+                assert out > 0, (cls.__name__, method)
+            else:
+                assert out is None, (cls.__name__, method)

@@ -79,9 +79,17 @@ def preimport() -> list[str]:
         if package and missing_reason(name) is None:
             adapter = importlib.import_module(module)
             getattr(adapter, "_quiet_environment", lambda: None)()   # tf: no start-up banner
-            importlib.import_module(package)
+            for lazy in (package,) + LAZY_IMPORTS.get(name, ()):
+                importlib.import_module(lazy)
             done.append(name)
     return done
+
+
+# Modules a framework imports on first use rather than at import.  torch.func's first jvp
+# imports torch._dynamo (1.6 s, measured on the reference machine): without it here, every
+# forked torch case paid that in setup, about 17 minutes of the full sweep.
+LAZY_IMPORTS = {"torch": ("torch._dynamo", "torch.func", "torch.utils.checkpoint",
+                          "torch.utils.flop_counter")}
 
 
 def jacobian_modes() -> tuple[str, ...]:

@@ -28,7 +28,7 @@ GROUPS = (
     ("Jacobians over depth", r"^crossover\.(PrimalDepth|JacobianDepth)\."),
     ("single JVP and VJP", r"^crossover\.Products\."),
     ("matmul roofline", r"^roofline\."),
-    ("checkpointing: bytes and time", r"^memory\.Checkpoint\."),
+    ("checkpointing: bytes and time", r"^memory\.(Checkpoint|Loss)\."),
     ("checkpointing: peak RSS", r"^memory\.(PeakRSS|PeakMem)\."),
     ("forward mode over depth", r"^memory\.Forward\."),
 )

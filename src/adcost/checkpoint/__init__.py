@@ -3,7 +3,9 @@
 `prepare(framework, strategy, depth, **sizes)` gives a validated, warmed CheckpointCase:
 `case.run()` computes the gradient once (and waits), `case.saved_bytes()` is what the
 framework reports keeping for the backward, `case.analytic` what the strategy must keep.
-`prepare(framework, "jvp", depth)` gives forward mode's directional derivative instead.
+`prepare(framework, "jvp", depth)` gives forward mode's directional derivative instead, and
+`prepare(framework, "forward", depth)` the loss alone: one forward pass, the cost a
+checkpointed segment pays again in the backward.
 Frameworks load lazily; a missing one raises FrameworkMissing, an unsupported
 (framework, strategy) pair raises Unsupported, both with the reason.
 """
@@ -27,6 +29,7 @@ ENGINES = {
     "tf": ("adcost.checkpoint.tf_ckpt", "TfCheckpoint", "tf"),
 }
 FRAMEWORKS = tuple(ENGINES)
+PASSES = ("jvp", "forward")   # not strategies: forward mode, and the loss alone
 SUPPORTED = {  # kept here so asv can skip a pair without importing the framework
     "numpy": ("none", "every_2", "every_4", "sqrt", "per_layer", "binomial"),
     "torch": ("none", "every_2", "every_4", "sqrt", "per_layer", "sqrt_sequential"),
@@ -45,7 +48,7 @@ def unsupported_reason(framework: str, strategy: str) -> str | None:
     package = ENGINES[framework][2]
     if package and missing_reason(framework) is not None:
         return missing_reason(framework)
-    if strategy != "jvp" and strategy not in SUPPORTED[framework]:
+    if strategy not in PASSES and strategy not in SUPPORTED[framework]:
         return f"{framework} has no {strategy!r} strategy (it has {', '.join(SUPPORTED[framework])})"
     return None
 
@@ -85,8 +88,8 @@ class CheckpointCase:
 
     def saved_bytes(self) -> int:
         """Bytes the framework reports keeping for the backward pass (see each engine)."""
-        if self.strategy == "jvp":
-            raise Unsupported("forward mode keeps nothing for a backward pass")
+        if self.strategy in PASSES:
+            raise Unsupported(f"{self.strategy!r} keeps nothing for a backward pass")
         return int(self.engine.saved_bytes(self.strategy))
 
 
@@ -102,7 +105,13 @@ def prepare(framework: str, strategy: str, depth: int, *, width: int = 64, batch
     model = DeepMLP(depth=depth, width=width, batch=batch, outputs=outputs, seed=seed, dtype=dtype)
     eng = engine(framework, model, slots)
     label = f"checkpoint/{framework}/{strategy}/L={depth}/{dtype}"
-    if strategy == "jvp":
+    if strategy == "forward":
+        fn = eng.forward()
+        case = CheckpointCase(framework, strategy, model, eng, fn)
+        if validate_output:
+            case.error = validate.check_output(label, np.asarray(float(fn())),
+                                               np.asarray(loss_reference(model)), dtype)
+    elif strategy == "jvp":
         fn = eng.jvp()
         case = CheckpointCase(framework, strategy, model, eng, fn)
         if validate_output:
@@ -120,6 +129,13 @@ def prepare(framework: str, strategy: str, depth: int, *, width: int = 64, batch
     for _ in range(warmup):
         case.run()
     return case
+
+
+def loss_reference(model: DeepMLP) -> float:
+    """The loss at the seeded parameters, in float64."""
+    from .numpy_ckpt import NumpyCheckpoint
+
+    return float(NumpyCheckpoint(DeepMLP(**{**model.__dict__, "dtype": "float64"})).forward()())
 
 
 def jvp_reference(model: DeepMLP) -> float:

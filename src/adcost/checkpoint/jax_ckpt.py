@@ -106,6 +106,12 @@ class JaxCheckpoint:
         """XLA's own figure: temporary buffer bytes of the compiled gradient."""
         return int(self.compiled(strategy).memory_analysis().temp_size_in_bytes)
 
+    def forward(self):
+        """The loss alone, jit-compiled ahead of time (no derivative)."""
+        params = self.params
+        fn = self.jax.jit(self.loss_fn("none")).lower(params).compile()
+        return lambda: fn(params)
+
     def jvp(self):
         """A compiled callable: (loss, its derivative along a fixed parameter direction)."""
         jax = self.jax

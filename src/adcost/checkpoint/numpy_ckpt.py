@@ -119,6 +119,17 @@ class NumpyCheckpoint:
         self.gradient(strategy)()
         return int(self.last_ledger.stored)
 
+    # -- the forward pass alone: what one recomputation costs ------------------------------
+    def forward(self):
+        """A callable: the loss alone, no derivative (the cost a checkpoint recomputes)."""
+        def run():
+            h = self.X
+            for k in range(self.model.depth):
+                h = self.advance(k, h)
+            r = h @ self.W_out + self.b_out - self.T
+            return np.sum(r * r) / self.model.batch
+        return run
+
     # -- forward mode, for the contrast ----------------------------------------------------
     def jvp(self):
         """A callable: (loss, its derivative along the seeded direction of `tangents`)."""

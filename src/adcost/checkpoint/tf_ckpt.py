@@ -65,7 +65,7 @@ class TfCheckpoint:
         if strategy not in self._traced:
             tf = self.tf
 
-            @tf.function
+            @tf.function(autograph=False)   # Python loops only: nothing to convert
             def grad(params):
                 with tf.GradientTape() as tape:
                     tape.watch(params)
@@ -86,6 +86,13 @@ class TfCheckpoint:
     def saved_bytes(self, strategy: str) -> int:
         raise Unsupported(NO_SAVED_BYTES["tf"])
 
+    def forward(self):
+        """The loss alone, a tf.function traced ahead of time (no tape)."""
+        run = self.tf.function(lambda params: self._loss("none", params), autograph=False)
+        run.get_concrete_function(self.params)
+        params = self.params
+        return lambda: run(params)
+
     def jvp(self):
         """A traced callable: (loss, its derivative along a fixed direction), ForwardAccumulator."""
         tf = self.tf
@@ -93,7 +100,7 @@ class TfCheckpoint:
         direction = [tf.constant(a) for pair in zip(t["Ws"] + [t["W_out"]], t["bs"] + [t["b_out"]])
                      for a in pair]
 
-        @tf.function
+        @tf.function(autograph=False)
         def run(params, direction):
             with tf.autodiff.ForwardAccumulator(params, direction) as acc:
                 loss = self._loss("none", params)

@@ -82,6 +82,15 @@ class TorchCheckpoint:
         self.torch.autograd.grad(loss, self.params, grad_outputs=self.seed)
         return saved.nbytes
 
+    def forward(self):
+        """A callable: the loss alone, under no_grad (no graph, nothing saved)."""
+        torch = self.torch
+
+        def run():
+            with torch.no_grad():
+                return self.loss("none") / self.model.batch
+        return run
+
     def jvp(self):
         """A callable: (loss, its derivative along a fixed direction) by forward-mode AD."""
         torch = self.torch
