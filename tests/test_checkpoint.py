@@ -188,3 +188,14 @@ def test_every_memory_benchmark_runs_its_setup_and_methods():
                 assert out > 0, (cls.__name__, method)
             else:
                 assert out is None, (cls.__name__, method)
+
+
+def test_peak_rss_reports_the_median_window(monkeypatch):
+    """One spiking window (as JAX's now and then) does not move the reported peak."""
+    from adcost.measure import memory
+    peaks = iter([10, 11, 17, 10, 12])
+    monkeypatch.setattr(memory, "peak_above_baseline",
+                        lambda run, min_calls=3: {"peak_rss_bytes": next(peaks), "baseline_bytes": 5})
+    got = memory.median_window(lambda: None, windows=5)
+    assert got["peak_rss_bytes"] == 11
+    assert got["window_peaks_bytes"] == [10, 10, 11, 12, 17]

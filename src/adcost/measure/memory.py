@@ -23,6 +23,8 @@ from pathlib import Path
 MMAP_THRESHOLD = "65536"
 MIN_SAMPLE_S = 0.15     # the probed call repeats for this long, so the sampler sees its peak
 WINDOWS = 5             # measured windows per probe; the median one is reported
+SLOW_CALL_S = 0.1       # a call at least this slow gets three windows
+VALIDATION_BATCH = 8    # the probe's case is validated at this batch (same code, same depth)
 
 
 class SavedBytes:
@@ -103,8 +105,9 @@ def _hwm_bytes() -> int | None:
     return None
 
 
-def peak_above_baseline(run, min_time: float = MIN_SAMPLE_S) -> dict:
-    """Peak RSS while `run` repeats for `min_time` s, above the RSS just before, in bytes.
+def peak_above_baseline(run, min_time: float = MIN_SAMPLE_S, min_calls: int = 3) -> dict:
+    """Peak RSS while `run` repeats for `min_time` s (and `min_calls` times), above the RSS
+    just before, in bytes.
 
     memory-profiler samples RSS from a helper process; the kernel's high-water mark,
     reset first, is recorded beside it as a check on what sampling may miss.
@@ -114,7 +117,7 @@ def peak_above_baseline(run, min_time: float = MIN_SAMPLE_S) -> dict:
     def repeat():
         start = time.perf_counter()
         calls = 0
-        while calls < 3 or time.perf_counter() - start < min_time:
+        while calls < min_calls or time.perf_counter() - start < min_time:
             run()
             calls += 1
         return calls
@@ -149,11 +152,19 @@ def peak_rss(spec: dict, timeout: float = 300) -> dict:
 def _child(spec: dict) -> dict:
     from ..checkpoint import prepare
 
-    case = prepare(spec.pop("framework"), spec.pop("strategy"), spec.pop("depth"), **spec)
-    run = case.run
-    for _ in range(3):  # compile and warm outside the measured windows
-        run()
-    return {**median_window(run), "validated_error": case.error}
+    framework, strategy, depth = spec.pop("framework"), spec.pop("strategy"), spec.pop("depth")
+    # the gate runs the same code at batch VALIDATION_BATCH: at the probe's batch (8192) the
+    # float64 reference gradient alone took 2.2 s of each probe (depth 128, measured)
+    checked = prepare(framework, strategy, depth, **{**spec, "batch": VALIDATION_BATCH}, warmup=0)
+    case = prepare(framework, strategy, depth, **spec, validate_output=False, warmup=0)
+    start = time.perf_counter()
+    case.run()  # compile and warm outside the measured windows
+    warm_s = time.perf_counter() - start
+    # a slow call fills its windows with samples and its footprint dwarfs the occasional
+    # few-MiB spike: three windows are enough there
+    windows = WINDOWS if warm_s < SLOW_CALL_S else 3
+    return {**median_window(case.run, windows), "validated_error": checked.error,
+            "validated_batch": VALIDATION_BATCH}
 
 
 def median_window(run, windows: int = WINDOWS) -> dict:
@@ -161,11 +172,12 @@ def median_window(run, windows: int = WINDOWS) -> dict:
 
     One window of a JAX probe now and then peaks ~6 MiB higher than the rest (measured: 1 of
     6 fresh processes at 16.7 MiB against 10.4-10.6); the median window does not see it.
-    Every window's peak is kept under "window_peaks_bytes"."""
+    Every window's peak is kept under "window_peaks_bytes".  A window is at least one call:
+    a slow call (batch 8192, depth 128: about 0.5 s) is sampled hundreds of times anyway."""
     found = []
     for _ in range(windows):
         gc.collect()
-        found.append(peak_above_baseline(run))
+        found.append(peak_above_baseline(run, min_calls=1))
     found.sort(key=lambda r: r["peak_rss_bytes"])
     return {**found[len(found) // 2], "window_peaks_bytes": [r["peak_rss_bytes"] for r in found],
             "window_baselines_bytes": [r["baseline_bytes"] for r in found]}
