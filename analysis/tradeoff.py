@@ -11,6 +11,7 @@ from __future__ import annotations
 import sys
 
 import pandas as pd
+from matplotlib.ticker import NullFormatter
 
 from . import fit, load
 from .plotting import MissingData, figure, main_for
@@ -70,6 +71,7 @@ def build(df):
             ax.axhline(theory[fw] * 1e3, ls="--", color="0.5", lw=1,
                        label="none + one forward pass")
         ax.set_xscale("log")
+        ax.xaxis.set_minor_formatter(NullFormatter())   # minor labels overlap on a short range
         source = "" if g["source"].iat[0] == "saved" else ", analytic"
         ax.set_xlabel(f"bytes kept for the backward pass (log{source})")
         ax.set_ylabel("gradient time (ms)")
