@@ -5,7 +5,8 @@ validation and every probe live in adcost.checkpoint and adcost.measure.memory.
 Unsupported (framework, strategy) pairs and missing frameworks skip in setup.
 """
 from adcost import grids
-from adcost.checkpoint import FRAMEWORKS, NO_SAVED_BYTES, prepare, unsupported_reason
+from adcost.checkpoint import (FRAMEWORKS, NO_SAVED_BYTES, prepare, prepare_at_scale,
+                               unsupported_reason)
 
 GRID = grids.checkpoint()
 SIZES = {k: GRID[k] for k in ("width", "batch", "outputs", "slots")}
@@ -44,15 +45,19 @@ def skip_unreported(framework, strategy, depth):
         raise NotImplementedError(NO_SAVED_BYTES[framework])
 
 
-class Checkpoint:
-    """Bytes kept for the backward pass (framework-reported and analytic), and seconds."""
-
-    params = (FRAMEWORKS, STRATEGIES, DEPTHS)
-    param_names = ["framework", "strategy", "depth"]
+class Timed:
+    """asv settings shared by the classes that time a gradient or a forward pass."""
     timeout = 120
     rounds = 1              # each round re-imports the framework: one is enough here
     repeat = (3, 10, 1.0)   # (min, max samples, seconds) per benchmark
     warmup_time = WARMUP_S
+
+
+class Checkpoint(Timed):
+    """Bytes kept for the backward pass (framework-reported and analytic), and seconds."""
+
+    params = (FRAMEWORKS, STRATEGIES, DEPTHS)
+    param_names = ["framework", "strategy", "depth"]
 
     def setup(self, framework, strategy, depth):
         self.case = prepare_or_skip(framework, strategy, depth)
@@ -103,9 +108,7 @@ class PeakMem:
 
     def setup(self, framework, strategy, depth):
         skip_unless_rss_depth(framework, strategy, depth)
-        prepare(framework, strategy, depth, **{**SIZES, "batch": 8}, warmup=0)
-        # unvalidated and not run: for JAX, prepare compiles ahead of time without executing
-        self.case = prepare(framework, strategy, depth, **RSS_SIZES, validate_output=False, warmup=0)
+        self.case = prepare_at_scale(framework, strategy, depth, **RSS_SIZES)
 
     def peakmem_gradient(self, framework, strategy, depth):
         self.case.run()
@@ -114,16 +117,12 @@ class PeakMem:
         pass
 
 
-class Forward:
+class Forward(Timed):
     """Forward mode (one JVP of the loss) against depth: peak RSS bytes (at rss_batch, in a
     fresh process) and seconds (at the timing batch)."""
 
     params = (FRAMEWORKS, DEPTHS)
     param_names = ["framework", "depth"]
-    timeout = 120
-    rounds = 1
-    repeat = (3, 10, 1.0)
-    warmup_time = WARMUP_S
 
     def setup(self, framework, depth):
         self.case = prepare_or_skip(framework, "jvp", depth)
@@ -138,17 +137,12 @@ class Forward:
         self.case.run()
 
 
-
-class Loss:
+class Loss(Timed):
     """One forward pass of the loss, no derivative (seconds): what each checkpointed segment
     pays again in the backward, so (T_strategy - T_none) / T_loss counts recomputed passes."""
 
     params = (FRAMEWORKS, DEPTHS)
     param_names = ["framework", "depth"]
-    timeout = 120
-    rounds = 1
-    repeat = (3, 10, 1.0)
-    warmup_time = WARMUP_S
 
     def setup(self, framework, depth):
         self.case = prepare_or_skip(framework, "forward", depth)

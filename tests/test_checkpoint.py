@@ -195,7 +195,7 @@ def test_peak_rss_reports_the_median_window(monkeypatch):
     from adcost.measure import memory
     peaks = iter([10, 11, 17, 10, 12])
     monkeypatch.setattr(memory, "peak_above_baseline",
-                        lambda run, min_calls=3: {"peak_rss_bytes": next(peaks), "baseline_bytes": 5})
+                        lambda run: {"peak_rss_bytes": next(peaks), "baseline_bytes": 5})
     got = memory.median_window(lambda: None, windows=5)
     assert got["peak_rss_bytes"] == 11
     assert got["window_peaks_bytes"] == [10, 10, 11, 12, 17]

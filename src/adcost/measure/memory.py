@@ -24,7 +24,6 @@ MMAP_THRESHOLD = "65536"
 MIN_SAMPLE_S = 0.15     # the probed call repeats for this long, so the sampler sees its peak
 WINDOWS = 5             # measured windows per probe; the median one is reported
 SLOW_CALL_S = 0.1       # a call at least this slow gets three windows
-VALIDATION_BATCH = 8    # the probe's case is validated at this batch (same code, same depth)
 
 
 class SavedBytes:
@@ -105,9 +104,9 @@ def _hwm_bytes() -> int | None:
     return None
 
 
-def peak_above_baseline(run, min_time: float = MIN_SAMPLE_S, min_calls: int = 3) -> dict:
-    """Peak RSS while `run` repeats for `min_time` s (and `min_calls` times), above the RSS
-    just before, in bytes.
+def peak_above_baseline(run, min_time: float = MIN_SAMPLE_S) -> dict:
+    """Peak RSS while `run` repeats for `min_time` s (once at least), above the RSS just
+    before, in bytes.
 
     memory-profiler samples RSS from a helper process; the kernel's high-water mark,
     reset first, is recorded beside it as a check on what sampling may miss.
@@ -117,7 +116,7 @@ def peak_above_baseline(run, min_time: float = MIN_SAMPLE_S, min_calls: int = 3)
     def repeat():
         start = time.perf_counter()
         calls = 0
-        while calls < min_calls or time.perf_counter() - start < min_time:
+        while calls < 1 or time.perf_counter() - start < min_time:
             run()
             calls += 1
         return calls
@@ -150,21 +149,17 @@ def peak_rss(spec: dict, timeout: float = 300) -> dict:
 
 
 def _child(spec: dict) -> dict:
-    from ..checkpoint import prepare
+    from ..checkpoint import CHECK_BATCH, prepare_at_scale
 
-    framework, strategy, depth = spec.pop("framework"), spec.pop("strategy"), spec.pop("depth")
-    # the gate runs the same code at batch VALIDATION_BATCH: at the probe's batch (8192) the
-    # float64 reference gradient alone took 2.2 s of each probe (depth 128, measured)
-    checked = prepare(framework, strategy, depth, **{**spec, "batch": VALIDATION_BATCH}, warmup=0)
-    case = prepare(framework, strategy, depth, **spec, validate_output=False, warmup=0)
+    case = prepare_at_scale(spec.pop("framework"), spec.pop("strategy"), spec.pop("depth"), **spec)
     start = time.perf_counter()
     case.run()  # compile and warm outside the measured windows
     warm_s = time.perf_counter() - start
     # a slow call fills its windows with samples and its footprint dwarfs the occasional
     # few-MiB spike: three windows are enough there
     windows = WINDOWS if warm_s < SLOW_CALL_S else 3
-    return {**median_window(case.run, windows), "validated_error": checked.error,
-            "validated_batch": VALIDATION_BATCH}
+    return {**median_window(case.run, windows), "validated_error": case.error,
+            "validated_batch": CHECK_BATCH}
 
 
 def median_window(run, windows: int = WINDOWS) -> dict:
@@ -177,7 +172,7 @@ def median_window(run, windows: int = WINDOWS) -> dict:
     found = []
     for _ in range(windows):
         gc.collect()
-        found.append(peak_above_baseline(run, min_calls=1))
+        found.append(peak_above_baseline(run))
     found.sort(key=lambda r: r["peak_rss_bytes"])
     return {**found[len(found) // 2], "window_peaks_bytes": [r["peak_rss_bytes"] for r in found],
             "window_baselines_bytes": [r["baseline_bytes"] for r in found]}
