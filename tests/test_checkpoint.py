@@ -199,3 +199,54 @@ def test_peak_rss_reports_the_median_window(monkeypatch):
     got = memory.median_window(lambda: None, windows=5)
     assert got["peak_rss_bytes"] == 11
     assert got["window_peaks_bytes"] == [10, 10, 11, 12, 17]
+
+
+def test_peak_rss_probe_runs_under_its_environment():
+    """The fresh process gets MALLOC_MMAP_THRESHOLD_ and one TF inter-op thread."""
+    from adcost.measure.memory import PROBE_ENV, peak_rss
+    got = peak_rss({"framework": "numpy", "strategy": "none", "depth": 2, **SMALL})
+    assert got["env"] == PROBE_ENV
+    assert got["peak_rss_bytes"] >= 0 and got["validated_error"] < 1e-3
+
+
+def test_paired_timing_takes_the_median_of_per_round_ratios():
+    """Round r times a at (1 + r) s and b at 1.5 (1 + r) s: the machine drifts, the ratio not."""
+    from adcost.measure.timing import measure_paired
+    now = [0.0]
+    cost = {"a": 1.0, "b": 1.5}
+    calls = []
+
+    def clock():
+        return now[0]
+
+    def runner(name):
+        def run():
+            calls.append(name)
+            now[0] += cost[name] * (1 + (len(calls) - 1) // 2)   # round r: (1 + r) x cost
+        return run
+    got = measure_paired({"a": runner("a"), "b": runner("b")}, baseline="a", rounds=4,
+                         number=1, clock=clock)
+    assert calls == ["a", "b"] * 4                      # interleaved, not in blocks
+    assert got["b"]["overhead"] == pytest.approx(0.5) and got["a"]["overhead"] == 0
+    assert got["a"]["min_s"] == 1.0 and got["a"]["max_s"] == 4.0
+    with pytest.raises(ValueError, match="baseline"):
+        measure_paired({"a": runner("a")}, baseline="none", number=1, clock=clock)
+
+
+def test_overhead_by_width_rows_and_target():
+    """Each width gets sqrt-vs-none with its floor T_forward / T_none; targets() reads them."""
+    from adcost.checkpoint import report
+    grid = {**SMALL, "slots": 2, "overhead_widths": (4, 8)}
+    rows = report.overhead_by_width(grid, frameworks=("numpy",), depth=4)
+    assert [r["width"] for r in rows] == [4, 8]
+    for r in rows:
+        assert r["forward_s"] < r["none_s"] and 0 < r["floor"] < 1
+        assert r["recomputed_passes"] == pytest.approx(r["overhead"] / r["floor"], rel=1e-9)
+    base = [{"framework": "numpy", "strategy": s, "depth": 64, "saved_bytes": b,
+             "stored_bytes": b, "time_s": t, "forward_s": 0.25, "time_overhead": t - 1,
+             "recomputed_passes": (t - 1.0) / 0.25} for s, b, t in (("none", 640, 1.0), ("sqrt", 80, 1.3))]
+    widths = [{"framework": "numpy", "width": 64, "overhead": 0.5, "floor": 0.3},
+              {"framework": "numpy", "width": 1024, "overhead": 0.35, "floor": 0.3}]
+    got = report.targets(base, [], widths)["numpy_sqrt_at_64"]
+    assert got["time_met_by_width"] == {64: False, 1024: True}
+    assert got["floor_by_width"][1024] == 0.3

@@ -76,6 +76,8 @@ CHECKPOINT = {
         "batch": 512,
         "outputs": 16,
         "slots": 4,            # checkpoint slots of the binomial schedule
+        # the report's sqrt(L)-vs-none time at depth 64 for these widths (batch as above)
+        "overhead_widths": (64, 256, 1024),
     },
     "full": {
         "strategy": ("none", "every_2", "every_4", "sqrt", "per_layer", "sqrt_sequential",
@@ -87,6 +89,7 @@ CHECKPOINT = {
         "batch": 512,
         "outputs": 16,
         "slots": 4,
+        "overhead_widths": (64, 256, 1024),
     },
 }
 

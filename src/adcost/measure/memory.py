@@ -21,6 +21,13 @@ import time
 from pathlib import Path
 
 MMAP_THRESHOLD = "65536"
+# The probe's process environment.  MALLOC_MMAP_THRESHOLD_: freed blocks leave the process.
+# TF_NUM_INTEROP_THREADS=1: TensorFlow's executor runs independent ops (a JVP's primal and
+# tangent chains) in whatever order its inter-op pool picks, and the peak follows the order:
+# TF JVP at depth 16 peaked 56-81 MiB from window to window with the default pool, medians
+# 62.5-68.9 MiB across processes; 102.4-103.5 MiB with one inter-op thread (measured, batch
+# 8192).  Gradients did not move (none at depth 64: 135-137 MiB either way).
+PROBE_ENV = {"MALLOC_MMAP_THRESHOLD_": MMAP_THRESHOLD, "TF_NUM_INTEROP_THREADS": "1"}
 MIN_SAMPLE_S = 0.15     # the probed call repeats for this long, so the sampler sees its peak
 WINDOWS = 5             # measured windows per probe; the median one is reported
 SLOW_CALL_S = 0.1       # a call at least this slow gets three windows
@@ -138,7 +145,7 @@ def peak_rss(spec: dict, timeout: float = 300) -> dict:
     spec: {"framework", "strategy" (or "jvp"), "depth", and DeepMLP sizes}.  Raises
     RuntimeError with the child's stderr when it fails.
     """
-    env = dict(os.environ, MALLOC_MMAP_THRESHOLD_=MMAP_THRESHOLD)
+    env = dict(os.environ, **PROBE_ENV)
     src = str(Path(__file__).resolve().parents[2])  # the child imports this same adcost
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [src, env.get("PYTHONPATH")]))
     proc = subprocess.run([sys.executable, "-m", "adcost.measure.memory", json.dumps(spec)],
@@ -152,14 +159,15 @@ def _child(spec: dict) -> dict:
     from ..checkpoint import CHECK_BATCH, prepare_at_scale
 
     case = prepare_at_scale(spec.pop("framework"), spec.pop("strategy"), spec.pop("depth"), **spec)
+    case.run()  # compile (TensorFlow traces here) and warm outside the measured windows
     start = time.perf_counter()
-    case.run()  # compile and warm outside the measured windows
+    case.run()  # timed warm: the first call's tracing would make every TF call look slow
     warm_s = time.perf_counter() - start
     # a slow call fills its windows with samples and its footprint dwarfs the occasional
     # few-MiB spike: three windows are enough there
     windows = WINDOWS if warm_s < SLOW_CALL_S else 3
     return {**median_window(case.run, windows), "validated_error": case.error,
-            "validated_batch": CHECK_BATCH}
+            "validated_batch": CHECK_BATCH, "env": {k: os.environ.get(k) for k in PROBE_ENV}}
 
 
 def median_window(run, windows: int = WINDOWS) -> dict:
