@@ -250,3 +250,17 @@ def test_overhead_by_width_rows_and_target():
     got = report.targets(base, [], widths)["numpy_sqrt_at_64"]
     assert got["time_met_by_width"] == {64: False, 1024: True}
     assert got["floor_by_width"][1024] == 0.3
+
+
+def test_memory_setup_builds_each_case_once_per_process(monkeypatch):
+    """asv re-runs setup before every sample; the samples must time the one warm case."""
+    bench = pytest.importorskip("benchmarks.memory")
+    built = []
+    monkeypatch.setattr(bench, "_PREPARED", {})
+    monkeypatch.setattr(bench, "prepare", lambda *args, **sizes: built.append(args) or object())
+    first, again = bench.Checkpoint(), bench.Checkpoint()
+    first.setup("numpy", "none", 4)
+    again.setup("numpy", "none", 4)
+    assert first.case is again.case and built == [("numpy", "none", 4)]
+    bench.Loss().setup("numpy", 4)
+    assert built[-1] == ("numpy", "forward", 4)

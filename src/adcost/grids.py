@@ -22,6 +22,7 @@ def powers_of_two(lo: int, hi: int) -> tuple[int, ...]:
 
 
 # -- crossover study (issue: forward vs reverse over n, m, depth) ------------------------
+LINEAR_TAIL = tuple(sorted(set(powers_of_two(0, 10)[::2]) | {512}))
 CROSSOVER = {
     # quick: part of `make bench` (10 minutes for all of it on 2 cores).  asv forks a process
     # per parameter combination from a server that imported the frameworks once.
@@ -40,10 +41,12 @@ CROSSOVER = {
         "call_budget_s": 0.5,  # one call slower than this: larger sizes of that case skipped
         "sample_budget_s": 0.5,  # asv's max seconds of repeats per benchmark
     },
-    # full: every other power of two from 1 to 1024 in n and m (36 points), depth 1 to 64
+    # full: every other power of two from 1 to 1024 in n and m, and 512 (49 points), depth 1
+    # to 64.  512 gives the linearity test (points of 100 us or more) three points per line
+    # in the vectorized modes, which pass 100 us only from n (m) = 256 on at width 64.
     "full": {
-        "n": powers_of_two(0, 10)[::2],
-        "m": powers_of_two(0, 10)[::2],
+        "n": LINEAR_TAIL,
+        "m": LINEAR_TAIL,
         "depth": (1, 2, 4, 8, 16, 32, 64),
         "fixed_depth": 4,
         "fixed_nm": 64,
