@@ -264,3 +264,21 @@ def test_memory_setup_builds_each_case_once_per_process(monkeypatch):
     assert first.case is again.case and built == [("numpy", "none", 4)]
     bench.Loss().setup("numpy", 4)
     assert built[-1] == ("numpy", "forward", 4)
+
+
+def test_peak_takes_the_kernel_mark_where_sampling_missed_the_top(monkeypatch):
+    """memory-profiler samples every 2 ms; the kernel's high-water mark sees every page."""
+    import memory_profiler
+    from adcost.measure import memory
+    MiB = 2 ** 20
+    monkeypatch.setattr(memory, "rss_bytes", lambda: 100 * MiB)
+    monkeypatch.setattr(memory, "_reset_hwm", lambda: True)
+    monkeypatch.setattr(memory_profiler, "memory_usage", lambda *a, **k: (130.0, 4))
+    monkeypatch.setattr(memory, "_hwm_bytes", lambda: 132 * MiB)     # sampling missed 2 MiB
+    got = memory.peak_above_baseline(lambda: None)
+    assert (got["peak_rss_bytes"], got["sampled_rss_bytes"], got["hwm_rss_bytes"]) == (32 * MiB, 30 * MiB, 32 * MiB)
+    monkeypatch.setattr(memory, "_hwm_bytes", lambda: 129 * MiB)     # counters lag a little
+    assert memory.peak_above_baseline(lambda: None)["peak_rss_bytes"] == 30 * MiB
+    monkeypatch.setattr(memory, "_reset_hwm", lambda: False)         # no kernel mark: sampled
+    got = memory.peak_above_baseline(lambda: None)
+    assert got["peak_rss_bytes"] == 30 * MiB and got["hwm_rss_bytes"] is None
