@@ -5,6 +5,7 @@ validation and every probe live in adcost.checkpoint and adcost.measure.memory.
 Unsupported (framework, strategy) pairs and missing frameworks skip in setup.
 """
 from adcost import grids
+from adcost.bench import once_per_process
 from adcost.checkpoint import (FRAMEWORKS, NO_SAVED_BYTES, prepare, prepare_at_scale,
                                unsupported_reason)
 
@@ -16,30 +17,20 @@ DEPTHS = GRID["depth"]
 RSS_DEPTHS = GRID["rss_depth"]
 
 
-# asv's warm-up before the samples, in seconds.  A process forked from asv's forkserver runs
-# its first ~0.1 s of calls 2-3x slower (measured: a torch loss pass at depth 64, 12 ms for the
-# first eight calls, then 4.7 ms); at 0.1 s that transient reached the samples.
+# asv's warm-up before the samples, in seconds: the first calls in a process forked from
+# asv's forkserver run slower (a torch loss pass at depth 64: 12 ms for its first eight calls,
+# then 4.7 ms, measured when setup still rebuilt the case before each sample).
 WARMUP_S = 0.5
-
-
-# asv (asv_runner 0.3) re-runs a benchmark's setup before every sample after the first, so
-# that each timed call sees fresh state (asv#966).  Our timed calls change no state, and a
-# fresh prepare() before each sample put every sample right after a new build (measured: the
-# torch loss pass at depth 64, 9 ms per sample that way, 4.7 ms on the warm case): each
-# process prepares its case once and later setups reuse it.
-_PREPARED: dict = {}
 
 
 def prepare_or_skip(framework, strategy, depth):
     """A validated, warm case, or NotImplementedError (asv's skip) with the reason; built
-    once per process."""
+    once per process (asv re-runs setup before every sample: see adcost.bench)."""
     reason = unsupported_reason(framework, strategy)
     if reason is not None:
         raise NotImplementedError(reason)
-    key = (framework, strategy, depth)
-    if key not in _PREPARED:
-        _PREPARED[key] = prepare(framework, strategy, depth, **SIZES)
-    return _PREPARED[key]
+    return once_per_process(("checkpoint", framework, strategy, depth),
+                            lambda: prepare(framework, strategy, depth, **SIZES))
 
 
 def skip_unless_rss_depth(framework, strategy, depth):

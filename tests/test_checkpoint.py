@@ -255,8 +255,9 @@ def test_overhead_by_width_rows_and_target():
 def test_memory_setup_builds_each_case_once_per_process(monkeypatch):
     """asv re-runs setup before every sample; the samples must time the one warm case."""
     bench = pytest.importorskip("benchmarks.memory")
+    import adcost.bench
     built = []
-    monkeypatch.setattr(bench, "_PREPARED", {})
+    monkeypatch.setattr(adcost.bench, "_PREPARED", {})
     monkeypatch.setattr(bench, "prepare", lambda *args, **sizes: built.append(args) or object())
     first, again = bench.Checkpoint(), bench.Checkpoint()
     first.setup("numpy", "none", 4)

@@ -30,11 +30,10 @@ SEGMENT_TARGETS = ("none", "every_2", "every_4", "sqrt", "per_layer")
 PAIRED_ROUNDS = 9                       # interleaved timing rounds per (framework, depth)
 
 
-def measure_rows(grid: dict, depths, rss_depths, rss_repeats: int,
-                 frameworks=FRAMEWORKS) -> list[dict]:
+def measure_rows(grid: dict, depths, rss_depths, rss_repeats: int) -> list[dict]:
     sizes = {k: grid[k] for k in ("width", "batch", "outputs", "slots")}
     rows = []
-    for framework in frameworks:
+    for framework in FRAMEWORKS:
         for depth in depths:
             strategies = [s for s in SUPPORTED[framework] if not unsupported_reason(framework, s)]
             cases = {s: prepare(framework, s, depth, **sizes) for s in ["forward", *strategies]}
