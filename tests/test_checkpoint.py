@@ -1,6 +1,7 @@
 """Checkpointing: the analytic bytes against torch's saved tensors, gradients against plain."""
 import importlib.util
 import inspect
+import time
 
 import numpy as np
 import pytest
@@ -236,9 +237,9 @@ def test_paired_timing_takes_the_median_of_per_round_ratios():
 def test_overhead_by_width_rows_and_target():
     """Each width gets sqrt-vs-none with its floor T_forward / T_none; targets() reads them."""
     from adcost.checkpoint import report
-    grid = {**SMALL, "slots": 2, "overhead_widths": (4, 8)}
+    grid = {**SMALL, "slots": 2, "overhead_widths": (4, 8), "overhead_batch": 9}
     rows = report.overhead_by_width(grid, frameworks=("numpy",), depth=4)
-    assert [r["width"] for r in rows] == [4, 8]
+    assert [(r["width"], r["batch"]) for r in rows] == [(4, 9), (8, 9)]
     for r in rows:
         assert r["forward_s"] < r["none_s"] and 0 < r["floor"] < 1
         assert r["recomputed_passes"] == pytest.approx(r["overhead"] / r["floor"], rel=1e-9)
@@ -265,6 +266,21 @@ def test_memory_setup_builds_each_case_once_per_process(monkeypatch):
     assert first.case is again.case and built == [("numpy", "none", 4)]
     bench.Loss().setup("numpy", 4)
     assert built[-1] == ("numpy", "forward", 4)
+
+
+def test_peak_window_is_one_call_with_the_kernel_mark_and_repeats_without(monkeypatch):
+    """Back-to-back JAX calls overlap; with the kernel's mark one call is exact, without it
+    the sampler needs the call repeated for MIN_SAMPLE_S."""
+    import memory_profiler
+    from adcost.measure import memory
+    monkeypatch.setattr(memory_profiler, "memory_usage",
+                        lambda proc, **k: (1.0, proc[0]()))  # run the window, report its calls
+    monkeypatch.setattr(memory, "MIN_SAMPLE_S", 0.02)
+    monkeypatch.setattr(memory, "_hwm_bytes", lambda: None)
+    monkeypatch.setattr(memory, "_reset_hwm", lambda: True)
+    assert memory.peak_above_baseline(lambda: None)["calls"] == 1
+    monkeypatch.setattr(memory, "_reset_hwm", lambda: False)
+    assert memory.peak_above_baseline(lambda: time.sleep(0.001))["calls"] > 1
 
 
 def test_peak_takes_the_kernel_mark_where_sampling_missed_the_top(monkeypatch):

@@ -79,8 +79,10 @@ CHECKPOINT = {
         "batch": 512,
         "outputs": 16,
         "slots": 4,            # checkpoint slots of the binomial schedule
-        # the report's sqrt(L)-vs-none time at depth 64 for these widths (batch as above)
+        # the report's sqrt(L)-vs-none time at depth 64 for these widths, at a batch above the
+        # widest (a layer's activation, batch x width, outweighs its weights, width^2)
         "overhead_widths": (64, 256, 1024),
+        "overhead_batch": 2048,
     },
     "full": {
         "strategy": ("none", "every_2", "every_4", "sqrt", "per_layer", "sqrt_sequential",
@@ -93,6 +95,7 @@ CHECKPOINT = {
         "outputs": 16,
         "slots": 4,
         "overhead_widths": (64, 256, 1024),
+        "overhead_batch": 2048,
     },
 }
 

@@ -28,6 +28,7 @@ TARGET_DEPTH = 64                       # the sqrt(L) target is stated at depth 
 JVP_DEPTHS = (4, 16, 64, 128)           # forward mode: memory must not grow with depth
 SEGMENT_TARGETS = ("none", "every_2", "every_4", "sqrt", "per_layer")
 PAIRED_ROUNDS = 9                       # interleaved timing rounds per (framework, depth)
+WIDTH_ROUNDS = 5                        # the same per width (calls of up to seconds)
 
 
 def measure_rows(grid: dict, depths, rss_depths, rss_repeats: int) -> list[dict]:
@@ -66,7 +67,8 @@ def measure_rows(grid: dict, depths, rss_depths, rss_repeats: int) -> list[dict]
 
 
 def overhead_by_width(grid: dict, frameworks=FRAMEWORKS, depth: int = TARGET_DEPTH) -> list[dict]:
-    """sqrt(L) against none at `depth` for each width in grid["overhead_widths"] (batch fixed).
+    """sqrt(L) against none at `depth` for each width in grid["overhead_widths"], at batch
+    grid["overhead_batch"] (above the widest width, so activations outweigh the weights).
 
     The floor is T_forward / T_none: what recomputing every layer once costs if the
     recompute were free of any machinery; per-call costs (dispatch, checkpoint hooks) weigh
@@ -74,10 +76,11 @@ def overhead_by_width(grid: dict, frameworks=FRAMEWORKS, depth: int = TARGET_DEP
     rows = []
     for framework in frameworks:
         for width in grid["overhead_widths"]:
-            sizes = {**{k: grid[k] for k in ("batch", "outputs", "slots")}, "width": width}
+            sizes = {"outputs": grid["outputs"], "slots": grid["slots"], "width": width,
+                     "batch": grid["overhead_batch"]}
             runs = {s: prepare(framework, s, depth, **sizes).run for s in ("forward", "none", "sqrt")}
-            t = measure_paired(runs, baseline="none", rounds=PAIRED_ROUNDS)
-            row = {"framework": framework, "depth": depth, "width": width, "batch": grid["batch"],
+            t = measure_paired(runs, baseline="none", rounds=WIDTH_ROUNDS)
+            row = {"framework": framework, "depth": depth, "width": width, "batch": sizes["batch"],
                    **{f"{s}_s": t[s]["median_s"] for s in runs},
                    "overhead": t["sqrt"]["overhead"],
                    "floor": t["forward"]["median_s"] / t["none"]["median_s"],

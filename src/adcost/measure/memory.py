@@ -28,9 +28,8 @@ MMAP_THRESHOLD = "65536"
 # 62.5-68.9 MiB across processes; 102.4-103.5 MiB with one inter-op thread (measured, batch
 # 8192).  Gradients did not move (none at depth 64: 135-137 MiB either way).
 PROBE_ENV = {"MALLOC_MMAP_THRESHOLD_": MMAP_THRESHOLD, "TF_NUM_INTEROP_THREADS": "1"}
-MIN_SAMPLE_S = 0.15     # the probed call repeats for this long, so the sampler sees its peak
+MIN_SAMPLE_S = 0.15     # without the kernel's mark the call repeats this long for the sampler
 WINDOWS = 5             # measured windows per probe; the median one is reported
-SLOW_CALL_S = 0.1       # a call at least this slow gets three windows
 
 
 class SavedBytes:
@@ -126,15 +125,26 @@ def _trim() -> None:
         pass  # not glibc: nothing to trim
 
 
-def peak_above_baseline(run, min_time: float = MIN_SAMPLE_S) -> dict:
-    """Peak RSS while `run` repeats for `min_time` s (once at least), above the RSS just
-    before, in bytes.
+def peak_above_baseline(run, min_time: float | None = None) -> dict:
+    """Peak RSS of `run` above the RSS just before, in bytes: one call where the kernel's
+    high-water mark can be reset (Linux), else repeated for `min_time` s (MIN_SAMPLE_S).
 
     memory-profiler samples RSS every 2 ms; a peak shorter than that can fall between two
     samples (torch sqrt(L) at depth 64, batch 8192: 33.7 or 35.6 MB sampled in two probes,
-    the kernel's mark 35.6-36.4 MB).  Where the kernel's high-water mark can be reset
-    (Linux), `peak_rss_bytes` is the larger of the two; both are kept."""
+    the kernel's mark 35.6-36.4 MB), so `peak_rss_bytes` is the larger of the kernel's mark
+    and the samples; both are kept.  With the mark, one call is exact, and repeating it
+    would measure something else: consecutive JAX calls overlap (the previous call's
+    buffers are released by XLA's threads after its result is ready), and windows of
+    back-to-back JVPs at depth 4 read 10.3 to 20 MiB, one call per window 10.0-10.5 MiB
+    (measured, batch 8192).  `min_time` given: repeat that long whatever the platform."""
     from memory_profiler import memory_usage
+
+    gc.collect()
+    _trim()
+    baseline = rss_bytes()
+    hwm_ok = _reset_hwm()
+    if min_time is None:
+        min_time = 0.0 if hwm_ok else MIN_SAMPLE_S
 
     def repeat():
         start = time.perf_counter()
@@ -144,10 +154,6 @@ def peak_above_baseline(run, min_time: float = MIN_SAMPLE_S) -> dict:
             calls += 1
         return calls
 
-    gc.collect()
-    _trim()
-    baseline = rss_bytes()
-    hwm_ok = _reset_hwm()
     peak_mib, calls = memory_usage((repeat, (), {}), interval=0.002, max_usage=True,
                                    retval=True, include_children=False)
     hwm = _hwm_bytes() if hwm_ok else None
@@ -179,23 +185,17 @@ def _child(spec: dict) -> dict:
 
     case = prepare_at_scale(spec.pop("framework"), spec.pop("strategy"), spec.pop("depth"), **spec)
     case.run()  # compile (TensorFlow traces here) and warm outside the measured windows
-    start = time.perf_counter()
-    case.run()  # timed warm: the first call's tracing would make every TF call look slow
-    warm_s = time.perf_counter() - start
-    # a slow call fills its windows with samples and its footprint dwarfs the occasional
-    # few-MiB spike: three windows are enough there
-    windows = WINDOWS if warm_s < SLOW_CALL_S else 3
-    return {**median_window(case.run, windows), "validated_error": case.error,
+    case.run()
+    return {**median_window(case.run), "validated_error": case.error,
             "validated_batch": CHECK_BATCH, "env": {k: os.environ.get(k) for k in PROBE_ENV}}
 
 
 def median_window(run, windows: int = WINDOWS) -> dict:
     """`peak_above_baseline` over several windows in one process; the window of median peak.
 
-    One window of a JAX probe now and then peaks ~6 MiB higher than the rest (measured: 1 of
-    6 fresh processes at 16.7 MiB against 10.4-10.6); the median window does not see it.
-    Every window's peak is kept under "window_peaks_bytes".  A window is at least one call:
-    a slow call (batch 8192, depth 128: about 0.5 s) is sampled hundreds of times anyway."""
+    A window now and then peaks higher than the rest (NumPy's JVP at depth 128: one window of
+    seven 1.3 MiB above the others, in every process); the median window does not see it.
+    Every window's peak is kept under "window_peaks_bytes"."""
     found = []
     for _ in range(windows):
         gc.collect()
