@@ -7,7 +7,7 @@ import sys
 
 import numpy as np
 
-from . import check as checking
+from . import check as checking, threads
 from .frameworks.base import ADAPTERS, DTYPES, Unsupported, framework_class, missing_reason
 from .problems import PROBLEMS, make_problem, size_names
 
@@ -16,7 +16,7 @@ class Parser(argparse.ArgumentParser):
     """Bad arguments: one line on stderr, exit code 2."""
 
     def error(self, message):
-        self.exit(2, f"adcost: error: {message}\n")
+        self.exit(2, f"{self.prog}: error: {message}\n")
 
 
 def positive(text: str) -> int:
@@ -165,6 +165,7 @@ COMMANDS = {"check": cmd_check, "jacobian": cmd_jacobian, "smoke": cmd_smoke, "l
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
+        threads.apply()       # $ADCOST_THREADS, before any framework is imported
         return COMMANDS[args.command](args)
     except (ValueError, Unsupported) as exc:
         print(f"adcost: error: {exc}", file=sys.stderr)

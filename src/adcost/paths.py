@@ -38,3 +38,9 @@ def site() -> Path:
 def tidy() -> Path:
     """The tidy table, without suffix: .csv and .parquet beside each other."""
     return results() / "tidy"
+
+
+def checkpoint_summary(threads: int | None = None) -> Path:
+    """The checkpoint report; a thread-limited run (ADCOST_THREADS=N) gets its own file."""
+    return results() / ("checkpoint_summary.json" if threads is None
+                        else f"checkpoint_summary_threads{threads}.json")

@@ -7,10 +7,11 @@ stop loses the group in progress only.  `--resume` skips the groups already save
 commit on this machine (asv's --skip-existing).
 
     python -m adcost.sweep --grid quick [--machine NAME] [--resume] [-- extra asv arguments]
+
+ADCOST_THREADS=N limits every framework to N threads (src/adcost/threads.py).
 """
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import shlex
@@ -19,7 +20,8 @@ import sys
 import time
 from pathlib import Path
 
-from . import grids, paths
+from . import grids, paths, threads
+from .cli import Parser
 
 # (label, asv -b regex).  Compile and Flops share one setup_cache: they run together.
 GROUPS = (
@@ -66,7 +68,7 @@ def asv_command(pattern: str, machine: str, commit: str, resume: bool, extra: li
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = Parser(prog="adcost.sweep", description=__doc__.splitlines()[0])
     parser.add_argument("--grid", choices=grids.GRID_NAMES, default=grids.grid_name())
     parser.add_argument("--machine", default=os.uname().nodename)
     parser.add_argument("--resume", action="store_true",
@@ -74,6 +76,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", default=None, help="run the groups whose label has this word")
     parser.add_argument("asv_args", nargs="*", help="after --: passed to asv run")
     args = parser.parse_args(argv)
+    try:
+        threads.apply()       # $ADCOST_THREADS: asv and every process it starts inherit it
+    except ValueError as exc:
+        parser.error(str(exc))
     groups = [g for g in GROUPS if args.only is None or args.only in g[0]]
     if not groups:
         parser.error(f"--only {args.only!r} matches no group; groups: {', '.join(g[0] for g in GROUPS)}")

@@ -1,6 +1,6 @@
 """The checkpointing figures against the issue's targets: results/checkpoint_summary.json.
 
-    python -m adcost.checkpoint.report [--grid quick|full] [--out PATH] [--rss-repeats 2]
+    [ADCOST_THREADS=N] python -m adcost.checkpoint.report [--grid quick|full] [--out PATH] [--rss-repeats 2]
 
 Rows: one per (framework, strategy, depth) with analytic, framework-reported and
 peak-RSS bytes, seconds, the time overhead against `none`, and that overhead counted in
@@ -13,12 +13,12 @@ so a machine that drifts over minutes does not enter the ratios.
 """
 from __future__ import annotations
 
-import argparse
 import json
 import math
 from pathlib import Path
 
-from .. import grids, paths
+from .. import grids, paths, threads
+from ..cli import Parser
 from ..measure.environment import environment
 from ..measure.memory import peak_rss
 from ..measure.timing import measure_paired
@@ -162,11 +162,16 @@ def targets(rows: list[dict], jvp: list[dict], widths: list[dict] = ()) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = Parser(prog="adcost.checkpoint.report", description=__doc__.splitlines()[0])
     parser.add_argument("--grid", choices=grids.GRID_NAMES, default=None)
-    parser.add_argument("--out", default=None, help="default: results/checkpoint_summary.json")
+    parser.add_argument("--out", default=None, help="default: results/checkpoint_summary.json "
+                        "(under ADCOST_THREADS=N: checkpoint_summary_threadsN.json)")
     parser.add_argument("--rss-repeats", type=int, default=2)
     args = parser.parse_args(argv)
+    try:
+        limit = threads.apply()   # $ADCOST_THREADS, before any framework is imported
+    except ValueError as exc:
+        parser.error(str(exc))
     grid = grids.checkpoint(args.grid)
     depths = sorted(set(grid["depth"]) | {TARGET_DEPTH})
     rows = measure_rows(grid, depths, set(grid["rss_depth"]) | {TARGET_DEPTH}, args.rss_repeats)
@@ -178,7 +183,7 @@ def main(argv: list[str] | None = None) -> int:
                        "per-round ratios to none (see time_min_s, time_max_s)",
                "targets": targets(rows, jvp, widths), "rows": rows, "jvp": jvp,
                "overhead_by_width": widths}
-    out = Path(args.out) if args.out else paths.results() / "checkpoint_summary.json"
+    out = Path(args.out) if args.out else paths.checkpoint_summary(limit)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(summary, indent=1, default=str))
     print(json.dumps(summary["targets"], indent=1, default=str))

@@ -41,9 +41,10 @@ def versions() -> dict[str, str]:
 
 
 def thread_settings() -> dict[str, str | int | None]:
-    keys = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "XLA_FLAGS",
+    affinity = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
+    keys = ("ADCOST_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "XLA_FLAGS",
             "MALLOC_MMAP_THRESHOLD_", "TF_NUM_INTEROP_THREADS", "TF_NUM_INTRAOP_THREADS")
-    return {"cpu_count": os.cpu_count(), **{k: os.environ.get(k) for k in keys}}
+    return {"cpu_count": os.cpu_count(), "cpus_allowed": affinity, **{k: os.environ.get(k) for k in keys}}
 
 
 def environment() -> dict:

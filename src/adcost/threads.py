@@ -1,0 +1,57 @@
+"""One thread limit for every framework: `ADCOST_THREADS=N` (unset: each framework's default).
+
+Why: on the reference VM (2 vCPUs) the throughput of two threads flips between two levels
+about 1.6x apart every few seconds to minutes, with both threads busy and no steal time
+reported (NumPy's plain gradient at depth 64, one process, 1 s medians: 6.6-7.2 ms or
+10.9-11.8 ms), while one thread holds 9.5-10.3 ms.  Figures from separate processes then
+move with the machine, not with the code; one thread per process makes them repeat.
+
+The limit has to be in place before a framework is imported: the thread variables below,
+and the process's CPU affinity, which children inherit (JAX 0.10's XLA ignores its thread
+flags and sizes its pool to the CPUs the process may use).
+"""
+from __future__ import annotations
+
+import os
+import sys
+
+VARIABLE = "ADCOST_THREADS"
+THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
+               "TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS")
+FRAMEWORK_MODULES = ("torch", "jax", "tensorflow")
+
+
+def available_cpus() -> list[int]:
+    if hasattr(os, "sched_getaffinity"):
+        return sorted(os.sched_getaffinity(0))
+    return list(range(os.cpu_count() or 1))
+
+
+def requested(environ=os.environ) -> int | None:
+    """The thread limit asked for in $ADCOST_THREADS, None when unset or empty."""
+    raw = environ.get(VARIABLE, "").strip()
+    if not raw:
+        return None
+    cpus = len(available_cpus())
+    if not raw.isdigit() or not 1 <= int(raw) <= cpus:
+        raise ValueError(f"{VARIABLE} must be a whole number from 1 to {cpus} "
+                         f"(the CPUs this process may use); got {raw!r}")
+    return int(raw)
+
+
+def apply(n: int | None = None) -> int | None:
+    """Limit this process and its children to `n` threads on `n` CPUs (default: $ADCOST_THREADS).
+
+    Sets the thread variables and the CPU affinity (the first n CPUs this process may use).
+    Raises RuntimeError when a framework is already imported, since it would keep its pool."""
+    n = requested() if n is None else n
+    if n is None:
+        return None
+    loaded = [m for m in FRAMEWORK_MODULES if m in sys.modules]
+    if loaded:
+        raise RuntimeError(f"{VARIABLE} must be applied before importing {', '.join(loaded)}")
+    os.environ[VARIABLE] = str(n)
+    os.environ.update({var: str(n) for var in THREAD_VARS})
+    if hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, available_cpus()[:n])
+    return n

@@ -1,0 +1,68 @@
+"""ADCOST_THREADS: one thread limit for every framework, checked before anything runs."""
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from adcost import threads
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_requested_reads_the_variable():
+    assert threads.requested({}) is None
+    assert threads.requested({"ADCOST_THREADS": " "}) is None
+    assert threads.requested({"ADCOST_THREADS": "1"}) == 1
+
+
+@pytest.mark.parametrize("raw", ["0", "-1", "two", "1.5", str(len(threads.available_cpus()) + 1)])
+def test_requested_refuses_what_cannot_be_a_limit(raw):
+    with pytest.raises(ValueError, match="ADCOST_THREADS must be a whole number from 1 to"):
+        threads.requested({"ADCOST_THREADS": raw})
+
+
+def python(code: str, **env) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          env={**os.environ, **env}, cwd=ROOT, timeout=120)
+
+
+def test_apply_limits_variables_affinity_and_torch_in_a_fresh_process():
+    pytest.importorskip("torch")
+    code = ("import json, os; from adcost import threads; threads.apply(); import torch; "
+            "from adcost.measure.environment import thread_settings; "
+            "print(json.dumps({'torch': torch.get_num_threads(), **thread_settings()}))")
+    out = python(code, ADCOST_THREADS="1")
+    assert out.returncode == 0, out.stderr
+    got = json.loads(out.stdout)
+    assert got["torch"] == 1 and got["ADCOST_THREADS"] == "1"
+    assert all(got[var] == "1" for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS"))
+    if hasattr(os, "sched_getaffinity"):
+        assert got["cpus_allowed"] == 1
+
+
+def test_apply_refuses_once_a_framework_is_imported():
+    pytest.importorskip("torch")
+    out = python("import torch; from adcost import threads; threads.apply(1)")
+    assert out.returncode != 0 and "before importing torch" in out.stderr
+
+
+def test_unset_changes_nothing():
+    out = python("import os; from adcost import threads; print(threads.apply(), "
+                 "os.environ.get('OMP_NUM_THREADS'))", ADCOST_THREADS="", OMP_NUM_THREADS="")
+    assert out.returncode == 0 and out.stdout.split() == ["None"]
+
+
+@pytest.mark.parametrize("argv", [["adcost.cli", "check", "--problem", "xy_sin"],
+                                  ["adcost.sweep", "--grid", "quick"],
+                                  ["adcost.checkpoint.report", "--grid", "quick", "--out", "OUT"]])
+def test_a_bad_limit_is_one_line_and_exit_2_before_any_work(argv, tmp_path):
+    argv = [str(tmp_path / "summary.json") if a == "OUT" else a for a in argv]
+    out = subprocess.run([sys.executable, "-m", *argv], capture_output=True, text=True, cwd=ROOT,
+                         env={**os.environ, "ADCOST_THREADS": "zero", "ADCOST_RESULTS": str(tmp_path)},
+                         timeout=120)
+    assert out.returncode == 2
+    assert out.stderr.count("\n") == 1 and "ADCOST_THREADS must be" in out.stderr
+    assert list(tmp_path.iterdir()) == []
