@@ -2,8 +2,11 @@ import os
 
 import pytest
 
+from adcost import threads
+
 # Fewer threads: the suite runs on 2 cores, often beside other work.
 os.environ.setdefault("OMP_NUM_THREADS", "1")
+threads.apply()   # ADCOST_THREADS=N make test: the limit before any framework is imported
 
 
 def pytest_collection_modifyitems(config, items):

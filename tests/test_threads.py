@@ -25,8 +25,10 @@ def test_requested_refuses_what_cannot_be_a_limit(raw):
 
 
 def python(code: str, **env) -> subprocess.CompletedProcess:
+    """`code` in a fresh interpreter, without any thread limit the suite itself runs under."""
+    clean = {k: v for k, v in os.environ.items() if k not in (threads.VARIABLE, *threads.THREAD_VARS)}
     return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          env={**os.environ, **env}, cwd=ROOT, timeout=120)
+                          env={**clean, **env}, cwd=ROOT, timeout=120)
 
 
 def test_apply_limits_variables_affinity_and_torch_in_a_fresh_process():
@@ -41,6 +43,17 @@ def test_apply_limits_variables_affinity_and_torch_in_a_fresh_process():
     assert all(got[var] == "1" for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS"))
     if hasattr(os, "sched_getaffinity"):
         assert got["cpus_allowed"] == 1
+
+
+def test_an_inherited_limit_is_kept_after_the_frameworks_are_imported():
+    """A child of a limited process (asv's benchmarks, the peak-RSS probes) already runs
+    under the limit: applying it again is not an error."""
+    pytest.importorskip("torch")
+    code = ("import os; from adcost import threads; threads.apply(1); import torch; "
+            "print(threads.apply(1), len(threads.available_cpus()))")
+    out = python(code, ADCOST_THREADS="1")
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["1", "1"]
 
 
 def test_apply_refuses_once_a_framework_is_imported():

@@ -39,14 +39,20 @@ def requested(environ=os.environ) -> int | None:
     return int(raw)
 
 
+def applied(n: int) -> bool:
+    """Whether this process already runs under the limit `n` (inherited or set before)."""
+    return (all(os.environ.get(var) == str(n) for var in (VARIABLE, *THREAD_VARS))
+            and len(available_cpus()) <= n)
+
+
 def apply(n: int | None = None) -> int | None:
     """Limit this process and its children to `n` threads on `n` CPUs (default: $ADCOST_THREADS).
 
     Sets the thread variables and the CPU affinity (the first n CPUs this process may use).
     Raises RuntimeError when a framework is already imported, since it would keep its pool."""
     n = requested() if n is None else n
-    if n is None:
-        return None
+    if n is None or applied(n):
+        return n
     loaded = [m for m in FRAMEWORK_MODULES if m in sys.modules]
     if loaded:
         raise RuntimeError(f"{VARIABLE} must be applied before importing {', '.join(loaded)}")
