@@ -8,6 +8,8 @@ import platform
 import subprocess
 from pathlib import Path
 
+from .. import threads
+
 PACKAGES = ("adcost", "numpy", "torch", "jax", "jaxlib", "tensorflow-cpu", "asv")
 
 
@@ -41,10 +43,9 @@ def versions() -> dict[str, str]:
 
 
 def thread_settings() -> dict[str, str | int | None]:
-    affinity = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
-    keys = ("ADCOST_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "XLA_FLAGS",
-            "MALLOC_MMAP_THRESHOLD_", "TF_NUM_INTEROP_THREADS", "TF_NUM_INTRAOP_THREADS")
-    return {"cpu_count": os.cpu_count(), "cpus_allowed": affinity, **{k: os.environ.get(k) for k in keys}}
+    keys = (threads.VARIABLE, *threads.THREAD_VARS, "XLA_FLAGS", "MALLOC_MMAP_THRESHOLD_")
+    return {"cpu_count": os.cpu_count(), "cpus_allowed": len(threads.available_cpus()),
+            **{k: os.environ.get(k) for k in keys}}
 
 
 def environment() -> dict:
