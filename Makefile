@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed
 # Extra pip options, e.g. PIP_EXTRA='--extra-index-url URL-of-the-PyTorch-CPU-wheels'
 PIP_EXTRA ?=
 
-.PHONY: install test bench sweep resume checkpoint-report check clean plots site
+.PHONY: install test test-fast bench sweep resume checkpoint-report check clean plots site
 
 install: $(STAMP)
 
@@ -17,8 +17,13 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/python -m pip install -q $(PIP_EXTRA) -c constraints.txt -e ".[$(EXTRAS)]"
 	touch $(STAMP)
 
+# Every test (at most 5 minutes on 2 cores); test-fast leaves out the slow ones (subprocesses,
+# asv, Chromium, fresh-process probes): at most a minute.
 test: $(STAMP)
-	$(BIN)/python -m pytest -q tests
+	$(BIN)/python -m pytest -q
+
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -q -m "not slow"
 
 check: $(STAMP)
 	$(BIN)/adcost check
@@ -54,13 +59,13 @@ checkpoint-report: $(STAMP)
 
 # Figures and tidy data from results/asv (a figure whose data is missing is skipped, with a message).
 plots: $(STAMP)
-	$(BIN)/python -m analysis.plots
+	$(BIN)/adcost plots
 
 # results/site/index.html: self-contained (figures inline), beside results/asv/html when published.
 site: plots
 	@if [ -f results/asv/benchmarks.json ]; then $(BIN)/asv publish >/dev/null 2>&1 \
 	  && echo "site: asv dashboard in results/asv/html" || echo "site: asv publish failed; the site links no dashboard"; fi
-	$(BIN)/python -m analysis.site
+	$(BIN)/adcost site
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis

@@ -1,13 +1,14 @@
 """Checkpointing: memory and time of a deep MLP's gradient versus depth, per framework.
 
-Grids come from adcost.grids.CHECKPOINT (ADCOST_GRID=quick|full); the cases, their
-validation and every probe live in adcost.checkpoint and adcost.measure.memory.
-Unsupported (framework, strategy) pairs and missing frameworks skip in setup.
+Grids come from adcost.grids.CHECKPOINT (ADCOST_GRID=quick|full); the cases (the operation
+`ckpt_grad` of adcost.cases), their validation and every probe live in adcost.checkpoint and
+adcost.measure.memory.  Unsupported (framework, strategy) pairs and missing frameworks skip in
+setup.
 """
 from adcost import grids
 from adcost.bench import once_per_process
-from adcost.checkpoint import (FRAMEWORKS, NO_SAVED_BYTES, prepare, prepare_at_scale,
-                               unsupported_reason)
+from adcost.checkpoint import (analytic_bytes, frameworks, reports_saved_bytes, saved_bytes,
+                               study_case, study_case_at_scale, unsupported_reason)
 
 GRID = grids.checkpoint()
 SIZES = {k: GRID[k] for k in ("width", "batch", "outputs", "slots")}
@@ -15,6 +16,7 @@ RSS_SIZES = {**SIZES, "batch": GRID["rss_batch"]}   # the peak-RSS probes' large
 STRATEGIES = GRID["strategy"]
 DEPTHS = GRID["depth"]
 RSS_DEPTHS = GRID["rss_depth"]
+FRAMEWORKS = frameworks()
 
 
 # asv's warm-up before the samples, in seconds: the first calls in a process forked from
@@ -30,7 +32,7 @@ def prepare_or_skip(framework, strategy, depth):
     if reason is not None:
         raise NotImplementedError(reason)
     return once_per_process(("checkpoint", framework, strategy, depth),
-                            lambda: prepare(framework, strategy, depth, **SIZES))
+                            lambda: study_case(framework, strategy, depth, **SIZES))
 
 
 def skip_unless_rss_depth(framework, strategy, depth):
@@ -44,8 +46,9 @@ def skip_unless_rss_depth(framework, strategy, depth):
 
 def skip_unreported(framework, strategy, depth):
     """Skip saved bytes where the framework has no record of them (runs after setup)."""
-    if framework in NO_SAVED_BYTES:
-        raise NotImplementedError(NO_SAVED_BYTES[framework])
+    reason = reports_saved_bytes(framework)
+    if reason:
+        raise NotImplementedError(reason)
 
 
 class Timed:
@@ -66,16 +69,16 @@ class Checkpoint(Timed):
         self.case = prepare_or_skip(framework, strategy, depth)
 
     def track_saved_bytes(self, framework, strategy, depth):
-        return self.case.saved_bytes()
+        return saved_bytes(self.case)
     track_saved_bytes.unit = "bytes"
     track_saved_bytes.setup = skip_unreported
 
     def track_analytic_bytes(self, framework, strategy, depth):
-        return self.case.analytic["stored_bytes"]
+        return analytic_bytes(self.case)["stored_bytes"]
     track_analytic_bytes.unit = "bytes"
 
     def time_gradient(self, framework, strategy, depth):
-        self.case.run()
+        self.case()
 
 
 class PeakRSS:
@@ -111,10 +114,10 @@ class PeakMem:
 
     def setup(self, framework, strategy, depth):
         skip_unless_rss_depth(framework, strategy, depth)
-        self.case = prepare_at_scale(framework, strategy, depth, **RSS_SIZES)
+        self.case = study_case_at_scale(framework, strategy, depth, **RSS_SIZES)
 
     def peakmem_gradient(self, framework, strategy, depth):
-        self.case.run()
+        self.case()
 
     def peakmem_baseline(self, framework, strategy, depth):
         pass
@@ -137,7 +140,7 @@ class Forward(Timed):
     track_jvp_bytes.unit = "bytes"
 
     def time_jvp(self, framework, depth):
-        self.case.run()
+        self.case()
 
 
 class Loss(Timed):
@@ -151,4 +154,4 @@ class Loss(Timed):
         self.case = prepare_or_skip(framework, "forward", depth)
 
     def time_loss(self, framework, depth):
-        self.case.run()
+        self.case()

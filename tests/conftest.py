@@ -20,6 +20,3 @@ def pytest_collection_modifyitems(config, items):
                 if reason:
                     item.add_marker(pytest.mark.skip(reason=reason))
 
-
-def pytest_configure(config):
-    config.addinivalue_line("markers", "needs(*frameworks): skip unless these frameworks are installed")

@@ -1,4 +1,4 @@
-"""analysis/ and `adcost advise/compare` on synthetic asv results with known constants."""
+"""adcost.analysis and `adcost advise/compare` on synthetic asv results with known constants."""
 import importlib.util
 import math
 import sys
@@ -8,11 +8,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))   # analysis/ lives at the repository root
+from adcost import cli
+from adcost.analysis import advise, compare, fit, load, plots, summary
 
-from analysis import compare, fit, load, plots, summary  # noqa: E402
-from adcost import advise, cli  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 spec = importlib.util.spec_from_file_location("asv_fixture", ROOT / "tests" / "fixtures" / "asv_fixture.py")
 fx = importlib.util.module_from_spec(spec)
@@ -86,7 +85,7 @@ def test_environment_columns(tidy):
 
 def test_tidy_export_round_trip(tidy, tmp_path):
     load.export(tidy, tmp_path)
-    for name in ("tidy.csv", "tidy.parquet"):
+    for name in ("tidy.csv.gz",):
         back = load.load(tmp_path / name)
         assert len(back) == len(tidy)
         np.testing.assert_allclose(back["value"].to_numpy(float), tidy["value"].to_numpy(float), equal_nan=True)
@@ -149,7 +148,7 @@ def test_memory_helpers(tidy):
 
 
 def test_tradeoff_marks_one_more_forward_pass(tidy):
-    from analysis import tradeoff
+    from adcost.analysis import tradeoff
     points = tradeoff.tradeoff_points(tidy)
     theory = tradeoff.one_more_forward(tidy, points)
     for fw, seconds in theory.items():
@@ -181,7 +180,7 @@ def test_missing_data_skips_with_a_message(tidy, tmp_path, capsys):
 
 
 def test_plots_main_without_results(tmp_path, capsys):
-    assert plots.main(["--asv", str(tmp_path / "none")]) == 1
+    assert plots.main(["--results", str(tmp_path / "none")]) == 1
     assert "no asv results" in capsys.readouterr().err
 
 

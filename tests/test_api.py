@@ -32,7 +32,7 @@ def rosenbrock_residuals(xp, x):
 def test_user_defined_problem_through_every_engine():
     p = adcost.custom_problem("rosenbrock", rosenbrock_residuals, n=2, m=2, x0=[-1.2, 1.0], scalar=True)
     want = np.array([[-1.0, 0.0], [-20.0 * -1.2, 10.0]])
-    assert adcost.make_problem("rosenbrock") is p  # registered by name
+    assert "rosenbrock" not in adcost.PROBLEMS   # registered only when asked
     engines = [f for f in adcost.available_frameworks() if f != "tf"]
     for fw in engines:
         for mode in adcost.get_framework(fw).modes:
@@ -40,6 +40,12 @@ def test_user_defined_problem_through_every_engine():
                 assert np.allclose(adcost.jacobian(p, fw, mode), want, rtol=1e-8), (fw, mode)
         case = adcost.prepare(p, fw, adcost.get_framework(fw).modes[0])  # through the gate
         assert case.error < 1e-5
+
+
+def test_a_custom_problem_is_registered_when_asked(monkeypatch):
+    monkeypatch.setattr(adcost.problems, "PROBLEMS", dict(adcost.PROBLEMS))
+    p = adcost.custom_problem("rosen", rosenbrock_residuals, n=2, m=2, x0=[-1.2, 1.0], register=True)
+    assert adcost.make_problem("rosen") is p
 
 
 @pytest.mark.needs("torch")

@@ -1,77 +1,83 @@
-"""Checkpointing: the analytic bytes against torch's saved tensors, gradients against plain."""
-import importlib.util
+"""Checkpointing as an operation: the analytic bytes against torch's saved tensors and the
+NumPy engine's ledger, every schedule's gradient against the plain one, skips and probes."""
 import inspect
 import time
 
 import numpy as np
 import pytest
 
-from adcost import checkpoint
-from adcost.checkpoint import SUPPORTED, prepare, unsupported_reason
-from adcost.checkpoint.strategies import (DeepMLP, analytic, binomial_cost, segments,
-                                          stored_indices)
-from adcost.frameworks.base import FrameworkMissing, Unsupported
+from adcost import checkpoint, prepare
+from adcost.checkpoint import analytic_bytes, saved_bytes, study_case, unsupported_reason
+from adcost.checkpoint.schedules import Sizes, analytic, binomial_cost, segments, stored_indices
+from adcost.frameworks.base import REGISTRY, FrameworkMissing, Unsupported, missing_reason
 from adcost.validate import ValidationError
 
 SMALL = {"width": 8, "batch": 5, "outputs": 3, "slots": 2}
-has = {name: importlib.util.find_spec(name) is not None for name in ("torch", "jax")}
-has["tf"] = importlib.util.find_spec("tensorflow") is not None
-has["numpy"] = True
-PRESENT = [f for f in checkpoint.FRAMEWORKS if has[f]]
+PRESENT = [f for f in checkpoint.frameworks() if missing_reason(f) is None]
 
 
-@pytest.mark.skipif(not has["torch"], reason="torch is not installed")
+def schedules(framework):
+    return REGISTRY[framework].record.schedules
+
+
+@pytest.mark.needs("torch")
 @pytest.mark.parametrize("depth", [1, 2, 5, 9, 16])
 @pytest.mark.parametrize("strategy", ["none", "every_2", "every_4", "sqrt", "per_layer",
                                       "sqrt_sequential"])
 def test_analytic_equals_torch_saved_bytes(strategy, depth):
-    case = prepare("torch", strategy, depth, dtype="float64", **SMALL)
-    assert case.saved_bytes() == case.analytic["stored_bytes"]
+    case = study_case("torch", strategy, depth, dtype="float64", **SMALL)
+    assert saved_bytes(case) == analytic_bytes(case)["stored_bytes"]
 
 
 @pytest.mark.parametrize("depth", [1, 4, 7, 12])
-@pytest.mark.parametrize("strategy", SUPPORTED["numpy"])
+@pytest.mark.parametrize("strategy", schedules("numpy"))
 def test_analytic_equals_numpy_ledger(strategy, depth):
-    case = prepare("numpy", strategy, depth, dtype="float64", **SMALL)
-    assert case.saved_bytes() == case.analytic["stored_bytes"]
-    assert case.engine.last_ledger.peak == case.analytic["peak_bytes"]
+    case = study_case("numpy", strategy, depth, dtype="float64", **SMALL)
+    assert saved_bytes(case) == analytic_bytes(case)["stored_bytes"]
+    assert case.source.rules.last_ledger.peak == analytic_bytes(case)["peak_bytes"]
 
 
 @pytest.mark.parametrize("framework", PRESENT)
 @pytest.mark.parametrize("depth", [1, 6, 13])
 def test_every_strategy_matches_the_plain_gradient(framework, depth):
-    for strategy in SUPPORTED[framework]:
-        case = prepare(framework, strategy, depth, dtype="float64", **SMALL)
-        assert case.error is not None and case.error < 1e-12, (strategy, case.error)
+    """prepare validates each schedule against the float64 reference gradient; the output
+    agrees with the framework's own plain gradient of the same problem too."""
+    plain = prepare(checkpoint.study_problem(depth, **{k: v for k, v in SMALL.items() if k != "slots"}),
+                    framework, "grad", warmup=0).output()
+    for strategy in schedules(framework):
+        case = study_case(framework, strategy, depth, dtype="float64", warmup=0, **SMALL)
+        np.testing.assert_allclose(case.output(), plain, rtol=0, atol=1e-12)
 
 
-def test_numpy_plain_gradient_matches_the_problem():
-    """The golden loop against torch autograd of the library's own mlp_loss function."""
+def test_the_layer_loop_is_the_problem_itself():
+    """The checkpointed gradient differentiates the registered mlp_loss problem: torch
+    autograd of the problem's own function gives the same gradient."""
     torch = pytest.importorskip("torch")
-    model = DeepMLP(depth=3, **{k: v for k, v in SMALL.items() if k != "slots"}, dtype="float64")
-    problem = model.problem()
+    problem = checkpoint.study_problem(3, width=8, batch=5, outputs=3)
     x = torch.tensor(problem.x0, requires_grad=True)
     params = {k: torch.tensor(v) for k, v in problem.params.items()}
     (g,) = torch.autograd.grad(problem.fn(torch, x, params)[0], x)
-    np.testing.assert_allclose(checkpoint.reference_gradient(model), g.numpy(), atol=1e-12)
+    case = study_case("numpy", "sqrt", 3, dtype="float64", **SMALL)
+    np.testing.assert_allclose(case.output(), g.numpy(), atol=1e-12)
 
 
 def test_a_wrong_gradient_is_refused(monkeypatch):
-    from adcost.checkpoint import numpy_ckpt
-    original = numpy_ckpt.NumpyCheckpoint.gradient
-    def off_by_one_percent(self, strategy):  # the reference (strategy none) stays right
-        f = original(self, strategy)
-        return f if strategy == "none" else (lambda: 1.01 * f())
-    monkeypatch.setattr(numpy_ckpt.NumpyCheckpoint, "gradient", off_by_one_percent)
-    with pytest.raises(ValidationError):
-        prepare("numpy", "sqrt", 4, **SMALL)
+    from adcost.frameworks import numpy_engine
+    original = numpy_engine.Loss.gradient
+
+    def off_by_one_percent(self, schedule, slots):  # the reference (plain grad) stays right
+        f = original(self, schedule, slots)
+        return lambda params, x: 1.01 * f(params, x)
+    monkeypatch.setattr(numpy_engine.Loss, "gradient", off_by_one_percent)
+    with pytest.raises(ValidationError, match="ckpt_grad/sqrt"):
+        study_case("numpy", "sqrt", 4, **SMALL)
 
 
 def test_formula_shapes():
     assert segments("every_4", 10) == [(0, 4, True), (4, 8, True), (8, 10, True)]
     assert segments("sqrt_sequential", 9) == [(0, 3, True), (3, 6, True), (6, 9, False)]
     assert stored_indices(segments("none", 5), 5) == {1, 2, 3, 4, 5}
-    m = DeepMLP(depth=64)
+    m = Sizes(depth=64, activation_bytes=512 * 64 * 4, residual_bytes=512 * 16 * 4)
     ratio = analytic("sqrt", m)["stored_bytes"] / analytic("none", m)["stored_bytes"]
     assert ratio <= 2 * 8 / 64
     assert binomial_cost(1, 3) == (1, 0) and binomial_cost(4, 0)[0] == 10
@@ -79,26 +85,23 @@ def test_formula_shapes():
 
 def test_jvp_matches_the_directional_derivative():
     for framework in PRESENT:
-        case = prepare(framework, "jvp", 5, dtype="float64", **SMALL)
-        assert case.error < 1e-9
+        case = study_case(framework, "jvp", 5, dtype="float64", **SMALL)
+        assert case.op == "jvp" and case.error < 1e-9
 
 
 def test_forward_pass_is_the_loss_and_keeps_nothing():
-    from adcost.checkpoint import loss_reference
     for framework in PRESENT:
-        case = prepare(framework, "forward", 5, dtype="float64", **SMALL)
-        assert case.error < 1e-12
-        assert float(case.fn()) == pytest.approx(loss_reference(case.model), rel=1e-12)
+        case = study_case(framework, "forward", 5, dtype="float64", **SMALL)
+        assert case.op == "primal" and case.error < 1e-12
         with pytest.raises(Unsupported, match="keeps nothing"):
-            case.saved_bytes()
+            saved_bytes(case)
 
 
-def test_a_wrong_forward_pass_is_refused(monkeypatch):
-    """The gate compares with the float64 loss: a 1 % disagreement is never timed."""
-    original = checkpoint.loss_reference
-    monkeypatch.setattr(checkpoint, "loss_reference", lambda model: 1.01 * original(model))
-    with pytest.raises(ValidationError, match="forward"):
-        prepare("numpy", "forward", 3, dtype="float64", **SMALL)
+def test_an_unknown_schedule_is_refused_by_name():
+    with pytest.raises(Unsupported, match="numpy has no 'sqrt_sequential' checkpoint schedule"):
+        study_case("numpy", "sqrt_sequential", 4, **SMALL)
+    with pytest.raises(Unsupported, match="mlp has no layers to checkpoint|needs a scalar output"):
+        prepare("mlp", "numpy", "ckpt_grad", schedule="none")
 
 
 def test_report_counts_the_overhead_in_forward_passes():
@@ -116,20 +119,18 @@ def test_report_counts_the_overhead_in_forward_passes():
 
 
 def test_missing_framework_skips(monkeypatch):
-    import adcost.checkpoint as ck
-    monkeypatch.setattr(ck, "missing_reason", lambda name: f"{name}: Python package not installed")
+    import dataclasses
+    record = dataclasses.replace(REGISTRY["torch"].record, package="adcost_no_such_package")
+    monkeypatch.setattr(REGISTRY["torch"], "record", record)
     assert "not installed" in unsupported_reason("torch", "none")
     with pytest.raises(FrameworkMissing):
-        prepare("torch", "none", 2, **SMALL)
+        study_case("torch", "none", 2, **SMALL)
     bench = pytest.importorskip("benchmarks.memory")
-    monkeypatch.setattr(bench, "unsupported_reason", ck.unsupported_reason)
     with pytest.raises(NotImplementedError, match="not installed"):
-        bench.Checkpoint().setup("jax", "none", 4)
+        bench.Checkpoint().setup("torch", "none", 4)
 
 
 def test_unsupported_pair_skips():
-    with pytest.raises(Unsupported):
-        prepare("torch", "binomial", 4, **SMALL)
     bench = pytest.importorskip("benchmarks.memory")
     with pytest.raises(NotImplementedError, match="no 'binomial'"):
         bench.Checkpoint().setup("torch", "binomial", 4)
@@ -147,13 +148,13 @@ def test_asv_params_agree_with_param_names():
         assert list(inspect.signature(cls.setup).parameters)[1:] == cls.param_names
 
 
-@pytest.mark.skipif(not has["tf"], reason="tensorflow is not installed")
+@pytest.mark.needs("tf")
 def test_tf_recomputes_and_reports_no_saved_bytes():
     """tf.recompute_grad really recomputes (twice the tanh ops under sqrt) and the saved-bytes
     benchmark skips TensorFlow with the reason instead of failing."""
     def tanh_ops(strategy):
-        case = prepare("tf", strategy, 9, **SMALL)
-        graph = case.engine._traced[strategy].get_concrete_function(case.engine.params).graph
+        case = study_case("tf", strategy, 9, **SMALL)
+        graph = case.fn.get_concrete_function(*case.args).graph
         gd = graph.as_graph_def()
         nodes = list(gd.node) + [n for f in gd.library.function for n in f.node_def]
         return case, sum(n.op == "Tanh" for n in nodes)
@@ -161,7 +162,7 @@ def test_tf_recomputes_and_reports_no_saved_bytes():
     assert plain_count == 9
     assert tanh_ops("sqrt")[1] == 18
     with pytest.raises(Unsupported, match="GradientTape"):
-        plain.saved_bytes()
+        saved_bytes(plain)
     bench = pytest.importorskip("benchmarks.memory")
     with pytest.raises(NotImplementedError, match="GradientTape"):
         bench.Checkpoint.track_saved_bytes.setup("tf", "none", 4)
@@ -187,8 +188,6 @@ def test_every_memory_benchmark_runs_its_setup_and_methods():
             out = getattr(instance, method)(*args)
             if method.startswith("track_"):
                 assert out > 0, (cls.__name__, method)
-            else:
-                assert out is None, (cls.__name__, method)
 
 
 def test_peak_rss_reports_the_median_window(monkeypatch):
@@ -238,7 +237,7 @@ def test_overhead_by_width_rows_and_target():
     """Each width gets sqrt-vs-none with its floor T_forward / T_none; targets() reads them."""
     from adcost.checkpoint import report
     grid = {**SMALL, "slots": 2, "overhead_widths": (4, 8), "overhead_batch": 9}
-    rows = report.overhead_by_width(grid, frameworks=("numpy",), depth=4)
+    rows = report.overhead_by_width(grid, names=("numpy",), depth=4)
     assert [(r["width"], r["batch"]) for r in rows] == [(4, 9), (8, 9)]
     for r in rows:
         assert r["forward_s"] < r["none_s"] and 0 < r["floor"] < 1
@@ -259,7 +258,7 @@ def test_memory_setup_builds_each_case_once_per_process(monkeypatch):
     import adcost.bench
     built = []
     monkeypatch.setattr(adcost.bench, "_PREPARED", {})
-    monkeypatch.setattr(bench, "prepare", lambda *args, **sizes: built.append(args) or object())
+    monkeypatch.setattr(bench, "study_case", lambda *args, **sizes: built.append(args) or object())
     first, again = bench.Checkpoint(), bench.Checkpoint()
     first.setup("numpy", "none", 4)
     again.setup("numpy", "none", 4)

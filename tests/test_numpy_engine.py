@@ -99,19 +99,19 @@ def test_saved_bytes_counts_the_cached_activations():
     assert ne.saved_bytes(adcost.make_problem("mlp", depth=depth, width=width)) == depth * width * 8
     loss = adcost.make_problem("mlp_loss", depth=depth, width=width, batch=batch, outputs=outputs)
     assert ne.saved_bytes(loss, "float32") == (depth * batch * width + batch * outputs) * 4
-    assert ne.saved_bytes(adcost.make_problem("affine")) == 0
-    with pytest.raises(ValueError, match="op-level"):
-        ne.saved_bytes(adcost.make_problem("polynomial"))
+    for name in ("affine", "polynomial"):
+        with pytest.raises(ValueError, match="layered problems"):
+            ne.saved_bytes(adcost.make_problem(name))
 
 
-def test_layer_functions_compose():
-    """forward caches one activation per hidden layer; backward reads it back."""
+def test_the_reverse_chain_holds_one_activation_per_hidden_layer():
+    """The reverse sweep (schedule none) holds h_1 .. h_depth, and its Jacobian is forward mode's."""
+    from adcost.checkpoint.schedules import Ledger
     problem = adcost.make_problem("mlp", depth=3, width=5)
-    params = ne.NumpyEngine().params(problem)
-    layers = [(params[f"W{k}"], params[f"b{k}"]) for k in range(4)]
-    y, cache = ne.forward(layers, problem.x0, "tanh")
-    assert [a.shape for a in cache] == [(5,)] * 3
-    g, _ = ne.backward(layers, problem.x0, cache, np.eye(problem.m), "tanh")
+    params, layers = ne.NumpyEngine().params(problem), problem.layers
+    chain = ne.Chain(layers, layers.split(params), Ledger(exclude=[problem.x0]), weights=False)
+    g = ne.run_schedule(chain, problem.x0, np.eye(problem.m), "none")
+    assert chain.ledger.stored == 3 * 5 * 8 and chain.ledger.held == 0
     np.testing.assert_allclose(g, adcost.jacobian(problem, "numpy", "jacfwd"), rtol=1e-12)
 
 

@@ -17,10 +17,9 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from adcost.analysis import load, plots, site
 
-from analysis import load, plots, site  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 spec = importlib.util.spec_from_file_location("asv_fixture", ROOT / "tests" / "fixtures" / "asv_fixture.py")
 fx = importlib.util.module_from_spec(spec)
@@ -80,7 +79,7 @@ def test_page_is_self_contained(results):
     external = re.findall(r'(?:src|href)\s*=\s*"(?:https?:)?//[^"]*"', page)
     assert external == [], external
     assert page.count("<figure") == 5 and "data:image/svg+xml;base64," in page
-    for link in ("../tidy.csv", "../tidy.parquet", "../figures/summary.csv", "../figures/crossover_map.png"):
+    for link in ("../tidy.csv.gz", "../figures/summary.csv", "../figures/crossover_map.png"):
         assert f'href="{link}"' in page
         assert (results / "site" / link).resolve().exists()
     assert "Synthetic CPU" in page and "c_rev/c_fwd" in page and "asv publish" in page

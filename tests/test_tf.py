@@ -81,20 +81,7 @@ def test_compile_time_recorded_and_one_trace(op):
 
 
 def test_mode_notes_cover_every_mode():
-    assert set(JACOBIAN_MODES) <= set(adcost.framework_class("tf").mode_notes)
-
-
-def test_checkpointed_grad_equals_plain_grad():
-    fw = get_framework("tf", "float64")
-    p = adcost.make_problem("mlp_loss", depth=3, width=6)
-    want = adcost.grad(p, "tf")
-    for segments in (1, 2, 4):
-        fn, args = fw.checkpointed_grad_fn(p, segments)
-        np.testing.assert_allclose(fw.to_numpy(fn(*args)), want, rtol=0, atol=1e-12)
-    with pytest.raises(ValueError):
-        fw.checkpointed_grad_fn(p, 5)
-    with pytest.raises(adcost.Unsupported):
-        fw.checkpointed_grad_fn(adcost.make_problem("mlp"), 1)
+    assert set(JACOBIAN_MODES) <= set(adcost.framework_class("tf").record.notes)
 
 
 def test_check_skips_tf_when_hidden(monkeypatch, capsys):

@@ -26,7 +26,7 @@ def test_requested_refuses_what_cannot_be_a_limit(raw):
 
 def python(code: str, **env) -> subprocess.CompletedProcess:
     """`code` in a fresh interpreter, without any thread limit the suite itself runs under."""
-    clean = {k: v for k, v in os.environ.items() if k not in (threads.VARIABLE, *threads.THREAD_VARS)}
+    clean = {k: v for k, v in os.environ.items() if k not in (threads.VARIABLE, *threads.thread_vars())}
     return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           env={**clean, **env}, cwd=ROOT, timeout=120)
 

@@ -15,7 +15,9 @@ per (grid, commit): a new commit or the other grid starts fresh.  Delete it to r
 dies there (asv's timeout kills it), the next larger size finds the pending mark of a dead
 process and counts the size as timed out.
 
-Nothing here imports a framework: asv imports the benchmarks (and this module) to discover them.
+Nothing here imports a framework: asv imports the benchmarks (and this module) to discover
+them; only asv's forkserver, which imports the suite once and forks a process per case, has
+the frameworks imported up front (`preimport`).
 """
 from __future__ import annotations
 
@@ -28,11 +30,11 @@ import time
 from pathlib import Path
 
 from . import grids, paths
-from .frameworks.base import ADAPTERS, CORE_MODES, Unsupported, framework_class, missing_reason
+from .frameworks.base import (CORE_MODES, REGISTRY, Unsupported, framework_class,
+                              import_framework, missing_reason, records, sweep_frameworks)
 
-# The frameworks of the study, in the order the benchmarks list them.  The pure-Python engine
-# runs only scalar problems (not the MLP), so it is not in the sweep.
-FRAMEWORKS = ("torch", "jax", "tf", "numpy", "fd")
+# The frameworks of the study, in the order the benchmarks list them (their records say which).
+FRAMEWORKS = sweep_frameworks()
 SWEEP_DTYPE = "float32"   # the sweep's dtype; a framework without it (fd) uses its first dtype
 PROBLEM = "mlp"
 PRODUCT_OPS = ("primal", "jvp", "vjp")
@@ -62,46 +64,46 @@ def _adapter(name: str):
         raise Skip(f"{name}: adapter cannot be imported ({exc})") from None
 
 
-def preimport() -> list[str]:
-    """Import the installed frameworks' adapter modules (and so the frameworks) now.
+def in_asv_forkserver() -> bool:
+    """Whether this import runs inside asv's forkserver (asv_runner.server._run_server)."""
+    frame = sys._getframe()
+    while frame is not None:
+        if frame.f_code.co_name == "_run_server" and "asv_runner" in frame.f_code.co_filename:
+            return True
+        frame = frame.f_back
+    return False
 
-    asv's forkserver imports the benchmark suite once and forks one process per parameter
-    combination: importing torch, JAX and TensorFlow here (about 6 s together, without starting
-    their thread pools or backends) spares every forked process that cost.  Returns the
-    frameworks imported.  ADCOST_PREIMPORT=0 turns it off."""
-    if os.environ.get("ADCOST_PREIMPORT", "1") == "0":
+
+def preimport(force: bool = False) -> list[str]:
+    """Import the installed frameworks (and what they import on first use) now, inside asv's
+    forkserver only (or when `force`d).
+
+    The forkserver imports the benchmark suite once and forks one process per parameter
+    combination: importing torch, JAX and TensorFlow there (about 6 s together, without
+    starting their thread pools or backends) spares every forked process that cost; torch.func's
+    first jvp alone imports torch._dynamo (1.6 s).  Returns the frameworks imported.
+    ADCOST_PREIMPORT=0 turns it off."""
+    if os.environ.get("ADCOST_PREIMPORT", "1") == "0" or not (force or in_asv_forkserver()):
         return []
     import importlib
 
     done = []
     for name in FRAMEWORKS:
-        module, package = ADAPTERS[name]
-        if package and missing_reason(name) is None:
-            adapter = importlib.import_module(module)
-            getattr(adapter, "_quiet_environment", lambda: None)()   # tf: no start-up banner
-            for lazy in (package,) + LAZY_IMPORTS.get(name, ()):
+        rec = records()[name]
+        if rec.package and missing_reason(name) is None:
+            import_framework(rec)
+            for lazy in rec.lazy_imports:
                 importlib.import_module(lazy)
             done.append(name)
     return done
 
 
-# Modules a framework imports on first use rather than at import.  torch.func's first jvp
-# imports torch._dynamo (1.6 s, measured on the reference machine): without it here, every
-# forked torch case paid that in setup, about 17 minutes of the full sweep.
-LAZY_IMPORTS = {"torch": ("torch._dynamo", "torch.func", "torch.utils.checkpoint",
-                          "torch.utils.flop_counter")}
-
-
 def jacobian_modes() -> tuple[str, ...]:
-    """Every Jacobian mode any adapter offers: the core four first, then the others in
-    ADAPTERS order.  Imports adapter modules only (they import their framework lazily)."""
+    """Every Jacobian mode any swept adapter offers, installed or not: the core four first,
+    then the others in record order (adapter classes import their framework lazily)."""
     modes = list(CORE_MODES)
-    for name in ADAPTERS:
-        try:
-            cls = _adapter(name)
-        except Skip:
-            continue
-        modes += [m for m in cls.modes if m not in modes]
+    for name in FRAMEWORKS:
+        modes += [m for m in REGISTRY[name].modes if m not in modes]
     return tuple(modes)
 
 
@@ -193,10 +195,10 @@ class BenchState:
 
 def checkout() -> Path:
     """The checkout being benchmarked.  asv runs benchmarks from a temporary folder, so it is
-    the folder holding the benchmarks/ that asv imported, else the one paths.root() finds."""
+    the folder holding the benchmarks/ that asv imported, else the current directory."""
     module = sys.modules.get("benchmarks")
     folder = Path(getattr(module, "__file__", None) or ".").resolve().parent.parent
-    return folder if (folder / "asv.conf.json").exists() else paths.root()
+    return folder if (folder / "asv.conf.json").exists() else Path.cwd()
 
 
 def state_folder() -> Path:

@@ -2,7 +2,9 @@
 
 `prepare` builds the native callable, compiles it where the framework compiles ahead of
 time, runs it once and validates that output, then warms it up.  Calling the case runs
-only the operation and the framework's sync; everything else happened before.
+only the operation and the framework's sync; everything else happened before.  Every
+operation goes through here: products, Jacobian modes, and checkpointed gradients
+(`op="ckpt_grad"` with a `schedule`).
 """
 from __future__ import annotations
 
@@ -10,10 +12,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-import numpy as np
-
-from . import validate
-from .frameworks.base import Framework, direction, get_framework
+from . import ops, validate
+from .frameworks.base import Framework, get_framework
 from .problems import Problem, make_problem
 
 
@@ -31,6 +31,8 @@ class Case:
     error: float | None = None          # max relative error against the reference
     dot_error: float | None = None      # dot-product test error (jvp and vjp cases)
     reference: str | None = None        # engine that produced the float64 reference
+    options: dict = field(default_factory=dict)   # schedule and slots of a ckpt_grad
+    source: Callable | None = None      # the built callable before compile (its attributes)
     _run: Callable[[], None] = field(init=False, repr=False)
 
     def __post_init__(self):
@@ -45,21 +47,25 @@ class Case:
 
     def output(self):
         """One more run, returned as NumPy (a tuple for jvp and vjp)."""
-        return to_numpy(self.framework, self.fn(*self.args))
+        return to_numpy(self.framework, self.op, self.fn(*self.args))
 
     @property
     def label(self) -> str:
-        return f"{self.problem.name}/{self.framework.name}/{self.op}/{self.framework.dtype}"
+        extra = "".join(f"/{v}" for v in self.options.values())
+        return f"{self.problem.name}/{self.framework.name}/{self.op}{extra}/{self.framework.dtype}"
 
     def describe(self) -> dict[str, Any]:
         """What a result file records about this case."""
         return {"problem": self.problem.name, **self.problem.sizes, "framework": self.framework.name,
-                "op": self.op, "dtype": self.framework.dtype, "device": self.framework.device,
-                "compile_s": self.compile_s, "first_call_s": self.first_call_s,
-                "error": self.error, "dot_error": self.dot_error, "reference": self.reference}
+                "op": self.op, **self.options, "dtype": self.framework.dtype,
+                "device": self.framework.device, "compile_s": self.compile_s,
+                "first_call_s": self.first_call_s, "error": self.error,
+                "dot_error": self.dot_error, "reference": self.reference}
 
 
-def to_numpy(framework: Framework, out):
+def to_numpy(framework: Framework, op: str, out):
+    if op == "ckpt_grad":
+        return framework.flat_gradient(out)
     if isinstance(out, tuple):
         return tuple(framework.to_numpy(o) for o in out)
     return framework.to_numpy(out)
@@ -74,25 +80,33 @@ def resolve(problem, framework, dtype="float64", device="cpu", **sizes) -> tuple
 
 
 def prepare(problem, framework, op: str, *, dtype: str = "float64", device: str = "cpu",
-            x=None, v=None, u=None, validate_output: bool = True, warmup: int = 2,
+            x=None, v=None, u=None, schedule: str | None = None, slots: int = 4,
+            validate_output: bool = True, warmup: int = 2, first_call: bool = True,
             **sizes) -> Case:
-    """A warmed, validated Case; raises Unsupported (with the reason) or ValidationError."""
+    """A warmed, validated Case; raises Unsupported (with the reason) or ValidationError.
+
+    first_call=False (only with validate_output=False and warmup=0) leaves the case unrun:
+    a peak-memory probe then sees the first call's peak in its own window."""
     p, fw = resolve(problem, framework, dtype, device, **sizes)
     x = p.point(x)
-    v = direction(v, p.n, "v")
-    u = direction(u, p.m, "u")
-    fn, args = fw.build(p, op, x=x, v=v, u=u)
-    fn, compile_s = fw.compile(fn, args)
+    v = ops.direction(v, p.n, "v")
+    u = ops.direction(u, p.m, "u")
+    options = {"schedule": schedule, "slots": slots} if op == "ckpt_grad" else {}
+    source, args = fw.build(p, op, x=x, v=v, u=u, **options)
+    fn, compile_s = fw.compile(source, args)
+    case = Case(p, fw, op, fn, args, compile_s, options=options, source=source)
+    if not (first_call or validate_output or warmup):
+        return case
     start = time.perf_counter()
     out = fn(*args)
     fw.block(out)
-    case = Case(p, fw, op, fn, args, compile_s, time.perf_counter() - start)
+    case.first_call_s = time.perf_counter() - start
     if validate_output:
         ref = validate.Reference(p)
         case.reference = ref.engine.name
-        tolerance = validate.FD_TOLERANCE if fw.name == "fd" else None
-        case.error = validate.check_output(case.label, to_numpy(fw, out),
-                                           validate.expected(ref, op, x, v, u), fw.dtype, tolerance)
+        case.error = validate.check_output(case.label, to_numpy(fw, op, out),
+                                           validate.expected(ref, op, x, v, u), fw.dtype,
+                                           fw.tolerance(fw.dtype))
         if op in ("jvp", "vjp") and fw.supports(p, "jvp") is None and fw.supports(p, "vjp") is None:
             case.dot_error = validate.dot_product_test(case.label, fw, p, x, v, u)
     for _ in range(warmup):
@@ -104,5 +118,5 @@ def compute(problem, framework, op: str, *, dtype="float64", device="cpu", x=Non
     """Run `op` once, unvalidated and untimed, and return NumPy: the public API's engine."""
     p, fw = resolve(problem, framework, dtype, device)
     fn, args = fw.build(p, op, x=p.point(x), v=v, u=u)
-    return to_numpy(fw, fn(*args))
-
+    with fw.scope():
+        return to_numpy(fw, op, fn(*args))

@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .cases import prepare
-from .frameworks.base import ADAPTERS, DTYPES, Unsupported, framework_class, missing_reason
+from .frameworks.base import DTYPES, Unsupported, framework_class, missing_reason, names
 from .problems import PROBLEMS, make_problem
 from .validate import ValidationError
 
@@ -23,7 +23,7 @@ class Row:
 def run_check(problems=None, frameworks=None, dtypes=DTYPES, progress=None) -> list[Row]:
     """Validate every combination; a missing framework or unsupported op becomes a skipped row."""
     rows: list[Row] = []
-    for fw_name in frameworks or list(ADAPTERS):
+    for fw_name in frameworks or list(names()):
         reason = missing_reason(fw_name)
         if reason is not None:
             rows.append(Row("*", fw_name, "*", "*", "skipped", note=reason))
@@ -37,21 +37,28 @@ def run_check(problems=None, frameworks=None, dtypes=DTYPES, progress=None) -> l
                                     note=f"{fw_name} runs {', '.join(cls.dtypes)} only"))
                     continue
                 framework = cls(dtype=dtype)
-                for op in cls.ops():
-                    rows.append(_one(problem, framework, op))
+                for op, schedule in operations(cls):
+                    rows.append(_one(problem, framework, op, schedule))
                     if progress:
                         progress(rows[-1])
     return rows
 
 
-def _one(problem, framework, op) -> Row:
-    row = Row(problem.name, framework.name, op, framework.dtype, "ok")
-    reason = framework.supports(problem, op)
+def operations(cls) -> list[tuple[str, str | None]]:
+    """Every (operation, checkpoint schedule) an adapter offers: each schedule of ckpt_grad."""
+    return [(op, schedule) for op in cls.ops()
+            for schedule in (cls.record.schedules if op == "ckpt_grad" else (None,))]
+
+
+def _one(problem, framework, op, schedule=None) -> Row:
+    label = op if schedule is None else f"{op}:{schedule}"
+    row = Row(problem.name, framework.name, label, framework.dtype, "ok")
+    reason = framework.supports(problem, op, schedule)
     if reason is not None:
         row.status, row.note = "skipped", reason
         return row
     try:
-        case = prepare(problem, framework, op, warmup=0)
+        case = prepare(problem, framework, op, schedule=schedule, warmup=0)
         row.error, row.note = case.error, f"ref {case.reference}"
         if case.dot_error is not None:
             row.note += f", dot {case.dot_error:.1e}"

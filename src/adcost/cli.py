@@ -1,4 +1,4 @@
-"""The `adcost` command: check, jacobian, smoke, list, advise, compare."""
+"""The `adcost` command: check, jacobian, smoke, list, advise, compare, tidy, plots, site."""
 from __future__ import annotations
 
 import argparse
@@ -7,51 +7,26 @@ import sys
 
 import numpy as np
 
-from . import check as checking, threads
-from .frameworks.base import ADAPTERS, DTYPES, Unsupported, framework_class, missing_reason
+from . import __version__, check as checking, threads
+from .argv import Parser, positive, size_pair
+from .frameworks.base import DTYPES, Unsupported, framework_class, missing_reason, names
 from .problems import PROBLEMS, make_problem, size_names
-
-
-class Parser(argparse.ArgumentParser):
-    """Bad arguments: one line on stderr, exit code 2."""
-
-    def error(self, message):
-        self.exit(2, f"{self.prog}: error: {message}\n")
-
-
-def positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {value}")
-    return value
-
-
-def size_pair(text: str) -> tuple[str, object]:
-    key, sep, value = text.partition("=")
-    if not sep:
-        raise argparse.ArgumentTypeError(f"--size takes KEY=VALUE, got {text!r}")
-    try:
-        return key, int(value)
-    except ValueError:
-        return key, value
 
 
 def parser() -> Parser:
     top = Parser(prog="adcost", description="What derivatives cost, measured.")
+    top.add_argument("--version", action="version", version=f"adcost {__version__}")
     sub = top.add_subparsers(dest="command", required=True, parser_class=Parser)
 
     c = sub.add_parser("check", help="validate every problem x framework x operation")
     c.add_argument("--problem", action="append", choices=sorted(PROBLEMS))
-    c.add_argument("--framework", action="append", choices=list(ADAPTERS))
+    c.add_argument("--framework", action="append", choices=list(names()))
     c.add_argument("--dtype", action="append", choices=DTYPES)
     c.add_argument("--json", action="store_true", help="rows as JSON instead of a table")
 
     j = sub.add_parser("jacobian", help="print one Jacobian")
     j.add_argument("--problem", required=True, choices=sorted(PROBLEMS))
-    j.add_argument("--framework", required=True, choices=list(ADAPTERS))
+    j.add_argument("--framework", required=True, choices=list(names()))
     j.add_argument("--mode", default="jacrev")
     for name in ("n", "m", "depth", "width", "batch"):
         j.add_argument(f"--{name}", type=positive)
@@ -71,7 +46,7 @@ def parser() -> Parser:
     a.add_argument("--m", required=True, type=positive, help="outputs of f")
     a.add_argument("--depth", type=positive, help="layers (scales by the measured depth sweep)")
     a.add_argument("--framework", help="only this framework's modes")
-    a.add_argument("--results", help="tidy CSV/parquet or asv results folder (default results/)")
+    a.add_argument("--results", help="results folder, tidy file or asv results folder (default ./results)")
 
     r = sub.add_parser("compare", help="what got slower or bigger between two result sets")
     r.add_argument("a", help="baseline: tidy CSV/parquet, asv result file or folder, or commit")
@@ -79,6 +54,13 @@ def parser() -> Parser:
     r.add_argument("--factor", type=float, default=1.10, help="minimum ratio that counts (default 1.10)")
     r.add_argument("--all", action="store_true", help="also list the unchanged measurements")
     r.add_argument("--strict", action="store_true", help="exit 1 when anything got worse")
+    r.add_argument("--results", help="results folder where commit prefixes are looked up (default ./results)")
+
+    for name, text in (("tidy", "the tidy table (results/tidy.csv.gz) from the asv results"),
+                       ("plots", "every figure, the summary table and the tidy table"),
+                       ("site", "the self-contained results page (results/site/index.html)")):
+        sub.add_parser(name, help=text).add_argument(
+            "--results", help="results folder holding asv/ and figures/ (default ./results)")
     return top
 
 
@@ -136,7 +118,7 @@ def cmd_list(args) -> int:
     for name in sorted(PROBLEMS):
         print(f"  {name:<12} sizes: {', '.join(size_names(name)) or '-'}")
     print("frameworks:")
-    for name in ADAPTERS:
+    for name in names():
         reason = missing_reason(name)
         if reason:
             print(f"  {name:<8} not available: {reason}")
@@ -146,20 +128,29 @@ def cmd_list(args) -> int:
 
 
 def cmd_advise(args) -> int:
-    from .advise import run
+    from .analysis.advise import run
     return run(args.n, args.m, args.depth, args.framework, args.results)
 
 
 def cmd_compare(args) -> int:
-    from .advise import _analysis_load   # analysis/ sits at the repository root, beside src/
-    _analysis_load()
-    from analysis.compare import main as compare_main
-    argv = [args.a, args.b, "--factor", str(args.factor)] + ["--all"] * args.all + ["--strict"] * args.strict
+    from .analysis.compare import main as compare_main
+    argv = [args.a, args.b, "--factor", str(args.factor)] + ["--all"] * args.all + \
+        ["--strict"] * args.strict + (["--results", args.results] if args.results else [])
     return compare_main(argv)
 
 
+def cmd_analysis(module: str):
+    """A command that runs one analysis module's main with --results."""
+    def run(args) -> int:
+        import importlib
+        main = importlib.import_module(f"adcost.analysis.{module}").main
+        return main(["--results", args.results] if args.results else [])
+    return run
+
+
 COMMANDS = {"check": cmd_check, "jacobian": cmd_jacobian, "smoke": cmd_smoke, "list": cmd_list,
-            "advise": cmd_advise, "compare": cmd_compare}
+            "advise": cmd_advise, "compare": cmd_compare, "tidy": cmd_analysis("load"),
+            "plots": cmd_analysis("plots"), "site": cmd_analysis("site")}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from . import paths
 from .cases import prepare
-from .frameworks.base import ADAPTERS, Unsupported, framework_class, missing_reason
+from .frameworks.base import Unsupported, framework_class, missing_reason, names
 from .measure.environment import environment
 from .measure.timing import measure
 from .problems import make_problem
@@ -27,7 +27,7 @@ def run_smoke(out: str | None = None) -> int:
     rows = []
     print(f"smoke: mlp {SIZES}, float32, median of 5 samples")
     print(f"{'framework':<9} {'op':<13} {'time':>11} {'/ primal':>9}  note")
-    for name in ADAPTERS:
+    for name in names():
         reason = missing_reason(name)
         if reason:
             rows.append({"framework": name, "status": "skipped", "reason": reason})

@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 
 from . import grids, paths, threads
-from .cli import Parser
+from .argv import Parser
 
 # (label, asv -b regex).  Compile and Flops share one setup_cache: they run together.
 GROUPS = (
@@ -36,8 +36,16 @@ GROUPS = (
 )
 
 
+def checkout() -> Path:
+    """The project checkout asv runs in: the current directory, which must hold asv.conf.json."""
+    here = Path.cwd()
+    if not (here / "asv.conf.json").exists():
+        raise SystemExit("sweep: run it from the adcost checkout (the folder with asv.conf.json)")
+    return here
+
+
 def git_head() -> str:
-    out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=paths.root(), capture_output=True,
+    out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=checkout(), capture_output=True,
                          text=True)
     if out.returncode != 0:
         raise SystemExit("sweep: not a git checkout; asv needs a commit to file results under")
@@ -87,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
     commit = git_head()
     env = {**os.environ, "ADCOST_GRID": args.grid, "ADCOST_RESULTS": str(paths.results())}
     subprocess.run([os.path.join(os.path.dirname(sys.executable), "asv"), "machine", "--yes",
-                    "--machine", args.machine], cwd=paths.root(), env=env, check=True,
+                    "--machine", args.machine], cwd=checkout(), env=env, check=True,
                    stdout=subprocess.DEVNULL)
     failed, start = [], time.perf_counter()
     for i, (label, pattern) in enumerate(groups, 1):
@@ -95,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
               f"{time.perf_counter() - start:.0f} s so far) ===", flush=True)
         cmd = asv_command(pattern, args.machine, commit, args.resume, args.asv_args)
         try:
-            code = subprocess.run(cmd, cwd=paths.root(), env=env).returncode
+            code = subprocess.run(cmd, cwd=checkout(), env=env).returncode
         except KeyboardInterrupt:
             code = 130
         if code not in (0, 2):       # 2: some benchmark failed; the others are saved

@@ -16,9 +16,18 @@ import os
 import sys
 
 VARIABLE = "ADCOST_THREADS"
-THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
-               "TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS")
-FRAMEWORK_MODULES = ("torch", "jax", "tensorflow")
+
+
+def thread_vars() -> tuple[str, ...]:
+    """Every framework's thread variables (from the framework records), each once."""
+    from .frameworks.base import records
+    return tuple(dict.fromkeys(v for rec in records().values() for v in rec.thread_vars))
+
+
+def framework_modules() -> tuple[str, ...]:
+    """The packages that start thread pools when imported (from the framework records)."""
+    from .frameworks.base import records
+    return tuple(rec.package for rec in records().values() if rec.package)
 
 
 def available_cpus() -> list[int]:
@@ -41,7 +50,7 @@ def requested(environ=os.environ) -> int | None:
 
 def applied(n: int) -> bool:
     """Whether this process already runs under the limit `n` (inherited or set before)."""
-    return (all(os.environ.get(var) == str(n) for var in (VARIABLE, *THREAD_VARS))
+    return (all(os.environ.get(var) == str(n) for var in (VARIABLE, *thread_vars()))
             and len(available_cpus()) <= n)
 
 
@@ -53,11 +62,11 @@ def apply(n: int | None = None) -> int | None:
     n = requested() if n is None else n
     if n is None or applied(n):
         return n
-    loaded = [m for m in FRAMEWORK_MODULES if m in sys.modules]
+    loaded = [m for m in framework_modules() if m in sys.modules]
     if loaded:
         raise RuntimeError(f"{VARIABLE} must be applied before importing {', '.join(loaded)}")
     os.environ[VARIABLE] = str(n)
-    os.environ.update({var: str(n) for var in THREAD_VARS})
+    os.environ.update({var: str(n) for var in thread_vars()})
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, available_cpus()[:n])
     return n

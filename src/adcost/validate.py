@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import ops
 from .frameworks.base import Unsupported, get_framework, missing_reason
 from .frameworks.fd import central_jacobian, step
 from .settings import FD_TOLERANCE, REFERENCE_ORDER, TOLERANCE
@@ -45,7 +46,8 @@ class Reference:
 
     def _run(self, op, x, **kw):
         fn, args = self.engine.build(self.problem, op, x=x, **kw)
-        out = fn(*args)
+        with self.engine.scope():
+            out = fn(*args)
         if isinstance(out, tuple):
             return tuple(self.engine.to_numpy(o) for o in out)
         return self.engine.to_numpy(out)
@@ -85,15 +87,16 @@ class Reference:
 
 
 def expected(reference: Reference, op: str, x, v, u):
-    """What `op` must return, as NumPy (a tuple for jvp and vjp)."""
+    """What `op` must return, as NumPy (a tuple for jvp and vjp): its descriptor says which."""
+    kind = ops.describe(op).reference
     y = reference.primal(x)
-    if op == "primal":
+    if kind == "primal":
         return y
-    if op == "jvp":
+    if kind == "jvp":
         return (y, reference.jvp(x, v))
-    if op == "vjp":
+    if kind == "vjp":
         return (y, reference.vjp(x, u))
-    if op == "grad":
+    if kind == "grad":
         return reference.vjp(x, np.ones(1))
     return reference.jacobian(x)
 
@@ -113,8 +116,9 @@ def dot_product_test(label: str, framework, problem, x, v, u) -> float:
     """<u, J v> = <J^T u, v> with the framework's own jvp and vjp, relative to |u||Jv|."""
     jvp_fn, jvp_args = framework.build(problem, "jvp", x=x, v=v)
     vjp_fn, vjp_args = framework.build(problem, "vjp", x=x, u=u)
-    jv = np.asarray(framework.to_numpy(jvp_fn(*jvp_args)[1]), dtype=float)
-    jtu = np.asarray(framework.to_numpy(vjp_fn(*vjp_args)[1]), dtype=float)
+    with framework.scope():
+        jv = np.asarray(framework.to_numpy(jvp_fn(*jvp_args)[1]), dtype=float)
+        jtu = np.asarray(framework.to_numpy(vjp_fn(*vjp_args)[1]), dtype=float)
     left, right = float(u @ jv), float(jtu @ v)
     scale = max(1.0, float(np.linalg.norm(u) * np.linalg.norm(jv)), float(np.linalg.norm(jtu) * np.linalg.norm(v)))
     err = abs(left - right) / scale

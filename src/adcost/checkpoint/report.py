@@ -18,11 +18,12 @@ import math
 from pathlib import Path
 
 from .. import grids, paths, threads
-from ..cli import Parser
+from ..argv import Parser
+from ..frameworks.base import records
 from ..measure.environment import environment
 from ..measure.memory import peak_rss
 from ..measure.timing import measure_paired
-from . import FRAMEWORKS, NO_SAVED_BYTES, SUPPORTED, prepare, unsupported_reason
+from . import analytic_bytes, frameworks, reports_saved_bytes, saved_bytes, study_case, unsupported_reason
 
 TARGET_DEPTH = 64                       # the sqrt(L) target is stated at depth 64
 JVP_DEPTHS = (4, 16, 64, 128)           # forward mode: memory must not grow with depth
@@ -34,26 +35,28 @@ WIDTH_ROUNDS = 5                        # the same per width (calls of up to sec
 def measure_rows(grid: dict, depths, rss_depths, rss_repeats: int) -> list[dict]:
     sizes = {k: grid[k] for k in ("width", "batch", "outputs", "slots")}
     rows = []
-    for framework in FRAMEWORKS:
+    for framework in frameworks():
+        if unsupported_reason(framework, "none"):
+            continue
         for depth in depths:
-            strategies = [s for s in SUPPORTED[framework] if not unsupported_reason(framework, s)]
-            cases = {s: prepare(framework, s, depth, **sizes) for s in ["forward", *strategies]}
+            strategies = list(records()[framework].schedules)
+            cases = {s: study_case(framework, s, depth, **sizes) for s in ["forward", *strategies]}
             # interleaved rounds: every strategy's overhead is against `none` timed beside it
-            timing = measure_paired({s: c.run for s, c in cases.items()}, baseline="none",
-                                    rounds=PAIRED_ROUNDS)
+            timing = measure_paired(cases, baseline="none", rounds=PAIRED_ROUNDS)
             forward_s = timing["forward"]["median_s"]
             base_s = timing["none"]["median_s"]
             for strategy in strategies:
                 case, t = cases[strategy], timing[strategy]
                 row = {"framework": framework, "strategy": strategy, "depth": depth,
-                       "saved_bytes": None if framework in NO_SAVED_BYTES else case.saved_bytes(),
-                       **case.analytic,
+                       "saved_bytes": None if reports_saved_bytes(framework) else saved_bytes(case),
+                       **analytic_bytes(case),
                        "time_s": t["median_s"], "time_min_s": t["min_s"], "time_max_s": t["max_s"],
                        "error": case.error, "time_overhead": t["overhead"],
                        "forward_s": forward_s,
                        "recomputed_passes": t["overhead"] * base_s / forward_s}
-                if framework == "jax":
-                    row["xla_temp_bytes"] = case.engine.xla_temp_bytes(strategy)
+                temp = getattr(case.framework, "temp_bytes", lambda c: None)(case)
+                if temp is not None:
+                    row["compiled_temp_bytes"] = temp
                 if depth in rss_depths:
                     spec = {"framework": framework, "strategy": strategy, "depth": depth,
                             **sizes, "batch": grid["rss_batch"]}
@@ -66,7 +69,7 @@ def measure_rows(grid: dict, depths, rss_depths, rss_repeats: int) -> list[dict]
     return rows
 
 
-def overhead_by_width(grid: dict, frameworks=FRAMEWORKS, depth: int = TARGET_DEPTH) -> list[dict]:
+def overhead_by_width(grid: dict, names=None, depth: int = TARGET_DEPTH) -> list[dict]:
     """sqrt(L) against none at `depth` for each width in grid["overhead_widths"], at batch
     grid["overhead_batch"] (above the widest width, so activations outweigh the weights).
 
@@ -74,11 +77,13 @@ def overhead_by_width(grid: dict, frameworks=FRAMEWORKS, depth: int = TARGET_DEP
     recompute were free of any machinery; per-call costs (dispatch, checkpoint hooks) weigh
     on narrow layers and fade as the matmuls grow."""
     rows = []
-    for framework in frameworks:
+    for framework in names or frameworks():
+        if unsupported_reason(framework, "sqrt"):
+            continue
         for width in grid["overhead_widths"]:
             sizes = {"outputs": grid["outputs"], "slots": grid["slots"], "width": width,
                      "batch": grid["overhead_batch"]}
-            runs = {s: prepare(framework, s, depth, **sizes).run for s in ("forward", "none", "sqrt")}
+            runs = {s: study_case(framework, s, depth, **sizes) for s in ("forward", "none", "sqrt")}
             t = measure_paired(runs, baseline="none", rounds=WIDTH_ROUNDS)
             row = {"framework": framework, "depth": depth, "width": width, "batch": sizes["batch"],
                    **{f"{s}_s": t[s]["median_s"] for s in runs},
@@ -95,7 +100,7 @@ def overhead_by_width(grid: dict, frameworks=FRAMEWORKS, depth: int = TARGET_DEP
 def jvp_rows(grid: dict, rss_repeats: int) -> list[dict]:
     sizes = {k: grid[k] for k in ("width", "batch", "outputs", "slots")}
     rows = []
-    for framework in FRAMEWORKS:
+    for framework in frameworks():
         if unsupported_reason(framework, "jvp"):
             continue
         for depth in JVP_DEPTHS:
@@ -125,7 +130,8 @@ def targets(rows: list[dict], jvp: list[dict], widths: list[dict] = ()) -> dict:
                                               if r["saved_bytes"] != r["stored_bytes"]]}
     out["torch_saved_equals_analytic"]["met"] = bool(exact) and not out["torch_saved_equals_analytic"]["mismatches"]
     bound = 2 * math.sqrt(TARGET_DEPTH) / TARGET_DEPTH
-    for framework in FRAMEWORKS:
+    names = sorted({r["framework"] for r in rows} | {r["framework"] for r in jvp})
+    for framework in names:
         at = {r["strategy"]: r for r in rows if r["framework"] == framework and r["depth"] == TARGET_DEPTH}
         if "sqrt" in at and "none" in at:
             # frameworks that report no saved bytes: the ratio of the analytic bytes
@@ -138,14 +144,14 @@ def targets(rows: list[dict], jvp: list[dict], widths: list[dict] = ()) -> dict:
                 # one more forward pass: the overhead theory expects of sqrt(L) segments
                 "one_forward_overhead": at["none"]["forward_s"] / at["none"]["time_s"],
                 "recomputed_passes": at["sqrt"]["recomputed_passes"]}
-    for framework in FRAMEWORKS:
+    for framework in names:
         by_width = {r["width"]: r for r in widths if r["framework"] == framework}
         key = f"{framework}_sqrt_at_{TARGET_DEPTH}"
         if by_width and key in out:
             out[key]["time_overhead_by_width"] = {w: r["overhead"] for w, r in by_width.items()}
             out[key]["floor_by_width"] = {w: r["floor"] for w, r in by_width.items()}
             out[key]["time_met_by_width"] = {w: r["overhead"] <= 0.40 for w, r in by_width.items()}
-    for framework in FRAMEWORKS:
+    for framework in names:
         rss = {r["depth"]: min(r["jvp_peak_rss_bytes"]) for r in jvp if r["framework"] == framework}
         if rss:
             s = spread(list(rss.values()))

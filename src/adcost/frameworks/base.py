@@ -1,39 +1,76 @@
-"""The protocol every framework adapter implements, and the registry that finds them.
+"""The protocol every framework adapter implements, its record, and the registry that finds them.
 
-An adapter turns a Problem into native callables, one per operation.  Every callable
-takes `(params, x, *extra)` with native arrays (params: the problem's parameters in the
-adapter's dtype and device) and returns native arrays:
+An adapter turns a Problem into native callables, one per operation (see adcost.ops).  Every
+callable takes `(params, x, *extra)` with native arrays (params: the problem's parameters in
+the adapter's dtype and device) and returns native arrays:
 
     primal(params, x)                 -> y                     shape (m,)
     jvp(params, x, v)                 -> (y, J v)
     vjp(params, x, u)                 -> (y, J^T u)
     grad(params, x)                   -> grad f               shape (n,), m == 1 only
     <jacobian mode>(params, x[, basis]) -> J                   shape (m, n)
+    ckpt_grad(params, theta)          -> gradient under a checkpoint schedule (layered problems;
+                                         `theta` is the adapter's own layout of the parameters)
 
-The loops (`jacfwd_loop`: n JVPs, `jacrev_loop`: m VJPs, each a full single product with
-its own primal) are written here once on top of the adapter's jvp and vjp.
+Everything adcost knows about a framework sits in its `Record`, on the adapter class; every
+table (benchmark lists, lazy imports, thread variables, version probe, tolerances,
+capabilities) is derived from the records.  Adding a framework is one module in this folder
+(found by `discover`) or one `register(Record(...))` call from anywhere (docs/extending.md).
+The loops (`jacfwd_loop`: n JVPs, `jacrev_loop`: m VJPs) are written here once on top of the
+adapter's jvp and vjp.
 """
 from __future__ import annotations
 
+import contextlib
 import importlib
 import importlib.util
-from typing import Any, Callable, ClassVar
+import pkgutil
+from dataclasses import dataclass, field
+from typing import Any, Callable, ClassVar, Mapping
 
 import numpy as np
+
+from .. import ops as operations
 
 DTYPES = ("float32", "float64")
 PRODUCTS = ("primal", "jvp", "vjp", "grad")
 CORE_MODES = ("jacfwd", "jacrev", "jacfwd_loop", "jacrev_loop")
 
-# name -> (module holding the adapter, Python package the adapter needs or None)
-ADAPTERS: dict[str, tuple[str, str | None]] = {
-    "torch": ("adcost.frameworks.torch_adapter", "torch"),
-    "jax": ("adcost.frameworks.jax_adapter", "jax"),
-    "numpy": ("adcost.frameworks.numpy_engine", None),
-    "python": ("adcost.frameworks.python_engine", None),
-    "fd": ("adcost.frameworks.fd", None),
-    "tf": ("adcost.frameworks.tf_adapter", "tensorflow"),
-}
+
+@dataclass(frozen=True)
+class Record:
+    """One framework, in one place.
+
+    name           what users type (`--framework tf`)
+    package        the Python package the adapter imports (None: nothing beyond NumPy)
+    distributions  pip distributions whose versions every result records
+    lazy_imports   modules the framework imports on first use (asv's forkserver imports them once)
+    thread_vars    environment variables that size its thread pools (ADCOST_THREADS sets them)
+    environment    variables set (if unset) before the package is imported
+    sweep          whether the benchmark sweep runs it
+    order          its place in every listing
+    tolerance      dtype -> relative error the gate allows, where it differs from the default
+    schedules      checkpoint schedules its `ckpt_grad` runs (empty: no checkpointing)
+    saved_bytes    how it reports the bytes kept for the backward pass, or None: it cannot
+    flops          how it counts FLOPs, or None: it does not
+    notes          mode -> the call behind it
+    """
+
+    name: str
+    package: str | None = None
+    distributions: tuple[str, ...] = ()
+    lazy_imports: tuple[str, ...] = ()
+    thread_vars: tuple[str, ...] = ()
+    environment: Mapping[str, str] = field(default_factory=dict)
+    sweep: bool = True
+    order: int = 50
+    tolerance: Mapping[str, float] = field(default_factory=dict)
+    schedules: tuple[str, ...] = ()
+    saved_bytes: str | None = None
+    flops: str | None = None
+    notes: Mapping[str, str] = field(default_factory=dict)
+
+
 REGISTRY: dict[str, type["Framework"]] = {}
 
 
@@ -45,20 +82,52 @@ class FrameworkMissing(Unsupported):
     """The framework's Python package is not installed."""
 
 
-def register(name: str):
-    """Class decorator: make an adapter findable by `get_framework(name)`."""
+def register(record: Record):
+    """Class decorator: make an adapter findable by `get_framework(record.name)`."""
     def deco(cls):
-        cls.name = name
-        REGISTRY[name] = cls
+        cls.record = record
+        cls.name = record.name
+        REGISTRY[record.name] = cls
         return cls
     return deco
 
 
+_discovered = False
+
+
+def discover() -> None:
+    """Import every adapter module of this folder once (they import their framework lazily)."""
+    global _discovered
+    if _discovered:
+        return
+    _discovered = True
+    for info in pkgutil.iter_modules(importlib.import_module(__package__).__path__):
+        if info.name != "base" and not info.name.startswith("_"):
+            importlib.import_module(f"{__package__}.{info.name}")
+
+
+def records() -> dict[str, Record]:
+    """Every registered framework's record, in listing order."""
+    discover()
+    ordered = sorted(REGISTRY.values(), key=lambda cls: (cls.record.order, cls.record.name))
+    return {cls.record.name: cls.record for cls in ordered}
+
+
+def names() -> tuple[str, ...]:
+    return tuple(records())
+
+
+def sweep_frameworks() -> tuple[str, ...]:
+    """The frameworks the benchmark sweep lists, installed or not (a missing one skips)."""
+    return tuple(name for name, rec in records().items() if rec.sweep)
+
+
 def missing_reason(name: str) -> str | None:
     """Why framework `name` cannot be used here, or None when it can."""
-    if name not in ADAPTERS:
-        return f"unknown framework {name!r}; choose from {', '.join(ADAPTERS)}"
-    package = ADAPTERS[name][1]
+    found = records()
+    if name not in found:
+        return f"unknown framework {name!r}; choose from {', '.join(found)}"
+    package = found[name].package
     if package and importlib.util.find_spec(package) is None:
         return f"{name}: Python package '{package}' is not installed"
     return None
@@ -66,17 +135,15 @@ def missing_reason(name: str) -> str | None:
 
 def available_frameworks() -> list[str]:
     """Names of the frameworks usable in this environment, sorted."""
-    return sorted(name for name in ADAPTERS if missing_reason(name) is None)
+    return sorted(name for name in records() if missing_reason(name) is None)
 
 
 def framework_class(name: str) -> type["Framework"]:
     reason = missing_reason(name)
     if reason is not None:
-        if name not in ADAPTERS:
+        if name not in REGISTRY:
             raise ValueError(reason)
         raise FrameworkMissing(reason)
-    if name not in REGISTRY:
-        importlib.import_module(ADAPTERS[name][0])
     return REGISTRY[name]
 
 
@@ -85,14 +152,30 @@ def get_framework(name: str, dtype: str = "float64", device: str = "cpu") -> "Fr
     return framework_class(name)(dtype=dtype, device=device)
 
 
+def no_saved_bytes(record: Record) -> str | None:
+    """Why a framework reports no saved bytes (None when it does): from its record, no import."""
+    if record.saved_bytes:
+        return None
+    why = record.notes.get("saved_bytes", f"{record.name} has no record of what its backward pass keeps")
+    return f"{why}; its memory figures are the analytic bytes and peak RSS"
+
+
+def import_framework(record: Record) -> Any:
+    """Import the record's package (after setting its environment defaults) and return it."""
+    import os
+    for key, value in record.environment.items():
+        os.environ.setdefault(key, value)
+    return importlib.import_module(record.package)
+
+
 class Framework:
     """Base of all adapters: capability checks, the loops, and the build step."""
 
+    record: ClassVar[Record]
     name: ClassVar[str] = "?"
     modes: ClassVar[tuple[str, ...]] = CORE_MODES   # Jacobian modes this adapter offers
     dtypes: ClassVar[tuple[str, ...]] = DTYPES
     devices: ClassVar[tuple[str, ...]] = ("cpu", "cuda", "gpu")  # "cuda:1" counts as cuda
-    mode_notes: ClassVar[dict[str, str]] = {}        # framework-specific modes -> what they call
 
     def __init__(self, dtype: str = "float64", device: str = "cpu"):
         if dtype not in self.dtypes:
@@ -124,18 +207,41 @@ class Framework:
         """Compile ahead of time where the framework can; returns (callable, seconds or None)."""
         return fn, None
 
+    def scope(self):
+        """A context every build and first call runs in (JAX: its float64 switch)."""
+        return contextlib.nullcontext()
+
     # -- capabilities --------------------------------------------------------------
     @classmethod
     def ops(cls) -> tuple[str, ...]:
-        return PRODUCTS + cls.modes
+        return PRODUCTS + cls.modes + (("ckpt_grad",) if cls.record.schedules else ())
 
-    def supports(self, problem, op: str) -> str | None:
+    @classmethod
+    def tolerance(cls, dtype: str) -> float | None:
+        """The gate's tolerance for this framework, None for the default of the dtype."""
+        return cls.record.tolerance.get(dtype)
+
+    def supports(self, problem, op: str, schedule: str | None = None) -> str | None:
         """None when `op` can run on `problem`, else the reason it cannot."""
         if op not in self.ops():
             return f"{self.name} has no operation {op!r} (it has {', '.join(self.ops())})"
-        if op == "grad" and problem.m != 1:
-            return f"grad needs a scalar output; {problem.name} has m = {problem.m}"
+        if op in ("grad", "ckpt_grad") and problem.m != 1:
+            return f"{op} needs a scalar output; {problem.name} has m = {problem.m}"
+        if op == "ckpt_grad":
+            if problem.layers is None:
+                return f"{problem.name} has no layers to checkpoint"
+            if schedule not in self.record.schedules:
+                return (f"{self.name} has no {schedule!r} checkpoint schedule "
+                        f"(it has {', '.join(self.record.schedules)})")
         return self.unsupported(problem, op)
+
+    def saved_bytes(self, case) -> int:
+        """Bytes the framework reports keeping for the backward pass of `case` (ckpt_grad)."""
+        raise Unsupported(no_saved_bytes(self.record))
+
+    def flops(self, case) -> float | None:
+        """FLOPs of one call of `case`, counted as `record.flops` says; None where not counted."""
+        return None
 
     # -- building ------------------------------------------------------------------
     def params(self, problem) -> dict[str, Any]:
@@ -146,22 +252,21 @@ class Framework:
         xp = self.xp
         return lambda params, x: problem.fn(xp, x, params)
 
-    def build(self, problem, op: str, x=None, v=None, u=None) -> tuple[Callable, tuple]:
+    def build(self, problem, op: str, x=None, v=None, u=None, schedule: str | None = None,
+              slots: int = 4) -> tuple[Callable, tuple]:
         """The native callable for `op` and its native arguments, ready to call as fn(*args)."""
-        reason = self.supports(problem, op)
+        reason = self.supports(problem, op, schedule)
         if reason is not None:
             raise Unsupported(reason)
-        f = self.function(problem)
-        args: tuple = (self.params(problem), self.asarray(problem.point(x, self.dtype)))
-        if op == "jvp":
-            args += (self.asarray(direction(v, problem.n, "v", self.dtype)),)
-        elif op == "vjp":
-            args += (self.asarray(direction(u, problem.m, "u", self.dtype)),)
-        elif op == "jacfwd_loop":
-            args += (self.basis(problem.n),)
-        elif op == "jacrev_loop":
-            args += (self.basis(problem.m),)
-        return getattr(self, "op_" + op)(f), args
+        with self.scope():
+            if op == "ckpt_grad":
+                return self.op_ckpt_grad(problem, schedule, slots)
+            f = self.function(problem)
+            args: tuple = (self.params(problem), self.asarray(problem.point(x, self.dtype)))
+            extra = operations.extra_argument(op, problem, v, u, self.dtype)
+            if extra is not None:
+                args += (self.asarray(extra),) if extra.ndim == 1 else (self.basis(len(extra)),)
+            return getattr(self, "op_" + op)(f), args
 
     def basis(self, size: int) -> tuple:
         eye = np.eye(size, dtype=self.dtype)
@@ -170,18 +275,29 @@ class Framework:
     # -- the loops, shared by every adapter ------------------------------------------
     def op_jacfwd_loop(self, f):
         jvp = self.op_jvp(f)
-        return lambda params, x, basis: self.stack([jvp(params, x, e)[1] for e in basis], axis=1)
+        return self._loop(jvp, axis=1)
 
     def op_jacrev_loop(self, f):
         vjp = self.op_vjp(f)
-        return lambda params, x, basis: self.stack([vjp(params, x, e)[1] for e in basis], axis=0)
+        return self._loop(vjp, axis=0)
+
+    def _loop(self, product, axis: int):
+        """Stack the product of every basis vector; `.product` exposes the single product so
+        that `compile` can trace it ahead of time."""
+        def loop(params, x, basis):
+            return self.stack([product(params, x, e)[1] for e in basis], axis=axis)
+        loop.product = product
+        return loop
+
+    # -- checkpointing ---------------------------------------------------------------
+    def op_ckpt_grad(self, problem, schedule: str, slots: int) -> tuple[Callable, tuple]:
+        raise Unsupported(f"{self.name} has no checkpointed gradient")
+
+    def flat_gradient(self, out) -> np.ndarray:
+        """A ckpt_grad result (the adapter's own parameter layout) as the flat (n,) gradient."""
+        return np.asarray(self.to_numpy(out))
 
 
 def direction(value, size: int, name: str = "direction", dtype: str = "float64") -> np.ndarray:
     """The direction for a product: given, else a fixed seeded vector of the right size."""
-    if value is None:
-        value = np.random.default_rng(1234 + size).standard_normal(size)
-    value = np.asarray(value, dtype=float).reshape(-1)
-    if value.shape != (size,):
-        raise ValueError(f"{name} must have {size} entries, got {value.size}")
-    return value.astype(dtype)
+    return operations.direction(value, size, name, dtype)

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .base import Framework, register
+from ..settings import FD_TOLERANCE
+from .base import Framework, Record, register
 
 
 def step(x: np.ndarray) -> float:
@@ -25,12 +26,12 @@ def central_jacobian(f, x: np.ndarray) -> np.ndarray:
     return np.stack(cols, axis=1)
 
 
-@register("fd")
+@register(Record("fd", order=50, tolerance={"float64": FD_TOLERANCE},
+                 notes={"fd": "central differences, 2n evaluations of f"}))
 class FiniteDifferences(Framework):
     modes = ("fd",)
     devices = ("cpu",)
     dtypes = ("float64",)  # in float32 central differences keep only about 3 digits
-    mode_notes = {"fd": "central differences, 2n evaluations of f"}
 
     def __init__(self, dtype="float64", device="cpu"):
         super().__init__(dtype, device)
@@ -42,10 +43,10 @@ class FiniteDifferences(Framework):
     def stack(self, arrays, axis):
         return np.stack(arrays, axis=axis)
 
-    def supports(self, problem, op):
+    def supports(self, problem, op, schedule=None):
         if op == "vjp":
             return "finite differences give J v; J^T u needs the whole Jacobian (use mode 'fd')"
-        return super().supports(problem, op)
+        return super().supports(problem, op, schedule)
 
     def op_primal(self, f):
         return f

@@ -1,35 +1,53 @@
-"""JAX: every operation under jax.jit, compiled ahead of time so compile time stands apart."""
+"""JAX: every operation under jax.jit, compiled ahead of time so compile time stands apart.
+
+float64 is scoped: builds, compiles and first calls of a float64 adapter run inside
+`jax.enable_x64(True)` (`scope`), so no process-wide switch changes behind the caller's back;
+a compiled float64 program keeps its dtype when called outside the scope.
+"""
 from __future__ import annotations
 
 import time
 
 import numpy as np
 
-from .base import Framework, register
+from ..checkpoint.schedules import segment_length
+from ..problems.mlp import split_parameters, squared_loss
+from .base import Framework, Record, Unsupported, import_framework, register
+
+POLICIES = {"per_layer_dots": "dots_saveable"}  # every other schedule: nothing_saveable
 
 
-@register("jax")
-class Jax(Framework):
-    modes = ("jacfwd", "jacrev", "jacfwd_loop", "jacrev_loop", "linearize_map")
-    mode_notes = {
+@register(Record(
+    "jax", package="jax", distributions=("jax", "jaxlib"), order=20,
+    schedules=("none", "every_2", "every_4", "sqrt", "per_layer", "per_layer_dots"),
+    saved_bytes="the activation residuals a jax.vjp pullback holds (inputs excluded)",
+    flops="XLA cost_analysis of the compiled program: every HLO op",
+    notes={
         "jacfwd": "jax.jit(jax.jacfwd(f))",
         "jacrev": "jax.jit(jax.jacrev(f))",
-        "linearize_map": "jax.linearize once, then lax.map of the linear map over the n basis vectors, under jit",
-    }
+        "linearize_map": "jax.linearize once, then lax.map of the linear map over the n basis "
+                         "vectors, under jit",
+        "ckpt_grad": "jax.jit(jax.grad) with the hidden layers under lax.scan, each segment "
+                     "wrapped in jax.checkpoint (policy nothing_saveable, or dots_saveable)",
+    }))
+class Jax(Framework):
+    modes = ("jacfwd", "jacrev", "jacfwd_loop", "jacrev_loop", "linearize_map")
 
     def __init__(self, dtype="float64", device="cpu"):
         super().__init__(dtype, device)
-        import jax  # lazy: no framework cost until used
+        jax = import_framework(self.record)  # lazy: no framework cost until used
 
-        if dtype == "float64":
-            # Without x64 JAX silently computes in float32; set here, when asked for, never at import.
-            jax.config.update("jax_enable_x64", True)
         self.jax = jax
         self.xp = jax.numpy
         self.target = jax.devices(device)[0]
 
+    def scope(self):
+        """Without x64 JAX silently computes in float32: a float64 adapter works inside it."""
+        return self.jax.enable_x64(self.dtype == "float64")
+
     def asarray(self, a):
-        return self.jax.device_put(np.asarray(a, dtype=self.dtype), self.target)
+        with self.scope():
+            return self.jax.device_put(np.asarray(a, dtype=self.dtype), self.target)
 
     def to_numpy(self, out):
         return np.asarray(out)
@@ -41,10 +59,17 @@ class Jax(Framework):
         self.jax.block_until_ready(out)
 
     def compile(self, fn, args):
+        """AOT: lower and compile now (in scope); Python loops over jitted products run in scope."""
         if not hasattr(fn, "lower"):
-            return fn, None
+            scope = self.scope
+
+            def scoped(*a):
+                with scope():
+                    return fn(*a)
+            return scoped, None
         start = time.perf_counter()
-        compiled = fn.lower(*args).compile()
+        with self.scope():
+            compiled = fn.lower(*args).compile()
         return compiled, time.perf_counter() - start
 
     def op_primal(self, f):
@@ -82,8 +107,89 @@ class Jax(Framework):
             return jax.lax.map(lin, eye).T  # one linearization, n compiled JVPs in sequence
         return jax.jit(jacobian)
 
-    def build(self, problem, op, x=None, v=None, u=None):
-        fn, args = super().build(problem, op, x=x, v=v, u=u)
+    def build(self, problem, op, x=None, v=None, u=None, **options):
+        fn, args = super().build(problem, op, x=x, v=v, u=u, **options)
         if op == "linearize_map":
             args += (self.asarray(np.eye(problem.n)),)
         return fn, args
+
+    # -- checkpointing -----------------------------------------------------------------
+    def unsupported(self, problem, op):
+        if op == "ckpt_grad" and len({s for s in problem.layers.shapes[:-1]}) > 1:
+            return ("jax scans the hidden layers, which needs one shape for all of them "
+                    "(features = width)")
+        return None
+
+    def op_ckpt_grad(self, problem, schedule, slots):
+        """jit(grad) of the loss; the hidden layers run under lax.scan (weights stacked to
+        (L, width, width)), so XLA sees one loop rather than L unrolled layers it could
+        re-fuse; a schedule is an outer scan over segments whose body, wrapped in
+        jax.checkpoint, scans its k layers."""
+        jax, jnp, layers = self.jax, self.xp, problem.layers
+        L, batch = layers.depth, problem.meta["batch"]
+        per_layer = split_parameters(problem)
+        theta = {"hidden": tuple(self.asarray(np.stack([p[i] for p in per_layer[:L]]))
+                                 for i in range(len(per_layer[0]))),
+                 "out": tuple(self.asarray(a) for a in per_layer[L])}
+        data = self.params(problem)
+
+        def chain(h, hidden):
+            return jax.lax.scan(lambda h, p: (layers.apply(jnp, h, p), None), h, hidden)[0]
+
+        def run_hidden(h, hidden):
+            if schedule == "none":
+                return chain(h, hidden)
+            policy = getattr(jax.checkpoint_policies, POLICIES.get(schedule, "nothing_saveable"))
+            # prevent_cse=False is safe (and recommended) under scan, which already stops CSE
+            segment = jax.checkpoint(chain, policy=policy, prevent_cse=False)
+            k = segment_length("per_layer" if schedule == "per_layer_dots" else schedule, L)
+            full, count = (L // k) * k, L // k
+            grouped = tuple(a[:full].reshape((count, k) + a.shape[1:]) for a in hidden)
+            h = jax.lax.scan(lambda h, p: (segment(h, p), None), h, grouped)[0]
+            if full < L:  # the remainder: one shorter checkpointed segment
+                h = segment(h, tuple(a[full:] for a in hidden))
+            return h
+
+        def loss(theta, data):
+            h = run_hidden(data["X"], theta["hidden"])
+            y = layers.apply(jnp, h, theta["out"], last=True)
+            return squared_loss(jnp, y, data["T"], batch)[0]
+
+        grad = jax.jit(lambda data, theta: jax.grad(loss)(theta, data))
+        grad.loss, grad.problem = loss, problem
+        return grad, (data, theta)
+
+    def flat_gradient(self, out) -> np.ndarray:
+        hidden = [np.asarray(a) for a in out["hidden"]]
+        per_layer = [tuple(a[k] for a in hidden) for k in range(len(hidden[0]))]
+        per_layer.append(tuple(np.asarray(a) for a in out["out"]))
+        return np.concatenate([a.ravel() for params in per_layer for a in params])
+
+    def saved_bytes(self, case) -> int:
+        """Bytes of the activation residuals jax.vjp keeps for the pullback (inputs excluded):
+        activations only; reshaped weight stacks are residuals too in an eager vjp, but
+        parameter-sized and aliased by XLA under jit: they are not what depth costs."""
+        from ..measure.memory import jax_residual_bytes
+
+        data, theta = case.args
+        meta = case.problem.meta
+        with self.scope():
+            _, pullback = self.jax.vjp(lambda t: case.source.loss(t, data), theta)
+        return jax_residual_bytes(pullback, exclude=(theta, data),
+                                  trailing={(meta["batch"], meta["width"]),
+                                            (meta["batch"], meta["n_out"])})
+
+    def temp_bytes(self, case) -> int | None:
+        """XLA's own figure: temporary buffer bytes of the compiled program."""
+        analysis = getattr(case.fn, "memory_analysis", None)
+        return None if analysis is None else int(analysis().temp_size_in_bytes)
+
+    def flops(self, case) -> float | None:
+        analysis = getattr(case.fn, "cost_analysis", None)
+        if analysis is None:
+            return None
+        cost = analysis()
+        if isinstance(cost, (list, tuple)):   # older jax: one dict per device program
+            cost = cost[0] if cost else {}
+        flops = (cost or {}).get("flops")
+        return None if flops is None or flops < 0 else float(flops)

@@ -2,27 +2,25 @@
 
 Two engines sit behind the one adapter:
 
-* The layer engine runs the MLP family (`mlp`, `mlp_loss`, `linear_relu`) and `affine` with
-  whole-layer rules on vectorized arrays; this is what the benchmarks time.  Its pieces are
-  public so that other studies (checkpointing) can reuse them:
+* The layer engine runs the layered problems (`mlp`, `mlp_loss`, `linear_relu`: their
+  `problem.layers`) and `affine` with whole-layer rules on vectorized arrays; this is what the
+  benchmarks time.  The primal is the problem's own function on NumPy (the one layer loop,
+  `Layers.run`); the rules are
 
-    linear(h, W, b)                      z = h @ W + b, W stored (fan_in, fan_out), b may be None
     linear_jvp(h, W, dh, dW, db)         dz = dh @ W + h @ dW + db (None terms are skipped)
     linear_vjp(h, W, g, weights, inputs) (g @ W^T, h^T g, sum over the batch of g)
-    activate(z, kind)                    tanh or relu
     activation_jvp(a, dz, kind)          derivative read from the output a: 1 - a^2, or a > 0
     activation_vjp(a, g, kind)           the same diagonal rule, applied to an adjoint
-    forward(layers, h, kind)             -> (y, cache): cache = the hidden activations h_1..h_depth
-    forward_jvp(layers, h, dh, kind, dlayers) -> (y, dy): values and tangents in one sweep
-    backward(layers, h, cache, g, kind, weights, inputs) -> (adjoint of h, [(dW, db)] or None)
-    saved_bytes(problem, dtype)          bytes the reverse pass caches (exact nbytes, see below)
 
-  `layers` is a list of (W, b) pairs; `kind` the hidden activation ("tanh" or "relu"), none
-  after the last layer.  Tangents and adjoints may carry leading axes (a batch of
-  directions): jacfwd pushes the n x n identity through once, jacrev pulls the m x m
-  identity back once.  The reverse pass caches exactly the hidden activations (both the
-  activation's derivative and the next layer's weight adjoint read them) and, for the
-  loss, the residual y - T; inputs and parameters are the caller's arrays, not counted.
+  Forward mode pushes values and tangents through the layers together (`forward_jvp`).
+  Reverse mode is a `Chain` of steps (one per layer; the last one is the output layer and,
+  for a loss, its residual) run by the checkpoint schedules of adcost.checkpoint.schedules:
+  plain reverse mode is the schedule `none`, and `ckpt_grad` runs any other.  A `Ledger`
+  counts the bytes held for the backward pass: exactly the hidden activations (both the
+  activation's derivative and the next layer's weight adjoint read them) and, for the loss,
+  the residual y - T; inputs and parameters are the caller's arrays, not counted.
+  Tangents and adjoints may carry leading axes (a batch of directions): jacfwd pushes the
+  n x n identity through once, jacrev pulls the m x m identity back once.
 
 * The op-level engine (`_numpy_ops`) runs every other problem (the scalar examples,
   custom problems) through a traced array type with a JVP and a VJP rule per primitive.
@@ -31,11 +29,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..checkpoint.schedules import Ledger, SEGMENT_STRATEGIES, run_binomial, segments
 from . import _numpy_ops
-from .base import Framework, register
-
-LAYER_ARCHS = ("mlp", "mlp_loss", "affine")
-
+from .base import Framework, Record, register
 
 # -- one layer -------------------------------------------------------------------------------
 def linear(h, W, b=None):
@@ -81,25 +77,12 @@ def activation_vjp(a, g, kind: str):
     return activation_jvp(a, g, kind)
 
 
-# -- a stack of layers ------------------------------------------------------------------------
-def forward(layers, h, kind: str, keep: bool = True):
-    """(y, cache): y after the last (linear) layer; cache = hidden activations ([] if not keep)."""
-    cache = []
-    last = len(layers) - 1
-    for k, (W, b) in enumerate(layers):
-        h = linear(h, W, b)
-        if k < last:
-            h = activate(h, kind)
-            if keep:
-                cache.append(h)
-    return h, cache
-
-
-def forward_jvp(layers, h, dh, kind: str, dlayers=None):
+def forward_jvp(layers, per_layer, h, dh, dlayers=None):
     """(y, dy): values and tangents together; dlayers: (dW, db) per layer, or None if constant."""
-    last = len(layers) - 1
-    for k, (W, b) in enumerate(layers):
-        dW, db = dlayers[k] if dlayers is not None else (None, None)
+    kind, last = layers.activation, layers.count - 1
+    for k, params in enumerate(per_layer):
+        W, b = params[0], params[1] if layers.bias else None
+        dW, db = (dlayers[k] + (None,))[:2] if dlayers is not None else (None, None)
         dh = linear_jvp(h, W, dh, dW, db)
         h = linear(h, W, b)
         if k < last:
@@ -108,22 +91,79 @@ def forward_jvp(layers, h, dh, kind: str, dlayers=None):
     return h, dh
 
 
-def backward(layers, h, cache, g, kind: str, weights=False, inputs=True):
-    """Pull the adjoint g of y back through the layers, reading `cache` from `forward(layers, h)`.
+class Chain:
+    """Reverse mode over a problem's layers as steps k = 0 .. count - 1, for the schedules.
 
-    Returns (adjoint of h or None, [(dW, db) per layer] or None).
-    """
-    grads = [None] * len(layers) if weights else None
-    for k in range(len(layers) - 1, -1, -1):
-        W, b = layers[k]
-        if k < len(layers) - 1:
-            g = activation_vjp(cache[k], g, kind)
-        h_in = h if k == 0 else cache[k - 1]
-        g_in, gW, gb = linear_vjp(h_in, W, g, weights, inputs or k > 0)
-        if weights:
-            grads[k] = (gW, gb if b is not None else None)
-        g = g_in
-    return g, grads
+    advance(k, h) runs step k untaped; taped(k, h) runs it keeping what its VJP needs, (h_k,
+    h_{k+1}) or, for the output step, (h_L,) or (h_L, r) with the residual r = y - T of a
+    loss; backprop(k, tape, g) pulls the adjoint g of step k's output back to its input and
+    fills grads[k] with the weight adjoints (when `weights`)."""
+
+    def __init__(self, layers, per_layer, ledger, weights: bool, target=None, scale=None):
+        self.layers, self.per_layer, self.ledger = layers, per_layer, ledger
+        self.weights, self.target, self.scale = weights, target, scale
+        self.last = layers.count - 1
+        self.grads: dict = {}
+        self.output = None
+
+    def advance(self, k, h):
+        return self.layers.apply(np, h, self.per_layer[k], last=k == self.last)
+
+    def taped(self, k, h):
+        if k < self.last:
+            tape = (h, self.advance(k, h))
+        else:
+            self.output = self.advance(k, h)
+            tape = (h,) if self.target is None else (h, self.output - self.target)
+        self.ledger.hold(*tape)
+        return tape
+
+    def backprop(self, k, tape, g):
+        if k == self.last:
+            # the seed g has leading direction axes: for a loss (..., 1) against r (batch, m)
+            dz = g if self.target is None else self.scale * g[..., None] * tape[1]
+        else:
+            dz = activation_vjp(tape[1], g, self.layers.activation)
+        W = self.per_layer[k][0]
+        g_in, gW, gb = linear_vjp(tape[0], W, dz, self.weights, inputs=k > 0 or self.target is None)
+        self.grads[k] = (gW, gb) if self.layers.bias else (gW,)
+        self.ledger.release(*tape)
+        return g_in
+
+
+def run_schedule(chain: Chain, h, seed, schedule: str, slots: int = 4):
+    """The adjoint of the chain's input for the output adjoint `seed`, under `schedule`."""
+    ledger, L = chain.ledger, chain.last
+
+    def backprop(k, tape, g):
+        if not hasattr(ledger, "stored"):
+            ledger.stored = ledger.held   # what stays between the forward and the backward
+        return chain.backprop(k, tape, g)
+
+    if schedule == "binomial":
+        return run_binomial(L + 1, slots, h, chain.advance, chain.taped, backprop, seed, ledger)
+    segs, tapes, starts = segments(schedule, L), {}, {}
+    for start, stop, checkpointed in segs:
+        if checkpointed:
+            starts[start] = h
+            ledger.hold(h)
+            for k in range(start, stop):
+                h = chain.advance(k, h)
+        else:
+            for k in range(start, stop):
+                tapes[k] = chain.taped(k, h)
+                h = tapes[k][1]
+    g = backprop(L, chain.taped(L, h), seed)
+    for start, stop, checkpointed in reversed(segs):
+        if checkpointed:           # recompute the segment taped, from its kept input
+            h = starts.pop(start)
+            for k in range(start, stop):
+                tapes[k] = chain.taped(k, h)
+                h = tapes[k][1]
+            ledger.release(tapes[start][0])  # the checkpoint's own hold; the tape keeps it
+        for k in reversed(range(start, stop)):
+            g = backprop(k, tapes.pop(k), g)
+    return g
 
 
 # -- the problems -----------------------------------------------------------------------------
@@ -133,11 +173,15 @@ class Model:
     def __init__(self, problem, dtype: str):
         self.problem, self.n, self.m, self.dtype = problem, problem.n, problem.m, dtype
         self._eyes: dict[int, np.ndarray] = {}
+        self.last_ledger: Ledger | None = None
 
     def eye(self, size: int) -> np.ndarray:
         if size not in self._eyes:
             self._eyes[size] = np.eye(size, dtype=self.dtype)
         return self._eyes[size]
+
+    def primal(self, params, x):
+        return self.problem.fn(np, x, params)
 
     def jvp(self, params, x, v):
         return self.push(params, x, v)
@@ -160,12 +204,8 @@ class MLP(Model):
 
     def __init__(self, problem, dtype):
         super().__init__(problem, dtype)
-        meta = problem.meta
-        self.kind, self.batch, self.count = meta["activation"], meta["batch"], meta["depth"] + 1
-        self.n_in, self.n_out = meta["n_in"], meta["n_out"]
-
-    def layers(self, params):
-        return [(params[f"W{k}"], params[f"b{k}"]) for k in range(self.count)]
+        meta, self.layers = problem.meta, problem.layers
+        self.batch, self.n_in, self.n_out = meta["batch"], meta["n_in"], meta["n_out"]
 
     def rows(self, a, width):
         """(..., batch * width) -> (..., batch, width) for a batched problem."""
@@ -174,24 +214,17 @@ class MLP(Model):
     def flat(self, a):
         return a if self.batch is None else a.reshape(a.shape[:-2] + (-1,))
 
-    def primal(self, params, x):
-        return self.flat(forward(self.layers(params), self.rows(x, self.n_in), self.kind, keep=False)[0])
-
     def push(self, params, x, V):
-        y, dy = forward_jvp(self.layers(params), self.rows(x, self.n_in), self.rows(V, self.n_in), self.kind)
+        y, dy = forward_jvp(self.layers, self.layers.split(params), self.rows(x, self.n_in),
+                            self.rows(V, self.n_in))
         return self.flat(y), self.flat(dy)
 
-    def cached(self, params, x):
-        layers, h = self.layers(params), self.rows(x, self.n_in)
-        return (layers, h) + forward(layers, h, self.kind)
-
     def pull(self, params, x, U):
-        layers, h, y, cache = self.cached(params, x)
-        g, _ = backward(layers, h, cache, self.rows(U, self.n_out), self.kind)
-        return self.flat(y), self.flat(g)
-
-    def saved(self, params, x) -> list:
-        return self.cached(params, x)[3]
+        h = self.rows(x, self.n_in)
+        chain = Chain(self.layers, self.layers.split(params), Ledger(exclude=[h]), weights=False)
+        g = run_schedule(chain, h, self.rows(U, self.n_out), "none")
+        self.last_ledger = chain.ledger
+        return self.flat(chain.output), self.flat(g)
 
 
 class Loss(MLP):
@@ -199,50 +232,40 @@ class Loss(MLP):
 
     def __init__(self, problem, dtype):
         super().__init__(problem, dtype)
-        self.bias = problem.meta.get("bias", True)
         self.layout = problem.meta["layout"]
 
-    def split(self, x) -> dict:
-        """Views of x (..., n) as the named parameters (..., *shape)."""
+    def split(self, x) -> list[tuple]:
+        """Views of x (..., n) as one tuple of parameters (..., *shape) per layer."""
         lead = x.shape[:-1]
-        return {key: x[..., o:o + int(np.prod(shape))].reshape(lead + tuple(shape))
-                for key, shape, o in self.layout}
-
-    def layers(self, x):
-        part = self.split(x)
-        return [(part[f"W{k}"], part.get(f"b{k}")) for k in range(self.count)]
-
-    def primal(self, params, x):
-        r = forward(self.layers(x), params["X"], self.kind, keep=False)[0] - params["T"]
-        return np.reshape(np.vdot(r, r) / self.batch, (1,))
+        named = {key: x[..., o:o + int(np.prod(shape))].reshape(lead + tuple(shape))
+                 for key, shape, o in self.layout}
+        return self.layers.split(named)
 
     def push(self, params, x, V):
-        y, dy = forward_jvp(self.layers(x), params["X"], None, self.kind, self.layers(V))
+        y, dy = forward_jvp(self.layers, self.split(x), params["X"], None, self.split(V))
         r = y - params["T"]
         dL = (2 / self.batch) * np.sum(r * dy, axis=(-2, -1))
         return np.reshape(np.vdot(r, r) / self.batch, (1,)), dL[..., None]
 
-    def cached(self, params, x):
-        layers = self.layers(x)
-        y, cache = forward(layers, params["X"], self.kind)
-        return layers, y, cache, y - params["T"]
-
-    def pull(self, params, x, U):
-        layers, _, cache, r = self.cached(params, x)
-        g = (2 / self.batch) * U[..., None] * r   # U (..., 1) -> (..., 1, 1) against r (batch, m)
-        _, grads = backward(layers, params["X"], cache, g, self.kind, weights=True, inputs=False)
+    def pull(self, params, x, U, schedule: str = "none", slots: int = 4):
+        X = params["X"]
+        chain = Chain(self.layers, self.split(x), Ledger(exclude=[X]), weights=True,
+                      target=params["T"], scale=np.asarray(2 / self.batch, dtype=x.dtype))
+        run_schedule(chain, X, U, schedule, slots)
+        self.last_ledger = chain.ledger
         lead = U.shape[:-1]
-        out = np.empty(lead + (self.n,), dtype=r.dtype)
-        named = {}
-        for k, (gW, gb) in enumerate(grads):
-            named[f"W{k}"], named[f"b{k}"] = gW, gb
+        out = np.empty(lead + (self.n,), dtype=x.dtype)
+        named = {name: a for k in range(self.layers.count)
+                 for name, a in zip(self.layers.names(k), chain.grads[k])}
         for key, shape, o in self.layout:
             out[..., o:o + int(np.prod(shape))] = named[key].reshape(lead + (-1,))
+        r = chain.output - params["T"]
         return np.reshape(np.vdot(r, r) / self.batch, (1,)), out
 
-    def saved(self, params, x) -> list:
-        _, _, cache, r = self.cached(params, x)
-        return cache + [r]
+    def gradient(self, schedule: str, slots: int):
+        """The gradient under a checkpoint schedule, as a callable of (params, x)."""
+        seed = self.eye(1)[0]
+        return lambda params, x: self.pull(params, x, seed, schedule, slots)[1]
 
 
 class Affine(Model):
@@ -270,9 +293,6 @@ class Affine(Model):
         gW = (U[..., :, None] * x).reshape(U.shape[:-1] + (-1,))
         return W @ x + b, np.concatenate([U @ W, gW, U], axis=-1)
 
-    def saved(self, params, z) -> list:
-        return []  # the pullback reads only views of z
-
 
 class OpLevel(Model):
     """Any other problem, through the op-level engine (one pass for all k directions)."""
@@ -294,6 +314,7 @@ class OpLevel(Model):
 
 
 MODELS = {"mlp": MLP, "mlp_loss": Loss, "affine": Affine}
+LAYER_ARCHS = tuple(MODELS)
 
 
 def model(problem, dtype: str = "float64") -> Model:
@@ -301,23 +322,31 @@ def model(problem, dtype: str = "float64") -> Model:
     return MODELS.get(problem.meta.get("arch"), OpLevel)(problem, dtype)
 
 
-def saved_bytes(problem, dtype: str = "float64", x=None) -> int:
-    """Bytes the layer engine's reverse pass caches for `problem` at x (default x0): exact nbytes."""
-    if problem.meta.get("arch") not in LAYER_ARCHS:
-        raise ValueError(f"saved_bytes covers the layer problems ({', '.join(LAYER_ARCHS)}); "
-                         f"{problem.name} runs on the op-level engine")
-    fw = NumpyEngine(dtype)
-    return int(sum(a.nbytes for a in model(problem, dtype).saved(fw.params(problem),
-                                                                 fw.asarray(problem.point(x)))))
+def analytic_flops(problem, op: str) -> float | None:
+    """Matmul FLOPs of the unbatched mlp problem by the textbook cost model: a JVP or a VJP is
+    one primal plus one pass of the same matmuls; vectorised modes push n (or m) tangents
+    through one primal; the loops repeat a full product n (or m) times."""
+    meta = problem.meta
+    if meta.get("arch") != "mlp" or meta.get("batch") is not None:
+        return None
+    n, m = problem.n, problem.m
+    f = sum(2.0 * a * b for a, b in problem.layers.shapes)
+    model = {"primal": f, "jvp": 2 * f, "vjp": 2 * f, "jacfwd": f + n * f, "jacrev": f + m * f,
+             "jacfwd_loop": n * 2 * f, "jacrev_loop": m * 2 * f}
+    return model.get(op)
 
 
-@register("numpy")
+@register(Record(
+    "numpy", order=40, thread_vars=("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"),
+    schedules=SEGMENT_STRATEGIES[:5] + ("binomial",),
+    saved_bytes="the layer engine's ledger of the arrays its reverse pass holds (exact nbytes)",
+    flops="analytic: matmul FLOPs of the mlp problem (2 fan_in fan_out per vector and layer)",
+    notes={"jacfwd": "hand-written JVP rules, all n tangents in one vectorized sweep",
+           "jacrev": "hand-written VJP rules, all m adjoints in one vectorized sweep",
+           "ckpt_grad": "the layer engine's reverse sweep under the schedule (segments, or "
+                        "revolve-style binomial with c slots)"}))
 class NumpyEngine(Framework):
     devices = ("cpu",)
-    mode_notes = {
-        "jacfwd": "hand-written JVP rules, all n tangents in one vectorized sweep",
-        "jacrev": "hand-written VJP rules, all m adjoints in one vectorized sweep",
-    }
 
     def __init__(self, dtype="float64", device="cpu"):
         super().__init__(dtype, device)
@@ -334,6 +363,8 @@ class NumpyEngine(Framework):
         return model(problem, self.dtype)
 
     def unsupported(self, problem, op):
+        if op == "ckpt_grad" and problem.meta.get("arch") != "mlp_loss":
+            return f"the numpy engine checkpoints mlp_loss problems; {problem.name} is not one"
         if problem.meta.get("arch") in LAYER_ARCHS:
             return None
         if problem not in self._probed:
@@ -357,3 +388,27 @@ class NumpyEngine(Framework):
     def op_grad(self, f): return f.grad
     def op_jacfwd(self, f): return f.jacfwd
     def op_jacrev(self, f): return f.jacrev
+
+    def op_ckpt_grad(self, problem, schedule, slots):
+        rules = Loss(problem, self.dtype)
+        fn = rules.gradient(schedule, slots)
+        fn.rules = rules      # saved_bytes reads the ledger of the last run
+        return fn, (self.params(problem), self.asarray(problem.point(None, self.dtype)))
+
+    def saved_bytes(self, case) -> int:
+        """Bytes the reverse sweep held when its backward began (one run of the case)."""
+        case.fn(*case.args)
+        return int(case.fn.rules.last_ledger.stored)
+
+    def flops(self, case) -> float | None:
+        return analytic_flops(case.problem, case.op)
+
+
+def saved_bytes(problem, dtype: str = "float64", x=None) -> int:
+    """Bytes the layer engine's plain reverse pass holds for `problem` at x (default x0)."""
+    if problem.meta.get("arch") not in ("mlp", "mlp_loss"):
+        raise ValueError(f"saved_bytes covers the layered problems (mlp, mlp_loss); "
+                         f"{problem.name} does not keep a ledger")
+    fw, rules = NumpyEngine(dtype), model(problem, dtype)
+    rules.pull(fw.params(problem), fw.asarray(problem.point(x)), rules.eye(problem.m)[0])
+    return int(rules.last_ledger.stored)

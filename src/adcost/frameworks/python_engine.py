@@ -12,7 +12,7 @@ import math
 
 import numpy as np
 
-from .base import Framework, register
+from .base import Framework, Record, register
 
 
 class Dual:
@@ -184,14 +184,12 @@ class Namespace:
 xp = Namespace()
 
 
-@register("python")
+# The pure-Python engine runs scalar problems only (not the MLP), so it is not in the sweep.
+@register(Record("python", sweep=False, order=60,
+                 notes={"jacfwd": "n dual-number passes", "jacrev": "one tape, m reverse sweeps"}))
 class PythonEngine(Framework):
     dtypes = ("float64",)  # Python floats are doubles
     devices = ("cpu",)
-    mode_notes = {
-        "jacfwd": "n dual-number passes",
-        "jacrev": "one tape, m reverse sweeps",
-    }
 
     def __init__(self, dtype="float64", device="cpu"):
         super().__init__(dtype, device)

@@ -7,20 +7,15 @@ already convert Python numbers to the tensor's dtype.
 from __future__ import annotations
 
 import functools
-import os
 import time
 
 import numpy as np
 
-from .base import Framework, Unsupported, register
+from ..checkpoint.schedules import segments
+from ..problems.mlp import split_parameters, squared_loss
+from .base import Framework, Record, import_framework, register
 
 DEVICES = {"cpu": "CPU", "cuda": "GPU", "gpu": "GPU"}   # adcost's device kinds -> TF's names
-
-
-def _quiet_environment() -> None:
-    """Silence TensorFlow's C++ start-up banner (oneDNN notice, info logs) unless the user chose."""
-    os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
 def _placed(tf, device, body, *args):
@@ -28,17 +23,26 @@ def _placed(tf, device, body, *args):
         return body(*args)
 
 
-@register("tf")
-class TensorFlow(Framework):
-    modes = ("jacfwd", "jacrev", "jacrev_nopfor", "jacfwd_loop", "jacrev_loop")
-    mode_notes = {
+@register(Record(
+    "tf", package="tensorflow", distributions=("tensorflow-cpu", "tensorflow"), order=30,
+    thread_vars=("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS"),
+    # silence TensorFlow's C++ start-up banner (oneDNN notice, info logs) unless the user chose
+    environment={"TF_ENABLE_ONEDNN_OPTS": "0", "TF_CPP_MIN_LOG_LEVEL": "2"},
+    schedules=("none", "every_2", "every_4", "sqrt", "per_layer"),
+    saved_bytes=None, flops=None,
+    notes={
         "jacfwd": "tf.vectorized_map (pfor) of a ForwardAccumulator JVP over the n basis tangents; "
                   "the primal does not depend on the tangent, so pfor leaves it unbatched",
         "jacrev": "GradientTape.jacobian (pfor: the m VJPs vectorized)",
         "jacrev_nopfor": "GradientTape.jacobian(experimental_use_pfor=False): a tf.while_loop of m VJPs",
         "jacfwd_loop": "a Python loop of n calls of one traced tf.function JVP",
         "jacrev_loop": "a Python loop of m calls of one traced tf.function VJP",
-    }
+        "ckpt_grad": "GradientTape gradient with each checkpointed segment in tf.recompute_grad, "
+                     "one traced tf.function",
+        "saved_bytes": "TensorFlow has no hook listing what GradientTape keeps",
+    }))
+class TensorFlow(Framework):
+    modes = ("jacfwd", "jacrev", "jacrev_nopfor", "jacfwd_loop", "jacrev_loop")
 
     def __init__(self, dtype="float64", device="cpu"):
         super().__init__(dtype, device)
@@ -46,8 +50,7 @@ class TensorFlow(Framework):
         if kind not in DEVICES or not (index or "0").isdigit():
             raise ValueError(f"tf: device must be one of {', '.join(DEVICES)} (optionally ':N'); "
                              f"got {device!r}")
-        _quiet_environment()
-        import tensorflow as tf  # lazy: no framework cost until used
+        tf = import_framework(self.record)  # lazy: no framework cost until used
 
         self.tf = tf
         self.xp = tf.experimental.numpy
@@ -161,66 +164,37 @@ class TensorFlow(Framework):
             return tf.transpose(columns)   # rows of `columns` are J e_i, i.e. J's columns
         return self._function(jacobian)
 
-    # The loops repeat base.py's two lines only to expose their single product, so that
-    # `compile` can trace it ahead of time; if base.py attached `.product` these could go.
-    def op_jacfwd_loop(self, f):
-        jvp = self.op_jvp(f)
+    # -- checkpointing -----------------------------------------------------------------
+    def op_ckpt_grad(self, problem, schedule, slots):
+        """The loss's gradient with respect to one tensor per parameter; each checkpointed
+        segment is a function of its input and of its layers' parameters (explicit arguments,
+        so recompute_grad differentiates them) wrapped in tf.recompute_grad."""
+        tf, xp, layers = self.tf, self.xp, problem.layers
+        L, batch = layers.depth, problem.meta["batch"]
+        data = self.params(problem)
+        theta = [tuple(self.asarray(a) for a in params) for params in split_parameters(problem)]
+        width = len(theta[0])
 
-        def loop(params, x, basis):
-            return self.stack([jvp(params, x, e)[1] for e in basis], axis=1)
-        loop.product = jvp
-        return loop
+        def segment(start, stop, checkpointed):
+            def run(h, *flat):
+                per_layer = [flat[i:i + width] for i in range(0, len(flat), width)]
+                return layers.run(xp, h, per_layer, start, stop)
+            return tf.recompute_grad(run) if checkpointed else run
 
-    def op_jacrev_loop(self, f):
-        vjp = self.op_vjp(f)
+        stages = [(start, stop, segment(start, stop, c)) for start, stop, c in segments(schedule, L)]
 
-        def loop(params, x, basis):
-            return self.stack([vjp(params, x, e)[1] for e in basis], axis=0)
-        loop.product = vjp
-        return loop
-
-    # -- the checkpointing study -------------------------------------------------------
-    def checkpointed_grad_fn(self, problem, segments: int):
-        """(fn, args) for the gradient (n,) of an `mlp_loss` problem whose layers are split into
-        `segments` consecutive groups, each wrapped in `tf.recompute_grad`: the backward pass
-        recomputes a group's activations instead of keeping them.  fn(*args) -> tf.Tensor (n,);
-        fn is a tf.function, so `compile(fn, args)` traces it ahead of time like any case."""
-        from ..problems.mlp import activate
-
-        if problem.meta.get("arch") != "mlp_loss":
-            raise Unsupported(f"checkpointed_grad_fn needs an mlp_loss problem, got {problem.name}")
-        tf, xp, meta = self.tf, self.xp, problem.meta
-        count = meta["depth"] + 1                      # linear layers, the output one included
-        if not 1 <= segments <= count:
-            raise ValueError(f"segments must be between 1 and {count} (the layers); got {segments}")
-        bounds = np.linspace(0, count, segments + 1).round().astype(int)
-        groups = [range(a, b) for a, b in zip(bounds[:-1], bounds[1:])]
-        per_layer = ("W", "b") if meta["bias"] else ("W",)
-
-        def group_fn(layers):
-            # the group's parameters are explicit inputs, so recompute_grad differentiates them
-            def run(h, *theta):
-                for k, i in zip(layers, range(0, len(theta), len(per_layer))):
-                    h = xp.matmul(h, theta[i])
-                    if meta["bias"]:
-                        h = h + theta[i + 1]
-                    if k < count - 1:
-                        h = activate(xp, h, meta["activation"])
-                return h
-            return tf.recompute_grad(run)
-
-        stages = [([f"{p}{k}" for k in layers for p in per_layer], group_fn(layers)) for layers in groups]
-
-        def grad(params, x):
+        def gradient(data, theta):
+            leaves = [t for params in theta for t in params]
             with tf.GradientTape() as tape:
-                tape.watch(x)
-                part = {k: tf.reshape(x[o:o + int(np.prod(s))], s) for k, s, o in meta["layout"]}
-                h = params["X"]
-                for names, run in stages:
-                    h = run(h, *[part[name] for name in names])
-                r = h - params["T"]
-                loss = tf.reduce_sum(r * r) / meta["batch"]
-            return tape.gradient(loss, x)
+                tape.watch(leaves)
+                h = data["X"]
+                for start, stop, run in stages:
+                    h = run(h, *[t for params in theta[start:stop] for t in params])
+                y = layers.apply(xp, h, theta[L], last=True)
+                loss = squared_loss(xp, y, data["T"], batch)[0]
+            return tape.gradient(loss, leaves)
+        return self._function(gradient), (data, theta)
 
-        args = (self.params(problem), self.asarray(problem.point(None, self.dtype)))
-        return self._function(grad), args
+    def flat_gradient(self, out) -> np.ndarray:
+        return np.concatenate([t.numpy().ravel() for t in out])
+

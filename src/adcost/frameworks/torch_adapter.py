@@ -1,17 +1,22 @@
-"""PyTorch: torch.func transforms and the torch.autograd API."""
+"""PyTorch: torch.func transforms, the torch.autograd API and torch.utils.checkpoint."""
 from __future__ import annotations
 
 import numpy as np
 
-from .base import Framework, register
+from ..checkpoint.schedules import SEGMENT_STRATEGIES, segments, sequential_segments
+from ..problems.mlp import split_parameters, squared_loss
+from .base import Framework, Record, import_framework, register
 
 
-@register("torch")
-class Torch(Framework):
-    modes = ("jacfwd", "jacrev", "jacfwd_loop", "jacrev_loop",
-             "autograd_jacobian", "autograd_jacobian_vectorized", "autograd_jacobian_forward",
-             "backward_loop")
-    mode_notes = {
+@register(Record(
+    "torch", package="torch", distributions=("torch",), order=10,
+    # torch.func's first jvp imports torch._dynamo (1.6 s, measured on the reference machine)
+    lazy_imports=("torch._dynamo", "torch.func", "torch.utils.checkpoint", "torch.utils.flop_counter"),
+    thread_vars=("OMP_NUM_THREADS", "MKL_NUM_THREADS"),
+    schedules=SEGMENT_STRATEGIES,
+    saved_bytes="saved_tensors_hooks: unique storages autograd packs, the inputs excluded",
+    flops="torch.utils.flop_counter.FlopCounterMode: matmul-like ops only",
+    notes={
         "jacfwd": "torch.func.jacfwd (vmap over JVPs)",
         "jacrev": "torch.func.jacrev (vmap over VJPs)",
         "autograd_jacobian": "torch.autograd.functional.jacobian (a Python loop of m VJPs)",
@@ -19,11 +24,17 @@ class Torch(Framework):
         "autograd_jacobian_forward":
             "torch.autograd.functional.jacobian(vectorize=True, strategy='forward-mode')",
         "backward_loop": "one forward, then m torch.autograd.grad calls with retain_graph",
-    }
+        "ckpt_grad": "torch.autograd.grad with torch.utils.checkpoint(use_reentrant=False) per "
+                     "segment (sqrt_sequential: checkpoint_sequential)",
+    }))
+class Torch(Framework):
+    modes = ("jacfwd", "jacrev", "jacfwd_loop", "jacrev_loop",
+             "autograd_jacobian", "autograd_jacobian_vectorized", "autograd_jacobian_forward",
+             "backward_loop")
 
     def __init__(self, dtype="float64", device="cpu"):
         super().__init__(dtype, device)
-        import torch  # lazy: no framework cost until used
+        torch = import_framework(self.record)  # lazy: no framework cost until used
 
         self.torch = torch
         self.xp = torch
@@ -113,3 +124,57 @@ class Torch(Framework):
             rows = [torch.autograd.grad(y[i], z, retain_graph=True)[0] for i in range(y.shape[0])]
             return torch.stack(rows)
         return jacobian
+
+    # -- checkpointing -----------------------------------------------------------------
+    def op_ckpt_grad(self, problem, schedule, slots):
+        """autograd.grad of the loss with respect to one leaf tensor per parameter; the hidden
+        layers run in segments, each checkpointed one under torch.utils.checkpoint."""
+        torch, layers = self.torch, problem.layers
+        ckpt, L = torch.utils.checkpoint, problem.layers.depth
+        data = self.params(problem)
+        theta = [tuple(self.asarray(np.array(a)).requires_grad_(True) for a in params)
+                 for params in split_parameters(problem)]
+        leaves = [t for params in theta for t in params]
+        batch = problem.meta["batch"]
+
+        def run(start, stop):
+            return lambda h: layers.run(torch, h, theta[start:stop], start, stop)
+
+        def loss(data, theta):
+            if schedule == "sqrt_sequential":
+                hidden = [run(k, k + 1) for k in range(L)]
+                h = ckpt.checkpoint_sequential(hidden, sequential_segments(L), data["X"],
+                                               use_reentrant=False, preserve_rng_state=False)
+            else:
+                h = data["X"]
+                for start, stop, checkpointed in segments(schedule, L):
+                    h = (ckpt.checkpoint(run(start, stop), h, use_reentrant=False,
+                                         preserve_rng_state=False)
+                         if checkpointed else run(start, stop)(h))
+            y = layers.apply(torch, h, theta[L], last=True)
+            return squared_loss(torch, y, data["T"], batch)[0]
+
+        def gradient(data, theta):
+            return torch.autograd.grad(loss(data, theta), leaves)
+        gradient.loss, gradient.problem = loss, problem
+        gradient.inputs = leaves + list(data.values())
+        return gradient, (data, theta)
+
+    def flat_gradient(self, out) -> np.ndarray:
+        return np.concatenate([self.to_numpy(t).ravel() for t in out])
+
+    def saved_bytes(self, case) -> int:
+        """Bytes of unique storages autograd saved in the forward pass, the inputs excluded."""
+        from ..measure.memory import torch_saved_bytes
+
+        with torch_saved_bytes(exclude=case.source.inputs) as saved:
+            loss = case.source.loss(*case.args)
+        self.torch.autograd.grad(loss, case.source.inputs[:1], allow_unused=True)
+        return saved.nbytes
+
+    def flops(self, case) -> float | None:
+        from torch.utils.flop_counter import FlopCounterMode
+
+        with FlopCounterMode(display=False) as counter:
+            case.fn(*case.args)
+        return float(counter.get_total_flops())

@@ -9,8 +9,17 @@ import subprocess
 from pathlib import Path
 
 from .. import threads
+from ..frameworks.base import records
 
-PACKAGES = ("adcost", "numpy", "torch", "jax", "jaxlib", "tensorflow-cpu", "asv")
+BASE_PACKAGES = ("adcost", "numpy", "asv")
+
+
+def packages() -> tuple[str, ...]:
+    """Distributions whose versions results record: adcost's own, then each framework's."""
+    found = list(BASE_PACKAGES)
+    for rec in records().values():
+        found += [d for d in rec.distributions if d not in found]
+    return tuple(found)
 
 
 def cpu_model() -> str:
@@ -34,7 +43,7 @@ def git_commit(cwd: Path | None = None) -> str | None:
 
 def versions() -> dict[str, str]:
     found = {}
-    for name in PACKAGES:
+    for name in packages():
         try:
             found[name] = importlib.metadata.version(name)
         except importlib.metadata.PackageNotFoundError:
@@ -43,7 +52,7 @@ def versions() -> dict[str, str]:
 
 
 def thread_settings() -> dict[str, str | int | None]:
-    keys = (threads.VARIABLE, *threads.THREAD_VARS, "XLA_FLAGS", "MALLOC_MMAP_THRESHOLD_")
+    keys = (threads.VARIABLE, *threads.thread_vars(), "XLA_FLAGS", "MALLOC_MMAP_THRESHOLD_")
     return {"cpu_count": os.cpu_count(), "cpus_allowed": len(threads.available_cpus()),
             **{k: os.environ.get(k) for k in keys}}
 

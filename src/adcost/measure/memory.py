@@ -167,8 +167,8 @@ def peak_above_baseline(run, min_time: float | None = None) -> dict:
 def peak_rss(spec: dict, timeout: float = 300) -> dict:
     """Run the probe described by `spec` in a fresh Python process; its result as a dict.
 
-    spec: {"framework", "strategy" (or "jvp"), "depth", and DeepMLP sizes}.  Raises
-    RuntimeError with the child's stderr when it fails.
+    spec: {"framework", "strategy" (a schedule, "jvp" or "forward"), "depth", and the study's
+    sizes (width, batch, outputs, slots)}.  Raises RuntimeError with the child's stderr.
     """
     env = dict(os.environ, **PROBE_ENV)
     src = str(Path(__file__).resolve().parents[2])  # the child imports this same adcost
@@ -181,12 +181,12 @@ def peak_rss(spec: dict, timeout: float = 300) -> dict:
 
 
 def _child(spec: dict) -> dict:
-    from ..checkpoint import CHECK_BATCH, prepare_at_scale
+    from ..checkpoint import CHECK_BATCH, study_case_at_scale
 
-    case = prepare_at_scale(spec.pop("framework"), spec.pop("strategy"), spec.pop("depth"), **spec)
+    case = study_case_at_scale(spec.pop("framework"), spec.pop("strategy"), spec.pop("depth"), **spec)
     for _ in range(2):  # compile (TensorFlow traces on the first call) and warm, unmeasured
-        case.run()
-    return {**median_window(case.run), "validated_error": case.error,
+        case()
+    return {**median_window(case), "validated_error": case.error,
             "validated_batch": CHECK_BATCH, "env": {k: os.environ.get(k) for k in PROBE_ENV}}
 
 

@@ -45,10 +45,12 @@ def register_problem(name: str, builder: Callable[..., Problem]) -> None:
     PROBLEMS[name] = builder
 
 
-def custom_problem(name: str, fn: Callable, n: int, m: int, x0, scalar: bool = False) -> Problem:
+def custom_problem(name: str, fn: Callable, n: int, m: int, x0, scalar: bool = False,
+                   register: bool = False) -> Problem:
     """A user's problem: fn(xp, x) -> array of m values, at the point x0 in R^n.
 
-    The problem is also registered, so `make_problem(name)` and the cases find it.
+    register=True also adds it to the registry, so `make_problem(name)` and `adcost check`
+    find it; otherwise the registry is left as it was.
     Set scalar=True when fn uses only indexing, arithmetic, sin/cos/exp/tanh and xp.stack
     (then the pure-Python engines can run it too).
     """
@@ -58,7 +60,8 @@ def custom_problem(name: str, fn: Callable, n: int, m: int, x0, scalar: bool = F
         raise ValueError(f"{name}: x0 must have {n} entries, got {x0.size}")
     problem = Problem(name, n, m, x0, lambda xp, x, p: fn(xp, x), meta={"arch": "custom"},
                       scalar=scalar)
-    register_problem(name, lambda: problem)
+    if register:
+        register_problem(name, lambda: problem)
     return problem
 
 

@@ -2,8 +2,13 @@
 
 Parameters are drawn once from `numpy.random.default_rng(seed)`; weights are stored as
 (fan_in, fan_out) so that one `xp.matmul(h, W)` serves a single input and a batch.
+The layer loop is written once, in `Layers.run`: every framework's primal and AD, and
+every checkpointed segment, run it.
 """
 from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Mapping, Sequence
 
 import numpy as np
 
@@ -35,16 +40,54 @@ def init_layers(rng, shapes, bias: bool, scale: float | None) -> dict[str, np.nd
     return params
 
 
-def forward(xp, h, weights, biases, activation: str):
-    """Run the layers on h, (features,) or (batch, features); no activation on the output."""
-    last = len(weights) - 1
-    for k, W in enumerate(weights):
-        h = xp.matmul(h, W)
-        if biases is not None:
-            h = h + biases[k]
-        if k < last:
-            h = activate(xp, h, activation)
-    return h
+@dataclass(frozen=True)
+class Layers:
+    """A chain of dense layers h -> act(h @ W_k + b_k), no activation after the last.
+
+    What checkpointing, the NumPy engine's layer rules and the analytic memory figures read
+    instead of re-implementing the model.  Hidden layers (all but the last) of a problem
+    with features = width share one shape, so JAX can scan them.
+    """
+
+    shapes: tuple[tuple[int, int], ...]      # (fan_in, fan_out) per layer
+    activation: str
+    bias: bool
+
+    @property
+    def count(self) -> int:
+        return len(self.shapes)
+
+    @property
+    def depth(self) -> int:
+        """Hidden layers: all but the output layer."""
+        return self.count - 1
+
+    def names(self, k: int) -> tuple[str, ...]:
+        return (f"W{k}", f"b{k}") if self.bias else (f"W{k}",)
+
+    def split(self, named: Mapping) -> list[tuple]:
+        """Named parameters (W0, b0, W1, ...) as one tuple per layer."""
+        return [tuple(named[name] for name in self.names(k)) for k in range(self.count)]
+
+    def apply(self, xp, h, params: Sequence, last: bool = False):
+        """One layer: h @ W (+ b), then the activation unless it is the output layer."""
+        z = xp.matmul(h, params[0])
+        if self.bias:
+            z = z + params[1]
+        return z if last else activate(xp, z, self.activation)
+
+    def run(self, xp, h, per_layer: Sequence[Sequence], start: int = 0, stop: int | None = None):
+        """Layers [start, stop) on h, (features,) or (batch, features): the one layer loop."""
+        stop = self.count if stop is None else stop
+        for k in range(start, stop):
+            h = self.apply(xp, h, per_layer[k - start], last=k == self.count - 1)
+        return h
+
+
+def squared_loss(xp, y, target, batch: int):
+    """sum((y - T)^2) / batch as a (1,) array."""
+    r = y - target
+    return xp.reshape(xp.sum(r * r) / batch, (1,))
 
 
 def mlp(n=8, m=3, depth=2, width=16, activation="tanh", batch=None, seed=0) -> Problem:
@@ -58,19 +101,23 @@ def mlp(n=8, m=3, depth=2, width=16, activation="tanh", batch=None, seed=0) -> P
     rng = np.random.default_rng(seed)
     shapes = layer_shapes(n, m, depth, width)
     params = init_layers(rng, shapes, bias=True, scale=None)
-    count = len(shapes)
+    layers = Layers(tuple(shapes), activation, bias=True)
 
     def fn(xp, x, p):
         h = x if batch is None else xp.reshape(x, (batch, n))
-        y = forward(xp, h, [p[f"W{k}"] for k in range(count)],
-                    [p[f"b{k}"] for k in range(count)], activation)
+        y = layers.run(xp, h, layers.split(p))
         return y if batch is None else xp.reshape(y, (batch * m,))
 
     rows = 1 if batch is None else batch
     x0 = rng.standard_normal(rows * n)
     meta = {"arch": "mlp", "depth": depth, "width": width, "activation": activation,
             "batch": batch, "seed": seed, "n_in": n, "n_out": m}
-    return Problem(name, rows * n, rows * m, x0, fn, params, meta)
+    return Problem(name, rows * n, rows * m, x0, fn, params, meta, layers=layers)
+
+
+def unflatten(xp, x, layout) -> dict:
+    """Views of the flat parameter vector x as the named parameters of `layout`."""
+    return {k: xp.reshape(x[o:o + int(np.prod(s))], s) for k, s, o in layout}
 
 
 def _loss_problem(name, features, outputs, depth, width, activation, batch, seed,
@@ -84,19 +131,16 @@ def _loss_problem(name, features, outputs, depth, width, activation, batch, seed
         offset += value.size
     x0 = np.concatenate([v.ravel() for v in theta.values()])
     data = {"X": rng.standard_normal((batch, features)), "T": rng.standard_normal((batch, outputs))}
-    count = len(shapes)
+    layers = Layers(tuple(shapes), activation, bias)
 
     def fn(xp, x, p):
-        part = {k: xp.reshape(x[o:o + int(np.prod(s))], s) for k, s, o in layout}
-        y = forward(xp, p["X"], [part[f"W{k}"] for k in range(count)],
-                    [part[f"b{k}"] for k in range(count)] if bias else None, activation)
-        r = y - p["T"]
-        return xp.reshape(xp.sum(r * r) / batch, (1,))
+        y = layers.run(xp, p["X"], layers.split(unflatten(xp, x, layout)))
+        return squared_loss(xp, y, p["T"], batch)
 
     meta = {"arch": "mlp_loss", "depth": depth, "width": width, "activation": activation,
             "batch": batch, "seed": seed, "n_in": features, "n_out": outputs, "bias": bias,
             "layout": tuple(layout)}
-    return Problem(name, int(offset), 1, x0, fn, data, meta)
+    return Problem(name, int(offset), 1, x0, fn, data, meta, layers=layers)
 
 
 def mlp_loss(features=4, outputs=2, depth=2, width=8, activation="tanh", batch=4,
@@ -104,6 +148,7 @@ def mlp_loss(features=4, outputs=2, depth=2, width=8, activation="tanh", batch=4
     """Squared-error loss sum((MLP(X) - T)^2) / batch as a function of all parameters.
 
     x is the flat parameter vector (n = number of parameters), m = 1: the training case.
+    The checkpointing study runs it with features = width (every hidden layer one shape).
     """
     name = "mlp_loss"
     features, outputs = positive_int("features", features, name), positive_int("outputs", outputs, name)
@@ -120,3 +165,14 @@ def linear_relu(features=5, width=8, outputs=3, seed=0) -> Problem:
     features, outputs = positive_int("features", features, name), positive_int("outputs", outputs, name)
     width = positive_int("width", width, name)
     return _loss_problem(name, features, outputs, 1, width, "relu", 1, seed, bias=False, scale=0.1)
+
+
+def split_parameters(problem, x=None) -> list[tuple[np.ndarray, ...]]:
+    """The flat parameter vector of an mlp_loss-like problem as one NumPy tuple per layer."""
+    named = unflatten(np, problem.point(x), problem.meta["layout"])
+    return problem.layers.split(named)
+
+
+def flatten_parameters(problem, per_layer) -> np.ndarray:
+    """The inverse of split_parameters: per-layer arrays in the flat layout (W0, b0, W1, ...)."""
+    return np.concatenate([np.asarray(a).ravel() for params in per_layer for a in params])

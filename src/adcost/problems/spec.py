@@ -26,6 +26,9 @@ class Problem:
     # True when f uses only indexing, +, -, *, **, sin, cos, exp, tanh and stack on
     # scalars, so the pure-Python dual-number and tape engines can run it.
     scalar: bool = False
+    # The chain structure of a layered problem (problems.mlp.Layers), read by checkpointing,
+    # the NumPy engine's layer rules and the cost figures; None for every other problem.
+    layers: Any = None
 
     def f(self, xp, x):
         """Evaluate f at x with namespace xp, converting the parameters on the fly."""

@@ -10,7 +10,7 @@ import sys
 
 import numpy as np
 
-from adcost.advise import FORWARD_FAMILY
+from .advise import forward_family
 
 from . import load
 from .plotting import MissingData, figure, main_for
@@ -20,7 +20,7 @@ COMPILE_SHOWN = ("primal", "jacfwd", "jacrev")
 
 
 def baseline_of(op: str) -> str:
-    return "jacfwd_loop" if op.startswith(FORWARD_FAMILY) else "jacrev_loop"
+    return "jacfwd_loop" if forward_family(op) else "jacrev_loop"
 
 
 def speedup_table(df):

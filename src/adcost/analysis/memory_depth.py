@@ -14,8 +14,8 @@ import sys
 
 import numpy as np
 
-from adcost import grids
-from adcost.checkpoint.strategies import DeepMLP, analytic
+from .. import grids
+from ..checkpoint.schedules import Sizes, analytic
 
 from . import fit, load
 from .plotting import MissingData, figure, main_for
@@ -33,9 +33,9 @@ def bytes_per_layer(g) -> float | None:
 def analytic_bytes(strategy: str, depths, batch: int) -> list[int]:
     """The strategy's analytic stored bytes at `batch`, the grid's other sizes."""
     g = grids.checkpoint("full")
-    return [analytic(strategy, DeepMLP(depth=int(L), width=g["width"], batch=batch,
-                                       outputs=g["outputs"]), g["slots"])["stored_bytes"]
-            for L in depths]
+    item = 4   # the study's float32
+    return [analytic(strategy, Sizes(int(L), batch * g["width"] * item, batch * g["outputs"] * item),
+                     g["slots"])["stored_bytes"] for L in depths]
 
 
 def build(df):

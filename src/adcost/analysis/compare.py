@@ -7,7 +7,7 @@ A and B are each a tidy CSV/parquet, an asv result file, an asv results folder, 
     the 99 % confidence intervals (stats_ci_99) do; values without stats (track_*) use the
     factor alone.  For units where larger is better (flop/s) the direction flips.
 
-    python -m analysis.compare A B [--factor 1.1] [--all] [--strict]      (also: adcost compare)
+    python -m adcost.analysis.compare A B [--factor 1.1] [--all] [--strict]      (also: adcost compare)
 """
 from __future__ import annotations
 
@@ -24,15 +24,16 @@ KEYS = ["benchmark", "framework", "op", "problem", "n", "m", "depth", "width", "
 HIGHER_IS_BETTER = ("flop/s",)
 
 
-def resolve(spec: str) -> pd.DataFrame:
-    """A path, or a commit prefix among the asv result files."""
+def resolve(spec: str, results=None) -> pd.DataFrame:
+    """A path, or a commit prefix among the asv result files of the results folder."""
     path = Path(spec)
     if path.exists():
         return load.load(path)
-    hits = [p for p in load.result_files(load.paths.asv_results()) if p.name.startswith(spec[:8])]
+    asv = load.paths.asv_results(results)
+    hits = [p for p in load.result_files(asv) if p.name.startswith(spec[:8])]
     if not hits:
-        raise ValueError(f"no results at {spec!r}: not a file, folder, or commit in {load.paths.asv_results()}")
-    return load.load_asv(load.paths.asv_results(), files=hits)
+        raise ValueError(f"no results at {spec!r}: not a file, folder, or commit in {asv}")
+    return load.load_asv(asv, files=hits)
 
 
 def compare(a: pd.DataFrame, b: pd.DataFrame, factor: float = 1.10) -> pd.DataFrame:
@@ -86,15 +87,16 @@ def report(table: pd.DataFrame, show_all: bool = False) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m analysis.compare", description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(prog="adcost compare", description=__doc__.splitlines()[0])
     p.add_argument("a", help="baseline: tidy CSV/parquet, asv result file or folder, or commit")
     p.add_argument("b", help="contender, the same kinds")
     p.add_argument("--factor", type=float, default=1.10, help="minimum ratio that counts (default 1.10)")
     p.add_argument("--all", action="store_true", help="also list the unchanged measurements")
     p.add_argument("--strict", action="store_true", help="exit 1 when anything got worse")
     p.add_argument("--csv", help="write the full comparison table here")
+    p.add_argument("--results", help="results folder where commit prefixes are looked up (default ./results)")
     args = p.parse_args(argv)
-    table = compare(resolve(args.a), resolve(args.b), args.factor)
+    table = compare(resolve(args.a, args.results), resolve(args.b, args.results), args.factor)
     if table.empty:
         print("compare: no measurement present in both result sets", file=sys.stderr)
         return 2

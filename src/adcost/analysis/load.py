@@ -7,7 +7,7 @@ samples, profile), each list running over the cartesian product of the benchmark
 (repr strings).  A combination that was skipped or failed holds null; it is kept with
 status "skipped" and no value.  Units come from results/asv/benchmarks.json.
 
-    python -m analysis.load [--asv DIR] [--out DIR]      # writes tidy.csv and tidy.parquet
+    python -m adcost.analysis.load [--asv DIR] [--out DIR]      # writes tidy.csv and tidy.parquet
 """
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from adcost import grids, paths
+from .. import grids, paths
 
 # Columns in this order; parameters a benchmark does not have stay empty.
 PARAM_COLUMNS = ["framework", "op", "problem", "n", "m", "depth", "width", "strategy", "size"]
@@ -32,7 +32,7 @@ COLUMNS = (["benchmark", "suite", "metric", "kind"] + PARAM_COLUMNS +
             "env_name", "commit", "date", "file"])
 INT_COLUMNS = ["n", "m", "depth", "width", "size", "repeat", "number"]
 KIND_UNITS = {"time": "seconds", "peakmem": "bytes", "mem": "bytes", "track": "unit"}
-TIDY_NAMES = ("tidy.parquet", "tidy.csv")
+TIDY_NAMES = ("tidy.csv.gz", "tidy.csv", "tidy.parquet")
 
 
 def parse_param(text):
@@ -187,7 +187,8 @@ def latest(df: pd.DataFrame) -> pd.DataFrame:
 def load(source: Path | str | None = None) -> pd.DataFrame:
     """Tidy data from a tidy CSV/parquet, one asv result file, or an asv results folder.
 
-    With no source: results/tidy.parquet or tidy.csv if present, else results/asv.
+    With no source: the results folder (paths.results()); a folder is read as asv results
+    when it holds them, else its tidy file, else its asv/ subfolder.
     """
     if source is None:
         for name in TIDY_NAMES:
@@ -204,12 +205,12 @@ def load(source: Path | str | None = None) -> pd.DataFrame:
         return load_asv(source / "asv")
     if source.suffix == ".parquet":
         return pd.read_parquet(source)
-    if source.suffix == ".csv":
+    if source.name.endswith((".csv", ".csv.gz")):
         return tidy(pd.read_csv(source).to_dict("records"))
     if source.suffix == ".json":
         asv_dir = source.parent.parent
         return tidy(result_rows(source, read_benchmarks(asv_dir), read_machine(source.parent)))
-    raise ValueError(f"cannot read results from {source}: expected a folder, .json, .csv or .parquet")
+    raise ValueError(f"cannot read results from {source}: expected a folder, .json, .csv(.gz) or .parquet")
 
 
 def measured(df: pd.DataFrame, benchmark: str | None = None) -> pd.DataFrame:
@@ -220,24 +221,23 @@ def measured(df: pd.DataFrame, benchmark: str | None = None) -> pd.DataFrame:
     return df
 
 
-def export(df: pd.DataFrame, out: Path | None = None) -> list[Path]:
-    out = Path(out) if out else paths.results()
-    out.mkdir(parents=True, exist_ok=True)
-    df.to_csv(out / "tidy.csv", index=False)
-    df.to_parquet(out / "tidy.parquet", index=False)
-    return [out / "tidy.csv", out / "tidy.parquet"]
+def export(df: pd.DataFrame, results: Path | None = None) -> list[Path]:
+    """The tidy table as results/tidy.csv.gz (one format; mtime 0, so equal data, equal bytes)."""
+    target = paths.tidy(results)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    df.to_csv(target, index=False, compression={"method": "gzip", "mtime": 0})
+    return [target]
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m analysis.load", description=__doc__.splitlines()[0])
-    p.add_argument("--asv", help="asv results folder (default results/asv)")
-    p.add_argument("--out", help="folder for tidy.csv and tidy.parquet (default results/)")
+    p = argparse.ArgumentParser(prog="adcost tidy", description=__doc__.splitlines()[0])
+    p.add_argument("--results", help="results folder holding asv/ (default ./results)")
     args = p.parse_args(argv)
-    df = load_asv(args.asv)
+    df = load_asv(paths.asv_results(args.results))
     if df.empty:
-        print(f"load: no asv results under {args.asv or paths.asv_results()}", file=sys.stderr)
+        print(f"load: no asv results under {paths.asv_results(args.results)}", file=sys.stderr)
         return 1
-    written = export(df, args.out)
+    written = export(df, args.results)
     ok = int((df["status"] == "ok").sum())
     print(f"load: {len(df)} rows ({ok} measured, {len(df) - ok} skipped) -> {', '.join(map(str, written))}")
     return 0

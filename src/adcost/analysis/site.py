@@ -7,7 +7,7 @@ A small inline script records load errors and marks, on the <html> element, how 
 figures decoded (data-figures-loaded / data-figures-expected / data-errors): the headless
 browser test reads them.
 
-    python -m analysis.site [--results DIR] [--out DIR]
+    python -m adcost.analysis.site [--results DIR] [--out DIR]
 """
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from adcost import paths
+from .. import paths
 
 from . import cost_curves, crossover_map, load, memory_depth, speedups, summary, tradeoff
 
@@ -112,7 +112,7 @@ def environment_html(df: pd.DataFrame, results: Path) -> str:
 
 
 def build(results: Path | None = None, out: Path | None = None, df: pd.DataFrame | None = None) -> Path:
-    results = Path(results) if results else paths.results()
+    results = paths.results(results)
     site = Path(out) if out else results / "site"
     figures = results / "figures"
     site.mkdir(parents=True, exist_ok=True)
@@ -122,7 +122,7 @@ def build(results: Path | None = None, out: Path | None = None, df: pd.DataFrame
     table = summary.summary_table(df) if not df.empty else pd.DataFrame()
     counts = (f"{int((df['status'] == 'ok').sum())} measurements, {int((df['status'] != 'ok').sum())} skipped"
               if not df.empty else "no results yet: run <code>make bench</code>")
-    data_links = [f'<a href="{rel(results / n, site)}">{n}</a>' for n in ("tidy.csv", "tidy.parquet")
+    data_links = [f'<a href="{rel(results / n, site)}">{n}</a>' for n in load.TIDY_NAMES
                   if (results / n).exists()]
     if (figures / "summary.csv").exists():
         data_links.append(f'<a href="{rel(figures / "summary.csv", site)}">summary.csv</a>')
@@ -162,7 +162,7 @@ over FLOPs of f; matmul fraction: best achieved FLOP/s of a Jacobian over the be
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m analysis.site", description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(prog="adcost site", description=__doc__.splitlines()[0])
     p.add_argument("--results", help="results folder holding tidy data and figures/ (default results/)")
     p.add_argument("--out", help="folder for index.html (default <results>/site)")
     args = p.parse_args(argv)

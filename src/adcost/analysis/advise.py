@@ -8,19 +8,23 @@ T(depth) / T(depth of the n × m sweep) of the same mode.
 """
 from __future__ import annotations
 
-import importlib
 import math
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from . import paths
-from .frameworks.base import ADAPTERS, REGISTRY
+from .. import paths
+from ..frameworks.base import records
+from ..ops import describe
+from . import load as loading
 
-TIDY_NAMES = ("tidy.parquet", "tidy.csv")
-FORWARD_FAMILY = ("jacfwd", "fd", "linearize_map", "autograd_jacobian_forward")  # cost grows with n
+
+
+def forward_family(mode: str) -> bool:
+    """Whether a mode's cost grows with n (forward mode, finite differences), from its descriptor."""
+    return describe(mode).family in ("forward", "fd")
+
 INEXACT = ("fd",)   # approximations: listed, never recommended over an exact mode
 GENERIC_API = {
     "jacfwd_loop": "a loop of n JVPs, one per basis vector (adcost jacfwd_loop)",
@@ -59,43 +63,22 @@ class Advice:
 
 
 def api_of(framework: str, mode: str) -> str:
-    """The call behind a mode, from the adapter's mode_notes (adapters import their framework lazily)."""
-    if framework not in REGISTRY and framework in ADAPTERS:
-        try:
-            importlib.import_module(ADAPTERS[framework][0])
-        except Exception:   # an adapter that cannot even be imported here: fall back to the name
-            pass
-    cls = REGISTRY.get(framework)
-    note = getattr(cls, "mode_notes", {}).get(mode) if cls else None
+    """The call behind a mode, from the framework's record (no framework import)."""
+    rec = records().get(framework)
+    note = rec.notes.get(mode) if rec else None
     return note or GENERIC_API.get(mode) or f"{framework} {mode}"
 
 
 def load_results(source: str | Path | None = None):
-    """Tidy data: a tidy CSV/parquet, an asv folder/file (via analysis.load), default results/."""
-    import pandas as pd
-
-    candidates = [Path(source)] if source else [paths.results() / name for name in TIDY_NAMES] + [paths.asv_results()]
-    for path in candidates:
-        if path.suffix == ".parquet" and path.is_file():
-            return pd.read_parquet(path), str(path)
-        if path.suffix == ".csv" and path.is_file():
-            return pd.read_csv(path), str(path)
-        if path.is_dir() or path.suffix == ".json" and path.is_file():
-            df = _analysis_load().load(path)
-            if not df.empty:
-                return df, str(path)
-    where = source or f"{paths.results()}/tidy.parquet, tidy.csv or asv/"
-    raise NoResults(f"no measured results in {where}; run `make bench` (or pass --results PATH)")
-
-
-def _analysis_load():
-    """analysis/ lives at the repository root, beside src/: import it from there."""
-    for root in (paths.root(), Path(__file__).resolve().parents[2]):   # the checkout, or this source tree's
-        if (root / "analysis" / "load.py").exists():
-            if str(root) not in sys.path:
-                sys.path.insert(0, str(root))
-            break
-    return importlib.import_module("analysis.load")
+    """Tidy data from a tidy file or an asv folder/file; default: the results folder."""
+    where = Path(source) if source else paths.results()
+    try:
+        df = loading.load(where)
+    except (OSError, ValueError) as exc:
+        raise NoResults(f"no measured results in {where}: {exc}") from None
+    if df.empty:
+        raise NoResults(f"no measured results in {where}; run `make bench` (or pass --results PATH)")
+    return df, str(where)
 
 
 def _ok(df, suffix: str):
@@ -131,7 +114,7 @@ def predict_mode(rows, n: int, m: int, mode: str = "jacrev") -> tuple[float, boo
     if inside is not None:
         return math.exp(inside), False
     # a dimension measured at one value only (larger sizes skipped): its exponent from the cost model
-    forward = mode.startswith(FORWARD_FAMILY)
+    forward = forward_family(mode)
     prior = {"n": 1.0 if forward else 0.0, "m": 0.0 if forward else 1.0}
     target, offset, columns, query = logs.copy(), 0.0, [np.ones_like(nn)], [1.0]
     for key, values, q in (("n", nn, math.log(n)), ("m", mm, math.log(m))):

@@ -12,7 +12,7 @@ matplotlib.use("Agg")   # explicit here, never at import of the adcost package
 import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
-from adcost import paths  # noqa: E402
+from .. import paths  # noqa: E402
 
 from . import load  # noqa: E402
 
@@ -53,7 +53,7 @@ def frameworks_in(df, benchmark: str) -> list[str]:
 
 def figure_main(name: str, build: Callable, doc: str, argv: list[str] | None = None) -> int:
     """main() of a figure module: --results (tidy file or asv folder), --out; missing data → message, 0."""
-    p = argparse.ArgumentParser(prog=f"python -m analysis.{name}", description=doc.splitlines()[0])
+    p = argparse.ArgumentParser(prog=f"python -m adcost.analysis.{name}", description=doc.splitlines()[0])
     p.add_argument("--results", help="tidy CSV/parquet or asv results folder (default results/)")
     p.add_argument("--out", help="folder for the SVG and PNG (default results/figures)")
     args = p.parse_args(argv)
@@ -78,4 +78,4 @@ def main_for(name: str, build: Callable, doc: str):
 
 
 if __name__ == "__main__":
-    sys.exit("analysis.plotting is a library; run python -m analysis.plots")
+    sys.exit("analysis.plotting is a library; run python -m adcost.analysis.plots")

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from adcost import paths
+from .. import paths
 
 from . import fit, load
 
@@ -64,7 +64,7 @@ def write(table: pd.DataFrame, out: Path | None = None) -> list[Path]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m analysis.summary", description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(prog="python -m adcost.analysis.summary", description=__doc__.splitlines()[0])
     p.add_argument("--results", help="tidy CSV/parquet or asv results folder (default results/)")
     p.add_argument("--out", help="folder (default results/figures)")
     args = p.parse_args(argv)

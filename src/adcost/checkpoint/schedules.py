@@ -1,4 +1,4 @@
-"""The checkpointing schedules and the analytic bytes each one must store.
+"""The checkpointing schedules and the analytic bytes each one must store: pure functions.
 
 The model is a deep MLP, the training case: the gradient of the squared loss
 sum((MLP(X) - T)^2) / batch with respect to every weight and bias (the `mlp_loss`
@@ -39,65 +39,32 @@ STRATEGIES = ("none", "every_2", "every_4", "sqrt", "per_layer", "sqrt_sequentia
 SEGMENT_STRATEGIES = ("none", "every_2", "every_4", "sqrt", "per_layer", "sqrt_sequential")
 
 
+def study_problem(depth: int, width: int = 64, batch: int = 512, outputs: int = 16, seed: int = 0):
+    """The checkpointing study's model: `mlp_loss` with features = width, so every hidden layer
+    has one shape (JAX scans them) and activations (batch x width) outweigh the weights."""
+    from ..problems.mlp import mlp_loss
+    return mlp_loss(features=width, outputs=outputs, depth=depth, width=width, activation="tanh",
+                    batch=batch, seed=seed)
+
+
 @dataclass(frozen=True)
-class DeepMLP:
-    """Sizes of the deep MLP; `arrays()` gives its seeded parameters and data."""
+class Sizes:
+    """What the analytic count reads of a layered loss problem, in bytes."""
 
     depth: int
-    width: int = 64
-    batch: int = 512
-    outputs: int = 16
-    seed: int = 0
-    dtype: str = "float32"
+    activation_bytes: int      # one hidden activation h_k: batch x width
+    residual_bytes: int        # the head's residual r = y - T: batch x outputs
 
-    def problem(self):
-        """The library's `mlp_loss` problem these sizes describe (the golden function)."""
-        from ..problems.mlp import mlp_loss
-        return mlp_loss(features=self.width, outputs=self.outputs, depth=self.depth,
-                        width=self.width, activation="tanh", batch=self.batch, seed=self.seed)
-
-    def arrays(self) -> dict:
-        """Ws, bs (lists, hidden layers), W_out, b_out, X, T as NumPy arrays of `dtype`."""
-        p = self.problem()
-        flat = p.x0
-        part = {k: flat[o:o + int(np.prod(s))].reshape(s) for k, s, o in p.meta["layout"]}
-        cast = lambda a: np.ascontiguousarray(a, dtype=self.dtype)  # noqa: E731
-        L = self.depth
-        return {"Ws": [cast(part[f"W{k}"]) for k in range(L)],
-                "bs": [cast(part[f"b{k}"]) for k in range(L)],
-                "W_out": cast(part[f"W{L}"]), "b_out": cast(part[f"b{L}"]),
-                "X": cast(p.params["X"]), "T": cast(p.params["T"])}
-
-    @property
-    def itemsize(self) -> int:
-        return np.dtype(self.dtype).itemsize
-
-    @property
-    def activation_bytes(self) -> int:
-        """Bytes of one hidden activation h_k: batch x width."""
-        return self.batch * self.width * self.itemsize
-
-    @property
-    def residual_bytes(self) -> int:
-        """Bytes of the head's residual r = y - T: batch x outputs."""
-        return self.batch * self.outputs * self.itemsize
+    @classmethod
+    def of(cls, problem, dtype: str) -> "Sizes":
+        meta, item = problem.meta, np.dtype(dtype).itemsize
+        return cls(problem.layers.depth, meta["batch"] * meta["width"] * item,
+                   meta["batch"] * meta["n_out"] * item)
 
 
-def tangents(model: DeepMLP) -> dict:
-    """The seeded parameter direction every engine's JVP uses: Ws, bs (lists), W_out, b_out."""
-    rng = np.random.default_rng(7)
-    a = model.arrays()
-    draw = lambda x: rng.standard_normal(x.shape).astype(model.dtype)  # noqa: E731
-    return {"Ws": [draw(W) for W in a["Ws"]], "bs": [draw(b) for b in a["bs"]],
-            "W_out": draw(a["W_out"]), "b_out": draw(a["b_out"])}
-
-
-def flat_gradient(gWs, gbs, gW_out, gb_out) -> np.ndarray:
-    """Gradients in the layout of mlp_loss's parameter vector (W0, b0, W1, b1, ...)."""
-    parts = []
-    for gW, gb in zip(list(gWs) + [gW_out], list(gbs) + [gb_out]):
-        parts += [np.asarray(gW).ravel(), np.asarray(gb).ravel()]
-    return np.concatenate(parts)
+def tangent(problem, dtype: str = "float64") -> np.ndarray:
+    """The seeded parameter direction of the study's forward-mode contrast (one JVP of the loss)."""
+    return np.random.default_rng(7).standard_normal(problem.n).astype(dtype)
 
 
 # -- segment schedules ---------------------------------------------------------------
@@ -231,7 +198,7 @@ def run_binomial(steps: int, slots: int, start, advance, taped, backprop, adjoin
 
 
 # -- the analytic formula ---------------------------------------------------------------
-def analytic(strategy: str, model: DeepMLP, slots: int = 4) -> dict:
+def analytic(strategy: str, model: Sizes, slots: int = 4) -> dict:
     """What `strategy` must store, in bytes, and the layers it recomputes.
 
     stored_bytes: held from the end of the forward pass until the backward starts (what
@@ -259,7 +226,7 @@ def analytic(strategy: str, model: DeepMLP, slots: int = 4) -> dict:
             "recomputed_layers": recomputed, "stored_activations": len(kept)}
 
 
-def _binomial_analytic(model: DeepMLP, slots: int) -> dict:
+def _binomial_analytic(model: Sizes, slots: int) -> dict:
     """Run the binomial schedule on symbols (one per activation) and count bytes and steps."""
     L = model.depth
 

@@ -1,0 +1,43 @@
+"""Every figure and the summary table from one load: `adcost plots [--results DIR]` (make plots).
+
+Also exports the tidy data (results/tidy.csv.gz) when reading asv results.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+
+from . import cost_curves, crossover_map, load, memory_depth, speedups, summary, tradeoff
+from .plotting import render
+
+FIGURES = (crossover_map, cost_curves, speedups, memory_depth, tradeoff)
+
+
+def build_all(df, out=None) -> None:
+    for module in FIGURES:
+        render(module.NAME, module.build, df, out)
+    table = summary.summary_table(df)
+    if table.empty:
+        print("summary: skipped, no JacobianNM, Flops or Matmul results")
+    else:
+        print(f"summary: wrote {', '.join(map(str, summary.write(table, out)))}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="adcost plots", description=__doc__.splitlines()[0])
+    p.add_argument("--results", help="results folder holding asv/; figures go to its figures/ "
+                   "(default ./results)")
+    args = p.parse_args(argv)
+    asv = load.paths.asv_results(args.results)
+    df = load.load_asv(asv)
+    if df.empty:
+        print(f"plots: no asv results under {asv}; nothing to plot (run `make bench` first)",
+              file=sys.stderr)
+        return 1
+    print(f"plots: tidy data -> {', '.join(map(str, load.export(df, args.results)))}")
+    build_all(df, load.paths.figures(args.results))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,69 @@
+"""The operations adcost prepares, validates and times: one descriptor each.
+
+An operation knows its extra argument (a tangent, a cotangent, a basis), the reference value
+the validation gate compares it with, its family (what its cost grows with) and whether it
+needs a scalar output.  Jacobian modes an adapter adds (torch's `autograd_jacobian`, JAX's
+`linearize_map`, ...) are described by `describe(mode)` from their family.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Op:
+    name: str
+    family: str            # primal | forward (cost grows with n) | reverse (with m) | fd
+    extra: str | None      # "v" tangent (n,), "u" cotangent (m,), "basis_n", "basis_m", or None
+    reference: str         # what the gate compares with: primal, jvp, vjp, grad or jacobian
+    scalar: bool = False   # needs m == 1
+    doc: str = ""
+
+
+OPS = {op.name: op for op in (
+    Op("primal", "primal", None, "primal", doc="f(x)"),
+    Op("jvp", "forward", "v", "jvp", doc="(f(x), J v)"),
+    Op("vjp", "reverse", "u", "vjp", doc="(f(x), J^T u)"),
+    Op("grad", "reverse", None, "grad", scalar=True, doc="the gradient of a scalar f"),
+    Op("ckpt_grad", "reverse", None, "grad", scalar=True,
+       doc="the gradient of a layered scalar f under a checkpoint schedule"),
+    Op("jacfwd", "forward", None, "jacobian", doc="J by one vectorized forward sweep"),
+    Op("jacrev", "reverse", None, "jacobian", doc="J by one vectorized reverse sweep"),
+    Op("jacfwd_loop", "forward", "basis_n", "jacobian", doc="J by n JVPs"),
+    Op("jacrev_loop", "reverse", "basis_m", "jacobian", doc="J by m VJPs"),
+    Op("fd", "fd", None, "jacobian", doc="J by central differences"),
+)}
+# Adapter-specific Jacobian modes whose cost grows with n (every other one: with m).
+FORWARD_MODES = ("linearize_map", "autograd_jacobian_forward")
+
+
+def describe(op: str) -> Op:
+    """The descriptor of `op`; an adapter's own Jacobian mode gets one from its family."""
+    if op in OPS:
+        return OPS[op]
+    family = "forward" if op in FORWARD_MODES or op.startswith("jacfwd") else "reverse"
+    return Op(op, family, None, "jacobian", doc="J (an adapter's own mode)")
+
+
+def direction(value, size: int, name: str = "direction", dtype: str = "float64") -> np.ndarray:
+    """The direction for a product: given, else a fixed seeded vector of the right size."""
+    if value is None:
+        value = np.random.default_rng(1234 + size).standard_normal(size)
+    value = np.asarray(value, dtype=float).reshape(-1)
+    if value.shape != (size,):
+        raise ValueError(f"{name} must have {size} entries, got {value.size}")
+    return value.astype(dtype)
+
+
+def extra_argument(op: str, problem, v=None, u=None, dtype: str = "float64") -> np.ndarray | None:
+    """The NumPy value of `op`'s extra argument: a direction (1-d) or an identity basis (2-d)."""
+    extra = describe(op).extra
+    if extra == "v":
+        return direction(v, problem.n, "v", dtype)
+    if extra == "u":
+        return direction(u, problem.m, "u", dtype)
+    if extra in ("basis_n", "basis_m"):
+        return np.eye(problem.n if extra == "basis_n" else problem.m, dtype=dtype)
+    return None
