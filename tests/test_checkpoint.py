@@ -14,6 +14,8 @@ from adcost.validate import ValidationError
 
 SMALL = {"width": 8, "batch": 5, "outputs": 3, "slots": 2}
 PRESENT = [f for f in checkpoint.frameworks() if missing_reason(f) is None]
+# TensorFlow's import and tracing alone take seconds: its cases run in the slow tier
+EACH = [pytest.param(f, marks=pytest.mark.slow) if f == "tf" else f for f in PRESENT]
 
 
 def schedules(framework):
@@ -37,8 +39,9 @@ def test_analytic_equals_numpy_ledger(strategy, depth):
     assert case.source.rules.last_ledger.peak == analytic_bytes(case)["peak_bytes"]
 
 
-@pytest.mark.parametrize("framework", PRESENT)
-@pytest.mark.parametrize("depth", [1, 6, 13])
+@pytest.mark.parametrize("framework", EACH)
+@pytest.mark.parametrize("depth", [1, pytest.param(6, marks=pytest.mark.slow),
+                                   pytest.param(13, marks=pytest.mark.slow)])
 def test_every_strategy_matches_the_plain_gradient(framework, depth):
     """prepare validates each schedule against the float64 reference gradient; the output
     agrees with the framework's own plain gradient of the same problem too."""
@@ -83,18 +86,28 @@ def test_formula_shapes():
     assert binomial_cost(1, 3) == (1, 0) and binomial_cost(4, 0)[0] == 10
 
 
-def test_jvp_matches_the_directional_derivative():
-    for framework in PRESENT:
-        case = study_case(framework, "jvp", 5, dtype="float64", **SMALL)
-        assert case.op == "jvp" and case.error < 1e-9
+@pytest.mark.parametrize("framework", EACH)
+def test_jvp_matches_the_directional_derivative(framework):
+    """Forward mode's contrast: one JVP of the loss along the seeded direction = <grad, v>."""
+    from adcost.checkpoint.schedules import tangent
+    problem = checkpoint.study_problem(5, **{k: v for k, v in SMALL.items() if k != "slots"})
+    want = adcost_grad(problem) @ tangent(problem)
+    case = study_case(framework, "jvp", 5, dtype="float64", **SMALL)
+    assert case.op == "jvp"
+    assert case.output()[1][0] == pytest.approx(want, rel=1e-12)
 
 
-def test_forward_pass_is_the_loss_and_keeps_nothing():
-    for framework in PRESENT:
-        case = study_case(framework, "forward", 5, dtype="float64", **SMALL)
-        assert case.op == "primal" and case.error < 1e-12
-        with pytest.raises(Unsupported, match="keeps nothing"):
-            saved_bytes(case)
+def adcost_grad(problem):
+    import adcost
+    return adcost.grad(problem, "numpy")
+
+
+@pytest.mark.parametrize("framework", EACH)
+def test_forward_pass_is_the_loss_and_keeps_nothing(framework):
+    case = study_case(framework, "forward", 5, dtype="float64", **SMALL)
+    assert case.op == "primal" and case.error < 1e-12
+    with pytest.raises(Unsupported, match="keeps nothing"):
+        saved_bytes(case)
 
 
 def test_an_unknown_schedule_is_refused_by_name():
@@ -168,6 +181,7 @@ def test_tf_recomputes_and_reports_no_saved_bytes():
         bench.Checkpoint.track_saved_bytes.setup("tf", "none", 4)
 
 
+@pytest.mark.slow
 def test_every_memory_benchmark_runs_its_setup_and_methods():
     """What asv does with each memory class, at the grid's smallest depth (numpy, `none`):
     class setup, the method's own setup, the method; tracks return positive figures."""
@@ -201,6 +215,7 @@ def test_peak_rss_reports_the_median_window(monkeypatch):
     assert got["window_peaks_bytes"] == [10, 10, 11, 12, 17]
 
 
+@pytest.mark.slow
 def test_peak_rss_probe_runs_under_its_environment():
     """The fresh process gets MALLOC_MMAP_THRESHOLD_ and one TF inter-op thread."""
     from adcost.measure.memory import PROBE_ENV, peak_rss
@@ -233,6 +248,7 @@ def test_paired_timing_takes_the_median_of_per_round_ratios():
         measure_paired({"a": runner("a")}, baseline="none", number=1, clock=clock)
 
 
+@pytest.mark.slow
 def test_overhead_by_width_rows_and_target():
     """Each width gets sqrt-vs-none with its floor T_forward / T_none; targets() reads them."""
     from adcost.checkpoint import report

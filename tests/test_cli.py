@@ -54,8 +54,16 @@ def test_bad_arguments_one_line_exit_2_nothing_on_stdout(argv, message, capsys):
     assert out == ""
 
 
+@pytest.mark.slow
+def test_python_m_adcost_runs_the_cli(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "adcost", "--version"], capture_output=True,
+                          text=True, cwd=tmp_path)
+    assert proc.returncode == 0 and proc.stdout.startswith("adcost ")
+
+
+@pytest.mark.slow
 def test_cli_subprocess_bad_input_exit_code_and_single_line(tmp_path):
-    proc = subprocess.run([sys.executable, "-m", "adcost.cli", "jacobian", "--problem", "mlp",
+    proc = subprocess.run([sys.executable, "-m", "adcost", "jacobian", "--problem", "mlp",
                            "--framework", "fd", "--n", "-4"], capture_output=True, text=True, cwd=tmp_path)
     assert proc.returncode == 2
     assert proc.stdout == "" and proc.stderr.count("\n") == 1

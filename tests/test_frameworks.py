@@ -73,6 +73,7 @@ def test_torch_and_jax_agree_in_float64(name, sizes):
 @settings(max_examples=20, deadline=None)
 @given(n=st.integers(1, 6), m=st.integers(1, 6), depth=st.integers(1, 3), width=st.integers(1, 6),
        seed=st.integers(0, 10_000))
+@pytest.mark.slow
 def test_dot_product_identity_random_mlps(n, m, depth, width, seed):
     p = adcost.make_problem("mlp", n=n, m=m, depth=depth, width=width, seed=seed)
     rng = np.random.default_rng(seed)

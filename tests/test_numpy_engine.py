@@ -42,7 +42,7 @@ def _results(problem, framework):
     return out
 
 
-@pytest.mark.parametrize("framework", ["torch", "jax"])
+@pytest.mark.parametrize("framework", ["torch", pytest.param("jax", marks=pytest.mark.slow)])
 @pytest.mark.parametrize("case", sorted(LAYER_CASES))
 def test_layer_engine_matches_frameworks(case, framework):
     if framework not in adcost.available_frameworks():

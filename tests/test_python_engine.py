@@ -8,6 +8,7 @@ import adcost
 from adcost.frameworks.python_engine import Dual, Tape, xp
 from adcost.problems.spec import Problem
 from adcost.validate import relative_error
+from golden import POLY_F, POLY_J, POLY_JTU, POLY_JV, POLY_U, POLY_V, XY_SIN_F, XY_SIN_GRAD
 
 SCALAR = [name for name in adcost.PROBLEMS if adcost.make_problem(name).scalar]
 MODES = ("jacfwd", "jacrev", "jacfwd_loop", "jacrev_loop")
@@ -21,23 +22,22 @@ ENGINES = ("python", "numpy")
 @pytest.mark.parametrize("mode", MODES)
 def test_polynomial_golden_values(engine, mode):
     p = adcost.make_problem("polynomial")
-    y, jv = adcost.jvp(p, engine, [0.2, 0.3, 0.4, 0.8])
-    _, jtu = adcost.vjp(p, engine, [0.5, 0.8, 1.0])
-    np.testing.assert_allclose(y, [9.61084, 7.59375, 8.542969], rtol=1e-6)
-    np.testing.assert_allclose(jv, [65.353714, 35.943752, 80.87344], rtol=1e-6)
-    np.testing.assert_allclose(jtu, [83.697365, 194.49492, 88.94971, 39.546825], rtol=1e-6)
+    y, jv = adcost.jvp(p, engine, POLY_V)
+    _, jtu = adcost.vjp(p, engine, POLY_U)
+    np.testing.assert_allclose(y, POLY_F, rtol=1e-6)
+    np.testing.assert_allclose(jv, POLY_JV, rtol=1e-6)
+    np.testing.assert_allclose(jtu, POLY_JTU, rtol=1e-6)
     J = adcost.jacobian(p, engine, mode)
-    assert J.shape == (3, 4)
-    np.testing.assert_allclose(J[0], [57.66504, 76.88672, 57.66504, 9.61084], rtol=1e-6)
+    np.testing.assert_allclose(J, POLY_J, rtol=1e-6)
 
 
 @pytest.mark.parametrize("engine", ENGINES)
 def test_xy_sin_golden_values(engine):
     p = adcost.make_problem("xy_sin")
     y, dfdx = adcost.jvp(p, engine, [1.0, 0.0])
-    assert y[0] == pytest.approx(6.909297426825682, rel=1e-15)
-    assert dfdx[0] == pytest.approx(2.5838531634528574, rel=1e-15)
-    np.testing.assert_allclose(adcost.grad(p, engine), [2.5838531634528574, 2.0], rtol=1e-15)
+    assert y[0] == pytest.approx(XY_SIN_F, rel=1e-15)
+    assert dfdx[0] == pytest.approx(XY_SIN_GRAD[0], rel=1e-15)
+    np.testing.assert_allclose(adcost.grad(p, engine), XY_SIN_GRAD, rtol=1e-15)
 
 
 @pytest.mark.parametrize("name", SCALAR)

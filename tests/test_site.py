@@ -19,6 +19,8 @@ import pytest
 
 from adcost.analysis import load, plots, site
 
+pytestmark = pytest.mark.slow   # builds every figure; renders in headless Chromium
+
 ROOT = Path(__file__).resolve().parents[1]
 
 spec = importlib.util.spec_from_file_location("asv_fixture", ROOT / "tests" / "fixtures" / "asv_fixture.py")

@@ -7,14 +7,17 @@ import sys
 import numpy as np
 import pytest
 
-pytest.importorskip("tensorflow")
+if importlib.util.find_spec("tensorflow") is None:   # found, not imported: collection stays fast
+    pytest.skip("tensorflow is not installed", allow_module_level=True)
 
 import adcost  # noqa: E402
-from adcost import cli, validate  # noqa: E402
+from adcost import cli  # noqa: E402
 from adcost.frameworks.base import get_framework  # noqa: E402
 
 from golden import (POLY_F, POLY_JTU, POLY_JV, POLY_U, POLY_V, POLY_X, PRINTED_RTOL,  # noqa: E402
                     XY_SIN_F, XY_SIN_GRAD)
+
+pytestmark = pytest.mark.slow   # TensorFlow: a 4 s import, and every op of every problem through the gate
 
 OPS = adcost.framework_class("tf").ops()
 JACOBIAN_MODES = adcost.framework_class("tf").modes
@@ -54,8 +57,7 @@ def test_every_op_passes_the_gate(key, dtype):
     ran = []
     for op in OPS:
         if fw.supports(problem, op) is None:
-            case = adcost.prepare(problem, fw, op, warmup=0)   # raises ValidationError on a miss
-            assert case.error <= validate.TOLERANCE[dtype]
+            adcost.prepare(problem, fw, op, warmup=0)   # raises ValidationError on a miss
             ran.append(op)
     assert set(JACOBIAN_MODES) <= set(ran)
 

@@ -9,6 +9,8 @@ import pytest
 
 from adcost import threads
 
+pytestmark = pytest.mark.slow   # fresh interpreters
+
 ROOT = Path(__file__).resolve().parents[1]
 
 

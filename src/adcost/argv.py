@@ -29,3 +29,15 @@ def size_pair(text: str) -> tuple[str, object]:
         return key, int(value)
     except ValueError:
         return key, value
+
+
+def compare_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """compare's options, on `adcost compare` and on this module's main alike."""
+    p.add_argument("a", help="baseline: tidy file, asv result file or folder, or commit prefix")
+    p.add_argument("b", help="contender, the same kinds")
+    p.add_argument("--factor", type=float, default=1.10, help="minimum ratio that counts (default 1.10)")
+    p.add_argument("--all", action="store_true", help="also list the unchanged measurements")
+    p.add_argument("--strict", action="store_true", help="exit 1 when anything got worse")
+    p.add_argument("--csv", help="write the full comparison table here")
+    p.add_argument("--results", help="results folder where commit prefixes are looked up (default ./results)")
+    return p

@@ -8,7 +8,7 @@ import sys
 import numpy as np
 
 from . import __version__, check as checking, threads
-from .argv import Parser, positive, size_pair
+from .argv import Parser, compare_arguments, positive, size_pair
 from .frameworks.base import DTYPES, Unsupported, framework_class, missing_reason, names
 from .problems import PROBLEMS, make_problem, size_names
 
@@ -48,13 +48,7 @@ def parser() -> Parser:
     a.add_argument("--framework", help="only this framework's modes")
     a.add_argument("--results", help="results folder, tidy file or asv results folder (default ./results)")
 
-    r = sub.add_parser("compare", help="what got slower or bigger between two result sets")
-    r.add_argument("a", help="baseline: tidy CSV/parquet, asv result file or folder, or commit")
-    r.add_argument("b", help="contender, the same kinds")
-    r.add_argument("--factor", type=float, default=1.10, help="minimum ratio that counts (default 1.10)")
-    r.add_argument("--all", action="store_true", help="also list the unchanged measurements")
-    r.add_argument("--strict", action="store_true", help="exit 1 when anything got worse")
-    r.add_argument("--results", help="results folder where commit prefixes are looked up (default ./results)")
+    compare_arguments(sub.add_parser("compare", help="what got slower or bigger between two result sets"))
 
     for name, text in (("tidy", "the tidy table (results/tidy.csv.gz) from the asv results"),
                        ("plots", "every figure, the summary table and the tidy table"),
@@ -133,10 +127,8 @@ def cmd_advise(args) -> int:
 
 
 def cmd_compare(args) -> int:
-    from .analysis.compare import main as compare_main
-    argv = [args.a, args.b, "--factor", str(args.factor)] + ["--all"] * args.all + \
-        ["--strict"] * args.strict + (["--results", args.results] if args.results else [])
-    return compare_main(argv)
+    from .analysis.compare import run
+    return run(args)
 
 
 def cmd_analysis(module: str):

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ..argv import compare_arguments
 from . import load
 
 KEYS = ["benchmark", "framework", "op", "problem", "n", "m", "depth", "width", "strategy", "size"]
@@ -87,15 +88,10 @@ def report(table: pd.DataFrame, show_all: bool = False) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="adcost compare", description=__doc__.splitlines()[0])
-    p.add_argument("a", help="baseline: tidy CSV/parquet, asv result file or folder, or commit")
-    p.add_argument("b", help="contender, the same kinds")
-    p.add_argument("--factor", type=float, default=1.10, help="minimum ratio that counts (default 1.10)")
-    p.add_argument("--all", action="store_true", help="also list the unchanged measurements")
-    p.add_argument("--strict", action="store_true", help="exit 1 when anything got worse")
-    p.add_argument("--csv", help="write the full comparison table here")
-    p.add_argument("--results", help="results folder where commit prefixes are looked up (default ./results)")
-    args = p.parse_args(argv)
+    return run(compare_arguments(argparse.ArgumentParser(prog="adcost compare")).parse_args(argv))
+
+
+def run(args) -> int:
     table = compare(resolve(args.a, args.results), resolve(args.b, args.results), args.factor)
     if table.empty:
         print("compare: no measurement present in both result sets", file=sys.stderr)
@@ -105,6 +101,3 @@ def main(argv: list[str] | None = None) -> int:
         table.to_csv(args.csv, index=False)
     return 1 if args.strict and (table["change"] == "worse").any() else 0
 
-
-if __name__ == "__main__":
-    sys.exit(main())

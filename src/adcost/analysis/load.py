@@ -242,6 +242,3 @@ def main(argv: list[str] | None = None) -> int:
     print(f"load: {len(df)} rows ({ok} measured, {len(df) - ok} skipped) -> {', '.join(map(str, written))}")
     return 0
 
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -38,6 +38,3 @@ def main(argv: list[str] | None = None) -> int:
     build_all(df, load.paths.figures(args.results))
     return 0
 
-
-if __name__ == "__main__":
-    sys.exit(main())

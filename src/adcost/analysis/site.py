@@ -170,6 +170,3 @@ def main(argv: list[str] | None = None) -> int:
     print(f"site: wrote {target}")
     return 0
 
-
-if __name__ == "__main__":
-    sys.exit(main())

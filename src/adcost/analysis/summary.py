@@ -75,6 +75,3 @@ def main(argv: list[str] | None = None) -> int:
     print(f"summary: wrote {', '.join(map(str, write(table, args.out)))}")
     return 0
 
-
-if __name__ == "__main__":
-    sys.exit(main())

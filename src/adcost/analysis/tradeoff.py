@@ -83,6 +83,3 @@ def build(df):
 
 
 main = main_for(NAME, build, __doc__)
-
-if __name__ == "__main__":
-    sys.exit(main())
