@@ -69,3 +69,14 @@ def test_unsupported_operation_says_why():
 def test_fd_refuses_float32():
     with pytest.raises(ValueError, match="dtype must be one of float64"):
         adcost.get_framework("fd", "float32")
+
+
+@pytest.mark.needs("jax")
+def test_a_float64_jax_case_leaves_the_process_in_float32():
+    """float64 is scoped to the case (jax.enable_x64 around its build), never switched for good."""
+    import jax
+    case = adcost.prepare("mlp", "jax", "jacrev", dtype="float64", n=3, m=2)
+    loop = adcost.prepare("mlp", "jax", "jacrev_loop", dtype="float64", n=3, m=2)
+    assert case.output().dtype == np.float64 and loop.output().dtype == np.float64
+    assert not jax.config.jax_enable_x64
+    assert jax.numpy.ones(2).dtype == np.float32

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 
 import numpy as np
@@ -153,6 +154,9 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, Unsupported) as exc:
         print(f"adcost: error: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:   # `adcost list | head -1`: the reader left; end quietly
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 if __name__ == "__main__":
