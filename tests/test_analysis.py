@@ -167,7 +167,7 @@ def test_every_figure_is_written(tidy, tmp_path, capsys):
         assert (tmp_path / f"{name}.svg").read_text().lstrip().startswith("<?xml")
         assert (tmp_path / f"{name}.png").read_bytes()[:4] == b"\x89PNG"
     assert "framework,c_fwd" in (tmp_path / "summary.csv").read_text()
-    assert "<table" in (tmp_path / "summary.html").read_text()
+    assert not (tmp_path / "summary.html").exists()   # the site renders the table itself
 
 
 @pytest.mark.slow

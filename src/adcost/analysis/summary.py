@@ -7,7 +7,7 @@
                        crossover issue's test); r2_*_lines: how many such lines had 3+ points
     omega_vjp/jvp      FLOPs of one VJP/JVP over FLOPs of f (theory: ≤ 3)
     matmul_fraction    best achieved FLOP/s of a Jacobian mode over the best matmul FLOP/s
-Written as results/figures/summary.csv and summary.html.
+Written as results/figures/summary.csv; the site shows it as a table.
 """
 from __future__ import annotations
 
@@ -59,8 +59,7 @@ def write(table: pd.DataFrame, out: Path | None = None) -> list[Path]:
     out = Path(out) if out else paths.figures()
     out.mkdir(parents=True, exist_ok=True)
     table.to_csv(out / "summary.csv", index=False)
-    (out / "summary.html").write_text(to_html(table))
-    return [out / "summary.csv", out / "summary.html"]
+    return [out / "summary.csv"]
 
 
 def main(argv: list[str] | None = None) -> int:
