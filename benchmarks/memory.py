@@ -129,6 +129,9 @@ class Forward(Timed):
 
     params = (FRAMEWORKS, DEPTHS)
     param_names = ["framework", "depth"]
+    # the probe compiles JAX's unrolled JVP twice (validated at batch 8, then at rss_batch):
+    # 68 s at depth 128 on a quiet core, past 120 s beside other work
+    timeout = 300
 
     def setup(self, framework, depth):
         self.case = prepare_or_skip(framework, "jvp", depth)
