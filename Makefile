@@ -4,7 +4,9 @@ PYTHON ?= python3.11
 VENV   := .venv
 BIN    := $(VENV)/bin
 EXTRAS ?= all,tf
-STAMP  := $(VENV)/.installed
+# one stamp per extras set: changing EXTRAS installs again
+comma  := ,
+STAMP  := $(VENV)/.installed-$(subst $(comma),-,$(EXTRAS))
 # Extra pip options, e.g. PIP_EXTRA='--extra-index-url URL-of-the-PyTorch-CPU-wheels'
 PIP_EXTRA ?=
 
