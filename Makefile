@@ -4,11 +4,13 @@ PYTHON ?= python3.11
 VENV   := .venv
 BIN    := $(VENV)/bin
 EXTRAS ?= all,tf
-STAMP  := $(VENV)/.installed
+# one stamp per extras set: changing EXTRAS installs again
+comma  := ,
+STAMP  := $(VENV)/.installed-$(subst $(comma),-,$(EXTRAS))
 # Extra pip options, e.g. PIP_EXTRA='--extra-index-url URL-of-the-PyTorch-CPU-wheels'
 PIP_EXTRA ?=
 
-.PHONY: install test test-fast bench sweep resume checkpoint-report check clean plots site
+.PHONY: install test test-fast bench sweep resume checkpoint-report check clean plots site publish-reference
 
 install: $(STAMP)
 
@@ -32,10 +34,10 @@ check: $(STAMP)
 # one `asv run` per group of benchmarks (src/adcost/sweep.py) so a stop loses one group at most;
 # `make resume` goes on where a stopped sweep left off.  ASV_ARGS='--show-stderr' prints every
 # skip's reason.  The site is built even when a benchmark failed; the exit status says so.
-MACHINE ?= $(shell hostname)
+MACHINE ?=
 ADCOST_GRID ?= quick
 ASV_ARGS ?=
-SWEEP = $(BIN)/python -m adcost.sweep --machine $(MACHINE) --grid $(ADCOST_GRID)
+SWEEP = $(BIN)/python -m adcost.sweep $(if $(MACHINE),--machine $(MACHINE)) --grid $(ADCOST_GRID)
 OPEN_SITE = @echo "site: open results/site/index.html, or serve it: $(BIN)/python -m http.server -d results 8000 -> http://127.0.0.1:8000/site/"
 
 bench: $(STAMP)  ## check, smoke, the quick sweep and the site (about 10 minutes)
@@ -64,8 +66,13 @@ plots: $(STAMP)
 # results/site/index.html: self-contained (figures inline), beside results/asv/html when published.
 site: plots
 	@if [ -f results/asv/benchmarks.json ]; then $(BIN)/asv publish >/dev/null 2>&1 \
-	  && echo "site: asv dashboard in results/asv/html" || echo "site: asv publish failed; the site links no dashboard"; fi
+	  && echo "site: asv dashboard in results/html" || echo "site: asv publish failed; the site links no dashboard"; fi
 	$(BIN)/adcost site
+
+# Your run (results/asv) becomes the committed reference run (results/reference): its asv files
+# are copied in beside the earlier ones, and the reference's tidy data, figures and site rebuilt.
+publish-reference: $(STAMP)
+	ADCOST_PUBLISH_REFERENCE=1 $(BIN)/python -m adcost.publish
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis

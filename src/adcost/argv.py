@@ -21,6 +21,16 @@ def positive(text: str) -> int:
     return value
 
 
+def nonnegative(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {value}")
+    return value
+
+
 def size_pair(text: str) -> tuple[str, object]:
     key, sep, value = text.partition("=")
     if not sep:

@@ -40,6 +40,7 @@ PROBLEM = "mlp"
 PRODUCT_OPS = ("primal", "jvp", "vjp")
 
 GiB = 1 << 30
+SKIP_TTL_S = 24 * 3600            # a budget skip older than this expires
 DEFAULT_MEMORY_BUDGET = 4 * GiB   # override with $ADCOST_MEMORY_BUDGET (bytes)
 _ITEMSIZE = {"float32": 4, "float64": 8}
 # Vectorised Jacobian modes push a batch of tangents (over n) or cotangents (over m) at once.
@@ -128,7 +129,13 @@ def estimate_bytes(op: str, n: int, m: int, depth: int, width: int, itemsize: in
 
 
 def memory_budget() -> int:
-    return int(os.environ.get("ADCOST_MEMORY_BUDGET", DEFAULT_MEMORY_BUDGET))
+    """$ADCOST_MEMORY_BUDGET (checked by adcost.envvars: a bad value is one line, not a failed setup)."""
+    raw = os.environ.get("ADCOST_MEMORY_BUDGET", "").strip()
+    if not raw:
+        return DEFAULT_MEMORY_BUDGET
+    if not raw.isdigit():
+        raise Skip(f"ADCOST_MEMORY_BUDGET must be a whole number of bytes; got {raw!r}")
+    return int(raw)
 
 
 class BenchState:
@@ -167,13 +174,18 @@ class BenchState:
         changed = False
         for pkey, mark in list(mine["pending"].items()):   # pending marks of dead processes
             if not _alive(mark["pid"]):
+                from .measure.load import overloaded
                 mine["over"].setdefault(mark["key"], []).append(
-                    {"size": mark["size"], "reason": "process died (asv timeout?)"})
+                    {"size": mark["size"], "reason": "process died (asv timeout?)",
+                     "time": time.time(), "under_load": overloaded(os.getloadavg()[0])})
                 del mine["pending"][pkey]
                 changed = True
         if changed:
             self._save(data)
+        now = time.time()
         for entry in mine["over"].get(key, []):
+            if entry.get("under_load") or now - entry.get("time", now) > SKIP_TTL_S:
+                continue   # taken under load, or old: it expires instead of sticking
             if all(a <= b for a, b in zip(entry["size"], size)):
                 return f"size {tuple(entry['size'])} of {key}: {entry['reason']}; larger sizes skipped"
         return None
@@ -189,7 +201,10 @@ class BenchState:
         mine = self._mine(data)
         mine["pending"].pop(f"{key}{list(size)}", None)
         if over:
-            mine["over"].setdefault(key, []).append({"size": list(size), "reason": over})
+            from .measure.load import overloaded
+            mine["over"].setdefault(key, []).append(
+                {"size": list(size), "reason": over, "time": time.time(),
+                 "under_load": overloaded(os.getloadavg()[0])})
         self._save(data)
 
 

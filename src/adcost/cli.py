@@ -9,33 +9,43 @@ import sys
 import numpy as np
 
 from . import __version__, check as checking, threads
-from .argv import Parser, compare_arguments, positive, size_pair
+from .argv import Parser, compare_arguments, nonnegative, positive, size_pair
+from .envvars import available_memory, check as check_environment
 from .frameworks.base import DTYPES, Unsupported, framework_class, missing_reason, names
-from .problems import PROBLEMS, make_problem, size_names
+from .problems import PROBLEMS, estimate_bytes, make_problem, size_names
 
 
 def parser() -> Parser:
     top = Parser(prog="adcost", description="What derivatives cost, measured.")
     top.add_argument("--version", action="version", version=f"adcost {__version__}")
-    sub = top.add_subparsers(dest="command", required=True, parser_class=Parser)
+    sub = top.add_subparsers(dest="command", required=True, parser_class=Parser,
+                             metavar="COMMAND")
+    problems, frameworks = sorted(PROBLEMS), list(names())
 
     c = sub.add_parser("check", help="validate every problem x framework x operation")
-    c.add_argument("--problem", action="append", choices=sorted(PROBLEMS))
-    c.add_argument("--framework", action="append", choices=list(names()))
-    c.add_argument("--dtype", action="append", choices=DTYPES)
+    c.add_argument("--problem", action="append", choices=problems, metavar="PROBLEM",
+                   help=f"only these problems (repeatable): {', '.join(problems)}")
+    c.add_argument("--framework", action="append", choices=frameworks, metavar="FRAMEWORK",
+                   help=f"only these frameworks (repeatable): {', '.join(frameworks)}")
+    c.add_argument("--dtype", action="append", choices=DTYPES,
+                   help=f"only these dtypes (repeatable): {', '.join(DTYPES)}")
     c.add_argument("--json", action="store_true", help="rows as JSON instead of a table")
 
     j = sub.add_parser("jacobian", help="print one Jacobian")
-    j.add_argument("--problem", required=True, choices=sorted(PROBLEMS))
-    j.add_argument("--framework", required=True, choices=list(names()))
-    j.add_argument("--mode", default="jacrev")
-    for name in ("n", "m", "depth", "width", "batch"):
-        j.add_argument(f"--{name}", type=positive)
-    j.add_argument("--seed", type=int)
+    j.add_argument("--problem", required=True, choices=problems, metavar="PROBLEM",
+                   help=f"one of {', '.join(problems)}")
+    j.add_argument("--framework", required=True, choices=frameworks, metavar="FRAMEWORK",
+                   help=f"one of {', '.join(frameworks)}")
+    j.add_argument("--mode", default="jacrev",
+                   help="a Jacobian mode of the framework (default jacrev; `adcost list` shows them)")
+    for name, text in (("n", "inputs"), ("m", "outputs"), ("depth", "hidden layers"),
+                       ("width", "units per hidden layer"), ("batch", "inputs stacked")):
+        j.add_argument(f"--{name}", type=positive, help=f"{text} (an integer >= 1)")
+    j.add_argument("--seed", type=nonnegative, help="seed of the problem's parameters (>= 0)")
     j.add_argument("--size", type=size_pair, action="append", default=[],
                    help="any other size of the problem, KEY=VALUE (e.g. features=4)")
-    j.add_argument("--dtype", default="float64", choices=DTYPES)
-    j.add_argument("--json", action="store_true")
+    j.add_argument("--dtype", default="float64", choices=DTYPES, help=f"one of {', '.join(DTYPES)}")
+    j.add_argument("--json", action="store_true", help="the Jacobian and its sizes as JSON")
 
     s = sub.add_parser("smoke", help="a small timing of every installed framework")
     s.add_argument("--out", help="JSON file for the results (default results/smoke.json)")
@@ -46,7 +56,8 @@ def parser() -> Parser:
     a.add_argument("--n", required=True, type=positive, help="inputs of f")
     a.add_argument("--m", required=True, type=positive, help="outputs of f")
     a.add_argument("--depth", type=positive, help="layers (scales by the measured depth sweep)")
-    a.add_argument("--framework", help="only this framework's modes")
+    a.add_argument("--framework", choices=frameworks, metavar="FRAMEWORK",
+                   help=f"only this framework's modes: {', '.join(frameworks)}")
     a.add_argument("--results", help="results folder, tidy file or asv results folder (default ./results)")
 
     compare_arguments(sub.add_parser("compare", help="what got slower or bigger between two result sets"))
@@ -83,6 +94,11 @@ def cmd_jacobian(args) -> int:
     if unknown:
         raise ValueError(f"{args.problem} takes no size {', '.join(unknown)} "
                          f"(it takes: {', '.join(allowed) or 'none'})")
+    need, have = estimate_bytes(args.problem, sizes), available_memory()
+    if need is not None and need > have:
+        given = " ".join(f"--{k} {v}" for k, v in sizes.items() if k in ("n", "m", "depth", "width", "batch"))
+        raise ValueError(f"{given or args.problem}: {args.problem} needs about {need / 2**30:.3g} GiB, "
+                         f"more than the {have / 2**30:.3g} GiB this machine has available")
     reason = missing_reason(args.framework)
     if reason:
         raise ValueError(reason)
@@ -133,9 +149,13 @@ def cmd_compare(args) -> int:
 
 
 def cmd_analysis(module: str):
-    """A command that runs one analysis module's main with --results."""
+    """A command that runs one analysis module's main with --results (never into the
+    committed reference run unless it is being published)."""
     def run(args) -> int:
         import importlib
+
+        from . import paths
+        paths.writable(paths.results(args.results))
         main = importlib.import_module(f"adcost.analysis.{module}").main
         return main(["--results", args.results] if args.results else [])
     return run
@@ -149,6 +169,7 @@ COMMANDS = {"check": cmd_check, "jacobian": cmd_jacobian, "smoke": cmd_smoke, "l
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
+        check_environment()   # every ADCOST_* variable, before any work
         threads.apply()       # $ADCOST_THREADS, before any framework is imported
         return COMMANDS[args.command](args)
     except (ValueError, Unsupported) as exc:

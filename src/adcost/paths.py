@@ -1,18 +1,48 @@
 """Every path the project writes or reads, in one place.
 
-Everything is relative to one results folder: the `--results DIR` a command was given, else
-$ADCOST_RESULTS, else results/ in the current directory.  Nothing is found by walking up
-from the current directory, and nothing here depends on a checkout of the project.
+Two kinds of results folder:
+
+* yours: the `--results DIR` a command was given, else $ADCOST_RESULTS, else results/ in the
+  current directory (git ignores it): every run, figure and site you make goes there;
+* the committed reference run, results/reference/ (a file REFERENCE marks it): read-only for
+  every command except `make publish-reference` (ADCOST_PUBLISH_REFERENCE=1), so a run of
+  yours never lands in it or mixes with it.
+
+Nothing is found by walking up from the current directory, and nothing here depends on a
+checkout of the project.
 """
 from __future__ import annotations
 
 import os
 from pathlib import Path
 
+MARKER = "REFERENCE"   # the file that marks a results folder as the committed reference run
+
 
 def results(folder: str | Path | None = None) -> Path:
     """The results folder: `folder`, else $ADCOST_RESULTS, else ./results."""
     return Path(folder or os.environ.get("ADCOST_RESULTS") or "results")
+
+
+def reference() -> Path:
+    """The committed reference run (relative to the current directory, the checkout)."""
+    return Path("results") / "reference"
+
+
+def is_reference(folder: str | Path) -> bool:
+    folder = Path(folder).resolve()
+    return any((p / MARKER).exists() for p in (folder, *folder.parents))
+
+
+def writable(target: str | Path) -> Path:
+    """`target`, or ValueError when it lies in the reference run and no publish was asked for."""
+    target = Path(target)
+    if is_reference(target.parent if target.suffix else target) and \
+            os.environ.get("ADCOST_PUBLISH_REFERENCE") != "1":
+        raise ValueError(f"{target} is part of the committed reference run (results/reference); "
+                         "write your run to your own results folder (the default ./results), or "
+                         "publish it as the reference with `make publish-reference`")
+    return target
 
 
 def asv_results(folder=None) -> Path:

@@ -23,6 +23,7 @@ OPS = ("primal", "jvp", "vjp", "jacfwd", "jacrev", "jacfwd_loop", "jacrev_loop",
 
 
 def run_smoke(out: str | None = None) -> int:
+    target = paths.writable(Path(out) if out else paths.smoke_file())   # before any work
     problem = make_problem("mlp", **SIZES)
     rows = []
     print(f"smoke: mlp {SIZES}, float32, median of 5 samples")
@@ -55,7 +56,6 @@ def run_smoke(out: str | None = None) -> int:
             ratio = f"{row['median_s'] / primal_s:9.1f}" if primal_s else f"{'':>9}"
             print(f"{name:<9} {op:<13} {row['median_s'] * 1e6:9.1f}us {ratio}  err {row['error']:.1e}")
             rows.append(row)
-    target = Path(out) if out else paths.smoke_file()
     write_json(target, {"environment": environment(), "problem": "mlp", "sizes": SIZES, "rows": rows})
     print(f"smoke: wrote {target}")
     return 0

@@ -22,6 +22,9 @@ from pathlib import Path
 
 from . import grids, paths, threads
 from .argv import Parser
+from .envvars import check as check_environment
+from .measure import load
+from .measure.environment import machine_name
 
 # (label, asv -b regex).  Compile and Flops share one setup_cache: they run together.
 GROUPS = (
@@ -52,17 +55,19 @@ def git_head() -> str:
     return out.stdout.strip()
 
 
-def stamp_environment(machine: str, commit: str) -> list[Path]:
+def stamp_environment(machine: str, commit: str, load: dict | None = None) -> list[Path]:
     """Write adcost's environment into HEAD's asv result files of `machine`: the package
     versions as asv's `requirements` (empty under --python=same; asv publish and the tidy
-    loader read them there) and the whole record (threads, CPU, date, commit) beside it."""
+    loader read them there), the whole record (threads, CPU, date, commit) beside it, and
+    the load mark of the group just run (appended to `adcost_environment.load`)."""
     from .measure.environment import environment
 
     env, stamped = environment(), []
     for path in sorted((paths.asv_results() / machine).glob(f"{commit[:8]}-*.json")):
         data = json.loads(path.read_text())
         data["requirements"] = {**(data.get("requirements") or {}), **env["versions"]}
-        data["adcost_environment"] = env
+        marks = (data.get("adcost_environment") or {}).get("load") or []
+        data["adcost_environment"] = {**env, "load": marks + ([load] if load else [])}
         path.write_text(json.dumps(data, indent=None, separators=(",", ":")))
         stamped.append(path)
     return stamped
@@ -77,46 +82,70 @@ def asv_command(pattern: str, machine: str, commit: str, resume: bool, extra: li
 
 def main(argv: list[str] | None = None) -> int:
     parser = Parser(prog="adcost.sweep", description=__doc__.splitlines()[0])
-    parser.add_argument("--grid", choices=grids.GRID_NAMES, default=grids.grid_name())
-    parser.add_argument("--machine", default=os.uname().nodename)
+    parser.add_argument("--grid", choices=grids.GRID_NAMES, default=None,
+                        help="quick (make bench) or full (make sweep); default $ADCOST_GRID or quick")
+    parser.add_argument("--machine", default=None,
+                        help="asv machine name (default: host name and CPU model, e.g. vm-amd-epyc)")
     parser.add_argument("--resume", action="store_true",
                         help="skip benchmarks already saved for this commit and machine")
     parser.add_argument("--only", default=None, help="run the groups whose label has this word")
     parser.add_argument("asv_args", nargs="*", help="after --: passed to asv run")
     args = parser.parse_args(argv)
     try:
+        check_environment()   # every ADCOST_* variable, before asv starts
         threads.apply()       # $ADCOST_THREADS: asv and every process it starts inherit it
     except ValueError as exc:
         parser.error(str(exc))
+    args.grid = args.grid or grids.grid_name()
+    args.machine = args.machine or machine_name()
     groups = [g for g in GROUPS if args.only is None or args.only in g[0]]
     if not groups:
         parser.error(f"--only {args.only!r} matches no group; groups: {', '.join(g[0] for g in GROUPS)}")
 
+    try:
+        paths.writable(paths.asv_results())
+    except ValueError as exc:
+        parser.error(str(exc))
     commit = git_head()
     env = {**os.environ, "ADCOST_GRID": args.grid, "ADCOST_RESULTS": str(paths.results())}
     subprocess.run([os.path.join(os.path.dirname(sys.executable), "asv"), "machine", "--yes",
                     "--machine", args.machine], cwd=checkout(), env=env, check=True,
                    stdout=subprocess.DEVNULL)
-    failed, start = [], time.perf_counter()
+    failed, loaded, start = [], [], time.perf_counter()
     for i, (label, pattern) in enumerate(groups, 1):
         print(f"\n=== sweep [{i}/{len(groups)}] {label} (grid {args.grid}, "
               f"{time.perf_counter() - start:.0f} s so far) ===", flush=True)
         cmd = asv_command(pattern, args.machine, commit, args.resume, args.asv_args)
+        before = load.snapshot()
         try:
             code = subprocess.run(cmd, cwd=checkout(), env=env).returncode
         except KeyboardInterrupt:
             code = 130
-        if code not in (0, 2):       # 2: some benchmark failed; the others are saved
-            stamp_environment(args.machine, commit)
-            print(f"sweep: stopped in '{label}' (asv exit {code}); the groups before it are saved.\n"
-                  f"sweep: go on with: {shlex.join(['python', '-m', 'adcost.sweep', '--grid', args.grid, '--resume'])}",
+        marked = load.mark(label, before, load.snapshot())
+        if marked["under_load"]:
+            loaded.append(marked)
+            print(f"sweep: '{label}' ran under load (load average {marked['loadavg_before'][0]:.1f} "
+                  f"-> {marked['loadavg_after'][0]:.1f} on {marked['cpus']} CPUs, "
+                  f"{marked['cpu_share']:.2f} CPU-seconds per second): its timings are marked",
                   file=sys.stderr)
+        if code not in (0, 2):       # 2: some benchmark failed; the others are saved
+            stamp_environment(args.machine, commit, marked)
+            again = shlex.join([sys.executable, "-m", "adcost.sweep", "--grid", args.grid,
+                                "--machine", args.machine, "--resume"])
+            print(f"sweep: stopped in '{label}' (asv exit {code}); the groups before it are saved.\n"
+                  f"sweep: go on with: make resume ADCOST_GRID={args.grid} MACHINE={args.machine}"
+                  f"  (or: {again})", file=sys.stderr)
             return code
         if code == 2:
             failed.append(label)
-        stamp_environment(args.machine, commit)
+        stamp_environment(args.machine, commit, marked)
     print(f"\nsweep: {len(groups)} groups in {time.perf_counter() - start:.0f} s; results in "
           f"{paths.asv_results()}" + (f"; failures in: {', '.join(failed)}" if failed else ""))
+    if loaded:
+        print(f"sweep: WARNING: {len(loaded)} of {len(groups)} groups ran under load "
+              f"({', '.join(m['group'] for m in loaded)}): the machine had more runnable threads "
+              "than CPUs, so their timings are not comparable; they are marked under_load in the "
+              "results. Re-run them on a quiet machine.", file=sys.stderr)
     return 1 if failed else 0
 
 

@@ -70,15 +70,21 @@ def api_of(framework: str, mode: str) -> str:
 
 
 def load_results(source: str | Path | None = None):
-    """Tidy data from a tidy file or an asv folder/file; default: the results folder."""
-    where = Path(source) if source else paths.results()
-    try:
-        df = loading.load(where)
-    except (OSError, ValueError) as exc:
-        raise NoResults(f"no measured results in {where}: {exc}") from None
-    if df.empty:
-        raise NoResults(f"no measured results in {where}; run `make bench` (or pass --results PATH)")
-    return df, str(where)
+    """Tidy data of one run and where it came from: `source` (a results folder, tidy file or
+    asv folder/file); by default your results folder, else the committed reference run."""
+    candidates = [Path(source)] if source else [paths.results(), paths.reference()]
+    for where in candidates:
+        try:
+            df = loading.load(where)
+        except (OSError, ValueError) as exc:
+            if source:
+                raise NoResults(f"no measured results in {where}: {exc}") from None
+            continue
+        if not df.empty:
+            label = "the committed reference run" if paths.is_reference(where) else "your results"
+            return df, f"{where} ({label}: {loading.describe_run(df)})"
+    where = source or f"{paths.results()} or {paths.reference()}"
+    raise NoResults(f"no measured results in {where}; run `make bench` (or pass --results PATH)")
 
 
 def _ok(df, suffix: str):

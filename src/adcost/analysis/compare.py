@@ -91,11 +91,32 @@ def main(argv: list[str] | None = None) -> int:
     return run(compare_arguments(argparse.ArgumentParser(prog="adcost compare")).parse_args(argv))
 
 
+ENVIRONMENT = ("machine", "cpu", "num_cpu", "python", "versions", "threads")
+
+
+def differences(a: pd.DataFrame, b: pd.DataFrame) -> list[str]:
+    """What differs between the two runs' machines and environments, one line each."""
+    lines = []
+    for column in ENVIRONMENT:
+        left = sorted({str(v) for v in a.get(column, pd.Series(dtype=str)).dropna()})
+        right = sorted({str(v) for v in b.get(column, pd.Series(dtype=str)).dropna()})
+        if left != right:
+            lines.append(f"  {column}: A {', '.join(left) or '-'} | B {', '.join(right) or '-'}")
+    return lines
+
+
 def run(args) -> int:
-    table = compare(resolve(args.a, args.results), resolve(args.b, args.results), args.factor)
+    a, b = resolve(args.a, args.results), resolve(args.b, args.results)
+    table = compare(a, b, args.factor)
     if table.empty:
         print("compare: no measurement present in both result sets", file=sys.stderr)
         return 2
+    print(f"A: {args.a} ({load.describe_run(a)})\nB: {args.b} ({load.describe_run(b)})")
+    diff = differences(a, b)
+    print("environments differ:\n" + "\n".join(diff) if diff else "same machine and environment")
+    print(f"rule: a change counts when B/A >= {args.factor:g} (or <= 1/{args.factor:g}) and the "
+          "two runs' interquartile ranges (asv's sample statistics) do not overlap; "
+          "99 % confidence intervals where quartiles are missing, the ratio alone for single values")
     print(report(table, args.all))
     if args.csv:
         table.to_csv(args.csv, index=False)

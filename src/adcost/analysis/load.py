@@ -106,10 +106,12 @@ def result_rows(path: Path, benchmarks: dict | None = None, machine: dict | None
                                     sort_keys=True),
               "env_name": data.get("env_name"), "commit": data.get("commit_hash"), "date": date,
               "file": str(path)}
+    marks = (data.get("adcost_environment") or {}).get("load") or []
     rows = []
     for name, values in (data.get("results") or {}).items():
         entry = dict(zip(columns, values))
         meta = benchmarks.get(name, {})
+        common["under_load"] = under_load(name, marks)
         suite, _, rest = name.partition(".")
         cls, _, metric = rest.rpartition(".")
         kind = meta.get("type") or metric.split("_", 1)[0]
@@ -163,25 +165,74 @@ def tidy(rows: list[dict]) -> pd.DataFrame:
 
 
 def load_asv(asv_dir: Path | str | None = None, files: list[Path] | None = None,
-             all_runs: bool = False) -> pd.DataFrame:
-    """The asv result files under asv_dir (default results/asv) as one tidy DataFrame.
-
-    Where runs of several commits measured the same benchmark and parameters on one machine,
-    only the newest run's row is kept (all_runs=True keeps every run)."""
+             all_runs: bool = False, machine: str | None = None) -> pd.DataFrame:
+    """The asv result files under asv_dir (default results/asv) as one tidy DataFrame, of one
+    machine (`machine`, else the one with the newest results) and one run per benchmark
+    (`latest`); all_runs=True keeps every run of every machine."""
     asv_dir = Path(asv_dir) if asv_dir else paths.asv_results()
     benchmarks = read_benchmarks(asv_dir)
     rows = []
     for path in files if files is not None else result_files(asv_dir):
         rows += result_rows(path, benchmarks, read_machine(path.parent))
     df = tidy(rows)
-    return df if all_runs else latest(df)
+    return df if all_runs else latest(one_machine(df, machine))
+
+
+def under_load(benchmark: str, marks: list[dict]) -> bool:
+    """Whether the sweep marked the group that ran `benchmark` as run under load."""
+    import re
+
+    from ..sweep import GROUPS
+    labels = {label for label, pattern in GROUPS if re.search(pattern, benchmark)}
+    return any(m.get("under_load") for m in marks if m.get("group") in labels)
 
 
 def latest(df: pd.DataFrame) -> pd.DataFrame:
-    """The newest row of each (benchmark, parameters, machine)."""
-    key = ["benchmark"] + PARAM_COLUMNS + ["machine"]
-    newest = df.sort_values("date", kind="stable").drop_duplicates(subset=key, keep="last")
-    return newest.sort_index()
+    """One run per benchmark: for each (machine, benchmark) the rows of the newest result file
+    that measured it.  A quick run after a full one replaces the whole benchmark, never a few
+    cells of it, so a figure never mixes two runs cell by cell."""
+    if df.empty:
+        return df
+    ok = df[df["status"] == "ok"]
+    newest = ok.sort_values("date", kind="stable").groupby(["machine", "benchmark"])["file"].last()
+    keep = df.set_index(["machine", "benchmark"]).index.map(newest.to_dict().get) == df["file"]
+    return df[keep]
+
+
+def machines(df: pd.DataFrame) -> list[str]:
+    """The machines in the data, newest result first."""
+    if df.empty:
+        return []
+    order = df.sort_values("date", kind="stable").drop_duplicates("machine", keep="last")
+    return list(order.sort_values("date", ascending=False)["machine"].astype(str))
+
+
+def one_machine(df: pd.DataFrame, machine: str | None = None) -> pd.DataFrame:
+    """The rows of one machine: `machine`, else the one with the newest results.  A view that
+    puts machines side by side does so on purpose (compare), never by default."""
+    found = machines(df)
+    if not found:
+        return df
+    chosen = machine or found[0]
+    if chosen not in found:
+        raise ValueError(f"no results of machine {chosen!r}; have: {', '.join(found)}")
+    return df[df["machine"].astype(str) == chosen]
+
+
+def describe_run(df: pd.DataFrame) -> str:
+    """Which run a view shows: machine(s), commit(s), dates, and how much ran under load."""
+    if df.empty:
+        return "no results"
+    commits = sorted({str(c)[:8] for c in df["commit"].dropna()})
+    dates = sorted({str(d)[:10] for d in df["date"].dropna()})
+    text = (f"machine {', '.join(sorted(set(df['machine'].astype(str))))}; "
+            f"commit{'s' if len(commits) > 1 else ''} {', '.join(commits)}; "
+            f"{dates[0]}{' to ' + dates[-1] if len(dates) > 1 else ''}")
+    if "under_load" in df:
+        loaded = int(df["under_load"].fillna(False).astype(bool).sum())
+        if loaded:
+            text += f"; {loaded} rows measured under load"
+    return text
 
 
 def load(source: Path | str | None = None) -> pd.DataFrame:

@@ -120,13 +120,15 @@ def build(results: Path | None = None, out: Path | None = None, df: pd.DataFrame
         df = load.load(results) if any((results / n).exists() for n in load.TIDY_NAMES) \
             else load.load_asv(results / "asv")
     table = summary.summary_table(df) if not df.empty else pd.DataFrame()
-    counts = (f"{int((df['status'] == 'ok').sum())} measurements, {int((df['status'] != 'ok').sum())} skipped"
+    counts = (f"{int((df['status'] == 'ok').sum())} measurements, {int((df['status'] != 'ok').sum())} skipped. "
+              f"Run shown: {html.escape(load.describe_run(df))}"
+              + (" (the committed reference run)" if paths.is_reference(results) else "")
               if not df.empty else "no results yet: run <code>make bench</code>")
     data_links = [f'<a href="{rel(results / n, site)}">{n}</a>' for n in load.TIDY_NAMES
                   if (results / n).exists()]
     if (figures / "summary.csv").exists():
         data_links.append(f'<a href="{rel(figures / "summary.csv", site)}">summary.csv</a>')
-    asv_html = results / "asv" / "html" / "index.html"
+    asv_html = results / "html" / "index.html"
     asv_link = (f'<a href="{rel(asv_html, site)}">asv dashboard</a>' if asv_html.exists()
                 else "asv dashboard: not published (<code>asv publish</code>)")
     refs = "".join(f"<tr><td>{html.escape(s)}</td><td style='text-align:left'>{html.escape(t)}</td></tr>"

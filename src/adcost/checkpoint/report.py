@@ -18,7 +18,8 @@ import math
 from pathlib import Path
 
 from .. import grids, paths, threads
-from ..argv import Parser
+from ..argv import Parser, positive
+from ..envvars import check as check_environment
 from ..frameworks.base import records
 from ..measure.environment import environment
 from ..measure.memory import peak_rss
@@ -169,12 +170,15 @@ def targets(rows: list[dict], jvp: list[dict], widths: list[dict] = ()) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     parser = Parser(prog="adcost.checkpoint.report", description=__doc__.splitlines()[0])
-    parser.add_argument("--grid", choices=grids.GRID_NAMES, default=None)
+    parser.add_argument("--grid", choices=grids.GRID_NAMES, default=None,
+                        help="quick or full depths (default $ADCOST_GRID or quick)")
     parser.add_argument("--out", default=None, help="default: results/checkpoint_summary.json "
                         "(under ADCOST_THREADS=N: checkpoint_summary_threadsN.json)")
-    parser.add_argument("--rss-repeats", type=int, default=2)
+    parser.add_argument("--rss-repeats", type=positive, default=2,
+                        help="fresh-process peak-RSS probes per case (default 2)")
     args = parser.parse_args(argv)
     try:
+        check_environment()       # every ADCOST_* variable, before any work
         limit = threads.apply()   # $ADCOST_THREADS, before any framework is imported
     except ValueError as exc:
         parser.error(str(exc))
@@ -189,7 +193,10 @@ def main(argv: list[str] | None = None) -> int:
                        "per-round ratios to none (see time_min_s, time_max_s)",
                "targets": targets(rows, jvp, widths), "rows": rows, "jvp": jvp,
                "overhead_by_width": widths}
-    out = Path(args.out) if args.out else paths.checkpoint_summary(limit)
+    try:
+        out = paths.writable(Path(args.out) if args.out else paths.checkpoint_summary(limit))
+    except ValueError as exc:
+        parser.error(str(exc))
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(summary, indent=1, default=str))
     print(json.dumps(summary["targets"], indent=1, default=str))

@@ -32,6 +32,15 @@ def cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
+def machine_name() -> str:
+    """The name asv files results under: host name and CPU model (two hosts called `vm` with
+    different CPUs stay apart), e.g. `vm-amd-epyc`."""
+    import re
+    slug = re.sub(r"[^a-z0-9]+", "-", cpu_model().lower()).strip("-")[:40]
+    host = re.sub(r"[^A-Za-z0-9_.-]+", "-", platform.node() or "host")
+    return f"{host}-{slug}" if slug else host
+
+
 def git_commit(cwd: Path | None = None) -> str | None:
     try:
         out = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,

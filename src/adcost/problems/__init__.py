@@ -40,6 +40,32 @@ def make_problem(name: str, **sizes) -> Problem:
     return PROBLEMS[name](**sizes)
 
 
+def estimate_bytes(name: str, sizes: dict) -> int | None:
+    """Rough bytes a registered problem needs (parameters, its point and the Jacobian, float64)
+    before it is built, from its sizes; None where nothing is known.  Lets the command line
+    refuse sizes the machine cannot hold instead of failing inside NumPy."""
+    import inspect as _inspect
+    if name not in PROBLEMS:
+        return None
+    defaults = {k: p.default for k, p in _inspect.signature(PROBLEMS[name]).parameters.items()
+                if p.default is not _inspect.Parameter.empty}
+    s = {**defaults, **sizes}
+    try:
+        if name == "mlp":
+            rows = s.get("batch") or 1
+            n, m, d, w = int(s["n"]), int(s["m"]), int(s["depth"]), int(s["width"])
+            params = n * w + max(d - 1, 0) * w * w + w * m + d * w + m
+            return 8 * (params + rows * (n + m) + rows * rows * n * m + rows * d * w)
+        if name in ("mlp_loss", "linear_relu"):
+            f, o, w = int(s["features"]), int(s["outputs"]), int(s["width"])
+            d, b = int(s.get("depth", 1)), int(s.get("batch", 1))
+            params = f * w + max(d - 1, 0) * w * w + w * o + d * w + o
+            return 8 * (2 * params + b * (f + o) + b * d * w)
+    except (KeyError, TypeError, ValueError):
+        return None
+    return None
+
+
 def register_problem(name: str, builder: Callable[..., Problem]) -> None:
     """Add a problem builder to the registry (replacing one of the same name)."""
     PROBLEMS[name] = builder

@@ -1,0 +1,57 @@
+"""`make publish-reference`: your run becomes part of the committed reference run.
+
+Copies the asv result files of results/asv/<machine>/ (every machine, or --machine) into
+results/reference/asv/, keeps the reference's benchmark description where it already lists a
+benchmark, then rebuilds the reference's tidy data, figures and site.  The only command that
+writes into results/reference (it sets ADCOST_PUBLISH_REFERENCE=1 for itself).
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+
+from . import paths
+from .argv import Parser
+
+
+def publish(machine: str | None = None) -> list[str]:
+    source, target = paths.asv_results(), paths.reference() / "asv"
+    if not source.is_dir():
+        raise ValueError(f"no run of yours to publish: {source} does not exist (run `make bench`)")
+    copied = []
+    for folder in sorted(p for p in source.iterdir() if p.is_dir() and p.name != "html"):
+        if machine and folder.name != machine:
+            continue
+        (target / folder.name).mkdir(parents=True, exist_ok=True)
+        for path in sorted(folder.glob("*.json")):
+            shutil.copy2(path, target / folder.name / path.name)
+            copied.append(f"{folder.name}/{path.name}")
+    if not copied:
+        raise ValueError(f"nothing to publish under {source}" + (f" for machine {machine!r}" if machine else ""))
+    mine, theirs = source / "benchmarks.json", target / "benchmarks.json"
+    if mine.exists():   # the reference keeps its (full-grid) description of what it already has
+        merged = {**json.loads(mine.read_text()), **(json.loads(theirs.read_text()) if theirs.exists() else {})}
+        theirs.write_text(json.dumps(merged, indent=4, sort_keys=True))
+    return copied
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = Parser(prog="make publish-reference", description=__doc__.splitlines()[0])
+    parser.add_argument("--machine", help="publish only this machine's results (default: all)")
+    args = parser.parse_args(argv)
+    os.environ["ADCOST_PUBLISH_REFERENCE"] = "1"
+    try:
+        copied = publish(args.machine)
+    except ValueError as exc:
+        parser.error(str(exc))
+    print(f"publish: {len(copied)} result files into {paths.reference() / 'asv'}")
+    from .analysis import plots, site
+    status = plots.main(["--results", str(paths.reference())])
+    site.main(["--results", str(paths.reference())])
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,168 @@
+"""Your run stays yours: machines and runs apart, the reference read-only, load marks, expiring
+skips, compare's noise rule, and bad input as one line with exit 2."""
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from adcost import bench, cli, paths
+from adcost.analysis import compare, load
+
+ROOT = Path(__file__).resolve().parents[1]
+spec = importlib.util.spec_from_file_location("asv_fixture", ROOT / "tests" / "fixtures" / "asv_fixture.py")
+fx = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(fx)
+
+
+@pytest.fixture(scope="module")
+def two_machines(tmp_path_factory):
+    """One results folder with a run of machine `old-box` and a newer, slower one of `new-box`."""
+    root = tmp_path_factory.mktemp("asv")
+    fx.write_results(root, commit="a" * 40, seed=1, machine="old-box", date=1700000000000)
+    fx.write_results(root, commit="b" * 40, seed=2, machine="new-box", date=1700000900000, slow=3.0)
+    return root
+
+
+def test_two_machines_stay_apart_unless_asked(two_machines):
+    df = load.load_asv(two_machines)
+    assert set(df["machine"]) == {"new-box"}                     # the newest machine, alone
+    assert set(load.load_asv(two_machines, machine="old-box")["machine"]) == {"old-box"}
+    assert set(load.load_asv(two_machines, all_runs=True)["machine"]) == {"old-box", "new-box"}
+    assert "machine new-box" in load.describe_run(df) and "bbbbbbbb" in load.describe_run(df)
+    with pytest.raises(ValueError, match="no results of machine 'nope'; have: new-box, old-box"):
+        load.load_asv(two_machines, machine="nope")
+
+
+def test_a_later_quick_run_replaces_a_benchmark_whole(tmp_path):
+    """A run that measured a benchmark at fewer sizes does not leave the old run's other cells."""
+    fx.write_results(tmp_path, commit="a" * 40, seed=1, date=1700000000000)
+    newer = fx.write_results(tmp_path, commit="b" * 40, seed=2, date=1700000900000)
+    data = json.loads(newer.read_text())
+    name = "crossover.JacobianNM.time_jacobian"
+    values = data["results"][name][0]
+    data["results"][name][0] = [v if i % 2 else None for i, v in enumerate(values)]   # half the cells
+    newer.write_text(json.dumps(data))
+    rows = load.measured(load.load_asv(tmp_path), "JacobianNM.time_jacobian")
+    assert set(rows["commit"].str[:8]) == {"bbbbbbbb"}
+    assert len(rows) == sum(v is not None for v in data["results"][name][0])
+
+
+def test_the_reference_run_is_read_only(tmp_path, monkeypatch, capsys):
+    reference = tmp_path / "results" / "reference"
+    reference.mkdir(parents=True)
+    (reference / paths.MARKER).write_text("the committed reference run\n")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("ADCOST_PUBLISH_REFERENCE", raising=False)
+    with pytest.raises(ValueError, match="committed reference run"):
+        paths.writable(reference / "figures" / "x.png")
+    assert paths.writable(tmp_path / "results" / "figures" / "x.png")
+    assert cli.main(["plots", "--results", str(reference)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "make publish-reference" in err[0]
+    assert sorted(p.name for p in reference.iterdir()) == [paths.MARKER]   # wrote nothing
+    monkeypatch.setenv("ADCOST_PUBLISH_REFERENCE", "1")
+    assert paths.writable(reference / "figures" / "x.png")
+
+
+def test_load_marks_reach_the_tidy_rows(tmp_path):
+    """The sweep's mark of a group run under load follows its rows into the tidy data."""
+    from adcost.measure import load as machine_load
+    path = fx.write_results(tmp_path)
+    data = json.loads(path.read_text())
+    quiet = {"loadavg": [0.5, 0.5, 0.5], "wall_s": 0.0, "children_cpu_s": 0.0, "time": 0.0}
+    busy = {"loadavg": [3.5, 3.0, 2.0], "wall_s": 10.0, "children_cpu_s": 4.0, "time": 10.0}
+    marks = [machine_load.mark("Jacobians over n and m", quiet, busy),
+             machine_load.mark("matmul roofline", quiet, quiet)]
+    assert marks[0]["under_load"] == (3.5 > os.cpu_count()) and not marks[1]["under_load"]
+    marks[0]["under_load"] = True    # as on a 2-core machine
+    data["adcost_environment"] = {"load": marks}
+    path.write_text(json.dumps(data))
+    df = load.load_asv(tmp_path)
+    loaded = set(df[df["under_load"].astype(bool)]["benchmark"])
+    assert loaded == {"crossover.JacobianNM.time_jacobian", "crossover.PrimalNM.time_primal"}
+    assert "rows measured under load" in load.describe_run(df)
+
+
+def test_budget_skips_taken_under_load_or_old_expire(tmp_path, monkeypatch):
+    state = bench.BenchState(tmp_path / "s.json", scope="quick@abc")
+    monkeypatch.setattr(os, "getloadavg", lambda: (9.0, 9.0, 9.0))      # a machine under load
+    state.finish("k", (4,), over="one call took 13.46 s (budget 0.5 s)")
+    assert state.blocked("k", (8,)) is None                             # expired at once
+    monkeypatch.setattr(os, "getloadavg", lambda: (0.1, 0.1, 0.1))
+    state.finish("k", (4,), over="one call took 3 s (budget 0.5 s)")
+    assert "larger sizes skipped" in state.blocked("k", (8,))
+    later = time.time() + bench.SKIP_TTL_S + 1
+    monkeypatch.setattr(time, "time", lambda: later)
+    assert state.blocked("k", (8,)) is None                             # a day later: retried
+
+
+def test_compare_calls_noise_noise_and_says_what_differs(tmp_path, capsys):
+    """Two runs of identical code (new noise draws) flag nothing; the header names both runs,
+    the rule, and the machines' differences before any row."""
+    a = fx.write_results(tmp_path / "a", commit="1" * 40, seed=11)
+    b = fx.write_results(tmp_path / "b", commit="2" * 40, seed=12, machine="other-box")
+    table = compare.compare(load.load(a), load.load(b))
+    assert (table["change"] != "same").sum() <= 0.05 * len(table)
+    assert cli.main(["compare", str(a), str(b)]) == 0
+    out = capsys.readouterr().out
+    head = out[:out.index("slower or bigger")]
+    assert "machine: A fixture | B other-box" in head and "rule: a change counts" in head
+    assert head.index("A: ") < head.index("environments differ")
+
+
+BAD = [
+    (["jacobian", "--problem", "mlp", "--framework", "numpy", "--n", "1000000000"], {}, "--n 1000000000: mlp needs about"),
+    (["jacobian", "--problem", "mlp", "--framework", "numpy", "--depth", "1000000000"], {}, "--depth 1000000000"),
+    (["jacobian", "--problem", "mlp", "--framework", "numpy", "--n", "99999999999999999999999"], {}, "GiB"),
+    (["jacobian", "--problem", "mlp", "--framework", "numpy", "--seed", "-1"], {}, "argument --seed"),
+    (["list"], {"ADCOST_GRID": "bogus"}, "ADCOST_GRID must be one of"),
+    (["list"], {"ADCOST_MEMORY_BUDGET": "abc"}, "ADCOST_MEMORY_BUDGET must be"),
+    (["list"], {"ADCOST_THREADS": "two"}, "ADCOST_THREADS must be"),
+    (["list"], {"ADCOST_PREIMPORT": "yes"}, "ADCOST_PREIMPORT must be 0 or 1"),
+]
+
+
+@pytest.mark.parametrize("argv, env, message", BAD, ids=[m for _, _, m in BAD])
+def test_bad_input_is_one_line_and_exit_2(argv, env, message, tmp_path, monkeypatch, capsys):
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.chdir(tmp_path)
+    try:
+        code = cli.main(argv)
+    except SystemExit as exc:      # argparse's own errors
+        code = exc.code
+    out, err = capsys.readouterr()
+    assert code == 2 and out == "" and len(err.strip().splitlines()) == 1, err
+    assert message in err and "Traceback" not in err
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.slow
+def test_sweep_and_report_refuse_bad_variables_before_any_work(tmp_path):
+    for module in ("adcost.sweep", "adcost.checkpoint.report"):
+        out = subprocess.run([sys.executable, "-m", module], capture_output=True, text=True,
+                             cwd=ROOT, env={**os.environ, "ADCOST_GRID": "bogus"}, timeout=60)
+        assert out.returncode == 2 and "ADCOST_GRID must be one of" in out.stderr, out.stderr
+        assert "Traceback" not in out.stderr and len(out.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.slow
+def test_a_closed_pipe_ends_quietly():
+    out = subprocess.run(f"{sys.executable} -m adcost list | head -1", shell=True,
+                         capture_output=True, text=True, timeout=60)
+    assert out.stdout.strip() == "problems:" and out.stderr == ""
+
+
+def test_every_option_has_help():
+    import argparse
+    parser = cli.parser()
+    subparsers = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    for name, sub in subparsers.choices.items():
+        for action in sub._actions:
+            if action.dest != "help":
+                assert action.help, f"adcost {name} {action.option_strings or action.dest}"
