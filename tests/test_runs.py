@@ -1,6 +1,5 @@
 """Your run stays yours: machines and runs apart, the reference read-only, load marks, expiring
 skips, compare's noise rule, and bad input as one line with exit 2."""
-import importlib.util
 import json
 import os
 import subprocess
@@ -13,10 +12,9 @@ import pytest
 from adcost import bench, cli, paths
 from adcost.analysis import compare, load
 
+from fixtures import asv_fixture as fx
+
 ROOT = Path(__file__).resolve().parents[1]
-spec = importlib.util.spec_from_file_location("asv_fixture", ROOT / "tests" / "fixtures" / "asv_fixture.py")
-fx = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(fx)
 
 
 @pytest.fixture(scope="module")
