@@ -16,7 +16,7 @@ checkpointed segment pays again in the backward).
 from __future__ import annotations
 
 from ..cases import Case, prepare
-from ..frameworks.base import framework_class, missing_reason, no_saved_bytes, records
+from ..frameworks.base import Unsupported, missing_reason, no_saved_bytes, records
 from .schedules import STRATEGIES, Sizes, analytic, study_problem, tangent
 
 PASSES = ("jvp", "forward")   # not schedules: forward mode, and the loss alone
@@ -74,7 +74,6 @@ def analytic_bytes(case: Case) -> dict:
 
 def saved_bytes(case: Case) -> int:
     """Bytes the framework reports keeping for the backward pass; Unsupported with the reason."""
-    from ..frameworks.base import Unsupported
     if case.op != "ckpt_grad":
         raise Unsupported(f"{case.op!r} keeps nothing for a backward pass")
     return int(case.framework.saved_bytes(case))
@@ -86,5 +85,5 @@ def reports_saved_bytes(framework: str) -> str | None:
 
 
 __all__ = ["CHECK_BATCH", "PASSES", "STRATEGIES", "analytic", "analytic_bytes", "frameworks",
-           "framework_class", "reports_saved_bytes", "saved_bytes", "study_case",
+           "reports_saved_bytes", "saved_bytes", "study_case",
            "study_case_at_scale", "study_problem", "unsupported_reason"]

@@ -55,7 +55,7 @@ def measure_rows(grid: dict, depths, rss_depths, rss_repeats: int) -> list[dict]
                        "error": case.error, "time_overhead": t["overhead"],
                        "forward_s": forward_s,
                        "recomputed_passes": t["overhead"] * base_s / forward_s}
-                temp = getattr(case.framework, "temp_bytes", lambda c: None)(case)
+                temp = case.framework.temp_bytes(case)
                 if temp is not None:
                     row["compiled_temp_bytes"] = temp
                 if depth in rss_depths:

@@ -243,6 +243,10 @@ class Framework:
         """FLOPs of one call of `case`, counted as `record.flops` says; None where not counted."""
         return None
 
+    def temp_bytes(self, case) -> int | None:
+        """The compiler's own figure for the temporary buffers of `case`; None where none."""
+        return None
+
     # -- building ------------------------------------------------------------------
     def params(self, problem) -> dict[str, Any]:
         return {k: self.asarray(np.asarray(v, dtype=self.dtype)) for k, v in problem.params.items()}
@@ -296,8 +300,3 @@ class Framework:
     def flat_gradient(self, out) -> np.ndarray:
         """A ckpt_grad result (the adapter's own parameter layout) as the flat (n,) gradient."""
         return np.asarray(self.to_numpy(out))
-
-
-def direction(value, size: int, name: str = "direction", dtype: str = "float64") -> np.ndarray:
-    """The direction for a product: given, else a fixed seeded vector of the right size."""
-    return operations.direction(value, size, name, dtype)
