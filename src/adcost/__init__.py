@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import ops as _ops
+from .bracketing import bracketing_cost, optimal_bracketing
 from .cases import Case, compute, prepare
 from .frameworks.base import (CORE_MODES, DTYPES, FrameworkMissing, Unsupported,
                               available_frameworks, framework_class, get_framework)
@@ -44,6 +46,37 @@ def grad(problem: Problem, framework: str, x=None, dtype: str = "float64") -> np
     return compute(problem, framework, "grad", dtype=dtype, x=x)
 
 
-__all__ = ["CORE_MODES", "Case", "DTYPES", "FrameworkMissing", "PROBLEMS", "Problem", "Unsupported",
+HVP_MODES = tuple(op[len("hvp_"):] for op in _ops.HVP_OPS)
+HESSIAN_MODES = tuple(op[len("hessian_"):] for op in _ops.HESSIAN_OPS)
+
+
+def _second(problem, framework, op, x, v, dtype, validate):
+    if validate:
+        return prepare(problem, framework, op, dtype=dtype, x=x, v=v, warmup=0).output()
+    return compute(problem, framework, op, dtype=dtype, x=x, v=v)
+
+
+def hvp(problem: Problem, framework: str, v, mode: str = "fwd_over_rev", x=None,
+        dtype: str = "float64", validate: bool = True) -> np.ndarray:
+    """H v (n,) of a scalar problem by `mode` (fwd_over_rev, rev_over_fwd, rev_over_rev,
+    fwd_over_fwd); validated against another framework's float64 HVP (itself checked against
+    central differences of the gradient) unless validate=False."""
+    if mode not in HVP_MODES:
+        raise ValueError(f"unknown HVP mode {mode!r}; choose from {', '.join(HVP_MODES)}")
+    return _second(problem, framework, "hvp_" + mode, x, v, dtype, validate)
+
+
+def hessian(problem: Problem, framework: str, mode: str = "jacfwd_jacrev", x=None,
+            dtype: str = "float64", validate: bool = True) -> np.ndarray:
+    """The Hessian (n, n) of a scalar problem by `mode` (jacfwd_jacrev, jacrev_jacrev,
+    jacfwd_jacfwd, jacrev_jacfwd, hvp_loop); validated (and checked symmetric) unless
+    validate=False."""
+    if mode not in HESSIAN_MODES:
+        raise ValueError(f"unknown Hessian mode {mode!r}; choose from {', '.join(HESSIAN_MODES)}")
+    return _second(problem, framework, "hessian_" + mode, x, None, dtype, validate)
+
+
+__all__ = ["HESSIAN_MODES", "HVP_MODES", "bracketing_cost", "hessian", "hvp", "optimal_bracketing",
+           "CORE_MODES", "Case", "DTYPES", "FrameworkMissing", "PROBLEMS", "Problem", "Unsupported",
            "ValidationError", "available_frameworks", "custom_problem", "get_framework", "grad",
            "jacobian", "jvp", "make_problem", "prepare", "register_problem", "vjp"]

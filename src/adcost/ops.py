@@ -34,7 +34,30 @@ OPS = {op.name: op for op in (
     Op("jacfwd_loop", "forward", "basis_n", "jacobian", doc="J by n JVPs"),
     Op("jacrev_loop", "reverse", "basis_m", "jacobian", doc="J by m VJPs"),
     Op("fd", "fd", None, "jacobian", doc="J by central differences"),
+    # second order (m == 1): Hessian-vector products by each composition of the two modes, and
+    # full Hessians.  "outer_over_inner": the outer transform differentiates the inner one.
+    Op("hvp_fwd_over_rev", "second", "v", "hvp", scalar=True, doc="H v = jvp of grad"),
+    Op("hvp_rev_over_fwd", "second", "v", "hvp", scalar=True, doc="H v = grad of <grad f, v> by jvp"),
+    Op("hvp_rev_over_rev", "second", "v", "hvp", scalar=True, doc="H v = vjp of grad"),
+    Op("hvp_fwd_over_fwd", "second", "v", "hvp", scalar=True,
+       doc="H v by n nested JVPs e_i^T H v (vectorized): forward mode only, cost grows with n"),
+    Op("hessian_jacfwd_jacrev", "second", None, "hessian", scalar=True, doc="jacfwd(jacrev(f))"),
+    Op("hessian_jacrev_jacrev", "second", None, "hessian", scalar=True, doc="jacrev(jacrev(f))"),
+    Op("hessian_jacfwd_jacfwd", "second", None, "hessian", scalar=True, doc="jacfwd(jacfwd(f))"),
+    Op("hessian_jacrev_jacfwd", "second", None, "hessian", scalar=True, doc="jacrev(jacfwd(f))"),
+    Op("hessian_hvp_loop", "second", "basis_n", "hessian", scalar=True,
+       doc="H by n forward-over-reverse HVPs in a Python loop"),
+    # per-example gradients of a problem whose outputs are per-example losses (meta
+    # "per_example": the data entries batched along axis 0): the rows of its Jacobian
+    Op("pe_grad_loop", "reverse", None, "jacobian",
+       doc="per-example gradients: one backward pass per example, in a Python loop"),
+    Op("pe_grad_vmap", "reverse", None, "jacobian",
+       doc="per-example gradients: the gradient of one example's loss, vmapped over the batch"),
 )}
+HVP_OPS = tuple(op for op in OPS if op.startswith("hvp_"))
+HESSIAN_OPS = tuple(op for op in OPS if op.startswith("hessian_"))
+SECOND_ORDER_OPS = HVP_OPS + HESSIAN_OPS
+PER_EXAMPLE_OPS = ("pe_grad_loop", "pe_grad_vmap")
 # Adapter-specific Jacobian modes whose cost grows with n (every other one: with m).
 FORWARD_MODES = ("linearize_map", "autograd_jacobian_forward")
 

@@ -4,6 +4,11 @@ Three checks, each with a relative error max|a - b| / max(1, max|b|):
   1. the output against the reference engine's float64 result (tolerance by dtype);
   2. the reference Jacobian / JVP against central differences (settings.FD_TOLERANCE);
   3. the dot-product test <u, J v> = <J^T u, v> with the adapter's own jvp and vjp.
+
+Second order (HVPs, Hessians): the reference is another framework's float64 forward-over-reverse
+HVP or jacfwd(jacrev) Hessian (the first of REFERENCE_ORDER with second order that is not the
+framework under test), itself checked against central differences of the first-order
+reference engine's gradient; a Hessian must also be symmetric.
 """
 from __future__ import annotations
 
@@ -85,10 +90,67 @@ class Reference:
             return self._run("vjp", x, u=u)[1]
         return self.jacobian(x).T @ u
 
+    # -- second order -----------------------------------------------------------------
+    def gradient(self, x):
+        return np.asarray(self.vjp(np.asarray(x, dtype=np.float64), np.ones(1)), dtype=float)
 
-def expected(reference: Reference, op: str, x, v, u):
-    """What `op` must return, as NumPy (a tuple for jvp and vjp): its descriptor says which."""
+    def second_engine(self, exclude: str | None = None):
+        """The float64 engine for second-order references: not `exclude` where another runs."""
+        found = []
+        for name in REFERENCE_ORDER:
+            if missing_reason(name) is None:
+                fw = get_framework(name, "float64")
+                if fw.supports(self.problem, "hvp_fwd_over_rev") is None:
+                    found.append(fw)
+        if not found:
+            raise Unsupported(f"no installed engine computes second derivatives of {self.problem.name}")
+        return next((fw for fw in found if fw.name != exclude), found[0])
+
+    def _second(self, engine, op, x, **kw):
+        fn, args = engine.build(self.problem, op, x=x, **kw)
+        with engine.scope():
+            return np.asarray(engine.to_numpy(fn(*args)), dtype=float)
+
+    def hvp(self, x, v, exclude: str | None = None):
+        """H v from a second-order engine, checked against a central difference of the
+        reference gradient along v."""
+        key = ("Hv", x.tobytes(), np.asarray(v).tobytes(), exclude)
+        if key not in self._cache:
+            engine = self.second_engine(exclude)
+            hv = self._second(engine, "hvp_fwd_over_rev", x, v=v)
+            h = step(x) / max(1.0, float(np.max(np.abs(v))))
+            fd = (self.gradient(x + h * v) - self.gradient(x - h * v)) / (2 * h)
+            err = relative_error(hv, fd)
+            if err > FD_TOLERANCE:
+                raise ValidationError(f"{self.problem.name}: reference ({engine.name}) HVP disagrees "
+                                      f"with central differences of the gradient: error {err:.2e}")
+            self._cache[key] = hv
+        return self._cache[key]
+
+    def hessian(self, x, exclude: str | None = None):
+        """H from a second-order engine, checked against central differences of the gradient."""
+        key = ("H", x.tobytes(), exclude)
+        if key not in self._cache:
+            engine = self.second_engine(exclude)
+            H = self._second(engine, "hessian_jacfwd_jacrev", x)
+            fd = central_jacobian(self.gradient, x.astype(np.float64))
+            err = relative_error(H, fd)
+            if err > FD_TOLERANCE:
+                raise ValidationError(f"{self.problem.name}: reference ({engine.name}) Hessian "
+                                      f"disagrees with central differences of the gradient: "
+                                      f"error {err:.2e}")
+            self._cache[key] = H
+        return self._cache[key]
+
+
+def expected(reference: Reference, op: str, x, v, u, framework: str | None = None):
+    """What `op` must return, as NumPy (a tuple for jvp and vjp): its descriptor says which.
+    Second-order references come from an engine other than `framework` where one runs."""
     kind = ops.describe(op).reference
+    if kind == "hvp":
+        return reference.hvp(x, v, exclude=framework)
+    if kind == "hessian":
+        return reference.hessian(x, exclude=framework)
     y = reference.primal(x)
     if kind == "primal":
         return y
@@ -109,6 +171,17 @@ def check_output(label: str, out, want, dtype: str, tolerance: float | None = No
     err = max(relative_error(o, w) for o, w in zip(outs, wants))
     if not err <= tol:  # also catches NaN
         raise ValidationError(f"{label}: max relative error {err:.2e} > tolerance {tol:.0e}")
+    return err
+
+
+def check_symmetric(label: str, H, dtype: str, tolerance: float | None = None) -> float:
+    """A Hessian must equal its transpose (to the dtype's tolerance)."""
+    H = np.asarray(H, dtype=float)
+    tol = TOLERANCE[dtype] if tolerance is None else tolerance
+    err = relative_error(H, H.T)
+    if not err <= tol:
+        raise ValidationError(f"{label}: Hessian not symmetric: max relative |H - H^T| {err:.2e} "
+                              f"> tolerance {tol:.0e}")
     return err
 
 

@@ -174,6 +174,11 @@ class Framework:
     record: ClassVar[Record]
     name: ClassVar[str] = "?"
     modes: ClassVar[tuple[str, ...]] = CORE_MODES   # Jacobian modes this adapter offers
+    # second-order operations (adcost.ops.SECOND_ORDER_OPS) and per-example gradient routes
+    # (adcost.ops.PER_EXAMPLE_OPS) this adapter implements; `hessian_hvp_loop` and
+    # `pe_grad_loop` are written here once, on the adapter's HVP and gradient
+    second_order: ClassVar[tuple[str, ...]] = ()
+    per_example: ClassVar[tuple[str, ...]] = ()
     dtypes: ClassVar[tuple[str, ...]] = DTYPES
     devices: ClassVar[tuple[str, ...]] = ("cpu", "cuda", "gpu")  # "cuda:1" counts as cuda
 
@@ -214,7 +219,8 @@ class Framework:
     # -- capabilities --------------------------------------------------------------
     @classmethod
     def ops(cls) -> tuple[str, ...]:
-        return PRODUCTS + cls.modes + (("ckpt_grad",) if cls.record.schedules else ())
+        return (PRODUCTS + cls.modes + (("ckpt_grad",) if cls.record.schedules else ())
+                + cls.second_order + cls.per_example)
 
     @classmethod
     def tolerance(cls, dtype: str) -> float | None:
@@ -224,9 +230,16 @@ class Framework:
     def supports(self, problem, op: str, schedule: str | None = None) -> str | None:
         """None when `op` can run on `problem`, else the reason it cannot."""
         if op not in self.ops():
-            return f"{self.name} has no operation {op!r} (it has {', '.join(self.ops())})"
-        if op in ("grad", "ckpt_grad") and problem.m != 1:
+            family = ("second_order" if op in operations.SECOND_ORDER_OPS else
+                      "per_example" if op in operations.PER_EXAMPLE_OPS else None)
+            why = self.record.notes.get(op) or self.record.notes.get(family)
+            return f"{self.name} has no operation {op!r}" + (
+                f": {why}" if why else f" (it has {', '.join(self.ops())})")
+        if operations.describe(op).scalar and problem.m != 1:
             return f"{op} needs a scalar output; {problem.name} has m = {problem.m}"
+        if op in operations.PER_EXAMPLE_OPS and not problem.meta.get("per_example"):
+            return (f"{op} needs per-example losses (a problem whose outputs are one loss per "
+                    f"example, such as mlp_losses); {problem.name} is not one")
         if op == "ckpt_grad":
             if problem.layers is None:
                 return f"{problem.name} has no layers to checkpoint"
@@ -266,7 +279,10 @@ class Framework:
             if op == "ckpt_grad":
                 return self.op_ckpt_grad(problem, schedule, slots)
             f = self.function(problem)
+            f.problem = problem     # the per-example routes read which data is batched
             args: tuple = (self.params(problem), self.asarray(problem.point(x, self.dtype)))
+            if op == "pe_grad_loop":    # one example's data per call, sliced before timing
+                args = (self.examples(problem, args[0]), args[1])
             extra = operations.extra_argument(op, problem, v, u, self.dtype)
             if extra is not None:
                 args += (self.asarray(extra),) if extra.ndim == 1 else (self.basis(len(extra)),)
@@ -291,6 +307,33 @@ class Framework:
         def loop(params, x, basis):
             return self.stack([product(params, x, e)[1] for e in basis], axis=axis)
         loop.product = product
+        return loop
+
+    # -- second order and per-example gradients, shared ----------------------------------
+    def op_hessian_hvp_loop(self, f):
+        """H by n forward-over-reverse HVPs, one per basis vector (H is symmetric: its columns)."""
+        hvp = self.op_hvp_fwd_over_rev(f)
+
+        def loop(params, x, basis):
+            return self.stack([hvp(params, x, e) for e in basis], axis=1)
+        loop.product = hvp
+        return loop
+
+    def examples(self, problem, params) -> tuple:
+        """The problem's data split into one-example dicts (batched entries sliced to 1 row)."""
+        batched = problem.meta["per_example"]
+        size = problem.meta["batch"]
+        return tuple({k: (v[i:i + 1] if k in batched else v) for k, v in params.items()}
+                     for i in range(size))
+
+    def op_pe_grad_loop(self, f):
+        """Per-example gradients: the gradient of each example's loss, one call per example."""
+        grad = self.op_grad(f)
+
+        def loop(examples, x):
+            return self.stack([grad(example, x) for example in examples], axis=0)
+        loop.product = grad
+        loop.product_args = lambda args: (args[0][0], args[1])
         return loop
 
     # -- checkpointing ---------------------------------------------------------------

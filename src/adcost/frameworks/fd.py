@@ -27,7 +27,11 @@ def central_jacobian(f, x: np.ndarray) -> np.ndarray:
 
 
 @register(Record("fd", order=50, tolerance={"float64": FD_TOLERANCE},
-                 notes={"fd": "central differences, 2n evaluations of f"}))
+                 notes={"fd": "central differences, 2n evaluations of f",
+                        "second_order": "differences of differences keep about a third of "
+                                        "float64's digits; adcost offers no Hessian from them",
+                        "per_example": "differences give J v, not the rows of J one by one "
+                                       "(use mode 'fd' for the whole Jacobian)"}))
 class FiniteDifferences(Framework):
     modes = ("fd",)
     devices = ("cpu",)

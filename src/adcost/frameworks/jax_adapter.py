@@ -25,6 +25,14 @@ POLICIES = {"per_layer_dots": "dots_saveable"}  # every other schedule: nothing_
     notes={
         "jacfwd": "jax.jit(jax.jacfwd(f))",
         "jacrev": "jax.jit(jax.jacrev(f))",
+        "hvp_fwd_over_rev": "jax.jit(jax.jvp(jax.grad(f), (x,), (v,)))",
+        "hvp_rev_over_fwd": "jax.jit(jax.grad of jax.jvp(f, (x,), (v,)))",
+        "hvp_rev_over_rev": "jax.jit(jax.vjp(jax.grad(f), x)) applied to v",
+        "hvp_fwd_over_fwd": "jax.jit(jax.vmap over e_i of jvp(jvp(f)(v))(e_i))",
+        "hessian_jacfwd_jacrev": "jax.jit(jax.jacfwd(jax.jacrev(f))) (= jax.hessian)",
+        "hessian_hvp_loop": "a Python loop of n jitted forward-over-reverse HVPs",
+        "pe_grad_loop": "a Python loop of one jitted jax.grad, one example's loss each",
+        "pe_grad_vmap": "jax.jit(jax.vmap(jax.grad(loss of one example)))",
         "linearize_map": "jax.linearize once, then lax.map of the linear map over the n basis "
                          "vectors, under jit",
         "ckpt_grad": "jax.jit(jax.grad) with the hidden layers under lax.scan, each segment "
@@ -32,6 +40,10 @@ POLICIES = {"per_layer_dots": "dots_saveable"}  # every other schedule: nothing_
     }))
 class Jax(Framework):
     modes = ("jacfwd", "jacrev", "jacfwd_loop", "jacrev_loop", "linearize_map")
+    second_order = ("hvp_fwd_over_rev", "hvp_rev_over_fwd", "hvp_rev_over_rev", "hvp_fwd_over_fwd",
+                    "hessian_jacfwd_jacrev", "hessian_jacrev_jacrev", "hessian_jacfwd_jacfwd",
+                    "hessian_jacrev_jacfwd", "hessian_hvp_loop")
+    per_example = ("pe_grad_loop", "pe_grad_vmap")
 
     def __init__(self, dtype="float64", device="cpu"):
         super().__init__(dtype, device)
@@ -106,6 +118,59 @@ class Jax(Framework):
             _, lin = jax.linearize(lambda z: f(params, z), x)
             return jax.lax.map(lin, eye).T  # one linearization, n compiled JVPs in sequence
         return jax.jit(jacobian)
+
+    # -- second order --------------------------------------------------------------------
+    def op_hvp_fwd_over_rev(self, f):
+        jax = self.jax
+        return jax.jit(lambda params, x, v: jax.jvp(jax.grad(lambda z: f(params, z)[0]),
+                                                    (x,), (v,))[1])
+
+    def op_hvp_rev_over_fwd(self, f):
+        jax = self.jax
+
+        def hvp(params, x, v):
+            directional = lambda z: jax.jvp(lambda w: f(params, w)[0], (z,), (v,))[1]  # noqa: E731
+            return jax.grad(directional)(x)
+        return jax.jit(hvp)
+
+    def op_hvp_rev_over_rev(self, f):
+        jax = self.jax
+
+        def hvp(params, x, v):
+            return jax.vjp(jax.grad(lambda z: f(params, z)[0]), x)[1](v)[0]
+        return jax.jit(hvp)
+
+    def op_hvp_fwd_over_fwd(self, f):
+        jax = self.jax
+
+        def hvp(params, x, v):
+            directional = lambda z: jax.jvp(lambda w: f(params, w)[0], (z,), (v,))[1]  # noqa: E731
+            eye = jax.numpy.eye(x.shape[0], dtype=x.dtype)
+            return jax.vmap(lambda e: jax.jvp(directional, (x,), (e,))[1])(eye)
+        return jax.jit(hvp)
+
+    def _hessian(self, f, outer, inner):
+        jax = self.jax
+        outer, inner = getattr(jax, outer), getattr(jax, inner)
+        return jax.jit(lambda params, x: outer(inner(lambda z: f(params, z)[0]))(x))
+
+    def op_hessian_jacfwd_jacrev(self, f): return self._hessian(f, "jacfwd", "jacrev")
+    def op_hessian_jacrev_jacrev(self, f): return self._hessian(f, "jacrev", "jacrev")
+    def op_hessian_jacfwd_jacfwd(self, f): return self._hessian(f, "jacfwd", "jacfwd")
+    def op_hessian_jacrev_jacfwd(self, f): return self._hessian(f, "jacrev", "jacfwd")
+
+    def op_pe_grad_vmap(self, f):
+        """jit(vmap(grad)) over the examples: each example's loss as a batch of one."""
+        jax, batched = self.jax, f.problem.meta["per_example"]
+
+        def per_example(params, x):
+            shared = {k: v for k, v in params.items() if k not in batched}
+            rows = {k: params[k] for k in batched}
+
+            def loss(z, row):
+                return f({**shared, **{k: r[None] for k, r in row.items()}}, z)[0]
+            return jax.vmap(jax.grad(loss), in_axes=(None, 0))(x, rows)
+        return jax.jit(per_example)
 
     def build(self, problem, op, x=None, v=None, u=None, **options):
         fn, args = super().build(problem, op, x=x, v=v, u=u, **options)

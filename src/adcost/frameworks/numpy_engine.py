@@ -342,11 +342,17 @@ def analytic_flops(problem, op: str) -> float | None:
     saved_bytes="the layer engine's ledger of the arrays its reverse pass holds (exact nbytes)",
     flops="analytic: matmul FLOPs of the mlp problem (2 fan_in fan_out per vector and layer)",
     notes={"jacfwd": "hand-written JVP rules, all n tangents in one vectorized sweep",
+           "second_order": "its hand-written JVP and VJP rules are first order (NumPy arrays in "
+                           "and out): nothing differentiates them again",
+           "pe_grad_vmap": "NumPy has no vmap; the engine's vectorized route to per-example "
+                           "gradients is jacrev of the per-example losses",
+           "pe_grad_loop": "one reverse sweep of the engine per example",
            "jacrev": "hand-written VJP rules, all m adjoints in one vectorized sweep",
            "ckpt_grad": "the layer engine's reverse sweep under the schedule (segments, or "
                         "revolve-style binomial with c slots)"}))
 class NumpyEngine(Framework):
     devices = ("cpu",)
+    per_example = ("pe_grad_loop",)
 
     def __init__(self, dtype="float64", device="cpu"):
         super().__init__(dtype, device)
@@ -388,6 +394,18 @@ class NumpyEngine(Framework):
     def op_grad(self, f): return f.grad
     def op_jacfwd(self, f): return f.jacfwd
     def op_jacrev(self, f): return f.jacrev
+
+    def op_pe_grad_loop(self, f):
+        """One reverse sweep of the op-level engine per example (its own one-output trace)."""
+        fn = f.problem.fn
+        seed = np.ones((1, 1), dtype=self.dtype)
+
+        def grad(example, x):
+            return _numpy_ops.pull(lambda xp, z: fn(xp, z, example), x, seed)[1].reshape(-1)
+
+        def loop(examples, x):
+            return np.stack([grad(example, x) for example in examples], axis=0)
+        return loop
 
     def op_ckpt_grad(self, problem, schedule, slots):
         rules = Loss(problem, self.dtype)

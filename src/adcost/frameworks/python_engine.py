@@ -186,7 +186,9 @@ xp = Namespace()
 
 # The pure-Python engine runs scalar problems only (not the MLP), so it is not in the sweep.
 @register(Record("python", sweep=False, order=60,
-                 notes={"jacfwd": "n dual-number passes", "jacrev": "one tape, m reverse sweeps"}))
+                 notes={"jacfwd": "n dual-number passes", "jacrev": "one tape, m reverse sweeps",
+                        "second_order": "its dual numbers and tape carry first derivatives only",
+                        "per_example": "it runs scalar chains, not batched losses"}))
 class PythonEngine(Framework):
     dtypes = ("float64",)  # Python floats are doubles
     devices = ("cpu",)

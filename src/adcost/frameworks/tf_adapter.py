@@ -37,12 +37,25 @@ def _placed(tf, device, body, *args):
         "jacrev_nopfor": "GradientTape.jacobian(experimental_use_pfor=False): a tf.while_loop of m VJPs",
         "jacfwd_loop": "a Python loop of n calls of one traced tf.function JVP",
         "jacrev_loop": "a Python loop of m calls of one traced tf.function VJP",
+        "hvp_fwd_over_rev": "a ForwardAccumulator around a GradientTape gradient",
+        "hvp_rev_over_fwd": "a GradientTape around a ForwardAccumulator directional derivative",
+        "hvp_rev_over_rev": "nested GradientTapes: the outer one's gradient of g with output_gradients=v",
+        "hvp_fwd_over_fwd": "nested ForwardAccumulators, vectorized_map over e_i",
+        "hessian_jacfwd_jacrev": "vectorized_map over e_i of a ForwardAccumulator around a tape gradient",
+        "hessian_jacrev_jacrev": "GradientTape.jacobian of a tape gradient",
+        "hessian_hvp_loop": "a Python loop of n calls of one traced forward-over-reverse HVP",
+        "pe_grad_loop": "a Python loop of one traced tape gradient, one example each",
+        "pe_grad_vmap": "tf.vectorized_map (pfor) over the examples of one example's tape gradient",
         "ckpt_grad": "GradientTape gradient with each checkpointed segment in tf.recompute_grad, "
                      "one traced tf.function",
         "saved_bytes": "TensorFlow has no hook listing what GradientTape keeps",
     }))
 class TensorFlow(Framework):
     modes = ("jacfwd", "jacrev", "jacrev_nopfor", "jacfwd_loop", "jacrev_loop")
+    second_order = ("hvp_fwd_over_rev", "hvp_rev_over_fwd", "hvp_rev_over_rev", "hvp_fwd_over_fwd",
+                    "hessian_jacfwd_jacrev", "hessian_jacrev_jacrev", "hessian_jacfwd_jacfwd",
+                    "hessian_jacrev_jacfwd", "hessian_hvp_loop")
+    per_example = ("pe_grad_loop", "pe_grad_vmap")
 
     def __init__(self, dtype="float64", device="cpu"):
         super().__init__(dtype, device)
@@ -86,7 +99,10 @@ class TensorFlow(Framework):
         target = fn if product is None else product
         if not hasattr(target, "get_concrete_function"):
             return fn, None
-        trace_args = args if product is None else args[:2] + (args[2][0],)
+        if product is None:
+            trace_args = args
+        else:   # a loop over basis vectors (or examples): trace one call of its product
+            trace_args = getattr(fn, "product_args", lambda a: a[:2] + (a[2][0],))(args)
         start = time.perf_counter()
         target.get_concrete_function(*trace_args)
         return fn, time.perf_counter() - start
@@ -163,6 +179,122 @@ class TensorFlow(Framework):
             columns = tf.vectorized_map(lambda e: self._jvp(f, params, x, e)[1], eye)
             return tf.transpose(columns)   # rows of `columns` are J e_i, i.e. J's columns
         return self._function(jacobian)
+
+    # -- second order: nested tapes and accumulators ------------------------------------
+    def _gradient(self, f, params, x):
+        tf = self.tf
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            y = f(params, x)[0]
+        return tape.gradient(y, x, unconnected_gradients=tf.UnconnectedGradients.ZERO)
+
+    def _directional(self, f, params, x, v):
+        """<grad f(x), v> by a ForwardAccumulator (forward mode)."""
+        tf = self.tf
+        with tf.autodiff.ForwardAccumulator(primals=x, tangents=v) as acc:
+            y = f(params, x)[0]
+        return acc.jvp(y, unconnected_gradients=tf.UnconnectedGradients.ZERO)
+
+    def _fwd_over_rev(self, f, params, x, v):
+        tf = self.tf
+        with tf.autodiff.ForwardAccumulator(primals=x, tangents=v) as acc:
+            g = self._gradient(f, params, x)
+        return acc.jvp(g, unconnected_gradients=tf.UnconnectedGradients.ZERO)
+
+    def _fwd_over_fwd(self, f, params, x, v):
+        tf = self.tf
+        eye = tf.eye(tf.size(x), dtype=x.dtype)
+
+        def column(e):
+            with tf.autodiff.ForwardAccumulator(primals=x, tangents=e) as acc:
+                d = self._directional(f, params, x, v)
+            return acc.jvp(d, unconnected_gradients=tf.UnconnectedGradients.ZERO)
+        return tf.vectorized_map(column, eye)
+
+    def op_hvp_fwd_over_rev(self, f):
+        return self._function(lambda params, x, v: self._fwd_over_rev(f, params, x, v))
+
+    def op_hvp_rev_over_fwd(self, f):
+        tf = self.tf
+
+        def hvp(params, x, v):
+            with tf.GradientTape() as tape:
+                tape.watch(x)
+                d = self._directional(f, params, x, v)
+            return tape.gradient(d, x, unconnected_gradients=tf.UnconnectedGradients.ZERO)
+        return self._function(hvp)
+
+    def op_hvp_rev_over_rev(self, f):
+        tf = self.tf
+
+        def hvp(params, x, v):
+            with tf.GradientTape() as tape:
+                tape.watch(x)
+                g = self._gradient(f, params, x)
+            return tape.gradient(g, x, output_gradients=v,
+                                 unconnected_gradients=tf.UnconnectedGradients.ZERO)
+        return self._function(hvp)
+
+    def op_hvp_fwd_over_fwd(self, f):
+        return self._function(lambda params, x, v: self._fwd_over_fwd(f, params, x, v))
+
+    def _gradient_forward(self, f, params, x):
+        """The gradient by forward mode: n JVPs, vectorized (pfor)."""
+        tf = self.tf
+        eye = tf.eye(tf.size(x), dtype=x.dtype)
+        return tf.vectorized_map(lambda e: self._directional(f, params, x, e), eye)
+
+    def _reverse_jacobian(self, inner):
+        """tape.jacobian (pfor) of inner(params, x) with respect to x."""
+        tf = self.tf
+
+        def hessian(params, x):
+            with tf.GradientTape() as tape:
+                tape.watch(x)
+                g = inner(params, x)
+            return tape.jacobian(g, x, unconnected_gradients=tf.UnconnectedGradients.ZERO)
+        return self._function(hessian)
+
+    def _forward_jacobian(self, inner):
+        """vectorized_map over e_i of a ForwardAccumulator JVP of inner(params, x): columns."""
+        tf = self.tf
+
+        def hessian(params, x):
+            eye = tf.eye(tf.size(x), dtype=x.dtype)
+
+            def column(e):
+                with tf.autodiff.ForwardAccumulator(primals=x, tangents=e) as acc:
+                    g = inner(params, x)
+                return acc.jvp(g, unconnected_gradients=tf.UnconnectedGradients.ZERO)
+            return tf.transpose(tf.vectorized_map(column, eye))
+        return self._function(hessian)
+
+    def op_hessian_jacfwd_jacrev(self, f):
+        return self._forward_jacobian(lambda params, x: self._gradient(f, params, x))
+
+    def op_hessian_jacrev_jacrev(self, f):
+        return self._reverse_jacobian(lambda params, x: self._gradient(f, params, x))
+
+    def op_hessian_jacfwd_jacfwd(self, f):
+        return self._forward_jacobian(lambda params, x: self._gradient_forward(f, params, x))
+
+    def op_hessian_jacrev_jacfwd(self, f):
+        return self._reverse_jacobian(lambda params, x: self._gradient_forward(f, params, x))
+
+    # -- per-example gradients ---------------------------------------------------------
+    def op_pe_grad_vmap(self, f):
+        """tf.vectorized_map (pfor) over the examples of one example's GradientTape gradient."""
+        batched = f.problem.meta["per_example"]
+
+        def per_example(params, x):
+            shared = {k: v for k, v in params.items() if k not in batched}
+            rows = {k: params[k] for k in batched}
+
+            def one(row):
+                data = {**shared, **{k: r[None] for k, r in row.items()}}
+                return self._gradient(f, data, x)
+            return self.tf.vectorized_map(one, rows)
+        return self._function(per_example)
 
     # -- checkpointing -----------------------------------------------------------------
     def op_ckpt_grad(self, problem, schedule, slots):

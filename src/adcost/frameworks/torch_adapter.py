@@ -24,6 +24,14 @@ from .base import Framework, Record, import_framework, register
         "autograd_jacobian_forward":
             "torch.autograd.functional.jacobian(vectorize=True, strategy='forward-mode')",
         "backward_loop": "one forward, then m torch.autograd.grad calls with retain_graph",
+        "hvp_fwd_over_rev": "torch.func.jvp(torch.func.grad(f), (x,), (v,))",
+        "hvp_rev_over_fwd": "torch.func.grad of the directional derivative torch.func.jvp(f, (x,), (v,))",
+        "hvp_rev_over_rev": "torch.func.vjp(torch.func.grad(f), x) applied to v",
+        "hvp_fwd_over_fwd": "torch.func.vmap over e_i of jvp(jvp(f)(v))(e_i)",
+        "hessian_jacfwd_jacrev": "torch.func.jacfwd(torch.func.jacrev(f)) (= torch.func.hessian)",
+        "hessian_hvp_loop": "a Python loop of n forward-over-reverse HVPs",
+        "pe_grad_loop": "a Python loop of torch.autograd.grad, one example's loss each",
+        "pe_grad_vmap": "torch.func.vmap(torch.func.grad(loss of one example))",
         "ckpt_grad": "torch.autograd.grad with torch.utils.checkpoint(use_reentrant=False) per "
                      "segment (sqrt_sequential: checkpoint_sequential)",
     }))
@@ -31,6 +39,10 @@ class Torch(Framework):
     modes = ("jacfwd", "jacrev", "jacfwd_loop", "jacrev_loop",
              "autograd_jacobian", "autograd_jacobian_vectorized", "autograd_jacobian_forward",
              "backward_loop")
+    second_order = ("hvp_fwd_over_rev", "hvp_rev_over_fwd", "hvp_rev_over_rev", "hvp_fwd_over_fwd",
+                    "hessian_jacfwd_jacrev", "hessian_jacrev_jacrev", "hessian_jacfwd_jacfwd",
+                    "hessian_jacrev_jacfwd", "hessian_hvp_loop")
+    per_example = ("pe_grad_loop", "pe_grad_vmap")
 
     def __init__(self, dtype="float64", device="cpu"):
         super().__init__(dtype, device)
@@ -124,6 +136,61 @@ class Torch(Framework):
             rows = [torch.autograd.grad(y[i], z, retain_graph=True)[0] for i in range(y.shape[0])]
             return torch.stack(rows)
         return jacobian
+
+    # -- second order (torch.func) ------------------------------------------------------
+    def op_hvp_fwd_over_rev(self, f):
+        tf_ = self.torch.func
+        return lambda params, x, v: tf_.jvp(tf_.grad(lambda z: f(params, z)[0]), (x,), (v,))[1]
+
+    def op_hvp_rev_over_fwd(self, f):
+        tf_ = self.torch.func
+
+        def hvp(params, x, v):
+            def directional(z):
+                return tf_.jvp(lambda w: f(params, w)[0], (z,), (v,))[1]
+            return tf_.grad(directional)(x)
+        return hvp
+
+    def op_hvp_rev_over_rev(self, f):
+        tf_ = self.torch.func
+
+        def hvp(params, x, v):
+            _, pullback = tf_.vjp(tf_.grad(lambda z: f(params, z)[0]), x)
+            return pullback(v)[0]
+        return hvp
+
+    def op_hvp_fwd_over_fwd(self, f):
+        torch, tf_ = self.torch, self.torch.func
+
+        def hvp(params, x, v):
+            def directional(z):
+                return tf_.jvp(lambda w: f(params, w)[0], (z,), (v,))[1]
+            eye = torch.eye(x.shape[0], dtype=x.dtype, device=x.device)
+            return tf_.vmap(lambda e: tf_.jvp(directional, (x,), (e,))[1])(eye)
+        return hvp
+
+    def _hessian(self, f, outer, inner):
+        outer, inner = getattr(self.torch.func, outer), getattr(self.torch.func, inner)
+        return lambda params, x: outer(inner(lambda z: f(params, z)[0]))(x)
+
+    def op_hessian_jacfwd_jacrev(self, f): return self._hessian(f, "jacfwd", "jacrev")
+    def op_hessian_jacrev_jacrev(self, f): return self._hessian(f, "jacrev", "jacrev")
+    def op_hessian_jacfwd_jacfwd(self, f): return self._hessian(f, "jacfwd", "jacfwd")
+    def op_hessian_jacrev_jacfwd(self, f): return self._hessian(f, "jacrev", "jacfwd")
+
+    # -- per-example gradients ---------------------------------------------------------
+    def op_pe_grad_vmap(self, f):
+        """torch.func.vmap(grad) over the examples: each example's loss as a batch of one."""
+        tf_, batched = self.torch.func, f.problem.meta["per_example"]
+
+        def per_example(params, x):
+            shared = {k: v for k, v in params.items() if k not in batched}
+            rows = {k: params[k] for k in batched}
+
+            def loss(z, row):
+                return f({**shared, **{k: r.unsqueeze(0) for k, r in row.items()}}, z)[0]
+            return tf_.vmap(tf_.grad(loss), in_dims=(None, 0))(x, rows)
+        return per_example
 
     # -- checkpointing -----------------------------------------------------------------
     def op_ckpt_grad(self, problem, schedule, slots):

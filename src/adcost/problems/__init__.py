@@ -12,6 +12,7 @@ from .spec import Problem, positive_int
 PROBLEMS: dict[str, Callable[..., Problem]] = {
     "mlp": mlp.mlp,
     "mlp_loss": mlp.mlp_loss,
+    "mlp_losses": mlp.mlp_losses,
     "linear_relu": mlp.linear_relu,
     "affine": examples.affine,
     "polynomial": examples.polynomial,
@@ -56,11 +57,12 @@ def estimate_bytes(name: str, sizes: dict) -> int | None:
             n, m, d, w = int(s["n"]), int(s["m"]), int(s["depth"]), int(s["width"])
             params = n * w + max(d - 1, 0) * w * w + w * m + d * w + m
             return 8 * (params + rows * (n + m) + rows * rows * n * m + rows * d * w)
-        if name in ("mlp_loss", "linear_relu"):
+        if name in ("mlp_loss", "mlp_losses", "linear_relu"):
             f, o, w = int(s["features"]), int(s["outputs"]), int(s["width"])
             d, b = int(s.get("depth", 1)), int(s.get("batch", 1))
             params = f * w + max(d - 1, 0) * w * w + w * o + d * w + o
-            return 8 * (2 * params + b * (f + o) + b * d * w)
+            jacobian = b * params if name == "mlp_losses" else 0
+            return 8 * (2 * params + b * (f + o) + b * d * w + jacobian)
     except (KeyError, TypeError, ValueError):
         return None
     return None

@@ -121,7 +121,7 @@ def unflatten(xp, x, layout) -> dict:
 
 
 def _loss_problem(name, features, outputs, depth, width, activation, batch, seed,
-                  bias, scale) -> Problem:
+                  bias, scale, per_example: bool = False) -> Problem:
     rng = np.random.default_rng(seed)
     shapes = layer_shapes(features, outputs, depth, width)
     theta = init_layers(rng, shapes, bias=bias, scale=scale)
@@ -135,8 +135,16 @@ def _loss_problem(name, features, outputs, depth, width, activation, batch, seed
 
     def fn(xp, x, p):
         y = layers.run(xp, p["X"], layers.split(unflatten(xp, x, layout)))
+        if per_example:   # one loss per row of X (any number of rows): sum_j r_ij^2
+            r = y - p["T"]
+            return xp.sum(r * r, axis=1)
         return squared_loss(xp, y, p["T"], batch)
 
+    if per_example:
+        meta = {"arch": "mlp_losses", "depth": depth, "width": width, "activation": activation,
+                "batch": batch, "seed": seed, "n_in": features, "n_out": outputs, "bias": bias,
+                "layout": tuple(layout), "per_example": ("X", "T")}
+        return Problem(name, int(offset), batch, x0, fn, data, meta, layers=layers)
     meta = {"arch": "mlp_loss", "depth": depth, "width": width, "activation": activation,
             "batch": batch, "seed": seed, "n_in": features, "n_out": outputs, "bias": bias,
             "layout": tuple(layout)}
@@ -157,6 +165,21 @@ def mlp_loss(features=4, outputs=2, depth=2, width=8, activation="tanh", batch=4
     activation = choice("activation", activation, ACTIVATIONS, name)
     return _loss_problem(name, features, outputs, depth, width, activation, batch, seed,
                          bias=True, scale=None)
+
+
+def mlp_losses(features=4, outputs=2, depth=2, width=8, activation="tanh", batch=4,
+               seed=0) -> Problem:
+    """The per-example losses of mlp_loss: f_i = sum_j (MLP(X_i) - T_i)_j^2, i < batch.
+
+    x is the flat parameter vector, m = batch; row i of the Jacobian is example i's gradient
+    (the per-example gradients: ops pe_grad_loop, pe_grad_vmap, and any Jacobian mode)."""
+    name = "mlp_losses"
+    features, outputs = positive_int("features", features, name), positive_int("outputs", outputs, name)
+    depth, width = positive_int("depth", depth, name), positive_int("width", width, name)
+    batch = positive_int("batch", batch, name)
+    activation = choice("activation", activation, ACTIVATIONS, name)
+    return _loss_problem(name, features, outputs, depth, width, activation, batch, seed,
+                         bias=True, scale=None, per_example=True)
 
 
 def linear_relu(features=5, width=8, outputs=3, seed=0) -> Problem:
