@@ -100,6 +100,36 @@ CHECKPOINT = {
 }
 
 
+# -- second order: HVP compositions, Hessians, per-example gradients, bracketings ----------
+# HVPs and Hessians of mlp_loss (n = its parameter count grows with width^2 and depth);
+# per-example gradients of mlp_losses over the batch; the oracle's width profiles at a scale.
+# rss: the fresh-process peak-RSS probes run at the largest size of each study only.
+SECOND_ORDER = {
+    "quick": {
+        "features": 4, "outputs": 2, "batch": 16,
+        "hvp_width": (8, 32), "hvp_depth": (2, 8),
+        "hessian_width": (8,), "hessian_depth": (2,),
+        "pe_batch": (16, 256), "pe_width": (32,),
+        "bracket_scale": (512,),
+        "hvp_rss": (32, 2), "hessian_rss": (8, 2), "pe_rss": (32, 256),   # (width, depth|batch)
+        "call_budget_s": 0.5,
+    },
+    "full": {
+        "features": 4, "outputs": 2, "batch": 16,
+        "hvp_width": (8, 16, 32, 64, 128), "hvp_depth": (1, 2, 4, 8, 16),
+        "hessian_width": (4, 8, 16), "hessian_depth": (1, 2, 4),
+        "pe_batch": (1, 4, 16, 64, 256, 1024), "pe_width": (16, 64, 256),
+        "bracket_scale": (512, 1024),
+        "hvp_rss": (32, 8), "hessian_rss": (16, 2), "pe_rss": (64, 1024),
+        "call_budget_s": 2.0,
+    },
+}
+
+
+def second_order(name: str | None = None) -> dict:
+    return SECOND_ORDER[name or grid_name()]
+
+
 def crossover(name: str | None = None) -> dict:
     return CROSSOVER[name or grid_name()]
 

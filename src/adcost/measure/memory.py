@@ -168,7 +168,8 @@ def peak_rss(spec: dict, timeout: float = 300) -> dict:
     """Run the probe described by `spec` in a fresh Python process; its result as a dict.
 
     spec: {"framework", "strategy" (a schedule, "jvp" or "forward"), "depth", and the study's
-    sizes (width, batch, outputs, slots)}.  Raises RuntimeError with the child's stderr.
+    sizes (width, batch, outputs, slots)}, or any prepared operation: {"problem", "framework",
+    "op", "dtype", and the problem's sizes}.  Raises RuntimeError with the child's stderr.
     """
     env = dict(os.environ, **PROBE_ENV)
     src = str(Path(__file__).resolve().parents[2])  # the child imports this same adcost
@@ -181,6 +182,13 @@ def peak_rss(spec: dict, timeout: float = 300) -> dict:
 
 
 def _child(spec: dict) -> dict:
+    if "op" in spec:   # any operation of adcost.prepare: {"problem", "framework", "op", "dtype", sizes}
+        from ..cases import prepare
+
+        case = prepare(spec.pop("problem"), spec.pop("framework"), spec.pop("op"),
+                       dtype=spec.pop("dtype", "float32"), **spec)
+        return {**median_window(case), "validated_error": case.error,
+                "env": {k: os.environ.get(k) for k in PROBE_ENV}}
     from ..checkpoint import CHECK_BATCH, study_case_at_scale
 
     case = study_case_at_scale(spec.pop("framework"), spec.pop("strategy"), spec.pop("depth"), **spec)

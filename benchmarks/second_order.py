@@ -1,0 +1,151 @@
+"""Beyond first order: Hessian-vector products by each composition of the two modes, Hessians,
+per-example gradients, and the mixed-mode oracle's bracketings (NumPy).
+
+HVPs and Hessians are of `mlp_loss` (n = its parameter count, grown by width and depth),
+per-example gradients of `mlp_losses` over the batch; both at float32 (adcost.bench), each case
+validated and warmed in setup (second order: against another framework's float64 result,
+itself checked against central differences of the gradient).  Peak RSS (a fresh process per
+probe, as the checkpointing study measures it) at one size per study (grids.SECOND_ORDER's
+*_rss); XLA's own temporary bytes where JAX compiles.  Bracketings: the chain's layer Jacobians
+multiplied forward, reverse and in the oracle's cheapest order (float64, NumPy's BLAS).
+"""
+from adcost import grids, ops
+from adcost.bench import FRAMEWORKS, Skip, dtype_for, once_per_process, prepare_or_skip
+
+GRID = grids.second_order()
+SIZES = {k: GRID[k] for k in ("features", "outputs", "batch")}
+PE_ROUTES = ops.PER_EXAMPLE_OPS + ("jacrev",)
+
+
+class Timed:
+    timeout = 180
+    rounds = 1
+    repeat = (3, 30, GRID["call_budget_s"])
+    sample_time = 0.01
+    warmup_time = 0.25
+    min_run_count = 2
+
+
+def _case(framework, op, problem, grow, **sizes):
+    return prepare_or_skip(framework, op, grow=grow, problem=problem,
+                           call_budget_s=GRID["call_budget_s"], **sizes)
+
+
+def _skip_unless_offered(framework, op):
+    from adcost.bench import _adapter
+    cls = _adapter(framework)
+    if op not in cls.ops():
+        raise Skip(f"{framework} has no operation {op!r}")
+
+
+def _peak_rss(framework, op, problem, **sizes) -> int:
+    from adcost.measure.memory import peak_rss
+    spec = {"problem": problem, "framework": framework, "op": op, "dtype": dtype_for(framework),
+            **sizes}
+    return peak_rss(spec, timeout=170)["peak_rss_bytes"]
+
+
+def _temp_bytes(case):
+    found = case.framework.temp_bytes(case)
+    if found is None:
+        raise Skip(f"{case.framework.name} reports no compiled temporary bytes")
+    return found
+
+
+class HVP(Timed):
+    """Seconds of one Hessian-vector product of the MLP loss, per composition (mode)."""
+    params = (FRAMEWORKS, ops.HVP_OPS, GRID["hvp_width"], GRID["hvp_depth"])
+    param_names = ["framework", "mode", "width", "depth"]
+
+    def setup(self, framework, mode, width, depth):
+        self.case = _case(framework, mode, "mlp_loss", ("width", "depth"), width=width,
+                          depth=depth, **SIZES)
+
+    def time_hvp(self, framework, mode, width, depth):
+        self.case()
+
+    def track_temp_bytes(self, framework, mode, width, depth):
+        return _temp_bytes(self.case)
+    track_temp_bytes.unit = "bytes"
+
+
+class Hessian(Timed):
+    """Seconds of the full (n, n) Hessian of the MLP loss, per mode."""
+    params = (FRAMEWORKS, ops.HESSIAN_OPS, GRID["hessian_width"], GRID["hessian_depth"])
+    param_names = ["framework", "mode", "width", "depth"]
+
+    def setup(self, framework, mode, width, depth):
+        self.case = _case(framework, mode, "mlp_loss", ("width", "depth"), width=width,
+                          depth=depth, **SIZES)
+
+    def time_hessian(self, framework, mode, width, depth):
+        self.case()
+
+
+class PerExample(Timed):
+    """Seconds of the (batch, n) per-example gradients of the MLP loss, per route."""
+    params = (FRAMEWORKS, PE_ROUTES, GRID["pe_width"], GRID["pe_batch"])
+    param_names = ["framework", "route", "width", "batch"]
+
+    def setup(self, framework, route, width, batch):
+        sizes = {**SIZES, "width": width, "batch": batch}
+        self.case = _case(framework, route, "mlp_losses", ("batch",), **sizes)
+
+    def time_per_example(self, framework, route, width, batch):
+        self.case()
+
+
+class SecondOrderRSS:
+    """Peak resident bytes above baseline of one call, in a fresh process, at the grid's
+    *_rss sizes: HVP and Hessian modes (mlp_loss), per-example routes (mlp_losses)."""
+    params = (FRAMEWORKS, ops.SECOND_ORDER_OPS + PE_ROUTES)
+    param_names = ["framework", "op"]
+    timeout = 180
+    rounds = 1
+
+    def setup(self, framework, op):
+        _skip_unless_offered(framework, op)
+
+    def track_peak_rss_bytes(self, framework, op):
+        if op in ops.HVP_OPS or op in ops.HESSIAN_OPS:
+            width, depth = GRID["hvp_rss" if op in ops.HVP_OPS else "hessian_rss"]
+            return _peak_rss(framework, op, "mlp_loss", **{**SIZES, "width": width, "depth": depth})
+        width, batch = GRID["pe_rss"]
+        return _peak_rss(framework, op, "mlp_losses", **{**SIZES, "width": width, "batch": batch})
+    track_peak_rss_bytes.unit = "bytes"
+
+
+class Bracketing(Timed):
+    """Seconds of the chain's Jacobian product in one bracketing (NumPy, float64): forward,
+    reverse, or the oracle's fewest multiply-adds, per width profile and scale."""
+    params = (("hourglass", "diamond", "funnel", "random"), GRID["bracket_scale"],
+              ("forward", "reverse", "optimal"))
+    param_names = ["profile", "scale", "order"]
+
+    def setup(self, profile, scale, order):
+        from adcost import bracketing
+        widths = bracketing.profile_widths(profile, scale)
+        self.product = once_per_process(("bracketing", widths, order),
+                                        lambda: bracketing.Product(widths, order))
+
+    def time_product(self, profile, scale, order):
+        self.product()
+
+
+class Rates:
+    """NumPy's multiply-add rate (a 1024^3 matmul) and copy bandwidth on this machine, float64:
+    the bracketing time model's two constants (adcost.bracketing.measure_rates)."""
+    timeout = 120
+    rounds = 1
+
+    def setup_cache(self):
+        from adcost.bracketing import measure_rates
+        return measure_rates()
+
+    def track_madds_per_s(self, rates):
+        return rates["madds_per_s"]
+    track_madds_per_s.unit = "madds/s"
+
+    def track_bytes_per_s(self, rates):
+        return rates["bytes_per_s"]
+    track_bytes_per_s.unit = "bytes/s"
