@@ -45,13 +45,6 @@ def _peak_rss(framework, op, problem, **sizes) -> int:
     return peak_rss(spec, timeout=170)["peak_rss_bytes"]
 
 
-def _temp_bytes(case):
-    found = case.framework.temp_bytes(case)
-    if found is None:
-        raise Skip(f"{case.framework.name} reports no compiled temporary bytes")
-    return found
-
-
 class HVP(Timed):
     """Seconds of one Hessian-vector product of the MLP loss, per composition (mode)."""
     params = (FRAMEWORKS, ops.HVP_OPS, GRID["hvp_width"], GRID["hvp_depth"])
@@ -64,8 +57,28 @@ class HVP(Timed):
     def time_hvp(self, framework, mode, width, depth):
         self.case()
 
+
+class HVPTempBytes:
+    """The compiler's own figure for an HVP's temporary buffers (XLA's memory analysis: JAX),
+    bytes; frameworks whose compiler reports none are skipped before anything is built."""
+    params = HVP.params
+    param_names = HVP.param_names
+    timeout = 180
+    rounds = 1
+
+    def setup(self, framework, mode, width, depth):
+        from adcost.bench import _adapter
+        from adcost.frameworks.base import Framework
+        if _adapter(framework).temp_bytes is Framework.temp_bytes:
+            raise Skip(f"{framework} reports no compiled temporary bytes")
+        self.case = _case(framework, mode, "mlp_loss", ("width", "depth"), width=width,
+                          depth=depth, **SIZES)
+
     def track_temp_bytes(self, framework, mode, width, depth):
-        return _temp_bytes(self.case)
+        found = self.case.framework.temp_bytes(self.case)
+        if found is None:
+            raise Skip(f"{framework} reported no temporary bytes for {mode}")
+        return found
     track_temp_bytes.unit = "bytes"
 
 

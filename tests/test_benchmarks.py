@@ -10,10 +10,10 @@ import pytest
 
 from adcost import bench, grids
 from adcost.frameworks.base import REGISTRY, names
-from benchmarks import crossover, roofline
+from benchmarks import crossover, roofline, second_order
 
 ROOT = Path(__file__).resolve().parents[1]
-MODULES = (crossover, roofline)
+MODULES = (crossover, roofline, second_order)
 
 
 def benchmark_classes():
@@ -46,6 +46,8 @@ def test_the_benchmark_names_the_analysis_relies_on_exist():
 
 @pytest.mark.parametrize("cls", list(benchmark_classes()), ids=lambda c: c.__name__)
 def test_params_agree_with_param_names(cls):
+    if not hasattr(cls, "params"):       # one measurement, no parameters (second_order.Rates)
+        return
     assert len(cls.params) == len(cls.param_names)
     for values in cls.params:
         assert len(values) == len(set(values)) > 0
@@ -53,12 +55,14 @@ def test_params_agree_with_param_names(cls):
     for method in ["setup"] + benchmark_methods(cls):
         args = list(inspect.signature(getattr(cls, method)).parameters)[1 + cached:]
         assert args == cls.param_names, f"{cls.__name__}.{method}"
-    assert cls.params[0] == bench.FRAMEWORKS
+    if cls.param_names[0] == "framework":
+        assert cls.params[0] == bench.FRAMEWORKS
 
 
 def smallest(cls, **fixed):
     """The parameter tuple at the smallest size, with `fixed` names set."""
-    return tuple(fixed.get(name, min(values) if name in ("n", "m", "depth", "size") else values[0])
+    return tuple(fixed.get(name, min(values) if name in ("n", "m", "depth", "size", "width", "batch",
+                                                         "scale") else values[0])
                  for name, values in zip(cls.param_names, cls.params))
 
 
@@ -85,14 +89,20 @@ REPRESENTATIVE = [
     (crossover.Products, "time_jvp", {"framework": "torch"}),
     (crossover.Products, "time_vjp", {"framework": "jax"}),
     (roofline.Matmul, "track_flops_per_s", {"framework": "numpy"}),
+    (second_order.HVP, "time_hvp", {"framework": "torch", "mode": "hvp_rev_over_fwd"}),
+    (second_order.HVPTempBytes, "track_temp_bytes", {"framework": "jax", "mode": "hvp_fwd_over_rev"}),
+    (second_order.Hessian, "time_hessian", {"framework": "tf", "mode": "hessian_jacrev_jacrev"}),
+    (second_order.PerExample, "time_per_example", {"framework": "jax", "route": "pe_grad_vmap"}),
+    (second_order.PerExample, "time_per_example", {"framework": "numpy", "route": "pe_grad_loop"}),
+    (second_order.Bracketing, "time_product", {"profile": "hourglass", "order": "optimal"}),
 ]
 
 
 @pytest.mark.parametrize("cls, method, fixed", REPRESENTATIVE,
                          ids=[f"{c.__name__}.{m}-{'-'.join(f.values())}" for c, m, f in REPRESENTATIVE])
 def test_setup_validates_and_runs_at_the_smallest_size(cls, method, fixed):
-    name = fixed["framework"]
-    if bench.missing_reason(name):
+    name = fixed.get("framework")
+    if name and bench.missing_reason(name):
         pytest.skip(bench.missing_reason(name))
     out = run(cls, method, smallest(cls, **fixed))
     if method.startswith("track_"):
@@ -232,7 +242,8 @@ def test_every_benchmark_class_runs_in_exactly_one_sweep_group():
 
     from adcost import sweep
     from benchmarks import memory
-    classes = [f"{mod.__name__.split('.')[-1]}.{name}." for mod in (crossover, roofline, memory)
+    classes = [f"{mod.__name__.split('.')[-1]}.{name}." for mod in (crossover, roofline, memory,
+                                                                    second_order)
                for name, cls in inspect.getmembers(mod, inspect.isclass)
                if cls.__module__ == mod.__name__ and any(
                    a.startswith(("time_", "track_", "peakmem_")) for a in dir(cls))]

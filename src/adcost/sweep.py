@@ -36,7 +36,7 @@ GROUPS = (
     ("checkpointing: bytes and time", r"^memory\.(Checkpoint|Loss)\."),
     ("checkpointing: peak RSS", r"^memory\.(PeakRSS|PeakMem)\."),
     ("forward mode over depth", r"^memory\.Forward\."),
-    ("second order: HVPs and Hessians", r"^second_order\.(HVP|Hessian)\."),
+    ("second order: HVPs and Hessians", r"^second_order\.(HVP|HVPTempBytes|Hessian)\."),
     ("second order: per-example gradients", r"^second_order\.PerExample\."),
     ("second order: peak RSS", r"^second_order\.SecondOrderRSS\."),
     ("second order: mixed-mode bracketings", r"^second_order\.(Bracketing|Rates)\."),

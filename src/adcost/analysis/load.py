@@ -50,6 +50,10 @@ def fixed_sizes(suite: str, cls: str) -> dict:
         nm = {"depth": g["fixed_depth"]} if cls.endswith("NM") or cls in ("Products", "Compile", "Flops") \
             else {"n": g["fixed_nm"], "m": g["fixed_nm"]}
         return {"problem": "mlp", "width": g["width"], **nm}
+    if suite == "second_order":
+        problem = "mlp_losses" if cls == "PerExample" else None if cls in ("Bracketing", "Rates") \
+            else "mlp_loss"
+        return {"problem": problem} if problem else {}
     if suite == "memory":
         g = grids.checkpoint("quick")
         return {"width": g["width"], "n": g.get("features", g["width"]), "m": g["outputs"]}
@@ -129,7 +133,7 @@ def result_rows(path: Path, benchmarks: dict | None = None, machine: dict | None
         for j, combo in enumerate(combos):
             row = dict(base)
             for key, text in zip(names, combo):
-                key = "op" if key == "mode" else key
+                key = "op" if key in ("mode", "route") else key
                 row[key] = parse_param(text)
             value = result[j] if j < len(result) else None
             ok = isinstance(value, (int, float)) and not math.isnan(value)

@@ -7,10 +7,12 @@ from __future__ import annotations
 import argparse
 import sys
 
-from . import cost_curves, crossover_map, load, memory_depth, speedups, summary, tradeoff
+from . import (cost_curves, crossover_map, hvp, load, memory_depth, oracle, per_example,
+               speedups, summary, tradeoff)
 from .plotting import render
 
-FIGURES = (crossover_map, cost_curves, speedups, memory_depth, tradeoff)
+# every figure, in the site's order (adcost.analysis.site reads this tuple)
+FIGURES = (crossover_map, cost_curves, speedups, memory_depth, tradeoff, hvp, per_example, oracle)
 
 
 def build_all(df, out=None) -> None:

@@ -22,9 +22,8 @@ import pandas as pd
 
 from .. import paths
 
-from . import cost_curves, crossover_map, load, memory_depth, speedups, summary, tradeoff
-
-FIGURES = (crossover_map, cost_curves, speedups, memory_depth, tradeoff)
+from . import load, summary
+from .plots import FIGURES
 REFERENCES = [
     ("Baydin et al., JMLR 2018", "Jacobian by forward mode ≈ n·c·ops(f), reverse ≈ m·c·ops(f), c < 6, typically 2–3"),
     ("Griewank & Walther 2008", "a gradient costs at most ω·ops(f), ω = 3 (cheap gradient principle)"),
