@@ -118,6 +118,8 @@ class SecondOrderRSS:
 
     def setup(self, framework, op):
         _skip_unless_offered(framework, op)
+        if op in ops.HESSIAN_OPS and not GRID["rss_hessians"]:
+            raise Skip("the Hessian modes' peak RSS is probed in the full grid")
 
     def track_peak_rss_bytes(self, framework, op):
         if op in ops.HVP_OPS or op in ops.HESSIAN_OPS:

@@ -191,3 +191,56 @@ def test_the_time_model_adds_compute_and_bytes():
     cost, best = adcost.optimal_bracketing(bracketing.profile_widths("hourglass", 256), rates)
     assert cost == pytest.approx(bracketing.predicted_seconds(
         bracketing.profile_widths("hourglass", 256), best, rates))
+
+
+# -- figures and the oracle's table from tidy rows ------------------------------------------
+def tidy_rows():
+    import pandas as pd
+    rows = []
+
+    def add(benchmark, value, **params):
+        rows.append({"benchmark": f"second_order.{benchmark}", "status": "ok", "value": value,
+                     **params})
+    for fw, scale in (("torch", 1.0), ("jax", 0.1)):
+        for i, op in enumerate(ops.HVP_OPS):
+            for width in (8, 32):
+                add("HVP.time_hvp", scale * (i + 1) * width * 1e-5, framework=fw, op=op,
+                    width=width, depth=4)
+            add("SecondOrderRSS.track_peak_rss_bytes", (4 - i) * 2**20, framework=fw, op=op)
+        for op in ops.HESSIAN_OPS:
+            add("Hessian.time_hessian", scale * 1e-3, framework=fw, op=op, width=8, depth=2)
+        for route in ("pe_grad_loop", "pe_grad_vmap", "jacrev"):
+            for batch in (16, 256):
+                add("PerExample.time_per_example", scale * batch * 1e-5, framework=fw, op=route,
+                    width=32, batch=batch)
+    for profile in ("hourglass", "funnel"):
+        for order, t in (("forward", 6e-3), ("reverse", 5e-3), ("optimal", 1e-3)):
+            add("Bracketing.time_product", t, profile=profile, scale=512, order=order)
+    add("Rates.track_madds_per_s", 3e10)
+    add("Rates.track_bytes_per_s", 1.3e10)
+    return pd.DataFrame(rows)
+
+
+def test_the_second_order_figures_build_from_tidy_rows():
+    from adcost.analysis import hvp, oracle, per_example
+    df = tidy_rows()
+    for module in (hvp, per_example, oracle):
+        fig = module.build(df)
+        assert fig.axes
+    found = hvp.winners(hvp.with_n(df[df["benchmark"] == "second_order.HVP.time_hvp"]),
+                        df[df["benchmark"].str.endswith("track_peak_rss_bytes")], ops.HVP_OPS)
+    assert found["torch"]["fastest"][0] == "hvp_fwd_over_rev"
+    assert found["torch"]["least_memory"][0] == "hvp_fwd_over_fwd"
+    assert hvp.parameter_count(8, 2) == adcost.make_problem(
+        "mlp_loss", features=4, outputs=2, width=8, depth=2).n
+
+
+def test_the_oracle_table_compares_prediction_and_measurement():
+    from adcost.analysis import oracle
+    table = oracle.oracle_table(tidy_rows()).set_index("profile")
+    hourglass = table.loc["hourglass"]
+    assert hourglass["measured_ratio"] == pytest.approx(5.0)
+    assert hourglass["madds_ratio"] == pytest.approx(
+        142606336 / adcost.optimal_bracketing(bracketing.profile_widths("hourglass", 512))[0])
+    assert 1 < hourglass["model_ratio"] < hourglass["madds_ratio"]
+    assert hourglass["optimal"] == "(J4 J3) (J2 J1)"

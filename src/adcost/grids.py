@@ -107,11 +107,12 @@ CHECKPOINT = {
 SECOND_ORDER = {
     "quick": {
         "features": 4, "outputs": 2, "batch": 16,
-        "hvp_width": (8, 32), "hvp_depth": (2, 8),
+        "hvp_width": (8, 32), "hvp_depth": (4,),
         "hessian_width": (8,), "hessian_depth": (2,),
         "pe_batch": (16, 256), "pe_width": (32,),
         "bracket_scale": (512,),
-        "hvp_rss": (32, 2), "hessian_rss": (8, 2), "pe_rss": (32, 256),   # (width, depth|batch)
+        "hvp_rss": (32, 4), "hessian_rss": (8, 2), "pe_rss": (32, 256),   # (width, depth|batch)
+        "rss_hessians": False,     # the Hessian modes' probes: full grid only
         "call_budget_s": 0.5,
     },
     "full": {
@@ -121,6 +122,7 @@ SECOND_ORDER = {
         "pe_batch": (1, 4, 16, 64, 256, 1024), "pe_width": (16, 64, 256),
         "bracket_scale": (512, 1024),
         "hvp_rss": (32, 8), "hessian_rss": (16, 2), "pe_rss": (64, 1024),
+        "rss_hessians": True,
         "call_budget_s": 2.0,
     },
 }

@@ -59,6 +59,7 @@ def build(df):
     if table.empty:
         raise MissingData("no second_order.Bracketing results")
     fig, axes = figure(ncols=2, width=6.0, height=4.2)
+    axes = axes.ravel()
     ax = axes[0]
     labels = [f"{p}\n{s}" for p, s in zip(table["profile"], table["scale"])]
     x = np.arange(len(table))
