@@ -164,3 +164,21 @@ def test_every_option_has_help():
         for action in sub._actions:
             if action.dest != "help":
                 assert action.help, f"adcost {name} {action.option_strings or action.dest}"
+
+
+def test_suites_measured_on_different_machines_each_keep_their_machine():
+    """The reference run holds the crossover study of one machine and the second-order study of
+    another: each suite is read from the machine that measured it last, and the run's
+    description names the machine of each suite."""
+    import pandas as pd
+    rows = pd.DataFrame([
+        {"machine": "vm", "suite": "crossover", "date": "2026-11-24", "commit": "a" * 40},
+        {"machine": "vm-xeon", "suite": "second_order", "date": "2026-12-01", "commit": "b" * 40},
+        {"machine": "old", "suite": "second_order", "date": "2026-11-01", "commit": "c" * 40},
+    ])
+    kept = load.one_machine(rows)
+    assert sorted(zip(kept["suite"], kept["machine"])) == [("crossover", "vm"),
+                                                           ("second_order", "vm-xeon")]
+    text = load.describe_run(kept)
+    assert "machine vm (crossover)" in text and "machine vm-xeon (second_order)" in text
+    assert set(load.one_machine(rows, machine="old")["machine"]) == {"old"}

@@ -212,15 +212,22 @@ def machines(df: pd.DataFrame) -> list[str]:
 
 
 def one_machine(df: pd.DataFrame, machine: str | None = None) -> pd.DataFrame:
-    """The rows of one machine: `machine`, else the one with the newest results.  A view that
-    puts machines side by side does so on purpose (compare), never by default."""
+    """The rows of one machine: `machine`, else per suite (crossover, memory, second_order, ...)
+    the machine with that suite's newest results.  A figure draws one suite, so it never mixes
+    machines; describe_run names the machine of each suite.  A view that puts machines side by
+    side does so on purpose (compare), never by default."""
     found = machines(df)
     if not found:
         return df
-    chosen = machine or found[0]
-    if chosen not in found:
-        raise ValueError(f"no results of machine {chosen!r}; have: {', '.join(found)}")
-    return df[df["machine"].astype(str) == chosen]
+    if machine is not None:
+        if machine not in found:
+            raise ValueError(f"no results of machine {machine!r}; have: {', '.join(found)}")
+        return df[df["machine"].astype(str) == machine]
+    keep = pd.Series(False, index=df.index)
+    for suite, rows in df.groupby("suite", dropna=False):
+        newest = machines(rows)[0]
+        keep |= (df["suite"] == suite) & (df["machine"].astype(str) == newest)
+    return df[keep]
 
 
 def describe_run(df: pd.DataFrame) -> str:
@@ -229,7 +236,12 @@ def describe_run(df: pd.DataFrame) -> str:
         return "no results"
     commits = sorted({str(c)[:8] for c in df["commit"].dropna()})
     dates = sorted({str(d)[:10] for d in df["date"].dropna()})
-    text = (f"machine {', '.join(sorted(set(df['machine'].astype(str))))}; "
+    per_machine = df.groupby(df["machine"].astype(str))["suite"].agg(lambda s: sorted(set(map(str, s))))
+    if len(per_machine) == 1:
+        where = f"machine {per_machine.index[0]}"
+    else:   # suites measured on different machines: each figure draws one suite, one machine
+        where = "; ".join(f"machine {m} ({', '.join(s)})" for m, s in per_machine.items())
+    text = (f"{where}; "
             f"commit{'s' if len(commits) > 1 else ''} {', '.join(commits)}; "
             f"{dates[0]}{' to ' + dates[-1] if len(dates) > 1 else ''}")
     if "under_load" in df:
