@@ -182,3 +182,47 @@ def test_suites_measured_on_different_machines_each_keep_their_machine():
     text = load.describe_run(kept)
     assert "machine vm (crossover)" in text and "machine vm-xeon (second_order)" in text
     assert set(load.one_machine(rows, machine="old")["machine"]) == {"old"}
+
+
+def test_the_sweeps_asv_environment_is_named_alike_in_every_checkout(tmp_path):
+    """`--python=same` names asv's environment after the venv's path (two checkouts: two names,
+    `asv compare` pairs nothing); the sweep's `-E adcost:same` does not."""
+    from asv.config import Config
+    from asv.environment import ExistingEnvironment
+
+    from adcost import sweep
+    from benchmarks.asv_plugin import CheckoutIndependent
+    conf = Config.load(str(ROOT / "asv.conf.json"))
+    other = tmp_path / "clone" / ".venv"
+    other.parent.mkdir()
+    other.symlink_to(Path(sys.executable).parents[1], target_is_directory=True)
+    pythons = (sys.executable, str(other / "bin" / Path(sys.executable).name))
+    plain = {ExistingEnvironment(conf, p, {}, {}).name for p in pythons}
+    ours = {CheckoutIndependent(conf, p, {}, {}).name for p in pythons}
+    assert len(plain) == 2 and ours == {"adcost-py%d.%d" % sys.version_info[:2]}
+    assert "adcost:same" in sweep.asv_command("x", "m", "c" * 40, False, [])
+    assert ".benchmarks.asv_plugin" in conf.plugins
+
+
+@pytest.mark.slow
+def test_asv_compare_pairs_two_checkouts_runs(tmp_path):
+    """Two runs filed under the sweep's environment name, from two checkouts: asv compare pairs
+    every row (it pairs by benchmark and machine/environment name)."""
+    root = tmp_path / "asv"
+    fx.write_results(root, commit="a" * 40, seed=1, machine="box", env_name="adcost-py3.11")
+    fx.write_results(root, commit="b" * 40, seed=2, machine="box", env_name="adcost-py3.11",
+                     slow=2.0, date=1700000900000)
+    conf = {"version": 1, "project": "adcost", "repo": str(ROOT), "dvcs": "git",
+            "branches": ["main"], "environment_type": "existing",
+            "benchmark_dir": str(ROOT / "benchmarks"), "results_dir": str(root),
+            "html_dir": str(tmp_path / "html")}
+    (tmp_path / "asv.conf.json").write_text(json.dumps(conf))
+    out = subprocess.run([sys.executable, "-m", "asv", "--config", str(tmp_path / "asv.conf.json"),
+                          "compare", "a" * 40, "b" * 40, "--machine", "box"],
+                         capture_output=True, text=True, cwd=ROOT)
+    assert out.returncode == 0, out.stderr
+    rows = [line for line in out.stdout.splitlines() if line.startswith("|") and "(" in line]
+    cells = [[c.strip() for c in r.split("|")[2:4]] for r in rows[1:]]
+    assert len(cells) > 100 and all(before and after for before, after in cells)   # no one-sided row
+    assert sum(before not in ("n/a", "failed") for before, _ in cells) > 100
+    assert any(r.split("|")[1].strip() == "+" for r in rows)    # the slowed JacobianNM rows

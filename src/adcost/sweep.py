@@ -61,7 +61,7 @@ def git_head() -> str:
 
 def stamp_environment(machine: str, commit: str, load: dict | None = None) -> list[Path]:
     """Write adcost's environment into HEAD's asv result files of `machine`: the package
-    versions as asv's `requirements` (empty under --python=same; asv publish and the tidy
+    versions as asv's `requirements` (empty for an existing environment; asv publish and the tidy
     loader read them there), the whole record (threads, CPU, date, commit) beside it, and
     the load mark of the group just run (appended to `adcost_environment.load`)."""
     from .measure.environment import environment
@@ -79,7 +79,7 @@ def stamp_environment(machine: str, commit: str, load: dict | None = None) -> li
 
 def asv_command(pattern: str, machine: str, commit: str, resume: bool, extra: list[str]) -> list[str]:
     asv = os.path.join(os.path.dirname(sys.executable), "asv")
-    cmd = [asv, "run", "--python=same", "--launch-method", "forkserver", "--machine", machine,
+    cmd = [asv, "run", "-E", "adcost:same", "--launch-method", "forkserver", "--machine", machine,
            f"--set-commit-hash={commit}", "-b", pattern]
     return cmd + (["--skip-existing"] if resume else []) + extra
 
