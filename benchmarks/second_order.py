@@ -31,6 +31,10 @@ def _case(framework, op, problem, grow, **sizes):
                            call_budget_s=GRID["call_budget_s"], **sizes)
 
 
+def study_of(op: str) -> str:
+    return "hvp" if op in ops.HVP_OPS else "hessian" if op in ops.HESSIAN_OPS else "per_example"
+
+
 def _skip_unless_offered(framework, op):
     from adcost.bench import _adapter
     cls = _adapter(framework)
@@ -118,12 +122,22 @@ class SecondOrderRSS:
 
     def setup(self, framework, op):
         _skip_unless_offered(framework, op)
-        if op in ops.HESSIAN_OPS and not GRID["rss_hessians"]:
-            raise Skip("the Hessian modes' peak RSS is probed in the full grid")
+        study = study_of(op)
+        if study not in GRID["rss_studies"]:
+            raise Skip(f"the {study} peak RSS is probed in the full grid")
+        if op == "hvp_fwd_over_fwd":
+            raise Skip("fwd_over_fwd pushes n tangents: its memory grows with n (n x the "
+                       "activations), so it is not probed at the HVP probe's size; see "
+                       "HVPTempBytes (JAX) at the timing sizes")
 
     def track_peak_rss_bytes(self, framework, op):
-        if op in ops.HVP_OPS or op in ops.HESSIAN_OPS:
-            width, depth = GRID["hvp_rss" if op in ops.HVP_OPS else "hessian_rss"]
+        study = study_of(op)
+        if study == "hvp":
+            width, depth, batch = GRID["hvp_rss"]
+            return _peak_rss(framework, op, "mlp_loss",
+                             **{**SIZES, "width": width, "depth": depth, "batch": batch})
+        if study == "hessian":
+            width, depth = GRID["hessian_rss"]
             return _peak_rss(framework, op, "mlp_loss", **{**SIZES, "width": width, "depth": depth})
         width, batch = GRID["pe_rss"]
         return _peak_rss(framework, op, "mlp_losses", **{**SIZES, "width": width, "batch": batch})

@@ -111,18 +111,21 @@ SECOND_ORDER = {
         "hessian_width": (8,), "hessian_depth": (2,),
         "pe_batch": (16, 256), "pe_width": (32,),
         "bracket_scale": (512,),
-        "hvp_rss": (32, 4), "hessian_rss": (8, 2), "pe_rss": (32, 256),   # (width, depth|batch)
-        "rss_hessians": False,     # the Hessian modes' probes: full grid only
+        # peak-RSS probes: HVPs at (width, depth, batch) where activations outweigh parameters
+        # (fwd_over_fwd, whose memory grows with n, is not probed there); Hessians at
+        # (width, depth) of the timing batch; per-example gradients at (width, batch)
+        "hvp_rss": (64, 8, 8192), "hessian_rss": (8, 2), "pe_rss": (32, 256),
+        "rss_studies": ("hvp",),
         "call_budget_s": 0.5,
     },
     "full": {
         "features": 4, "outputs": 2, "batch": 16,
-        "hvp_width": (8, 16, 32, 64, 128), "hvp_depth": (1, 2, 4, 8, 16),
-        "hessian_width": (4, 8, 16), "hessian_depth": (1, 2, 4),
-        "pe_batch": (1, 4, 16, 64, 256, 1024), "pe_width": (16, 64, 256),
+        "hvp_width": (8, 16, 32, 64), "hvp_depth": (1, 4, 16),
+        "hessian_width": (4, 8, 16), "hessian_depth": (1, 2),
+        "pe_batch": (1, 16, 256, 1024), "pe_width": (16, 64),
         "bracket_scale": (512, 1024),
-        "hvp_rss": (32, 8), "hessian_rss": (16, 2), "pe_rss": (64, 1024),
-        "rss_hessians": True,
+        "hvp_rss": (64, 8, 8192), "hessian_rss": (16, 2), "pe_rss": (64, 1024),
+        "rss_studies": ("hvp", "hessian", "per_example"),
         "call_budget_s": 2.0,
     },
 }

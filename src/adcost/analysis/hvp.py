@@ -9,6 +9,7 @@ title names the fastest composition and the one using least memory at the larges
 from __future__ import annotations
 
 import numpy as np
+from matplotlib.ticker import NullFormatter
 
 from .. import grids, ops
 from . import load
@@ -85,10 +86,19 @@ def build(df):
             ax.set_title(title, fontsize=8)
             ax.set_xscale("log")
             ax.set_yscale("log")
+            ax.xaxis.set_minor_formatter(NullFormatter())
             ax.set_xlabel("n (parameters); markers: depth " + ", ".join(map(str, depths)))
             ax.set_ylabel("seconds")
             ax.legend(fontsize=6)
         ax = axes[2, col]
+        temp = load.measured(df, "HVPTempBytes.track_temp_bytes")
+        temp = temp[temp["framework"] == fw]
+        if not temp.empty:   # the compiler's own figure at the largest HVP size timed
+            temp = with_n(temp)
+            top = temp[temp["params_n"] == temp["params_n"].max()].sort_values("value")
+            ax.text(0.98, 0.02, f"XLA temp bytes at n={int(top['params_n'].iloc[0])}:\n" + "\n".join(
+                f"{short(o)} {v / 2**20:.3g} MiB" for o, v in zip(top["op"], top["value"])),
+                transform=ax.transAxes, ha="right", va="bottom", fontsize=6.5)
         r = rss[rss["framework"] == fw]
         r = r[r["op"].isin(ops.SECOND_ORDER_OPS)].sort_values("op")
         if r.empty:
@@ -97,8 +107,8 @@ def build(df):
         ax.barh([short(o) for o in r["op"]], r["value"] / 2**20,
                 color=[colors[o] for o in r["op"]])
         g = grids.second_order()
-        ax.set_title(f"{fw}: peak RSS of one call (fresh process); HVP at width/depth "
-                     f"{g['hvp_rss']}, Hessian at {g['hessian_rss']}", fontsize=7.5)
+        ax.set_title(f"{fw}: peak RSS of one call (fresh process)\nHVP at width, depth, batch "
+                     f"{g['hvp_rss']}; Hessian at width, depth {g['hessian_rss']}", fontsize=7.5)
         ax.set_xlabel("MiB above baseline")
     fig.suptitle("Hessian-vector products and Hessians of the MLP loss: time and memory per "
                  "composition", fontsize=10.5)
