@@ -284,3 +284,15 @@ def test_sweep_stamps_the_environment_into_the_result_files(tmp_path, monkeypatc
     assert json.loads(rows[0]["versions"])["numpy"] == data["requirements"]["numpy"]
     assert json.loads(rows[0]["threads"])["cpu_count"] == os.cpu_count()
     assert json.loads((folder / "0000aaaa-existing.json").read_text())["requirements"] == {}
+
+
+@pytest.mark.needs("torch")
+def test_second_order_memory_estimates_count_the_tangents_pushed_at_once():
+    from adcost import make_problem
+    p = make_problem("mlp_loss", features=4, outputs=2, batch=16, width=64, depth=16)
+    forward = bench.estimate_problem_bytes("hvp_fwd_over_fwd", p)
+    assert forward > 4 * bench.GiB > 100 * bench.estimate_problem_bytes("hvp_rev_over_rev", p)
+    with pytest.raises(bench.Skip, match="over the .* budget"):
+        bench.prepare_or_skip("torch", "hvp_fwd_over_fwd", grow=("width", "depth"),
+                              problem="mlp_loss", features=4, outputs=2, batch=16, width=64,
+                              depth=16)

@@ -128,6 +128,25 @@ def estimate_bytes(op: str, n: int, m: int, depth: int, width: int, itemsize: in
     return itemsize * (params + 3 * batch * layer_values + 2 * jac + basis)
 
 
+# second-order operations that push n tangents (or n x n) through the activations at once
+_TANGENTS = {"hvp_fwd_over_fwd": 1, "hessian_jacfwd_jacrev": 1, "hessian_jacrev_jacrev": 1,
+             "hessian_jacfwd_jacfwd": 2, "hessian_jacrev_jacfwd": 2}
+
+
+def estimate_problem_bytes(op: str, problem, itemsize: int = 4) -> int:
+    """Rough peak bytes of `op` on a layered loss problem (mlp_loss, mlp_losses): the
+    activations (value, derivative, tangent per layer) times the tangents pushed at once
+    (n for fwd_over_fwd and the vectorized Hessians, n^2 for the doubly forward ones), plus the
+    Hessian or the per-example Jacobian it returns."""
+    meta = problem.meta
+    batch, width, depth = meta.get("batch") or 1, meta.get("width", 1), meta.get("depth", 1)
+    activations = 3 * batch * (width * depth + meta.get("n_in", 0) + meta.get("n_out", 0))
+    n, m = problem.n, problem.m
+    tangents = n ** _TANGENTS.get(op, 0)
+    output = n * n if op.startswith("hessian_") else n * m
+    return itemsize * (2 * n + tangents * activations + 2 * output)
+
+
 def memory_budget() -> int:
     """$ADCOST_MEMORY_BUDGET (checked by adcost.envvars: a bad value is one line, not a failed setup)."""
     raw = os.environ.get("ADCOST_MEMORY_BUDGET", "").strip()
@@ -275,8 +294,12 @@ def _prepare_or_skip(framework, op, grow, problem, state, call_budget_s, sizes):
     dtype = dtype_for(framework)
     grid = grids.crossover()
     full = {"depth": grid["fixed_depth"], "width": grid["width"], **sizes}
-    need = estimate_bytes(op, full.get("n", 1), full.get("m", 1), full["depth"], full["width"],
-                          _ITEMSIZE[dtype])
+    if problem == PROBLEM:
+        need = estimate_bytes(op, full.get("n", 1), full.get("m", 1), full["depth"], full["width"],
+                              _ITEMSIZE[dtype])
+    else:
+        from .problems import make_problem
+        need = estimate_problem_bytes(op, make_problem(problem, **sizes), _ITEMSIZE[dtype])
     if need > memory_budget():
         raise Skip(f"{op} at {sizes} needs about {need / GiB:.1f} GiB, over the "
                    f"{memory_budget() / GiB:.1f} GiB budget (ADCOST_MEMORY_BUDGET)")
