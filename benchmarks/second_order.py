@@ -105,7 +105,7 @@ class PerExample(Timed):
     param_names = ["framework", "route", "width", "batch"]
 
     def setup(self, framework, route, width, batch):
-        sizes = {**SIZES, "width": width, "batch": batch}
+        sizes = {**SIZES, "width": width, "batch": batch, "depth": GRID["pe_depth"]}
         self.case = _case(framework, route, "mlp_losses", ("batch",), **sizes)
 
     def time_per_example(self, framework, route, width, batch):
@@ -140,7 +140,8 @@ class SecondOrderRSS:
             width, depth = GRID["hessian_rss"]
             return _peak_rss(framework, op, "mlp_loss", **{**SIZES, "width": width, "depth": depth})
         width, batch = GRID["pe_rss"]
-        return _peak_rss(framework, op, "mlp_losses", **{**SIZES, "width": width, "batch": batch})
+        return _peak_rss(framework, op, "mlp_losses",
+                         **{**SIZES, "width": width, "batch": batch, "depth": GRID["pe_depth"]})
     track_peak_rss_bytes.unit = "bytes"
 
 

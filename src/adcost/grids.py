@@ -109,7 +109,7 @@ SECOND_ORDER = {
         "features": 4, "outputs": 2, "batch": 16,
         "hvp_width": (8, 32), "hvp_depth": (4,),
         "hessian_width": (8,), "hessian_depth": (2,),
-        "pe_batch": (16, 256), "pe_width": (32,),
+        "pe_batch": (16, 256), "pe_width": (32,), "pe_depth": 4,
         "bracket_scale": (512,),
         # peak-RSS probes: HVPs at (width, depth, batch) where activations outweigh parameters
         # (fwd_over_fwd, whose memory grows with n, is not probed there); Hessians at
@@ -122,7 +122,7 @@ SECOND_ORDER = {
         "features": 4, "outputs": 2, "batch": 16,
         "hvp_width": (8, 16, 32, 64), "hvp_depth": (1, 4, 16),
         "hessian_width": (4, 8, 16), "hessian_depth": (1, 2),
-        "pe_batch": (1, 16, 256, 1024), "pe_width": (16, 64),
+        "pe_batch": (1, 16, 256, 1024), "pe_width": (16, 64), "pe_depth": 4,
         "bracket_scale": (512, 1024),
         "hvp_rss": (64, 8, 8192), "hessian_rss": (16, 2), "pe_rss": (64, 1024),
         "rss_studies": ("hvp", "hessian", "per_example"),

@@ -40,7 +40,8 @@ def build(df):
         ax.set_yscale("log")
         ax.set_xlabel("batch (examples)")
         ax.set_ylabel("seconds")
-        ax.set_title(f"per-example gradients, width {width}", fontsize=9)
+        ax.set_title(f"per-example gradients, width {width}, depth "
+                     f"{grids.second_order()['pe_depth']}", fontsize=9)
         ax.legend(fontsize=6)
     ax = axes[-1]
     if rss.empty:
