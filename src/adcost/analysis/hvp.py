@@ -26,6 +26,15 @@ def parameter_count(width: int, depth: int, grid: dict | None = None) -> int:
     return f * w + w + (d - 1) * (w * w + w) + w * o + o
 
 
+def grid_of(df) -> dict:
+    """The second-order grid the results were measured on: quick unless a size only the full
+    grid has appears (the peak-RSS sizes are the grid's, not in the rows)."""
+    quick = grids.second_order("quick")
+    widths = set(df["width"].dropna().astype(int)) if "width" in df else set()
+    known = set(quick["hvp_width"]) | set(quick["hessian_width"]) | set(quick["pe_width"])
+    return quick if widths <= known else grids.second_order("full")
+
+
 def short(op: str) -> str:
     return op.split("_", 1)[1]
 
@@ -106,7 +115,7 @@ def build(df):
             continue
         ax.barh([short(o) for o in r["op"]], r["value"] / 2**20,
                 color=[colors[o] for o in r["op"]])
-        g = grids.second_order()
+        g = grid_of(load.measured(df[df["suite"] == "second_order"]) if "suite" in df else df)
         ax.set_title(f"{fw}: peak RSS of one call (fresh process)\nHVP at width, depth, batch "
                      f"{g['hvp_rss']}; Hessian at width, depth {g['hessian_rss']}", fontsize=7.5)
         ax.set_xlabel("MiB above baseline")

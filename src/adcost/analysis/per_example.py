@@ -12,6 +12,7 @@ import numpy as np
 
 from .. import grids
 from . import load
+from .hvp import grid_of
 from .plotting import MissingData, figure, main_for
 
 NAME = "per_example"
@@ -41,7 +42,7 @@ def build(df):
         ax.set_xlabel("batch (examples)")
         ax.set_ylabel("seconds")
         ax.set_title(f"per-example gradients, width {width}, depth "
-                     f"{grids.second_order()['pe_depth']}", fontsize=9)
+                     f"{grids.second_order('full')['pe_depth']}", fontsize=9)
         ax.legend(fontsize=6)
     ax = axes[-1]
     if rss.empty:
@@ -50,8 +51,10 @@ def build(df):
         r = rss.sort_values(["framework", "op"])
         labels = [f"{fw} {op.replace('pe_grad_', '')}" for fw, op in zip(r["framework"], r["op"])]
         ax.barh(labels, r["value"] / 2**20, color=[colors.get(fw, "0.5") for fw in r["framework"]])
-        width, batch = grids.second_order()["pe_rss"]
-        ax.set_title(f"peak RSS of one call, width {width}, batch {batch}", fontsize=9)
+        g = grid_of(load.measured(df[df["suite"] == "second_order"]) if "suite" in df else df)
+        width, batch = g["pe_rss"]
+        ax.set_title(f"peak RSS of one call, width {width}, batch {batch}, depth {g['pe_depth']}",
+                     fontsize=9)
         ax.set_xlabel("MiB above baseline")
     fig.suptitle("Per-example gradients: time against batch size per route", fontsize=10.5)
     fig.tight_layout()
