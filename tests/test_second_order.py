@@ -244,3 +244,22 @@ def test_the_oracle_table_compares_prediction_and_measurement():
         142606336 / adcost.optimal_bracketing(bracketing.profile_widths("hourglass", 512))[0])
     assert 1 < hourglass["model_ratio"] < hourglass["madds_ratio"]
     assert hourglass["optimal"] == "(J4 J3) (J2 J1)"
+
+
+@pytest.mark.needs("tf")
+def test_tensorflows_nested_forward_failure_on_relu_is_named():
+    """TF 2.21 cannot trace nested ForwardAccumulators through relu's comparison: a named
+    Unsupported (adcost check: skipped), not an IndexError; the other compositions run."""
+    p = adcost.make_problem("linear_relu")
+    for op in ("hvp_fwd_over_fwd", "hessian_jacfwd_jacfwd"):
+        with pytest.raises(adcost.Unsupported, match="nested ForwardAccumulators"):
+            adcost.prepare(p, "tf", op, warmup=0)
+    with pytest.raises(adcost.Unsupported, match="nested ForwardAccumulators"):
+        adcost.hessian(p, "tf", mode="jacfwd_jacfwd", validate=False)
+    assert adcost.prepare(p, "tf", "hvp_fwd_over_rev", warmup=0).error < 1e-12
+
+
+@pytest.mark.needs("jax")
+def test_jax_checkpointing_refuses_a_first_layer_of_another_shape():
+    p = adcost.make_problem("linear_relu")          # 5 features -> width 8: scan cannot carry it
+    assert "features = width" in get_framework("jax").supports(p, "ckpt_grad", "sqrt")

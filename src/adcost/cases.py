@@ -123,5 +123,6 @@ def compute(problem, framework, op: str, *, dtype="float64", device="cpu", x=Non
     """Run `op` once, unvalidated and untimed, and return NumPy: the public API's engine."""
     p, fw = resolve(problem, framework, dtype, device)
     fn, args = fw.build(p, op, x=p.point(x), v=v, u=u)
+    fn, _ = fw.compile(fn, args)     # where tracing fails, the adapter names the reason
     with fw.scope():
         return to_numpy(fw, op, fn(*args))

@@ -180,7 +180,7 @@ class Jax(Framework):
 
     # -- checkpointing -----------------------------------------------------------------
     def unsupported(self, problem, op):
-        if op == "ckpt_grad" and len({s for s in problem.layers.shapes[:-1]}) > 1:
+        if op == "ckpt_grad" and any(a != b for a, b in problem.layers.shapes[:-1]):
             return ("jax scans the hidden layers, which needs one shape for all of them "
                     "(features = width)")
         return None

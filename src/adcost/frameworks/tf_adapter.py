@@ -13,9 +13,14 @@ import numpy as np
 
 from ..checkpoint.schedules import segments
 from ..problems.mlp import split_parameters, squared_loss
-from .base import Framework, Record, import_framework, register
+from .base import Framework, Record, Unsupported, import_framework, register
 
 DEVICES = {"cpu": "CPU", "cuda": "GPU", "gpu": "GPU"}   # adcost's device kinds -> TF's names
+# Measured with TensorFlow 2.21: a ForwardAccumulator nested in another one fails while tracing
+# a comparison (relu's z > 0) with IndexError in concrete_function._backward_function.
+NESTED_FORWARD_FAILURE = ("TensorFlow 2.21 fails to trace nested ForwardAccumulators through a "
+                          "comparison (relu's z > 0): IndexError in concrete_function; "
+                          "use fwd_over_rev or jacfwd_jacrev")
 
 
 def _placed(tf, device, body, *args):
@@ -104,7 +109,12 @@ class TensorFlow(Framework):
         else:   # a loop over basis vectors (or examples): trace one call of its product
             trace_args = getattr(fn, "product_args", lambda a: a[:2] + (a[2][0],))(args)
         start = time.perf_counter()
-        target.get_concrete_function(*trace_args)
+        try:
+            target.get_concrete_function(*trace_args)
+        except IndexError as exc:
+            if getattr(target, "nested_forward", False):   # a TensorFlow failure, named
+                raise Unsupported(NESTED_FORWARD_FAILURE) from exc
+            raise
         return fn, time.perf_counter() - start
 
     # -- building blocks -------------------------------------------------------------
@@ -236,7 +246,9 @@ class TensorFlow(Framework):
         return self._function(hvp)
 
     def op_hvp_fwd_over_fwd(self, f):
-        return self._function(lambda params, x, v: self._fwd_over_fwd(f, params, x, v))
+        fn = self._function(lambda params, x, v: self._fwd_over_fwd(f, params, x, v))
+        fn.nested_forward = True
+        return fn
 
     def _gradient_forward(self, f, params, x):
         """The gradient by forward mode: n JVPs, vectorized (pfor)."""
@@ -276,7 +288,9 @@ class TensorFlow(Framework):
         return self._reverse_jacobian(lambda params, x: self._gradient(f, params, x))
 
     def op_hessian_jacfwd_jacfwd(self, f):
-        return self._forward_jacobian(lambda params, x: self._gradient_forward(f, params, x))
+        fn = self._forward_jacobian(lambda params, x: self._gradient_forward(f, params, x))
+        fn.nested_forward = True
+        return fn
 
     def op_hessian_jacrev_jacfwd(self, f):
         return self._reverse_jacobian(lambda params, x: self._gradient_forward(f, params, x))
