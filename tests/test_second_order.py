@@ -32,7 +32,7 @@ def cubic_sin():
 def test_every_hvp_composition_matches_the_analytic_hessian(framework, mode):
     p, hessian = cubic_sin()
     v = np.array([1.0, -2.0, 0.5, 3.0])
-    got = adcost.hvp(p, framework, v, mode=mode)
+    got = adcost.hvp(p, framework, v, mode=mode, validate=False)   # the analytic H is the check
     np.testing.assert_allclose(got, hessian(p.x0) @ v, rtol=1e-12, atol=1e-12)
 
 
@@ -41,7 +41,7 @@ def test_every_hvp_composition_matches_the_analytic_hessian(framework, mode):
 def test_every_hessian_mode_matches_the_analytic_hessian(framework, mode):
     p, hessian = cubic_sin()
     x = np.array([-0.4, 0.9, 1.5, -0.2])
-    got = adcost.hessian(p, framework, mode=mode, x=x)
+    got = adcost.hessian(p, framework, mode=mode, x=x, validate=False)
     np.testing.assert_allclose(got, hessian(x), rtol=1e-12, atol=1e-12)
 
 

@@ -19,7 +19,9 @@ from golden import (POLY_F, POLY_JTU, POLY_JV, POLY_U, POLY_V, POLY_X, PRINTED_R
 
 pytestmark = pytest.mark.slow   # TensorFlow: a 4 s import, and every op of every problem through the gate
 
-OPS = adcost.framework_class("tf").ops()
+# first order here; the second-order operations and per-example routes: test_second_order.py
+OPS = tuple(op for op in adcost.framework_class("tf").ops()
+            if op not in adcost.ops.SECOND_ORDER_OPS + adcost.ops.PER_EXAMPLE_OPS)
 JACOBIAN_MODES = adcost.framework_class("tf").modes
 SMALL = {
     "mlp_tanh": ("mlp", {"activation": "tanh"}),
