@@ -35,6 +35,11 @@ def study_of(op: str) -> str:
     return "hvp" if op in ops.HVP_OPS else "hessian" if op in ops.HESSIAN_OPS else "per_example"
 
 
+def _loss_case(framework, op, width, depth):
+    """An op of mlp_loss at (width, depth): the HVP and Hessian studies grow both."""
+    return _case(framework, op, "mlp_loss", ("width", "depth"), width=width, depth=depth, **SIZES)
+
+
 def _skip_unless_offered(framework, op):
     from adcost.bench import _adapter
     cls = _adapter(framework)
@@ -55,8 +60,7 @@ class HVP(Timed):
     param_names = ["framework", "mode", "width", "depth"]
 
     def setup(self, framework, mode, width, depth):
-        self.case = _case(framework, mode, "mlp_loss", ("width", "depth"), width=width,
-                          depth=depth, **SIZES)
+        self.case = _loss_case(framework, mode, width, depth)
 
     def time_hvp(self, framework, mode, width, depth):
         self.case()
@@ -75,8 +79,7 @@ class HVPTempBytes:
         from adcost.frameworks.base import Framework
         if _adapter(framework).temp_bytes is Framework.temp_bytes:
             raise Skip(f"{framework} reports no compiled temporary bytes")
-        self.case = _case(framework, mode, "mlp_loss", ("width", "depth"), width=width,
-                          depth=depth, **SIZES)
+        self.case = _loss_case(framework, mode, width, depth)
 
     def track_temp_bytes(self, framework, mode, width, depth):
         found = self.case.framework.temp_bytes(self.case)
@@ -92,8 +95,7 @@ class Hessian(Timed):
     param_names = ["framework", "mode", "width", "depth"]
 
     def setup(self, framework, mode, width, depth):
-        self.case = _case(framework, mode, "mlp_loss", ("width", "depth"), width=width,
-                          depth=depth, **SIZES)
+        self.case = _loss_case(framework, mode, width, depth)
 
     def time_hessian(self, framework, mode, width, depth):
         self.case()

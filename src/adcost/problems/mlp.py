@@ -151,6 +151,16 @@ def _loss_problem(name, features, outputs, depth, width, activation, batch, seed
     return Problem(name, int(offset), 1, x0, fn, data, meta, layers=layers)
 
 
+def _checked_loss(name, features, outputs, depth, width, activation, batch, seed,
+                  per_example: bool) -> Problem:
+    features, outputs = positive_int("features", features, name), positive_int("outputs", outputs, name)
+    depth, width = positive_int("depth", depth, name), positive_int("width", width, name)
+    batch = positive_int("batch", batch, name)
+    activation = choice("activation", activation, ACTIVATIONS, name)
+    return _loss_problem(name, features, outputs, depth, width, activation, batch, seed,
+                         bias=True, scale=None, per_example=per_example)
+
+
 def mlp_loss(features=4, outputs=2, depth=2, width=8, activation="tanh", batch=4,
              seed=0) -> Problem:
     """Squared-error loss sum((MLP(X) - T)^2) / batch as a function of all parameters.
@@ -158,13 +168,8 @@ def mlp_loss(features=4, outputs=2, depth=2, width=8, activation="tanh", batch=4
     x is the flat parameter vector (n = number of parameters), m = 1: the training case.
     The checkpointing study runs it with features = width (every hidden layer one shape).
     """
-    name = "mlp_loss"
-    features, outputs = positive_int("features", features, name), positive_int("outputs", outputs, name)
-    depth, width = positive_int("depth", depth, name), positive_int("width", width, name)
-    batch = positive_int("batch", batch, name)
-    activation = choice("activation", activation, ACTIVATIONS, name)
-    return _loss_problem(name, features, outputs, depth, width, activation, batch, seed,
-                         bias=True, scale=None)
+    return _checked_loss("mlp_loss", features, outputs, depth, width, activation, batch, seed,
+                         per_example=False)
 
 
 def mlp_losses(features=4, outputs=2, depth=2, width=8, activation="tanh", batch=4,
@@ -173,13 +178,8 @@ def mlp_losses(features=4, outputs=2, depth=2, width=8, activation="tanh", batch
 
     x is the flat parameter vector, m = batch; row i of the Jacobian is example i's gradient
     (the per-example gradients: ops pe_grad_loop, pe_grad_vmap, and any Jacobian mode)."""
-    name = "mlp_losses"
-    features, outputs = positive_int("features", features, name), positive_int("outputs", outputs, name)
-    depth, width = positive_int("depth", depth, name), positive_int("width", width, name)
-    batch = positive_int("batch", batch, name)
-    activation = choice("activation", activation, ACTIVATIONS, name)
-    return _loss_problem(name, features, outputs, depth, width, activation, batch, seed,
-                         bias=True, scale=None, per_example=True)
+    return _checked_loss("mlp_losses", features, outputs, depth, width, activation, batch, seed,
+                         per_example=True)
 
 
 def linear_relu(features=5, width=8, outputs=3, seed=0) -> Problem:
