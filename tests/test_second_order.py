@@ -263,3 +263,16 @@ def test_tensorflows_nested_forward_failure_on_relu_is_named():
 def test_jax_checkpointing_refuses_a_first_layer_of_another_shape():
     p = adcost.make_problem("linear_relu")          # 5 features -> width 8: scan cannot carry it
     assert "features = width" in get_framework("jax").supports(p, "ckpt_grad", "sqrt")
+
+
+def test_adcost_list_names_the_second_order_and_per_example_operations(capsys):
+    from adcost import cli
+    assert cli.main(["list"]) == 0
+    out = capsys.readouterr().out
+    assert "mlp_losses" in out
+    for fw in SECOND:
+        block = out.split(f"  {fw} ", 1)[1].split("\n  ", 4)
+        assert any("second order: hvp_fwd_over_rev" in line for line in block), fw
+    numpy_lines = out.split("  numpy ", 1)[1].splitlines()[:3]
+    assert "per-example: pe_grad_loop" in "\n".join(numpy_lines)
+    assert "second order" not in "\n".join(numpy_lines[:2])

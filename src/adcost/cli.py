@@ -134,7 +134,12 @@ def cmd_list(args) -> int:
         if reason:
             print(f"  {name:<8} not available: {reason}")
         else:
-            print(f"  {name:<8} modes: {', '.join(framework_class(name).modes)}")
+            cls = framework_class(name)
+            print(f"  {name:<8} modes: {', '.join(cls.modes)}")
+            if cls.second_order:
+                print(f"  {'':<8} second order: {', '.join(cls.second_order)}")
+            if cls.per_example:
+                print(f"  {'':<8} per-example: {', '.join(cls.per_example)}")
     return 0
 
 
