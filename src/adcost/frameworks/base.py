@@ -326,6 +326,17 @@ class Framework:
         return tuple({k: (v[i:i + 1] if k in batched else v) for k, v in params.items()}
                      for i in range(size))
 
+    @staticmethod
+    def example_loss(f, params):
+        """(one example's loss as fn(x, row), the batched data rows): what a vmap maps over;
+        each row is given back its batch axis of one, so the problem's fn runs unchanged."""
+        batched = f.problem.meta["per_example"]
+        shared = {k: v for k, v in params.items() if k not in batched}
+
+        def loss(x, row):
+            return f({**shared, **{k: r[None] for k, r in row.items()}}, x)[0]
+        return loss, {k: params[k] for k in batched}
+
     def op_pe_grad_loop(self, f):
         """Per-example gradients: the gradient of each example's loss, one call per example."""
         grad = self.op_grad(f)

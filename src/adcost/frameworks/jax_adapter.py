@@ -12,6 +12,7 @@ import numpy as np
 
 from ..checkpoint.schedules import segment_length
 from ..problems.mlp import split_parameters, squared_loss
+from ..ops import PER_EXAMPLE_OPS, SECOND_ORDER_OPS
 from .base import Framework, Record, Unsupported, import_framework, register
 
 POLICIES = {"per_layer_dots": "dots_saveable"}  # every other schedule: nothing_saveable
@@ -40,10 +41,8 @@ POLICIES = {"per_layer_dots": "dots_saveable"}  # every other schedule: nothing_
     }))
 class Jax(Framework):
     modes = ("jacfwd", "jacrev", "jacfwd_loop", "jacrev_loop", "linearize_map")
-    second_order = ("hvp_fwd_over_rev", "hvp_rev_over_fwd", "hvp_rev_over_rev", "hvp_fwd_over_fwd",
-                    "hessian_jacfwd_jacrev", "hessian_jacrev_jacrev", "hessian_jacfwd_jacfwd",
-                    "hessian_jacrev_jacfwd", "hessian_hvp_loop")
-    per_example = ("pe_grad_loop", "pe_grad_vmap")
+    second_order = SECOND_ORDER_OPS      # every composition and Hessian mode (adcost.ops)
+    per_example = PER_EXAMPLE_OPS
 
     def __init__(self, dtype="float64", device="cpu"):
         super().__init__(dtype, device)
@@ -161,14 +160,10 @@ class Jax(Framework):
 
     def op_pe_grad_vmap(self, f):
         """jit(vmap(grad)) over the examples: each example's loss as a batch of one."""
-        jax, batched = self.jax, f.problem.meta["per_example"]
+        jax = self.jax
 
         def per_example(params, x):
-            shared = {k: v for k, v in params.items() if k not in batched}
-            rows = {k: params[k] for k in batched}
-
-            def loss(z, row):
-                return f({**shared, **{k: r[None] for k, r in row.items()}}, z)[0]
+            loss, rows = self.example_loss(f, params)
             return jax.vmap(jax.grad(loss), in_axes=(None, 0))(x, rows)
         return jax.jit(per_example)
 

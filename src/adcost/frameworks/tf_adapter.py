@@ -13,6 +13,7 @@ import numpy as np
 
 from ..checkpoint.schedules import segments
 from ..problems.mlp import split_parameters, squared_loss
+from ..ops import PER_EXAMPLE_OPS, SECOND_ORDER_OPS
 from .base import Framework, Record, Unsupported, import_framework, register
 
 DEVICES = {"cpu": "CPU", "cuda": "GPU", "gpu": "GPU"}   # adcost's device kinds -> TF's names
@@ -57,10 +58,8 @@ def _placed(tf, device, body, *args):
     }))
 class TensorFlow(Framework):
     modes = ("jacfwd", "jacrev", "jacrev_nopfor", "jacfwd_loop", "jacrev_loop")
-    second_order = ("hvp_fwd_over_rev", "hvp_rev_over_fwd", "hvp_rev_over_rev", "hvp_fwd_over_fwd",
-                    "hessian_jacfwd_jacrev", "hessian_jacrev_jacrev", "hessian_jacfwd_jacfwd",
-                    "hessian_jacrev_jacfwd", "hessian_hvp_loop")
-    per_example = ("pe_grad_loop", "pe_grad_vmap")
+    second_order = SECOND_ORDER_OPS      # every composition and Hessian mode (adcost.ops)
+    per_example = PER_EXAMPLE_OPS
 
     def __init__(self, dtype="float64", device="cpu"):
         super().__init__(dtype, device)
@@ -256,17 +255,6 @@ class TensorFlow(Framework):
         eye = tf.eye(tf.size(x), dtype=x.dtype)
         return tf.vectorized_map(lambda e: self._directional(f, params, x, e), eye)
 
-    def _reverse_jacobian(self, inner):
-        """tape.jacobian (pfor) of inner(params, x) with respect to x."""
-        tf = self.tf
-
-        def hessian(params, x):
-            with tf.GradientTape() as tape:
-                tape.watch(x)
-                g = inner(params, x)
-            return tape.jacobian(g, x, unconnected_gradients=tf.UnconnectedGradients.ZERO)
-        return self._function(hessian)
-
     def _forward_jacobian(self, inner):
         """vectorized_map over e_i of a ForwardAccumulator JVP of inner(params, x): columns."""
         tf = self.tf
@@ -285,7 +273,7 @@ class TensorFlow(Framework):
         return self._forward_jacobian(lambda params, x: self._gradient(f, params, x))
 
     def op_hessian_jacrev_jacrev(self, f):
-        return self._reverse_jacobian(lambda params, x: self._gradient(f, params, x))
+        return self._jacobian(lambda params, x: self._gradient(f, params, x), use_pfor=True)
 
     def op_hessian_jacfwd_jacfwd(self, f):
         fn = self._forward_jacobian(lambda params, x: self._gradient_forward(f, params, x))
@@ -293,21 +281,22 @@ class TensorFlow(Framework):
         return fn
 
     def op_hessian_jacrev_jacfwd(self, f):
-        return self._reverse_jacobian(lambda params, x: self._gradient_forward(f, params, x))
+        return self._jacobian(lambda params, x: self._gradient_forward(f, params, x), use_pfor=True)
 
     # -- per-example gradients ---------------------------------------------------------
     def op_pe_grad_vmap(self, f):
         """tf.vectorized_map (pfor) over the examples of one example's GradientTape gradient."""
-        batched = f.problem.meta["per_example"]
+        tf = self.tf
 
         def per_example(params, x):
-            shared = {k: v for k, v in params.items() if k not in batched}
-            rows = {k: params[k] for k in batched}
+            loss, rows = self.example_loss(f, params)
 
             def one(row):
-                data = {**shared, **{k: r[None] for k, r in row.items()}}
-                return self._gradient(f, data, x)
-            return self.tf.vectorized_map(one, rows)
+                with tf.GradientTape() as tape:
+                    tape.watch(x)
+                    y = loss(x, row)
+                return tape.gradient(y, x, unconnected_gradients=tf.UnconnectedGradients.ZERO)
+            return tf.vectorized_map(one, rows)
         return self._function(per_example)
 
     # -- checkpointing -----------------------------------------------------------------

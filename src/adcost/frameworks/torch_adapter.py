@@ -5,6 +5,7 @@ import numpy as np
 
 from ..checkpoint.schedules import SEGMENT_STRATEGIES, segments, sequential_segments
 from ..problems.mlp import split_parameters, squared_loss
+from ..ops import PER_EXAMPLE_OPS, SECOND_ORDER_OPS
 from .base import Framework, Record, import_framework, register
 
 
@@ -39,10 +40,8 @@ class Torch(Framework):
     modes = ("jacfwd", "jacrev", "jacfwd_loop", "jacrev_loop",
              "autograd_jacobian", "autograd_jacobian_vectorized", "autograd_jacobian_forward",
              "backward_loop")
-    second_order = ("hvp_fwd_over_rev", "hvp_rev_over_fwd", "hvp_rev_over_rev", "hvp_fwd_over_fwd",
-                    "hessian_jacfwd_jacrev", "hessian_jacrev_jacrev", "hessian_jacfwd_jacfwd",
-                    "hessian_jacrev_jacfwd", "hessian_hvp_loop")
-    per_example = ("pe_grad_loop", "pe_grad_vmap")
+    second_order = SECOND_ORDER_OPS      # every composition and Hessian mode (adcost.ops)
+    per_example = PER_EXAMPLE_OPS
 
     def __init__(self, dtype="float64", device="cpu"):
         super().__init__(dtype, device)
@@ -181,14 +180,10 @@ class Torch(Framework):
     # -- per-example gradients ---------------------------------------------------------
     def op_pe_grad_vmap(self, f):
         """torch.func.vmap(grad) over the examples: each example's loss as a batch of one."""
-        tf_, batched = self.torch.func, f.problem.meta["per_example"]
+        tf_ = self.torch.func
 
         def per_example(params, x):
-            shared = {k: v for k, v in params.items() if k not in batched}
-            rows = {k: params[k] for k in batched}
-
-            def loss(z, row):
-                return f({**shared, **{k: r.unsqueeze(0) for k, r in row.items()}}, z)[0]
+            loss, rows = self.example_loss(f, params)
             return tf_.vmap(tf_.grad(loss), in_dims=(None, 0))(x, rows)
         return per_example
 
