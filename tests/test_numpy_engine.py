@@ -116,10 +116,10 @@ def test_the_reverse_chain_holds_one_activation_per_hidden_layer():
 
 
 def test_unsupported_reason_names_the_missing_op():
-    problem = Problem("uses_log", 2, 1, np.ones(2), lambda xp, x, p: xp.log(x[:1]))
+    problem = Problem("uses_arctan", 2, 1, np.ones(2), lambda xp, x, p: xp.arctan(x[:1]))
     reason = ne.NumpyEngine().supports(problem, "jacrev")
-    assert "xp.log" in reason and "uses_log" in reason
-    with pytest.raises(adcost.Unsupported, match="xp.log"):
+    assert "xp.arctan" in reason and "uses_arctan" in reason
+    with pytest.raises(adcost.Unsupported, match="xp.arctan"):
         adcost.prepare(problem, "numpy", "jacrev")
 
 

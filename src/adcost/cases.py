@@ -49,6 +49,20 @@ class Case:
         """One more run, returned as NumPy (a tuple for jvp and vjp)."""
         return to_numpy(self.framework, self.op, self.fn(*self.args))
 
+    def at(self, x=None, v=None, u=None):
+        """The operation at another point (and direction), without a rebuild or recompile:
+        the same native callable, new native arguments; returned as NumPy."""
+        if self.op == "ckpt_grad":
+            raise ValueError("a checkpointed gradient runs at the point it was prepared for")
+        fw, p = self.framework, self.problem
+        with fw.scope():
+            args = list(self.args)
+            args[1] = fw.asarray(p.point(x, fw.dtype))
+            extra = ops.extra_argument(self.op, p, v, u, fw.dtype)
+            if extra is not None and extra.ndim == 1:
+                args[2] = fw.asarray(extra)
+            return to_numpy(fw, self.op, self.fn(*args))
+
     @property
     def label(self) -> str:
         extra = "".join(f"/{v}" for v in self.options.values())

@@ -163,6 +163,40 @@ def expected(reference: Reference, op: str, x, v, u, framework: str | None = Non
     return reference.jacobian(x)
 
 
+def spot_check(label: str, problem, op: str, x, out, v=None, u=None, dtype: str = "float64") -> float:
+    """A cheap check of a first-order result at a new point: along one seeded direction w,
+    J w (from `out`) against a central difference of the NumPy primal, and the primal part
+    of (y, J v) / (y, J^T u) against NumPy.  Two primal evaluations, no second engine."""
+    x = np.asarray(x, dtype=np.float64)
+    f = lambda z: np.asarray(problem.f(np, z), dtype=float).reshape(-1)   # noqa: E731
+    kind = ops.describe(op).reference
+    tol = max(FD_TOLERANCE, TOLERANCE[dtype])
+    errors = []
+    if kind == "primal":
+        return check_output(label, out, f(x), dtype)
+    if kind in ("jvp", "vjp"):
+        errors.append(relative_error(out[0], f(x)))
+    w = ops.direction(v if kind == "jvp" else None, problem.n, "w")
+    h = step(x) / max(1.0, float(np.max(np.abs(w))))
+    fd = (f(x + h * w) - f(x - h * w)) / (2 * h)
+    if kind == "jvp":
+        errors.append(relative_error(out[1], fd))
+    elif kind in ("vjp", "grad"):
+        uu = np.ones(1) if kind == "grad" else ops.direction(u, problem.m, "u")
+        g = np.asarray(out[1] if kind == "vjp" else out, dtype=float)
+        scale = max(1.0, float(np.linalg.norm(uu) * np.linalg.norm(fd)), float(np.linalg.norm(g) * np.linalg.norm(w)))
+        errors.append(abs(float(uu @ fd) - float(g @ w)) / scale)
+    elif kind == "jacobian":
+        errors.append(relative_error(np.asarray(out, dtype=float) @ w, fd))
+    else:
+        raise ValueError(f"spot_check covers first-order operations, not {op}")
+    err = max(errors)
+    if not err <= tol:
+        raise ValidationError(f"{label}: at the new point, the result disagrees with central "
+                              f"differences of the primal: error {err:.2e} > {tol:.0e}")
+    return err
+
+
 def check_output(label: str, out, want, dtype: str, tolerance: float | None = None) -> float:
     """Max relative error of out against want; ValidationError past the tolerance."""
     tol = TOLERANCE[dtype] if tolerance is None else tolerance

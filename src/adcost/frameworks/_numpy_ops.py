@@ -8,10 +8,11 @@ A problem written against `xp` runs unchanged on three kinds of input:
 * a `Var` on a `Tape`: every primitive records its inputs and output; `Tape.pull` runs the
   VJP rules backwards with k adjoints at once (jacrev: k = m).
 
-Directions always carry that leading axis k; the rules broadcast over it.  What `xp`
-offers: asarray, stack, sin, cos, exp, tanh, matmul, reshape, where, sum, zeros_like;
-on traced arrays: indexing and slices, +, -, *, /, @, ** by a constant, unary -, and
-comparisons (on the values, returning plain booleans).
+Directions always carry that leading axis k; the rules broadcast over it, and every JVP rule
+returns the tangent expanded to the full (k,) + output shape (a broadcast operand's tangent
+is repeated, not left at its own shape).  `xp` offers the shared namespace of
+adcost.namespace (OPS); on traced arrays: indexing and slices, +, -, *, /, @, ** by a
+constant, unary -, `.T`, and comparisons (on the values, returning plain booleans).
 """
 from __future__ import annotations
 
@@ -37,6 +38,12 @@ def lift(dot, ndim: int):
     return dot.reshape(dot.shape[:1] + (1,) * pad + dot.shape[1:]) if pad > 0 else dot
 
 
+def expand(dot, shape: tuple):
+    """A tangent (k,) + s broadcast to (k,) + shape (a no-op when it already has it)."""
+    full = dot.shape[:1] + tuple(shape)
+    return dot if dot.shape == full else np.broadcast_to(lift(dot, len(shape)), full)
+
+
 def unbroadcast(g, shape: tuple):
     """Sum an adjoint (k,) + out_shape down to (k,) + shape, undoing NumPy broadcasting."""
     extra = g.ndim - 1 - len(shape)
@@ -54,7 +61,8 @@ def elementwise(name: str, value: Callable, *partials: Callable) -> Prim:
             if dot is not None:
                 term = lift(dot, np.ndim(out)) * partial(*vals, out, **static)
                 total = term if total is None else total + term
-        return total
+        # a broadcast operand's tangent must be repeated along the broadcast axes
+        return expand(total, np.shape(out))
 
     def vjp(g, vals, out, need, **static):
         return tuple(unbroadcast(g * partial(*vals, out, **static), np.shape(v)) if wanted else None
@@ -76,6 +84,13 @@ COS = elementwise("cos", np.cos, lambda a, o: -np.sin(a))
 EXP = elementwise("exp", np.exp, lambda a, o: o)
 TANH = elementwise("tanh", np.tanh, lambda a, o: 1.0 - o * o)
 POW = elementwise("pow", lambda a, p: np.power(a, p), _power_partial)
+LOG = elementwise("log", np.log, lambda a, o: 1.0 / a)
+SQRT = elementwise("sqrt", np.sqrt, lambda a, o: 0.5 / o)
+# at a tie each side gets half the derivative, as in JAX and PyTorch
+MAXIMUM = elementwise("maximum", np.maximum, lambda a, b, o: (a > b) + 0.5 * (a == b),
+                      lambda a, b, o: (b > a) + 0.5 * (a == b))
+MINIMUM = elementwise("minimum", np.minimum, lambda a, b, o: (a < b) + 0.5 * (a == b),
+                      lambda a, b, o: (b < a) + 0.5 * (a == b))
 
 
 def _take_dot(dot, idx):
@@ -111,15 +126,100 @@ def _sum_axes(axis, ndim):
     return tuple(a % ndim for a in (axis if isinstance(axis, tuple) else (axis,)))
 
 
-def _sum_vjp(g, vals, out, need, axis):
+def _kept(g, axis, shape, keepdims):
+    """An adjoint of a reduction's output (k,) + out, with unit axes where `shape` was reduced."""
+    if keepdims:
+        return g
+    return np.expand_dims(g, tuple(a + 1 for a in _sum_axes(axis, len(shape))))
+
+
+def _sum_vjp(g, vals, out, need, axis, keepdims):
     shape = np.shape(vals[0])
-    kept = np.expand_dims(g, tuple(a + 1 for a in _sum_axes(axis, len(shape))))
-    return (np.broadcast_to(kept, g.shape[:1] + shape),)
+    return (np.broadcast_to(_kept(g, axis, shape, keepdims), g.shape[:1] + shape),)
 
 
-SUM = Prim("sum", lambda a, axis: np.sum(a, axis=axis),
-           lambda d, v, o, axis: d[0].sum(axis=tuple(a + 1 for a in _sum_axes(axis, np.ndim(v[0])))),
+def _shifted(axis, ndim):
+    return tuple(a + 1 for a in _sum_axes(axis, ndim))
+
+
+SUM = Prim("sum", lambda a, axis, keepdims: np.sum(a, axis=axis, keepdims=keepdims),
+           lambda d, v, o, axis, keepdims: d[0].sum(axis=_shifted(axis, np.ndim(v[0])),
+                                                     keepdims=keepdims),
            _sum_vjp)
+
+
+def _selection(a, out, axis, keepdims):
+    """Where a reduction by max or min picked its value: ties share the derivative equally."""
+    hit = a == (out if keepdims else np.expand_dims(out, _sum_axes(axis, np.ndim(a))))
+    return hit / hit.sum(axis=_sum_axes(axis, np.ndim(a)), keepdims=True)
+
+
+def _extremum(name, reduce):
+    def jvp(d, v, o, axis, keepdims):
+        w = _selection(v[0], o, axis, keepdims)
+        return (d[0] * w).sum(axis=_shifted(axis, np.ndim(v[0])), keepdims=keepdims)
+
+    def vjp(g, v, o, need, axis, keepdims):
+        return (_kept(g, axis, np.shape(v[0]), keepdims) * _selection(v[0], o, axis, keepdims),)
+    return Prim(name, lambda a, axis, keepdims: reduce(a, axis=axis, keepdims=keepdims), jvp, vjp)
+
+
+AMAX = _extremum("amax", np.amax)
+AMIN = _extremum("amin", np.amin)
+
+
+def _logsumexp(a, axis, keepdims):
+    top = np.amax(a, axis=axis, keepdims=True)
+    top = np.where(np.isfinite(top), top, 0.0)
+    out = np.log(np.sum(np.exp(a - top), axis=axis, keepdims=True)) + top
+    return out if keepdims else np.squeeze(out, axis=_sum_axes(axis, np.ndim(a)))
+
+
+def _softmax(a, out, axis, keepdims):
+    return np.exp(a - (out if keepdims else np.expand_dims(out, _sum_axes(axis, np.ndim(a)))))
+
+
+LOGSUMEXP = Prim(
+    "logsumexp", _logsumexp,
+    lambda d, v, o, axis, keepdims: (d[0] * _softmax(v[0], o, axis, keepdims)).sum(
+        axis=_shifted(axis, np.ndim(v[0])), keepdims=keepdims),
+    lambda g, v, o, need, axis, keepdims: (
+        _kept(g, axis, np.shape(v[0]), keepdims) * _softmax(v[0], o, axis, keepdims),))
+
+
+def _full_axes(axes, ndim):
+    return tuple(reversed(range(ndim))) if axes is None else tuple(a % ndim for a in axes)
+
+
+TRANSPOSE = Prim(
+    "transpose", lambda a, axes: np.transpose(a, axes),
+    lambda d, v, o, axes: np.transpose(d[0], (0,) + tuple(i + 1 for i in _full_axes(axes, np.ndim(v[0])))),
+    lambda g, v, o, need, axes: (np.transpose(
+        g, (0,) + tuple(int(i) + 1 for i in np.argsort(_full_axes(axes, np.ndim(v[0]))))),))
+
+
+def _take_where(indices, axis):
+    return (slice(None),) * (axis + 1) + (indices,)
+
+
+def _take_jvp(d, v, o, indices, axis):
+    if axis is None:
+        return d[0].reshape(d[0].shape[:1] + (-1,))[:, indices]
+    return d[0][_take_where(indices, axis % np.ndim(v[0]))]
+
+
+def _take_vjp(g, v, o, need, indices, axis):
+    shape = np.shape(v[0])
+    if axis is None:
+        full = np.zeros((g.shape[0], int(np.prod(shape))), dtype=g.dtype)
+        np.add.at(full, (slice(None), indices), g)   # repeated indices accumulate
+        return (full.reshape(g.shape[:1] + shape),)
+    full = np.zeros(g.shape[:1] + shape, dtype=g.dtype)
+    np.add.at(full, _take_where(indices, axis % len(shape)), g)
+    return (full,)
+
+
+TAKE = Prim("take", lambda a, indices, axis: np.take(a, indices, axis=axis), _take_jvp, _take_vjp)
 
 
 def _stack_jvp(dots, vals, out, axis):
@@ -135,6 +235,24 @@ def _stack_vjp(g, vals, out, need, axis):
 
 
 STACK = Prim("stack", lambda *a, axis: np.stack(a, axis=axis), _stack_jvp, _stack_vjp)
+
+
+def _concatenate_jvp(dots, vals, out, axis):
+    k = next(d.shape[0] for d in dots if d is not None)
+    full = [d if d is not None else np.zeros((k,) + np.shape(v), dtype=np.result_type(out))
+            for d, v in zip(dots, vals)]
+    return np.concatenate(full, axis=axis % np.ndim(out) + 1)
+
+
+def _concatenate_vjp(g, vals, out, need, axis):
+    at = axis % np.ndim(out)
+    cuts = np.cumsum([np.shape(v)[at] for v in vals])[:-1]
+    parts = np.split(g, cuts, axis=at + 1)
+    return tuple(p if wanted else None for p, wanted in zip(parts, need))
+
+
+CONCATENATE = Prim("concatenate", lambda *a, axis: np.concatenate(a, axis=axis),
+                   _concatenate_jvp, _concatenate_vjp)
 
 
 def _where_jvp(dots, vals, out, **_):
@@ -171,12 +289,14 @@ def _squeeze(x, a, b):
 def _matmul_jvp(dots, vals, out, **_):
     a, b = vals
     a2, b2 = _as_matrices(np.asarray(a), np.asarray(b))
-    total = 0.0
+    rank = max(a2.ndim, b2.ndim)     # a batched operand's tangent meets the other's batch axes
+    total = None
     if dots[0] is not None:
-        total = total + (dots[0][:, None, :] if np.ndim(a) == 1 else dots[0]) @ b2
+        total = lift(dots[0][:, None, :] if np.ndim(a) == 1 else dots[0], rank) @ b2
     if dots[1] is not None:
-        total = total + a2 @ (dots[1][..., None] if np.ndim(b) == 1 else dots[1])
-    return _squeeze(total, a, b)
+        term = a2 @ lift(dots[1][..., None] if np.ndim(b) == 1 else dots[1], rank)
+        total = term if total is None else total + term
+    return expand(_squeeze(total, a, b), np.shape(out))
 
 
 def _matmul_vjp(g, vals, out, need, **_):
@@ -195,6 +315,64 @@ def _matmul_vjp(g, vals, out, need, **_):
 
 
 MATMUL = Prim("matmul", np.matmul, _matmul_jvp, _matmul_vjp)
+
+
+def _einsum_parts(subscripts: str, count: int) -> tuple[list[str], str]:
+    """(operand indices, output indices) of an einsum, the implicit form made explicit."""
+    s = subscripts.replace(" ", "")
+    if "." in s:
+        raise TypeError("the numpy op-level engine's einsum takes explicit indices, not '...'")
+    ins, arrow, res = s.partition("->")
+    if not arrow:
+        letters = ins.replace(",", "")
+        res = "".join(sorted(c for c in set(letters) if letters.count(c) == 1))
+    parts = ins.split(",")
+    if len(parts) != count:
+        raise ValueError(f"einsum {subscripts!r} names {len(parts)} operands, got {count}")
+    for part in parts:
+        if len(set(part)) != len(part):
+            raise TypeError(f"the numpy op-level engine's einsum has no rule for an index repeated "
+                            f"within one operand ({part!r}: a diagonal or trace)")
+    return parts, res
+
+
+def _fresh(parts, res) -> str:
+    used = set("".join(parts) + res)
+    return next(c for c in "zyxwvutsrqponmlkjihgfedcbaZYXWVUTSRQPONMLKJIHGFEDCBA" if c not in used)
+
+
+def _einsum_jvp(dots, vals, out, subscripts):
+    parts, res = _einsum_parts(subscripts, len(vals))
+    k, total = _fresh(parts, res), None
+    for i, dot in enumerate(dots):
+        if dot is not None:
+            subs = ",".join(k + p if j == i else p for j, p in enumerate(parts))
+            term = np.einsum(f"{subs}->{k}{res}",
+                             *(dot if j == i else v for j, v in enumerate(vals)))
+            total = term if total is None else total + term
+    return total
+
+
+def _einsum_vjp(g, vals, out, need, subscripts):
+    parts, res = _einsum_parts(subscripts, len(vals))
+    k, grads = _fresh(parts, res), []
+    for i, wanted in enumerate(need):
+        if not wanted:
+            grads.append(None)
+            continue
+        others = [p for j, p in enumerate(parts) if j != i]
+        present = set(res + "".join(others))
+        target = "".join(c for c in parts[i] if c in present)
+        r = np.einsum(",".join([k + res] + others) + f"->{k}{target}",
+                      g, *(v for j, v in enumerate(vals) if j != i))
+        if target != parts[i]:   # an index summed in operand i alone: constant along it
+            r = np.expand_dims(r, tuple(1 + p for p, c in enumerate(parts[i]) if c not in present))
+            r = np.broadcast_to(r, g.shape[:1] + np.shape(vals[i]))
+        grads.append(r)
+    return tuple(grads)
+
+
+EINSUM = Prim("einsum", lambda *a, subscripts: np.einsum(subscripts, *a), _einsum_jvp, _einsum_vjp)
 
 
 # -- traced arrays -------------------------------------------------------------------------
@@ -217,6 +395,10 @@ class Traced:
 
     def __len__(self):
         return len(self.value)
+
+    @property
+    def T(self):
+        return apply(TRANSPOSE, self, axes=None)
 
     def __getitem__(self, idx):
         return apply(GETITEM, self, idx=idx)
@@ -316,33 +498,44 @@ def apply(prim: Prim, *args, **static):
     return out
 
 
-class Namespace:
-    """The array namespace `xp` of the op-level engine (see the module docstring for its ops)."""
+def _namespace():
+    """The op-level engine's `xp`: adcost.namespace.OPS on plain, Dual and Var arrays."""
+    from ..namespace import Namespace, python_scan
 
-    def asarray(self, a, dtype=None):
+    def asarray(a, dtype=None):
         return a if isinstance(a, Traced) else np.asarray(a, dtype=dtype)
 
-    def zeros_like(self, a):
-        return np.zeros_like(value_of(a))
+    def reduction(prim):
+        return lambda a, axis=None, keepdims=False: apply(prim, a, axis=axis, keepdims=keepdims)
 
-    def stack(self, arrays, axis=0):
-        return apply(STACK, *arrays, axis=axis)
+    def mean(a, axis=None, keepdims=False):
+        count = int(np.prod([np.shape(a)[i] for i in _sum_axes(axis, np.ndim(a))]))
+        return apply(SUM, a, axis=axis, keepdims=keepdims) * (1.0 / count)
 
-    def sin(self, a): return apply(SIN, a)
-    def cos(self, a): return apply(COS, a)
-    def exp(self, a): return apply(EXP, a)
-    def tanh(self, a): return apply(TANH, a)
-    def matmul(self, a, b): return apply(MATMUL, a, b)
-    def reshape(self, a, shape): return apply(RESHAPE, a, shape=shape)
-    def sum(self, a, axis=None): return apply(SUM, a, axis=axis)
-    def where(self, cond, a, b): return apply(WHERE, value_of(cond), a, b)
+    def unary(prim):
+        return lambda a: apply(prim, a)
 
-    def __getattr__(self, name):
-        raise AttributeError(f"the numpy op-level engine has no xp.{name}; it offers asarray, "
-                             "stack, sin, cos, exp, tanh, matmul, reshape, where, sum, zeros_like")
+    amax, amin = reduction(AMAX), reduction(AMIN)
+    return Namespace(
+        "the numpy op-level engine", None, asarray=asarray,
+        zeros_like=lambda a: np.zeros_like(value_of(a)),
+        ones_like=lambda a: np.ones_like(value_of(a)),
+        stack=lambda arrays, axis=0: apply(STACK, *arrays, axis=axis),
+        concatenate=lambda arrays, axis=0: apply(CONCATENATE, *arrays, axis=axis),
+        reshape=lambda a, shape: apply(RESHAPE, a, shape=shape),
+        transpose=lambda a, axes=None: apply(TRANSPOSE, a, axes=axes),
+        take=lambda a, indices, axis=None: apply(TAKE, a, indices=np.asarray(indices), axis=axis),
+        where=lambda cond, a, b: apply(WHERE, value_of(cond), a, b),
+        log=unary(LOG), exp=unary(EXP), sqrt=unary(SQRT), sin=unary(SIN), cos=unary(COS),
+        tanh=unary(TANH), maximum=lambda a, b: apply(MAXIMUM, a, b),
+        minimum=lambda a, b: apply(MINIMUM, a, b), sum=reduction(SUM), mean=mean,
+        amax=amax, max=amax, amin=amin, min=amin, logsumexp=reduction(LOGSUMEXP),
+        matmul=lambda a, b: apply(MATMUL, a, b),
+        einsum=lambda subscripts, *operands: apply(EINSUM, *operands, subscripts=subscripts),
+        scan=python_scan(lambda arrays, axis: apply(STACK, *arrays, axis=axis)))
 
 
-xp = Namespace()
+xp = _namespace()
 
 
 def push(fn: Callable, x, V):

@@ -78,6 +78,10 @@ class Unsupported(Exception):
     """The adapter cannot run this (problem, operation); the message says why."""
 
 
+class MissingOperation(Unsupported, AttributeError):
+    """The engine's array namespace has no such operation (adcost.namespace)."""
+
+
 class FrameworkMissing(Unsupported):
     """The framework's Python package is not installed."""
 
@@ -195,6 +199,10 @@ class Framework:
         """A NumPy array as a native array of this adapter's dtype and device."""
         raise NotImplementedError
 
+    def asindex(self, a: np.ndarray) -> Any:
+        """An integer or boolean NumPy array as a native array of its own kind (indices)."""
+        return a
+
     def to_numpy(self, out: Any) -> np.ndarray:
         return np.asarray(out)
 
@@ -262,12 +270,20 @@ class Framework:
 
     # -- building ------------------------------------------------------------------
     def params(self, problem) -> dict[str, Any]:
-        return {k: self.asarray(np.asarray(v, dtype=self.dtype)) for k, v in problem.params.items()}
+        """The problem's array data as native arrays: floats in this dtype, integers kept
+        integer (Python scalars are bound into `function`, see Problem.bound)."""
+        return {k: self.datum(v) for k, v in problem.params.items()
+                if not isinstance(v, (bool, int, float))}     # scalars: bound into the function
+
+    def datum(self, value) -> Any:
+        a = np.asarray(value)
+        return self.asindex(a) if a.dtype.kind in "iub" else self.asarray(a.astype(self.dtype))
 
     def function(self, problem) -> Callable:
         """f(params, x) in this framework's namespace."""
         xp = self.xp
-        return lambda params, x: problem.fn(xp, x, params)
+        fn = problem.bound
+        return lambda params, x: fn(xp, x, params)
 
     def build(self, problem, op: str, x=None, v=None, u=None, schedule: str | None = None,
               slots: int = 4) -> tuple[Callable, tuple]:

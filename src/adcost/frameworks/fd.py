@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..namespace import numpy_xp
 from ..settings import FD_TOLERANCE
 from .base import Framework, Record, register
 
@@ -39,7 +40,7 @@ class FiniteDifferences(Framework):
 
     def __init__(self, dtype="float64", device="cpu"):
         super().__init__(dtype, device)
-        self.xp = np
+        self.xp = numpy_xp()
 
     def asarray(self, a):
         return np.asarray(a, dtype=self.dtype)

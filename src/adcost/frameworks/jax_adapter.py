@@ -12,6 +12,7 @@ import numpy as np
 
 from ..checkpoint.schedules import segment_length
 from ..problems.mlp import split_parameters, squared_loss
+from ..namespace import jax_namespace
 from ..ops import PER_EXAMPLE_OPS, SECOND_ORDER_OPS
 from .base import Framework, Record, Unsupported, import_framework, register
 
@@ -49,7 +50,7 @@ class Jax(Framework):
         jax = import_framework(self.record)  # lazy: no framework cost until used
 
         self.jax = jax
-        self.xp = jax.numpy
+        self.xp = jax_namespace(jax)
         self.target = jax.devices(device)[0]
 
     def scope(self):
@@ -59,6 +60,11 @@ class Jax(Framework):
     def asarray(self, a):
         with self.scope():
             return self.jax.device_put(np.asarray(a, dtype=self.dtype), self.target)
+
+    def asindex(self, a):
+        with self.scope():   # without x64 JAX holds integers as int32
+            wide = self.dtype == "float64" or a.dtype.kind == "b"
+            return self.jax.device_put(a if wide else a.astype(np.int32), self.target)
 
     def to_numpy(self, out):
         return np.asarray(out)

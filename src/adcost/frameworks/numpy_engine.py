@@ -30,6 +30,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..checkpoint.schedules import Ledger, SEGMENT_STRATEGIES, run_binomial, segments
+from ..namespace import numpy_xp
 from . import _numpy_ops
 from .base import Framework, Record, register
 
@@ -181,7 +182,7 @@ class Model:
         return self._eyes[size]
 
     def primal(self, params, x):
-        return self.problem.fn(np, x, params)
+        return self.problem.fn(numpy_xp(), x, params)
 
     def jvp(self, params, x, v):
         return self.push(params, x, v)
@@ -299,7 +300,7 @@ class OpLevel(Model):
 
     def __init__(self, problem, dtype):
         super().__init__(problem, dtype)
-        self.fn = problem.fn
+        self.fn = problem.bound
 
     def primal(self, params, x):
         return np.asarray(self.fn(_numpy_ops.xp, x, params))
@@ -397,7 +398,7 @@ class NumpyEngine(Framework):
 
     def op_pe_grad_loop(self, f):
         """One reverse sweep of the op-level engine per example (its own one-output trace)."""
-        fn = f.problem.fn
+        fn = f.problem.bound
         seed = np.ones((1, 1), dtype=self.dtype)
 
         def grad(example, x):

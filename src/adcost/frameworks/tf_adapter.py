@@ -13,6 +13,7 @@ import numpy as np
 
 from ..checkpoint.schedules import segments
 from ..problems.mlp import split_parameters, squared_loss
+from ..namespace import tf_namespace
 from ..ops import PER_EXAMPLE_OPS, SECOND_ORDER_OPS
 from .base import Framework, Record, Unsupported, import_framework, register
 
@@ -70,7 +71,7 @@ class TensorFlow(Framework):
         tf = import_framework(self.record)  # lazy: no framework cost until used
 
         self.tf = tf
-        self.xp = tf.experimental.numpy
+        self.xp = tf_namespace(tf)
         self.tf_device = f"/{DEVICES[kind]}:{index or 0}"
         # TF's soft placement would silently run "/GPU:0" ops on the CPU: refuse instead
         found = len(tf.config.list_physical_devices(DEVICES[kind]))
@@ -78,6 +79,10 @@ class TensorFlow(Framework):
             raise ValueError(f"tf: no device {self.tf_device} (TensorFlow sees {found} {DEVICES[kind]})")
 
     # -- arrays --------------------------------------------------------------------
+    def asindex(self, a):
+        with self.tf.device(self.tf_device):
+            return self.tf.identity(self.tf.constant(a))
+
     def asarray(self, a):
         with self.tf.device(self.tf_device):
             # identity copies the host constant onto the device once, outside any timed call

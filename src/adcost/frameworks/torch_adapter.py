@@ -5,6 +5,7 @@ import numpy as np
 
 from ..checkpoint.schedules import SEGMENT_STRATEGIES, segments, sequential_segments
 from ..problems.mlp import split_parameters, squared_loss
+from ..namespace import torch_namespace
 from ..ops import PER_EXAMPLE_OPS, SECOND_ORDER_OPS
 from .base import Framework, Record, import_framework, register
 
@@ -48,11 +49,14 @@ class Torch(Framework):
         torch = import_framework(self.record)  # lazy: no framework cost until used
 
         self.torch = torch
-        self.xp = torch
+        self.xp = torch_namespace(torch)
         self.torch_dtype = getattr(torch, dtype)
 
     def asarray(self, a):
         return self.torch.as_tensor(np.asarray(a), dtype=self.torch_dtype, device=self.device)
+
+    def asindex(self, a):
+        return self.torch.as_tensor(a, device=self.device)
 
     def to_numpy(self, out):
         return out.detach().cpu().numpy()

@@ -6,7 +6,7 @@ from typing import Callable
 
 import numpy as np
 
-from . import examples, mlp
+from . import examples, mlp, workloads
 from .spec import Problem, positive_int
 
 PROBLEMS: dict[str, Callable[..., Problem]] = {
@@ -21,6 +21,11 @@ PROBLEMS: dict[str, Callable[..., Problem]] = {
     "chain_tanh": examples.chain_tanh,
     "sin_product": examples.sin_product,
     "poly_sin": examples.poly_sin,
+    "gmm": workloads.gmm,
+    "lse": workloads.lse,
+    "lstm": workloads.lstm,
+    "ba": workloads.ba,
+    "trajectory": workloads.trajectory,
 }
 
 
@@ -73,24 +78,50 @@ def register_problem(name: str, builder: Callable[..., Problem]) -> None:
     PROBLEMS[name] = builder
 
 
-def custom_problem(name: str, fn: Callable, n: int, m: int, x0, scalar: bool = False,
-                   register: bool = False) -> Problem:
-    """A user's problem: fn(xp, x) -> array of m values, at the point x0 in R^n.
+def custom_problem(name: str, fn: Callable, n: int, m: int, x0, data: dict | None = None,
+                   scalar: bool = False, register: bool = False) -> Problem:
+    """A user's problem: fn(xp, x) -> array of m values, at the point x0 in R^n; with `data`
+    (a dict of NumPy arrays and Python scalars) fn is called as fn(xp, x, data), the arrays
+    converted to the framework's own (floats in the case's dtype, integer arrays kept integer).
 
     register=True also adds it to the registry, so `make_problem(name)` and `adcost check`
     find it; otherwise the registry is left as it was.
     Set scalar=True when fn uses only indexing, arithmetic, sin/cos/exp/tanh and xp.stack
     (then the pure-Python engines can run it too).
     """
+    if not isinstance(name, str) or not name:
+        raise ValueError(f"a problem's name must be a non-empty string, got {name!r}")
     n, m = positive_int("n", n, name), positive_int("m", m, name)
     x0 = np.asarray(x0, dtype=float).reshape(-1)
     if x0.shape != (n,):
         raise ValueError(f"{name}: x0 must have {n} entries, got {x0.size}")
-    problem = Problem(name, n, m, x0, lambda xp, x, p: fn(xp, x), meta={"arch": "custom"},
-                      scalar=scalar)
+    if data is None:
+        problem = Problem(name, n, m, x0, lambda xp, x, p: fn(xp, x), meta={"arch": "custom"},
+                          scalar=scalar)
+    else:
+        problem = Problem(name, n, m, x0, fn, params=check_data(name, data),
+                          meta={"arch": "custom"}, scalar=scalar)
     if register:
         register_problem(name, lambda: problem)
     return problem
+
+
+def check_data(name: str, data) -> dict:
+    """A problem's data: a dict of str -> NumPy array (numeric or boolean) or Python scalar."""
+    if not isinstance(data, dict):
+        raise ValueError(f"{name}: data must be a dict of arrays, got {type(data).__name__}")
+    checked = {}
+    for key, value in data.items():
+        if not isinstance(key, str):
+            raise ValueError(f"{name}: data keys must be strings, got {key!r}")
+        if isinstance(value, (bool, int, float)):
+            checked[key] = value
+            continue
+        a = np.asarray(value)
+        if a.dtype.kind not in "iubf":
+            raise ValueError(f"{name}: data[{key!r}] must be numeric or boolean, got dtype {a.dtype}")
+        checked[key] = a
+    return checked
 
 
 __all__ = ["PROBLEMS", "Problem", "custom_problem", "make_problem", "register_problem", "size_names"]
