@@ -27,6 +27,17 @@ def at_least(low: int):
 positive, nonnegative = at_least(1), at_least(0)
 
 
+def seconds(text: str) -> float:
+    """An argparse type: a finite number of seconds > 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected seconds > 0, got {text!r}") from None
+    if not (value > 0 and value < float("inf")):
+        raise argparse.ArgumentTypeError(f"expected seconds > 0, got {text!r}")
+    return value
+
+
 def size_pair(text: str) -> tuple[str, object]:
     key, sep, value = text.partition("=")
     if not sep:

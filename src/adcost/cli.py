@@ -1,4 +1,4 @@
-"""The `adcost` command: check, jacobian, smoke, list, advise, compare, tidy, plots, site."""
+"""The `adcost` command: check, jacobian, profile, smoke, list, advise, compare, tidy, plots, site."""
 from __future__ import annotations
 
 import argparse
@@ -9,7 +9,7 @@ import sys
 import numpy as np
 
 from . import __version__, check as checking, threads
-from .argv import Parser, compare_arguments, nonnegative, positive, size_pair
+from .argv import Parser, compare_arguments, nonnegative, positive, seconds, size_pair
 from .envvars import available_memory, check as check_environment
 from .frameworks.base import DTYPES, Unsupported, framework_class, missing_reason, names
 from .problems import PROBLEMS, estimate_bytes, make_problem, size_names
@@ -59,6 +59,27 @@ def parser() -> Parser:
     a.add_argument("--framework", choices=frameworks, metavar="FRAMEWORK",
                    help=f"only this framework's modes: {', '.join(frameworks)}")
     a.add_argument("--results", help="results folder, tidy file or asv results folder (default ./results)")
+
+    pr = sub.add_parser("profile", help="measure every mode of every framework on your function",
+                        description="Prepare, validate and time every Jacobian mode (and the gradient "
+                        "when m = 1) of every installed framework on one function, within a time "
+                        "budget; print them ranked, fastest first.")
+    pr.add_argument("target", nargs="?", metavar="MODULE:FUNCTION",
+                    help="fn(xp, x) -> (m,) (or fn(xp, x, data) with --data), importable from here")
+    pr.add_argument("--problem", choices=problems, metavar="PROBLEM",
+                    help=f"a registered problem instead: {', '.join(problems)}")
+    pr.add_argument("--size", type=size_pair, action="append", default=[],
+                    help="a size of --problem, KEY=VALUE (repeatable; `adcost list` names them)")
+    pr.add_argument("--x0", help="the point: a .npy file of n numbers (with MODULE:FUNCTION)")
+    pr.add_argument("--data", help="an .npz file of the function's data (arrays; 0-d ones become scalars)")
+    pr.add_argument("--m", type=positive, help="outputs of the function (checked against one call)")
+    pr.add_argument("--framework", action="append", choices=frameworks, metavar="FRAMEWORK",
+                    help=f"only these frameworks (repeatable): {', '.join(frameworks)}")
+    pr.add_argument("--budget", type=seconds, default=60.0,
+                    help="seconds for the whole profile (default 60); a mode that outruns its "
+                         "share is stopped and reported")
+    pr.add_argument("--dtype", default="float64", choices=DTYPES, help=f"one of {', '.join(DTYPES)}")
+    pr.add_argument("--json", action="store_true", help="the ranked rows as a JSON list")
 
     compare_arguments(sub.add_parser("compare", help="what got slower or bigger between two result sets"))
 
@@ -148,6 +169,55 @@ def cmd_advise(args) -> int:
     return run(args.n, args.m, args.depth, args.framework, args.results)
 
 
+def _load_array(path: str, what: str):
+    try:
+        return np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as exc:
+        raise ValueError(f"{what} {path!r}: {exc}") from None
+
+
+def cmd_profile(args) -> int:
+    from . import profile as prof
+    if (args.target is None) == (args.problem is None):
+        raise ValueError("profile: give MODULE:FUNCTION or --problem NAME (one of them)")
+    if args.problem is not None:
+        if args.x0 or args.data or args.m:
+            raise ValueError("profile: --x0, --data and --m go with MODULE:FUNCTION, not --problem")
+        sizes = dict(args.size)
+        allowed = size_names(args.problem)
+        unknown = sorted(set(sizes) - set(allowed))
+        if unknown:
+            raise ValueError(f"{args.problem} takes no size {', '.join(unknown)} "
+                             f"(it takes: {', '.join(allowed) or 'none'})")
+        need, have = estimate_bytes(args.problem, sizes), available_memory()
+        if need is not None and need > have:
+            raise ValueError(f"{args.problem} needs about {need / 2**30:.3g} GiB, more than the "
+                             f"{have / 2**30:.3g} GiB available")
+        target, x0, data = make_problem(args.problem, **sizes), None, None
+    else:
+        if args.size:
+            raise ValueError("profile: --size goes with --problem")
+        if not args.x0:
+            raise ValueError("profile: --x0 FILE.npy is needed with MODULE:FUNCTION")
+        x0 = _load_array(args.x0, "--x0")
+        data = None
+        if args.data:
+            with _load_array(args.data, "--data") as npz:
+                data = {k: (npz[k].item() if npz[k].ndim == 0 else npz[k]) for k in npz.files}
+        target = args.target
+    quiet = args.json or not sys.stderr.isatty()
+    progress = None if quiet else (lambda r: print(f"  {r['framework']} {r['mode']}: {r['status']}",
+                                                   file=sys.stderr))
+    df = prof.profile(target, x0=x0, data=data, frameworks=args.framework, budget_s=args.budget,
+                      m=args.m, dtype=args.dtype, progress=progress)
+    if args.json:
+        print(df.to_json(orient="records"))
+    else:
+        print(prof.table(df))
+        print("\n".join(prof.summary(df)))
+    return 0
+
+
 def cmd_compare(args) -> int:
     from .analysis.compare import run
     return run(args)
@@ -167,7 +237,7 @@ def cmd_analysis(module: str):
 
 
 COMMANDS = {"check": cmd_check, "jacobian": cmd_jacobian, "smoke": cmd_smoke, "list": cmd_list,
-            "advise": cmd_advise, "compare": cmd_compare, "tidy": cmd_analysis("load"),
+            "advise": cmd_advise, "compare": cmd_compare, "profile": cmd_profile, "tidy": cmd_analysis("load"),
             "plots": cmd_analysis("plots"), "site": cmd_analysis("site")}
 
 

@@ -1,0 +1,395 @@
+"""`adcost profile`: which derivative mode for *this* function, measured.
+
+Every installed framework that can run the function is tried with every Jacobian mode it has
+(and its gradient when m = 1): each is prepared (built, compiled, validated against the
+float64 reference), then timed, within a time budget.  Each framework runs in a worker process
+of its own, so a mode whose preparation or calls outrun their share of the budget is stopped
+(the worker is killed and a new one takes the next mode) and reported as stopped, not waited
+for.  A function that cannot be sent to a worker (a lambda, a closure, something defined in
+`__main__`) is profiled in this process: then the budget is only enforced between calls.
+
+The result is a pandas DataFrame, best first, with at least the columns framework, mode,
+seconds, compile_s, call (the API call to use) and status.
+"""
+from __future__ import annotations
+
+import importlib
+import sys
+import time
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import numpy as np
+
+from . import ops
+from .frameworks.base import Unsupported, framework_class, missing_reason, records
+from .problems import PROBLEMS, Problem, custom_problem, make_problem, size_names
+
+MIN_SHARE_S = 2.0        # no mode is given less than this, even when the budget is nearly spent
+TIMING_S = 0.25          # how long the repeated calls of one mode may run at most ...
+MAX_CALLS = 15           # ... and how many
+MIN_CALLS = 3
+STARTUP_S = 120.0        # a worker's start (interpreter and framework import) is not in a share
+
+
+@dataclass(frozen=True)
+class Target:
+    """How a worker rebuilds the problem: a registered problem and its sizes, or an
+    importable function `module:name` with its point, data and output size."""
+
+    problem: str | None = None
+    sizes: tuple = ()
+    function: str | None = None
+    x0: Any = None
+    m: int | None = None
+    data: Any = None
+    path: tuple = ()
+
+    def build(self) -> Problem:
+        if self.problem is not None:
+            return make_problem(self.problem, **dict(self.sizes))
+        fn = load_function(self.function, self.path)
+        return function_problem(fn, self.x0, self.data, self.m, name=self.function)
+
+
+def load_function(spec: str, path=()) -> Callable:
+    """`module:function` (the module importable from the current directory or `path`)."""
+    module, sep, name = spec.partition(":")
+    if not sep or not module or not name:
+        raise ValueError(f"profile: {spec!r} is not MODULE:FUNCTION")
+    for entry in reversed(list(path) or [""]):
+        if entry not in sys.path:
+            sys.path.insert(0, entry)
+    try:
+        obj = importlib.import_module(module)
+    except ImportError as exc:
+        raise ValueError(f"profile: cannot import {module!r}: {exc}") from None
+    for part in name.split("."):
+        if not hasattr(obj, part):
+            raise ValueError(f"profile: {module!r} has no {name!r}")
+        obj = getattr(obj, part)
+    if not callable(obj):
+        raise ValueError(f"profile: {spec} is not callable")
+    return obj
+
+
+def function_problem(fn: Callable, x0, data=None, m: int | None = None, name: str = "user") -> Problem:
+    """A Problem from fn(xp, x) or fn(xp, x, data); m is found by calling fn once (NumPy)."""
+    from .namespace import numpy_xp
+    x0 = np.asarray(x0, dtype=float).reshape(-1)
+    if x0.size == 0:
+        raise ValueError("profile: x0 is empty")
+    call = (lambda xp, x, d: fn(xp, x, d)) if data is not None else (lambda xp, x, d: fn(xp, x))
+    try:
+        y = np.asarray(call(numpy_xp(), x0, data), dtype=float)
+    except Exception as exc:
+        raise ValueError(f"profile: {name} fails at x0 with NumPy: {type(exc).__name__}: {exc}") from None
+    if y.ndim > 1:
+        raise ValueError(f"profile: {name} must return a vector (m,), got shape {y.shape}")
+    found = max(y.size, 1)
+    if m is not None and m != found:
+        raise ValueError(f"profile: --m {m} but {name} returns {found} values")
+    if not np.all(np.isfinite(y)):
+        raise ValueError(f"profile: {name} is not finite at x0")
+    label = name.replace(":", ".")
+    if data is None:
+        return custom_problem(label, lambda xp, x: _vector(xp, fn(xp, x)), x0.size, found, x0)
+    return custom_problem(label, lambda xp, x, d: _vector(xp, fn(xp, x, d)), x0.size, found, x0,
+                          data=data)
+
+
+def _vector(xp, y):
+    return xp.reshape(y, (-1,)) if getattr(y, "ndim", 1) == 0 else y
+
+
+def target_of(obj, x0=None, data=None, m=None) -> tuple[Target | None, Problem]:
+    """(how a worker rebuilds it, or None when it cannot; the Problem itself)."""
+    if isinstance(obj, Problem):
+        names = size_names(obj.name) if obj.name in PROBLEMS else None
+        if names is not None:
+            sizes = tuple((k, obj.meta[k]) for k in names if k in obj.meta)
+            try:
+                again = make_problem(obj.name, **dict(sizes))
+            except (TypeError, ValueError):
+                again = None
+            if again is not None and again.n == obj.n and np.array_equal(again.x0, obj.x0):
+                return Target(problem=obj.name, sizes=sizes), obj
+        return None, obj
+    if isinstance(obj, str) and obj in PROBLEMS:
+        return Target(problem=obj), make_problem(obj)
+    if isinstance(obj, str):
+        fn, spec = load_function(obj), obj
+    else:
+        fn, spec = obj, _importable(obj)
+    if x0 is None:
+        raise ValueError("profile: x0 is needed with a function")
+    problem = function_problem(fn, x0, data, m, name=spec or getattr(fn, "__name__", "user"))
+    if spec is None:
+        return None, problem
+    return Target(function=spec, x0=np.asarray(x0, dtype=float), m=problem.m, data=data,
+                  path=tuple(p for p in sys.path if p)), problem
+
+
+def _importable(fn) -> str | None:
+    module, name = getattr(fn, "__module__", None), getattr(fn, "__qualname__", "")
+    if not module or module == "__main__" or "<" in name:
+        return None
+    try:
+        return f"{module}:{name}" if load_function(f"{module}:{name}") is fn else None
+    except ValueError:
+        return None
+
+
+PRIMARY = ("jacfwd", "jacrev", "grad", "fd")    # measured first, with a larger share
+PRIMARY_WEIGHT = 3.0
+
+
+def modes_for(framework: str, problem: Problem) -> list[str]:
+    """The ways `framework` gives the whole derivative: its Jacobian modes, and grad for m = 1."""
+    cls = framework_class(framework)
+    return list(cls.modes) + (["grad"] if problem.m == 1 and "grad" in cls.ops() else [])
+
+
+def plan_for(frameworks: list[str], problem: Problem) -> list[tuple[str, str]]:
+    """(framework, mode) in the order they are measured: every framework's primary modes
+    (jacfwd, jacrev, grad) first, then the loops and the adapters' other modes."""
+    every = [(fw, mode) for fw in frameworks for mode in modes_for(fw, problem)]
+    return ([item for item in every if item[1] in PRIMARY]
+            + [item for item in every if item[1] not in PRIMARY])
+
+
+def _weight(mode: str) -> float:
+    return PRIMARY_WEIGHT if mode in PRIMARY else 1.0
+
+
+# -- measuring one mode --------------------------------------------------------------------
+def measure(problem: Problem, framework: str, mode: str, dtype: str, share_s: float) -> dict:
+    """Prepare (validated), then time `mode`; a dict row (status ok / skipped / failed)."""
+    from .cases import prepare
+    from .validate import ValidationError
+    fw = framework_class(framework)(dtype=dtype)
+    reason = fw.supports(problem, mode)
+    if reason is not None:
+        return {"status": "skipped", "note": reason}
+    start = time.perf_counter()
+    try:
+        case = prepare(problem, fw, mode, dtype=dtype, warmup=1)
+    except Unsupported as exc:
+        return {"status": "skipped", "note": str(exc)}
+    except ValidationError as exc:
+        return {"status": "failed", "note": str(exc)}
+    except Exception as exc:   # a crash in one framework's mode must not end the profile
+        return {"status": "failed", "note": f"{type(exc).__name__}: {exc}"}
+    left = share_s - (time.perf_counter() - start)
+    times: list[float] = []
+    limit = min(TIMING_S, max(left, 0.0) / 2)
+    while len(times) < MAX_CALLS and (len(times) < MIN_CALLS or sum(times) < limit):
+        t0 = time.perf_counter()
+        case()
+        times.append(time.perf_counter() - t0)
+        if sum(times) > max(left, 0.0):
+            break
+    return {"status": "ok", "seconds": float(np.median(times)), "calls": len(times),
+            "compile_s": (case.compile_s or 0.0) + case.first_call_s, "error": case.error,
+            "reference": case.reference}
+
+
+def serve(address: str, authkey_hex: str) -> None:
+    """A worker's loop (`python -c 'from adcost.profile import serve; serve(...)'`): receive
+    (target, framework, dtype), then (mode, share) tasks; answer each with a row."""
+    from multiprocessing.connection import Client
+
+    from . import threads
+    threads.apply()
+    conn = Client(address, authkey=bytes.fromhex(authkey_hex))
+    target, framework, dtype = conn.recv()
+    problem = target.build()
+    framework_class(framework)(dtype=dtype)     # import the framework before any share runs
+    conn.send("ready")
+    while True:
+        task = conn.recv()
+        if task is None:
+            return
+        mode, share = task
+        conn.send(measure(problem, framework, mode, dtype, share))
+
+
+class Worker:
+    """One framework's worker process (a fresh interpreter, not a fork: the frameworks' thread
+    pools do not survive fork, and the caller's script is not re-run); `run` returns None when
+    the mode outran its share and the worker was killed."""
+
+    def __init__(self, target: Target, framework: str, dtype: str):
+        self.args = (target, framework, dtype)
+        self.proc = None
+
+    def _start(self, timeout: float):
+        import os
+        import subprocess
+        import tempfile
+        from multiprocessing.connection import Listener
+        key = os.urandom(16)
+        self.dir = tempfile.mkdtemp(prefix="adcost-profile-")
+        listener = Listener(os.path.join(self.dir, "socket"), family="AF_UNIX", authkey=key)
+        code = f"from adcost.profile import serve; serve({listener.address!r}, {key.hex()!r})"
+        self.proc = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.DEVNULL)
+        listener._listener._socket.settimeout(max(timeout, 1.0))
+        try:
+            self.conn = listener.accept()
+        except OSError:
+            self.stop()
+            raise RuntimeError("profile: the worker process did not start") from None
+        finally:
+            listener.close()
+        self.conn.send(self.args)
+        if not self.conn.poll(timeout) or self.conn.recv() != "ready":
+            self.stop()
+            raise RuntimeError(f"profile: the {self.args[1]} worker did not get ready in {timeout:.0f} s")
+
+    def run(self, mode: str, share: float, startup: float = STARTUP_S) -> dict | None:
+        """The row of `mode`, or None when it outran `share` (the start-up of a worker, which
+        imports the framework, is not counted in the share; it may take `startup` seconds)."""
+        if self.proc is None or self.proc.poll() is not None:
+            try:
+                self._start(min(startup, STARTUP_S))
+            except RuntimeError:
+                return None
+        start = time.perf_counter()
+        self.conn.send((mode, share))
+        if self.conn.poll(max(share - (time.perf_counter() - start), 0.0)):
+            try:
+                return self.conn.recv()
+            except EOFError:
+                pass
+        self.stop()
+        return None
+
+    def stop(self):
+        if self.proc is not None:
+            if self.proc.poll() is None:
+                self.proc.kill()
+            self.proc.wait()
+            self.proc = None
+            import shutil
+            shutil.rmtree(self.dir, ignore_errors=True)
+
+    def close(self):
+        if self.proc is not None and self.proc.poll() is None:
+            try:
+                self.conn.send(None)
+                self.proc.wait(2)
+            except Exception:   # a worker that does not leave in time is killed below
+                pass
+        self.stop()
+
+
+# -- the profile ---------------------------------------------------------------------------
+def profile(fn, x0=None, data=None, frameworks=None, budget_s: float = 60.0, m: int | None = None,
+            dtype: str = "float64", progress: Callable[[dict], None] | None = None):
+    """Measure every mode of every framework that can run `fn`, best first (a DataFrame).
+
+    fn: fn(xp, x) (or fn(xp, x, data) with `data`), a "module:function" string, a registered
+    problem's name, or a Problem.  budget_s bounds the whole profile; each remaining mode gets
+    an equal share of what is left (at least MIN_SHARE_S)."""
+    import pandas as pd
+    if not budget_s > 0:
+        raise ValueError(f"profile: the budget must be > 0 seconds, got {budget_s}")
+    target, problem = target_of(fn, x0, data, m)
+    chosen = list(frameworks) if frameworks else [
+        name for name, rec in records().items() if name != "python" or problem.scalar]
+    rows, usable = [], []
+    for name in chosen:
+        reason = missing_reason(name)
+        if reason is not None:
+            if name not in records():
+                raise ValueError(f"profile: {reason}")
+            rows.append(_row(name, "*", problem, {"status": "skipped", "note": reason}))
+        else:
+            usable.append(name)
+    plan = plan_for(usable, problem)
+    deadline = time.perf_counter() + budget_s
+    workers: dict[str, Worker] = {}
+    try:
+        for i, (name, mode) in enumerate(plan):
+            left = deadline - time.perf_counter()
+            weights = sum(_weight(m) for _, m in plan[i:])
+            share = min(max(MIN_SHARE_S, left * _weight(mode) / weights), max(left, 0.0))
+            if left <= 0.5:
+                result = {"status": "stopped", "note": "the profile's budget was spent"}
+            elif target is None:
+                result = measure(problem, name, mode, dtype, share)
+            else:
+                worker = workers.setdefault(name, Worker(target, name, dtype))
+                result = worker.run(mode, share, startup=max(left, 1.0))
+                if result is None:
+                    result = {"status": "stopped",
+                              "note": f"outran its share of the budget ({share:.1f} s): stopped"}
+            rows.append(_row(name, mode, problem, result))
+            if progress:
+                progress(rows[-1])
+    finally:
+        for w in workers.values():
+            w.close()
+    return rank(pd.DataFrame(rows), problem)
+
+
+def _row(framework: str, mode: str, problem: Problem, result: dict) -> dict:
+    family = ops.describe(mode).family if mode != "*" else ""
+    api = ("adcost.grad(problem, {fw!r})" if mode == "grad"
+           else "adcost.jacobian(problem, {fw!r}, {mode!r})").format(fw=framework, mode=mode)
+    native = records()[framework].notes.get(mode, "") if framework in records() else ""
+    return {"framework": framework, "mode": mode, "family": family,
+            "seconds": result.get("seconds"), "compile_s": result.get("compile_s"),
+            "calls": result.get("calls"), "status": result["status"], "call": api,
+            "native": native, "error": result.get("error"), "note": result.get("note", ""),
+            "n": problem.n, "m": problem.m}
+
+
+def rank(df, problem: Problem):
+    """Measured rows fastest first, then the rest; `ratio` is seconds over the fastest."""
+    ok = df[df["status"] == "ok"].sort_values("seconds")
+    rest = df[df["status"] != "ok"]
+    import pandas as pd
+    out = pd.concat([ok, rest], ignore_index=True)
+    best = ok["seconds"].min() if len(ok) else np.nan
+    out["ratio"] = out["seconds"] / best
+    out["recommended"] = False
+    if len(ok):
+        out.loc[0, "recommended"] = True
+    out.attrs["problem"] = {"name": problem.name, "n": problem.n, "m": problem.m}
+    return out
+
+
+def summary(df) -> list[str]:
+    """The recommendation in words: the fastest, and the best of each family."""
+    info = df.attrs.get("problem", {})
+    ok = df[df["status"] == "ok"]
+    lines = [f"{info.get('name', '?')}: n = {info.get('n')}, m = {info.get('m')}"]
+    if not len(ok):
+        return lines + ["no mode could be measured"]
+    top = ok.iloc[0]
+    lines.append(f"recommended: {top['framework']} {top['mode']} ({_fmt(top['seconds'])} a call, "
+                 f"{_fmt(top['compile_s'])} before the first) -> {top['call']}")
+    for family in ("forward", "reverse", "fd"):
+        part = ok[ok["family"] == family]
+        if len(part):
+            r = part.iloc[0]
+            lines.append(f"best {family}: {r['framework']} {r['mode']} {_fmt(r['seconds'])} "
+                         f"({r['ratio']:.1f}x the fastest)")
+    return lines
+
+
+def _fmt(seconds) -> str:
+    if seconds is None or not np.isfinite(seconds):
+        return "-"
+    return f"{seconds * 1e3:.3g} ms" if seconds < 1 else f"{seconds:.3g} s"
+
+
+def table(df) -> str:
+    lines = [f"{'framework':<9} {'mode':<29} {'time':>10} {'compile':>10} {'x best':>7} {'status':<8} call / note"]
+    for _, r in df.iterrows():
+        ratio = "" if not np.isfinite(r["ratio"]) else f"{r['ratio']:.1f}"
+        tail = r["call"] if r["status"] == "ok" else r["note"]
+        lines.append(f"{r['framework']:<9} {r['mode']:<29} {_fmt(r['seconds']):>10} "
+                     f"{_fmt(r['compile_s']):>10} {ratio:>7} {r['status']:<8} {tail}")
+    return "\n".join(lines)

@@ -1,0 +1,108 @@
+"""`adcost profile`: measured ranking on the user's own function."""
+import json
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from adcost import cli
+from adcost import profile as prof
+
+MODULE = '''
+import time
+import numpy as np
+
+T = np.linspace(0.0, 1.0, 300).reshape(300, 1)
+
+def wide(xp, x):
+    """few inputs (3), many outputs (300)"""
+    return xp.sum(xp.sin(T * xp.reshape(x, (1, 3))), axis=1)
+
+def tall(xp, x):
+    """many inputs, one output"""
+    return xp.reshape(xp.sum(xp.tanh(x) * x), (1,))
+
+def gather(xp, x, data):
+    return xp.take(x, data["idx"]) * data["scale"]
+
+def slow(xp, x):
+    time.sleep(0.4)
+    return x * 2.0
+'''
+
+
+@pytest.fixture
+def user_module(tmp_path, monkeypatch):
+    (tmp_path / "userfns.py").write_text(MODULE)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.chdir(tmp_path)
+    sys.modules.pop("userfns", None)
+    return tmp_path
+
+
+def test_few_inputs_recommend_forward(user_module):
+    df = prof.profile("userfns:wide", x0=[0.1, 0.2, 0.3], frameworks=["numpy"], budget_s=30)
+    best = df.iloc[0]
+    assert best["recommended"] and best["status"] == "ok" and best["family"] == "forward"
+    assert set(["framework", "mode", "seconds", "compile_s", "call"]) <= set(df.columns)
+    assert df.attrs["problem"]["m"] == 300       # m found by one call
+    assert best["call"].startswith("adcost.jacobian(problem, 'numpy'")
+
+
+def test_many_inputs_recommend_reverse(user_module):
+    df = prof.profile("userfns:tall", x0=np.linspace(-1, 1, 400), frameworks=["numpy"], budget_s=30)
+    assert df.iloc[0]["family"] == "reverse"
+    ok = df[df["status"] == "ok"]
+    assert ok["seconds"].is_monotonic_increasing
+
+
+def test_data_and_integer_gather_in_process():
+    """A lambda cannot go to a worker: measured in this process, with its data."""
+    fn = lambda xp, x, d: xp.take(x, d["idx"]) * d["scale"]   # noqa: E731
+    df = prof.profile(fn, x0=[1.0, 2.0, 3.0], data={"idx": np.array([2, 0, 2]), "scale": 2.0},
+                      frameworks=["numpy"], budget_s=20)
+    assert (df["status"] == "ok").any() and df.attrs["problem"]["m"] == 3
+
+
+def test_a_slow_mode_is_stopped_not_waited_for(user_module, monkeypatch):
+    monkeypatch.setattr(prof, "MIN_SHARE_S", 1.0)
+    start = time.perf_counter()
+    df = prof.profile("userfns:slow", x0=[1.0, 2.0], frameworks=["numpy"], budget_s=3)
+    took = time.perf_counter() - start
+    assert (df["status"] == "stopped").all(), df[["mode", "status", "note"]]
+    assert took < 3 + 10      # the budget, plus a worker's start-up
+    assert not df["recommended"].any()
+
+
+def test_cli_profile_json(user_module, capsys):
+    np.save(user_module / "x.npy", np.array([1.0, 2.0, 3.0]))
+    np.savez(user_module / "d.npz", idx=np.array([0, 2]), scale=np.array(3.0))
+    code = cli.main(["profile", "userfns:gather", "--x0", "x.npy", "--data", "d.npz",
+                     "--framework", "numpy", "--budget", "20", "--json"])
+    assert code == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert rows[0]["recommended"] and {"framework", "mode", "seconds", "compile_s", "call"} <= set(rows[0])
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["profile"], "MODULE:FUNCTION or --problem"),
+    (["profile", "userfns:wide"], "--x0"),
+    (["profile", "userfns:wide", "--x0", "missing.npy"], "missing.npy"),
+    (["profile", "nosuchmodule:f", "--x0", "x.npy"], "cannot import"),
+    (["profile", "userfns:nothere", "--x0", "x.npy"], "has no"),
+    (["profile", "userfns:wide", "--x0", "x.npy", "--m", "7"], "--m 7"),
+    (["profile", "--problem", "gmm", "--size", "q=3"], "takes no size q"),
+])
+def test_cli_profile_bad_input_is_one_line(user_module, capsys, argv, message):
+    np.save(user_module / "x.npy", np.array([1.0, 2.0, 3.0]))
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and len(err.splitlines()) == 1
+    assert {p.name for p in user_module.iterdir()} - {"__pycache__"} == {"x.npy", "userfns.py"}
+
+
+def test_bad_budget_is_refused():
+    with pytest.raises(SystemExit) as exc:
+        cli.main(["profile", "--problem", "lse", "--budget", "0"])
+    assert exc.value.code == 2
