@@ -226,6 +226,27 @@ def test_advise_cli(asv_dir, tmp_path, capsys):
     assert err.startswith("adcost: error: no measured results") and "\n" not in err
 
 
+def test_advisor_leaves_out_what_cannot_run_the_problem(tidy):
+    """A problem using an operation the NumPy engine lacks: numpy modes are left out, named."""
+    import adcost
+    p = adcost.custom_problem("uses_arctan", lambda xp, x: xp.arctan(x), 3, 3, [0.1, 0.2, 0.3])
+    with_numpy = tidy.assign(framework=tidy["framework"].replace({"jax": "numpy"}))
+    a = advise.advise(with_numpy, 0, 0, problem=p)
+    assert (a.n, a.m) == (3, 3)
+    assert all(pred.framework != "numpy" for pred in a.predictions)
+    assert any("left out numpy" in note and "arctan" in note for note in a.notes)
+    text = advise.format_advice(a)
+    assert "predictions from the MLP crossover study" in text and "adcost profile" in text
+
+
+def test_advise_cli_problem(asv_dir, capsys):
+    assert cli.main(["advise", "--problem", "lse", "--size", "n=50", "--results", str(asv_dir)]) == 0
+    out = capsys.readouterr().out
+    assert "R^50 -> R^1" in out and "not measurements of lse" in out
+    assert cli.main(["advise", "--problem", "lse", "--n", "3", "--results", str(asv_dir)]) == 2
+    assert cli.main(["advise", "--m", "3", "--results", str(asv_dir)]) == 2
+
+
 # -- compare ----------------------------------------------------------------------------
 def test_compare_flags_only_real_slowdowns(asv_dir, tmp_path, capsys):
     same = fx.write_results(tmp_path / "same", commit="1" * 40, seed=7)

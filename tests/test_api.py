@@ -57,3 +57,34 @@ def test_user_defined_array_problem():
     p = adcost.custom_problem("xexp", softplus_sum, n=3, m=1, x0=[0.1, -0.2, 0.3])
     g = adcost.grad(p, "torch")
     assert np.allclose(g, np.exp(p.x0) * (1 + p.x0))
+
+
+def test_public_api_reuses_the_prepared_case_at_new_points():
+    """Two calls on one problem: one prepared case, the second at its own point (checked)."""
+    import adcost
+    from adcost.frameworks.fd import central_jacobian
+    p = adcost.make_problem("mlp", n=3, m=2, depth=1, width=4, activation="tanh")
+    J0 = adcost.jacobian(p, "numpy", "jacrev")
+    x1 = p.x0 + 0.3
+    J1 = adcost.jacobian(p, "numpy", "jacrev", x=x1)
+    assert len(adcost._PREPARED[p]) == 1
+    fd = central_jacobian(lambda z: p.f(np, z), x1)
+    np.testing.assert_allclose(J1, fd, atol=1e-7)
+    assert not np.allclose(J0, J1)
+    y, jv = adcost.jvp(p, "numpy", [1.0, 0.0, 0.0], x=x1)
+    np.testing.assert_allclose(jv, fd[:, 0], atol=1e-7)
+    y, jtu = adcost.vjp(p, "numpy", [0.0, 1.0], x=x1)
+    np.testing.assert_allclose(jtu, fd[1], atol=1e-7)
+
+
+def test_public_api_spot_check_catches_a_wrong_result_at_a_new_point():
+    import adcost
+    p = adcost.make_problem("mlp", n=3, m=2, depth=1, width=4)
+    adcost.jacobian(p, "numpy", "jacfwd")
+    case = adcost._PREPARED[p][("numpy", "jacfwd", "float64", "cpu")]
+    right = case.fn
+    case.fn = lambda *args: right(*args) * 1.01
+    with pytest.raises(adcost.ValidationError, match="new point"):
+        adcost.jacobian(p, "numpy", "jacfwd", x=p.x0 + 0.1)
+    wrong = adcost.jacobian(p, "numpy", "jacfwd", x=p.x0 + 0.1, validate=False)   # asked for
+    assert np.allclose(wrong, 1.01 * right(*case.args[:1], case.framework.asarray(p.x0 + 0.1)))

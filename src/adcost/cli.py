@@ -53,8 +53,13 @@ def parser() -> Parser:
     sub.add_parser("list", help="problems, frameworks and their modes")
 
     a = sub.add_parser("advise", help="which Jacobian mode to use for f: R^n -> R^m, from measured results")
-    a.add_argument("--n", required=True, type=positive, help="inputs of f")
-    a.add_argument("--m", required=True, type=positive, help="outputs of f")
+    a.add_argument("--n", type=positive, help="inputs of f")
+    a.add_argument("--m", type=positive, help="outputs of f")
+    a.add_argument("--problem", choices=problems, metavar="PROBLEM",
+                   help="instead of --n/--m: a registered problem (its n and m; modes that cannot "
+                        "run it are left out)")
+    a.add_argument("--size", type=size_pair, action="append", default=[],
+                   help="a size of --problem, KEY=VALUE (repeatable)")
     a.add_argument("--depth", type=positive, help="layers (scales by the measured depth sweep)")
     a.add_argument("--framework", choices=frameworks, metavar="FRAMEWORK",
                    help=f"only this framework's modes: {', '.join(frameworks)}")
@@ -166,7 +171,16 @@ def cmd_list(args) -> int:
 
 def cmd_advise(args) -> int:
     from .analysis.advise import run
-    return run(args.n, args.m, args.depth, args.framework, args.results)
+    problem = None
+    if args.problem is not None:
+        if args.n is not None or args.m is not None:
+            raise ValueError("advise: give --n and --m, or --problem (its n and m), not both")
+        problem = make_problem(args.problem, **dict(args.size))
+    elif args.n is None or args.m is None:
+        raise ValueError("advise: --n and --m are needed (or --problem NAME)")
+    elif args.size:
+        raise ValueError("advise: --size goes with --problem")
+    return run(args.n, args.m, args.depth, args.framework, args.results, problem)
 
 
 def _load_array(path: str, what: str):

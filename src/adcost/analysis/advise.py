@@ -54,6 +54,7 @@ class Advice:
     predictions: list[Prediction]
     source: str
     notes: list[str] = field(default_factory=list)
+    problem: str | None = None
 
     @property
     def best(self) -> Prediction:
@@ -164,8 +165,21 @@ def _depth_scale(df, advice: Advice, g, fw: str, mode: str, depth: int) -> float
     return 1.0
 
 
+def runnable(problem, framework: str, mode: str) -> str | None:
+    """Why `framework` cannot run `mode` on `problem` (None: it can, or it is not installed
+    here and so cannot be asked)."""
+    from ..frameworks.base import framework_class, missing_reason
+    if missing_reason(framework):
+        return None
+    return framework_class(framework)(dtype="float64").supports(problem, mode)
+
+
 def advise(df, n: int, m: int, depth: int | None = None, framework: str | None = None,
-           source: str = "?") -> Advice:
+           source: str = "?", problem=None) -> Advice:
+    """Predicted seconds per (framework, mode) at (n, m) from the MLP crossover sweep; with
+    `problem`, its n and m are used and modes that cannot run it are left out (noted)."""
+    if problem is not None:
+        n, m = problem.n, problem.m
     rows = _ok(df, "JacobianNM.time_jacobian")
     if framework:
         if framework not in set(rows["framework"]):
@@ -180,11 +194,19 @@ def advise(df, n: int, m: int, depth: int | None = None, framework: str | None =
         advice.notes.append(f"n={n}, m={m} lies outside the measured range n in [{ns.min():g}, {ns.max():g}], "
                             f"m in [{ms.min():g}, {ms.max():g}]: times are extrapolated")
     for (fw, mode), g in rows.groupby(["framework", "op"]):
+        if problem is not None:
+            reason = runnable(problem, fw, mode)
+            if reason is not None:
+                advice.notes.append(f"left out {fw} {mode}: {reason}")
+                continue
         seconds, outside = predict_mode(g, n, m, mode)
         if depth is not None:
             seconds *= _depth_scale(df, advice, g, fw, mode, depth)
         advice.predictions.append(Prediction(fw, mode, seconds, outside, api_of(fw, mode)))
+    if not advice.predictions:
+        raise NoResults(f"no measured framework and mode in {source} can run {problem.name}")
     advice.predictions.sort(key=lambda p: p.seconds)
+    advice.problem = None if problem is None else problem.name
     return advice
 
 
@@ -199,11 +221,16 @@ def format_advice(a: Advice) -> str:
         lines.append(f"  {p.framework:<9} {p.mode:<30} {p.seconds * 1e3:>9.3g} ms{flag:2}  {p.api}")
     lines += [f"  note: {note}" for note in dict.fromkeys(a.notes)]
     lines.append(f"  from: {a.source} (crossover.JacobianNM.time_jacobian; * = extrapolated)")
+    lines.append("  these are predictions from the MLP crossover study (an MLP of the measured width "
+                 "and depth with this n and m), not measurements of "
+                 + (f"{a.problem}" if a.problem else "your function")
+                 + "; to measure it: adcost profile "
+                 + (f"--problem {a.problem}" if a.problem else "MODULE:FUNCTION --x0 FILE.npy"))
     return "\n".join(lines)
 
 
-def run(n: int, m: int, depth: int | None = None, framework: str | None = None,
-        results: str | None = None) -> int:
+def run(n: int | None, m: int | None, depth: int | None = None, framework: str | None = None,
+        results: str | None = None, problem=None) -> int:
     df, source = load_results(results)
-    print(format_advice(advise(df, n, m, depth, framework, source)))
+    print(format_advice(advise(df, n, m, depth, framework, source, problem)))
     return 0
