@@ -10,10 +10,10 @@ import pytest
 
 from adcost import bench, grids
 from adcost.frameworks.base import REGISTRY, names
-from benchmarks import crossover, roofline, second_order
+from benchmarks import crossover, roofline, second_order, workloads
 
 ROOT = Path(__file__).resolve().parents[1]
-MODULES = (crossover, roofline, second_order)
+MODULES = (crossover, roofline, second_order, workloads)
 
 
 def benchmark_classes():
@@ -95,6 +95,10 @@ REPRESENTATIVE = [
     (second_order.PerExample, "time_per_example", {"framework": "jax", "route": "pe_grad_vmap"}),
     (second_order.PerExample, "time_per_example", {"framework": "numpy", "route": "pe_grad_loop"}),
     (second_order.Bracketing, "time_product", {"profile": "hourglass", "order": "optimal"}),
+    (workloads.Workload, "time_workload", {"framework": "jax", "mode": "jacrev"}),
+    (workloads.Workload, "time_workload", {"framework": "numpy", "mode": "jacfwd",
+                                           "workload": grids.workloads()["labels"][-1]}),
+    (workloads.Workload, "time_workload", {"framework": "fd", "mode": "fd"}),
 ]
 
 
@@ -296,3 +300,14 @@ def test_second_order_memory_estimates_count_the_tangents_pushed_at_once():
         bench.prepare_or_skip("torch", "hvp_fwd_over_fwd", grow=("width", "depth"),
                               problem="mlp_loss", features=4, outputs=2, batch=16, width=64,
                               depth=16)
+
+
+def test_workload_labels_name_their_sizes_and_skip_mismatched_fd():
+    label = grids.workloads("full")["labels"][0]
+    problem, sizes = grids.workload_sizes(label)
+    assert label == grids.workload_label(problem, sizes) and problem == "gmm"
+    from adcost.bench import Skip
+    with pytest.raises(Skip, match="fd"):
+        workloads.Workload().setup("numpy", "fd", label)
+    with pytest.raises(Skip, match="only mode"):
+        workloads.Workload().setup("fd", "jacrev", label)

@@ -293,7 +293,9 @@ def _prepare_or_skip(framework, op, grow, problem, state, call_budget_s, sizes):
         raise Skip(f"{framework} has no operation {op!r}")
     dtype = dtype_for(framework)
     grid = grids.crossover()
-    full = {"depth": grid["fixed_depth"], "width": grid["width"], **sizes}
+    from .problems import size_names
+    defaults = {"depth": grid["fixed_depth"], "width": grid["width"]}
+    full = {**{k: v for k, v in defaults.items() if k in size_names(problem)}, **sizes}
     if problem == PROBLEM:
         need = estimate_bytes(op, full.get("n", 1), full.get("m", 1), full["depth"], full["width"],
                               _ITEMSIZE[dtype])

@@ -131,6 +131,68 @@ SECOND_ORDER = {
 }
 
 
+# -- workloads of the AD benchmark literature (issue: your function, measured) -------------
+# Each workload at three sizes, smallest to largest; `grows` names the size plotted on x.
+WORKLOADS = {
+    "quick": {
+        "sizes": {
+            "gmm": ({"d": 2, "k": 5, "points": 100}, {"d": 5, "k": 10, "points": 100},
+                    {"d": 10, "k": 15, "points": 100}),
+            "lse": ({"n": 100}, {"n": 1000}, {"n": 10000}),
+            "lstm": ({"layers": 2, "hidden": 14, "chars": 3}, {"layers": 2, "hidden": 14, "chars": 6},
+                     {"layers": 2, "hidden": 14, "chars": 12}),
+            "ba": ({"cameras": 2, "points": 10, "observations": 20},
+                   {"cameras": 4, "points": 40, "observations": 80},
+                   {"cameras": 8, "points": 120, "observations": 240}),
+            "trajectory": ({"systems": 4, "steps": 25}, {"systems": 16, "steps": 25},
+                           {"systems": 64, "steps": 25}),
+        },
+        "modes": ("primal", "jacfwd", "jacrev", "grad", "fd"),
+        "call_budget_s": 0.5,
+    },
+    "full": {
+        "sizes": {
+            "gmm": ({"d": 2, "k": 5, "points": 200}, {"d": 5, "k": 10, "points": 200},
+                    {"d": 10, "k": 25, "points": 200}),
+            "lse": ({"n": 100}, {"n": 1000}, {"n": 10000}, {"n": 100000}),
+            "lstm": ({"layers": 2, "hidden": 14, "chars": 4}, {"layers": 2, "hidden": 14, "chars": 16},
+                     {"layers": 2, "hidden": 14, "chars": 64}),
+            "ba": ({"cameras": 2, "points": 10, "observations": 20},
+                   {"cameras": 5, "points": 50, "observations": 100},
+                   {"cameras": 10, "points": 200, "observations": 400}),
+            "trajectory": ({"systems": 4, "steps": 25}, {"systems": 16, "steps": 25},
+                           {"systems": 64, "steps": 25}, {"systems": 256, "steps": 25}),
+        },
+        "modes": ("primal", "jacfwd", "jacrev", "grad", "fd", "jacfwd_loop", "jacrev_loop"),
+        "call_budget_s": 2.0,
+    },
+}
+# what the workload figure puts on its x axis
+WORKLOAD_AXIS = {"gmm": "n", "lse": "n", "lstm": "chars", "ba": "n", "trajectory": "m"}
+
+
+def workload_label(problem: str, sizes: dict) -> str:
+    """"gmm:d=2,k=5,points=100": a workload at one size, readable without the grid."""
+    return f"{problem}:" + ",".join(f"{k}={v}" for k, v in sizes.items())
+
+
+def workloads(name: str | None = None) -> dict:
+    """The workload grid, with `labels`: one workload_label per (workload, size)."""
+    grid = dict(WORKLOADS[name or grid_name()])
+    grid["labels"] = tuple(workload_label(w, s) for w, sizes in grid["sizes"].items() for s in sizes)
+    return grid
+
+
+def workload_sizes(label: str) -> tuple[str, dict]:
+    """(problem, sizes) of a workload label such as "gmm:d=2,k=5,points=100"."""
+    problem, _, rest = label.partition(":")
+    sizes = {}
+    for part in filter(None, rest.split(",")):
+        key, _, value = part.partition("=")
+        sizes[key] = int(value)
+    return problem, sizes
+
+
 def second_order(name: str | None = None) -> dict:
     return SECOND_ORDER[name or grid_name()]
 

@@ -40,6 +40,7 @@ GROUPS = (
     ("second order: per-example gradients", r"^second_order\.PerExample\."),
     ("second order: peak RSS", r"^second_order\.SecondOrderRSS\."),
     ("second order: mixed-mode bracketings", r"^second_order\.(Bracketing|Rates)\."),
+    ("workloads: GMM, LSE, LSTM, BA, trajectory", r"^workloads\."),
 )
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import functools
 import datetime
 import itertools
 import json
@@ -58,6 +59,24 @@ def fixed_sizes(suite: str, cls: str) -> dict:
         g = grids.checkpoint("quick")
         return {"width": g["width"], "n": g.get("features", g["width"]), "m": g["outputs"]}
     return {}
+
+
+@functools.lru_cache(maxsize=None)
+def _workload_dims(label: str) -> tuple:
+    from ..problems import make_problem
+    problem, sizes = grids.workload_sizes(label)
+    p = make_problem(problem, **sizes)
+    axis = grids.WORKLOAD_AXIS.get(problem, "n")
+    return problem, p.n, p.m, {"n": p.n, "m": p.m, **sizes}.get(axis)
+
+
+def workload_columns(label: str) -> dict:
+    """problem, n, m and `size` (the workload figure's x: grids.WORKLOAD_AXIS) of a label."""
+    try:
+        problem, n, m, size = _workload_dims(str(label))
+    except (ValueError, KeyError, TypeError):
+        return {}
+    return {"problem": problem, "n": n, "m": m, "size": size}
 
 
 def op_from_metric(metric: str) -> str | None:
@@ -135,6 +154,8 @@ def result_rows(path: Path, benchmarks: dict | None = None, machine: dict | None
             for key, text in zip(names, combo):
                 key = "op" if key in ("mode", "route") else key
                 row[key] = parse_param(text)
+            if "workload" in row:
+                row.update(workload_columns(row["workload"]))
             value = result[j] if j < len(result) else None
             ok = isinstance(value, (int, float)) and not math.isnan(value)
             row.update(value=float(value) if ok else None, status="ok" if ok else "skipped",

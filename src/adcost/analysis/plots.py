@@ -8,11 +8,12 @@ import argparse
 import sys
 
 from . import (cost_curves, crossover_map, hvp, load, memory_depth, oracle, per_example,
-               speedups, summary, tradeoff)
+               speedups, summary, tradeoff, workloads)
 from .plotting import render
 
 # every figure, in the site's order (adcost.analysis.site reads this tuple)
-FIGURES = (crossover_map, cost_curves, speedups, memory_depth, tradeoff, hvp, per_example, oracle)
+FIGURES = (crossover_map, cost_curves, speedups, memory_depth, tradeoff, hvp, per_example, oracle,
+           workloads)
 
 
 def build_all(df, out=None) -> None:

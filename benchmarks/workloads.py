@@ -1,0 +1,33 @@
+"""Workloads of the AD benchmark literature (adcost.problems.workloads): GMM, log-sum-exp, LSTM,
+bundle adjustment and a few-inputs/many-outputs ODE trajectory, each at the sizes of
+grids.WORKLOADS, in every framework that runs it: the primal, vectorized forward and reverse
+Jacobians, the gradient (m = 1), finite differences (the `fd` framework) and, in the full grid,
+the loops.  Each case is validated against the float64 reference in setup (adcost.bench).
+"""
+from adcost import grids
+from adcost.bench import FRAMEWORKS, Skip, prepare_or_skip
+
+GRID = grids.workloads()
+
+
+class Workload:
+    """Seconds of one call of `mode` on a workload at one size (label "problem:index")."""
+    params = (FRAMEWORKS, GRID["modes"], GRID["labels"])
+    param_names = ["framework", "mode", "workload"]
+    timeout = 300
+    rounds = 1
+    repeat = (3, 30, GRID["call_budget_s"])
+    sample_time = 0.01
+    warmup_time = 0.25
+    min_run_count = 2
+
+    def setup(self, framework, mode, workload):
+        if (framework == "fd") != (mode == "fd"):
+            raise Skip("finite differences are the fd framework's only mode"
+                       if framework == "fd" else f"{framework} has no mode 'fd'")
+        problem, sizes = grids.workload_sizes(workload)
+        self.case = prepare_or_skip(framework, mode, grow=tuple(sorted(sizes)), problem=problem,
+                                    call_budget_s=GRID["call_budget_s"], **sizes)
+
+    def time_workload(self, framework, mode, workload):
+        self.case()

@@ -1,0 +1,82 @@
+"""The AD-benchmark workloads, in the manner of ADBench's figures.
+
+Top row, one panel per workload (workloads.Workload): seconds against the workload's size
+(grids.WORKLOAD_AXIS: n for GMM, LSE and BA, characters for the LSTM, m for the trajectory) for
+the primal, the best forward-family mode (jacfwd, jacfwd_loop), the best reverse-family mode
+(jacrev, grad, jacrev_loop) and finite differences: one colour per framework, one line style
+per family.  Bottom row: the derivative over the primal (the best mode of each framework over
+that framework's primal), the figure ADBench reports.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .. import grids
+from ..ops import describe
+from . import load
+from .plotting import MissingData, figure, main_for
+
+NAME = "workloads"
+ORDER = ("gmm", "lse", "lstm", "ba", "trajectory")
+STYLES = {"primal": ":", "forward": "--", "reverse": "-", "fd": "-."}
+TITLES = {"gmm": "GMM log posterior (m = 1)", "lse": "log-sum-exp (m = 1)",
+          "lstm": "LSTM loss (m = 1)", "ba": "bundle adjustment (m = 3p)",
+          "trajectory": "ODE trajectory (n = 4)"}
+
+
+def family(mode: str) -> str:
+    return "primal" if mode == "primal" else describe(mode).family
+
+
+def best_per_family(t):
+    """Per (problem, framework, family, size): the fastest mode's seconds (and which mode)."""
+    t = t.assign(family=t["op"].map(family))
+    idx = t.groupby(["problem", "framework", "family", "size"])["value"].idxmin()
+    return t.loc[idx]
+
+
+def build(df):
+    t = load.measured(df, "Workload.time_workload")
+    if t.empty:
+        raise MissingData("no workloads.Workload results")
+    best = best_per_family(t)
+    problems = [p for p in ORDER if p in set(best["problem"])]
+    fws = sorted(best["framework"].unique())
+    colors = {fw: f"C{i}" for i, fw in enumerate(fws)}
+    fig, axes = figure(nrows=2, ncols=len(problems), width=3.9, height=3.4)
+    axes = np.asarray(axes).reshape(2, len(problems))
+    for col, problem in enumerate(problems):
+        g = best[best["problem"] == problem]
+        ax, ratio_ax = axes[0, col], axes[1, col]
+        for (fw, fam), h in g.groupby(["framework", "family"]):
+            h = h.sort_values("size")
+            ax.plot(h["size"], h["value"], STYLES.get(fam, "-"), marker="o", ms=3,
+                    color=colors[fw], label=f"{fw} {fam}")
+        primal = g[g["family"] == "primal"].set_index(["framework", "size"])["value"]
+        for fw, h in g[g["family"].isin(("forward", "reverse"))].groupby("framework"):
+            fastest = h.groupby("size")["value"].min()
+            keys = [(fw, s) for s in fastest.index]
+            base = primal.reindex(keys).to_numpy()
+            ok = np.isfinite(base)
+            if ok.any():
+                ratio_ax.plot(np.asarray(fastest.index)[ok], fastest.to_numpy()[ok] / base[ok],
+                              "-", marker="o", ms=3, color=colors[fw], label=fw)
+        axis = grids.WORKLOAD_AXIS.get(problem, "n")
+        for a in (ax, ratio_ax):
+            a.set_xscale("log")
+            a.set_yscale("log")
+            a.set_xlabel(axis if axis != "chars" else "characters")
+        ax.set_title(TITLES.get(problem, problem), fontsize=9)
+        ax.set_ylabel("seconds")
+        ratio_ax.set_ylabel("best derivative / primal")
+        ratio_ax.axhline(1.0, color="0.7", lw=0.8)
+        if col == 0:
+            ax.legend(fontsize=5.5, ncol=2)
+            ratio_ax.legend(fontsize=6)
+    fig.suptitle("Workloads: primal, best forward (dashed), best reverse (solid), finite "
+                 "differences (dash-dot)", fontsize=10.5)
+    fig.tight_layout()
+    return fig
+
+
+main = main_for(NAME, build, __doc__)
