@@ -106,3 +106,16 @@ def test_bad_budget_is_refused():
     with pytest.raises(SystemExit) as exc:
         cli.main(["profile", "--problem", "lse", "--budget", "0"])
     assert exc.value.code == 2
+
+
+def test_cli_jacobian_of_a_user_function(user_module, capsys):
+    np.save(user_module / "x.npy", np.array([1.0, 2.0, 3.0]))
+    np.savez(user_module / "d.npz", idx=np.array([0, 2]), scale=np.array(3.0))
+    assert cli.main(["jacobian", "--function", "userfns:gather", "--x0", "x.npy", "--data", "d.npz",
+                     "--framework", "numpy", "--json"]) == 0
+    J = np.array(json.loads(capsys.readouterr().out)["jacobian"])
+    np.testing.assert_allclose(J, [[3.0, 0, 0], [0, 0, 3.0]])
+    assert cli.main(["jacobian", "--function", "userfns:gather", "--x0", "x.npy",
+                     "--framework", "numpy"]) == 2       # data missing: one line
+    assert "data" in capsys.readouterr().err
+    assert cli.main(["jacobian", "--framework", "numpy"]) == 2

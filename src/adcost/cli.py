@@ -32,8 +32,13 @@ def parser() -> Parser:
     c.add_argument("--json", action="store_true", help="rows as JSON instead of a table")
 
     j = sub.add_parser("jacobian", help="print one Jacobian")
-    j.add_argument("--problem", required=True, choices=problems, metavar="PROBLEM",
+    j.add_argument("--problem", choices=problems, metavar="PROBLEM",
                    help=f"one of {', '.join(problems)}")
+    j.add_argument("--function", metavar="MODULE:FUNCTION",
+                   help="instead of --problem: your fn(xp, x) (or fn(xp, x, data) with --data), "
+                        "at the point --x0")
+    j.add_argument("--x0", help="the point of --function: a .npy file of n numbers")
+    j.add_argument("--data", help="the data of --function: an .npz file (0-d arrays become scalars)")
     j.add_argument("--framework", required=True, choices=frameworks, metavar="FRAMEWORK",
                    help=f"one of {', '.join(frameworks)}")
     j.add_argument("--mode", default="jacrev",
@@ -111,10 +116,35 @@ def cmd_check(args) -> int:
     return 1 if counts["FAIL"] else 0
 
 
+def _user_function(spec: str, x0_path: str | None, data_path: str | None, m=None):
+    """The Problem of a MODULE:FUNCTION given on the command line with its --x0 and --data."""
+    from .profile import function_problem, load_function
+    if not x0_path:
+        raise ValueError(f"{spec}: --x0 FILE.npy is needed with a function")
+    return function_problem(load_function(spec), _load_array(x0_path, "--x0"),
+                            _load_data(data_path), m, name=spec)
+
+
+def _load_data(path: str | None) -> dict | None:
+    """An .npz file as a problem's data: 0-d arrays become Python scalars."""
+    if not path:
+        return None
+    with _load_array(path, "--data") as npz:
+        return {k: (npz[k].item() if npz[k].ndim == 0 else npz[k]) for k in npz.files}
+
+
 def cmd_jacobian(args) -> int:
     sizes = {k: getattr(args, k) for k in ("n", "m", "depth", "width", "batch", "seed")
              if getattr(args, k) is not None}
     sizes.update(dict(args.size))
+    if (args.problem is None) == (args.function is None):
+        raise ValueError("jacobian: give --problem NAME or --function MODULE:FUNCTION (one of them)")
+    if args.function is not None:
+        if sizes:
+            raise ValueError("jacobian: sizes go with --problem; --function takes its n from --x0")
+        return _print_jacobian(args, _user_function(args.function, args.x0, args.data))
+    if args.x0 or args.data:
+        raise ValueError("jacobian: --x0 and --data go with --function")
     allowed = size_names(args.problem)
     unknown = sorted(set(sizes) - set(allowed))
     if unknown:
@@ -125,14 +155,17 @@ def cmd_jacobian(args) -> int:
         given = " ".join(f"--{k} {v}" for k, v in sizes.items() if k in ("n", "m", "depth", "width", "batch"))
         raise ValueError(f"{given or args.problem}: {args.problem} needs about {need / 2**30:.3g} GiB, "
                          f"more than the {have / 2**30:.3g} GiB this machine has available")
+    return _print_jacobian(args, make_problem(args.problem, **sizes))
+
+
+def _print_jacobian(args, problem) -> int:
+    from . import jacobian
     reason = missing_reason(args.framework)
     if reason:
         raise ValueError(reason)
     modes = framework_class(args.framework).modes
     if args.mode not in modes:
         raise ValueError(f"{args.framework} has no mode {args.mode!r}; choose from {', '.join(modes)}")
-    from . import jacobian
-    problem = make_problem(args.problem, **sizes)
     J = jacobian(problem, args.framework, args.mode, dtype=args.dtype)
     if args.json:
         print(json.dumps({"problem": problem.name, **{k: v for k, v in problem.sizes.items()},
@@ -213,12 +246,7 @@ def cmd_profile(args) -> int:
             raise ValueError("profile: --size goes with --problem")
         if not args.x0:
             raise ValueError("profile: --x0 FILE.npy is needed with MODULE:FUNCTION")
-        x0 = _load_array(args.x0, "--x0")
-        data = None
-        if args.data:
-            with _load_array(args.data, "--data") as npz:
-                data = {k: (npz[k].item() if npz[k].ndim == 0 else npz[k]) for k in npz.files}
-        target = args.target
+        x0, data, target = _load_array(args.x0, "--x0"), _load_data(args.data), args.target
     quiet = args.json or not sys.stderr.isatty()
     progress = None if quiet else (lambda r: print(f"  {r['framework']} {r['mode']}: {r['status']}",
                                                    file=sys.stderr))

@@ -56,20 +56,20 @@ def load_function(spec: str, path=()) -> Callable:
     """`module:function` (the module importable from the current directory or `path`)."""
     module, sep, name = spec.partition(":")
     if not sep or not module or not name:
-        raise ValueError(f"profile: {spec!r} is not MODULE:FUNCTION")
+        raise ValueError(f"{spec!r} is not MODULE:FUNCTION")
     for entry in reversed(list(path) or [""]):
         if entry not in sys.path:
             sys.path.insert(0, entry)
     try:
         obj = importlib.import_module(module)
     except ImportError as exc:
-        raise ValueError(f"profile: cannot import {module!r}: {exc}") from None
+        raise ValueError(f"cannot import {module!r}: {exc}") from None
     for part in name.split("."):
         if not hasattr(obj, part):
-            raise ValueError(f"profile: {module!r} has no {name!r}")
+            raise ValueError(f"{module!r} has no {name!r}")
         obj = getattr(obj, part)
     if not callable(obj):
-        raise ValueError(f"profile: {spec} is not callable")
+        raise ValueError(f"{spec} is not callable")
     return obj
 
 
@@ -78,19 +78,19 @@ def function_problem(fn: Callable, x0, data=None, m: int | None = None, name: st
     from .namespace import numpy_xp
     x0 = np.asarray(x0, dtype=float).reshape(-1)
     if x0.size == 0:
-        raise ValueError("profile: x0 is empty")
+        raise ValueError(f"{name}: x0 is empty")
     call = (lambda xp, x, d: fn(xp, x, d)) if data is not None else (lambda xp, x, d: fn(xp, x))
     try:
         y = np.asarray(call(numpy_xp(), x0, data), dtype=float)
     except Exception as exc:
-        raise ValueError(f"profile: {name} fails at x0 with NumPy: {type(exc).__name__}: {exc}") from None
+        raise ValueError(f"{name} fails at x0 with NumPy: {type(exc).__name__}: {exc}") from None
     if y.ndim > 1:
-        raise ValueError(f"profile: {name} must return a vector (m,), got shape {y.shape}")
+        raise ValueError(f"{name} must return a vector (m,), got shape {y.shape}")
     found = max(y.size, 1)
     if m is not None and m != found:
-        raise ValueError(f"profile: --m {m} but {name} returns {found} values")
+        raise ValueError(f"--m {m} but {name} returns {found} values")
     if not np.all(np.isfinite(y)):
-        raise ValueError(f"profile: {name} is not finite at x0")
+        raise ValueError(f"{name} is not finite at x0")
     label = name.replace(":", ".")
     if data is None:
         return custom_problem(label, lambda xp, x: _vector(xp, fn(xp, x)), x0.size, found, x0)
