@@ -145,17 +145,22 @@ def cmd_jacobian(args) -> int:
         return _print_jacobian(args, _user_function(args.function, args.x0, args.data))
     if args.x0 or args.data:
         raise ValueError("jacobian: --x0 and --data go with --function")
-    allowed = size_names(args.problem)
+    return _print_jacobian(args, checked_problem(args.problem, sizes))
+
+
+def checked_problem(name: str, sizes: dict):
+    """make_problem(name, **sizes) after checking the size names and that it fits in memory."""
+    allowed = size_names(name)
     unknown = sorted(set(sizes) - set(allowed))
     if unknown:
-        raise ValueError(f"{args.problem} takes no size {', '.join(unknown)} "
+        raise ValueError(f"{name} takes no size {', '.join(unknown)} "
                          f"(it takes: {', '.join(allowed) or 'none'})")
-    need, have = estimate_bytes(args.problem, sizes), available_memory()
+    need, have = estimate_bytes(name, sizes), available_memory()
     if need is not None and need > have:
         given = " ".join(f"--{k} {v}" for k, v in sizes.items() if k in ("n", "m", "depth", "width", "batch"))
-        raise ValueError(f"{given or args.problem}: {args.problem} needs about {need / 2**30:.3g} GiB, "
+        raise ValueError(f"{given or name}: {name} needs about {need / 2**30:.3g} GiB, "
                          f"more than the {have / 2**30:.3g} GiB this machine has available")
-    return _print_jacobian(args, make_problem(args.problem, **sizes))
+    return make_problem(name, **sizes)
 
 
 def _print_jacobian(args, problem) -> int:
@@ -208,7 +213,7 @@ def cmd_advise(args) -> int:
     if args.problem is not None:
         if args.n is not None or args.m is not None:
             raise ValueError("advise: give --n and --m, or --problem (its n and m), not both")
-        problem = make_problem(args.problem, **dict(args.size))
+        problem = checked_problem(args.problem, dict(args.size))
     elif args.n is None or args.m is None:
         raise ValueError("advise: --n and --m are needed (or --problem NAME)")
     elif args.size:
@@ -230,17 +235,7 @@ def cmd_profile(args) -> int:
     if args.problem is not None:
         if args.x0 or args.data or args.m:
             raise ValueError("profile: --x0, --data and --m go with MODULE:FUNCTION, not --problem")
-        sizes = dict(args.size)
-        allowed = size_names(args.problem)
-        unknown = sorted(set(sizes) - set(allowed))
-        if unknown:
-            raise ValueError(f"{args.problem} takes no size {', '.join(unknown)} "
-                             f"(it takes: {', '.join(allowed) or 'none'})")
-        need, have = estimate_bytes(args.problem, sizes), available_memory()
-        if need is not None and need > have:
-            raise ValueError(f"{args.problem} needs about {need / 2**30:.3g} GiB, more than the "
-                             f"{have / 2**30:.3g} GiB available")
-        target, x0, data = make_problem(args.problem, **sizes), None, None
+        target, x0, data = checked_problem(args.problem, dict(args.size)), None, None
     else:
         if args.size:
             raise ValueError("profile: --size goes with --problem")

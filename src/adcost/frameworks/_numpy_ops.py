@@ -222,11 +222,15 @@ def _take_vjp(g, v, o, need, indices, axis):
 TAKE = Prim("take", lambda a, indices, axis: np.take(a, indices, axis=axis), _take_jvp, _take_vjp)
 
 
-def _stack_jvp(dots, vals, out, axis):
+def _dots_or_zeros(dots, vals, out) -> list:
+    """Every input's tangent, zeros (k,) + shape for the constant ones."""
     k = next(d.shape[0] for d in dots if d is not None)
-    full = [d if d is not None else np.zeros((k,) + np.shape(v), dtype=np.result_type(out))
+    return [d if d is not None else np.zeros((k,) + np.shape(v), dtype=np.result_type(out))
             for d, v in zip(dots, vals)]
-    return np.stack(full, axis=axis % np.ndim(out) + 1)
+
+
+def _stack_jvp(dots, vals, out, axis):
+    return np.stack(_dots_or_zeros(dots, vals, out), axis=axis % np.ndim(out) + 1)
 
 
 def _stack_vjp(g, vals, out, need, axis):
@@ -238,10 +242,7 @@ STACK = Prim("stack", lambda *a, axis: np.stack(a, axis=axis), _stack_jvp, _stac
 
 
 def _concatenate_jvp(dots, vals, out, axis):
-    k = next(d.shape[0] for d in dots if d is not None)
-    full = [d if d is not None else np.zeros((k,) + np.shape(v), dtype=np.result_type(out))
-            for d, v in zip(dots, vals)]
-    return np.concatenate(full, axis=axis % np.ndim(out) + 1)
+    return np.concatenate(_dots_or_zeros(dots, vals, out), axis=axis % np.ndim(out) + 1)
 
 
 def _concatenate_vjp(g, vals, out, need, axis):
