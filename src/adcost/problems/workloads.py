@@ -74,7 +74,7 @@ def gmm_objective(xp, z, data):
     return xp.reshape(loglik + logprior, (1,))
 
 
-def gmm(d: int = 3, k: int = 5, points: int = 100, seed: int = 0) -> Problem:
+def gmm(d: int = 2, k: int = 3, points: int = 20, seed: int = 0) -> Problem:
     """GMM log posterior: d dimensions, k components, `points` observations (m = 1)."""
     d, k = positive_int("d", d, "gmm"), positive_int("k", k, "gmm")
     points = positive_int("points", points, "gmm")
@@ -94,7 +94,7 @@ def gmm(d: int = 3, k: int = 5, points: int = 100, seed: int = 0) -> Problem:
 
 
 # -- log-sum-exp -----------------------------------------------------------------------------
-def lse(n: int = 100, seed: int = 0) -> Problem:
+def lse(n: int = 20, seed: int = 0) -> Problem:
     """log sum exp(x), computed stably from its max and a sum (not a built-in logsumexp)."""
     n = positive_int("n", n, "lse")
     x0 = np.random.default_rng(seed).standard_normal(n) * 3.0
@@ -139,7 +139,7 @@ def lstm_objective(xp, z, data):
     return xp.reshape(-total / ((c - 1) * b), (1,))
 
 
-def lstm(layers: int = 2, chars: int = 4, hidden: int = 4, seed: int = 0) -> Problem:
+def lstm(layers: int = 1, chars: int = 3, hidden: int = 3, seed: int = 0) -> Problem:
     """ADBench LSTM: `layers` layers, a sequence of `chars` characters of `hidden` bits;
     x = concat(main_params (2 layers x 4 hidden), extra_params (3 x hidden)), row-major."""
     layers = positive_int("layers", layers, "lstm")
@@ -188,7 +188,7 @@ def ba_residuals(xp, z, data):
     return xp.concatenate([reproj, 1.0 - w * w], axis=0)
 
 
-def ba(cameras: int = 3, points: int = 10, observations: int = 20, seed: int = 0) -> Problem:
+def ba(cameras: int = 2, points: int = 4, observations: int = 6, seed: int = 0) -> Problem:
     """Bundle adjustment: x = concat(cams (cameras x 11: rotation, centre, focal, principal
     point, radial distortion), X (points x 3), w (observations)); observation i sees camera
     i mod cameras and point i mod points (ADBench's pattern, from distinct random values)."""
@@ -239,7 +239,7 @@ def trajectory_states(xp, z, data):
     return xp.reshape(states, (-1,))
 
 
-def trajectory(systems: int = 4, steps: int = 5, seed: int = 0) -> Problem:
+def trajectory(systems: int = 3, steps: int = 3, seed: int = 0) -> Problem:
     """The few-inputs, many-outputs workload: n = 4 rates, m = 2 x systems x steps states."""
     systems = positive_int("systems", systems, "trajectory")
     steps = positive_int("steps", steps, "trajectory")
