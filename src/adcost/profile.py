@@ -30,6 +30,7 @@ TIMING_S = 0.25          # how long the repeated calls of one mode may run at mo
 MAX_CALLS = 15           # ... and how many
 MIN_CALLS = 3
 STARTUP_S = 120.0        # a worker's start (interpreter and framework import) is not in a share
+CLOSE_S = 1.5            # kept back from the budget for ending the workers and printing
 
 
 @dataclass(frozen=True)
@@ -277,7 +278,7 @@ class Worker:
         if self.proc is not None and self.proc.poll() is None:
             try:
                 self.conn.send(None)
-                self.proc.wait(2)
+                self.proc.wait(0.5)
             except Exception:   # a worker that does not leave in time is killed below
                 pass
         self.stop()
@@ -307,14 +308,14 @@ def profile(fn, x0=None, data=None, frameworks=None, budget_s: float = 60.0, m: 
         else:
             usable.append(name)
     plan = plan_for(usable, problem)
-    deadline = time.perf_counter() + budget_s
+    deadline = time.perf_counter() + budget_s - CLOSE_S
     workers: dict[str, Worker] = {}
     try:
         for i, (name, mode) in enumerate(plan):
             left = deadline - time.perf_counter()
             weights = sum(_weight(m) for _, m in plan[i:])
             share = min(max(MIN_SHARE_S, left * _weight(mode) / weights), max(left, 0.0))
-            if left <= 0.5:
+            if left < 0.5:
                 result = {"status": "stopped", "note": "the profile's budget was spent"}
             elif target is None:
                 result = measure(problem, name, mode, dtype, share)
