@@ -1,8 +1,7 @@
 """Workloads of the AD benchmark literature (adcost.problems.workloads): GMM, log-sum-exp, LSTM,
 bundle adjustment and a few-inputs/many-outputs ODE trajectory, each at the sizes of
 grids.WORKLOADS, in every framework that runs it: the primal, vectorized forward and reverse
-Jacobians, the gradient (m = 1), finite differences (the `fd` framework) and, in the full grid,
-the loops.  Each case is validated against the float64 reference in setup (adcost.bench).
+Jacobians, the gradient (m = 1) and finite differences (the `fd` framework).  Each case is validated against the float64 reference in setup (adcost.bench).
 """
 from adcost import grids
 from adcost.bench import FRAMEWORKS, Skip, prepare_or_skip
