@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from adcost import cli
-from adcost import profile as prof
+from adcost import profiling as prof
 
 MODULE = '''
 import time
@@ -119,3 +119,10 @@ def test_cli_jacobian_of_a_user_function(user_module, capsys):
                      "--framework", "numpy"]) == 2       # data missing: one line
     assert "data" in capsys.readouterr().err
     assert cli.main(["jacobian", "--framework", "numpy"]) == 2
+
+
+def test_the_public_api_is_the_function():
+    import adcost
+    assert adcost.profile is prof.profile
+    df = adcost.profile(lambda xp, x: xp.sin(x), [0.1, 0.2], frameworks=["numpy"], budget_s=10)
+    assert df.iloc[0]["recommended"]

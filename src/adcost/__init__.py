@@ -17,6 +17,7 @@ from .frameworks.base import (CORE_MODES, DTYPES, FrameworkMissing, Unsupported,
                               available_frameworks, framework_class, get_framework)
 from .frameworks.base import Framework as _Framework
 from .problems import PROBLEMS, Problem, custom_problem, make_problem, register_problem
+from .profiling import profile
 from .validate import ValidationError
 
 __version__ = "0.1.0"
@@ -117,4 +118,4 @@ def hessian(problem: Problem, framework: str, mode: str = "jacfwd_jacrev", x=Non
 __all__ = ["HESSIAN_MODES", "HVP_MODES", "bracketing_cost", "hessian", "hvp", "optimal_bracketing",
            "CORE_MODES", "Case", "DTYPES", "FrameworkMissing", "PROBLEMS", "Problem", "Unsupported",
            "ValidationError", "available_frameworks", "custom_problem", "get_framework", "grad",
-           "jacobian", "jvp", "make_problem", "prepare", "register_problem", "vjp"]
+           "jacobian", "jvp", "make_problem", "prepare", "profile", "register_problem", "vjp"]

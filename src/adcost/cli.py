@@ -118,7 +118,7 @@ def cmd_check(args) -> int:
 
 def _user_function(spec: str, x0_path: str | None, data_path: str | None, m=None):
     """The Problem of a MODULE:FUNCTION given on the command line with its --x0 and --data."""
-    from .profile import function_problem, load_function
+    from .profiling import function_problem, load_function
     if not x0_path:
         raise ValueError(f"{spec}: --x0 FILE.npy is needed with a function")
     return function_problem(load_function(spec), _load_array(x0_path, "--x0"),
@@ -229,7 +229,7 @@ def _load_array(path: str, what: str):
 
 
 def cmd_profile(args) -> int:
-    from . import profile as prof
+    from . import profiling as prof
     if (args.target is None) == (args.problem is None):
         raise ValueError("profile: give MODULE:FUNCTION or --problem NAME (one of them)")
     if args.problem is not None:

@@ -196,7 +196,7 @@ def measure(problem: Problem, framework: str, mode: str, dtype: str, share_s: fl
 
 
 def serve(address: str, authkey_hex: str) -> None:
-    """A worker's loop (`python -c 'from adcost.profile import serve; serve(...)'`): receive
+    """A worker's loop (`python -c 'from adcost.profiling import serve; serve(...)'`): receive
     (target, framework, dtype), then (mode, share) tasks; answer each with a row."""
     from multiprocessing.connection import Client
 
@@ -232,7 +232,7 @@ class Worker:
         key = os.urandom(16)
         self.dir = tempfile.mkdtemp(prefix="adcost-profile-")
         listener = Listener(os.path.join(self.dir, "socket"), family="AF_UNIX", authkey=key)
-        code = f"from adcost.profile import serve; serve({listener.address!r}, {key.hex()!r})"
+        code = f"from adcost.profiling import serve; serve({listener.address!r}, {key.hex()!r})"
         self.proc = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.DEVNULL)
         listener._listener._socket.settimeout(max(timeout, 1.0))
         try:
@@ -377,6 +377,9 @@ def summary(df) -> list[str]:
             r = part.iloc[0]
             lines.append(f"best {family}: {r['framework']} {r['mode']} {_fmt(r['seconds'])} "
                          f"({r['ratio']:.1f}x the fastest)")
+    name = info.get("name", "")
+    lines.append(f"problem = adcost.make_problem({name!r}, **sizes)" if name in PROBLEMS else
+                 "problem = adcost.custom_problem(name, f, n, m, x0) (data=... for f(xp, x, data))")
     return lines
 
 
