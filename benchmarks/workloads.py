@@ -1,7 +1,8 @@
 """Workloads of the AD benchmark literature (adcost.problems.workloads): GMM, log-sum-exp, LSTM,
 bundle adjustment and a few-inputs/many-outputs ODE trajectory, each at the sizes of
 grids.WORKLOADS, in every framework that runs it: the primal, vectorized forward and reverse
-Jacobians, the gradient (m = 1) and finite differences (the `fd` framework).  Each case is validated against the float64 reference in setup (adcost.bench).
+Jacobians, the gradient (m = 1) and finite differences (the `fd` framework); and bundle
+adjustment by blocks (ba_blocks: all 3 x 15 blocks in 15 JVPs) up to ADBench's ba1 size.  Each case is validated against the float64 reference in setup (adcost.bench).
 """
 from adcost import grids
 from adcost.bench import FRAMEWORKS, Skip, prepare_or_skip
@@ -29,4 +30,25 @@ class Workload:
                                     call_budget_s=GRID["call_budget_s"], **sizes)
 
     def time_workload(self, framework, mode, workload):
+        self.case()
+
+
+class BABlocks:
+    """Seconds of bundle adjustment's primal and of all its Jacobian blocks by 15 JVPs
+    (ba_blocks, jacfwd_seeded), up to ADBench's ba1 size, where the dense Jacobian cannot be held."""
+    params = (FRAMEWORKS, ("primal", "jacfwd_seeded"), GRID["block_labels"])
+    param_names = ["framework", "mode", "workload"]
+    timeout = 300
+    rounds = 1
+    repeat = (3, 20, GRID["call_budget_s"])
+    sample_time = 0.01
+    warmup_time = 0.25
+    min_run_count = 2
+
+    def setup(self, framework, mode, workload):
+        problem, sizes = grids.workload_sizes(workload)
+        self.case = prepare_or_skip(framework, mode, grow=tuple(sorted(sizes)), problem=problem,
+                                    call_budget_s=GRID["call_budget_s"], **sizes)
+
+    def time_blocks(self, framework, mode, workload):
         self.case()

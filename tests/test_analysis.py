@@ -268,3 +268,23 @@ def test_compare_higher_is_better_units():
                            "value": v, "unit": "flop/s", "status": "ok"}])
     assert compare.compare(frame(1e10), frame(5e9))["change"].tolist() == ["worse"]
     assert compare.compare(frame(1e10), frame(2e10))["change"].tolist() == ["better"]
+
+
+def test_workloads_figure_takes_the_best_mode_of_each_family():
+    import pandas as pd
+    from adcost.analysis import workloads as wfig
+    rows = []
+    for size, scale in ((10, 1.0), (100, 10.0)):
+        for op, seconds in (("primal", 1e-4), ("jacfwd", 5e-3), ("jacrev", 8e-4), ("grad", 6e-4), ("fd", 2e-2)):
+            rows.append({"benchmark": "workloads.Workload.time_workload", "problem": "gmm", "framework": "jax",
+                         "op": op, "size": size, "value": seconds * scale, "status": "ok"})
+        rows.append({"benchmark": "workloads.BABlocks.time_blocks", "problem": "ba_blocks", "framework": "jax",
+                     "op": "jacfwd_seeded", "size": size, "value": 1e-3 * scale, "status": "ok"})
+        rows.append({"benchmark": "workloads.BABlocks.time_blocks", "problem": "ba_blocks", "framework": "jax",
+                     "op": "primal", "size": size, "value": 1e-4 * scale, "status": "ok"})
+    df = pd.DataFrame(rows)
+    best = wfig.best_per_family(load.measured(df, "Workload.time_workload"))
+    reverse = best[best["family"] == "reverse"].sort_values("size")
+    assert list(reverse["op"]) == ["grad", "grad"] and list(reverse["value"]) == [6e-4, 6e-3]
+    fig = wfig.build(df)
+    assert len(fig.axes) == 4     # gmm and BA by blocks, times and ratios

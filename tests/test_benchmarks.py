@@ -99,6 +99,7 @@ REPRESENTATIVE = [
     (workloads.Workload, "time_workload", {"framework": "numpy", "mode": "jacfwd",
                                            "workload": grids.workloads()["labels"][-1]}),
     (workloads.Workload, "time_workload", {"framework": "fd", "mode": "fd"}),
+    (workloads.BABlocks, "time_blocks", {"framework": "jax", "mode": "jacfwd_seeded"}),
 ]
 
 

@@ -145,3 +145,27 @@ def test_sizes_are_checked():
         make_problem("lstm", chars=1)
     with pytest.raises(ValueError, match="d must be"):
         make_problem("gmm", d=0)
+
+
+def test_ba_blocks_are_bas_jacobian_in_15_jvps():
+    """jacfwd_seeded on ba_blocks: every 3 x 15 block, equal to ba's dense Jacobian at the same
+    cameras, points and weights, in every framework (validated against the reference's JVPs)."""
+    sizes = {"cameras": 2, "points": 3, "observations": 5}
+    dense = adcost.jacobian(make_problem("ba", **sizes), "numpy", "jacfwd")
+    p = make_problem("ba_blocks", **sizes)
+    data = make_problem("ba", **sizes).data
+    nc, npt, nobs = 2, 3, 5
+    for fw in FRAMEWORKS:
+        case = adcost.prepare(p, fw, "jacfwd_seeded", warmup=0)
+        got = workloads.blocks(case.output(), nobs)
+        assert case.error < 1e-9
+        for i, (c, q) in enumerate(data["obs"]):
+            cols = list(range(11 * c, 11 * c + 11)) + list(range(11 * nc + 3 * q, 11 * nc + 3 * q + 3)) \
+                + [11 * nc + 3 * npt + i]
+            want = dense[[2 * i, 2 * i + 1, 2 * nobs + i]][:, cols]
+            np.testing.assert_allclose(got[i], want, rtol=1e-10, atol=1e-12, err_msg=fw)
+
+
+def test_seeded_jacobian_needs_seeds():
+    with pytest.raises(adcost.Unsupported, match="seed"):
+        adcost.prepare(make_problem("lse", n=4), "numpy", "jacfwd_seeded")

@@ -148,6 +148,10 @@ WORKLOADS = {
                            {"systems": 64, "steps": 25}),
         },
         "modes": ("primal", "jacfwd", "jacrev", "grad", "fd"),
+        # bundle adjustment by blocks (ba_blocks, jacfwd_seeded: 15 JVPs), up to ADBench's ba1
+        "blocks": ({"cameras": 5, "points": 100, "observations": 400},
+                   {"cameras": 10, "points": 500, "observations": 2000},
+                   {"cameras": 20, "points": 2000, "observations": 8000}),
         "call_budget_s": 0.5,
     },
     "full": {
@@ -166,11 +170,16 @@ WORKLOADS = {
         # the loops are the crossover study's subject; here the vectorized modes (measured: the
         # loops made torch alone take 20 minutes of the full grid)
         "modes": ("primal", "jacfwd", "jacrev", "grad", "fd"),
+        "blocks": ({"cameras": 5, "points": 100, "observations": 400},
+                   {"cameras": 10, "points": 1000, "observations": 4000},
+                   {"cameras": 21, "points": 3000, "observations": 12000},
+                   {"cameras": 49, "points": 7776, "observations": 31843}),   # ADBench ba1
         "call_budget_s": 2.0,
     },
 }
 # what the workload figure puts on its x axis
-WORKLOAD_AXIS = {"gmm": "n", "lse": "n", "lstm": "chars", "ba": "n", "trajectory": "m"}
+WORKLOAD_AXIS = {"gmm": "n", "lse": "n", "lstm": "chars", "ba": "n", "trajectory": "m",
+                 "ba_blocks": "observations"}
 
 
 def workload_label(problem: str, sizes: dict) -> str:
@@ -182,6 +191,7 @@ def workloads(name: str | None = None) -> dict:
     """The workload grid, with `labels`: one workload_label per (workload, size)."""
     grid = dict(WORKLOADS[name or grid_name()])
     grid["labels"] = tuple(workload_label(w, s) for w, sizes in grid["sizes"].items() for s in sizes)
+    grid["block_labels"] = tuple(workload_label("ba_blocks", s) for s in grid["blocks"])
     return grid
 
 

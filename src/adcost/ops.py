@@ -16,8 +16,8 @@ import numpy as np
 class Op:
     name: str
     family: str            # primal | forward (cost grows with n) | reverse (with m) | fd
-    extra: str | None      # "v" tangent (n,), "u" cotangent (m,), "basis_n", "basis_m", or None
-    reference: str         # what the gate compares with: primal, jvp, vjp, grad or jacobian
+    extra: str | None      # "v" tangent (n,), "u" cotangent (m,), "basis_n", "basis_m", "seeds"
+    reference: str         # what the gate compares with: primal, jvp, vjp, grad, jacobian, seeded
     scalar: bool = False   # needs m == 1
     doc: str = ""
 
@@ -32,6 +32,10 @@ OPS = {op.name: op for op in (
     Op("jacfwd", "forward", None, "jacobian", doc="J by one vectorized forward sweep"),
     Op("jacrev", "reverse", None, "jacobian", doc="J by one vectorized reverse sweep"),
     Op("jacfwd_loop", "forward", "basis_n", "jacobian", doc="J by n JVPs"),
+    # a structured Jacobian compressed by the problem's seed directions (meta "seeds", k x n):
+    # bundle adjustment's independent residual blocks, all of them in k = 15 JVPs
+    Op("jacfwd_seeded", "forward", "seeds", "seeded",
+       doc="J S: one JVP per seed direction of the problem (meta 'seeds', k x n), in a loop"),
     Op("jacrev_loop", "reverse", "basis_m", "jacobian", doc="J by m VJPs"),
     Op("fd", "fd", None, "jacobian", doc="J by central differences"),
     # second order (m == 1): Hessian-vector products by each composition of the two modes, and
@@ -87,6 +91,8 @@ def extra_argument(op: str, problem, v=None, u=None, dtype: str = "float64") -> 
         return direction(v, problem.n, "v", dtype)
     if extra == "u":
         return direction(u, problem.m, "u", dtype)
+    if extra == "seeds":
+        return np.asarray(problem.meta["seeds"], dtype=dtype)
     if extra in ("basis_n", "basis_m"):
         return np.eye(problem.n if extra == "basis_n" else problem.m, dtype=dtype)
     return None

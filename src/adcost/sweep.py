@@ -40,7 +40,8 @@ GROUPS = (
     ("second order: per-example gradients", r"^second_order\.PerExample\."),
     ("second order: peak RSS", r"^second_order\.SecondOrderRSS\."),
     ("second order: mixed-mode bracketings", r"^second_order\.(Bracketing|Rates)\."),
-    ("workloads: GMM, LSE, LSTM, BA, trajectory", r"^workloads\."),
+    ("workloads: GMM, LSE, LSTM, BA, trajectory", r"^workloads\.Workload\."),
+    ("workloads: bundle adjustment by blocks", r"^workloads\.BABlocks\."),
 )
 
 

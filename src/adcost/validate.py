@@ -151,6 +151,9 @@ def expected(reference: Reference, op: str, x, v, u, framework: str | None = Non
         return reference.hvp(x, v, exclude=framework)
     if kind == "hessian":
         return reference.hessian(x, exclude=framework)
+    if kind == "seeded":    # J S column by column: the reference's JVPs, each FD-checked
+        seeds = np.asarray(reference.problem.meta["seeds"], dtype=float)
+        return np.stack([reference.jvp(x, s) for s in seeds], axis=1)
     y = reference.primal(x)
     if kind == "primal":
         return y

@@ -5,7 +5,9 @@ Top row, one panel per workload (workloads.Workload): seconds against the worklo
 the primal, the best forward-family mode (jacfwd, jacfwd_loop), the best reverse-family mode
 (jacrev, grad, jacrev_loop) and finite differences: one colour per framework, one line style
 per family.  Bottom row: the derivative over the primal (the best mode of each framework over
-that framework's primal), the figure ADBench reports.
+that framework's primal), the figure ADBench reports.  Last column (workloads.BABlocks):
+bundle adjustment by blocks, its primal and all 3 x 15 Jacobian blocks by 15 JVPs
+(jacfwd_seeded) against the number of observations, up to ADBench's ba1.
 """
 from __future__ import annotations
 
@@ -41,10 +43,14 @@ def build(df):
         raise MissingData("no workloads.Workload results")
     best = best_per_family(t)
     problems = [p for p in ORDER if p in set(best["problem"])]
-    fws = sorted(best["framework"].unique())
+    blocks = load.measured(df, "BABlocks.time_blocks")
+    fws = sorted(set(best["framework"]) | set(blocks["framework"]))
     colors = {fw: f"C{i}" for i, fw in enumerate(fws)}
-    fig, axes = figure(nrows=2, ncols=len(problems), width=3.9, height=3.4)
-    axes = np.asarray(axes).reshape(2, len(problems))
+    ncols = len(problems) + (not blocks.empty)
+    fig, axes = figure(nrows=2, ncols=ncols, width=3.9, height=3.4)
+    axes = np.asarray(axes).reshape(2, ncols)
+    if not blocks.empty:
+        _blocks(axes[0, -1], axes[1, -1], blocks, colors)
     for col, problem in enumerate(problems):
         g = best[best["problem"] == problem]
         ax, ratio_ax = axes[0, col], axes[1, col]
@@ -77,6 +83,27 @@ def build(df):
                  "differences (dash-dot)", fontsize=10.5)
     fig.tight_layout()
     return fig
+
+
+def _blocks(ax, ratio_ax, t, colors):
+    """Bundle adjustment by blocks: primal (dotted) and all blocks in 15 JVPs (solid)."""
+    for (fw, op), h in t.groupby(["framework", "op"]):
+        h = h.sort_values("size")
+        ax.plot(h["size"], h["value"], ":" if op == "primal" else "-", marker="o", ms=3,
+                color=colors[fw], label=f"{fw} {'primal' if op == 'primal' else 'blocks'}")
+    for fw, h in t.groupby("framework"):
+        wide = h.pivot_table(index="size", columns="op", values="value")
+        if {"primal", "jacfwd_seeded"} <= set(wide.columns):
+            r = (wide["jacfwd_seeded"] / wide["primal"]).dropna()
+            ratio_ax.plot(r.index, r.to_numpy(), "-", marker="o", ms=3, color=colors[fw], label=fw)
+    for a in (ax, ratio_ax):
+        a.set_xscale("log")
+        a.set_yscale("log")
+        a.set_xlabel("observations p (n = 15p, m = 3p)")
+    ax.set_title("BA by blocks: 15 JVPs (to ADBench ba1)", fontsize=9)
+    ax.set_ylabel("seconds")
+    ratio_ax.set_ylabel("blocks / primal")
+    ax.legend(fontsize=5.5, ncol=2)
 
 
 main = main_for(NAME, build, __doc__)

@@ -227,8 +227,8 @@ class Framework:
     # -- capabilities --------------------------------------------------------------
     @classmethod
     def ops(cls) -> tuple[str, ...]:
-        return (PRODUCTS + cls.modes + (("ckpt_grad",) if cls.record.schedules else ())
-                + cls.second_order + cls.per_example)
+        return (PRODUCTS + cls.modes + ("jacfwd_seeded",)
+                + (("ckpt_grad",) if cls.record.schedules else ()) + cls.second_order + cls.per_example)
 
     @classmethod
     def tolerance(cls, dtype: str) -> float | None:
@@ -245,6 +245,9 @@ class Framework:
                 f": {why}" if why else f" (it has {', '.join(self.ops())})")
         if operations.describe(op).scalar and problem.m != 1:
             return f"{op} needs a scalar output; {problem.name} has m = {problem.m}"
+        if op == "jacfwd_seeded" and problem.meta.get("seeds") is None:
+            return (f"jacfwd_seeded needs seed directions (a structured Jacobian such as ba_blocks'); "
+                    f"{problem.name} has none")
         if op in operations.PER_EXAMPLE_OPS and not problem.meta.get("per_example"):
             return (f"{op} needs per-example losses (a problem whose outputs are one loss per "
                     f"example, such as mlp_losses); {problem.name} is not one")
@@ -301,7 +304,12 @@ class Framework:
                 args = (self.examples(problem, args[0]), args[1])
             extra = operations.extra_argument(op, problem, v, u, self.dtype)
             if extra is not None:
-                args += (self.asarray(extra),) if extra.ndim == 1 else (self.basis(len(extra)),)
+                if extra.ndim == 1:
+                    args += (self.asarray(extra),)
+                elif operations.describe(op).extra == "seeds":
+                    args += (tuple(self.asarray(row) for row in extra),)
+                else:
+                    args += (self.basis(len(extra)),)
             return getattr(self, "op_" + op)(f), args
 
     def basis(self, size: int) -> tuple:
@@ -312,6 +320,11 @@ class Framework:
     def op_jacfwd_loop(self, f):
         jvp = self.op_jvp(f)
         return self._loop(jvp, axis=1)
+
+    def op_jacfwd_seeded(self, f):
+        """J S, one JVP per seed direction (a structured problem's k seeds, not the n basis
+        vectors): each JVP pushes its direction through every block at once."""
+        return self._loop(self.op_jvp(f), axis=1)
 
     def op_jacrev_loop(self, f):
         vjp = self.op_vjp(f)

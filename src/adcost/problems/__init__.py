@@ -25,6 +25,7 @@ PROBLEMS: dict[str, Callable[..., Problem]] = {
     "lse": workloads.lse,
     "lstm": workloads.lstm,
     "ba": workloads.ba,
+    "ba_blocks": workloads.ba_blocks,
     "trajectory": workloads.trajectory,
 }
 

@@ -65,7 +65,8 @@ class Problem:
 
     @property
     def sizes(self) -> dict[str, Any]:
-        return {"n": self.n, "m": self.m, **{k: v for k, v in self.meta.items() if k != "arch"}}
+        return {"n": self.n, "m": self.m,
+                **{k: v for k, v in self.meta.items() if k not in ("arch", "seeds")}}
 
 
 def is_index(value) -> bool:

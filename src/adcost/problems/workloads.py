@@ -164,15 +164,10 @@ def _cross(xp, a, b):
                      a[:, 0] * b[:, 1] - a[:, 1] * b[:, 0]], axis=1)
 
 
-def ba_residuals(xp, z, data):
-    """(w (proj - feat) for every observation, row-major (2p), then 1 - w^2 (p)).  The
-    Rodrigues rotation uses its theta != 0 branch (the generator's rotations are nonzero)."""
-    nc, npt, nobs = data["cameras"], data["points"], data["observations"]
-    cams = xp.reshape(z[:11 * nc], (nc, 11))
-    X = xp.reshape(z[11 * nc:11 * nc + 3 * npt], (npt, 3))
-    w = z[11 * nc + 3 * npt:]
-    cam = xp.take(cams, data["obs"][:, 0], axis=0)            # (p, 11)
-    pt = xp.take(X, data["obs"][:, 1], axis=0)                # (p, 3)
+def reprojection(xp, cam, pt, w, feats):
+    """w (proj - feat), (p, 2), for each observation's camera (p, 11), point (p, 3) and weight
+    (p,).  The Rodrigues rotation uses its theta != 0 branch (the generator's rotations are
+    nonzero)."""
     rot, centre = cam[:, 0:3], cam[:, 3:6]
     xo = pt - centre
     theta = xp.sqrt(xp.sum(rot * rot, axis=1, keepdims=True))
@@ -184,7 +179,18 @@ def ba_residuals(xp, z, data):
     rsq = xp.sum(proj * proj, axis=1, keepdims=True)
     distort = 1.0 + cam[:, 9:10] * rsq + cam[:, 10:11] * rsq * rsq
     proj = proj * distort * cam[:, 6:7] + cam[:, 7:9]
-    reproj = xp.reshape(xp.reshape(w, (nobs, 1)) * (proj - data["feats"]), (2 * nobs,))
+    return xp.reshape(w, (-1, 1)) * (proj - feats)
+
+
+def ba_residuals(xp, z, data):
+    """(w (proj - feat) for every observation, row-major (2p), then 1 - w^2 (p))."""
+    nc, npt, nobs = data["cameras"], data["points"], data["observations"]
+    cams = xp.reshape(z[:11 * nc], (nc, 11))
+    X = xp.reshape(z[11 * nc:11 * nc + 3 * npt], (npt, 3))
+    w = z[11 * nc + 3 * npt:]
+    cam = xp.take(cams, data["obs"][:, 0], axis=0)            # (p, 11)
+    pt = xp.take(X, data["obs"][:, 1], axis=0)                # (p, 3)
+    reproj = xp.reshape(reprojection(xp, cam, pt, w, data["feats"]), (2 * nobs,))
     return xp.concatenate([reproj, 1.0 - w * w], axis=0)
 
 
@@ -212,6 +218,38 @@ def ba(cameras: int = 2, points: int = 4, observations: int = 6, seed: int = 0) 
     return Problem("ba", x0.size, 3 * nobs, x0, ba_residuals, params=data,
                    meta={"arch": "ba", "cameras": nc, "points": npt, "observations": nobs,
                          "seed": seed})
+
+
+def ba_block_residuals(xp, z, data):
+    """Bundle adjustment by blocks: z holds each observation's own 15 inputs (camera 11,
+    point 3, weight 1), so observation i's residuals (rx, ry, 1 - w^2) depend on its block alone."""
+    Z = xp.reshape(z, (data["observations"], 15))
+    w = Z[:, 14]
+    reproj = reprojection(xp, Z[:, 0:11], Z[:, 11:14], w, data["feats"])
+    return xp.reshape(xp.concatenate([reproj, xp.reshape(1.0 - w * w, (-1, 1))], axis=1), (-1,))
+
+
+def ba_blocks(cameras: int = 2, points: int = 4, observations: int = 6, seed: int = 0) -> Problem:
+    """`ba`'s residuals with each observation's camera, point and weight as its own 15 inputs
+    (n = 15p, m = 3p): the Jacobian is block diagonal, so `jacfwd_seeded` with the 15 seeds
+    "input j of every block" gets every 3 x 15 block in 15 JVPs (`blocks` unpacks them).  At x0
+    the blocks equal `ba`'s Jacobian at the same cameras, points and weights."""
+    base = ba(cameras, points, observations, seed)
+    nc, npt, nobs = cameras, points, observations
+    z = base.x0
+    cams, X = z[:11 * nc].reshape(nc, 11), z[11 * nc:11 * nc + 3 * npt].reshape(npt, 3)
+    obs = base.data["obs"]
+    x0 = np.concatenate([cams[obs[:, 0]], X[obs[:, 1]], z[11 * nc + 3 * npt:, None]], axis=1)
+    seeds = np.tile(np.eye(15), (1, nobs))            # seed j: input j of every block
+    data = {"feats": base.data["feats"], "observations": nobs}
+    return Problem("ba_blocks", 15 * nobs, 3 * nobs, x0.ravel(), ba_block_residuals, params=data,
+                   meta={"arch": "ba_blocks", "cameras": nc, "points": npt, "observations": nobs,
+                         "seed": seed, "seeds": seeds})
+
+
+def blocks(compressed: np.ndarray, observations: int) -> np.ndarray:
+    """(p, 3, 15) Jacobian blocks from jacfwd_seeded's (3p, 15) result of ba_blocks."""
+    return np.asarray(compressed).reshape(observations, 3, 15)
 
 
 # -- few inputs, many outputs ----------------------------------------------------------------
