@@ -80,3 +80,20 @@ def test_a_float64_jax_case_leaves_the_process_in_float32():
     assert case.output().dtype == np.float64 and loop.output().dtype == np.float64
     assert not jax.config.jax_enable_x64
     assert jax.numpy.ones(2).dtype == np.float32
+
+
+def test_a_wide_reference_is_checked_along_directions(monkeypatch):
+    """Past FD_FULL_MAX_N inputs, the reference Jacobian is checked along a few directions
+    (not 2n evaluations), and a wrong one still fails."""
+    import adcost
+    from adcost import validate
+    p = adcost.make_problem("lse", n=400)
+    calls = []
+    real = validate.Reference.primal
+    monkeypatch.setattr(validate.Reference, "primal", lambda self, z: calls.append(1) or real(self, z))
+    J = validate.Reference(p).jacobian(p.x0)
+    assert J.shape == (1, 400) and len(calls) <= 2 * validate.FD_DIRECTIONS
+    ref = validate.Reference(p)
+    monkeypatch.setattr(ref, "_run", lambda op, x, **kw: np.ones((1, 400)))
+    with pytest.raises(validate.ValidationError, match="central differences"):
+        ref.jacobian(p.x0)
