@@ -29,6 +29,8 @@ import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
+
 from . import grids, paths
 from .frameworks.base import (CORE_MODES, REGISTRY, Unsupported, framework_class,
                               import_framework, missing_reason, records, sweep_frameworks)
@@ -133,12 +135,25 @@ _TANGENTS = {"hvp_fwd_over_fwd": 1, "hessian_jacfwd_jacrev": 1, "hessian_jacrev_
              "hessian_jacfwd_jacfwd": 2, "hessian_jacrev_jacfwd": 2}
 
 
+# Temporaries of one pass of a problem without layers, per element of its point, data and output
+# (measured: a log-sum-exp jacfwd at n = 100 000 asked torch for 40 GB, n^2 floats)
+WORKSPACE = 8
+
+
 def estimate_problem_bytes(op: str, problem, itemsize: int = 4) -> int:
     """Rough peak bytes of `op` on a layered loss problem (mlp_loss, mlp_losses): the
     activations (value, derivative, tangent per layer) times the tangents pushed at once
     (n for fwd_over_fwd and the vectorized Hessians, n^2 for the doubly forward ones), plus the
-    Hessian or the per-example Jacobian it returns."""
+    Hessian or the per-example Jacobian it returns.  A problem without layers (the workloads):
+    WORKSPACE times its point, data and output per tangent or cotangent pushed at once."""
     meta = problem.meta
+    if problem.layers is None and "width" not in meta:
+        n, m = problem.n, problem.m
+        elements = n + m + sum(int(np.size(v)) for v in problem.params.values()
+                               if not isinstance(v, (bool, int, float)))
+        batch = {"n": n, "m": m}.get(_BATCH.get(op, ""), 1) * n ** _TANGENTS.get(op, 0)
+        output = n * n if op.startswith("hessian_") else n * m if _BATCH.get(op) else n + m
+        return itemsize * (WORKSPACE * batch * elements + 2 * output)
     batch, width, depth = meta.get("batch") or 1, meta.get("width", 1), meta.get("depth", 1)
     activations = 3 * batch * (width * depth + meta.get("n_in", 0) + meta.get("n_out", 0))
     n, m = problem.n, problem.m

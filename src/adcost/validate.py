@@ -63,7 +63,9 @@ class Reference:
     def jacobian(self, x):
         key = ("J", x.tobytes())
         if key not in self._cache:
-            mode = "jacrev" if self.engine.supports(self.problem, "jacrev") is None else "jacfwd"
+            # the cheaper direction where both run: n tangents or m cotangents pushed at once
+            modes = ("jacfwd", "jacrev") if self.problem.n < self.problem.m else ("jacrev", "jacfwd")
+            mode = next((m for m in modes if self.engine.supports(self.problem, m) is None), modes[1])
             J = self._run(mode, x)
             if self.problem.n <= FD_FULL_MAX_N:
                 fd = central_jacobian(lambda z: self.primal(z), x.astype(np.float64))
