@@ -69,8 +69,7 @@ def build(df):
                               "-", marker="o", ms=3, color=colors[fw], label=fw)
         axis = grids.WORKLOAD_AXIS.get(problem, "n")
         for a in (ax, ratio_ax):
-            a.set_xscale("log")
-            a.set_yscale("log")
+            _log_axes(a, sorted(g["size"].unique()))
             a.set_xlabel(axis if axis != "chars" else "characters")
         ax.set_title(TITLES.get(problem, problem), fontsize=9)
         ax.set_ylabel("seconds")
@@ -85,6 +84,17 @@ def build(df):
     return fig
 
 
+def _log_axes(ax, sizes):
+    """Log-log, with the measured sizes as the x ticks (plain numbers, no minor labels)."""
+    from matplotlib.ticker import FixedLocator, NullFormatter, NullLocator
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.xaxis.set_major_locator(FixedLocator([float(s) for s in sizes]))
+    ax.xaxis.set_major_formatter(lambda value, _: f"{value:g}")
+    ax.xaxis.set_minor_locator(NullLocator())
+    ax.xaxis.set_minor_formatter(NullFormatter())
+
+
 def _blocks(ax, ratio_ax, t, colors):
     """Bundle adjustment by blocks: primal (dotted) and all blocks in 15 JVPs (solid)."""
     for (fw, op), h in t.groupby(["framework", "op"]):
@@ -97,8 +107,7 @@ def _blocks(ax, ratio_ax, t, colors):
             r = (wide["jacfwd_seeded"] / wide["primal"]).dropna()
             ratio_ax.plot(r.index, r.to_numpy(), "-", marker="o", ms=3, color=colors[fw], label=fw)
     for a in (ax, ratio_ax):
-        a.set_xscale("log")
-        a.set_yscale("log")
+        _log_axes(a, sorted(t["size"].unique()))
         a.set_xlabel("observations p (n = 15p, m = 3p)")
     ax.set_title("BA by blocks: 15 JVPs (to ADBench ba1)", fontsize=9)
     ax.set_ylabel("seconds")
