@@ -30,7 +30,7 @@ TIMING_S = 0.25          # how long the repeated calls of one mode may run at mo
 MAX_CALLS = 15           # ... and how many
 MIN_CALLS = 3
 STARTUP_S = 120.0        # a worker's start (interpreter and framework import) is not in a share
-CLOSE_S = 1.5            # kept back from the budget for ending the workers and printing
+CLOSE_S = 3.0            # kept back from the budget: the interpreter's start, ending the workers, printing
 
 
 @dataclass(frozen=True)
