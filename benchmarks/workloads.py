@@ -10,6 +10,13 @@ from adcost.bench import FRAMEWORKS, Skip, prepare_or_skip
 GRID = grids.workloads()
 
 
+def _case(framework, mode, workload):
+    """The validated case of `mode` on a workload label ("problem:k=v,..."), or Skip."""
+    problem, sizes = grids.workload_sizes(workload)
+    return prepare_or_skip(framework, mode, grow=tuple(sorted(sizes)), problem=problem,
+                           call_budget_s=GRID["call_budget_s"], **sizes)
+
+
 class Workload:
     """Seconds of one call of `mode` on a workload at one size (label "problem:index")."""
     params = (FRAMEWORKS, GRID["modes"], GRID["labels"])
@@ -25,9 +32,7 @@ class Workload:
         if (framework == "fd") != (mode == "fd"):
             raise Skip("finite differences are the fd framework's only mode"
                        if framework == "fd" else f"{framework} has no mode 'fd'")
-        problem, sizes = grids.workload_sizes(workload)
-        self.case = prepare_or_skip(framework, mode, grow=tuple(sorted(sizes)), problem=problem,
-                                    call_budget_s=GRID["call_budget_s"], **sizes)
+        self.case = _case(framework, mode, workload)
 
     def time_workload(self, framework, mode, workload):
         self.case()
@@ -46,9 +51,7 @@ class BABlocks:
     min_run_count = 2
 
     def setup(self, framework, mode, workload):
-        problem, sizes = grids.workload_sizes(workload)
-        self.case = prepare_or_skip(framework, mode, grow=tuple(sorted(sizes)), problem=problem,
-                                    call_budget_s=GRID["call_budget_s"], **sizes)
+        self.case = _case(framework, mode, workload)
 
     def time_blocks(self, framework, mode, workload):
         self.case()
