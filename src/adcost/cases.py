@@ -31,6 +31,7 @@ class Case:
     error: float | None = None          # max relative error against the reference
     dot_error: float | None = None      # dot-product test error (jvp and vjp cases)
     reference: str | None = None        # engine that produced the float64 reference
+    validated: Any = None               # the first call's output as NumPy, when it was validated
     options: dict = field(default_factory=dict)   # schedule and slots of a ckpt_grad
     source: Callable | None = None      # the built callable before compile (its attributes)
     _run: Callable[[], None] = field(init=False, repr=False)
@@ -120,7 +121,7 @@ def prepare(problem, framework, op: str, *, dtype: str = "float64", device: str 
         case.reference = ref.engine.name
         if ops.describe(op).family == "second":   # another framework, FD-checked on ref's gradient
             case.reference = f"{ref.second_engine(fw.name).name}+fd({ref.engine.name})"
-        got = to_numpy(fw, op, out)
+        got = case.validated = to_numpy(fw, op, out)
         case.error = validate.check_output(case.label, got,
                                            validate.expected(ref, op, x, v, u, fw.name), fw.dtype,
                                            fw.tolerance(fw.dtype))
