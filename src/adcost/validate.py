@@ -33,6 +33,12 @@ def relative_error(out, ref) -> float:
     return float(np.max(np.abs(out - ref)) / max(1.0, float(np.max(np.abs(ref)))))
 
 
+def directional(f, x, v):
+    """The central difference of f along v (J v, approximately)."""
+    h = step(x) / max(1.0, float(np.max(np.abs(v))))
+    return (f(x + h * v) - f(x - h * v)) / (2 * h)
+
+
 class Reference:
     """Float64 results of one problem from the first engine in REFERENCE_ORDER that runs it."""
 
@@ -81,9 +87,7 @@ class Reference:
         return self._cache[key]
 
     def _directional(self, x, v):
-        """The central difference of f along v."""
-        h = step(x) / max(1.0, float(np.max(np.abs(v))))
-        return (self.primal(x + h * v) - self.primal(x - h * v)) / (2 * h)
+        return directional(self.primal, x, v)
 
     def jvp(self, x, v):
         """J v from the reference engine, checked against one central difference."""
@@ -128,9 +132,7 @@ class Reference:
         if key not in self._cache:
             engine = self.second_engine(exclude)
             hv = self._second(engine, "hvp_fwd_over_rev", x, v=v)
-            h = step(x) / max(1.0, float(np.max(np.abs(v))))
-            fd = (self.gradient(x + h * v) - self.gradient(x - h * v)) / (2 * h)
-            err = relative_error(hv, fd)
+            err = relative_error(hv, directional(self.gradient, x, v))
             if err > FD_TOLERANCE:
                 raise ValidationError(f"{self.problem.name}: reference ({engine.name}) HVP disagrees "
                                       f"with central differences of the gradient: error {err:.2e}")
@@ -190,8 +192,7 @@ def spot_check(label: str, problem, op: str, x, out, v=None, u=None, dtype: str 
     if kind in ("jvp", "vjp"):
         errors.append(relative_error(out[0], f(x)))
     w = ops.direction(v if kind == "jvp" else None, problem.n, "w")
-    h = step(x) / max(1.0, float(np.max(np.abs(w))))
-    fd = (f(x + h * w) - f(x - h * w)) / (2 * h)
+    fd = directional(f, x, w)
     if kind == "jvp":
         errors.append(relative_error(out[1], fd))
     elif kind in ("vjp", "grad"):
