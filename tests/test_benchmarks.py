@@ -312,3 +312,45 @@ def test_workload_labels_name_their_sizes_and_skip_mismatched_fd():
         workloads.Workload().setup("numpy", "fd", label)
     with pytest.raises(Skip, match="only mode"):
         workloads.Workload().setup("fd", "jacrev", label)
+
+
+def test_a_case_the_gate_refuses_is_a_noted_skip_not_a_failure(monkeypatch, tmp_path):
+    """A wrong answer is not timed; it does not fail the sweep either: the benchmark skips with
+    the gate's reason, the state notes it, and the sweep stamps it into the results."""
+    import json
+
+    from adcost import cases, sweep
+    from adcost.validate import ValidationError
+
+    def wrong(*args, **kwargs):
+        raise ValidationError("mlp/numpy/jacrev/float32: max relative error 0.5 > 1e-4\nmore")
+    monkeypatch.setattr(cases, "prepare", wrong)
+    with pytest.raises(bench.Skip, match="refused by the validation gate: .*max relative error 0.5"):
+        bench.prepare_or_skip("numpy", "jacrev", n=4, m=8)
+    (refused,) = bench.BenchState().refusals()
+    assert refused["size"] == [4, 8] and refused["reason"].endswith("> 1e-4")
+    assert "numpy/jacrev" in refused["key"]
+    assert bench.BenchState().refusals(since=refused["time"] + 1) == []
+    monkeypatch.setenv("ADCOST_RESULTS", str(tmp_path))
+    folder = tmp_path / "asv" / "box"
+    folder.mkdir(parents=True)
+    (folder / "abcdef12-adcost.json").write_text(json.dumps({"results": {}, "requirements": {}}))
+    sweep.stamp_environment("box", "abcdef1234", refused=[refused])
+    (path,) = sweep.stamp_environment("box", "abcdef1234", refused=[refused])   # merged, once
+    assert json.loads(path.read_text())["adcost_environment"]["refused"] == [refused]
+
+
+def test_the_sweep_points_asv_at_the_results_folder_it_was_given(tmp_path, monkeypatch):
+    """ADCOST_RESULTS elsewhere: asv gets a config whose results and html folders are there."""
+    import json
+
+    from adcost import sweep
+    monkeypatch.chdir(ROOT)
+    monkeypatch.delenv("ADCOST_RESULTS", raising=False)
+    assert sweep.asv_config() == []
+    monkeypatch.setenv("ADCOST_RESULTS", str(tmp_path / "mine"))
+    flag, path = sweep.asv_config()
+    conf = json.loads(Path(path).read_text())
+    assert flag == "--config" and conf["results_dir"] == str((tmp_path / "mine" / "asv").resolve())
+    assert conf["html_dir"] == str((tmp_path / "mine" / "html").resolve())
+    assert conf["plugins"] == [".benchmarks.asv_plugin"] and conf["repo"] == "."

@@ -226,3 +226,19 @@ def test_asv_compare_pairs_two_checkouts_runs(tmp_path):
     assert len(cells) > 100 and all(before and after for before, after in cells)   # no one-sided row
     assert sum(before not in ("n/a", "failed") for before, _ in cells) > 100
     assert any(r.split("|")[1].strip() == "+" for r in rows)    # the slowed JacobianNM rows
+
+
+def test_the_site_lists_the_cases_the_gate_refused_in_the_run_shown(tmp_path):
+    from adcost.analysis import site
+    fx.write_results(tmp_path / "asv", commit="c" * 40, seed=1, machine="box", date=1700000000000)
+    (path,) = [p for p in load.result_files(tmp_path / "asv") if p.parent.name == "box"]
+    data = json.loads(path.read_text())
+    data["adcost_environment"] = {"refused": [{"key": "ba/jax/jacrev/float32/", "size": [3, 5],
+                                               "reason": "max relative error 0.9 > 1e-3"}]}
+    path.write_text(json.dumps(data))
+    df = load.load_asv(tmp_path / "asv")
+    (entry,) = load.refusals(tmp_path / "asv", df)
+    assert entry["machine"] == "box" and entry["commit"] == "cccccccc"
+    assert load.refusals(tmp_path / "asv", df[df["machine"] == "nobody"]) == [entry]   # empty: all
+    page = site.environment_html(df, tmp_path)
+    assert "Refused by the validation gate" in page and "ba/jax/jacrev/float32/ at (3, 5)" in page

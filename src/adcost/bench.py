@@ -32,6 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from . import grids, paths
+from .validate import ValidationError
 from .frameworks.base import (CORE_MODES, REGISTRY, Unsupported, framework_class,
                               import_framework, missing_reason, records, sweep_frameworks)
 
@@ -241,6 +242,22 @@ class BenchState:
                  "under_load": overloaded(os.getloadavg()[0])})
         self._save(data)
 
+    def refuse(self, key: str, size: tuple[int, ...], reason: str) -> None:
+        """Note a case the validation gate refused (a wrong answer, not timed and not a crash)."""
+        data = self._load()
+        mine = self._mine(data)
+        mine["pending"].pop(f"{key}{list(size)}", None)
+        entries = mine.setdefault("refused", {})
+        entries[f"{key}{list(size)}"] = {"key": key, "size": list(size), "reason": reason,
+                                          "time": time.time()}
+        self._save(data)
+
+    def refusals(self, since: float = 0.0) -> list[dict]:
+        """The gate's refusals of this scope noted at or after `since` (a time.time())."""
+        entries = self._load().get(self.scope, {}).get("refused", {})
+        return sorted((e for e in entries.values() if e.get("time", 0) >= since),
+                      key=lambda e: (e["key"], e["size"]))
+
 
 def checkout() -> Path:
     """The checkout being benchmarked.  asv runs benchmarks from a temporary folder, so it is
@@ -333,7 +350,11 @@ def _prepare_or_skip(framework, op, grow, problem, state, call_budget_s, sizes):
     except Unsupported as exc:
         state.finish(key, size)
         raise Skip(str(exc)) from None
-    except Exception:          # a failure (e.g. ValidationError) is reported, not a timeout
+    except ValidationError as exc:   # a wrong answer: refused and noted, never timed
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        state.refuse(key, size, reason)
+        raise Skip(f"refused by the validation gate: {reason}") from None
+    except Exception:          # a crash is reported as a failure, not a timeout
         state.finish(key, size)
         raise
     start = time.perf_counter()

@@ -61,28 +61,50 @@ def git_head() -> str:
     return out.stdout.strip()
 
 
-def stamp_environment(machine: str, commit: str, load: dict | None = None) -> list[Path]:
+def stamp_environment(machine: str, commit: str, load: dict | None = None,
+                      refused: list[dict] | None = None) -> list[Path]:
     """Write adcost's environment into HEAD's asv result files of `machine`: the package
     versions as asv's `requirements` (empty for an existing environment; asv publish and the tidy
-    loader read them there), the whole record (threads, CPU, date, commit) beside it, and
-    the load mark of the group just run (appended to `adcost_environment.load`)."""
+    loader read them there), the whole record (threads, CPU, date, commit) beside it,
+    the load mark of the group just run (appended to `adcost_environment.load`) and the cases
+    the validation gate refused (`adcost_environment.refused`, merged by case)."""
     from .measure.environment import environment
 
     env, stamped = environment(), []
     for path in sorted((paths.asv_results() / machine).glob(f"{commit[:8]}-*.json")):
         data = json.loads(path.read_text())
         data["requirements"] = {**(data.get("requirements") or {}), **env["versions"]}
-        marks = (data.get("adcost_environment") or {}).get("load") or []
-        data["adcost_environment"] = {**env, "load": marks + ([load] if load else [])}
+        old = data.get("adcost_environment") or {}
+        marks = old.get("load") or []
+        cases = {(r["key"], tuple(r["size"])): r for r in (old.get("refused") or []) + (refused or [])}
+        data["adcost_environment"] = {**env, "load": marks + ([load] if load else []),
+                                      "refused": [cases[k] for k in sorted(cases)]}
         path.write_text(json.dumps(data, indent=None, separators=(",", ":")))
         stamped.append(path)
     return stamped
 
 
+def asv_config() -> list[str]:
+    """asv's --config for the results folder: none when it is the checkout's results/ (what
+    asv.conf.json names); else a copy of asv.conf.json written there, whose results and html
+    folders are that folder's (asv reads them from its config only)."""
+    target = paths.asv_results().resolve()
+    if target == (checkout() / "results" / "asv").resolve():
+        return []
+    text = "\n".join(line for line in (checkout() / "asv.conf.json").read_text().splitlines()
+                     if not line.lstrip().startswith("//"))
+    conf = json.loads(text)
+    conf.update(results_dir=str(target), html_dir=str(target.parent / "html"))
+    path = target.parent / "asv.conf.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(conf, indent=1))
+    return ["--config", str(path)]
+
+
 def asv_command(pattern: str, machine: str, commit: str, resume: bool, extra: list[str]) -> list[str]:
     asv = os.path.join(os.path.dirname(sys.executable), "asv")
-    cmd = [asv, "run", "-E", "adcost:same", "--launch-method", "forkserver", "--machine", machine,
-           f"--set-commit-hash={commit}", "-b", pattern]
+    cmd = [asv, "run", *asv_config(), "-E", "adcost:same", "--launch-method", "forkserver",
+           "--machine", machine, f"--set-commit-hash={commit}", "-b", pattern]
     return cmd + (["--skip-existing"] if resume else []) + extra
 
 
@@ -118,6 +140,10 @@ def main(argv: list[str] | None = None) -> int:
                     "--machine", args.machine], cwd=checkout(), env=env, check=True,
                    stdout=subprocess.DEVNULL)
     failed, loaded, start = [], [], time.perf_counter()
+    from .bench import BenchState
+    state = BenchState(os.environ.get("ADCOST_BENCH_STATE") or paths.results() / "bench_state.json",
+                       scope=f"{args.grid}@{commit}")   # where the benchmarks note refusals
+    since = time.time()
     for i, (label, pattern) in enumerate(groups, 1):
         print(f"\n=== sweep [{i}/{len(groups)}] {label} (grid {args.grid}, "
               f"{time.perf_counter() - start:.0f} s so far) ===", flush=True)
@@ -134,8 +160,9 @@ def main(argv: list[str] | None = None) -> int:
                   f"-> {marked['loadavg_after'][0]:.1f} on {marked['cpus']} CPUs, "
                   f"{marked['cpu_share']:.2f} CPU-seconds per second): its timings are marked",
                   file=sys.stderr)
+        refused = state.refusals(since)
         if code not in (0, 2):       # 2: some benchmark failed; the others are saved
-            stamp_environment(args.machine, commit, marked)
+            stamp_environment(args.machine, commit, marked, refused)
             again = shlex.join([sys.executable, "-m", "adcost.sweep", "--grid", args.grid,
                                 "--machine", args.machine, "--resume"])
             print(f"sweep: stopped in '{label}' (asv exit {code}); the groups before it are saved.\n"
@@ -144,7 +171,7 @@ def main(argv: list[str] | None = None) -> int:
             return code
         if code == 2:
             failed.append(label)
-        stamp_environment(args.machine, commit, marked)
+        stamp_environment(args.machine, commit, marked, refused)
     print(f"\nsweep: {len(groups)} groups in {time.perf_counter() - start:.0f} s; results in "
           f"{paths.asv_results()}" + (f"; failures in: {', '.join(failed)}" if failed else ""))
     if loaded:
@@ -152,6 +179,13 @@ def main(argv: list[str] | None = None) -> int:
               f"({', '.join(m['group'] for m in loaded)}): the machine had more runnable threads "
               "than CPUs, so their timings are not comparable; they are marked under_load in the "
               "results. Re-run them on a quiet machine.", file=sys.stderr)
+    refused = state.refusals(since)
+    if refused:
+        print(f"sweep: the validation gate refused {len(refused)} case(s): a wrong answer is "
+              "not timed (not a failure of the sweep; adcost_environment.refused in the results):",
+              file=sys.stderr)
+        for r in refused:
+            print(f"  {r['key']} at {tuple(r['size'])}: {r['reason']}", file=sys.stderr)
     return 1 if failed else 0
 
 

@@ -172,6 +172,25 @@ def result_files(asv_dir: Path) -> list[Path]:
     return sorted(p for p in Path(asv_dir).glob("*/*.json") if p.name not in skip and p.parent.name != "html")
 
 
+def refusals(asv_dir: Path, df: pd.DataFrame | None = None) -> list[dict]:
+    """The cases the validation gate refused in the sweep (adcost_environment.refused of each
+    result file), each with its machine and commit; only the runs in `df` when given."""
+    shown = None if df is None or df.empty else {
+        (str(m), str(c)[:8]) for m, c in zip(df["machine"], df["commit"])}
+    found = []
+    for path in result_files(asv_dir):
+        try:
+            data = json.loads(path.read_text())
+        except (OSError, ValueError):
+            continue
+        machine, commit = path.parent.name, str(data.get("commit_hash", path.name))[:8]
+        if shown is not None and (machine, commit) not in shown:
+            continue
+        for entry in (data.get("adcost_environment") or {}).get("refused") or []:
+            found.append({"machine": machine, "commit": commit, **entry})
+    return found
+
+
 def tidy(rows: list[dict]) -> pd.DataFrame:
     df = pd.DataFrame(rows)
     for column in COLUMNS:

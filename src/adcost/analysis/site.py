@@ -104,10 +104,16 @@ def environment_html(df: pd.DataFrame, results: Path) -> str:
             rows.append(("threads", ", ".join(f"{k}={v}" for k, v in env.get("threads", {}).items() if v)))
         except ValueError:
             pass
+    refused = "".join(
+        f"<li>{html.escape(r['key'])} at {html.escape(str(tuple(r['size'])))} "
+        f"(machine {html.escape(r['machine'])}, commit {html.escape(r['commit'])}): "
+        f"{html.escape(r['reason'])}</li>" for r in load.refusals(results / "asv", df))
+    refused = (f"<h3 id='refused'>Refused by the validation gate</h3><p>A wrong derivative is "
+               f"never timed: these cases are skipped.</p><ul>{refused}</ul>" if refused else "")
     if not rows:
-        return "<p>No environment recorded.</p>"
+        return "<p>No environment recorded.</p>" + refused
     body = "".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>" for k, v in rows)
-    return f"<table class='env'>{body}</table>"
+    return f"<table class='env'>{body}</table>" + refused
 
 
 def build(results: Path | None = None, out: Path | None = None, df: pd.DataFrame | None = None) -> Path:
