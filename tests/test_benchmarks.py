@@ -353,4 +353,5 @@ def test_the_sweep_points_asv_at_the_results_folder_it_was_given(tmp_path, monke
     conf = json.loads(Path(path).read_text())
     assert flag == "--config" and conf["results_dir"] == str((tmp_path / "mine" / "asv").resolve())
     assert conf["html_dir"] == str((tmp_path / "mine" / "html").resolve())
-    assert conf["plugins"] == [".benchmarks.asv_plugin"] and conf["repo"] == "."
+    assert conf["plugins"] == [".benchmarks.asv_plugin"] and conf["repo"] == str(ROOT)
+    assert str(ROOT) in sweep.asv_environ({"PYTHONPATH": "x"})["PYTHONPATH"].split(os.pathsep)[0]

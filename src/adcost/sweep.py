@@ -86,19 +86,30 @@ def stamp_environment(machine: str, commit: str, load: dict | None = None,
 
 def asv_config() -> list[str]:
     """asv's --config for the results folder: none when it is the checkout's results/ (what
-    asv.conf.json names); else a copy of asv.conf.json written there, whose results and html
-    folders are that folder's (asv reads them from its config only)."""
+    asv.conf.json names); else a copy of asv.conf.json written there, with the checkout's folders
+    made absolute and the results and html folders that folder's (asv reads them from its
+    config only, and changes to the config's folder)."""
+    root = checkout().resolve()
     target = paths.asv_results().resolve()
-    if target == (checkout() / "results" / "asv").resolve():
+    if target == root / "results" / "asv":
         return []
-    text = "\n".join(line for line in (checkout() / "asv.conf.json").read_text().splitlines()
+    text = "\n".join(line for line in (root / "asv.conf.json").read_text().splitlines()
                      if not line.lstrip().startswith("//"))
     conf = json.loads(text)
-    conf.update(results_dir=str(target), html_dir=str(target.parent / "html"))
+    conf.update(repo=str(root), benchmark_dir=str(root / conf["benchmark_dir"]),
+                env_dir=str(root / conf["env_dir"]), results_dir=str(target),
+                html_dir=str(target.parent / "html"))
     path = target.parent / "asv.conf.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(conf, indent=1))
     return ["--config", str(path)]
+
+
+def asv_environ(env: dict) -> dict:
+    """`env` with the checkout on PYTHONPATH: asv imports the plugin benchmarks.asv_plugin from
+    the config's folder, which is not the checkout when the results go elsewhere."""
+    path = [str(checkout().resolve())] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
+    return {**env, "PYTHONPATH": os.pathsep.join(path)}
 
 
 def asv_command(pattern: str, machine: str, commit: str, resume: bool, extra: list[str]) -> list[str]:
@@ -135,7 +146,8 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as exc:
         parser.error(str(exc))
     commit = git_head()
-    env = {**os.environ, "ADCOST_GRID": args.grid, "ADCOST_RESULTS": str(paths.results())}
+    env = asv_environ({**os.environ, "ADCOST_GRID": args.grid,
+                       "ADCOST_RESULTS": str(paths.results().resolve())})
     subprocess.run([os.path.join(os.path.dirname(sys.executable), "asv"), "machine", "--yes",
                     "--machine", args.machine], cwd=checkout(), env=env, check=True,
                    stdout=subprocess.DEVNULL)

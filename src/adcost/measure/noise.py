@@ -1,0 +1,92 @@
+"""Process-to-process noise: the same few cases timed in several fresh processes.
+
+asv times each benchmark in a process of its own. The samples of one process agree closely (narrow
+quartiles) while two processes timing the same case differ by more, so a rule that compares two
+runs by their quartiles alone calls that difference a change. This probe measures it on the
+machine, at the time of the run: the mlp problem's primal and jacrev at n = m = 16 and jacfwd at
+n = 256, m = 64 (about 30 µs to 2 ms) of each installed framework, timed in PROCESSES fresh
+processes one after another; `threshold` is the largest ratio max/min of one case's medians across
+the processes. The sweep runs it first and stamps it into the results
+(`adcost_environment.noise`); `adcost compare` calls a change only beyond it.
+
+    python -m adcost.measure.noise [--processes 4]        # prints the probe as JSON
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+
+CASES = (("primal", 16, 16), ("jacrev", 16, 16), ("jacfwd", 256, 64))
+FRAMEWORKS = ("numpy", "torch", "jax", "tensorflow")
+PROCESSES = 4
+MIN_TIME_S = 0.02     # one sample
+REPEATS = 9           # samples per case and process
+
+
+def child(frameworks: list[str]) -> dict[str, float]:
+    """Median seconds per call of every case, in this process."""
+    from .. import threads
+    threads.apply()
+    from ..bench import dtype_for
+    from ..cases import prepare
+    from .timing import measure
+
+    out = {}
+    for fw in frameworks:
+        for op, n, m in CASES:
+            case = prepare("mlp", fw, op, n=n, m=m, dtype=dtype_for(fw))
+            out[f"{fw}/{op}/n={n},m={m}"] = measure(case, repeats=REPEATS, min_time=MIN_TIME_S)["median_s"]
+    return out
+
+
+def threshold(cases: dict[str, list[float]]) -> float:
+    """The largest max/min ratio of one case across processes (1.0 when nothing repeats)."""
+    ratios = [max(v) / min(v) for v in cases.values() if len(v) > 1 and min(v) > 0]
+    return float(max(ratios, default=1.0))
+
+
+def installed() -> list[str]:
+    from ..frameworks.base import missing_reason
+    return [fw for fw in FRAMEWORKS if missing_reason(fw) is None]
+
+
+def probe(processes: int = PROCESSES, frameworks: list[str] | None = None,
+          timeout: float = 300) -> dict:
+    """Run the cases in `processes` fresh processes; their medians, spread and threshold."""
+    frameworks = installed() if frameworks is None else list(frameworks)
+    start, cases = time.perf_counter(), {}
+    for _ in range(processes):
+        out = subprocess.run([sys.executable, "-m", "adcost.measure.noise", "--child", ",".join(frameworks)],
+                             capture_output=True, text=True, timeout=timeout, env=os.environ.copy())
+        if out.returncode != 0:
+            raise RuntimeError(f"noise probe: a child process failed: {out.stderr.strip().splitlines()[-1:]}")
+        for key, seconds in json.loads(out.stdout.strip().splitlines()[-1]).items():
+            cases.setdefault(key, []).append(seconds)
+    spread = {k: max(v) / min(v) for k, v in cases.items()}
+    return {"processes": processes, "frameworks": frameworks, "cases": cases,
+            "spread": spread, "threshold": threshold(cases),
+            "worst": max(spread, key=spread.get) if spread else None,
+            "seconds": round(time.perf_counter() - start, 1)}
+
+
+def main(argv: list[str] | None = None) -> int:
+    from ..argv import Parser, at_least
+
+    parser = Parser(prog="adcost.measure.noise", description=__doc__.splitlines()[0])
+    parser.add_argument("--processes", type=at_least(2), default=PROCESSES,
+                        help=f"fresh processes that time the cases (default {PROCESSES})")
+    parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.child is not None:
+        print(json.dumps(child([f for f in args.child.split(",") if f])))
+        return 0
+    print(json.dumps(probe(args.processes), indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
