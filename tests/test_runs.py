@@ -113,6 +113,36 @@ def test_compare_calls_noise_noise_and_says_what_differs(tmp_path, capsys):
     assert head.index("A: ") < head.index("environments differ")
 
 
+
+def test_compare_respects_the_process_to_process_spread_the_probe_measured(tmp_path):
+    """Each process of run B times every case 0.8-1.25x of run A's (narrow quartiles inside a
+    process): by quartiles alone most rows are flagged; with the spread a noise probe measures
+    under the same per-process draws, at most 5 %. A real 2x change is still called."""
+    import numpy as np
+
+    from adcost.measure import noise
+    rng = np.random.default_rng(3)
+    a = load.load(fx.write_results(tmp_path / "a", commit="1" * 40, seed=11))
+    b = a.copy()
+    draw = np.exp(rng.uniform(np.log(0.8), np.log(1.25), len(b)))
+    timed = b["unit"] == "seconds"
+    for column in ("value", "q25", "q75", "ci_lo", "ci_hi"):
+        b.loc[timed, column] = b.loc[timed, column] * draw[timed.to_numpy()]
+    naive = compare.compare(a, b)
+    assert (naive["change"] != "same").mean() > 0.3
+    probe = {f"case{i}": list(np.exp(rng.uniform(np.log(0.8), np.log(1.25), noise.PROCESSES)))
+             for i in range(12)}
+    a["noise_threshold"] = b["noise_threshold"] = noise.threshold(probe)
+    assert 1.25 < compare.threshold(a, b, 1.10) < 1.57
+    table = compare.compare(a, b)
+    assert (table["change"] != "same").mean() <= 0.05
+    slow = b.copy()
+    slow.loc[slow["benchmark"].str.contains("JacobianNM"), ["value", "q25", "q75"]] *= 2.0
+    flagged = compare.compare(a, slow)
+    assert (flagged[flagged["benchmark"].str.contains("JacobianNM")]["change"] == "worse").all()
+    assert compare.compare(a, b, noise=False)["change"].ne("same").mean() > 0.3
+
+
 BAD = [
     (["jacobian", "--problem", "mlp", "--framework", "numpy", "--n", "1000000000"], {}, "--n 1000000000: mlp needs about"),
     (["jacobian", "--problem", "mlp", "--framework", "numpy", "--depth", "1000000000"], {}, "--depth 1000000000"),
@@ -242,3 +272,18 @@ def test_the_site_lists_the_cases_the_gate_refused_in_the_run_shown(tmp_path):
     assert load.refusals(tmp_path / "asv", df[df["machine"] == "nobody"]) == [entry]   # empty: all
     page = site.environment_html(df, tmp_path)
     assert "Refused by the validation gate" in page and "ba/jax/jacrev/float32/ at (3, 5)" in page
+
+
+def test_noise_threshold_is_the_largest_spread_of_one_case():
+    from adcost.measure import noise
+    assert noise.threshold({"a": [1.0, 1.2, 1.1], "b": [2.0, 3.0], "c": [5.0]}) == 1.5
+    assert noise.threshold({}) == 1.0
+
+
+@pytest.mark.slow
+def test_the_noise_probe_times_its_cases_in_fresh_processes():
+    from adcost.measure import noise
+    probe = noise.probe(2, frameworks=["numpy"])
+    assert sorted(probe["cases"]) == sorted(f"numpy/{op}/n={n},m={m}" for op, n, m in noise.CASES)
+    assert all(len(v) == 2 and all(0 < s < 1 for s in v) for v in probe["cases"].values())
+    assert probe["threshold"] == max(probe["spread"].values()) >= 1.0

@@ -21,9 +21,9 @@ import time
 from pathlib import Path
 
 from . import grids, paths, threads
-from .argv import Parser
+from .argv import Parser, nonnegative
 from .envvars import check as check_environment
-from .measure import load
+from .measure import load, noise
 from .measure.environment import machine_name
 
 # (label, asv -b regex).  Compile and Flops share one setup_cache: they run together.
@@ -62,7 +62,7 @@ def git_head() -> str:
 
 
 def stamp_environment(machine: str, commit: str, load: dict | None = None,
-                      refused: list[dict] | None = None) -> list[Path]:
+                      refused: list[dict] | None = None, noise: dict | None = None) -> list[Path]:
     """Write adcost's environment into HEAD's asv result files of `machine`: the package
     versions as asv's `requirements` (empty for an existing environment; asv publish and the tidy
     loader read them there), the whole record (threads, CPU, date, commit) beside it,
@@ -78,7 +78,8 @@ def stamp_environment(machine: str, commit: str, load: dict | None = None,
         marks = old.get("load") or []
         cases = {(r["key"], tuple(r["size"])): r for r in (old.get("refused") or []) + (refused or [])}
         data["adcost_environment"] = {**env, "load": marks + ([load] if load else []),
-                                      "refused": [cases[k] for k in sorted(cases)]}
+                                      "refused": [cases[k] for k in sorted(cases)],
+                                      "noise": noise or old.get("noise")}
         path.write_text(json.dumps(data, indent=None, separators=(",", ":")))
         stamped.append(path)
     return stamped
@@ -128,6 +129,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--resume", action="store_true",
                         help="skip benchmarks already saved for this commit and machine")
     parser.add_argument("--only", default=None, help="run the groups whose label has this word")
+    parser.add_argument("--noise-processes", type=nonnegative, default=noise.PROCESSES,
+                        help="fresh processes of the noise probe run first, whose spread "
+                             f"`adcost compare` respects (default {noise.PROCESSES}; 0: no probe)")
     parser.add_argument("asv_args", nargs="*", help="after --: passed to asv run")
     args = parser.parse_args(argv)
     try:
@@ -156,6 +160,18 @@ def main(argv: list[str] | None = None) -> int:
     state = BenchState(os.environ.get("ADCOST_BENCH_STATE") or paths.results() / "bench_state.json",
                        scope=f"{args.grid}@{commit}")   # where the benchmarks note refusals
     since = time.time()
+    probe = None
+    if args.noise_processes == 1:
+        parser.error("--noise-processes: 0 (no probe) or at least 2")
+    if args.noise_processes:
+        print(f"=== sweep: noise probe ({args.noise_processes} processes) ===", flush=True)
+        try:
+            probe = noise.probe(args.noise_processes)
+            print(f"sweep: process-to-process spread up to {probe['threshold']:.2f}x "
+                  f"({probe['worst']}), {probe['seconds']:.0f} s; compare calls changes beyond it")
+        except (RuntimeError, subprocess.TimeoutExpired) as exc:
+            print(f"sweep: the noise probe failed ({exc}); compare falls back to its factor",
+                  file=sys.stderr)
     for i, (label, pattern) in enumerate(groups, 1):
         print(f"\n=== sweep [{i}/{len(groups)}] {label} (grid {args.grid}, "
               f"{time.perf_counter() - start:.0f} s so far) ===", flush=True)
@@ -174,7 +190,7 @@ def main(argv: list[str] | None = None) -> int:
                   file=sys.stderr)
         refused = state.refusals(since)
         if code not in (0, 2):       # 2: some benchmark failed; the others are saved
-            stamp_environment(args.machine, commit, marked, refused)
+            stamp_environment(args.machine, commit, marked, refused, probe)
             again = shlex.join([sys.executable, "-m", "adcost.sweep", "--grid", args.grid,
                                 "--machine", args.machine, "--resume"])
             print(f"sweep: stopped in '{label}' (asv exit {code}); the groups before it are saved.\n"
@@ -183,7 +199,7 @@ def main(argv: list[str] | None = None) -> int:
             return code
         if code == 2:
             failed.append(label)
-        stamp_environment(args.machine, commit, marked, refused)
+        stamp_environment(args.machine, commit, marked, refused, probe)
     print(f"\nsweep: {len(groups)} groups in {time.perf_counter() - start:.0f} s; results in "
           f"{paths.asv_results()}" + (f"; failures in: {', '.join(failed)}" if failed else ""))
     if loaded:

@@ -2,10 +2,14 @@
 
 A and B are each a tidy CSV/parquet, an asv result file, an asv results folder, or a commit
 (prefix) found in results/asv.  A measurement counts as worse in B when
-    B / A ≥ factor (default 1.10)   and   the noise intervals do not overlap:
+    B / A ≥ max(factor (default 1.10), the measured process-to-process spread)
+    and the noise intervals do not overlap:
     B's interquartile range lies above A's (stats_q_25 / stats_q_75), or, lacking quartiles,
     the 99 % confidence intervals (stats_ci_99) do; values without stats (track_*) use the
     factor alone.  For units where larger is better (flop/s) the direction flips.
+The spread is what the sweep's noise probe measured (adcost.measure.noise: the same cases in
+fresh processes, the largest max/min ratio), the larger of A's and B's; within-process quartiles
+cannot see it, since asv times each benchmark in a process of its own.
 
     python -m adcost.analysis.compare A B [--factor 1.1] [--all] [--strict]      (also: adcost compare)
 """
@@ -37,8 +41,23 @@ def resolve(spec: str, results=None) -> pd.DataFrame:
     return load.load_asv(asv, files=hits)
 
 
-def compare(a: pd.DataFrame, b: pd.DataFrame, factor: float = 1.10) -> pd.DataFrame:
-    """One row per measurement present in both: ratio B/A, whether it is worse/better beyond noise."""
+def spread(a: pd.DataFrame, b: pd.DataFrame) -> float | None:
+    """The larger process-to-process spread the two runs' noise probes measured (None: no probe)."""
+    values = pd.concat([d.get("noise_threshold", pd.Series(dtype=float)) for d in (a, b)])
+    values = pd.to_numeric(values, errors="coerce").dropna()
+    return float(values.max()) if len(values) else None
+
+
+def threshold(a: pd.DataFrame, b: pd.DataFrame, factor: float) -> float:
+    """The smallest ratio compare calls a change: the factor, or the measured spread if larger."""
+    return max(factor, spread(a, b) or 0.0)
+
+
+def compare(a: pd.DataFrame, b: pd.DataFrame, factor: float = 1.10, noise: bool = True) -> pd.DataFrame:
+    """One row per measurement present in both: ratio B/A, whether it is worse/better beyond noise
+    (the ratio beyond `threshold` — the factor or the measured spread — and intervals apart;
+    `noise=False` uses the factor alone)."""
+    factor = threshold(a, b, factor) if noise else factor
     cols = KEYS + ["value", "unit", "q25", "q75", "ci_lo", "ci_hi"]
     a = load.measured(a)[cols].copy()
     b = load.measured(b)[cols].copy()
@@ -114,7 +133,13 @@ def run(args) -> int:
     print(f"A: {args.a} ({load.describe_run(a)})\nB: {args.b} ({load.describe_run(b)})")
     diff = differences(a, b)
     print("environments differ:\n" + "\n".join(diff) if diff else "same machine and environment")
-    print(f"rule: a change counts when B/A >= {args.factor:g} (or <= 1/{args.factor:g}) and the "
+    measured = spread(a, b)
+    limit = threshold(a, b, args.factor)
+    source = (f"the larger of --factor {args.factor:g} and the process-to-process spread "
+              f"{measured:.2f}x the runs' noise probes measured" if measured is not None else
+              f"--factor (no noise probe in either run: within-process quartiles only, which "
+              f"cannot see the spread between processes)")
+    print(f"rule: a change counts when B/A >= {limit:.2f} (or <= 1/{limit:.2f}; {source}) and the "
           "two runs' interquartile ranges (asv's sample statistics) do not overlap; "
           "99 % confidence intervals where quartiles are missing, the ratio alone for single values")
     print(report(table, args.all))

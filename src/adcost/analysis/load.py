@@ -128,7 +128,8 @@ def result_rows(path: Path, benchmarks: dict | None = None, machine: dict | None
               "threads": json.dumps((data.get("adcost_environment") or {}).get("threads"),
                                     sort_keys=True),
               "env_name": data.get("env_name"), "commit": data.get("commit_hash"), "date": date,
-              "file": str(path)}
+              "file": str(path),
+              "noise_threshold": ((data.get("adcost_environment") or {}).get("noise") or {}).get("threshold")}
     marks = (data.get("adcost_environment") or {}).get("load") or []
     rows = []
     for name, values in (data.get("results") or {}).items():

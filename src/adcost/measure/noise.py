@@ -21,7 +21,7 @@ import sys
 import time
 
 CASES = (("primal", 16, 16), ("jacrev", 16, 16), ("jacfwd", 256, 64))
-FRAMEWORKS = ("numpy", "torch", "jax", "tensorflow")
+FRAMEWORKS = ("numpy", "torch", "jax", "tf")
 PROCESSES = 4
 MIN_TIME_S = 0.02     # one sample
 REPEATS = 9           # samples per case and process
