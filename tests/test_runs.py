@@ -287,3 +287,23 @@ def test_the_noise_probe_times_its_cases_in_fresh_processes():
     assert sorted(probe["cases"]) == sorted(f"numpy/{op}/n={n},m={m}" for op, n, m in noise.CASES)
     assert all(len(v) == 2 and all(0 < s < 1 for s in v) for v in probe["cases"].values())
     assert probe["threshold"] == max(probe["spread"].values()) >= 1.0
+
+
+def test_asvs_install_step_says_in_one_line_why_pip_failed():
+    """asv's own virtualenvs: pip's page of a missing +cpu torch (captured on a machine that
+    reaches PyPI only) becomes one line naming the pin and the index to add."""
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("asv_install", ROOT / "benchmarks" / "asv_install.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    page = (ROOT / "tests" / "fixtures" / "pip_no_cpu_torch.txt").read_text()
+    assert mod.reason(page).startswith("torch==2.13.0+cpu is on no index pip reached")
+    assert "PIP_EXTRA_INDEX_URL=https://download.pytorch.org/whl/cpu" in mod.reason(page)
+    assert "\n" not in mod.reason(page)
+    assert mod.reason("ERROR: Could not find a version that satisfies the requirement jax==9.9 "
+                      "(from versions: none)") == "jax==9.9 is on no index pip reached"
+    assert "unreachable" in mod.reason("WARNING: Retrying ... NewConnectionError(...)")
+    assert mod.reason("ERROR: something else\nERROR: more") == "something else"
+    conf = "\n".join(l for l in (ROOT / "asv.conf.json").read_text().splitlines()
+                     if not l.lstrip().startswith("//"))
+    assert "benchmarks/asv_install.py" in json.loads(conf)["install_command"][0]
