@@ -5,12 +5,14 @@ only dtype).  Every case is validated and warmed in setup; the timed call runs t
 and the framework's sync only.  A (framework, mode) pair that does not exist is skipped.
 """
 from adcost import grids
-from adcost.bench import (FRAMEWORKS, PRODUCT_OPS, cost_table, from_table, jacobian_modes,
-                          prepare_or_skip, prepare_some, require)
+from adcost.bench import (FRAMEWORKS, PRODUCT_OPS, Skip, cost_table, from_table,
+                          jacobian_modes, prepare_or_skip, prepare_some, require)
 
 GRID = grids.crossover()
 MODES = GRID["modes"] or jacobian_modes()
 N, M, DEPTHS, FIXED_NM = GRID["n"], GRID["m"], GRID["depth"], GRID["fixed_nm"]
+WIDTHS, WIDTH_N, WIDTH_M = GRID["widths"], GRID["width_n"], GRID["width_m"]
+VECTORIZED = ("jacfwd", "jacrev")
 
 
 class Timed:
@@ -50,6 +52,37 @@ class JacobianNM(Timed):
         self.case = prepare_or_skip(framework, mode, n=n, m=m)
 
     def time_jacobian(self, framework, mode, n, m):
+        self.case()
+
+
+class JacobianWidth(Timed):
+    """T_J of the vectorized modes over width (the cost model's axis) at the fixed depth:
+    seconds, at every (n, m) of the width grid."""
+    params = (FRAMEWORKS, VECTORIZED, WIDTHS, WIDTH_N, WIDTH_M)
+    param_names = ["framework", "mode", "width", "n", "m"]
+
+    def setup(self, framework, mode, width, n, m):
+        self.case = prepare_or_skip(framework, mode, grow=("width", "n", "m"), n=n, m=m,
+                                    width=width)
+
+    def time_jacobian(self, framework, mode, width, n, m):
+        self.case()
+
+
+class PrimalWidth(Timed):
+    """T_f(k): the primal batched over k inputs (k = 1, or the n or m of the width grid: the
+    tangents jacfwd or the cotangents jacrev push at once), over width: seconds."""
+    params = (FRAMEWORKS, WIDTHS, WIDTH_N, WIDTH_M, GRID["width_batch"])
+    param_names = ["framework", "width", "n", "m", "batch"]
+
+    def setup(self, framework, width, n, m, batch):
+        if batch not in (1, n, m):
+            raise Skip(f"batch {batch} is neither 1 nor n = {n} nor m = {m}")
+        batched = {"batch": batch} if batch > 1 else {}
+        self.case = prepare_or_skip(framework, "primal", grow=("width", "n", "m", *batched),
+                                    n=n, m=m, width=width, **batched)
+
+    def time_primal(self, framework, width, n, m, batch):
         self.case()
 
 

@@ -393,36 +393,46 @@ def prepare_some(framework: str, ops: tuple[str, ...], **sizes) -> dict:
     return cases
 
 
-def matmul_problem(size: int):
-    """f(x) = A @ B flattened, A and B (size, size) seeded: the roofline's kernel."""
+def roofline_problem(kernel: str, size: int):
+    """The roofline's kernels, A and B (size, size) seeded: "matmul" f(x) = A @ B flattened
+    (compute-bound: 2 size^3 FLOPs), "matvec" f(x) = A @ x, x in R^size (memory-bound: A's
+    4 size^2 bytes read once per call at float32)."""
     import numpy as np
 
     from .problems import Problem
 
     rng = np.random.default_rng(size)
-    params = {"A": rng.standard_normal((size, size)), "B": rng.standard_normal((size, size))}
-    return Problem("matmul", 1, size * size, np.zeros(1),
-                   lambda xp, x, p: xp.reshape(xp.matmul(p["A"], p["B"]), (size * size,)),
-                   params, {"arch": "matmul", "size": size})
+    if kernel == "matmul":
+        params = {"A": rng.standard_normal((size, size)), "B": rng.standard_normal((size, size))}
+        return Problem("matmul", 1, size * size, np.zeros(1),
+                       lambda xp, x, p: xp.reshape(xp.matmul(p["A"], p["B"]), (size * size,)),
+                       params, {"arch": "matmul", "size": size})
+    if kernel == "matvec":
+        params = {"A": rng.standard_normal((size, size))}
+        return Problem("matvec", size, size, rng.standard_normal(size),
+                       lambda xp, x, p: xp.matmul(p["A"], x), params, {"arch": "matvec", "size": size})
+    raise ValueError(f"unknown roofline kernel {kernel!r}")
 
 
-def matmul_case(framework: str, size: int):
-    """A validated, warmed Case of one (size, size) matmul at the framework's sweep dtype."""
+def roofline_case(framework: str, kernel: str, size: int):
+    """A validated, warmed primal Case of a roofline kernel at the framework's sweep dtype."""
     from .cases import prepare
 
     _adapter(framework)
     try:
-        return prepare(matmul_problem(size), framework, "primal", dtype=dtype_for(framework))
+        return prepare(roofline_problem(kernel, size), framework, "primal", dtype=dtype_for(framework))
     except Unsupported as exc:
         raise Skip(str(exc)) from None
 
 
-def matmul_flops_per_s(case) -> float:
-    """2 size^3 / median seconds of one call (calibrated repeats)."""
+def roofline_rate(case) -> float:
+    """FLOP/s of a matmul case (2 size^3 per call) or bytes/s of a matvec case (A's bytes per
+    call): over the median seconds of one call (calibrated repeats)."""
     from .measure.timing import measure
 
-    size = case.problem.meta["size"]
-    return 2.0 * size ** 3 / measure(case, repeats=7, min_time=0.05)["median_s"]
+    size, kernel = case.problem.meta["size"], case.problem.meta["arch"]
+    work = 2.0 * size ** 3 if kernel == "matmul" else float(size * size * _ITEMSIZE[case.framework.dtype])
+    return work / measure(case, repeats=7, min_time=0.05)["median_s"]
 
 
 def cost_table(frameworks, ops, ns, ms) -> dict[str, dict]:

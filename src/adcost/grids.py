@@ -36,6 +36,13 @@ CROSSOVER = {
         "modes": ("jacfwd", "jacrev", "jacfwd_loop", "jacrev_loop", "fd"),  # None: every mode
         "leave_out": (),       # frameworks skipped in this grid
         "matmul": (512,),      # roofline: (size x size) @ (size x size)
+        "matvec": (4096,),     # roofline: (size x size) @ (size,), 64 MiB read per call
+        # the cost model's width axis: vectorized Jacobians and the primal batched over k
+        # inputs, at every (n, m) of width_n x width_m, depth fixed_depth
+        "widths": (64, 1024),
+        "width_n": (16, 256),
+        "width_m": (16, 256),
+        "width_batch": (1, 16, 256),   # k of the batched primal: 1, and each n and m
         "timeout_s": 60,       # asv's per-benchmark timeout
         "table_timeout_s": 300,  # the one process that builds the Compile/Flops table
         "call_budget_s": 0.5,  # one call slower than this: larger sizes of that case skipped
@@ -54,6 +61,11 @@ CROSSOVER = {
         "modes": None,
         "leave_out": (),
         "matmul": (128, 512, 1024),
+        "matvec": (4096,),
+        "widths": (16, 64, 256, 1024, 2048),
+        "width_n": (4, 64, 1024),
+        "width_m": (4, 64, 1024),
+        "width_batch": (1, 4, 64, 1024),
         "timeout_s": 300,
         "table_timeout_s": 1800,
         "call_budget_s": 2.0,

@@ -26,7 +26,7 @@ from ..argv import compare_arguments
 from . import load
 
 KEYS = ["benchmark", "framework", "op", "problem", "n", "m", "depth", "width", "strategy", "size"]
-HIGHER_IS_BETTER = ("flop/s",)
+HIGHER_IS_BETTER = ("flop/s", "bytes/s")
 
 
 def resolve(spec: str, results=None) -> pd.DataFrame:

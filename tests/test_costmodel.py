@@ -1,0 +1,94 @@
+"""The cost model: work counts, the fit on synthetic data with known constants and regimes, the
+held-out split, the model's crossover."""
+import itertools
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from adcost.analysis import costmodel as cm
+
+PEAK, BAND = 1e11, 2e10
+TRUE = {("fw", "jacfwd"): (20e-6, 1.5, 1.2), ("fw", "jacrev"): (60e-6, 2.0, 1.1),
+        ("fw", "primal"): (5e-6, 1.2, 1.0)}
+
+
+def synthetic(noise=0.03, seed=0) -> pd.DataFrame:
+    """Points of the width grid timed by the model itself with known constants, times noise."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for (fw, mode), width, n, m in itertools.product(TRUE, (16, 64, 256, 1024, 2048),
+                                                     (4, 64, 1024), (4, 64, 1024)):
+        batch = 1 if mode != "primal" else n
+        f, b = cm.work(mode, n, m, 4, width, batch)
+        c0, alpha, beta = TRUE[fw, mode]
+        t = c0 + max(alpha * f / PEAK, beta * b / BAND)
+        rows.append({"framework": fw, "mode": mode, "n": n, "m": m, "width": width, "depth": 4,
+                     "batch": batch, "seconds": t * math.exp(rng.normal(0, noise)),
+                     "flops": f, "bytes": b})
+    return pd.DataFrame(rows)
+
+
+def test_work_counts_the_matmuls_and_the_weights_read():
+    f, b = cm.work("primal", 8, 2, 1, 16)          # layers 8x16, 16x2
+    assert f == 2 * (8 * 16 + 16 * 2) + 3 * 18 and b == 4 * (160 + 18 + 8 + 3 * 18)
+    fwd_f, _ = cm.work("jacfwd", 8, 2, 1, 16)
+    rev_f, _ = cm.work("jacrev", 8, 2, 1, 16)
+    assert fwd_f - f == 2 * 8 * 160 + 2 * 8 * 18 and rev_f - f == 2 * 2 * 160 + 2 * 2 * 24
+    assert cm.work("primal", 8, 2, 1, 16, batch=4)[0] == 4 * f
+    with pytest.raises(ValueError, match="no cost model for 'hessian'"):
+        cm.work("hessian", 1, 1, 1, 1)
+
+
+def test_the_fit_recovers_known_constants_and_regimes():
+    pts = synthetic(noise=0.0)
+    fits = cm.fit_all(pts, pd.DataFrame({"peak": [PEAK], "bandwidth": [BAND]}, index=["fw"]))
+    for key, (c0, alpha, beta) in TRUE.items():
+        fit = fits[key]
+        assert fit.c0 == pytest.approx(c0, rel=0.05) and fit.alpha == pytest.approx(alpha, rel=0.05)
+        assert fit.beta == pytest.approx(beta, rel=0.05) and fit.spread < 0.01
+    fwd = fits["fw", "jacfwd"]
+    assert fwd.regime(*cm.work("jacfwd", 4, 4, 4, 16)) == "overhead"
+    assert fwd.regime(*cm.work("jacfwd", 1024, 4, 4, 2048)) == "compute"
+    f, b = cm.work("jacfwd", 4, 4, 4, 2048)        # 4 tangents: the weights' bytes dominate
+    assert fwd.regime(f, b) == "memory"
+
+
+def test_held_out_widths_are_predicted_within_the_noise():
+    pts = synthetic(noise=0.05, seed=1)
+    train, held = cm.split(pts)
+    assert sorted(held["width"].unique()) == [64, 1024]
+    assert sorted(train["width"].unique()) == [16, 256, 2048]
+    fits = cm.fit_all(train, pd.DataFrame({"peak": [PEAK], "bandwidth": [BAND]}, index=["fw"]))
+    table = cm.evaluate(fits, held)
+    assert set(table["mode"]) == {"jacfwd", "jacrev", "primal"}
+    assert (table["median_error"] < 0.08).all() and (table["p90_error"] < 0.15).all()
+    assert (table["points"] > 5).all()
+    assert not fits["fw", "jacfwd"].extrapolated(n=64, m=64, width=1024)
+    assert fits["fw", "jacfwd"].extrapolated(width=4096)
+
+
+def test_a_model_of_the_wrong_shape_shows_in_the_held_out_error():
+    """Fit on data whose cost grows with width^3 (not what the roofline says): the held-out
+    error is large, so the evaluation can fail."""
+    pts = synthetic(noise=0.0)
+    pts["seconds"] = pts["seconds"] * (pts["width"] / 256.0) ** 1.5
+    train, held = cm.split(pts)
+    fits = cm.fit_all(train, pd.DataFrame({"peak": [PEAK], "bandwidth": [BAND]}, index=["fw"]))
+    assert (cm.evaluate(fits, held)["p90_error"] > 0.3).any()
+
+
+def test_the_models_crossover_is_where_the_two_predictions_meet():
+    pts = synthetic(noise=0.0)
+    fits = cm.fit_all(pts, pd.DataFrame({"peak": [PEAK], "bandwidth": [BAND]}, index=["fw"]))
+    n = cm.crossover_n(fits, "fw", 256, 4, 1024)
+    fwd = fits["fw", "jacfwd"].predict(*cm.work("jacfwd", round(n), 256, 4, 1024))
+    rev = fits["fw", "jacrev"].predict(*cm.work("jacrev", round(n), 256, 4, 1024))
+    assert fwd == pytest.approx(rev, rel=0.05) and 16 < n < 4096
+    assert math.isnan(cm.crossover_n(fits, "other", 256, 4, 1024))
+
+
+def test_too_few_points_are_refused():
+    with pytest.raises(ValueError, match="at least 3"):
+        cm.fit_mode([1e-3, 2e-3], [1e6, 2e6], [1e5, 2e5], PEAK, BAND, "fw", "jacfwd")
