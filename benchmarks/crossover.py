@@ -70,19 +70,21 @@ class JacobianWidth(Timed):
 
 
 class PrimalWidth(Timed):
-    """T_f(k): the primal batched over k inputs (k = 1, or the n or m of the width grid: the
-    tangents jacfwd or the cotangents jacrev push at once), over width: seconds."""
-    params = (FRAMEWORKS, WIDTHS, WIDTH_N, WIDTH_M, GRID["width_batch"])
-    param_names = ["framework", "width", "n", "m", "batch"]
+    """T_f(k), the primal batched over k inputs, over width at every (n, m) of the width grid:
+    k = "1", k = "n" (as many inputs as jacfwd pushes tangents) or k = "m" (as many as jacrev
+    pushes cotangents). Seconds."""
+    params = (FRAMEWORKS, WIDTHS, WIDTH_N, WIDTH_M, ("1", "n", "m"))
+    param_names = ["framework", "width", "n", "m", "k"]
 
-    def setup(self, framework, width, n, m, batch):
-        if batch not in (1, n, m):
-            raise Skip(f"batch {batch} is neither 1 nor n = {n} nor m = {m}")
-        batched = {"batch": batch} if batch > 1 else {}
-        self.case = prepare_or_skip(framework, "primal", grow=("width", "n", "m", *batched),
-                                    n=n, m=m, width=width, **batched)
+    def setup(self, framework, width, n, m, k):
+        batch = {"1": 1, "n": n, "m": m}[k]
+        if k == "m" and m == n:
+            raise Skip("k = m is k = n here")
+        grow = ("width", "n", "m") + (("batch",) if batch > 1 else ())
+        self.case = prepare_or_skip(framework, "primal", grow=grow, n=n, m=m, width=width,
+                                    **({"batch": batch} if batch > 1 else {}))
 
-    def time_primal(self, framework, width, n, m, batch):
+    def time_primal(self, framework, width, n, m, k):
         self.case()
 
 

@@ -92,3 +92,24 @@ def test_the_models_crossover_is_where_the_two_predictions_meet():
 def test_too_few_points_are_refused():
     with pytest.raises(ValueError, match="at least 3"):
         cm.fit_mode([1e-3, 2e-3], [1e6, 2e6], [1e5, 2e5], PEAK, BAND, "fw", "jacfwd")
+
+
+def test_the_report_of_fixture_results_recovers_the_model_it_was_timed_with(tmp_path):
+    """asv results timed by the model with known constants (tests/fixtures): the held-out
+    errors are at the fixture's noise, the crossovers agree, the fits round-trip through JSON."""
+    import json
+
+    from adcost.analysis import load
+    from fixtures import asv_fixture as fx
+    df = load.load(fx.write_results(tmp_path / "asv"))
+    rep = cm.report(df)
+    assert rep["held_out_widths"] == [64] and rep["fitted_widths"] == [16, 256, 1024]
+    table = pd.DataFrame(rep["held_out"])
+    assert set(table["framework"]) == {"torch", "jax"} and (table["median_error"] < 0.1).all()
+    cross = pd.DataFrame(rep["crossovers"]).dropna()
+    assert len(cross) >= 4 and (cross["ratio"] < 1.5).all()
+    fits = cm.fits_from(json.loads(json.dumps(rep)))
+    c0, alpha, beta = fx.MODEL["jacrev"]
+    assert fits["torch", "jacrev"].c0 == pytest.approx(c0, rel=0.15)
+    assert fits["torch", "jacrev"].beta == pytest.approx(beta, rel=0.15)
+    assert 0.5 < min(rep["compute_bound"].values()) and max(rep["compute_bound"].values()) < 3

@@ -42,7 +42,6 @@ CROSSOVER = {
         "widths": (64, 1024),
         "width_n": (16, 256),
         "width_m": (16, 256),
-        "width_batch": (1, 16, 256),   # k of the batched primal: 1, and each n and m
         "timeout_s": 60,       # asv's per-benchmark timeout
         "table_timeout_s": 300,  # the one process that builds the Compile/Flops table
         "call_budget_s": 0.5,  # one call slower than this: larger sizes of that case skipped
@@ -63,9 +62,8 @@ CROSSOVER = {
         "matmul": (128, 512, 1024),
         "matvec": (4096,),
         "widths": (16, 64, 256, 1024, 2048),
-        "width_n": (4, 64, 1024),
+        "width_n": (4, 16, 64, 256, 1024),   # steps of 4 in n: the measured crossover's grid
         "width_m": (4, 64, 1024),
-        "width_batch": (1, 4, 64, 1024),
         "timeout_s": 300,
         "table_timeout_s": 1800,
         "call_budget_s": 2.0,

@@ -144,9 +144,10 @@ def points(df: pd.DataFrame, itemsize: int = 4) -> pd.DataFrame:
                      "width": int(r["width"]), "depth": int(r["depth"]), "batch": 1,
                      "seconds": float(r["value"])})
     for _, r in pri.iterrows():
+        batch = {"n": int(r["n"]), "m": int(r["m"])}.get(str(r.get("k")), 1)
         rows.append({"framework": r["framework"], "mode": "primal", "n": int(r["n"]), "m": int(r["m"]),
-                     "width": int(r["width"]), "depth": int(r["depth"]),
-                     "batch": int(r.get("batch") or 1), "seconds": float(r["value"])})
+                     "width": int(r["width"]), "depth": int(r["depth"]), "batch": batch,
+                     "seconds": float(r["value"])})
     out = pd.DataFrame(rows, columns=["framework", "mode", *SIZES, "seconds"])
     if out.empty:
         return out.assign(flops=[], bytes=[])
@@ -225,3 +226,69 @@ def crossover_n(fits: dict, framework: str, m: int, depth: int, width: int,
         if va <= 0 < vb or va >= 0 > vb:
             return float(math.exp(a + (b - a) * va / (va - vb)))
     return math.nan
+
+
+def measured_crossovers(pts: pd.DataFrame) -> pd.DataFrame:
+    """Per (framework, width, m): the n where the measured jacfwd and jacrev times are equal,
+    by linear interpolation of log(T_fwd / T_rev) in log n between the two measured n that
+    bracket it (none when the sign does not change over the measured n)."""
+    jac = pts[pts["mode"].isin(["jacfwd", "jacrev"])]
+    wide = jac.pivot_table(index=["framework", "width", "m", "n"], columns="mode", values="seconds")
+    rows = []
+    if not {"jacfwd", "jacrev"} <= set(wide.columns):
+        return pd.DataFrame(columns=["framework", "width", "m", "n_measured"])
+    wide = wide.dropna()
+    for (fw, width, m), g in wide.groupby(level=[0, 1, 2]):
+        ns = g.index.get_level_values("n").to_numpy(float)
+        gap = np.log(g["jacfwd"].to_numpy() / g["jacrev"].to_numpy())
+        order = np.argsort(ns)
+        ns, gap = ns[order], gap[order]
+        for a, b, va, vb in zip(ns[:-1], ns[1:], gap[:-1], gap[1:]):
+            if va <= 0 < vb or va >= 0 > vb:
+                la, lb = math.log(a), math.log(b)
+                rows.append({"framework": fw, "width": int(width), "m": int(m),
+                             "n_measured": float(math.exp(la + (lb - la) * va / (va - vb)))})
+                break
+    return pd.DataFrame(rows, columns=["framework", "width", "m", "n_measured"])
+
+
+def report(df: pd.DataFrame, itemsize: int = 4) -> dict:
+    """Everything the site and `advise` need from one run: the rates, the fits (on the fitted
+    widths), the held-out errors, the crossovers measured and modelled, and how close the
+    compute-bound points run to the measured matmul rate. {} without width results."""
+    pts, rate = points(df, itemsize), rates(df)
+    if pts.empty or rate.empty:
+        return {}
+    train, held = split(pts)
+    fits = fit_all(train, rate)
+    errors = evaluate(fits, held)
+    cross = measured_crossovers(pts)
+    depth = int(pts["depth"].iloc[0])
+    cross["n_model"] = [crossover_n(fits, r.framework, r.m, depth, r.width, itemsize)
+                        for r in cross.itertuples()]
+    cross["ratio"] = np.maximum(cross["n_model"] / cross["n_measured"],
+                                cross["n_measured"] / cross["n_model"])
+    pred = predictions(fits, pts)
+    compute = pred[(pred["regime"] == "compute") & (pred["mode"] != "primal")]
+    compute = compute.assign(flop_ratio=compute["seconds"] / (compute["flops"] /
+                                                              compute["framework"].map(rate["peak"])))
+    bound = compute.groupby("framework")["flop_ratio"].median()
+    return {"rates": rate.reset_index(names="framework").to_dict("records"),
+            "fitted_widths": sorted(int(w) for w in train["width"].unique()),
+            "held_out_widths": sorted(int(w) for w in held["width"].unique()),
+            "depth": depth,
+            "fits": [f.to_dict() for f in fits.values()],
+            "held_out": errors.to_dict("records"),
+            "crossovers": cross.replace({np.nan: None}).to_dict("records"),
+            "compute_bound": {fw: float(v) for fw, v in bound.items()},
+            "min_seconds": MIN_SECONDS}
+
+
+def fits_from(report_: dict) -> dict[tuple[str, str], ModeFit]:
+    """The ModeFits of a report (as written to figures/cost_model.json)."""
+    out = {}
+    for f in report_.get("fits", []):
+        f = dict(f)
+        f["ranges"] = {k: tuple(v) for k, v in (f.get("ranges") or {}).items()}
+        out[f["framework"], f["mode"]] = ModeFit(**f)
+    return out
