@@ -187,12 +187,18 @@ def test_plots_main_without_results(tmp_path, capsys):
 
 
 # -- advisor ----------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def grid_only(tidy):
+    """The fixture run without its width study: advise falls back to the measured n x m grid."""
+    return tidy[~tidy["benchmark"].str.contains("Width")]
+
+
 @pytest.mark.parametrize("n, m, framework, mode", [
     (8, 512, "torch", "jacfwd"), (512, 8, "torch", "jacrev"), (64, 64, "torch", "jacfwd"),
     (64, 64, "jax", "jacfwd"), (100, 60, "jax", "jacfwd"), (150, 60, "jax", "jacrev"),
     (30, 40, "torch", "jacfwd"), (60, 40, "torch", "jacrev")])
-def test_advisor_known_answers(tidy, n, m, framework, mode):
-    a = advise.advise(tidy, n, m, framework=framework)
+def test_advisor_known_answers(grid_only, n, m, framework, mode):
+    a = advise.advise(grid_only, n, m, framework=framework)
     assert a.best.mode == mode, advise.format_advice(a)
     pred = {p.mode: p.seconds for p in a.predictions}
     c = fx.C_FWD[framework] * n if mode == "jacfwd" else fx.C_REV[framework] * m
@@ -200,21 +206,53 @@ def test_advisor_known_answers(tidy, n, m, framework, mode):
     assert "torch.func" in a.best.api or "jax." in a.best.api
 
 
-def test_advisor_extrapolation_and_depth(tidy):
-    a = advise.advise(tidy, 4096, 2, depth=16, framework="jax")
+def test_advisor_extrapolation_and_depth(grid_only):
+    a = advise.advise(grid_only, 4096, 2, depth=16, framework="jax")
     assert a.best.mode == "jacrev" and a.best.extrapolated
     assert any("outside the measured range" in note for note in a.notes)
     # depth 16 vs the sweep's depth 4: 4x the time; m = 2 extrapolates c_rev·m·T_f
     assert a.best.seconds == pytest.approx(4 * fx.C_REV["jax"] * 2 * fx.T_F["jax"], rel=0.1)
 
 
-def test_advisor_with_a_dimension_measured_once(tidy):
+def test_advisor_with_a_dimension_measured_once(grid_only):
     """torch jacfwd_loop lost n = 512 (null); on the 8/512 grid it keeps n = 8 only: slope 1 in n assumed."""
+    tidy = grid_only
     sub = tidy[(tidy["n"].isna() | tidy["n"].isin([8, 512])) & (tidy["m"].isna() | tidy["m"].isin([8, 512]))]
     a = advise.advise(sub, 100, 30, framework="torch")
     pred = {p.mode: p for p in a.predictions}
     assert a.best.mode == "jacrev" and pred["jacfwd_loop"].extrapolated
     assert pred["jacfwd_loop"].seconds == pytest.approx(fx.LOOP * fx.C_FWD["torch"] * 100 * fx.T_F["torch"], rel=0.1)
+
+
+def test_advisor_uses_the_cost_model_of_the_width_study(tidy):
+    """The fixture's width study was timed by the model with known constants: advise predicts
+    jacfwd and jacrev from it (interval, regime), at the width asked."""
+    from adcost.analysis import costmodel
+    a = advise.advise(tidy, 16, 64, framework="torch", width=256)
+    pred = {p.mode: p for p in a.predictions}
+    c0, alpha, beta = fx.MODEL["jacfwd"]
+    f, b = costmodel.work("jacfwd", 16, 64, fx.FIXED_DEPTH, 256)
+    truth = c0 + max(alpha * f / fx.PEAK_FLOPS["torch"], beta * b / fx.BANDWIDTH["torch"])
+    assert pred["jacfwd"].seconds == pytest.approx(truth, rel=0.1)
+    assert pred["jacfwd"].low < pred["jacfwd"].seconds < pred["jacfwd"].high
+    assert pred["jacfwd"].regime in costmodel.REGIMES and pred["jacfwd"].source == "cost model"
+    assert not pred["jacfwd"].extrapolated and "jacfwd_loop" not in pred   # grid modes: width 64 only
+    assert any("measured at width 64 only" in note for note in a.notes)
+    far = advise.advise(tidy, 16, 64, framework="torch", width=4096)
+    assert all(p.extrapolated for p in far.predictions)
+
+
+def test_advise_json_lists_predictions_best_first(asv_dir, capsys):
+    import json
+    assert cli.main(["advise", "--n", "16", "--m", "64", "--width", "256", "--json",
+                     "--results", str(asv_dir)]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert {"framework", "mode", "predicted_s", "low_s", "high_s", "regime", "extrapolated"} <= set(rows[0])
+    assert [r["predicted_s"] for r in rows] == sorted(r["predicted_s"] for r in rows)
+    assert {r["mode"] for r in rows} == {"jacfwd", "jacrev"} and not any(r["extrapolated"] for r in rows)
+    with pytest.raises(SystemExit) as info:
+        cli.main(["advise", "--n", "16", "--m", "64", "--width", "0", "--results", str(asv_dir)])
+    assert info.value.code == 2 and "--width" in capsys.readouterr().err
 
 
 def test_advise_cli(asv_dir, tmp_path, capsys):

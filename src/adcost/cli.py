@@ -65,7 +65,12 @@ def parser() -> Parser:
                         "run it are left out)")
     a.add_argument("--size", type=size_pair, action="append", default=[],
                    help="a size of --problem, KEY=VALUE (repeatable)")
-    a.add_argument("--depth", type=positive, help="layers (scales by the measured depth sweep)")
+    a.add_argument("--depth", type=positive, help="layers (the cost model counts them; other modes "
+                   "scale by the measured depth sweep)")
+    a.add_argument("--width", type=positive, help="hidden width for the cost model's predictions "
+                   "(default: the crossover grid's width, 64)")
+    a.add_argument("--json", action="store_true", help="print the predictions as a JSON list, best "
+                   "first: framework, mode, predicted_s, low_s, high_s, regime, extrapolated")
     a.add_argument("--framework", choices=frameworks, metavar="FRAMEWORK",
                    help=f"only this framework's modes: {', '.join(frameworks)}")
     a.add_argument("--results", help="results folder, tidy file or asv results folder (default ./results)")
@@ -218,7 +223,8 @@ def cmd_advise(args) -> int:
         raise ValueError("advise: --n and --m are needed (or --problem NAME)")
     elif args.size:
         raise ValueError("advise: --size goes with --problem")
-    return run(args.n, args.m, args.depth, args.framework, args.results, problem)
+    return run(args.n, args.m, args.depth, args.framework, args.results, problem, args.width,
+               args.json)
 
 
 def _load_array(path: str, what: str):

@@ -1,6 +1,12 @@
 """`adcost advise`: which Jacobian mode to call for an f: R^n -> R^m, from the measured results.
 
-Predictions come from crossover.JacobianNM.time_jacobian in the tidy data: inside the
+The vectorized modes (jacfwd, jacrev) are predicted by the cost model of the run
+(adcost.analysis.costmodel, fitted on crossover.JacobianWidth with the run's roofline rates):
+seconds at (n, m, width, depth) with an interval (the larger of the fit's 90th-percentile
+residual and its 90th-percentile error on the held-out widths) and
+the regime (overhead, memory, compute); "extrapolated" outside the sizes the model was fitted
+on.  Other modes, and runs without width results, come from crossover.JacobianNM.time_jacobian
+in the tidy data: inside the
 measured (n, m) grid, bilinear interpolation of log T in (log n, log m); outside it, the
 least-squares plane log T = a + b log n + c log m of that mode (said so in the answer).
 With --depth and crossover.JacobianDepth results, times are scaled by the measured
@@ -14,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import paths
+from .. import grids, paths
 from ..frameworks.base import records
 from ..ops import describe
 from . import load as loading
@@ -44,6 +50,15 @@ class Prediction:
     seconds: float
     extrapolated: bool
     api: str
+    low: float | None = None        # the interval (cost model only)
+    high: float | None = None
+    regime: str | None = None       # overhead, memory or compute (cost model only)
+    source: str = "measured grid"   # "cost model" or "measured grid"
+
+    def to_dict(self) -> dict:
+        return {"framework": self.framework, "mode": self.mode, "predicted_s": self.seconds,
+                "low_s": self.low, "high_s": self.high, "regime": self.regime,
+                "extrapolated": bool(self.extrapolated), "from": self.source, "call": self.api}
 
 
 @dataclass
@@ -55,6 +70,7 @@ class Advice:
     source: str
     notes: list[str] = field(default_factory=list)
     problem: str | None = None
+    width: int | None = None
 
     @property
     def best(self) -> Prediction:
@@ -174,26 +190,77 @@ def runnable(problem, framework: str, mode: str) -> str | None:
     return framework_class(framework)(dtype="float64").supports(problem, mode)
 
 
+def model_predictions(df, n: int, m: int, depth: int | None, width: int | None,
+                      framework: str | None) -> tuple[list[Prediction], dict]:
+    """The cost model's predictions of the vectorized modes (none without width results)."""
+    from . import costmodel
+    report = costmodel.report(df)
+    if not report:
+        return [], {}
+    depth = depth or report["depth"]
+    width = width or grids.crossover()["width"]
+    out = []
+    held = {(r["framework"], r["mode"]): r["p90_error"] for r in report.get("held_out", [])}
+    for (fw, mode), fit in costmodel.fits_from(report).items():
+        if mode == "primal" or (framework and fw != framework):
+            continue
+        flops, nbytes = costmodel.work(mode, n, m, depth, width)
+        seconds = float(fit.predict(flops, nbytes))
+        # the interval: the larger of the fit's 90th-percentile residual and the 90th-percentile
+        # error on the widths held out of the fit
+        factor = math.exp(max(fit.spread, math.log1p(held.get((fw, mode), 0.0))))
+        out.append(Prediction(fw, mode, seconds,
+                              fit.extrapolated(n=n, m=m, width=width, depth=depth), api_of(fw, mode),
+                              seconds / factor, seconds * factor, str(fit.regime(flops, nbytes)),
+                              "cost model"))
+    return out, report
+
+
 def advise(df, n: int, m: int, depth: int | None = None, framework: str | None = None,
-           source: str = "?", problem=None) -> Advice:
-    """Predicted seconds per (framework, mode) at (n, m) from the MLP crossover sweep; with
+           source: str = "?", problem=None, width: int | None = None) -> Advice:
+    """Predicted seconds per (framework, mode) at (n, m): the vectorized modes from the run's
+    cost model when it has width results, the others from the MLP crossover sweep; with
     `problem`, its n and m are used and modes that cannot run it are left out (noted)."""
     if problem is not None:
         n, m = problem.n, problem.m
+    modelled, report = model_predictions(df, n, m, depth, width, framework)
     rows = _ok(df, "JacobianNM.time_jacobian")
+    if framework and modelled:
+        rows = rows[rows["framework"] == framework]
     if framework:
         if framework not in set(rows["framework"]):
             have = ", ".join(sorted(set(rows["framework"]))) or "none"
             raise NoResults(f"no JacobianNM results for framework {framework!r} in {source} (have: {have})")
         rows = rows[rows["framework"] == framework]
-    if rows.empty:
+    if rows.empty and not modelled:
         raise NoResults(f"no crossover.JacobianNM.time_jacobian results in {source}")
-    advice = Advice(n, m, depth, [], source)
+    advice = Advice(n, m, depth, [], source, width=width or (grids.crossover()["width"] if modelled else None))
+    if modelled:
+        advice.notes.append(
+            f"jacfwd and jacrev from the cost model (fitted at widths "
+            f"{', '.join(map(str, report['fitted_widths']))}, depth {report['depth']}), at width "
+            f"{advice.width}" + ("" if width else " (the crossover grid's; --width sets it)")
+            + (f", depth {depth}" if depth else ""))
+    for p in modelled:
+        if problem is not None and runnable(problem, p.framework, p.mode) is not None:
+            continue
+        advice.predictions.append(p)
+    done = {(p.framework, p.mode) for p in modelled}
+    grid_width = grids.crossover()["width"]
+    if width is not None and width != grid_width and len(rows):
+        left = sorted({f"{fw} {mode}" for fw, mode in zip(rows["framework"], rows["op"])
+                       if (fw, mode) not in done})
+        if left:
+            advice.notes.append(f"left out {', '.join(left)}: measured at width {grid_width} only "
+                                f"(the cost model covers jacfwd and jacrev)")
+        rows = rows.iloc[:0]
     ns, ms = rows["n"].astype(float), rows["m"].astype(float)
-    if not (ns.min() <= n <= ns.max() and ms.min() <= m <= ms.max()):
+    if len(rows) and not (ns.min() <= n <= ns.max() and ms.min() <= m <= ms.max()):
         advice.notes.append(f"n={n}, m={m} lies outside the measured range n in [{ns.min():g}, {ns.max():g}], "
                             f"m in [{ms.min():g}, {ms.max():g}]: times are extrapolated")
     for (fw, mode), g in rows.groupby(["framework", "op"]):
+        if (fw, mode) in done:
+            continue
         if problem is not None:
             reason = runnable(problem, fw, mode)
             if reason is not None:
@@ -210,17 +277,26 @@ def advise(df, n: int, m: int, depth: int | None = None, framework: str | None =
     return advice
 
 
+def _interval(p: Prediction) -> str:
+    return f"{p.low * 1e3:.3g}-{p.high * 1e3:.3g} ms" if p.low is not None else "-"
+
+
 def format_advice(a: Advice) -> str:
     best = a.best
     lines = [f"For f: R^{a.n} -> R^{a.m}" + (f" at depth {a.depth}" if a.depth else "") +
+             (f", width {a.width}" if a.width else "") +
              f": use {best.framework} {best.mode}, {best.api}",
-             f"  predicted {best.seconds * 1e3:.3g} ms" + (" (extrapolated)" if best.extrapolated else ""),
-             "", f"  {'framework':<9} {'mode':<30} {'predicted':>12}  call"]
+             f"  predicted {best.seconds * 1e3:.3g} ms" + (f" ({_interval(best)}, {best.regime}-bound)"
+                                                          if best.regime else "")
+             + (" (extrapolated)" if best.extrapolated else ""),
+             "", f"  {'framework':<9} {'mode':<26} {'predicted':>12}  {'interval':<19} {'regime':<8}  call"]
     for p in a.predictions:
         flag = " *" if p.extrapolated else ""
-        lines.append(f"  {p.framework:<9} {p.mode:<30} {p.seconds * 1e3:>9.3g} ms{flag:2}  {p.api}")
+        lines.append(f"  {p.framework:<9} {p.mode:<26} {p.seconds * 1e3:>9.3g} ms{flag:2} "
+                     f"{_interval(p):<19} {p.regime or '-':<8}  {p.api}")
     lines += [f"  note: {note}" for note in dict.fromkeys(a.notes)]
-    lines.append(f"  from: {a.source} (crossover.JacobianNM.time_jacobian; * = extrapolated)")
+    lines.append(f"  from: {a.source} (cost model: crossover.JacobianWidth and roofline; other modes: "
+                 "crossover.JacobianNM.time_jacobian; * = extrapolated)")
     lines.append("  these are predictions from the MLP crossover study (an MLP of the measured width "
                  "and depth with this n and m), not measurements of "
                  + (f"{a.problem}" if a.problem else "your function")
@@ -230,7 +306,13 @@ def format_advice(a: Advice) -> str:
 
 
 def run(n: int | None, m: int | None, depth: int | None = None, framework: str | None = None,
-        results: str | None = None, problem=None) -> int:
+        results: str | None = None, problem=None, width: int | None = None,
+        as_json: bool = False) -> int:
     df, source = load_results(results)
-    print(format_advice(advise(df, n, m, depth, framework, source, problem)))
+    advice = advise(df, n, m, depth, framework, source, problem, width)
+    if as_json:
+        import json
+        print(json.dumps([p.to_dict() for p in advice.predictions], indent=1))
+    else:
+        print(format_advice(advice))
     return 0

@@ -25,7 +25,7 @@ import pandas as pd
 from ..argv import compare_arguments
 from . import load
 
-KEYS = ["benchmark", "framework", "op", "problem", "n", "m", "depth", "width", "strategy", "size"]
+KEYS = ["benchmark", "framework", "op", "problem", "n", "m", "depth", "width", "strategy", "size", "k"]
 HIGHER_IS_BETTER = ("flop/s", "bytes/s")
 
 
@@ -59,8 +59,8 @@ def compare(a: pd.DataFrame, b: pd.DataFrame, factor: float = 1.10, noise: bool 
     `noise=False` uses the factor alone)."""
     factor = threshold(a, b, factor) if noise else factor
     cols = KEYS + ["value", "unit", "q25", "q75", "ci_lo", "ci_hi"]
-    a = load.measured(a)[cols].copy()
-    b = load.measured(b)[cols].copy()
+    a = load.measured(a).reindex(columns=cols).copy()
+    b = load.measured(b).reindex(columns=cols).copy()
     for df in (a, b):   # missing keys must still join
         for k in KEYS:
             df[k] = df[k].astype("string").fillna("")

@@ -7,18 +7,31 @@ from __future__ import annotations
 import argparse
 import sys
 
-from . import (cost_curves, crossover_map, hvp, load, memory_depth, oracle, per_example,
-               speedups, summary, tradeoff, workloads)
+import json
+from pathlib import Path
+
+from .. import paths
+from . import (cost_curves, cost_model, costmodel, crossover_map, hvp, load, memory_depth, oracle,
+               per_example, speedups, summary, tradeoff, workloads)
 from .plotting import render
 
 # every figure, in the site's order (adcost.analysis.site reads this tuple)
-FIGURES = (crossover_map, cost_curves, speedups, memory_depth, tradeoff, hvp, per_example, oracle,
-           workloads)
+FIGURES = (crossover_map, cost_curves, cost_model, speedups, memory_depth, tradeoff, hvp,
+           per_example, oracle, workloads)
+MODEL_FILE = "cost_model.json"   # the cost model's fits and held-out errors, beside the figures
 
 
 def build_all(df, out=None) -> None:
     for module in FIGURES:
         render(module.NAME, module.build, df, out)
+    report = costmodel.report(df)
+    target = Path(out) if out else paths.figures()
+    if report:
+        target.mkdir(parents=True, exist_ok=True)
+        (target / MODEL_FILE).write_text(json.dumps(report, indent=1))
+        print(f"cost model: wrote {target / MODEL_FILE}")
+    else:
+        print("cost model: skipped, no crossover.JacobianWidth results with roofline rates")
     table = summary.summary_table(df)
     if table.empty:
         print("summary: skipped, no JacobianNM, Flops or Matmul results")

@@ -1,0 +1,142 @@
+"""The cost model against the measurements (crossover.JacobianWidth, PrimalWidth, roofline).
+
+Top row, one panel per framework: seconds of jacfwd against n (at the middle m of the width
+grid) and of jacrev against m (at the middle n), one colour per width; dots are measured, lines
+the model T = c0 + max(alpha F / P, beta B / W) fitted on the fitted widths (hollow dots: widths
+held out of the fit). Bottom row, two panels per framework: the regime the model names for jacfwd
+over n x width (overhead, memory, compute), with c = T_jacfwd / T_f(k = n), the Jacobian over the
+primal batched over as many inputs as tangents, written where both were measured; and the
+crossover n (forward mode cheaper below it) against m, one colour per width, measured (dots,
+interpolated between the measured n) beside the model's (lines).
+"""
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+
+from . import costmodel as cm
+from .plotting import MissingData, figure, main_for
+
+NAME = "cost_model"
+REGIME_COLORS = {"overhead": "#cccccc", "memory": "#80b1d3", "compute": "#fb8072"}
+
+
+def _middle(values):
+    values = sorted(values)
+    return values[len(values) // 2]
+
+
+def build(df):
+    pts, rate = cm.points(df), cm.rates(df)
+    if pts.empty or rate.empty:
+        raise MissingData("no crossover.JacobianWidth results with roofline rates")
+    train, held = cm.split(pts)
+    fits = cm.fit_all(train, rate)
+    fws = sorted({fw for fw, _ in fits})
+    if not fws:
+        raise MissingData("too few width points to fit the model")
+    widths = sorted(pts["width"].unique())
+    depth = int(pts["depth"].iloc[0])
+    colors = {w: f"C{i}" for i, w in enumerate(widths)}
+    held_widths = set(held["width"].unique())
+    fig, axes = figure(ncols=len(fws) * 2, nrows=2, width=3.2, height=3.0, layout="constrained")
+    for i, fw in enumerate(fws):
+        g = pts[pts["framework"] == fw]
+        for j, (mode, axis, other) in enumerate((("jacfwd", "n", "m"), ("jacrev", "m", "n"))):
+            ax = axes[0, 2 * i + j]
+            h = g[g["mode"] == mode]
+            if h.empty or (fw, mode) not in fits:
+                ax.set_visible(False)
+                continue
+            fixed = _middle(h[other].unique())
+            h = h[h[other] == fixed]
+            for w in widths:
+                r = h[h["width"] == w].sort_values(axis)
+                if r.empty:
+                    continue
+                ax.plot(r[axis], r["seconds"], "o", ms=4, color=colors[w],
+                        mfc="none" if w in held_widths else colors[w])
+                xs = np.unique(np.geomspace(r[axis].min(), r[axis].max(), 40).round().astype(int))
+                sizes = {other: fixed}
+                model = [fits[fw, mode].predict(*cm.work(mode, **{axis: x, **sizes}, depth=depth,
+                                                         width=w)) for x in xs]
+                ax.plot(xs, model, "-", color=colors[w], lw=1, label=f"width {w}")
+            ax.set_xscale("log", base=2)
+            ax.set_yscale("log")
+            ax.set_xlabel(axis)
+            ax.set_title(f"{fw} {mode} ({other} = {fixed})")
+            if i == 0 and j == 0:
+                ax.set_ylabel("seconds (dots measured, lines model)")
+                ax.legend(fontsize=7)
+        _regimes(axes[1, 2 * i], fits, fw, pts, widths, depth)
+        _crossovers(axes[1, 2 * i + 1], fits, fw, pts, widths, depth)
+    fig.suptitle("The cost model T = c0 + max(αF/P, βB/W) against the measurements "
+                 f"(depth {depth}; hollow: widths held out of the fit)")
+    return fig
+
+
+def _regimes(ax, fits, fw, pts, widths, depth):
+    """Regime of jacfwd over n x width (m at its middle value); c = T_jacfwd / T_f(k = n)."""
+    if (fw, "jacfwd") not in fits:
+        ax.set_visible(False)
+        return
+    g = pts[pts["framework"] == fw]
+    m = _middle(g["m"].unique())
+    ns = sorted(g["n"].unique())
+    fit = fits[fw, "jacfwd"]
+    for yi, w in enumerate(widths):
+        for xi, n in enumerate(ns):
+            regime = str(fit.regime(*cm.work("jacfwd", n, m, depth, w)))
+            ax.add_patch(_rect(xi, yi, REGIME_COLORS[regime]))
+            jac = g[(g["mode"] == "jacfwd") & (g["n"] == n) & (g["m"] == m) & (g["width"] == w)]
+            pri = g[(g["mode"] == "primal") & (g["n"] == n) & (g["m"] == m) & (g["width"] == w)
+                    & (g["batch"] == n)]
+            if len(jac) and len(pri):
+                ax.text(xi, yi, f"{jac['seconds'].iloc[0] / pri['seconds'].iloc[0]:.1f}",
+                        ha="center", va="center", fontsize=7)
+    ax.set_xlim(-0.5, len(ns) - 0.5)
+    ax.set_ylim(-0.5, len(widths) - 0.5)
+    ax.set_xticks(range(len(ns)), [str(n) for n in ns])
+    ax.set_yticks(range(len(widths)), [str(w) for w in widths])
+    ax.set_xlabel("n")
+    ax.set_ylabel("width")
+    ax.grid(False)
+    for name, color in REGIME_COLORS.items():
+        ax.plot([], [], "s", color=color, label=name)
+    ax.legend(fontsize=6, loc="upper left")
+    ax.set_title(f"{fw} jacfwd: regime (model), c vs T_f(n) (m = {m})", fontsize=8)
+
+
+def _rect(x, y, color):
+    from matplotlib.patches import Rectangle
+    return Rectangle((x - 0.5, y - 0.5), 1, 1, color=color)
+
+
+def _crossovers(ax, fits, fw, pts, widths, depth):
+    """The crossover n against m, one line per width: measured (dots) and model (lines)."""
+    cross = cm.measured_crossovers(pts[pts["framework"] == fw])
+    if (fw, "jacfwd") not in fits or (fw, "jacrev") not in fits:
+        ax.set_visible(False)
+        return
+    ms = sorted(pts[pts["framework"] == fw]["m"].unique())
+    for i, w in enumerate(widths):
+        color = f"C{i}"
+        c = cross[cross["width"] == w]
+        ax.plot(c["m"], c["n_measured"], "o", color=color, ms=4)
+        grid = np.geomspace(min(ms), max(ms), 12)
+        ax.plot(grid, [cm.crossover_n(fits, fw, int(round(m)), depth, w) for m in grid], "-",
+                color=color, lw=1, label=f"width {w}")
+    ax.plot(ms, ms, ":", color="gray", lw=1, label="n = m")
+    ax.set_xscale("log", base=2)
+    ax.set_yscale("log", base=2)
+    ax.set_xlabel("m")
+    ax.set_ylabel("crossover n (forward cheaper below)")
+    ax.set_title(f"{fw}: crossover, measured (dots) vs model (lines)", fontsize=8)
+    ax.legend(fontsize=6)
+
+
+main = main_for(NAME, build, __doc__)
+
+if __name__ == "__main__":
+    sys.exit(main())
