@@ -12,7 +12,7 @@ import adcost
     (lambda: adcost.make_problem("mlp", width=True), "width must be an integer >= 1"),
     (lambda: adcost.make_problem("mlp", activation="sigmoid"), "activation must be one of tanh, relu"),
     (lambda: adcost.make_problem("mlp", colour=1), "unknown size colour; allowed: n, m, depth"),
-    (lambda: adcost.get_framework("nope"), "unknown framework 'nope'; choose from torch, jax"),
+    (lambda: adcost.get_framework("nope"), "unknown framework .nope.; choose from torch, torch_compile, jax"),
     (lambda: adcost.get_framework("numpy", "float16"), "dtype must be one of float32, float64"),
     (lambda: adcost.jacobian(adcost.make_problem("mlp"), "fd", "jacrev"), "unknown mode 'jacrev'; choose from fd"),
     (lambda: adcost.jvp(adcost.make_problem("mlp", n=3), "fd", [1.0, 2.0]), "v must have 3 entries, got 2"),

@@ -29,7 +29,14 @@ def run_check(problems=None, frameworks=None, dtypes=DTYPES, progress=None) -> l
             rows.append(Row("*", fw_name, "*", "*", "skipped", note=reason))
             continue
         cls = framework_class(fw_name)
+        scope = cls.record.check_problems
         for name in problems or list(PROBLEMS):
+            if problems is None and scope is not None and name not in scope:
+                rows.append(Row(name, fw_name, "*", "*", "skipped",
+                                note=f"not in {fw_name}'s default check ({', '.join(scope)}: each "
+                                     f"case compiles for seconds); adcost check --framework "
+                                     f"{fw_name} --problem {name} runs it"))
+                continue
             problem = make_problem(name)
             for dtype in dtypes:
                 if dtype not in cls.dtypes:

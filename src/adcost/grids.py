@@ -34,7 +34,9 @@ CROSSOVER = {
         "fixed_nm": 64,        # n = m of the depth sweep
         "width": 64,
         "modes": ("jacfwd", "jacrev", "jacfwd_loop", "jacrev_loop", "fd"),  # None: every mode
-        "leave_out": (),       # frameworks skipped in this grid
+        # frameworks skipped in this grid: torch_compile compiles every case for 2-5 s (about
+        # 70 cases here), so the quick grid leaves it to ADCOST_GRID=full
+        "leave_out": ("torch_compile",),
         "matmul": (512,),      # roofline: (size x size) @ (size x size)
         "matvec": (4096,),     # roofline: (size x size) @ (size,), 64 MiB read per call
         # the cost model's width axis: vectorized Jacobians and the primal batched over k

@@ -54,6 +54,8 @@ class Record:
     saved_bytes    how it reports the bytes kept for the backward pass, or None: it cannot
     flops          how it counts FLOPs, or None: it does not
     notes          mode -> the call behind it
+    check_problems the problems `adcost check` validates by default (None: every problem); an
+                   adapter whose every case compiles for seconds checks a few, the rest on request
     """
 
     name: str
@@ -69,6 +71,7 @@ class Record:
     saved_bytes: str | None = None
     flops: str | None = None
     notes: Mapping[str, str] = field(default_factory=dict)
+    check_problems: tuple[str, ...] | None = None
 
 
 REGISTRY: dict[str, type["Framework"]] = {}

@@ -1,0 +1,73 @@
+"""PyTorch compiled: the torch adapter's callables under torch.compile (inductor on CPU).
+
+Every case is compiled before timing: `compile` calls torch.compile(fn, fullgraph=True) and runs
+it once on the case's arguments, which is when TorchDynamo traces and inductor generates and
+builds the code; those seconds are the case's compile_s, kept out of every timing. fullgraph
+makes a graph break an error, and a recompile past the limit fails instead of falling back to
+eager code: a variant that does not compile whole is skipped with the compiler's reason, never
+timed as eager code under a compiled name.
+"""
+from __future__ import annotations
+
+import time
+
+from .base import Record, Unsupported, register
+from .torch_adapter import Torch
+
+MODES = ("jacfwd", "jacrev")
+
+
+@register(Record(
+    "torch_compile", package="torch", distributions=("torch",), order=11,
+    lazy_imports=("torch._dynamo", "torch._inductor", "torch.func"),
+    thread_vars=("OMP_NUM_THREADS", "MKL_NUM_THREADS"),
+    flops="torch.utils.flop_counter.FlopCounterMode on the eager callable: matmul-like ops only",
+    check_problems=("mlp",),
+    notes={
+        "primal": "torch.compile(f, fullgraph=True)",
+        "jvp": "torch.compile(torch.func.jvp(f, ...), fullgraph=True)",
+        "vjp": "torch.compile(torch.func.vjp(f, ...) and its pullback, fullgraph=True)",
+        "jacfwd": "torch.compile(torch.func.jacfwd(f), fullgraph=True)",
+        "jacrev": "torch.compile(torch.func.jacrev(f), fullgraph=True)",
+        "grad": "torch.compile(torch.func.grad(f), fullgraph=True)",
+    }))
+class TorchCompiled(Torch):
+    modes = MODES
+    second_order = ()
+    per_example = ()
+
+    def __init__(self, dtype="float64", device="cpu"):
+        super().__init__(dtype, device)
+        config = self.torch._dynamo.config
+        config.recompile_limit = max(config.recompile_limit, 1024)   # a case per shape
+        config.accumulated_recompile_limit = max(config.accumulated_recompile_limit, 1 << 16)
+        config.fail_on_recompile_limit_hit = True
+
+    @classmethod
+    def ops(cls) -> tuple[str, ...]:
+        return ("primal", "jvp", "vjp", "grad") + MODES
+
+    def op_grad(self, f):
+        """torch.func.grad (the eager adapter's autograd.grad path breaks the graph)."""
+        grad = self.torch.func.grad
+        return lambda params, x: grad(lambda z: f(params, z)[0])(x)
+
+    def flops(self, case) -> float | None:
+        """The eager callable's count: inductor's kernels do not dispatch the ops it counts."""
+        from torch.utils.flop_counter import FlopCounterMode
+
+        with FlopCounterMode(display=False) as counter:
+            (case.source or case.fn)(*case.args)
+        return float(counter.get_total_flops())
+
+    def compile(self, fn, args):
+        """torch.compile and one call on the case's arguments: (compiled, seconds)."""
+        start = time.perf_counter()
+        try:
+            compiled = self.torch.compile(fn, fullgraph=True)
+            self.block(compiled(*args))
+        except Exception as exc:   # the compiler's reason, on one line
+            reason = str(exc).strip().splitlines()
+            raise Unsupported(f"torch.compile failed: {type(exc).__name__}: "
+                              f"{reason[0] if reason else ''}"[:400]) from None
+        return compiled, time.perf_counter() - start
