@@ -5,10 +5,12 @@ only dtype).  Every case is validated and warmed in setup; the timed call runs t
 and the framework's sync only.  A (framework, mode) pair that does not exist is skipped.
 """
 from adcost import grids
-from adcost.bench import (FRAMEWORKS, PRODUCT_OPS, Skip, cost_table, from_table,
+from adcost.bench import (PRODUCT_OPS, Skip, cost_table, frameworks_for, from_table,
                           jacobian_modes, prepare_or_skip, prepare_some, require)
 
 GRID = grids.crossover()
+FRAMEWORKS = frameworks_for("crossover")
+WIDTH_FRAMEWORKS = frameworks_for("width")
 MODES = GRID["modes"] or jacobian_modes()
 N, M, DEPTHS, FIXED_NM = GRID["n"], GRID["m"], GRID["depth"], GRID["fixed_nm"]
 WIDTHS, WIDTH_N, WIDTH_M = GRID["widths"], GRID["width_n"], GRID["width_m"]
@@ -58,7 +60,7 @@ class JacobianNM(Timed):
 class JacobianWidth(Timed):
     """T_J of the vectorized modes over width (the cost model's axis) at the fixed depth:
     seconds, at every (n, m) of the width grid."""
-    params = (FRAMEWORKS, VECTORIZED, WIDTHS, WIDTH_N, WIDTH_M)
+    params = (WIDTH_FRAMEWORKS, VECTORIZED, WIDTHS, WIDTH_N, WIDTH_M)
     param_names = ["framework", "mode", "width", "n", "m"]
 
     def setup(self, framework, mode, width, n, m):
@@ -73,7 +75,7 @@ class PrimalWidth(Timed):
     """T_f(k), the primal batched over k inputs, over width at every (n, m) of the width grid:
     k = "1", k = "n" (as many inputs as jacfwd pushes tangents) or k = "m" (as many as jacrev
     pushes cotangents). Seconds."""
-    params = (FRAMEWORKS, WIDTHS, WIDTH_N, WIDTH_M, ("1", "n", "m"))
+    params = (WIDTH_FRAMEWORKS, WIDTHS, WIDTH_N, WIDTH_M, ("1", "n", "m"))
     param_names = ["framework", "width", "n", "m", "k"]
 
     def setup(self, framework, width, n, m, k):

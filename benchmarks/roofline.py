@@ -6,8 +6,9 @@ far above the caches).  Each is validated and warmed like every case, timed with
 repeats (median).
 """
 from adcost import grids
-from adcost.bench import FRAMEWORKS, roofline_case, roofline_rate
+from adcost.bench import frameworks_for, roofline_case, roofline_rate
 
+FRAMEWORKS = frameworks_for("roofline")
 GRID = grids.crossover()
 
 

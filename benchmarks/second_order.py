@@ -10,8 +10,9 @@ probe, as the checkpointing study measures it) at one size per study (grids.SECO
 multiplied forward, reverse and in the oracle's cheapest order (float64, NumPy's BLAS).
 """
 from adcost import grids, ops
-from adcost.bench import FRAMEWORKS, Skip, dtype_for, once_per_process, prepare_or_skip
+from adcost.bench import frameworks_for, Skip, dtype_for, once_per_process, prepare_or_skip
 
+FRAMEWORKS = frameworks_for("second_order")
 GRID = grids.second_order()
 SIZES = {k: GRID[k] for k in ("features", "outputs", "batch")}
 PE_ROUTES = ops.PER_EXAMPLE_OPS + ("jacrev",)

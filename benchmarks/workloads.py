@@ -5,8 +5,9 @@ Jacobians, the gradient (m = 1) and finite differences (the `fd` framework); and
 adjustment by blocks (ba_blocks: all 3 x 15 blocks in 15 JVPs) up to ADBench's ba1 size.  Each case is validated against the float64 reference in setup (adcost.bench).
 """
 from adcost import grids
-from adcost.bench import FRAMEWORKS, Skip, prepare_or_skip
+from adcost.bench import frameworks_for, Skip, prepare_or_skip
 
+FRAMEWORKS = frameworks_for("workloads")
 GRID = grids.workloads()
 
 

@@ -38,6 +38,18 @@ from .frameworks.base import (CORE_MODES, REGISTRY, Unsupported, framework_class
 
 # The frameworks of the study, in the order the benchmarks list them (their records say which).
 FRAMEWORKS = sweep_frameworks()
+# the sweep's studies: a framework whose record names some of them is listed in those only
+STUDIES = ("crossover", "width", "roofline", "checkpoint", "second_order", "workloads")
+
+
+def frameworks_for(study: str) -> tuple[str, ...]:
+    """The sweep's frameworks that run in `study` (Record.studies; None: every study), less
+    those the grid leaves out (they would only fork a process each to skip)."""
+    if study not in STUDIES:
+        raise ValueError(f"unknown study {study!r}; studies: {', '.join(STUDIES)}")
+    left = grids.crossover().get("leave_out", ())
+    return tuple(fw for fw in FRAMEWORKS if fw not in left and
+                 (records()[fw].studies is None or study in records()[fw].studies))
 SWEEP_DTYPE = "float32"   # the sweep's dtype; a framework without it (fd) uses its first dtype
 PROBLEM = "mlp"
 PRODUCT_OPS = ("primal", "jvp", "vjp")

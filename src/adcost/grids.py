@@ -35,8 +35,9 @@ CROSSOVER = {
         "width": 64,
         "modes": ("jacfwd", "jacrev", "jacfwd_loop", "jacrev_loop", "fd"),  # None: every mode
         # frameworks skipped in this grid: torch_compile compiles every case for 2-5 s (about
-        # 70 cases here), so the quick grid leaves it to ADCOST_GRID=full
-        "leave_out": ("torch_compile",),
+        # 70 cases here), and the eager variants only measure what compiling buys: the quick
+        # grid leaves them to ADCOST_GRID=full
+        "leave_out": ("torch_compile", "jax_eager", "tf_eager"),
         "matmul": (512,),      # roofline: (size x size) @ (size x size)
         "matvec": (4096,),     # roofline: (size x size) @ (size,), 64 MiB read per call
         # the cost model's width axis: vectorized Jacobians and the primal batched over k

@@ -56,6 +56,8 @@ class Record:
     notes          mode -> the call behind it
     check_problems the problems `adcost check` validates by default (None: every problem); an
                    adapter whose every case compiles for seconds checks a few, the rest on request
+    studies        the sweep's studies it runs in (None: every one; see adcost.bench.STUDIES)
+    variant_of     the framework it is a compiled or eager variant of (compile break-even pairs)
     """
 
     name: str
@@ -72,6 +74,8 @@ class Record:
     flops: str | None = None
     notes: Mapping[str, str] = field(default_factory=dict)
     check_problems: tuple[str, ...] | None = None
+    studies: tuple[str, ...] | None = None
+    variant_of: str | None = None
 
 
 REGISTRY: dict[str, type["Framework"]] = {}

@@ -22,7 +22,7 @@ MODES = ("jacfwd", "jacrev")
     lazy_imports=("torch._dynamo", "torch._inductor", "torch.func"),
     thread_vars=("OMP_NUM_THREADS", "MKL_NUM_THREADS"),
     flops="torch.utils.flop_counter.FlopCounterMode on the eager callable: matmul-like ops only",
-    check_problems=("mlp",),
+    check_problems=("mlp",), studies=("crossover", "width", "roofline"), variant_of="torch",
     notes={
         "primal": "torch.compile(f, fullgraph=True)",
         "jvp": "torch.compile(torch.func.jvp(f, ...), fullgraph=True)",

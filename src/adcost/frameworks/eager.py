@@ -1,0 +1,73 @@
+"""The compiled frameworks without their compiler: JAX op by op (no jax.jit) and TensorFlow eager
+(no tf.function). They exist to measure what compiling buys: the break-even number of calls
+after which jax.jit or tf.function has paid for its compile time (adcost.analysis.costmodel).
+
+Each is its framework's adapter with the one compiling call taken out, so the operations are
+the same transforms (jax.jacfwd, GradientTape.jacobian, ...) dispatched op by op. TensorFlow's
+vectorized_map (jacfwd, jacrev) still wraps its loop body in a tf.function of its own; JAX's
+lax.scan compiles its body: both are their APIs' behaviour without a user-level compile.
+"""
+from __future__ import annotations
+
+import functools
+
+from .base import Record, register
+from .jax_adapter import Jax
+from .tf_adapter import TensorFlow, _placed
+
+MODES = ("jacfwd", "jacrev")
+
+
+class _Unjitted:
+    """The jax module with jit as the identity: everything else passes through."""
+
+    def __init__(self, jax):
+        self._jax = jax
+
+    def jit(self, fn, **_):
+        return fn
+
+    def __getattr__(self, name):
+        return getattr(self._jax, name)
+
+
+@register(Record(
+    "jax_eager", package="jax", distributions=("jax", "jaxlib"), order=21,
+    check_problems=("mlp",), studies=("crossover",), variant_of="jax",
+    notes={"primal": "f, op by op (no jax.jit)", "jacfwd": "jax.jacfwd(f), op by op (no jax.jit)",
+           "jacrev": "jax.jacrev(f), op by op (no jax.jit)", "grad": "jax.grad(f), op by op"}))
+class JaxEager(Jax):
+    modes = MODES
+    second_order = ()
+    per_example = ()
+
+    def __init__(self, dtype="float64", device="cpu"):
+        super().__init__(dtype, device)
+        self.jax = _Unjitted(self.jax)
+
+    @classmethod
+    def ops(cls) -> tuple[str, ...]:
+        return ("primal", "jvp", "vjp", "grad") + MODES
+
+
+@register(Record(
+    "tf_eager", package="tensorflow", distributions=("tensorflow-cpu", "tensorflow"), order=31,
+    thread_vars=("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS"),
+    environment={"TF_ENABLE_ONEDNN_OPTS": "0", "TF_CPP_MIN_LOG_LEVEL": "2"},
+    check_problems=("mlp",), studies=("crossover",), variant_of="tf",
+    notes={"primal": "f eagerly (no tf.function)",
+           "jacfwd": "tf.vectorized_map of a ForwardAccumulator JVP, eagerly (no tf.function "
+                     "around it; vectorized_map compiles its own loop body)",
+           "jacrev": "GradientTape.jacobian, eagerly (no tf.function around it)"}))
+class TensorFlowEager(TensorFlow):
+    modes = MODES
+    second_order = ()
+    per_example = ()
+
+    @classmethod
+    def ops(cls) -> tuple[str, ...]:
+        return ("primal", "jvp", "vjp", "grad") + MODES
+
+    def _function(self, body):
+        """`body` placed on the device, not traced: every call dispatches op by op."""
+        return functools.partial(_placed, self.tf, self.tf_device, body)
