@@ -113,3 +113,29 @@ def test_the_report_of_fixture_results_recovers_the_model_it_was_timed_with(tmp_
     assert fits["torch", "jacrev"].c0 == pytest.approx(c0, rel=0.15)
     assert fits["torch", "jacrev"].beta == pytest.approx(beta, rel=0.15)
     assert 0.5 < min(rep["compute_bound"].values()) and max(rep["compute_bound"].values()) < 3
+
+
+def test_break_even_pairs_each_variant_with_its_framework():
+    """torch_compile (compiled) against torch (eager), jax (compiled) against jax_eager: the
+    calls after which compiling paid, none when the compiled variant is not faster."""
+    def row(bench, fw, op, n, m, value):
+        return {"benchmark": bench, "framework": fw, "op": op, "n": n, "m": m, "value": value,
+                "status": "ok"}
+    J, C, P = ("crossover.JacobianNM.time_jacobian", "crossover.Compile.track_compile_s",
+               "crossover.PrimalNM.time_primal")
+    df = pd.DataFrame([
+        row(C, "torch_compile", "jacrev", 4, 4, 2.0), row(J, "torch_compile", "jacrev", 4, 4, 1e-4),
+        row(J, "torch", "jacrev", 4, 4, 6e-4),
+        row(C, "torch_compile", "primal", 4, 4, 1.0), row(P, "torch_compile", None, 4, 4, 5e-5),
+        row(P, "torch", None, 4, 4, 2e-5),                    # compiled slower: no break-even
+        row(C, "jax", "jacfwd", 4, 4, 0.1), row(J, "jax", "jacfwd", 4, 4, 1e-5),
+        row(J, "jax_eager", "jacfwd", 4, 4, 1e-3),
+        row(C, "tf", "jacfwd", 4, 4, 0.2),                    # no tf_eager time: no row
+    ])
+    rows = {(r["compiled"], r["mode"]): r for r in cm.break_even(df)}
+    assert set(rows) == {("torch_compile", "jacrev"), ("torch_compile", "primal"), ("jax", "jacfwd")}
+    assert rows["torch_compile", "jacrev"]["break_even_calls"] == pytest.approx(2.0 / 5e-4)
+    assert rows["torch_compile", "jacrev"]["eager"] == "torch"
+    assert rows["torch_compile", "primal"]["break_even_calls"] is None
+    assert rows["jax", "jacfwd"]["eager"] == "jax_eager"
+    assert rows["jax", "jacfwd"]["break_even_calls"] == pytest.approx(0.1 / (1e-3 - 1e-5))

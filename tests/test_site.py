@@ -80,7 +80,7 @@ def test_page_is_self_contained(results):
     page = (results / "site" / "index.html").read_text()
     external = re.findall(r'(?:src|href)\s*=\s*"(?:https?:)?//[^"]*"', page)
     assert external == [], external
-    assert page.count("<figure") == 5 and "data:image/svg+xml;base64," in page
+    assert page.count("<figure") == 6 and "data:image/svg+xml;base64," in page
     for link in ("../tidy.csv.gz", "../figures/summary.csv", "../figures/crossover_map.png"):
         assert f'href="{link}"' in page
         assert (results / "site" / link).resolve().exists()

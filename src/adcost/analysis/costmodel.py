@@ -292,3 +292,37 @@ def fits_from(report_: dict) -> dict[tuple[str, str], ModeFit]:
         f["ranges"] = {k: tuple(v) for k, v in (f.get("ranges") or {}).items()}
         out[f["framework"], f["mode"]] = ModeFit(**f)
     return out
+
+
+def break_even(df: pd.DataFrame) -> list[dict]:
+    """What compiling buys: per (compiled framework, eager framework, mode, n, m) of the
+    crossover n x m grid, the compile seconds (crossover.Compile), the two times per call
+    (PrimalNM for the primal, JacobianNM for the modes) and the break-even number of calls
+    compile_s / (T_eager - T_compiled) after which the compiled variant has paid for its
+    compile (None when it is not faster per call). Pairs come from Record.variant_of:
+    torch_compile against torch, jax against jax_eager, tf against tf_eager."""
+    from ..frameworks.base import records
+
+    ok = df[df["status"] == "ok"]
+    comp = ok[ok["benchmark"] == "crossover.Compile.track_compile_s"]
+    jac = ok[ok["benchmark"] == "crossover.JacobianNM.time_jacobian"]
+    pri = ok[ok["benchmark"] == "crossover.PrimalNM.time_primal"].assign(op="primal")
+    times = pd.concat([jac, pri]).groupby(["framework", "op", "n", "m"])["value"].median()
+    compile_s = comp.groupby(["framework", "op", "n", "m"])["value"].median()
+    rows = []
+    for variant, rec in records().items():
+        if rec.variant_of is None:
+            continue
+        for compiled, eager in ((variant, rec.variant_of), (rec.variant_of, variant)):
+            have = compile_s[compile_s.index.get_level_values("framework") == compiled]
+            for (_, op, n, m), seconds in have.items():
+                key_c, key_e = (compiled, op, n, m), (eager, op, n, m)
+                if key_c not in times.index or key_e not in times.index:
+                    continue
+                t_c, t_e = float(times[key_c]), float(times[key_e])
+                gain = t_e - t_c
+                rows.append({"compiled": compiled, "eager": eager, "mode": op, "n": int(n),
+                             "m": int(m), "compile_s": float(seconds), "t_compiled": t_c,
+                             "t_eager": t_e, "speedup": t_e / t_c,
+                             "break_even_calls": float(seconds / gain) if gain > 0 else None})
+    return rows

@@ -25,13 +25,17 @@ def build_all(df, out=None) -> None:
     for module in FIGURES:
         render(module.NAME, module.build, df, out)
     report = costmodel.report(df)
+    breakeven = costmodel.break_even(df)
+    if breakeven:
+        report["break_even"] = breakeven
     target = Path(out) if out else paths.figures()
     if report:
         target.mkdir(parents=True, exist_ok=True)
         (target / MODEL_FILE).write_text(json.dumps(report, indent=1))
         print(f"cost model: wrote {target / MODEL_FILE}")
     else:
-        print("cost model: skipped, no crossover.JacobianWidth results with roofline rates")
+        print("cost model: skipped, no crossover.JacobianWidth results with roofline rates and "
+              "no compiled/eager pairs")
     table = summary.summary_table(df)
     if table.empty:
         print("summary: skipped, no JacobianNM, Flops or Matmul results")

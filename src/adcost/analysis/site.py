@@ -79,6 +79,56 @@ def figure_html(module, figures: Path, site: Path) -> str:
             f'<span class="links">({links})</span></figcaption></figure>')
 
 
+def model_html(figures: Path) -> str:
+    """The cost model's fits, held-out errors, crossovers and compile break-even
+    (figures/cost_model.json), as tables; nothing when the run has none."""
+    path = figures / "cost_model.json"
+    if not path.exists():
+        return ""
+    rep = json.loads(path.read_text())
+
+    def table(rows, columns, fmt):
+        if not rows:
+            return ""
+        head = "".join(f"<th>{html.escape(c)}</th>" for c in columns)
+        body = "".join("<tr>" + "".join(f"<td>{html.escape(fmt(c, r.get(c)))}</td>" for c in columns)
+                       + "</tr>" for r in rows)
+        return f"<div style='overflow-x:auto'><table><tr>{head}</tr>{body}</table></div>"
+
+    def fmt(column, v):
+        if v is None:
+            return "-"
+        if isinstance(v, float):
+            if column.endswith("error"):
+                return f"{100 * v:.0f} %"
+            return f"{v:.3g}"
+        return str(v)
+
+    parts = ["<h2 id='model'>The cost model: fits and held-out errors</h2>"]
+    if rep.get("fits"):
+        parts.append(f"<p>T = c0 + max(α·F/P, β·B/W), fitted per framework and mode at widths "
+                     f"{', '.join(map(str, rep['fitted_widths']))} (depth {rep['depth']}); judged "
+                     f"on widths {', '.join(map(str, rep['held_out_widths']))}, points of at least "
+                     f"{rep['min_seconds'] * 1e6:.0f} µs. P: best matmul flop/s; W: matrix-vector "
+                     "bytes/s; both measured in this run.</p>")
+        parts.append(table(rep.get("held_out", []),
+                           ["framework", "mode", "points", "median_error", "p90_error", "regimes"], fmt))
+        parts.append(table(rep["fits"], ["framework", "mode", "c0", "alpha", "beta", "peak",
+                                         "bandwidth", "points", "spread"], fmt))
+        cross = [r for r in rep.get("crossovers", []) if r.get("n_model") is not None]
+        parts.append("<p>Crossover n (forward mode cheaper below it) at each m and width: "
+                     "measured (interpolated between measured n) and modelled.</p>")
+        parts.append(table(cross, ["framework", "width", "m", "n_measured", "n_model", "ratio"], fmt))
+    if rep.get("break_even"):
+        parts.append("<p>What compiling buys (crossover n × m grid): compile seconds, the two "
+                     "times per call, and the calls after which the compiled variant has paid for "
+                     "its compile (− when it is not faster).</p>")
+        parts.append(table(rep["break_even"], ["compiled", "eager", "mode", "n", "m", "compile_s",
+                                               "t_compiled", "t_eager", "speedup",
+                                               "break_even_calls"], fmt))
+    return "".join(parts)
+
+
 def rel(path: Path, site: Path) -> str:
     import os
     return Path(os.path.relpath(path.resolve(), site.resolve())).as_posix()
@@ -150,13 +200,14 @@ def build(results: Path | None = None, out: Path | None = None, df: pd.DataFrame
 <h1>adcost: what derivatives cost, measured</h1>
 <p>{counts}. Data: {" · ".join(data_links) or "none"} · {asv_link}</p>
 <nav>{" ".join(f'<a href="#{m.NAME}">{m.NAME.replace("_", " ")}</a>' for m in FIGURES)}
-<a href="#summary">summary</a> <a href="#environment">environment</a></nav>
+<a href="#summary">summary</a> <a href="#model">cost model</a> <a href="#environment">environment</a></nav>
 <h2 id="summary">Summary per framework</h2>
 <p>c_fwd, c_rev: fitted T_J/T_f = c·n (forward) and c·m (reverse), 95 % bootstrap CI; crossover ratio
 c_rev/c_fwd (forward mode wins while n &lt; ratio·m); R² (linearity): median over fixed m (n) of the affine fit of T_J/T_f against n (m), points of at least 100 µs, with the number of lines; ω: FLOPs of a VJP/JVP
 over FLOPs of f; matmul fraction: best achieved FLOP/s of a Jacobian over the best matmul FLOP/s.</p>
 {summary_block}
 {"".join(figure_html(m, figures, site) for m in FIGURES)}
+{model_html(figures)}
 <h2>Reference points from the literature</h2>
 <table>{refs}</table>
 <h2 id="environment">Environment</h2>
