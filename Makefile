@@ -37,7 +37,8 @@ check: $(STAMP)
 MACHINE ?=
 ADCOST_GRID ?= quick
 ASV_ARGS ?=
-SWEEP = $(BIN)/python -m adcost.sweep $(if $(MACHINE),--machine $(MACHINE)) --grid $(ADCOST_GRID)
+SHARD ?=
+SWEEP = $(BIN)/python -m adcost.sweep $(if $(MACHINE),--machine $(MACHINE)) $(if $(SHARD),--shard $(SHARD)) --grid $(ADCOST_GRID)
 OPEN_SITE = @echo "site: open results/site/index.html, or serve it: $(BIN)/python -m http.server -d results 8000 -> http://127.0.0.1:8000/site/"
 
 bench: $(STAMP)  ## check, smoke, the quick sweep and the site (about 10 minutes)

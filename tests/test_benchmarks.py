@@ -359,3 +359,26 @@ def test_the_sweep_points_asv_at_the_results_folder_it_was_given(tmp_path, monke
     assert conf["html_dir"] == str((tmp_path / "mine" / "html").resolve())
     assert conf["plugins"] == [".benchmarks.asv_plugin"] and conf["repo"] == str(ROOT)
     assert str(ROOT) in sweep.asv_environ({"PYTHONPATH": "x"})["PYTHONPATH"].split(os.pathsep)[0]
+
+
+def test_shards_split_the_groups_once_each_and_alike_everywhere():
+    from adcost import sweep
+    for grid in ("quick", "full"):
+        for count in (1, 2, 3, 5):
+            parts = [sweep.shard_of(sweep.GROUPS, i, count, grid) for i in range(1, count + 1)]
+            labels = [g[0] for part in parts for g in part]
+            assert sorted(labels) == sorted(g[0] for g in sweep.GROUPS) and all(parts)
+            assert parts == [sweep.shard_of(sweep.GROUPS, i, count, grid) for i in range(1, count + 1)]
+    two = [sum(sweep.GROUP_SECONDS[g[0]][1] for g in sweep.shard_of(sweep.GROUPS, i, 2, "full"))
+           for i in (1, 2)]
+    assert max(two) / min(two) < 1.2         # balanced by the measured seconds
+    assert set(sweep.GROUP_SECONDS) == {g[0] for g in sweep.GROUPS}
+
+
+@pytest.mark.parametrize("spec", ["0/2", "3/2", "x", "1/0"])
+def test_a_bad_shard_is_one_line_and_exit_2(spec, capsys):
+    from adcost import sweep
+    with pytest.raises(SystemExit) as info:
+        sweep.main(["--shard", spec])
+    err = capsys.readouterr().err.strip()
+    assert info.value.code == 2 and "--shard" in err and "\n" not in err

@@ -46,6 +46,54 @@ GROUPS = (
 )
 
 
+# Seconds each group took on the 2-vCPU reference VM (quick grid, full grid): the weights of the
+# shard split.  A group not listed weighs 60 s.
+GROUP_SECONDS = {
+    "compile time and FLOPs": (60, 655),
+    "Jacobians over n and m": (85, 957),
+    "Jacobians over depth": (40, 151),
+    "single JVP and VJP": (60, 281),
+    "Jacobians and batched primals over width": (240, 2400),
+    "roofline: matmul and bandwidth": (20, 60),
+    "checkpointing: bytes and time": (60, 360),
+    "checkpointing: peak RSS": (120, 807),
+    "forward mode over depth": (60, 213),
+    "second order: HVPs and Hessians": (107, 600),
+    "second order: per-example gradients": (70, 400),
+    "second order: peak RSS": (104, 400),
+    "second order: mixed-mode bracketings": (15, 60),
+    "workloads: GMM, LSE, LSTM, BA, trajectory": (455, 2150),
+    "workloads: bundle adjustment by blocks": (36, 66),
+}
+
+
+def shard_of(groups, index: int, count: int, grid: str) -> list:
+    """The groups of shard `index` (1-based) of `count`: longest first, each to the shard with
+    the least seconds so far (GROUP_SECONDS of the grid); deterministic, the same on every
+    machine, and every group in exactly one shard."""
+    column = 0 if grid == "quick" else 1
+    weight = {g[0]: GROUP_SECONDS.get(g[0], (60, 60))[column] for g in groups}
+    load = [0.0] * count
+    owner = {}
+    for label in sorted(weight, key=lambda k: (-weight[k], k)):
+        target = min(range(count), key=lambda i: (load[i], i))
+        owner[label] = target
+        load[target] += weight[label]
+    return [g for g in groups if owner[g[0]] == index - 1]
+
+
+def shard_spec(text: str) -> tuple[int, int]:
+    """An argparse type: "I/N" with 1 <= I <= N."""
+    import argparse
+    try:
+        index, count = (int(part) for part in text.split("/"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected I/N (e.g. 1/3), got {text!r}") from None
+    if not 1 <= index <= count:
+        raise argparse.ArgumentTypeError(f"expected 1 <= I <= N, got {text!r}")
+    return index, count
+
+
 def checkout() -> Path:
     """The project checkout asv runs in: the current directory, which must hold asv.conf.json."""
     here = Path.cwd()
@@ -130,6 +178,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--resume", action="store_true",
                         help="skip benchmarks already saved for this commit and machine")
     parser.add_argument("--only", default=None, help="run the groups whose label has this word")
+    parser.add_argument("--shard", type=shard_spec, default=None, metavar="I/N",
+                        help="run part I of N of the groups (balanced by their measured seconds; "
+                             "give each machine its own --machine and merge the results folders)")
     parser.add_argument("--noise-processes", type=nonnegative, default=noise.PROCESSES,
                         help="fresh processes of the noise probe run first, whose spread "
                              f"`adcost compare` respects (default {noise.PROCESSES}; 0: no probe)")
@@ -145,6 +196,11 @@ def main(argv: list[str] | None = None) -> int:
     groups = [g for g in GROUPS if args.only is None or args.only in g[0]]
     if not groups:
         parser.error(f"--only {args.only!r} matches no group; groups: {', '.join(g[0] for g in GROUPS)}")
+    if args.shard is not None:
+        groups = shard_of(groups, *args.shard, args.grid)
+        if not groups:
+            parser.error(f"--shard {args.shard[0]}/{args.shard[1]}: no group left for this part "
+                         f"(more parts than groups)")
 
     try:
         paths.writable(paths.asv_results())
