@@ -101,8 +101,8 @@ def test_site_renders_in_headless_chromium(results, server, tmp_path):
     assert run.returncode == 0, run.stderr[-2000:]
     root = re.search(r"<html[^>]*>", run.stdout).group(0)
     attrs = dict(re.findall(r'data-([a-z-]+)="([^"]*)"', root))
-    assert attrs.get("figures-expected") == "5", root
-    assert attrs.get("figures-loaded") == "5", root
+    assert attrs.get("figures-expected") == "6", root
+    assert attrs.get("figures-loaded") == "6", root
     assert attrs.get("errors") == "0", attrs.get("error-list")
     assert console_lines(run.stderr) == []
     assert log and all('" 200 ' in line or '" 304 ' in line for line in log), log
