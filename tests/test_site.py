@@ -126,3 +126,24 @@ def test_the_check_catches_a_broken_page(results, server, tmp_path):
     assert 'data-figures-loaded="0"' in root and 'data-errors="1"' in root
     assert any("boom" in line for line in console_lines(run.stderr))
     assert any('" 404 ' in line for line in log)
+
+
+@needs_chromium
+def test_the_explorer_works_offline_and_its_selector_changes_the_data(results, server, tmp_path):
+    """explorer.html: no script or style from the network, every view drawn; with outside hosts
+    unresolvable, no console error and no request but to the local server; its #selftest
+    changes the crossover view's selector and sees the chart's data change."""
+    page = (results / "site" / "explorer.html").read_text()
+    assert re.findall(r'<(?:script|link)[^>]+(?:src|href)\s*=\s*"(?:https?:)?//', page) == []
+    assert 'id="view-crossover"' in page and 'id="view-cost"' in page
+    url, log = server
+    run = chromium(tmp_path, "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
+                   "--dump-dom", f"{url}/site/explorer.html#selftest")
+    assert run.returncode == 0, run.stderr[-2000:]
+    root = re.search(r"<html[^>]*>", run.stdout).group(0)
+    attrs = dict(re.findall(r'data-([a-z-]+)="([^"]*)"', root))
+    assert attrs.get("selftest") == "changed", root
+    assert attrs.get("errors") == "0", attrs.get("error-list")
+    assert int(attrs.get("views", 0)) == 4
+    assert console_lines(run.stderr) == []
+    assert log and all('" 200 ' in line or '" 304 ' in line for line in log), log

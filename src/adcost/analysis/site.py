@@ -199,6 +199,8 @@ def build(results: Path | None = None, out: Path | None = None, df: pd.DataFrame
 <body>
 <h1>adcost: what derivatives cost, measured</h1>
 <p>{counts}. Data: {" · ".join(data_links) or "none"} · {asv_link}</p>
+<p><b><a href="explorer.html">Explore the results interactively</a></b> (crossover map, cost
+curves with the model, checkpointing trade-off, every measured row; works offline).</p>
 <nav>{" ".join(f'<a href="#{m.NAME}">{m.NAME.replace("_", " ")}</a>' for m in FIGURES)}
 <a href="#summary">summary</a> <a href="#model">cost model</a> <a href="#environment">environment</a></nav>
 <h2 id="summary">Summary per framework</h2>
@@ -216,6 +218,11 @@ over FLOPs of f; matmul fraction: best achieved FLOP/s of a Jacobian over the be
 """
     target = site / "index.html"
     target.write_text(page, encoding="utf-8")
+    try:
+        from . import explorer
+        explorer.build(df, results, site)
+    except ImportError as exc:    # plotly missing: the static page stands alone
+        print(f"site: explorer not built ({exc}; it needs plotly: pip install adcost[analysis])")
     return target
 
 
