@@ -46,22 +46,23 @@ GROUPS = (
 )
 
 
-# Seconds each group took on the 2-vCPU reference VM (quick grid, full grid): the weights of the
+# Seconds each group took on the 2-vCPU reference VM (quick grid: a fresh clone's make bench,
+# 2026-12-01; full grid: the reference runs; the width group estimated): the weights of the
 # shard split.  A group not listed weighs 60 s.
 GROUP_SECONDS = {
-    "compile time and FLOPs": (60, 655),
-    "Jacobians over n and m": (85, 957),
-    "Jacobians over depth": (40, 151),
-    "single JVP and VJP": (60, 281),
+    "compile time and FLOPs": (96, 655),
+    "Jacobians over n and m": (145, 957),
+    "Jacobians over depth": (47, 151),
+    "single JVP and VJP": (44, 281),
     "Jacobians and batched primals over width": (240, 2400),
-    "roofline: matmul and bandwidth": (20, 60),
-    "checkpointing: bytes and time": (60, 360),
-    "checkpointing: peak RSS": (120, 807),
-    "forward mode over depth": (60, 213),
-    "second order: HVPs and Hessians": (107, 600),
-    "second order: per-example gradients": (70, 400),
-    "second order: peak RSS": (104, 400),
-    "second order: mixed-mode bracketings": (15, 60),
+    "roofline: matmul and bandwidth": (13, 60),
+    "checkpointing: bytes and time": (74, 360),
+    "checkpointing: peak RSS": (141, 807),
+    "forward mode over depth": (123, 213),
+    "second order: HVPs and Hessians": (97, 600),
+    "second order: per-example gradients": (38, 400),
+    "second order: peak RSS": (138, 400),
+    "second order: mixed-mode bracketings": (17, 60),
     "workloads: GMM, LSE, LSTM, BA, trajectory": (455, 2150),
     "workloads: bundle adjustment by blocks": (36, 66),
 }
