@@ -127,3 +127,28 @@ def test_the_public_api_is_the_function():
     assert adcost.profile is prof.profile
     df = adcost.profile(lambda xp, x: xp.sin(x), [0.1, 0.2], frameworks=["numpy"], budget_s=10)
     assert df.iloc[0]["recommended"]
+
+
+def test_profile_reports_what_compiling_buys():
+    """Rows of a profile where torch_compile and torch both measured jacrev: the summary says
+    after how many calls the compile paid; a compiled mode that is slower never pays."""
+    import pandas as pd
+
+    from adcost import profiling
+    df = pd.DataFrame([
+        {"framework": "torch_compile", "mode": "jacrev", "status": "ok", "seconds": 1e-4,
+         "compile_s": 2.0, "family": "reverse", "ratio": 1.0, "call": "c"},
+        {"framework": "torch", "mode": "jacrev", "status": "ok", "seconds": 5e-4,
+         "compile_s": None, "family": "reverse", "ratio": 5.0, "call": "e"},
+        {"framework": "jax", "mode": "jacfwd", "status": "ok", "seconds": 2e-3,
+         "compile_s": 0.1, "family": "forward", "ratio": 20.0, "call": "j"},
+        {"framework": "jax_eager", "mode": "jacfwd", "status": "ok", "seconds": 1e-3,
+         "compile_s": None, "family": "forward", "ratio": 10.0, "call": "je"},
+    ])
+    df.attrs["problem"] = {"name": "mlp", "n": 4, "m": 4}
+    rows = {(b["compiled"], b["mode"]): b for b in profiling.break_even(df)}
+    assert rows["torch_compile", "jacrev"]["break_even_calls"] == pytest.approx(5000)
+    assert rows["jax", "jacfwd"]["break_even_calls"] is None
+    text = "\n".join(profiling.summary(df))
+    assert "torch_compile pays off against torch after 5e+03 calls" in text
+    assert "jax pays off against jax_eager after no number of calls (not faster)" in text

@@ -377,10 +377,34 @@ def summary(df) -> list[str]:
             r = part.iloc[0]
             lines.append(f"best {family}: {r['framework']} {r['mode']} {_fmt(r['seconds'])} "
                          f"({r['ratio']:.1f}x the fastest)")
+    for b in break_even(df):
+        calls = b["break_even_calls"]
+        lines.append(f"compiling {b['mode']}: {b['compiled']} pays off against {b['eager']} after "
+                     + (f"{calls:.3g} calls" if calls is not None else "no number of calls (not faster)")
+                     + f" ({_fmt(b['compile_s'])} to compile; {_fmt(b['t_compiled'])} vs "
+                       f"{_fmt(b['t_eager'])} a call)")
     name = info.get("name", "")
     lines.append(f"problem = adcost.make_problem({name!r}, **sizes)" if name in PROBLEMS else
                  "problem = adcost.custom_problem(name, f, n, m, x0) (data=... for f(xp, x, data))")
     return lines
+
+
+def break_even(df) -> list[dict]:
+    """Compiled against eager variants measured in this profile (torch_compile/torch,
+    jax/jax_eager, tf/tf_eager): per mode, the calls after which compiling has paid."""
+    from .analysis.costmodel import break_even_row, variant_pairs
+
+    ok = df[df["status"] == "ok"]
+    got = {(r["framework"], r["mode"]): r for _, r in ok.iterrows()}
+    rows = []
+    for compiled, eager in variant_pairs():
+        for (fw, mode), r in got.items():
+            e = got.get((eager, mode))
+            if fw == compiled and e is not None and r["compile_s"] is not None \
+                    and np.isfinite(r["compile_s"]):
+                rows.append(break_even_row(compiled, eager, mode, r["compile_s"], r["seconds"],
+                                           e["seconds"]))
+    return rows
 
 
 def _fmt(seconds) -> str:

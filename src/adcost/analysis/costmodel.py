@@ -294,6 +294,27 @@ def fits_from(report_: dict) -> dict[tuple[str, str], ModeFit]:
     return out
 
 
+def variant_pairs():
+    """(compiled, eager) framework pairs from Record.variant_of, both orders (the side with a
+    compile time is the compiled one): torch_compile/torch, jax/jax_eager, tf/tf_eager."""
+    from ..frameworks.base import records
+    out = []
+    for variant, rec in records().items():
+        if rec.variant_of is not None:
+            out += [(variant, rec.variant_of), (rec.variant_of, variant)]
+    return out
+
+
+def break_even_row(compiled: str, eager: str, mode: str, compile_s: float, t_compiled: float,
+                   t_eager: float, **sizes) -> dict:
+    """One pair at one point: the calls after which compiling has paid (None: never)."""
+    gain = t_eager - t_compiled
+    return {"compiled": compiled, "eager": eager, "mode": mode, **sizes,
+            "compile_s": float(compile_s), "t_compiled": float(t_compiled),
+            "t_eager": float(t_eager), "speedup": float(t_eager / t_compiled),
+            "break_even_calls": float(compile_s / gain) if gain > 0 else None}
+
+
 def break_even(df: pd.DataFrame) -> list[dict]:
     """What compiling buys: per (compiled framework, eager framework, mode, n, m) of the
     crossover n x m grid, the compile seconds (crossover.Compile), the two times per call
@@ -301,8 +322,6 @@ def break_even(df: pd.DataFrame) -> list[dict]:
     compile_s / (T_eager - T_compiled) after which the compiled variant has paid for its
     compile (None when it is not faster per call). Pairs come from Record.variant_of:
     torch_compile against torch, jax against jax_eager, tf against tf_eager."""
-    from ..frameworks.base import records
-
     ok = df[df["status"] == "ok"]
     comp = ok[ok["benchmark"] == "crossover.Compile.track_compile_s"]
     jac = ok[ok["benchmark"] == "crossover.JacobianNM.time_jacobian"]
@@ -310,19 +329,11 @@ def break_even(df: pd.DataFrame) -> list[dict]:
     times = pd.concat([jac, pri]).groupby(["framework", "op", "n", "m"])["value"].median()
     compile_s = comp.groupby(["framework", "op", "n", "m"])["value"].median()
     rows = []
-    for variant, rec in records().items():
-        if rec.variant_of is None:
-            continue
-        for compiled, eager in ((variant, rec.variant_of), (rec.variant_of, variant)):
-            have = compile_s[compile_s.index.get_level_values("framework") == compiled]
-            for (_, op, n, m), seconds in have.items():
-                key_c, key_e = (compiled, op, n, m), (eager, op, n, m)
-                if key_c not in times.index or key_e not in times.index:
-                    continue
-                t_c, t_e = float(times[key_c]), float(times[key_e])
-                gain = t_e - t_c
-                rows.append({"compiled": compiled, "eager": eager, "mode": op, "n": int(n),
-                             "m": int(m), "compile_s": float(seconds), "t_compiled": t_c,
-                             "t_eager": t_e, "speedup": t_e / t_c,
-                             "break_even_calls": float(seconds / gain) if gain > 0 else None})
+    for compiled, eager in variant_pairs():
+        have = compile_s[compile_s.index.get_level_values("framework") == compiled]
+        for (_, op, n, m), seconds in have.items():
+            key_c, key_e = (compiled, op, n, m), (eager, op, n, m)
+            if key_c in times.index and key_e in times.index:
+                rows.append(break_even_row(compiled, eager, op, seconds, times[key_c],
+                                           times[key_e], n=int(n), m=int(m)))
     return rows
