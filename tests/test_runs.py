@@ -214,6 +214,32 @@ def test_suites_measured_on_different_machines_each_keep_their_machine():
     assert set(load.one_machine(rows, machine="old")["machine"]) == {"old"}
 
 
+def test_the_cost_model_reads_its_width_study_and_rates_from_one_machine():
+    """Width study and roofline on a new machine, the n x m sweep and an older roofline on the
+    old one: the cost model's study comes from the new machine, the n x m sweep keeps its own
+    machine's rates, and the model never divides by the other machine's rates."""
+    import pandas as pd
+
+    from adcost.analysis import costmodel
+    def row(machine, bench, date, **kw):
+        return {"machine": machine, "benchmark": bench, "suite": bench.split(".")[0],
+                "date": date, "commit": machine[0] * 40, "status": "ok", **kw}
+    rows = pd.DataFrame([
+        row("old", "crossover.JacobianNM.time_jacobian", "2026-11-01", framework="jax", value=1.0),
+        row("old", "roofline.Matmul.track_flops_per_s", "2026-11-01", framework="jax", value=1e9),
+        row("old", "roofline.Bandwidth.track_bytes_per_s", "2026-11-01", framework="jax", value=1e8),
+        row("new", "crossover.JacobianWidth.time_jacobian", "2026-12-01", framework="jax",
+            op="jacfwd", n=4, m=4, width=16, depth=4, value=1e-4),
+        row("new", "roofline.Matmul.track_flops_per_s", "2026-12-01", framework="jax", value=1e11),
+        row("new", "roofline.Bandwidth.track_bytes_per_s", "2026-12-01", framework="jax", value=2e10),
+    ])
+    kept = load.one_machine(rows)
+    assert sorted(zip(kept["benchmark"], kept["machine"])) == sorted(zip(rows["benchmark"], rows["machine"]))
+    assert kept[kept["benchmark"].str.startswith("crossover.JacobianNM")]["machine"].tolist() == ["old"]
+    pts, rate = costmodel.inputs(kept)
+    assert rate.loc["jax", "peak"] == 1e11 and rate.loc["jax", "bandwidth"] == 2e10
+
+
 def test_the_sweeps_asv_environment_is_named_alike_in_every_checkout(tmp_path):
     """`--python=same` names asv's environment after the venv's path (two checkouts: two names,
     `asv compare` pairs nothing); the sweep's `-E adcost:same` does not."""

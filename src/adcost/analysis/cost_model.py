@@ -28,7 +28,7 @@ def _middle(values):
 
 
 def build(df):
-    pts, rate = cm.points(df), cm.rates(df)
+    pts, rate = cm.inputs(df)
     if pts.empty or rate.empty:
         raise MissingData("no crossover.JacobianWidth results with roofline rates")
     train, held = cm.split(pts)

@@ -140,15 +140,17 @@ def points(df: pd.DataFrame, itemsize: int = 4) -> pd.DataFrame:
     pri = ok[ok["benchmark"] == "crossover.PrimalWidth.time_primal"]
     rows = []
     for _, r in jac.iterrows():
-        rows.append({"framework": r["framework"], "mode": r["op"], "n": int(r["n"]), "m": int(r["m"]),
+        rows.append({"machine": r.get("machine"), "framework": r["framework"], "mode": r["op"],
+                     "n": int(r["n"]), "m": int(r["m"]),
                      "width": int(r["width"]), "depth": int(r["depth"]), "batch": 1,
                      "seconds": float(r["value"])})
     for _, r in pri.iterrows():
         batch = {"n": int(r["n"]), "m": int(r["m"])}.get(str(r.get("k")), 1)
-        rows.append({"framework": r["framework"], "mode": "primal", "n": int(r["n"]), "m": int(r["m"]),
+        rows.append({"machine": r.get("machine"), "framework": r["framework"], "mode": "primal",
+                     "n": int(r["n"]), "m": int(r["m"]),
                      "width": int(r["width"]), "depth": int(r["depth"]), "batch": batch,
                      "seconds": float(r["value"])})
-    out = pd.DataFrame(rows, columns=["framework", "mode", *SIZES, "seconds"])
+    out = pd.DataFrame(rows, columns=["machine", "framework", "mode", *SIZES, "seconds"])
     if out.empty:
         return out.assign(flops=[], bytes=[])
     fb = [work(r.mode, r.n, r.m, r.depth, r.width, r.batch, itemsize) for r in out.itertuples()]
@@ -252,11 +254,22 @@ def measured_crossovers(pts: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["framework", "width", "m", "n_measured"])
 
 
+def inputs(df: pd.DataFrame, itemsize: int = 4) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The width study's points and the rates of the machine that measured them (never another
+    machine's rates)."""
+    pts = points(df, itemsize)
+    if pts.empty:
+        return pts, rates(df.iloc[:0])
+    if "machine" in df and pts["machine"].notna().any():
+        df = df[df["machine"].isin(set(pts["machine"].dropna()))]
+    return pts, rates(df)
+
+
 def report(df: pd.DataFrame, itemsize: int = 4) -> dict:
     """Everything the site and `advise` need from one run: the rates, the fits (on the fitted
     widths), the held-out errors, the crossovers measured and modelled, and how close the
     compute-bound points run to the measured matmul rate. {} without width results."""
-    pts, rate = points(df, itemsize), rates(df)
+    pts, rate = inputs(df, itemsize)
     if pts.empty or rate.empty:
         return {}
     train, held = split(pts)

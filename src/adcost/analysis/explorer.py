@@ -115,7 +115,7 @@ def cost_view(df: pd.DataFrame):
     trace per framework, mode and width, with the cost model's line beside each."""
     import plotly.graph_objects as go
 
-    pts, rate = costmodel.points(df), costmodel.rates(df)
+    pts, rate = costmodel.inputs(df)
     if pts.empty:
         return None, ""
     train, _ = costmodel.split(pts)

@@ -153,7 +153,10 @@ def best_matmul_fraction(df: pd.DataFrame) -> dict[str, float]:
     ok = df[df["status"] == "ok"]
     flops = ok[ok["benchmark"].str.endswith("Flops.track_flops")]
     times = ok[ok["benchmark"].str.endswith("JacobianNM.time_jacobian")]
-    peak = ok[ok["benchmark"].str.endswith("Matmul.track_flops_per_s")].groupby("framework")["value"].max()
+    matmul = ok[ok["benchmark"].str.endswith("Matmul.track_flops_per_s")]
+    if "machine" in ok:   # the machine's own matmul rate, never another machine's
+        matmul = matmul[matmul["machine"].isin(set(times["machine"]))]
+    peak = matmul.groupby("framework")["value"].max()
     keys = ["framework", "op", "n", "m"]
     rate = flops.groupby(keys, as_index=False)["value"].median().merge(
         times.groupby(keys, as_index=False)["value"].median(), on=keys, suffixes=("_flop", "_s"))

@@ -169,8 +169,10 @@ def result_rows(path: Path, benchmarks: dict | None = None, machine: dict | None
 
 def result_files(asv_dir: Path) -> list[Path]:
     """Every result file under asv_dir (machine folders), html/ and metadata excluded."""
-    skip = {"machine.json", "benchmarks.json"}
-    return sorted(p for p in Path(asv_dir).glob("*/*.json") if p.name not in skip and p.parent.name != "html")
+    import re
+    named = re.compile(r"^[0-9a-f]{8}-.+\.json$")   # asv's <commit[:8]>-<environment>.json
+    return sorted(p for p in Path(asv_dir).glob("*/*.json")
+                  if named.match(p.name) and p.parent.name != "html")
 
 
 def refusals(asv_dir: Path, df: pd.DataFrame | None = None) -> list[dict]:
@@ -252,9 +254,23 @@ def machines(df: pd.DataFrame) -> list[str]:
     return list(order.sort_values("date", ascending=False)["machine"].astype(str))
 
 
+# Benchmarks read together across suites: the cost model fits the width study with the
+# roofline's rates, so both come from one machine.
+STUDIES = {"roofline": "cost model", "crossover.JacobianWidth": "cost model",
+           "crossover.PrimalWidth": "cost model"}
+
+
+def study_of(benchmark: str) -> str:
+    """The study a benchmark belongs to: its suite, except the cost model's inputs (STUDIES)."""
+    suite, _, rest = str(benchmark).partition(".")
+    cls = rest.split(".")[0]
+    return STUDIES.get(f"{suite}.{cls}") or STUDIES.get(suite) or suite
+
+
 def one_machine(df: pd.DataFrame, machine: str | None = None) -> pd.DataFrame:
-    """The rows of one machine: `machine`, else per suite (crossover, memory, second_order, ...)
-    the machine with that suite's newest results.  A figure draws one suite, so it never mixes
+    """The rows of one machine: `machine`, else per study (a suite: crossover, memory,
+    second_order, ...; the cost model's width study with the roofline) the machine with that
+    study's newest results.  A figure draws one suite, so it never mixes
     machines; describe_run names the machine of each suite.  A view that puts machines side by
     side does so on purpose (compare), never by default."""
     found = machines(df)
@@ -265,9 +281,15 @@ def one_machine(df: pd.DataFrame, machine: str | None = None) -> pd.DataFrame:
             raise ValueError(f"no results of machine {machine!r}; have: {', '.join(found)}")
         return df[df["machine"].astype(str) == machine]
     keep = pd.Series(False, index=df.index)
-    for suite, rows in df.groupby("suite", dropna=False):
+    study = df["benchmark"].map(study_of) if "benchmark" in df else df["suite"]
+    chosen = set()
+    for name, rows in df.groupby(study, dropna=False):
         newest = machines(rows)[0]
-        keep |= (df["suite"] == suite) & (df["machine"].astype(str) == newest)
+        chosen.add(newest)
+        keep |= (study == name) & (df["machine"].astype(str) == newest)
+    # a machine's own rates (roofline) go with every study read from it: the summary's matmul
+    # fraction divides by them; every reader takes the rates of its own rows' machine
+    keep |= (df["suite"] == "roofline") & df["machine"].astype(str).isin(chosen)
     return df[keep]
 
 
