@@ -1,9 +1,9 @@
 """The cost model against the measurements (crossover.JacobianWidth, PrimalWidth, roofline).
 
-Top row, one panel per framework: seconds of jacfwd against n (at the middle m of the width
+One row per framework. First two panels: seconds of jacfwd against n (at the middle m of the width
 grid) and of jacrev against m (at the middle n), one colour per width; dots are measured, lines
 the model T = c0 + max(alpha F / P, beta B / W) fitted on the fitted widths (hollow dots: widths
-held out of the fit). Bottom row, two panels per framework: the regime the model names for jacfwd
+held out of the fit). Third and fourth: the regime the model names for jacfwd
 over n x width (overhead, memory, compute), with c = T_jacfwd / T_f(k = n), the Jacobian over the
 primal batched over as many inputs as tangents, written where both were measured; and the
 crossover n (forward mode cheaper below it) against m, one colour per width, measured (dots,
@@ -40,11 +40,11 @@ def build(df):
     depth = int(pts["depth"].iloc[0])
     colors = {w: f"C{i}" for i, w in enumerate(widths)}
     held_widths = set(held["width"].unique())
-    fig, axes = figure(ncols=len(fws) * 2, nrows=2, width=3.2, height=3.0, layout="constrained")
+    fig, axes = figure(ncols=4, nrows=len(fws), width=3.4, height=3.0, layout="constrained")
     for i, fw in enumerate(fws):
         g = pts[pts["framework"] == fw]
         for j, (mode, axis, other) in enumerate((("jacfwd", "n", "m"), ("jacrev", "m", "n"))):
-            ax = axes[0, 2 * i + j]
+            ax = axes[i, j]
             h = g[g["mode"] == mode]
             if h.empty or (fw, mode) not in fits:
                 ax.set_visible(False)
@@ -69,8 +69,8 @@ def build(df):
             if i == 0 and j == 0:
                 ax.set_ylabel("seconds (dots measured, lines model)")
                 ax.legend(fontsize=7)
-        _regimes(axes[1, 2 * i], fits, fw, pts, widths, depth)
-        _crossovers(axes[1, 2 * i + 1], fits, fw, pts, widths, depth)
+        _regimes(axes[i, 2], fits, fw, pts, widths, depth)
+        _crossovers(axes[i, 3], fits, fw, pts, widths, depth)
     fig.suptitle("The cost model T = c0 + max(αF/P, βB/W) against the measurements "
                  f"(depth {depth}; hollow: widths held out of the fit)")
     return fig

@@ -308,13 +308,16 @@ def fits_from(report_: dict) -> dict[tuple[str, str], ModeFit]:
 
 
 def variant_pairs():
-    """(compiled, eager) framework pairs from Record.variant_of, both orders (the side with a
-    compile time is the compiled one): torch_compile/torch, jax/jax_eager, tf/tf_eager."""
+    """(compiled, eager) framework pairs, one per Record.variant_of, the compiled side named by
+    Record.compiled: (torch_compile, torch), (jax, jax_eager), (tf, tf_eager)."""
     from ..frameworks.base import records
+    found = records()
     out = []
-    for variant, rec in records().items():
-        if rec.variant_of is not None:
-            out += [(variant, rec.variant_of), (rec.variant_of, variant)]
+    for variant, rec in found.items():
+        base = rec.variant_of
+        if base is None or base not in found or rec.compiled == found[base].compiled:
+            continue
+        out.append((variant, base) if rec.compiled else (base, variant))
     return out
 
 

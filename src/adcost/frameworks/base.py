@@ -58,6 +58,8 @@ class Record:
                    adapter whose every case compiles for seconds checks a few, the rest on request
     studies        the sweep's studies it runs in (None: every one; see adcost.bench.STUDIES)
     variant_of     the framework it is a compiled or eager variant of (compile break-even pairs)
+    compiled       whether its operations are compiled ahead of the timed calls (jax.jit,
+                   tf.function, torch.compile): the compiled side of a break-even pair
     """
 
     name: str
@@ -76,6 +78,7 @@ class Record:
     check_problems: tuple[str, ...] | None = None
     studies: tuple[str, ...] | None = None
     variant_of: str | None = None
+    compiled: bool = False
 
 
 REGISTRY: dict[str, type["Framework"]] = {}

@@ -31,7 +31,7 @@ def _placed(tf, device, body, *args):
 
 
 @register(Record(
-    "tf", package="tensorflow", distributions=("tensorflow-cpu", "tensorflow"), order=30,
+    "tf", package="tensorflow", distributions=("tensorflow-cpu", "tensorflow"), order=30, compiled=True,
     thread_vars=("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS"),
     # silence TensorFlow's C++ start-up banner (oneDNN notice, info logs) unless the user chose
     environment={"TF_ENABLE_ONEDNN_OPTS": "0", "TF_CPP_MIN_LOG_LEVEL": "2"},

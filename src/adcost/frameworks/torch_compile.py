@@ -18,7 +18,7 @@ MODES = ("jacfwd", "jacrev")
 
 
 @register(Record(
-    "torch_compile", package="torch", distributions=("torch",), order=11,
+    "torch_compile", package="torch", distributions=("torch",), order=11, compiled=True,
     lazy_imports=("torch._dynamo", "torch._inductor", "torch.func"),
     thread_vars=("OMP_NUM_THREADS", "MKL_NUM_THREADS"),
     flops="torch.utils.flop_counter.FlopCounterMode on the eager callable: matmul-like ops only",
