@@ -111,10 +111,10 @@ def cmd_check(args) -> int:
     if args.json:
         print(json.dumps([r.__dict__ for r in rows], indent=1))
     else:
-        print(f"{'problem':<12} {'framework':<9} {'op':<29} {'dtype':<8} {'status':<8} {'error':>8}  note")
+        print(f"{'problem':<12} {'framework':<13} {'op':<29} {'dtype':<8} {'status':<8} {'error':>8}  note")
         for r in rows:
             err = "" if r.error is None else f"{r.error:.1e}"
-            print(f"{r.problem:<12} {r.framework:<9} {r.op:<29} {r.dtype:<8} {r.status:<8} {err:>8}  {r.note}")
+            print(f"{r.problem:<12} {r.framework:<13} {r.op:<29} {r.dtype:<8} {r.status:<8} {err:>8}  {r.note}")
     counts = {s: sum(r.status == s for r in rows) for s in ("ok", "skipped", "FAIL")}
     print(f"check: {counts['ok']} ok, {counts['skipped']} skipped, {counts['FAIL']} failed",
           file=sys.stderr if args.json else sys.stdout)

@@ -420,10 +420,10 @@ def _fmt(seconds) -> str:
 
 
 def table(df) -> str:
-    lines = [f"{'framework':<9} {'mode':<29} {'time':>10} {'compile':>10} {'x best':>7} {'status':<8} call / note"]
+    lines = [f"{'framework':<13} {'mode':<29} {'time':>10} {'compile':>10} {'x best':>7} {'status':<8} call / note"]
     for _, r in df.iterrows():
         ratio = "" if not np.isfinite(r["ratio"]) else f"{r['ratio']:.1f}"
         tail = r["call"] if r["status"] == "ok" else r["note"]
-        lines.append(f"{r['framework']:<9} {r['mode']:<29} {_fmt(r['seconds']):>10} "
+        lines.append(f"{r['framework']:<13} {r['mode']:<29} {_fmt(r['seconds']):>10} "
                      f"{_fmt(r['compile_s']):>10} {ratio:>7} {r['status']:<8} {tail}")
     return "\n".join(lines)

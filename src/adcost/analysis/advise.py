@@ -289,10 +289,10 @@ def format_advice(a: Advice) -> str:
              f"  predicted {best.seconds * 1e3:.3g} ms" + (f" ({_interval(best)}, {best.regime}-bound)"
                                                           if best.regime else "")
              + (" (extrapolated)" if best.extrapolated else ""),
-             "", f"  {'framework':<9} {'mode':<26} {'predicted':>12}  {'interval':<19} {'regime':<8}  call"]
+             "", f"  {'framework':<13} {'mode':<26} {'predicted':>12}  {'interval':<19} {'regime':<8}  call"]
     for p in a.predictions:
         flag = " *" if p.extrapolated else ""
-        lines.append(f"  {p.framework:<9} {p.mode:<26} {p.seconds * 1e3:>9.3g} ms{flag:2} "
+        lines.append(f"  {p.framework:<13} {p.mode:<26} {p.seconds * 1e3:>9.3g} ms{flag:2} "
                      f"{_interval(p):<19} {p.regime or '-':<8}  {p.api}")
     lines += [f"  note: {note}" for note in dict.fromkeys(a.notes)]
     lines.append(f"  from: {a.source} (cost model: crossover.JacobianWidth and roofline; other modes: "
