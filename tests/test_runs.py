@@ -333,3 +333,32 @@ def test_asvs_install_step_says_in_one_line_why_pip_failed():
     conf = "\n".join(l for l in (ROOT / "asv.conf.json").read_text().splitlines()
                      if not l.lstrip().startswith("//"))
     assert "benchmarks/asv_install.py" in json.loads(conf)["install_command"][0]
+
+
+def test_two_shards_merge_into_one_site(tmp_path):
+    """Two machines each ran part of the sweep (adcost.sweep --shard): their folders side by
+    side under one asv/ make one site, each study read from the machine that ran it, both named."""
+    from adcost import sweep
+    from adcost.analysis import plots, site
+    root = tmp_path / "results" / "asv"
+    parts = {i: {g[0] for g in sweep.shard_of(sweep.GROUPS, i, 2, "full")} for i in (1, 2)}
+    for i, machine in ((1, "shard-a"), (2, "shard-b")):
+        fx.write_results(root, commit=str(i) * 40, seed=i, machine=machine, date=1700000000000 + i)
+        (path,) = [p for p in load.result_files(root) if p.parent.name == machine]
+        data = json.loads(path.read_text())
+        mine = [pattern for label, pattern in sweep.GROUPS if label in parts[i]]
+        import re
+        data["results"] = {name: v for name, v in data["results"].items()
+                           if any(re.search(p, name) for p in mine)}
+        path.write_text(json.dumps(data))
+    df = load.load_asv(root)
+    assert set(df["machine"]) == {"shard-a", "shard-b"}
+    nm = df[df["benchmark"] == "crossover.JacobianNM.time_jacobian"]["machine"].unique().tolist()
+    ckpt = df[df["benchmark"] == "memory.Checkpoint.time_gradient"]["machine"].unique().tolist()
+    assert len(nm) == 1 and len(ckpt) == 1 and {nm[0], ckpt[0]} == {"shard-a", "shard-b"}
+    load.export(df, tmp_path / "results")
+    plots.build_all(df, tmp_path / "results" / "figures")
+    page = site.build(tmp_path / "results", df=df).read_text()
+    assert "machine shard-a" in page and "machine shard-b" in page
+    assert (tmp_path / "results" / "figures" / "crossover_map.png").exists()
+    assert (tmp_path / "results" / "figures" / "memory_depth.png").exists()

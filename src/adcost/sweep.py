@@ -46,6 +46,28 @@ GROUPS = (
 )
 
 
+# Benchmarks read together across suites: the cost model fits the width study with the
+# roofline's rates, so both come from one machine (and one shard).
+STUDIES = {"roofline": "cost model", "crossover.JacobianWidth": "cost model",
+           "crossover.PrimalWidth": "cost model"}
+
+
+def study_of(benchmark: str) -> str:
+    """The study a benchmark belongs to: its suite, except the cost model's inputs (STUDIES).
+    The analysis reads each study from one machine; a shard runs whole studies."""
+    suite, _, rest = str(benchmark).partition(".")
+    cls = rest.split(".")[0]
+    return STUDIES.get(f"{suite}.{cls}") or STUDIES.get(suite) or suite
+
+
+def group_study(pattern: str) -> str:
+    """The study of a sweep group, from its asv -b pattern (its first class)."""
+    import re
+    found = re.match(r"\^(\w+)\\\.(?:\(([\w|]+)\)\\\.)?", pattern)
+    suite, classes = found.group(1), (found.group(2) or "").split("|")
+    return study_of(f"{suite}.{classes[0]}.x")
+
+
 # Seconds each group took on the 2-vCPU reference VM (quick grid: a fresh clone's make bench,
 # 2026-12-01; full grid: the reference runs; the width group estimated): the weights of the
 # shard split.  A group not listed weighs 60 s.
@@ -69,18 +91,22 @@ GROUP_SECONDS = {
 
 
 def shard_of(groups, index: int, count: int, grid: str) -> list:
-    """The groups of shard `index` (1-based) of `count`: longest first, each to the shard with
+    """The groups of shard `index` (1-based) of `count`. A shard runs whole studies (the
+    analysis reads each study from one machine): studies longest first, each to the shard with
     the least seconds so far (GROUP_SECONDS of the grid); deterministic, the same on every
-    machine, and every group in exactly one shard."""
+    machine, every group in exactly one shard."""
     column = 0 if grid == "quick" else 1
-    weight = {g[0]: GROUP_SECONDS.get(g[0], (60, 60))[column] for g in groups}
+    weight = {}
+    for label, pattern in groups:
+        study = group_study(pattern)
+        weight[study] = weight.get(study, 0) + GROUP_SECONDS.get(label, (60, 60))[column]
     load = [0.0] * count
     owner = {}
-    for label in sorted(weight, key=lambda k: (-weight[k], k)):
+    for study in sorted(weight, key=lambda k: (-weight[k], k)):
         target = min(range(count), key=lambda i: (load[i], i))
-        owner[label] = target
-        load[target] += weight[label]
-    return [g for g in groups if owner[g[0]] == index - 1]
+        owner[study] = target
+        load[target] += weight[study]
+    return [g for g in groups if owner[group_study(g[1])] == index - 1]
 
 
 def shard_spec(text: str) -> tuple[int, int]:

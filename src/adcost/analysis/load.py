@@ -254,17 +254,10 @@ def machines(df: pd.DataFrame) -> list[str]:
     return list(order.sort_values("date", ascending=False)["machine"].astype(str))
 
 
-# Benchmarks read together across suites: the cost model fits the width study with the
-# roofline's rates, so both come from one machine.
-STUDIES = {"roofline": "cost model", "crossover.JacobianWidth": "cost model",
-           "crossover.PrimalWidth": "cost model"}
-
-
 def study_of(benchmark: str) -> str:
-    """The study a benchmark belongs to: its suite, except the cost model's inputs (STUDIES)."""
-    suite, _, rest = str(benchmark).partition(".")
-    cls = rest.split(".")[0]
-    return STUDIES.get(f"{suite}.{cls}") or STUDIES.get(suite) or suite
+    """The study a benchmark belongs to (adcost.sweep.study_of): read from one machine."""
+    from ..sweep import study_of as sweep_study
+    return sweep_study(benchmark)
 
 
 def one_machine(df: pd.DataFrame, machine: str | None = None) -> pd.DataFrame:
