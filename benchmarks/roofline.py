@@ -12,31 +12,30 @@ FRAMEWORKS = frameworks_for("roofline")
 GRID = grids.crossover()
 
 
-class Matmul:
-    """2 * size^3 / (median seconds of one matmul): flop/s."""
-    params = (FRAMEWORKS, GRID["matmul"])
+class _Rate:
+    """One roofline kernel per framework and size; the subclass names the kernel and its unit."""
+    kernel = ""
     param_names = ["framework", "size"]
-    unit = "flop/s"
     timeout = GRID["timeout_s"]
     rounds = 1
 
     def setup(self, framework, size):
-        self.case = roofline_case(framework, "matmul", size)
+        self.case = roofline_case(framework, self.kernel, size)
+
+
+class Matmul(_Rate):
+    """2 * size^3 / (median seconds of one matmul): flop/s."""
+    kernel, unit = "matmul", "flop/s"
+    params = (FRAMEWORKS, GRID["matmul"])
 
     def track_flops_per_s(self, framework, size):
         return roofline_rate(self.case)
 
 
-class Bandwidth:
+class Bandwidth(_Rate):
     """4 * size^2 / (median seconds of one matrix-vector product): bytes/s read."""
+    kernel, unit = "matvec", "bytes/s"
     params = (FRAMEWORKS, GRID["matvec"])
-    param_names = ["framework", "size"]
-    unit = "bytes/s"
-    timeout = GRID["timeout_s"]
-    rounds = 1
-
-    def setup(self, framework, size):
-        self.case = roofline_case(framework, "matvec", size)
 
     def track_bytes_per_s(self, framework, size):
         return roofline_rate(self.case)

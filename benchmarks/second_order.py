@@ -10,7 +10,7 @@ probe, as the checkpointing study measures it) at one size per study (grids.SECO
 multiplied forward, reverse and in the oracle's cheapest order (float64, NumPy's BLAS).
 """
 from adcost import grids, ops
-from adcost.bench import frameworks_for, Skip, dtype_for, once_per_process, prepare_or_skip
+from adcost.bench import Skip, dtype_for, frameworks_for, once_per_process, prepare_or_skip
 
 FRAMEWORKS = frameworks_for("second_order")
 GRID = grids.second_order()

@@ -2,10 +2,11 @@
 bundle adjustment and a few-inputs/many-outputs ODE trajectory, each at the sizes of
 grids.WORKLOADS, in every framework that runs it: the primal, vectorized forward and reverse
 Jacobians, the gradient (m = 1) and finite differences (the `fd` framework); and bundle
-adjustment by blocks (ba_blocks: all 3 x 15 blocks in 15 JVPs) up to ADBench's ba1 size.  Each case is validated against the float64 reference in setup (adcost.bench).
+adjustment by blocks (ba_blocks: all 3 x 15 blocks in 15 JVPs) up to ADBench's ba1 size.
+Each case is validated against the float64 reference in setup (adcost.bench).
 """
 from adcost import grids
-from adcost.bench import frameworks_for, Skip, prepare_or_skip
+from adcost.bench import Skip, frameworks_for, prepare_or_skip
 
 FRAMEWORKS = frameworks_for("workloads")
 GRID = grids.workloads()
@@ -18,9 +19,8 @@ def _case(framework, mode, workload):
                            call_budget_s=GRID["call_budget_s"], **sizes)
 
 
-class Workload:
-    """Seconds of one call of `mode` on a workload at one size (label "problem:index")."""
-    params = (FRAMEWORKS, GRID["modes"], GRID["labels"])
+class _Timed:
+    """asv settings of the workload timings (one warm case per process, as in crossover.Timed)."""
     param_names = ["framework", "mode", "workload"]
     timeout = 300
     rounds = 1
@@ -28,6 +28,11 @@ class Workload:
     sample_time = 0.01
     warmup_time = 0.25
     min_run_count = 2
+
+
+class Workload(_Timed):
+    """Seconds of one call of `mode` on a workload at one size (label "problem:index")."""
+    params = (FRAMEWORKS, GRID["modes"], GRID["labels"])
 
     def setup(self, framework, mode, workload):
         if (framework == "fd") != (mode == "fd"):
@@ -39,17 +44,11 @@ class Workload:
         self.case()
 
 
-class BABlocks:
+class BABlocks(_Timed):
     """Seconds of bundle adjustment's primal and of all its Jacobian blocks by 15 JVPs
     (ba_blocks, jacfwd_seeded), up to ADBench's ba1 size, where the dense Jacobian cannot be held."""
     params = (FRAMEWORKS, ("primal", "jacfwd_seeded"), GRID["block_labels"])
-    param_names = ["framework", "mode", "workload"]
-    timeout = 300
-    rounds = 1
     repeat = (3, 20, GRID["call_budget_s"])
-    sample_time = 0.01
-    warmup_time = 0.25
-    min_run_count = 2
 
     def setup(self, framework, mode, workload):
         self.case = _case(framework, mode, workload)

@@ -58,3 +58,14 @@ def compare_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
     p.add_argument("--csv", help="write the full comparison table here")
     p.add_argument("--results", help="results folder where commit prefixes are looked up (default ./results)")
     return p
+
+
+def shard_spec(text: str) -> tuple[int, int]:
+    """An argparse type: "I/N" with 1 <= I <= N."""
+    try:
+        index, count = (int(part) for part in text.split("/"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected I/N (e.g. 1/3), got {text!r}") from None
+    if not 1 <= index <= count:
+        raise argparse.ArgumentTypeError(f"expected 1 <= I <= N, got {text!r}")
+    return index, count

@@ -50,6 +50,8 @@ def frameworks_for(study: str) -> tuple[str, ...]:
     left = grids.crossover().get("leave_out", ())
     return tuple(fw for fw in FRAMEWORKS if fw not in left and
                  (records()[fw].studies is None or study in records()[fw].studies))
+
+
 SWEEP_DTYPE = "float32"   # the sweep's dtype; a framework without it (fd) uses its first dtype
 PROBLEM = "mlp"
 PRODUCT_OPS = ("primal", "jvp", "vjp")
@@ -409,8 +411,6 @@ def roofline_problem(kernel: str, size: int):
     """The roofline's kernels, A and B (size, size) seeded: "matmul" f(x) = A @ B flattened
     (compute-bound: 2 size^3 FLOPs), "matvec" f(x) = A @ x, x in R^size (memory-bound: A's
     4 size^2 bytes read once per call at float32)."""
-    import numpy as np
-
     from .problems import Problem
 
     rng = np.random.default_rng(size)

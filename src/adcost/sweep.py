@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 
 from . import grids, paths, threads
-from .argv import Parser, nonnegative
+from .argv import Parser, nonnegative, shard_spec
 from .envvars import check as check_environment
 from .measure import load, noise
 from .measure.environment import machine_name
@@ -109,18 +109,6 @@ def shard_of(groups, index: int, count: int, grid: str) -> list:
     return [g for g in groups if owner[group_study(g[1])] == index - 1]
 
 
-def shard_spec(text: str) -> tuple[int, int]:
-    """An argparse type: "I/N" with 1 <= I <= N."""
-    import argparse
-    try:
-        index, count = (int(part) for part in text.split("/"))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected I/N (e.g. 1/3), got {text!r}") from None
-    if not 1 <= index <= count:
-        raise argparse.ArgumentTypeError(f"expected 1 <= I <= N, got {text!r}")
-    return index, count
-
-
 def checkout() -> Path:
     """The project checkout asv runs in: the current directory, which must hold asv.conf.json."""
     here = Path.cwd()
@@ -170,9 +158,8 @@ def asv_config() -> list[str]:
     target = paths.asv_results().resolve()
     if target == root / "results" / "asv":
         return []
-    text = "\n".join(line for line in (root / "asv.conf.json").read_text().splitlines()
-                     if not line.lstrip().startswith("//"))
-    conf = json.loads(text)
+    from asv.util import load_json   # asv's own reader of its commented JSON
+    conf = load_json(str(root / "asv.conf.json"), js_comments=True)
     conf.update(repo=str(root), benchmark_dir=str(root / conf["benchmark_dir"]),
                 env_dir=str(root / conf["env_dir"]), results_dir=str(target),
                 html_dir=str(target.parent / "html"))

@@ -110,16 +110,18 @@ def crossover_view(df: pd.DataFrame):
     return fig, ", ".join(sources)
 
 
-def cost_view(df: pd.DataFrame):
+def cost_view(df: pd.DataFrame, fits: dict | None = None):
     """Seconds against n (jacfwd, middle m) and m (jacrev, middle n) of the width study, one
-    trace per framework, mode and width, with the cost model's line beside each."""
+    trace per framework, mode and width, with the cost model's line beside each (`fits`: the
+    ones `adcost plots` wrote to figures/cost_model.json, else fitted here)."""
     import plotly.graph_objects as go
 
     pts, rate = costmodel.inputs(df)
     if pts.empty:
         return None, ""
-    train, _ = costmodel.split(pts)
-    fits = costmodel.fit_all(train, rate) if not rate.empty else {}
+    if fits is None:
+        train, _ = costmodel.split(pts)
+        fits = costmodel.fit_all(train, rate) if not rate.empty else {}
     import plotly.colors
 
     fig = go.Figure()
@@ -208,8 +210,10 @@ VIEWS = (("crossover", "Forward or reverse: the crossover map", crossover_view),
 
 def build(df: pd.DataFrame, results: Path, out: Path) -> Path:
     parts, first = [], True
+    model = Path(results) / "figures" / "cost_model.json"
+    fits = costmodel.fits_from(json.loads(model.read_text())) if model.exists() else None
     for key, title, view in VIEWS:
-        fig, source = view(df)
+        fig, source = view(df, fits) if view is cost_view else view(df)
         parts.append(f"<h2 id='{key}'>{html.escape(title)}</h2>")
         if fig is None:
             parts.append("<p class='missing'>Not built: its data is missing from these results.</p>")

@@ -254,12 +254,6 @@ def machines(df: pd.DataFrame) -> list[str]:
     return list(order.sort_values("date", ascending=False)["machine"].astype(str))
 
 
-def study_of(benchmark: str) -> str:
-    """The study a benchmark belongs to (adcost.sweep.study_of): read from one machine."""
-    from ..sweep import study_of as sweep_study
-    return sweep_study(benchmark)
-
-
 def one_machine(df: pd.DataFrame, machine: str | None = None) -> pd.DataFrame:
     """The rows of one machine: `machine`, else per study (a suite: crossover, memory,
     second_order, ...; the cost model's width study with the roofline) the machine with that
@@ -274,6 +268,7 @@ def one_machine(df: pd.DataFrame, machine: str | None = None) -> pd.DataFrame:
             raise ValueError(f"no results of machine {machine!r}; have: {', '.join(found)}")
         return df[df["machine"].astype(str) == machine]
     keep = pd.Series(False, index=df.index)
+    from ..sweep import study_of
     study = df["benchmark"].map(study_of) if "benchmark" in df else df["suite"]
     chosen = set()
     for name, rows in df.groupby(study, dropna=False):

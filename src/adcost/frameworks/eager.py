@@ -10,8 +10,9 @@ lax.scan compiles its body: both are their APIs' behaviour without a user-level 
 from __future__ import annotations
 
 import functools
+from dataclasses import replace
 
-from .base import Record, register
+from .base import register
 from .jax_adapter import Jax
 from .tf_adapter import TensorFlow, _placed
 
@@ -31,9 +32,13 @@ class _Unjitted:
         return getattr(self._jax, name)
 
 
-@register(Record(
-    "jax_eager", package="jax", distributions=("jax", "jaxlib"), order=21,
-    check_problems=("mlp",), studies=("crossover",), variant_of="jax",
+# each record is its framework's, less what the compiler gave (checkpointing, FLOPs, saved bytes)
+WITHOUT_COMPILER = {"schedules": (), "saved_bytes": None, "flops": None, "compiled": False,
+                    "check_problems": ("mlp",), "studies": ("crossover",)}
+
+
+@register(replace(
+    Jax.record, name="jax_eager", order=21, variant_of="jax", **WITHOUT_COMPILER,
     notes={"primal": "f, op by op (no jax.jit)", "jacfwd": "jax.jacfwd(f), op by op (no jax.jit)",
            "jacrev": "jax.jacrev(f), op by op (no jax.jit)", "grad": "jax.grad(f), op by op"}))
 class JaxEager(Jax):
@@ -50,11 +55,8 @@ class JaxEager(Jax):
         return ("primal", "jvp", "vjp", "grad") + MODES
 
 
-@register(Record(
-    "tf_eager", package="tensorflow", distributions=("tensorflow-cpu", "tensorflow"), order=31,
-    thread_vars=("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS"),
-    environment={"TF_ENABLE_ONEDNN_OPTS": "0", "TF_CPP_MIN_LOG_LEVEL": "2"},
-    check_problems=("mlp",), studies=("crossover",), variant_of="tf",
+@register(replace(
+    TensorFlow.record, name="tf_eager", order=31, variant_of="tf", **WITHOUT_COMPILER,
     notes={"primal": "f eagerly (no tf.function)",
            "jacfwd": "tf.vectorized_map of a ForwardAccumulator JVP, eagerly (no tf.function "
                      "around it; vectorized_map compiles its own loop body)",

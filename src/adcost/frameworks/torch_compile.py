@@ -11,18 +11,20 @@ from __future__ import annotations
 
 import time
 
-from .base import Record, Unsupported, register
+from dataclasses import replace
+
+from .base import Unsupported, register
 from .torch_adapter import Torch
 
 MODES = ("jacfwd", "jacrev")
 
 
-@register(Record(
-    "torch_compile", package="torch", distributions=("torch",), order=11, compiled=True,
-    lazy_imports=("torch._dynamo", "torch._inductor", "torch.func"),
-    thread_vars=("OMP_NUM_THREADS", "MKL_NUM_THREADS"),
+@register(replace(
+    Torch.record, name="torch_compile", order=11, compiled=True, variant_of="torch",
+    lazy_imports=("torch._dynamo", "torch._inductor", "torch.func"), schedules=(),
+    saved_bytes=None,
     flops="torch.utils.flop_counter.FlopCounterMode on the eager callable: matmul-like ops only",
-    check_problems=("mlp",), studies=("crossover", "width", "roofline"), variant_of="torch",
+    check_problems=("mlp",), studies=("crossover", "width", "roofline"),
     notes={
         "primal": "torch.compile(f, fullgraph=True)",
         "jvp": "torch.compile(torch.func.jvp(f, ...), fullgraph=True)",
