@@ -84,6 +84,18 @@ class Record:
 REGISTRY: dict[str, type["Framework"]] = {}
 
 
+class Variant:
+    """Mixed in before an adapter: its compiled or eager variant, which offers the products, the
+    gradient and the vectorized Jacobians only (what the compile break-even compares)."""
+    modes = ("jacfwd", "jacrev")
+    second_order = ()
+    per_example = ()
+
+    @classmethod
+    def ops(cls) -> tuple[str, ...]:
+        return PRODUCTS + cls.modes
+
+
 class Unsupported(Exception):
     """The adapter cannot run this (problem, operation); the message says why."""
 

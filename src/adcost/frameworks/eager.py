@@ -12,11 +12,10 @@ from __future__ import annotations
 import functools
 from dataclasses import replace
 
-from .base import register
+from .base import Variant, register
 from .jax_adapter import Jax
 from .tf_adapter import TensorFlow, _placed
 
-MODES = ("jacfwd", "jacrev")
 
 
 class _Unjitted:
@@ -41,18 +40,10 @@ WITHOUT_COMPILER = {"schedules": (), "saved_bytes": None, "flops": None, "compil
     Jax.record, name="jax_eager", order=21, variant_of="jax", **WITHOUT_COMPILER,
     notes={"primal": "f, op by op (no jax.jit)", "jacfwd": "jax.jacfwd(f), op by op (no jax.jit)",
            "jacrev": "jax.jacrev(f), op by op (no jax.jit)", "grad": "jax.grad(f), op by op"}))
-class JaxEager(Jax):
-    modes = MODES
-    second_order = ()
-    per_example = ()
-
+class JaxEager(Variant, Jax):
     def __init__(self, dtype="float64", device="cpu"):
         super().__init__(dtype, device)
         self.jax = _Unjitted(self.jax)
-
-    @classmethod
-    def ops(cls) -> tuple[str, ...]:
-        return ("primal", "jvp", "vjp", "grad") + MODES
 
 
 @register(replace(
@@ -61,15 +52,7 @@ class JaxEager(Jax):
            "jacfwd": "tf.vectorized_map of a ForwardAccumulator JVP, eagerly (no tf.function "
                      "around it; vectorized_map compiles its own loop body)",
            "jacrev": "GradientTape.jacobian, eagerly (no tf.function around it)"}))
-class TensorFlowEager(TensorFlow):
-    modes = MODES
-    second_order = ()
-    per_example = ()
-
-    @classmethod
-    def ops(cls) -> tuple[str, ...]:
-        return ("primal", "jvp", "vjp", "grad") + MODES
-
+class TensorFlowEager(Variant, TensorFlow):
     def _function(self, body):
         """`body` placed on the device, not traced: every call dispatches op by op."""
         return functools.partial(_placed, self.tf, self.tf_device, body)

@@ -13,10 +13,9 @@ import time
 
 from dataclasses import replace
 
-from .base import Unsupported, register
+from .base import Unsupported, Variant, register
 from .torch_adapter import Torch
 
-MODES = ("jacfwd", "jacrev")
 
 
 @register(replace(
@@ -33,21 +32,13 @@ MODES = ("jacfwd", "jacrev")
         "jacrev": "torch.compile(torch.func.jacrev(f), fullgraph=True)",
         "grad": "torch.compile(torch.func.grad(f), fullgraph=True)",
     }))
-class TorchCompiled(Torch):
-    modes = MODES
-    second_order = ()
-    per_example = ()
-
+class TorchCompiled(Variant, Torch):
     def __init__(self, dtype="float64", device="cpu"):
         super().__init__(dtype, device)
         config = self.torch._dynamo.config
         config.recompile_limit = max(config.recompile_limit, 1024)   # a case per shape
         config.accumulated_recompile_limit = max(config.accumulated_recompile_limit, 1 << 16)
         config.fail_on_recompile_limit_hit = True
-
-    @classmethod
-    def ops(cls) -> tuple[str, ...]:
-        return ("primal", "jvp", "vjp", "grad") + MODES
 
     def op_grad(self, f):
         """torch.func.grad (the eager adapter's autograd.grad path breaks the graph)."""
