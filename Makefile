@@ -10,7 +10,7 @@ STAMP  := $(VENV)/.installed-$(subst $(comma),-,$(EXTRAS))
 # Extra pip options, e.g. PIP_EXTRA='--extra-index-url URL-of-the-PyTorch-CPU-wheels'
 PIP_EXTRA ?=
 
-.PHONY: install test test-fast bench sweep resume checkpoint-report check clean plots site publish-reference
+.PHONY: install test test-fast bench sweep resume releases checkpoint-report check clean plots site publish-reference
 
 install: $(STAMP)
 
@@ -55,6 +55,13 @@ resume: $(STAMP)  ## finish a stopped sweep: the benchmarks not yet saved for HE
 	status=0; $(SWEEP) --resume -- $(ASV_ARGS) || status=$$?; \
 	  $(MAKE) --no-print-directory site && exit $$status
 	$(OPEN_SITE)
+
+# Framework releases side by side, each in asv's own virtualenv (results/releases/):
+#   make releases RELEASES="jax 0.9.2 0.10.2"   (quick grid, that framework's cases only)
+RELEASES ?= jax 0.9.2 0.10.2
+releases: $(STAMP)
+	$(BIN)/adcost releases $(RELEASES) $(if $(MACHINE),--machine $(MACHINE)) --grid $(ADCOST_GRID)
+	$(MAKE) --no-print-directory site
 
 # The checkpointing study's summary with each issue target (results/checkpoint_summary.json).
 checkpoint-report: $(STAMP)

@@ -5,10 +5,46 @@ built wheel with the pinned environment; when pip fails, one line says why inste
 
 Runs with the new virtualenv's interpreter before adcost is installed: it imports nothing of
 adcost. pip gets --timeout 10 --retries 1, so an index it cannot reach fails in seconds.
+
+asv's environment matrix ("req" in the config; `adcost.releases` writes one) installs its
+packages before this step, by request: those keep their versions (their pins in CONSTRAINTS are
+replaced by what the matrix installed), everything else stays pinned.  So an environment of
+jax==0.9.2 jaxlib==0.9.2 runs the release it names, beside NumPy, torch and TF as pinned.
 """
+import importlib.metadata
+import os
 import re
 import subprocess
 import sys
+import tempfile
+
+PIP_TOOLS = {"pip", "wheel", "setuptools"}
+
+
+def canonical(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def requested() -> dict:
+    """The packages installed by request in this environment (pip's REQUESTED mark: asv's
+    matrix), name -> version, pip's own tools left out."""
+    found = {}
+    for dist in importlib.metadata.distributions():
+        name = canonical(dist.metadata["Name"] or "")
+        if name and name not in PIP_TOOLS and dist.read_text("REQUESTED") is not None:
+            found[name] = dist.version
+    return found
+
+
+def constraints_keeping(text: str, keep: dict) -> str:
+    """The constraints `text` with the pin of every package in `keep` set to its version there."""
+    lines = []
+    for line in text.splitlines():
+        pin = re.match(r"\s*([A-Za-z0-9][A-Za-z0-9._-]*)\s*(\[[^]]*\])?\s*[=<>!~]", line)
+        name = canonical(pin.group(1)) if pin else None
+        lines.append(f"{name}=={keep[name]}  # asv's matrix (was: {line.strip()})"
+                     if name in keep else line)
+    return "\n".join(lines) + "\n"
 
 CPU_INDEX = "https://download.pytorch.org/whl/cpu"
 
@@ -40,9 +76,15 @@ def main(argv: list[str]) -> int:
         print("usage: asv_install.py WHEEL CONSTRAINTS EXTRAS", file=sys.stderr)
         return 2
     wheel, constraints, extras = argv
-    out = subprocess.run([sys.executable, "-m", "pip", "install", "--timeout", "10",
-                          "--retries", "1", "-c", constraints, f"{wheel}[{extras}]"],
-                         capture_output=True, text=True)
+    keep = requested()
+    with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as fh:
+        fh.write(constraints_keeping(open(constraints).read(), keep))
+    try:
+        out = subprocess.run([sys.executable, "-m", "pip", "install", "--timeout", "10",
+                              "--retries", "1", "-c", fh.name, f"{wheel}[{extras}]"],
+                             capture_output=True, text=True)
+    finally:
+        os.unlink(fh.name)
     if out.returncode:
         print(f"adcost: installing the pinned environment failed: {reason(out.stdout + out.stderr)}",
               file=sys.stderr)

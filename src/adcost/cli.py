@@ -1,4 +1,4 @@
-"""The `adcost` command: check, jacobian, profile, smoke, list, advise, compare, tidy, plots, site."""
+"""The `adcost` command: check, jacobian, profile, smoke, list, advise, compare, releases, tidy, plots, site."""
 from __future__ import annotations
 
 import argparse
@@ -97,6 +97,10 @@ def parser() -> Parser:
     pr.add_argument("--json", action="store_true", help="the ranked rows as a JSON list")
 
     compare_arguments(sub.add_parser("compare", help="what got slower or bigger between two result sets"))
+    sub.add_parser("releases", add_help=False,
+                   help="a framework's releases side by side in asv's virtualenvs "
+                        "(adcost releases jax 0.9.2 0.10.2; --help for its options)"
+                   ).add_argument("rest", nargs=argparse.REMAINDER)
 
     for name, text in (("tidy", "the tidy table (results/tidy.csv.gz) from the asv results"),
                        ("plots", "every figure, the summary table and the tidy table"),
@@ -266,6 +270,11 @@ def cmd_compare(args) -> int:
     return run(args)
 
 
+def cmd_releases(args) -> int:
+    from .releases import main
+    return main(args.rest)
+
+
 def cmd_analysis(module: str):
     """A command that runs one analysis module's main with --results (never into the
     committed reference run unless it is being published)."""
@@ -280,7 +289,7 @@ def cmd_analysis(module: str):
 
 
 COMMANDS = {"check": cmd_check, "jacobian": cmd_jacobian, "smoke": cmd_smoke, "list": cmd_list,
-            "advise": cmd_advise, "compare": cmd_compare, "profile": cmd_profile, "tidy": cmd_analysis("load"),
+            "advise": cmd_advise, "compare": cmd_compare, "releases": cmd_releases, "profile": cmd_profile, "tidy": cmd_analysis("load"),
             "plots": cmd_analysis("plots"), "site": cmd_analysis("site")}
 
 

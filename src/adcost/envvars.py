@@ -13,6 +13,7 @@ VARIABLES = {
     "ADCOST_MEMORY_BUDGET": "bytes a benchmark case may need before it is skipped",
     "ADCOST_RESULTS": "the results folder (default ./results)",
     "ADCOST_BENCH_STATE": "the file remembering budget skips",
+    "ADCOST_FRAMEWORKS": "comma list: the benchmarks list only these frameworks (default: all)",
     "ADCOST_PREIMPORT": "0: asv's forkserver does not import the frameworks up front",
     "ADCOST_PUBLISH_REFERENCE": "1: allowed to write into the committed reference run (make publish-reference)",
 }
@@ -28,6 +29,10 @@ def check(environ=os.environ) -> None:
     budget = environ.get("ADCOST_MEMORY_BUDGET")
     if budget is not None and not (budget.strip().isdigit() and int(budget) > 0):
         raise ValueError(f"ADCOST_MEMORY_BUDGET must be a whole number of bytes > 0; got {budget!r}")
+    frameworks = environ.get("ADCOST_FRAMEWORKS")
+    if frameworks is not None:
+        from .frameworks.base import check_framework_list
+        check_framework_list(frameworks)
     for name in ("ADCOST_PREIMPORT", "ADCOST_PUBLISH_REFERENCE"):
         value = environ.get(name)
         if value is not None and value not in ("0", "1"):

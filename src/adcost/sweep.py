@@ -136,33 +136,41 @@ def stamp_environment(machine: str, commit: str, load: dict | None = None,
 
     env, stamped = environment(), []
     for path in sorted((paths.asv_results() / machine).glob(f"{commit[:8]}-*.json")):
-        data = json.loads(path.read_text())
-        data["requirements"] = {**(data.get("requirements") or {}), **env["versions"]}
-        old = data.get("adcost_environment") or {}
-        marks = old.get("load") or []
-        cases = {(r["key"], tuple(r["size"])): r for r in (old.get("refused") or []) + (refused or [])}
-        data["adcost_environment"] = {**env, "load": marks + ([load] if load else []),
-                                      "refused": [cases[k] for k in sorted(cases)],
-                                      "noise": noise or old.get("noise")}
-        path.write_text(json.dumps(data, indent=None, separators=(",", ":")))
+        stamp_file(path, env, load, refused, noise)
         stamped.append(path)
     return stamped
 
 
-def asv_config() -> list[str]:
-    """asv's --config for the results folder: none when it is the checkout's results/ (what
-    asv.conf.json names); else a copy of asv.conf.json written there, with the checkout's folders
-    made absolute and the results and html folders that folder's (asv reads them from its
-    config only, and changes to the config's folder)."""
+def stamp_file(path: Path, env: dict, load: dict | None = None, refused: list[dict] | None = None,
+               noise: dict | None = None, **extra) -> None:
+    """Stamp one asv result file with `env` (adcost.measure.environment's record) and the
+    sweep's notes; `extra` keys (a release's pins) go into adcost_environment too."""
+    data = json.loads(path.read_text())
+    data["requirements"] = {**(data.get("requirements") or {}), **env["versions"]}
+    old = data.get("adcost_environment") or {}
+    marks = old.get("load") or []
+    cases = {(r["key"], tuple(r["size"])): r for r in (old.get("refused") or []) + (refused or [])}
+    data["adcost_environment"] = {**old, **env, **extra, "load": marks + ([load] if load else []),
+                                  "refused": [cases[k] for k in sorted(cases)],
+                                  "noise": noise or old.get("noise")}
+    path.write_text(json.dumps(data, indent=None, separators=(",", ":")))
+
+
+def asv_config(results: Path | None = None, **overrides) -> list[str]:
+    """asv's --config for the results folder (default paths.results()): none when it is the
+    checkout's results/ and nothing is overridden (what asv.conf.json names); else a copy of
+    asv.conf.json written there, with the checkout's folders made absolute, the results and
+    html folders that folder's (asv reads them from its config only, and changes to the
+    config's folder) and `overrides` (a release comparison's matrix) applied."""
     root = checkout().resolve()
-    target = paths.asv_results().resolve()
-    if target == root / "results" / "asv":
+    target = paths.asv_results(results).resolve()
+    if target == root / "results" / "asv" and not overrides:
         return []
     from asv.util import load_json   # asv's own reader of its commented JSON
     conf = load_json(str(root / "asv.conf.json"), js_comments=True)
     conf.update(repo=str(root), benchmark_dir=str(root / conf["benchmark_dir"]),
                 env_dir=str(root / conf["env_dir"]), results_dir=str(target),
-                html_dir=str(target.parent / "html"))
+                html_dir=str(target.parent / "html"), **overrides)
     path = target.parent / "asv.conf.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(conf, indent=1))

@@ -1,7 +1,8 @@
 """What got slower or bigger between two result sets, beyond the noise.
 
-A and B are each a tidy CSV/parquet, an asv result file, an asv results folder, or a commit
-(prefix) found in results/asv.  A measurement counts as worse in B when
+A and B are each a tidy CSV/parquet, an asv result file, an asv results folder, a commit
+(prefix) found in results/asv, or a framework release measured by `adcost releases`
+('jax==0.9.2': found in results/releases/asv).  A measurement counts as worse in B when
     B / A ≥ max(factor (default 1.10), the measured process-to-process spread)
     and the noise intervals do not overlap:
     B's interquartile range lies above A's (stats_q_25 / stats_q_75), or, lacking quartiles,
@@ -30,15 +31,35 @@ HIGHER_IS_BETTER = ("flop/s", "bytes/s")
 
 
 def resolve(spec: str, results=None) -> pd.DataFrame:
-    """A path, or a commit prefix among the asv result files of the results folder."""
+    """A path, a release ('jax==0.9.2 jaxlib==0.9.2', or 'jax==0.9.2' alone) among the
+    results of `adcost releases`, or a commit prefix among the asv result files of the
+    results folder."""
     path = Path(spec)
     if path.exists():
         return load.load(path)
+    if "==" in spec:
+        return release(spec, results)
     asv = load.paths.asv_results(results)
     hits = [p for p in load.result_files(asv) if p.name.startswith(spec[:8])]
     if not hits:
         raise ValueError(f"no results at {spec!r}: not a file, folder, or commit in {asv}")
     return load.load_asv(asv, files=hits)
+
+
+def release(spec: str, results=None) -> pd.DataFrame:
+    """The newest rows of the release `spec` names (every pin it gives must match) in the
+    results folder's releases/ (adcost.releases)."""
+    from ..releases import folder
+    asv = load.paths.asv_results(folder(results))
+    df = load.load_asv(asv, all_runs=True) if asv.is_dir() else pd.DataFrame()
+    wanted = set(spec.split())
+    found = sorted(set(df["release"].dropna().astype(str))) if len(df) else []
+    hits = [r for r in found if wanted <= set(r.split())]
+    if len(hits) != 1:
+        have = "; ".join(found) or "none"
+        raise ValueError(f"release {spec!r} names {'no' if not hits else 'more than one'} release "
+                         f"measured in {asv} (have: {have}); run `adcost releases`")
+    return load.latest(df[df["release"].astype(str) == hits[0]])
 
 
 def spread(a: pd.DataFrame, b: pd.DataFrame) -> float | None:
@@ -125,7 +146,11 @@ def differences(a: pd.DataFrame, b: pd.DataFrame) -> list[str]:
 
 
 def run(args) -> int:
-    a, b = resolve(args.a, args.results), resolve(args.b, args.results)
+    try:
+        a, b = resolve(args.a, args.results), resolve(args.b, args.results)
+    except ValueError as exc:
+        print(f"compare: {exc}", file=sys.stderr)
+        return 2
     table = compare(a, b, args.factor)
     if table.empty:
         print("compare: no measurement present in both result sets", file=sys.stderr)

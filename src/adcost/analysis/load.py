@@ -30,7 +30,7 @@ PARAM_COLUMNS = ["framework", "op", "problem", "n", "m", "depth", "width", "stra
 COLUMNS = (["benchmark", "suite", "metric", "kind"] + PARAM_COLUMNS +
            ["value", "unit", "q25", "q75", "ci_lo", "ci_hi", "repeat", "number", "status",
             "machine", "cpu", "num_cpu", "ram", "os", "arch", "python", "versions", "threads",
-            "env_name", "commit", "date", "file"])
+            "env_name", "release", "commit", "date", "file"])
 INT_COLUMNS = ["n", "m", "depth", "width", "size", "repeat", "number"]
 KIND_UNITS = {"time": "seconds", "peakmem": "bytes", "mem": "bytes", "track": "unit"}
 TIDY_NAMES = ("tidy.csv.gz", "tidy.csv", "tidy.parquet")
@@ -127,7 +127,8 @@ def result_rows(path: Path, benchmarks: dict | None = None, machine: dict | None
               "python": data.get("python"), "versions": json.dumps(versions, sort_keys=True),
               "threads": json.dumps((data.get("adcost_environment") or {}).get("threads"),
                                     sort_keys=True),
-              "env_name": data.get("env_name"), "commit": data.get("commit_hash"), "date": date,
+              "env_name": data.get("env_name"), "release": release_of(data),
+              "commit": data.get("commit_hash"), "date": date,
               "file": str(path),
               "noise_threshold": ((data.get("adcost_environment") or {}).get("noise") or {}).get("threshold")}
     marks = (data.get("adcost_environment") or {}).get("load") or []
@@ -165,6 +166,13 @@ def result_rows(path: Path, benchmarks: dict | None = None, machine: dict | None
                        repeat=_stats_value(stats, "repeat", j), number=_stats_value(stats, "number", j))
             rows.append(row)
     return rows
+
+
+def release_of(data: dict) -> str:
+    """The framework release a result file names ('jax==0.9.2 jaxlib==0.9.2', written by
+    adcost.releases), or '' for the sweep's own environment."""
+    pins = (data.get("adcost_environment") or {}).get("release") or {}
+    return " ".join(f"{k}=={v}" for k, v in sorted(pins.items()))
 
 
 def result_files(asv_dir: Path) -> list[Path]:
@@ -235,14 +243,16 @@ def under_load(benchmark: str, marks: list[dict]) -> bool:
 
 
 def latest(df: pd.DataFrame) -> pd.DataFrame:
-    """One run per benchmark: for each (machine, benchmark) the rows of the newest result file
+    """One run per benchmark: for each (machine, release, benchmark) the rows of the newest result file
     that measured it.  A quick run after a full one replaces the whole benchmark, never a few
     cells of it, so a figure never mixes two runs cell by cell."""
     if df.empty:
         return df
+    keys = ["machine", "release", "benchmark"] if "release" in df else ["machine", "benchmark"]
+    df = df.assign(release=df["release"].fillna("")) if "release" in df else df
     ok = df[df["status"] == "ok"]
-    newest = ok.sort_values("date", kind="stable").groupby(["machine", "benchmark"])["file"].last()
-    keep = df.set_index(["machine", "benchmark"]).index.map(newest.to_dict().get) == df["file"]
+    newest = ok.sort_values("date", kind="stable").groupby(keys)["file"].last()
+    keep = df.set_index(keys).index.map(newest.to_dict().get) == df["file"]
     return df[keep]
 
 

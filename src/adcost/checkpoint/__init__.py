@@ -24,8 +24,10 @@ CHECK_BATCH = 8   # a case built for a large batch is validated at this one (sam
 
 
 def frameworks() -> tuple[str, ...]:
-    """The frameworks with a checkpointed gradient, installed or not."""
-    return tuple(name for name, rec in records().items() if rec.schedules)
+    """The frameworks with a checkpointed gradient, installed or not (less those
+    $ADCOST_FRAMEWORKS leaves out)."""
+    from ..frameworks.base import only
+    return only(name for name, rec in records().items() if rec.schedules)
 
 
 def unsupported_reason(framework: str, strategy: str) -> str | None:

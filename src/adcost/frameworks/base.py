@@ -143,9 +143,34 @@ def names() -> tuple[str, ...]:
     return tuple(records())
 
 
+FRAMEWORKS_VARIABLE = "ADCOST_FRAMEWORKS"
+
+
+def only(names, environ=None) -> tuple[str, ...]:
+    """`names` less those $ADCOST_FRAMEWORKS (a comma list; unset: all) leaves out: the
+    benchmarks list only the chosen frameworks (a release comparison runs one framework)."""
+    import os
+    text = (os.environ if environ is None else environ).get(FRAMEWORKS_VARIABLE)
+    if not text:
+        return tuple(names)
+    wanted = {w.strip() for w in text.split(",") if w.strip()}
+    return tuple(n for n in names if n in wanted)
+
+
+def check_framework_list(text: str) -> None:
+    """ValueError naming an unknown framework in a $ADCOST_FRAMEWORKS value."""
+    known = records()
+    names = [w.strip() for w in text.split(",") if w.strip()]
+    unknown = [n for n in names if n not in known]
+    if not names or unknown:
+        raise ValueError(f"{FRAMEWORKS_VARIABLE} must be a comma list of frameworks ({', '.join(known)}); "
+                         f"got {text!r}")
+
+
 def sweep_frameworks() -> tuple[str, ...]:
-    """The frameworks the benchmark sweep lists, installed or not (a missing one skips)."""
-    return tuple(name for name, rec in records().items() if rec.sweep)
+    """The frameworks the benchmark sweep lists, installed or not (a missing one skips), less
+    those $ADCOST_FRAMEWORKS leaves out."""
+    return only(name for name, rec in records().items() if rec.sweep)
 
 
 def missing_reason(name: str) -> str | None:

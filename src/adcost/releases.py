@@ -1,0 +1,186 @@
+"""Framework releases side by side: the sweep of one framework in asv's own virtualenvs, one
+environment per release (asv's environment matrix), everything else pinned.
+
+    python -m adcost.releases jax 0.9.2 0.10.2 [--machine NAME] [--grid quick] [--only WORD]
+    make releases RELEASES="jax 0.9.2 0.10.2"
+
+For each release asv builds a virtualenv with the framework's distributions at that version
+(jax and jaxlib: Record.distributions, those installed here), then adcost's wheel with
+constraints.txt for the rest (benchmarks/asv_install.py keeps what the matrix installed), and
+runs HEAD's benchmarks with only that framework listed ($ADCOST_FRAMEWORKS).  Results go to
+results/releases/asv/<machine>/ (apart from the sweep's: a figure never mixes two releases),
+each file stamped from inside its environment (the versions it really ran) and with the
+release it names (adcost_environment.release).  At the end `adcost compare` between the first
+and each later release prints what got slower or faster beyond the noise; the site and the
+explorer show them side by side.  The packages come from pip's indexes (a warm cache: no
+download); the first build of an environment takes a few minutes.
+"""
+from __future__ import annotations
+
+import hashlib
+import importlib.metadata
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from . import grids, paths, threads
+from .argv import Parser, nonnegative
+from .envvars import check as check_environment
+from .frameworks.base import FRAMEWORKS_VARIABLE, records
+from .measure import load, noise
+from .measure.environment import machine_name
+
+FOLDER = "releases"   # under the results folder: releases/asv/<machine>/
+
+
+def folder(results: Path | None = None) -> Path:
+    """The results folder of release comparisons (its asv/ beside the sweep's)."""
+    return paths.results(results) / FOLDER
+
+
+def packages(framework: str) -> tuple[str, ...]:
+    """The distributions a release of `framework` pins: those of its record installed here
+    (jax and jaxlib; tensorflow-cpu, not tensorflow, where the CPU build is installed)."""
+    rec = records().get(framework)
+    if rec is None or not rec.distributions:
+        raise ValueError(f"no releases of {framework!r} to compare: choose a framework with a "
+                         f"package ({', '.join(n for n, r in records().items() if r.distributions and r.variant_of is None)})")
+    here = []
+    for name in rec.distributions:
+        try:
+            importlib.metadata.version(name)
+            here.append(name)
+        except importlib.metadata.PackageNotFoundError:
+            pass
+    return tuple(here) or rec.distributions[:1]
+
+
+def label(pins: dict) -> str:
+    """A release's name in tables and on the command line: 'jax==0.9.2 jaxlib==0.9.2'."""
+    return " ".join(f"{k}=={v}" for k, v in sorted(pins.items()))
+
+
+def matrix(framework: str, versions: list[str], python: str) -> dict:
+    """asv configuration keys for one environment per release: the plain environment excluded,
+    one `include` per release with each of the framework's distributions at that version."""
+    names = packages(framework)
+    return {"environment_type": "virtualenv", "pythons": [python], "matrix": {},
+            "exclude": [{"python": ".*"}],
+            "include": [{"python": python, "req": {name: v for name in names}} for v in versions]}
+
+
+def env_python(env_dir: Path, env_name: str) -> Path:
+    """The interpreter of asv's environment `env_name` (asv names its folder by the md5 of
+    the name; no tagged variables here)."""
+    return Path(env_dir) / hashlib.md5(env_name.encode()).hexdigest() / "bin" / "python"
+
+
+def environment_in(python: Path, cwd: Path) -> dict:
+    """adcost's environment record as seen from inside another interpreter."""
+    code = ("import json; from adcost.measure.environment import environment; "
+            "print(json.dumps(environment()))")
+    out = subprocess.run([str(python), "-c", code], cwd=cwd, capture_output=True, text=True,
+                         env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"})
+    if out.returncode:
+        raise RuntimeError(f"cannot read the environment of {python}: "
+                           f"{(out.stderr.strip().splitlines() or ['no output'])[-1]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def stamp(asv_dir: Path, machine: str, commit: str, env_dir: Path, cwd: Path,
+          mark: dict | None, refused: list[dict], probe: dict | None) -> list[Path]:
+    """Stamp each release's result file from inside its own environment."""
+    from .sweep import stamp_file
+    done = []
+    for path in sorted((asv_dir / machine).glob(f"{commit[:8]}-*.json")):
+        data = json.loads(path.read_text())
+        release = (data.get("adcost_environment") or {}).get("release") or data.get("requirements") or {}
+        python = env_python(env_dir, data["env_name"])
+        env = environment_in(python, cwd)
+        stamp_file(path, env, mark, refused, probe, release=dict(release))
+        done.append(path)
+    return done
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = Parser(prog="adcost releases", description=__doc__.splitlines()[0])
+    parser.add_argument("framework", help="the framework whose releases are compared (e.g. jax)")
+    parser.add_argument("versions", nargs="+", help="two or more releases, oldest first (e.g. 0.9.2 0.10.2)")
+    parser.add_argument("--grid", choices=grids.GRID_NAMES, default=None,
+                        help="quick (default) or full")
+    parser.add_argument("--machine", default=None, help="asv machine name (default: host and CPU)")
+    parser.add_argument("--only", default=None, help="run the sweep groups whose label has this word")
+    parser.add_argument("--noise-processes", type=nonnegative, default=noise.PROCESSES,
+                        help=f"fresh processes of the noise probe (default {noise.PROCESSES}; 0: none)")
+    parser.add_argument("asv_args", nargs="*", help="after --: passed to asv run")
+    args = parser.parse_args(argv)
+    from .sweep import GROUPS, asv_config, asv_environ, checkout, git_head
+    try:
+        check_environment()
+        threads.apply()
+        names = packages(args.framework)
+    except ValueError as exc:
+        parser.error(str(exc))
+    if len(set(args.versions)) < 2:
+        parser.error("give at least two different releases, e.g. `adcost releases jax 0.9.2 0.10.2`")
+    if records()[args.framework].variant_of:
+        parser.error(f"{args.framework} is a variant of {records()[args.framework].variant_of}: "
+                     "compare releases of that")
+    groups = [g for g in GROUPS if args.only is None or args.only in g[0]]
+    if not groups:
+        parser.error(f"--only {args.only!r} matches no group; groups: {', '.join(g[0] for g in GROUPS)}")
+    grid = args.grid or grids.grid_name()
+    machine = args.machine or machine_name()
+    results = folder()
+    try:
+        paths.writable(paths.asv_results(results))
+    except ValueError as exc:
+        parser.error(str(exc))
+    root, commit = checkout().resolve(), git_head()
+    python = "%d.%d" % sys.version_info[:2]
+    config = asv_config(results, **matrix(args.framework, args.versions, python))
+    env_dir = root / ".asv" / "env"
+    env = asv_environ({**os.environ, "ADCOST_GRID": grid, "ADCOST_RESULTS": str(results.resolve()),
+                       FRAMEWORKS_VARIABLE: args.framework})
+    asv = os.path.join(os.path.dirname(sys.executable), "asv")
+    subprocess.run([asv, "machine", "--yes", "--machine", machine, *config], cwd=root, env=env,
+                   check=True, stdout=subprocess.DEVNULL)
+    probe = None
+    if args.noise_processes >= 2:
+        print(f"=== releases: noise probe ({args.noise_processes} processes) ===", flush=True)
+        try:
+            probe = noise.probe(args.noise_processes, [args.framework])
+        except (RuntimeError, subprocess.TimeoutExpired) as exc:
+            print(f"releases: the noise probe failed ({exc}); compare falls back to its factor",
+                  file=sys.stderr)
+    from .bench import BenchState
+    state = BenchState(paths.results(results) / "bench_state.json", scope=f"{grid}@{commit}")
+    pattern = "|".join(f"(?:{p})" for _, p in groups)
+    cmd = [asv, "run", *config, "--launch-method", "forkserver", "--machine", machine,
+           "-b", pattern, f"{commit}^!", *args.asv_args]
+    print(f"=== releases: {args.framework} {', '.join(args.versions)} ({' and '.join(names)} "
+          f"pinned to each), grid {grid}, machine {machine} ===", flush=True)
+    start, since, before = time.perf_counter(), time.time(), load.snapshot()
+    code = subprocess.run(cmd, cwd=root, env=env).returncode
+    mark = load.mark(f"releases of {args.framework}", before, load.snapshot())
+    stamped = stamp(paths.asv_results(results), machine, commit, env_dir, root, mark,
+                    state.refusals(since), probe)
+    print(f"releases: {len(stamped)} environments in {time.perf_counter() - start:.0f} s; results in "
+          f"{paths.asv_results(results) / machine}")
+    if len(stamped) < 2:
+        print(f"releases: asv exit {code}; fewer than two releases measured, nothing to compare",
+              file=sys.stderr)
+        return code or 1
+    from .analysis import compare
+    first = label({n: args.versions[0] for n in names})
+    for version in args.versions[1:]:
+        print(f"\n=== compare {first} -> {label({n: version for n in names})} ===", flush=True)
+        compare.main([first, label({n: version for n in names}), "--results", str(paths.results())])
+    return 0 if code in (0, 2) else code
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
