@@ -7,32 +7,38 @@ Runs with the new virtualenv's interpreter before adcost is installed: it import
 adcost. pip gets --timeout 10 --retries 1, so an index it cannot reach fails in seconds.
 
 asv's environment matrix ("req" in the config; `adcost.releases` writes one) installs its
-packages before this step, by request: those keep their versions (their pins in CONSTRAINTS are
-replaced by what the matrix installed), everything else stays pinned.  So an environment of
+packages before this step and names them in the environment's asv-env-info.json: those keep
+their versions (their pins in CONSTRAINTS are replaced by what the matrix installed),
+everything else stays pinned.  So an environment of
 jax==0.9.2 jaxlib==0.9.2 runs the release it names, beside NumPy, torch and TF as pinned.
 """
 import importlib.metadata
+import json
 import os
 import re
 import subprocess
 import sys
 import tempfile
 
-PIP_TOOLS = {"pip", "wheel", "setuptools"}
-
-
 def canonical(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
 
 
-def requested() -> dict:
-    """The packages installed by request in this environment (pip's REQUESTED mark: asv's
-    matrix), name -> version, pip's own tools left out."""
+def matrix(env_dir: str | None = None) -> dict:
+    """The packages asv's matrix installed in this environment (its asv-env-info.json, in the
+    environment's folder: ASV_ENV_DIR, else the current one), name -> installed version."""
+    path = os.path.join(env_dir or os.environ.get("ASV_ENV_DIR") or os.getcwd(), "asv-env-info.json")
+    try:
+        with open(path) as fh:
+            names = json.load(fh).get("requirements") or {}
+    except (OSError, ValueError):
+        return {}
     found = {}
-    for dist in importlib.metadata.distributions():
-        name = canonical(dist.metadata["Name"] or "")
-        if name and name not in PIP_TOOLS and dist.read_text("REQUESTED") is not None:
-            found[name] = dist.version
+    for name in names:
+        try:
+            found[canonical(name)] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            pass
     return found
 
 
@@ -76,7 +82,7 @@ def main(argv: list[str]) -> int:
         print("usage: asv_install.py WHEEL CONSTRAINTS EXTRAS", file=sys.stderr)
         return 2
     wheel, constraints, extras = argv
-    keep = requested()
+    keep = matrix()
     with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as fh:
         fh.write(constraints_keeping(open(constraints).read(), keep))
     try:

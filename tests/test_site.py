@@ -143,7 +143,9 @@ def test_the_explorer_works_offline_and_its_selector_changes_the_data(results, s
     root = re.search(r"<html[^>]*>", run.stdout).group(0)
     attrs = dict(re.findall(r'data-([a-z-]+)="([^"]*)"', root))
     assert attrs.get("selftest") == "changed", root
+    assert attrs.get("table") == "sorted,filtered", root   # DataTables: sort by value, search
     assert attrs.get("errors") == "0", attrs.get("error-list")
-    assert int(attrs.get("views", 0)) == 4
+    assert int(attrs.get("views", 0)) == 3   # crossover, cost, trade-off (one machine, no releases)
+    assert 'id="view-table"' in page and "Not built: no release comparison" in page
     assert console_lines(run.stderr) == []
     assert log and all('" 200 ' in line or '" 304 ' in line for line in log), log

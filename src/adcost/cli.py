@@ -272,7 +272,10 @@ def cmd_compare(args) -> int:
 
 def cmd_releases(args) -> int:
     from .releases import main
-    return main(args.rest)
+    try:
+        return main(args.rest)
+    except SystemExit as stop:   # its parser's one-line error (exit 2) or --help (0)
+        return stop.code if isinstance(stop.code, int) else 2
 
 
 def cmd_analysis(module: str):

@@ -2,10 +2,13 @@
 
 Plotly figures (plotly.js inlined once: nothing is loaded from the network): the crossover map
 (log2 T_jacfwd / T_jacrev over n x m, the value and both times on hover; a selector for
-framework, and width where the width study ran), the cost curves with the cost model's lines
-(click a legend entry to toggle a framework and mode), the checkpointing trade-off (saved bytes
-against gradient time, the strategy on hover), and the measured rows as a table (a selector per
-study). Under each view, the rows it was drawn from: which benchmark of tidy.csv.gz.
+framework, width where the width study ran, and machine where the results hold several), the
+cost curves with the cost model's lines (click a legend entry to toggle a framework and mode),
+the checkpointing trade-off (saved bytes against gradient time, the strategy on hover),
+framework releases side by side (`adcost releases`) and machines side by side (merged shards),
+each measurement's ratio with compare's verdict; and the measured rows of every machine as one
+sortable, filterable table (DataTables through itables, inlined). Under each view, the rows it
+was drawn from.
 
 A page opened with #selftest changes the first view's selector and records, on <html>, whether
 the chart's data changed (data-selftest) and every script error (data-errors): the headless
@@ -44,9 +47,33 @@ window.addEventListener('load', function () {
   var before = shown();
   var button = menus[0].buttons[1];
   Plotly.update(div, button.args[0], button.args[1] || {}).then(function () {
-    done(shown() !== before ? 'changed' : 'unchanged');
+    var state = shown() !== before ? 'changed' : 'unchanged';
+    tableTest(function (table) { root.setAttribute('data-table', table); done(state); });
   }, function (err) { window.__errors.push(String(err)); done('failed'); });
 });
+// the table: sorting by a column changes the first row; the search box filters the rows
+function tableTest(report) {
+  var tries = 0;
+  (function wait() {
+    var table = document.querySelector('table#view-table.dataTable');
+    if (!table) { if (++tries > 100) { report('absent'); return; } setTimeout(wait, 50); return; }
+    var firstRow = function () { var r = table.querySelector('tbody tr'); return r ? r.textContent : ''; };
+    var info = function () { var i = document.getElementById('view-table_info'); return i ? i.textContent : ''; };
+    var headers = Array.prototype.slice.call(document.querySelectorAll('#view-table_wrapper thead th'));
+    var valueHeader = headers.filter(function (h) { return h.textContent.trim() === 'value'; })[0];
+    var row0 = firstRow(), info0 = info(), result = [];
+    if (valueHeader) { (valueHeader.querySelector('.dt-column-order') || valueHeader).click(); }   // itables: the icon sorts
+    setTimeout(function () {
+      result.push(firstRow() !== row0 ? 'sorted' : 'unsorted');
+      var search = document.querySelector('#view-table_wrapper .dt-search input');
+      if (search) { search.value = 'jacrev'; search.dispatchEvent(new Event('input', { bubbles: true })); }
+      setTimeout(function () {
+        result.push(info() !== info0 && /jacrev/.test(firstRow()) ? 'filtered' : 'unfiltered');
+        report(result.join(','));
+      }, 400);
+    }, 300);
+  })();
+}
 """
 
 
@@ -75,9 +102,11 @@ def crossover_view(df: pd.DataFrame):
                          ("crossover.JacobianWidth.time_jacobian", "width")):
         rows = load.measured(df)
         rows = rows[(rows["benchmark"] == bench) & rows["op"].isin(["jacfwd", "jacrev"])]
-        keys = ["framework"] + (["width"] if label == "width" else [])
+        several = rows["machine"].astype(str).nunique() > 1   # a machine selector too
+        keys = ["framework"] + (["width"] if label == "width" else []) + (["machine"] if several else [])
         for key, g in rows.groupby(keys):
             key = key if isinstance(key, tuple) else (key,)
+            where = f" on {key[-1]}" if several else ""
             wide = g.pivot_table(index="n", columns=["m", "op"], values="value", aggfunc="median")
             if "jacfwd" not in wide.columns.get_level_values("op") or \
                     "jacrev" not in wide.columns.get_level_values("op"):
@@ -86,7 +115,7 @@ def crossover_view(df: pd.DataFrame):
             rev = wide.xs("jacrev", axis=1, level="op").reindex_like(fwd)
             ratio = np.log2(fwd / rev)
             width = key[1] if len(key) > 1 else int(g["width"].dropna().iloc[0]) if g["width"].notna().any() else None
-            name = f"{key[0]}" + (f", width {width}" if label == "width" else f" ({label}, width {width})")
+            name = f"{key[0]}" + (f", width {width}" if label == "width" else f" ({label}, width {width})") + where
             custom = np.dstack([fwd.to_numpy() * 1e3, rev.to_numpy() * 1e3])
             panels.append((name, go.Heatmap(
                 z=ratio.to_numpy(), x=[str(m) for m in ratio.columns], y=[str(n) for n in ratio.index],
@@ -179,48 +208,159 @@ def tradeoff_view(df: pd.DataFrame):
     return fig, "memory.Checkpoint.track_saved_bytes, memory.Checkpoint.time_gradient"
 
 
-TABLE_COLUMNS = ["benchmark", "framework", "op", "n", "m", "depth", "width", "value", "unit"]
+TABLE_COLUMNS = ["machine", "release", "benchmark", "framework", "op", "problem", "n", "m", "depth",
+                 "width", "strategy", "value", "unit", "under_load", "commit"]
 
 
-def table_view(df: pd.DataFrame, limit: int = 4000):
-    """The measured rows, one selector entry per study (suite)."""
-    import plotly.graph_objects as go
+def table_html(df: pd.DataFrame) -> tuple[str, str]:
+    """The measured rows as one sortable table (click a header) with a search box and a filter
+    under each column: DataTables through itables, its script inlined (offline)."""
+    from itables import options, to_html_datatable
+    from itables.javascript import generate_init_offline_itables_html
 
     ok = load.measured(df)
     if ok.empty:
-        return None, ""
+        return "", ""
+    rows = ok.reindex(columns=[c for c in TABLE_COLUMNS if c in ok]).copy()
+    rows = rows.loc[:, rows.notna().any()]   # no column that is empty everywhere
+    for column in rows:
+        if column != "value":
+            rows[column] = rows[column].astype("string").fillna("")
+    rows["value"] = rows["value"].map(lambda v: float(f"{v:.4g}"))
+    table = to_html_datatable(rows.reset_index(drop=True), connected=False, maxBytes=0,
+                              column_filters="footer", pageLength=25, showIndex=False,
+                              table_id="view-table", display_logo_when_loading=False,
+                              classes="display compact", lengthMenu=[10, 25, 100, 1000],
+                              scrollX=True)
+    return generate_init_offline_itables_html(options.dt_bundle) + table, \
+        f"every measured row of tidy.csv.gz ({len(rows)} rows)"
+
+
+def comparison_figure(tables: list[tuple[str, pd.DataFrame]], title: str):
+    """Ratio B/A per measurement present in both, sorted, coloured by compare's verdict (beyond
+    the noise: worse, better; else same), both values on hover; a selector per pair."""
+    import plotly.graph_objects as go
+
+    colors = {"worse": "#c0392b", "better": "#2471a3", "same": "#999999"}
     traces, labels = [], []
-    for suite, g in ok.groupby("suite"):
-        g = g.reindex(columns=TABLE_COLUMNS).head(limit).astype(object).where(g.notna(), "")
-        traces.append(go.Table(header={"values": TABLE_COLUMNS},
-                               cells={"values": [g[c].tolist() for c in TABLE_COLUMNS]},
-                               visible=not traces))
-        labels.append(f"{suite} ({len(g)} rows)")
+    for name, t in tables:
+        t = t.sort_values("ratio").reset_index(drop=True)
+        from .compare import label as row_label
+        text = [row_label(r) for _, r in t.iterrows()]
+        for change in ("worse", "better", "same"):
+            part = t[t["change"] == change]
+            traces.append(go.Scatter(
+                x=part.index, y=part["ratio"], mode="markers", name=f"{change} ({len(part)})",
+                marker={"color": colors[change], "size": 6}, legendgroup=change,
+                text=[text[i] for i in part.index],
+                customdata=np.stack([part["value_a"], part["value_b"], part["unit"].astype(str)], axis=1)
+                if len(part) else None,
+                hovertemplate="%{text}<br>B/A = %{y:.3f}<br>A %{customdata[0]:.4g}, "
+                              "B %{customdata[1]:.4g} %{customdata[2]}<extra></extra>"))
+            labels.append(name)
+    if not traces:
+        return None
     fig = go.Figure(traces)
-    visible = [[i == j for j in range(len(traces))] for i in range(len(traces))]
-    fig.update_layout(updatemenus=[_selector(labels, visible)], height=600, margin={"t": 80})
-    return fig, "every measured row of tidy.csv.gz"
+    names = [n for n, _ in tables]
+    for i, trace in enumerate(fig.data):
+        trace.visible = labels[i] == names[0]
+    visible = [[lab == n for lab in labels] for n in names]
+    titles = [f"{title}: {n}" for n in names]
+    fig.update_layout(updatemenus=[_selector(names, visible, titles)] if len(names) > 1 else [],
+                      title={"text": titles[0], "y": 0.97}, height=560, margin={"t": 110},
+                      xaxis={"title": "measurements, sorted by ratio"},
+                      yaxis={"type": "log", "title": "B / A (time or bytes; above 1: B is slower or bigger)"})
+    return fig
 
 
-VIEWS = (("crossover", "Forward or reverse: the crossover map", crossover_view),
-         ("cost", "Cost curves and the cost model", cost_view),
-         ("tradeoff", "The checkpointing trade-off", tradeoff_view),
-         ("table", "The measurements", table_view))
+def releases_view(results: Path):
+    """The framework releases `adcost releases` measured (results/releases/): each later release
+    against the first, with compare's rule (the measured noise)."""
+    from . import compare
+    from ..releases import folder
+
+    asv = load.paths.asv_results(folder(results))
+    if not asv.is_dir():
+        return None, ""
+    every = load.latest(load.load_asv(asv, all_runs=True))
+    found = [r for r in dict.fromkeys(every.sort_values("date")["release"].dropna().astype(str)) if r]
+    if len(found) < 2:
+        return None, ""
+    base = every[every["release"] == found[0]]
+    tables = [(f"{found[0]} -> {r}", compare.compare(base, every[every["release"] == r]))
+              for r in found[1:]]
+    fig = comparison_figure([(n, t) for n, t in tables if not t.empty], "Releases")
+    return fig, f"results/releases/asv ({', '.join(found)})"
+
+
+def machines_view(every: pd.DataFrame):
+    """Each other machine against the newest one, measurement by measurement."""
+    from . import compare
+
+    found = load.machines(every)
+    if len(found) < 2:
+        return None, ""
+    base = every[every["machine"].astype(str) == found[0]]
+    tables = []
+    for other in found[1:]:
+        t = compare.compare(base, every[every["machine"].astype(str) == other])
+        if not t.empty:
+            tables.append((f"{found[0]} -> {other}", t))
+    fig = comparison_figure(tables, "Machines") if tables else None
+    return fig, f"the asv results of {', '.join(found)}"
+
+
+VIEWS = (("crossover", "Forward or reverse: the crossover map"),
+         ("cost", "Cost curves and the cost model"),
+         ("tradeoff", "The checkpointing trade-off"),
+         ("releases", "Framework releases side by side"),
+         ("machines", "Machines side by side"),
+         ("table", "The measurements"))
+
+
+MISSING = {
+    "releases": "Not built: no release comparison in these results (run `adcost releases jax 0.9.2 "
+                "0.10.2`; docs/benchmarks.md#framework-releases).",
+    "machines": "Not built: these results hold one machine (merge several machines' results/asv/ "
+                "folders, e.g. the shards of `adcost.sweep --shard I/N`).",
+}
+
+
+def every_machine(df: pd.DataFrame, results: Path) -> pd.DataFrame:
+    """The newest run of every machine in the results folder (the site's tidy table holds
+    one machine per study), or `df` when there is no asv folder."""
+    asv = Path(results) / "asv"
+    if load.result_files(asv):
+        every = load.latest(load.load_asv(asv, all_runs=True))
+        if not every.empty:
+            return every
+    return df
 
 
 def build(df: pd.DataFrame, results: Path, out: Path) -> Path:
     parts, first = [], True
     model = Path(results) / "figures" / "cost_model.json"
     fits = costmodel.fits_from(json.loads(model.read_text())) if model.exists() else None
-    for key, title, view in VIEWS:
-        fig, source = view(df, fits) if view is cost_view else view(df)
+    every = every_machine(df, results)
+    made = {"crossover": lambda: crossover_view(every), "cost": lambda: cost_view(df, fits),
+            "tradeoff": lambda: tradeoff_view(df), "releases": lambda: releases_view(Path(results)),
+            "machines": lambda: machines_view(every)}
+    for key, title in VIEWS:
         parts.append(f"<h2 id='{key}'>{html.escape(title)}</h2>")
+        if key == "table":
+            table, source = table_html(every)
+            if table:
+                parts.append(table + f"<p class='rows'>Drawn from: {html.escape(source)} in "
+                             f"<a href='../tidy.csv.gz'>tidy.csv.gz</a> (and each machine's asv results).</p>")
+            continue
+        fig, source = made[key]()
         if fig is None:
-            parts.append("<p class='missing'>Not built: its data is missing from these results.</p>")
+            parts.append(f"<p class='missing'>{MISSING.get(key, 'Not built: its data is missing from these results.')}</p>")
             continue
         parts.append(_figure_html(fig, f"view-{key}", first))
-        parts.append(f"<p class='rows'>Drawn from: {html.escape(source)} in "
-                     f"<a href='../tidy.csv.gz'>tidy.csv.gz</a>.</p>")
+        parts.append(f"<p class='rows'>Drawn from: {html.escape(source)}"
+                     + (f" in <a href='../tidy.csv.gz'>tidy.csv.gz</a>" if key not in ("releases", "machines") else "")
+                     + ".</p>")
         first = False
     described = html.escape(load.describe_run(df)) if not df.empty else "no results"
     page = f"""<!DOCTYPE html>
@@ -231,7 +371,7 @@ def build(df: pd.DataFrame, results: Path, out: Path) -> Path:
 .missing {{ color: #a00 }} .rows {{ color: #555; font-size: 13px }}</style></head><body>
 <h1>adcost explorer</h1>
 <p>Run shown: {described}. <a href="index.html">Figures, summary and environment</a>.</p>
-<nav>{" ".join(f'<a href="#{k}">{html.escape(t)}</a> ·' for k, t, _ in VIEWS)}</nav>
+<nav>{" ".join(f'<a href="#{k}">{html.escape(t)}</a> ·' for k, t in VIEWS)}</nav>
 {"".join(parts)}
 </body></html>
 """
