@@ -38,12 +38,13 @@ MACHINE ?=
 ADCOST_GRID ?= quick
 ASV_ARGS ?=
 SHARD ?=
-SWEEP = $(BIN)/python -m adcost.sweep $(if $(MACHINE),--machine $(MACHINE)) $(if $(SHARD),--shard $(SHARD)) --grid $(ADCOST_GRID)
+DEVICE ?=
+SWEEP = $(BIN)/python -m adcost.sweep $(if $(MACHINE),--machine $(MACHINE)) $(if $(SHARD),--shard $(SHARD)) $(if $(DEVICE),--device $(DEVICE)) --grid $(ADCOST_GRID)
 OPEN_SITE = @echo "site: open results/site/index.html, or serve it: $(BIN)/python -m http.server -d results 8000 -> http://127.0.0.1:8000/site/"
 
-bench: $(STAMP)  ## check, smoke, the quick sweep and the site (about 10 minutes)
-	$(BIN)/adcost check
-	$(BIN)/adcost smoke
+bench: $(STAMP)  ## check, smoke, the quick sweep and the site; DEVICE=cuda runs every case there
+	$(BIN)/adcost check $(if $(DEVICE),--device $(DEVICE))
+	$(BIN)/adcost smoke $(if $(DEVICE),--device $(DEVICE))
 	status=0; $(SWEEP) -- $(ASV_ARGS) || status=$$?; \
 	  $(MAKE) --no-print-directory site && exit $$status
 	$(OPEN_SITE)

@@ -15,7 +15,7 @@ class Mini(Framework):
     modes = ("jacfwd", "jacrev", "jacfwd_loop", "jacrev_loop")   # the loops come from base.py
     devices = ("cpu",)
 
-    def __init__(self, dtype="float64", device="cpu"):
+    def __init__(self, dtype="float64", device=None):
         super().__init__(dtype, device)
         self.xp = _numpy_ops.xp            # the array namespace problems are written against
 

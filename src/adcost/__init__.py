@@ -13,8 +13,8 @@ from . import ops as _ops
 from . import validate as _validate
 from .bracketing import bracketing_cost, optimal_bracketing
 from .cases import Case, compute, prepare
-from .frameworks.base import (CORE_MODES, DTYPES, FrameworkMissing, Unsupported,
-                              available_frameworks, framework_class, get_framework)
+from .frameworks.base import (CORE_MODES, DTYPES, FrameworkMissing, NoDevice, Unsupported,
+                              available_frameworks, default_device, framework_class, get_framework)
 from .frameworks.base import Framework as _Framework
 from .problems import PROBLEMS, Problem, custom_problem, make_problem, register_problem
 from .profiling import profile
@@ -33,7 +33,7 @@ _PREPARED: "weakref.WeakKeyDictionary[Problem, dict]" = weakref.WeakKeyDictionar
 
 
 def _run(problem, framework, op: str, x=None, v=None, u=None, dtype: str = "float64",
-         device: str = "cpu", validate: bool = True):
+         device: str | None = None, validate: bool = True):
     """`op` at x as NumPy through a prepared case: the first call on (problem, framework, op,
     dtype) prepares it (with validate, the full gate at that point); later calls run the same
     callable at the new point, with validate a spot check (one direction against central
@@ -43,7 +43,7 @@ def _run(problem, framework, op: str, x=None, v=None, u=None, dtype: str = "floa
     if not isinstance(problem, Problem):
         raise TypeError(f"problem must be a Problem or a registered name, got {type(problem).__name__}")
     cases = _PREPARED.setdefault(problem, {})
-    key = (framework if isinstance(framework, str) else id(framework), op, dtype, device)
+    key = (framework if isinstance(framework, str) else id(framework), op, dtype, device or default_device())
     case = cases.get(key)
     if case is None:
         case = prepare(problem, framework, op, dtype=dtype, device=device, x=x, v=v, u=u,
@@ -116,6 +116,6 @@ def hessian(problem: Problem, framework: str, mode: str = "jacfwd_jacrev", x=Non
 
 
 __all__ = ["HESSIAN_MODES", "HVP_MODES", "bracketing_cost", "hessian", "hvp", "optimal_bracketing",
-           "CORE_MODES", "Case", "DTYPES", "FrameworkMissing", "PROBLEMS", "Problem", "Unsupported",
+           "CORE_MODES", "Case", "DTYPES", "FrameworkMissing", "NoDevice", "PROBLEMS", "Problem", "Unsupported",
            "ValidationError", "available_frameworks", "custom_problem", "get_framework", "grad",
            "jacobian", "jvp", "make_problem", "prepare", "profile", "register_problem", "vjp"]

@@ -33,7 +33,7 @@ import numpy as np
 
 from . import grids, paths
 from .validate import ValidationError
-from .frameworks.base import (CORE_MODES, REGISTRY, Unsupported, framework_class,
+from .frameworks.base import (CORE_MODES, REGISTRY, Unsupported, device_reason, framework_class,
                               import_framework, missing_reason, records, sweep_frameworks)
 
 # The frameworks of the study, in the order the benchmarks list them (their records say which).
@@ -70,8 +70,9 @@ class Skip(NotImplementedError):
 
 
 def _adapter(name: str):
-    """The adapter class, or Skip when it is missing or its module cannot be imported."""
-    reason = missing_reason(name)
+    """The adapter class, or Skip when it is missing, its module cannot be imported, or it has
+    no $ADCOST_DEVICE here (`adcost.sweep --device cuda` on a CPU-only machine)."""
+    reason = missing_reason(name) or device_reason(name)
     if reason:
         raise Skip(reason)
     if name in grids.crossover().get("leave_out", ()):
@@ -388,6 +389,7 @@ def require(op: str):
     def setup(framework, *params):
         from .frameworks.base import get_framework
         from .problems import make_problem
+        _adapter(framework)   # missing, left out, or no such device: skip with that reason
         reason = get_framework(framework, dtype_for(framework)).supports(make_problem(PROBLEM), op)
         if reason:
             raise Skip(reason)

@@ -231,7 +231,7 @@ class Product:
         self.problem = chain_problem(self.widths)
         self.jacobians = layer_jacobians(self.problem, x, dtype)
         J = execute(self.jacobians, self.bracketing)
-        engine = get_framework("numpy", dtype)
+        engine = get_framework("numpy", dtype, "cpu")
         point = self.problem.point(x, dtype)
         v = ops.direction(None, self.problem.n, "v", dtype)
         u = ops.direction(None, self.problem.m, "u", dtype)

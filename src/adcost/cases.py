@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from . import ops, validate
-from .frameworks.base import Framework, get_framework
+from .frameworks.base import Framework, default_device, get_framework
 from .problems import Problem, make_problem
 
 
@@ -86,7 +86,9 @@ def to_numpy(framework: Framework, op: str, out):
     return framework.to_numpy(out)
 
 
-def resolve(problem, framework, dtype="float64", device="cpu", **sizes) -> tuple[Problem, Framework]:
+def resolve(problem, framework, dtype="float64", device=None, **sizes) -> tuple[Problem, Framework]:
+    """The Problem and the adapter; `device` None: $ADCOST_DEVICE, else the CPU."""
+    device = device or default_device()
     p = problem if isinstance(problem, Problem) else make_problem(problem, **sizes)
     if sizes and isinstance(problem, Problem):
         raise ValueError("pass sizes only with a problem name, not with a built Problem")
@@ -94,7 +96,7 @@ def resolve(problem, framework, dtype="float64", device="cpu", **sizes) -> tuple
     return p, fw
 
 
-def prepare(problem, framework, op: str, *, dtype: str = "float64", device: str = "cpu",
+def prepare(problem, framework, op: str, *, dtype: str = "float64", device: str | None = None,
             x=None, v=None, u=None, schedule: str | None = None, slots: int = 4,
             validate_output: bool = True, warmup: int = 2, first_call: bool = True,
             **sizes) -> Case:
@@ -134,7 +136,7 @@ def prepare(problem, framework, op: str, *, dtype: str = "float64", device: str 
     return case
 
 
-def compute(problem, framework, op: str, *, dtype="float64", device="cpu", x=None, v=None, u=None):
+def compute(problem, framework, op: str, *, dtype="float64", device=None, x=None, v=None, u=None):
     """Run `op` once, unvalidated and untimed, and return NumPy: the public API's engine."""
     p, fw = resolve(problem, framework, dtype, device)
     fn, args = fw.build(p, op, x=p.point(x), v=v, u=u)

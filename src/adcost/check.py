@@ -43,7 +43,11 @@ def run_check(problems=None, frameworks=None, dtypes=DTYPES, progress=None) -> l
                     rows.append(Row(name, fw_name, "*", dtype, "skipped",
                                     note=f"{fw_name} runs {', '.join(cls.dtypes)} only"))
                     continue
-                framework = cls(dtype=dtype)
+                try:
+                    framework = cls(dtype=dtype)   # on $ADCOST_DEVICE (--device), else the CPU
+                except Unsupported as exc:         # NoDevice: no such device here
+                    rows.append(Row(name, fw_name, "*", dtype, "skipped", note=str(exc)))
+                    continue
                 for op, schedule in operations(cls):
                     rows.append(_one(problem, framework, op, schedule))
                     if progress:

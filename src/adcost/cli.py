@@ -96,6 +96,9 @@ def parser() -> Parser:
     pr.add_argument("--dtype", default="float64", choices=DTYPES, help=f"one of {', '.join(DTYPES)}")
     pr.add_argument("--json", action="store_true", help="the ranked rows as a JSON list")
 
+    for command in (c, j, s, pr):
+        command.add_argument("--device", help="cpu, cuda, gpu or cuda:N (default $ADCOST_DEVICE, else "
+                                              "cpu); a framework without it here is skipped with the reason")
     compare_arguments(sub.add_parser("compare", help="what got slower or bigger between two result sets"))
     sub.add_parser("releases", add_help=False,
                    help="a framework's releases side by side in asv's virtualenvs "
@@ -301,6 +304,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         check_environment()   # every ADCOST_* variable, before any work
         threads.apply()       # $ADCOST_THREADS, before any framework is imported
+        if getattr(args, "device", None):   # every case of the command runs there
+            from .frameworks.base import DEVICE_VARIABLE, check_device
+            check_device(args.device)
+            os.environ[DEVICE_VARIABLE] = args.device
         return COMMANDS[args.command](args)
     except (ValueError, Unsupported) as exc:
         print(f"adcost: error: {exc}", file=sys.stderr)

@@ -14,6 +14,7 @@ VARIABLES = {
     "ADCOST_RESULTS": "the results folder (default ./results)",
     "ADCOST_BENCH_STATE": "the file remembering budget skips",
     "ADCOST_FRAMEWORKS": "comma list: the benchmarks list only these frameworks (default: all)",
+    "ADCOST_DEVICE": "cpu, cuda or gpu (optionally :N): the device every case runs on (default cpu)",
     "ADCOST_PREIMPORT": "0: asv's forkserver does not import the frameworks up front",
     "ADCOST_PUBLISH_REFERENCE": "1: allowed to write into the committed reference run (make publish-reference)",
 }
@@ -29,6 +30,13 @@ def check(environ=os.environ) -> None:
     budget = environ.get("ADCOST_MEMORY_BUDGET")
     if budget is not None and not (budget.strip().isdigit() and int(budget) > 0):
         raise ValueError(f"ADCOST_MEMORY_BUDGET must be a whole number of bytes > 0; got {budget!r}")
+    device = environ.get("ADCOST_DEVICE")
+    if device is not None:
+        from .frameworks.base import check_device
+        try:
+            check_device(device)
+        except ValueError as exc:
+            raise ValueError(f"ADCOST_DEVICE: {exc}") from None
     frameworks = environ.get("ADCOST_FRAMEWORKS")
     if frameworks is not None:
         from .frameworks.base import check_framework_list

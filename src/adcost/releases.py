@@ -92,16 +92,23 @@ def environment_in(python: Path, cwd: Path) -> dict:
 
 def stamp(asv_dir: Path, machine: str, commit: str, env_dir: Path, cwd: Path,
           mark: dict | None, refused: list[dict], probe: dict | None) -> list[Path]:
-    """Stamp each release's result file from inside its own environment."""
+    """Stamp each release's result file from inside its own environment; the files of the
+    environments where something was measured."""
     from .sweep import stamp_file
     done = []
     for path in sorted((asv_dir / machine).glob(f"{commit[:8]}-*.json")):
         data = json.loads(path.read_text())
         release = (data.get("adcost_environment") or {}).get("release") or data.get("requirements") or {}
         python = env_python(env_dir, data["env_name"])
-        env = environment_in(python, cwd)
+        try:
+            env = environment_in(python, cwd)
+        except RuntimeError as exc:   # its install failed (asv said why): nothing ran in it
+            print(f"releases: {data['env_name']}: not stamped ({exc})", file=sys.stderr)
+            continue
         stamp_file(path, env, mark, refused, probe, release=dict(release))
-        done.append(path)
+        values = [r[0] for r in (data.get("results") or {}).values() if isinstance(r, list) and r]
+        if any(v is not None for x in values for v in (x if isinstance(x, list) else [x])):
+            done.append(path)
     return done
 
 

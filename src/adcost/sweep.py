@@ -23,6 +23,7 @@ from pathlib import Path
 from . import grids, paths, threads
 from .argv import Parser, nonnegative, shard_spec
 from .envvars import check as check_environment
+from .frameworks.base import DEVICE_VARIABLE, check_device, default_device
 from .measure import load, noise
 from .measure.environment import machine_name
 
@@ -126,17 +127,19 @@ def git_head() -> str:
 
 
 def stamp_environment(machine: str, commit: str, load: dict | None = None,
-                      refused: list[dict] | None = None, noise: dict | None = None) -> list[Path]:
+                      refused: list[dict] | None = None, noise: dict | None = None,
+                      **extra) -> list[Path]:
     """Write adcost's environment into HEAD's asv result files of `machine`: the package
     versions as asv's `requirements` (empty for an existing environment; asv publish and the tidy
     loader read them there), the whole record (threads, CPU, date, commit) beside it,
     the load mark of the group just run (appended to `adcost_environment.load`) and the cases
-    the validation gate refused (`adcost_environment.refused`, merged by case)."""
+    the validation gate refused (`adcost_environment.refused`, merged by case); `extra` (the
+    device and the frameworks that have none) beside them."""
     from .measure.environment import environment
 
     env, stamped = environment(), []
     for path in sorted((paths.asv_results() / machine).glob(f"{commit[:8]}-*.json")):
-        stamp_file(path, env, load, refused, noise)
+        stamp_file(path, env, load, refused, noise, **extra)
         stamped.append(path)
     return stamped
 
@@ -154,6 +157,21 @@ def stamp_file(path: Path, env: dict, load: dict | None = None, refused: list[di
                                   "refused": [cases[k] for k in sorted(cases)],
                                   "noise": noise or old.get("noise")}
     path.write_text(json.dumps(data, indent=None, separators=(",", ":")))
+
+
+def device_check(device: str) -> dict[str, str]:
+    """The sweep's frameworks with no `device` here, each with the reason (none for the CPU):
+    built in a child process, so the sweep itself imports no framework."""
+    if device == "cpu":
+        return {}
+    code = ("import json, sys; from adcost.frameworks.base import device_reasons, sweep_frameworks; "
+            "print(json.dumps(device_reasons(sys.argv[1], sweep_frameworks())))")
+    out = subprocess.run([sys.executable, "-c", code, device], capture_output=True, text=True,
+                         timeout=600)
+    if out.returncode:
+        raise SystemExit(f"sweep: could not check device {device}: "
+                         f"{(out.stderr.strip().splitlines() or ['no output'])[-1]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def asv_config(results: Path | None = None, **overrides) -> list[str]:
@@ -206,15 +224,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--noise-processes", type=nonnegative, default=noise.PROCESSES,
                         help="fresh processes of the noise probe run first, whose spread "
                              f"`adcost compare` respects (default {noise.PROCESSES}; 0: no probe)")
+    parser.add_argument("--device", default=None,
+                        help="cpu, cuda, gpu or cuda:N: the device of every case (default "
+                             "$ADCOST_DEVICE, else cpu); a framework with no such device here skips "
+                             "its rows with the reason; the machine name gets the device")
     parser.add_argument("asv_args", nargs="*", help="after --: passed to asv run")
     args = parser.parse_args(argv)
     try:
         check_environment()   # every ADCOST_* variable, before asv starts
         threads.apply()       # $ADCOST_THREADS: asv and every process it starts inherit it
+        args.device = args.device or default_device()
+        check_device(args.device)
     except ValueError as exc:
         parser.error(str(exc))
+    os.environ[DEVICE_VARIABLE] = args.device   # every case asv runs (and the noise probe)
     args.grid = args.grid or grids.grid_name()
-    args.machine = args.machine or machine_name()
+    args.machine = args.machine or machine_name() + (
+        "" if args.device == "cpu" else "-" + args.device.replace(":", ""))
     groups = [g for g in GROUPS if args.only is None or args.only in g[0]]
     if not groups:
         parser.error(f"--only {args.only!r} matches no group; groups: {', '.join(g[0] for g in GROUPS)}")
@@ -242,10 +268,14 @@ def main(argv: list[str] | None = None) -> int:
     probe = None
     if args.noise_processes == 1:
         parser.error("--noise-processes: 0 (no probe) or at least 2")
-    if args.noise_processes:
+    device = {"name": args.device, "unavailable": device_check(args.device)}
+    for fw, reason in device["unavailable"].items():
+        print(f"sweep: device {args.device}: {fw} skips every case ({reason})", file=sys.stderr)
+    usable = [fw for fw in noise.installed() if fw not in device["unavailable"]]
+    if args.noise_processes and usable:
         print(f"=== sweep: noise probe ({args.noise_processes} processes) ===", flush=True)
         try:
-            probe = noise.probe(args.noise_processes)
+            probe = noise.probe(args.noise_processes, usable)
             print(f"sweep: process-to-process spread up to {probe['threshold']:.2f}x "
                   f"({probe['worst']}), {probe['seconds']:.0f} s; compare calls changes beyond it")
         except (RuntimeError, subprocess.TimeoutExpired) as exc:
@@ -269,7 +299,7 @@ def main(argv: list[str] | None = None) -> int:
                   file=sys.stderr)
         refused = state.refusals(since)
         if code not in (0, 2):       # 2: some benchmark failed; the others are saved
-            stamp_environment(args.machine, commit, marked, refused, probe)
+            stamp_environment(args.machine, commit, marked, refused, probe, device=device)
             again = shlex.join([sys.executable, "-m", "adcost.sweep", "--grid", args.grid,
                                 "--machine", args.machine, "--resume"])
             print(f"sweep: stopped in '{label}' (asv exit {code}); the groups before it are saved.\n"
@@ -278,7 +308,7 @@ def main(argv: list[str] | None = None) -> int:
             return code
         if code == 2:
             failed.append(label)
-        stamp_environment(args.machine, commit, marked, refused, probe)
+        stamp_environment(args.machine, commit, marked, refused, probe, device=device)
     print(f"\nsweep: {len(groups)} groups in {time.perf_counter() - start:.0f} s; results in "
           f"{paths.asv_results()}" + (f"; failures in: {', '.join(failed)}" if failed else ""))
     if loaded:

@@ -47,7 +47,7 @@ class Reference:
         self.engine = None
         for name in REFERENCE_ORDER:
             if missing_reason(name) is None:
-                fw = get_framework(name, "float64")
+                fw = get_framework(name, "float64", "cpu")   # references: on the CPU
                 if fw.supports(problem, "jacrev") is None or fw.supports(problem, "vjp") is None:
                     self.engine = fw
                     break
@@ -113,7 +113,7 @@ class Reference:
         found = []
         for name in REFERENCE_ORDER:
             if missing_reason(name) is None:
-                fw = get_framework(name, "float64")
+                fw = get_framework(name, "float64", "cpu")
                 if fw.supports(self.problem, "hvp_fwd_over_rev") is None:
                     found.append(fw)
         if not found:

@@ -30,7 +30,7 @@ PARAM_COLUMNS = ["framework", "op", "problem", "n", "m", "depth", "width", "stra
 COLUMNS = (["benchmark", "suite", "metric", "kind"] + PARAM_COLUMNS +
            ["value", "unit", "q25", "q75", "ci_lo", "ci_hi", "repeat", "number", "status",
             "machine", "cpu", "num_cpu", "ram", "os", "arch", "python", "versions", "threads",
-            "env_name", "release", "commit", "date", "file"])
+            "env_name", "release", "device", "commit", "date", "file"])
 INT_COLUMNS = ["n", "m", "depth", "width", "size", "repeat", "number"]
 KIND_UNITS = {"time": "seconds", "peakmem": "bytes", "mem": "bytes", "track": "unit"}
 TIDY_NAMES = ("tidy.csv.gz", "tidy.csv", "tidy.parquet")
@@ -128,6 +128,7 @@ def result_rows(path: Path, benchmarks: dict | None = None, machine: dict | None
               "threads": json.dumps((data.get("adcost_environment") or {}).get("threads"),
                                     sort_keys=True),
               "env_name": data.get("env_name"), "release": release_of(data),
+              "device": ((data.get("adcost_environment") or {}).get("device") or {}).get("name") or "cpu",
               "commit": data.get("commit_hash"), "date": date,
               "file": str(path),
               "noise_threshold": ((data.get("adcost_environment") or {}).get("noise") or {}).get("threshold")}
@@ -200,6 +201,24 @@ def refusals(asv_dir: Path, df: pd.DataFrame | None = None) -> list[dict]:
         for entry in (data.get("adcost_environment") or {}).get("refused") or []:
             found.append({"machine": machine, "commit": commit, **entry})
     return found
+
+
+def device_gaps(asv_dir: Path, df: pd.DataFrame | None = None) -> list[dict]:
+    """The frameworks a sweep on a device (`--device cuda`) found without it, with the reason
+    (adcost_environment.device.unavailable): their rows are skipped."""
+    shown = None if df is None or df.empty else {str(m) for m in df["machine"]}
+    found = {}
+    for path in result_files(asv_dir):
+        try:
+            data = json.loads(path.read_text())
+        except (OSError, ValueError):
+            continue
+        device = (data.get("adcost_environment") or {}).get("device") or {}
+        if shown is not None and path.parent.name not in shown:
+            continue
+        for fw, reason in (device.get("unavailable") or {}).items():
+            found[path.parent.name, device.get("name"), fw] = reason
+    return [{"machine": m, "device": d, "framework": f, "reason": r} for (m, d, f), r in sorted(found.items())]
 
 
 def tidy(rows: list[dict]) -> pd.DataFrame:

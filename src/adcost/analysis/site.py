@@ -137,7 +137,7 @@ def rel(path: Path, site: Path) -> str:
 def environment_html(df: pd.DataFrame, results: Path) -> str:
     rows = []
     if not df.empty:
-        for column in ("machine", "cpu", "num_cpu", "ram", "os", "arch", "python", "commit", "date", "env_name"):
+        for column in ("machine", "device", "cpu", "num_cpu", "ram", "os", "arch", "python", "commit", "date", "env_name"):
             values = sorted({str(v) for v in df[column].dropna().unique()}) if column in df else []
             if values:
                 rows.append((column, ", ".join(values)))
@@ -160,6 +160,11 @@ def environment_html(df: pd.DataFrame, results: Path) -> str:
         f"{html.escape(r['reason'])}</li>" for r in load.refusals(results / "asv", df))
     refused = (f"<h3 id='refused'>Refused by the validation gate</h3><p>A wrong derivative is "
                f"never timed: these cases are skipped.</p><ul>{refused}</ul>" if refused else "")
+    gaps = "".join(f"<li>{html.escape(g['framework'])} on {html.escape(str(g['device']))} (machine "
+                   f"{html.escape(g['machine'])}): {html.escape(g['reason'])}</li>"
+                   for g in load.device_gaps(results / "asv", df))
+    refused += (f"<h3 id='no-device'>Skipped: no such device</h3><p>Every row of these frameworks "
+                f"is skipped in the device's run.</p><ul>{gaps}</ul>" if gaps else "")
     if not rows:
         return "<p>No environment recorded.</p>" + refused
     body = "".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>" for k, v in rows)

@@ -32,7 +32,8 @@ def frameworks() -> tuple[str, ...]:
 
 def unsupported_reason(framework: str, strategy: str) -> str | None:
     """Why (framework, strategy) cannot run here, or None when it can (no framework import)."""
-    reason = missing_reason(framework)
+    from ..frameworks.base import device_reason
+    reason = missing_reason(framework) or device_reason(framework)
     if reason:
         return reason
     schedules = records()[framework].schedules

@@ -100,6 +100,61 @@ class Unsupported(Exception):
     """The adapter cannot run this (problem, operation); the message says why."""
 
 
+class NoDevice(Unsupported, ValueError):
+    """The adapter cannot run on the device asked for: it has no such kind of device, or this
+    machine has none (a benchmark skips with the reason; the library raises it)."""
+
+
+DEVICE_VARIABLE = "ADCOST_DEVICE"
+DEVICE_KINDS = ("cpu", "cuda", "gpu")   # "cuda:1" is the second CUDA device; gpu = cuda
+
+
+def default_device(environ=None) -> str:
+    """The device a case runs on unless it names one: $ADCOST_DEVICE (set by `adcost.sweep
+    --device`), else the CPU."""
+    import os
+    return ((os.environ if environ is None else environ).get(DEVICE_VARIABLE) or "cpu").strip()
+
+
+def device_reasons(device: str, names) -> dict[str, str]:
+    """Why each of `names` cannot run on `device` here (those that can are left out): its
+    adapter is built on the device (importing the framework) at its first dtype."""
+    reasons = {}
+    for name in names:
+        reason = missing_reason(name)
+        if reason is None:
+            try:
+                cls = framework_class(name)
+                cls(dtype=cls.dtypes[-1] if "float32" not in cls.dtypes else "float32", device=device)
+            except (Unsupported, FrameworkMissing) as exc:
+                reason = str(exc)
+        if reason:
+            reasons[name] = reason
+    return reasons
+
+
+_DEVICE_REASONS: dict = {}
+
+
+def device_reason(name: str) -> str | None:
+    """Why `name` cannot run on $ADCOST_DEVICE here (None: it can, or the device is the CPU);
+    asked once per process and device."""
+    device = default_device()
+    if device == "cpu":
+        return None
+    key = (device, name)
+    if key not in _DEVICE_REASONS:
+        _DEVICE_REASONS[key] = device_reasons(device, [name]).get(name)
+    return _DEVICE_REASONS[key]
+
+
+def check_device(text: str) -> None:
+    """ValueError unless `text` is cpu, cuda, gpu, optionally with :N."""
+    kind, _, index = text.partition(":")
+    if kind not in DEVICE_KINDS or not (index or "0").isdigit():
+        raise ValueError(f"device must be one of {', '.join(DEVICE_KINDS)} (optionally ':N'); got {text!r}")
+
+
 class MissingOperation(Unsupported, AttributeError):
     """The engine's array namespace has no such operation (adcost.namespace)."""
 
@@ -198,7 +253,7 @@ def framework_class(name: str) -> type["Framework"]:
     return REGISTRY[name]
 
 
-def get_framework(name: str, dtype: str = "float64", device: str = "cpu") -> "Framework":
+def get_framework(name: str, dtype: str = "float64", device: str | None = None) -> "Framework":
     """An adapter instance; ValueError for unknown names or dtypes, FrameworkMissing if absent."""
     return framework_class(name)(dtype=dtype, device=device)
 
@@ -233,11 +288,13 @@ class Framework:
     dtypes: ClassVar[tuple[str, ...]] = DTYPES
     devices: ClassVar[tuple[str, ...]] = ("cpu", "cuda", "gpu")  # "cuda:1" counts as cuda
 
-    def __init__(self, dtype: str = "float64", device: str = "cpu"):
+    def __init__(self, dtype: str = "float64", device: str | None = None):
+        device = device or default_device()
         if dtype not in self.dtypes:
             raise ValueError(f"{self.name}: dtype must be one of {', '.join(self.dtypes)}; got {dtype!r}")
         if device.split(":")[0] not in self.devices:
-            raise ValueError(f"{self.name}: device must be one of {', '.join(self.devices)}; got {device!r}")
+            raise NoDevice(f"{self.name}: device must be one of {', '.join(self.devices)}; got {device!r}"
+                           + (" (it runs on the CPU only)" if self.devices == ("cpu",) else ""))
         self.dtype = dtype
         self.device = device
 

@@ -41,7 +41,7 @@ WITHOUT_COMPILER = {"schedules": (), "saved_bytes": None, "flops": None, "compil
     notes={"primal": "f, op by op (no jax.jit)", "jacfwd": "jax.jacfwd(f), op by op (no jax.jit)",
            "jacrev": "jax.jacrev(f), op by op (no jax.jit)", "grad": "jax.grad(f), op by op"}))
 class JaxEager(Variant, Jax):
-    def __init__(self, dtype="float64", device="cpu"):
+    def __init__(self, dtype="float64", device=None):
         super().__init__(dtype, device)
         self.jax = _Unjitted(self.jax)
 

@@ -38,7 +38,7 @@ class FiniteDifferences(Framework):
     devices = ("cpu",)
     dtypes = ("float64",)  # in float32 central differences keep only about 3 digits
 
-    def __init__(self, dtype="float64", device="cpu"):
+    def __init__(self, dtype="float64", device=None):
         super().__init__(dtype, device)
         self.xp = numpy_xp()
 

@@ -14,7 +14,7 @@ from ..checkpoint.schedules import segment_length
 from ..problems.mlp import split_parameters, squared_loss
 from ..namespace import jax_namespace
 from ..ops import PER_EXAMPLE_OPS, SECOND_ORDER_OPS
-from .base import Framework, Record, Unsupported, import_framework, register
+from .base import Framework, NoDevice, Record, Unsupported, import_framework, register
 
 POLICIES = {"per_layer_dots": "dots_saveable"}  # every other schedule: nothing_saveable
 
@@ -45,13 +45,21 @@ class Jax(Framework):
     second_order = SECOND_ORDER_OPS      # every composition and Hessian mode (adcost.ops)
     per_example = PER_EXAMPLE_OPS
 
-    def __init__(self, dtype="float64", device="cpu"):
+    def __init__(self, dtype="float64", device=None):
         super().__init__(dtype, device)
+        device = self.device   # None: $ADCOST_DEVICE, else the CPU
         jax = import_framework(self.record)  # lazy: no framework cost until used
 
         self.jax = jax
         self.xp = jax_namespace(jax)
-        self.target = jax.devices(device)[0]
+        kind, _, index = device.partition(":")
+        try:
+            found = jax.devices(kind)
+        except RuntimeError as exc:   # no such backend: jax names the ones it has
+            raise NoDevice(f"jax: no {kind} device here ({str(exc).splitlines()[0]})") from None
+        if int(index or 0) >= len(found):
+            raise NoDevice(f"jax: no device {device} here (jax sees {len(found)} {kind})")
+        self.target = found[int(index or 0)]
 
     def scope(self):
         """Without x64 JAX silently computes in float32: a float64 adapter works inside it."""

@@ -355,7 +355,7 @@ class NumpyEngine(Framework):
     devices = ("cpu",)
     per_example = ("pe_grad_loop",)
 
-    def __init__(self, dtype="float64", device="cpu"):
+    def __init__(self, dtype="float64", device=None):
         super().__init__(dtype, device)
         self.xp = _numpy_ops.xp
         self._probed: dict = {}

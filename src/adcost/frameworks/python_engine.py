@@ -193,7 +193,7 @@ class PythonEngine(Framework):
     dtypes = ("float64",)  # Python floats are doubles
     devices = ("cpu",)
 
-    def __init__(self, dtype="float64", device="cpu"):
+    def __init__(self, dtype="float64", device=None):
         super().__init__(dtype, device)
         self.xp = xp
 

@@ -15,7 +15,7 @@ from ..checkpoint.schedules import segments
 from ..problems.mlp import split_parameters, squared_loss
 from ..namespace import tf_namespace
 from ..ops import PER_EXAMPLE_OPS, SECOND_ORDER_OPS
-from .base import Framework, Record, Unsupported, import_framework, register
+from .base import Framework, NoDevice, Record, Unsupported, import_framework, register
 
 DEVICES = {"cpu": "CPU", "cuda": "GPU", "gpu": "GPU"}   # adcost's device kinds -> TF's names
 # Measured with TensorFlow 2.21: a ForwardAccumulator nested in another one fails while tracing
@@ -62,8 +62,9 @@ class TensorFlow(Framework):
     second_order = SECOND_ORDER_OPS      # every composition and Hessian mode (adcost.ops)
     per_example = PER_EXAMPLE_OPS
 
-    def __init__(self, dtype="float64", device="cpu"):
+    def __init__(self, dtype="float64", device=None):
         super().__init__(dtype, device)
+        device = self.device   # None: $ADCOST_DEVICE, else the CPU
         kind, _, index = device.partition(":")
         if kind not in DEVICES or not (index or "0").isdigit():
             raise ValueError(f"tf: device must be one of {', '.join(DEVICES)} (optionally ':N'); "
@@ -76,7 +77,7 @@ class TensorFlow(Framework):
         # TF's soft placement would silently run "/GPU:0" ops on the CPU: refuse instead
         found = len(tf.config.list_physical_devices(DEVICES[kind]))
         if int(index or 0) >= found:
-            raise ValueError(f"tf: no device {self.tf_device} (TensorFlow sees {found} {DEVICES[kind]})")
+            raise NoDevice(f"tf: no device {self.tf_device} here (TensorFlow sees {found} {DEVICES[kind]})")
 
     # -- arrays --------------------------------------------------------------------
     def asindex(self, a):

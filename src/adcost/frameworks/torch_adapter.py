@@ -7,7 +7,7 @@ from ..checkpoint.schedules import SEGMENT_STRATEGIES, segments, sequential_segm
 from ..problems.mlp import split_parameters, squared_loss
 from ..namespace import torch_namespace
 from ..ops import PER_EXAMPLE_OPS, SECOND_ORDER_OPS
-from .base import Framework, Record, import_framework, register
+from .base import Framework, NoDevice, Record, import_framework, register
 
 
 @register(Record(
@@ -44,13 +44,21 @@ class Torch(Framework):
     second_order = SECOND_ORDER_OPS      # every composition and Hessian mode (adcost.ops)
     per_example = PER_EXAMPLE_OPS
 
-    def __init__(self, dtype="float64", device="cpu"):
+    def __init__(self, dtype="float64", device=None):
         super().__init__(dtype, device)
+        device = self.device   # None: $ADCOST_DEVICE, else the CPU
         torch = import_framework(self.record)  # lazy: no framework cost until used
 
         self.torch = torch
         self.xp = torch_namespace(torch)
         self.torch_dtype = getattr(torch, dtype)
+        kind, _, index = device.partition(":")
+        if kind in ("cuda", "gpu"):
+            self.device = f"cuda:{index or 0}"
+            found = torch.cuda.device_count() if torch.cuda.is_available() else 0
+            if int(index or 0) >= found:
+                raise NoDevice(f"torch: no CUDA device {self.device} here (torch {torch.__version__} "
+                               f"sees {found})")
 
     def asarray(self, a):
         return self.torch.as_tensor(np.asarray(a), dtype=self.torch_dtype, device=self.device)

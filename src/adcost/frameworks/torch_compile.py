@@ -33,7 +33,7 @@ from .torch_adapter import Torch
         "grad": "torch.compile(torch.func.grad(f), fullgraph=True)",
     }))
 class TorchCompiled(Variant, Torch):
-    def __init__(self, dtype="float64", device="cpu"):
+    def __init__(self, dtype="float64", device=None):
         super().__init__(dtype, device)
         config = self.torch._dynamo.config
         config.recompile_limit = max(config.recompile_limit, 1024)   # a case per shape
