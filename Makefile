@@ -31,7 +31,8 @@ check: $(STAMP)
 	$(BIN)/adcost check
 
 # The sweep: asv from this venv (-E adcost:same), results under results/asv for HEAD's commit,
-# one `asv run` per group of benchmarks (src/adcost/sweep.py) so a stop loses one group at most;
+# one `asv run` per group of benchmarks (per study in the quick grid: src/adcost/sweep.py) so a
+# stop loses one run at most;
 # `make resume` goes on where a stopped sweep left off.  ASV_ARGS='--show-stderr' prints every
 # skip's reason.  The site is built even when a benchmark failed; the exit status says so.
 MACHINE ?=

@@ -304,6 +304,12 @@ def test_noise_threshold_is_the_largest_spread_of_one_case():
     from adcost.measure import noise
     assert noise.threshold({"a": [1.0, 1.2, 1.1], "b": [2.0, 3.0], "c": [5.0]}) == 1.5
     assert noise.threshold({}) == 1.0
+    # probes taken before and after a long run: the machine's drift between them counts too
+    early = {"processes": 2, "frameworks": ["jax"], "cases": {"a": [1.0, 1.1]}, "seconds": 1.0}
+    late = {"processes": 2, "frameworks": ["jax"], "cases": {"a": [1.6, 1.7]}, "seconds": 1.0}
+    both = noise.combine([early, None, late])
+    assert both["threshold"] == pytest.approx(1.7) and both["processes"] == 4 and both["probes"] == 2
+    assert noise.combine([None]) == {}
 
 
 @pytest.mark.slow
@@ -362,3 +368,37 @@ def test_two_shards_merge_into_one_site(tmp_path):
     assert "machine shard-a" in page and "machine shard-b" in page
     assert (tmp_path / "results" / "figures" / "crossover_map.png").exists()
     assert (tmp_path / "results" / "figures" / "memory_depth.png").exists()
+
+
+def test_the_explorer_puts_two_machines_side_by_side(two_machines, tmp_path):
+    """A results folder with two machines: the crossover map's selector names each machine,
+    'Machines side by side' compares them (old-box is 3x faster on JacobianNM) and the table
+    holds both machines' rows."""
+    from adcost.analysis import explorer
+    parent = tmp_path / "results"
+    parent.mkdir()
+    (parent / "asv").symlink_to(two_machines)
+    page = explorer.build(load.load_asv(two_machines), parent, tmp_path / "site").read_text()
+    assert 'id="view-machines"' in page and "Machines: new-box -" in page
+    assert "on old-box" in page and "on new-box" in page          # the crossover selector
+    every = explorer.every_machine(load.load_asv(two_machines), parent)
+    assert set(every["machine"]) == {"old-box", "new-box"}
+    fig, _ = explorer.machines_view(every)
+    better = [t for t in fig.data if t.name.startswith("better")]   # new-box -> old-box: faster
+    assert better and len(better[0].y) > 0 and max(better[0].y) < 1 / 2
+
+
+def test_the_quick_grid_runs_each_study_in_one_asv_run():
+    from adcost import sweep
+    quick, full = sweep.runs(sweep.GROUPS, "quick"), sweep.runs(sweep.GROUPS, "full")
+    assert len(full) == len(sweep.GROUPS) and len(quick) == len({sweep.group_study(p) for _, p in sweep.GROUPS})
+    assert sorted(l for _, _, labels in quick for l in labels) == sorted(g[0] for g in sweep.GROUPS)
+    import re
+    width = next(r for r in quick if "roofline: matmul and bandwidth" in r[2])
+    assert re.search(width[1], "roofline.Matmul.track_flops_per_s") and \
+        re.search(width[1], "crossover.JacobianWidth.time_jacobian") and \
+        not re.search(width[1], "crossover.JacobianNM.time_jacobian")
+    # a run's load mark covers each of its groups' benchmarks
+    mark = {"group": width[0], "groups": width[2], "under_load": True}
+    assert load.under_load("roofline.Matmul.track_flops_per_s", [mark])
+    assert not load.under_load("crossover.JacobianNM.time_jacobian", [mark])

@@ -103,7 +103,8 @@ def parser() -> Parser:
     sub.add_parser("releases", add_help=False,
                    help="a framework's releases side by side in asv's virtualenvs "
                         "(adcost releases jax 0.9.2 0.10.2; --help for its options)"
-                   ).add_argument("rest", nargs=argparse.REMAINDER)
+                   ).add_argument("rest", nargs=argparse.REMAINDER,
+                                  help="FRAMEWORK VERSION VERSION ... [options]: see adcost releases --help")
 
     for name, text in (("tidy", "the tidy table (results/tidy.csv.gz) from the asv results"),
                        ("plots", "every figure, the summary table and the tidy table"),

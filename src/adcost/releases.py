@@ -7,7 +7,10 @@ environment per release (asv's environment matrix), everything else pinned.
 For each release asv builds a virtualenv with the framework's distributions at that version
 (jax and jaxlib: Record.distributions, those installed here), then adcost's wheel with
 constraints.txt for the rest (benchmarks/asv_install.py keeps what the matrix installed), and
-runs HEAD's benchmarks with only that framework listed ($ADCOST_FRAMEWORKS).  Results go to
+runs HEAD's benchmarks with only that framework listed ($ADCOST_FRAMEWORKS), one release after
+the other, with the noise probe before the first and after each: the threshold compare uses
+covers the spread between processes and the machine's drift over the run (the releases are
+timed minutes apart, never interleaved).  Results go to
 results/releases/asv/<machine>/ (apart from the sweep's: a figure never mixes two releases),
 each file stamped from inside its environment (the versions it really ran) and with the
 release it names (adcost_environment.release).  At the end `adcost compare` between the first
@@ -91,14 +94,17 @@ def environment_in(python: Path, cwd: Path) -> dict:
 
 
 def stamp(asv_dir: Path, machine: str, commit: str, env_dir: Path, cwd: Path,
-          mark: dict | None, refused: list[dict], probe: dict | None) -> list[Path]:
-    """Stamp each release's result file from inside its own environment; the files of the
-    environments where something was measured."""
+          mark: dict | None, refused: list[dict], probe: dict | None,
+          only: dict | None = None) -> list[Path]:
+    """Stamp each release's result file (those of the release `only` names) from inside its
+    own environment; the files of the environments where something was measured."""
     from .sweep import stamp_file
     done = []
     for path in sorted((asv_dir / machine).glob(f"{commit[:8]}-*.json")):
         data = json.loads(path.read_text())
         release = (data.get("adcost_environment") or {}).get("release") or data.get("requirements") or {}
+        if only is not None and {k: release.get(k) for k in only} != only:
+            continue
         python = env_python(env_dir, data["env_name"])
         try:
             env = environment_in(python, cwd)
@@ -148,35 +154,48 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(str(exc))
     root, commit = checkout().resolve(), git_head()
     python = "%d.%d" % sys.version_info[:2]
-    config = asv_config(results, **matrix(args.framework, args.versions, python))
     env_dir = root / ".asv" / "env"
     env = asv_environ({**os.environ, "ADCOST_GRID": grid, "ADCOST_RESULTS": str(results.resolve()),
                        FRAMEWORKS_VARIABLE: args.framework})
     asv = os.path.join(os.path.dirname(sys.executable), "asv")
+    config = asv_config(results, **matrix(args.framework, args.versions[:1], python))
     subprocess.run([asv, "machine", "--yes", "--machine", machine, *config], cwd=root, env=env,
                    check=True, stdout=subprocess.DEVNULL)
-    probe = None
-    if args.noise_processes >= 2:
-        print(f"=== releases: noise probe ({args.noise_processes} processes) ===", flush=True)
+
+    def probe(processes: int, when: str) -> dict | None:
+        if processes < 2:
+            return None
+        print(f"=== releases: noise probe {when} ({processes} processes) ===", flush=True)
         try:
-            probe = noise.probe(args.noise_processes, [args.framework])
+            return noise.probe(processes, [args.framework])
         except (RuntimeError, subprocess.TimeoutExpired) as exc:
-            print(f"releases: the noise probe failed ({exc}); compare falls back to its factor",
-                  file=sys.stderr)
+            print(f"releases: the noise probe failed ({exc})", file=sys.stderr)
+            return None
+
     from .bench import BenchState
     state = BenchState(paths.results(results) / "bench_state.json", scope=f"{grid}@{commit}")
     pattern = "|".join(f"(?:{p})" for _, p in groups)
-    cmd = [asv, "run", *config, "--launch-method", "forkserver", "--machine", machine,
-           "-b", pattern, f"{commit}^!", *args.asv_args]
     print(f"=== releases: {args.framework} {', '.join(args.versions)} ({' and '.join(names)} "
           f"pinned to each), grid {grid}, machine {machine} ===", flush=True)
-    start, since, before = time.perf_counter(), time.time(), load.snapshot()
-    code = subprocess.run(cmd, cwd=root, env=env).returncode
-    mark = load.mark(f"releases of {args.framework}", before, load.snapshot())
-    stamped = stamp(paths.asv_results(results), machine, commit, env_dir, root, mark,
-                    state.refusals(since), probe)
+    start, since = time.perf_counter(), time.time()
+    probes, codes, asv_dir = [probe(args.noise_processes, "before")], [], paths.asv_results(results)
+    for version in args.versions:   # one asv run per release, a probe after each: the drift
+        config = asv_config(results, **matrix(args.framework, [version], python))
+        print(f"=== releases: {args.framework} {version} ===", flush=True)
+        before = load.snapshot()
+        codes.append(subprocess.run([asv, "run", *config, "--launch-method", "forkserver",
+                                     "--machine", machine, "-b", pattern, f"{commit}^!",
+                                     *args.asv_args], cwd=root, env=env).returncode)
+        mark = {**load.mark(f"{args.framework} {version}", before, load.snapshot()),
+                "groups": [g[0] for g in groups]}
+        stamp(asv_dir, machine, commit, env_dir, root, mark, [], None, only={n: version for n in names})
+        probes.append(probe(min(2, args.noise_processes), f"after {version}"))
+    combined = noise.combine(probes) or None
+    stamped = stamp(asv_dir, machine, commit, env_dir, root, None, state.refusals(since), combined)
+    code = max(codes) if codes else 0
     print(f"releases: {len(stamped)} environments in {time.perf_counter() - start:.0f} s; results in "
-          f"{paths.asv_results(results) / machine}")
+          f"{asv_dir / machine}" + (f"; the machine's spread and drift over the run: "
+                                    f"{combined['threshold']:.2f}x ({combined['worst']})" if combined else ""))
     if len(stamped) < 2:
         print(f"releases: asv exit {code}; fewer than two releases measured, nothing to compare",
               file=sys.stderr)
@@ -186,7 +205,7 @@ def main(argv: list[str] | None = None) -> int:
     for version in args.versions[1:]:
         print(f"\n=== compare {first} -> {label({n: version for n in names})} ===", flush=True)
         compare.main([first, label({n: version for n in names}), "--results", str(paths.results())])
-    return 0 if code in (0, 2) else code
+    return 0 if all(c in (0, 2) for c in codes) else code
 
 
 if __name__ == "__main__":

@@ -1,9 +1,9 @@
 """Run the asv sweep in groups, so that an interrupted sweep keeps what it already measured.
 
 asv saves a run's results when the run ends and loses them on Ctrl-C.  This driver runs one
-`asv run` per group of benchmark classes (each from the project's venv, results under
-results/asv for HEAD's commit); asv merges every group into the same results file, so a
-stop loses the group in progress only.  `--resume` skips the groups already saved for HEAD's
+`asv run` per group of benchmark classes in the full grid, per study in the quick grid (`runs`;
+each from the project's venv, results under results/asv for HEAD's commit); asv merges every
+run into the same results file, so a stop loses the run in progress only.  `--resume` skips the groups already saved for HEAD's
 commit on this machine (asv's --skip-existing).
 
     python -m adcost.sweep --grid quick [--machine NAME] [--resume] [-- extra asv arguments]
@@ -89,6 +89,20 @@ GROUP_SECONDS = {
     "workloads: GMM, LSE, LSTM, BA, trajectory": (455, 2150),
     "workloads: bundle adjustment by blocks": (36, 66),
 }
+
+
+def runs(groups, grid: str) -> list[tuple[str, str, list[str]]]:
+    """The asv runs of a sweep: (label, -b pattern, the groups' labels).  The full grid runs
+    each group on its own (a stop loses one group at most); the quick grid runs each study's
+    groups in one `asv run` (each run pays about 25 s to discover the benchmarks and start the
+    forkserver with the frameworks imported: 15 runs of it were a quarter of the quick sweep)."""
+    if grid != "quick":
+        return [(label, pattern, [label]) for label, pattern in groups]
+    merged = {}
+    for label, pattern in groups:
+        merged.setdefault(group_study(pattern), []).append((label, pattern))
+    return [(" + ".join(l for l, _ in part), "|".join(f"(?:{p})" for _, p in part),
+             [l for l, _ in part]) for part in merged.values()]
 
 
 def shard_of(groups, index: int, count: int, grid: str) -> list:
@@ -281,8 +295,9 @@ def main(argv: list[str] | None = None) -> int:
         except (RuntimeError, subprocess.TimeoutExpired) as exc:
             print(f"sweep: the noise probe failed ({exc}); compare falls back to its factor",
                   file=sys.stderr)
-    for i, (label, pattern) in enumerate(groups, 1):
-        print(f"\n=== sweep [{i}/{len(groups)}] {label} (grid {args.grid}, "
+    planned = runs(groups, args.grid)
+    for i, (label, pattern, labels) in enumerate(planned, 1):
+        print(f"\n=== sweep [{i}/{len(planned)}] {label} (grid {args.grid}, "
               f"{time.perf_counter() - start:.0f} s so far) ===", flush=True)
         cmd = asv_command(pattern, args.machine, commit, args.resume, args.asv_args)
         before = load.snapshot()
@@ -290,7 +305,7 @@ def main(argv: list[str] | None = None) -> int:
             code = subprocess.run(cmd, cwd=checkout(), env=env).returncode
         except KeyboardInterrupt:
             code = 130
-        marked = load.mark(label, before, load.snapshot())
+        marked = {**load.mark(label, before, load.snapshot()), "groups": labels}
         if marked["under_load"]:
             loaded.append(marked)
             print(f"sweep: '{label}' ran under load (load average {marked['loadavg_before'][0]:.1f} "
@@ -309,10 +324,10 @@ def main(argv: list[str] | None = None) -> int:
         if code == 2:
             failed.append(label)
         stamp_environment(args.machine, commit, marked, refused, probe, device=device)
-    print(f"\nsweep: {len(groups)} groups in {time.perf_counter() - start:.0f} s; results in "
+    print(f"\nsweep: {len(groups)} groups in {len(planned)} asv runs, {time.perf_counter() - start:.0f} s; results in "
           f"{paths.asv_results()}" + (f"; failures in: {', '.join(failed)}" if failed else ""))
     if loaded:
-        print(f"sweep: WARNING: {len(loaded)} of {len(groups)} groups ran under load "
+        print(f"sweep: WARNING: {len(loaded)} of {len(planned)} asv runs ran under load "
               f"({', '.join(m['group'] for m in loaded)}): the machine had more runnable threads "
               "than CPUs, so their timings are not comparable; they are marked under_load in the "
               "results. Re-run them on a quiet machine.", file=sys.stderr)

@@ -258,7 +258,8 @@ def under_load(benchmark: str, marks: list[dict]) -> bool:
 
     from ..sweep import GROUPS
     labels = {label for label, pattern in GROUPS if re.search(pattern, benchmark)}
-    return any(m.get("under_load") for m in marks if m.get("group") in labels)
+    return any(m.get("under_load") for m in marks
+               if labels & set(m.get("groups") or [m.get("group")]))   # one run, several groups
 
 
 def latest(df: pd.DataFrame) -> pd.DataFrame:

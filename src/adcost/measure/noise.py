@@ -73,6 +73,24 @@ def probe(processes: int = PROCESSES, frameworks: list[str] | None = None,
             "seconds": round(time.perf_counter() - start, 1)}
 
 
+def combine(probes: list[dict]) -> dict:
+    """Probes taken at several times of one run (before, between and after the releases of
+    `adcost releases`) as one: every process's medians together, so the threshold covers the
+    drift of the machine over the run as well as the spread between processes."""
+    probes = [p for p in probes if p]
+    if not probes:
+        return {}
+    cases = {}
+    for p in probes:
+        for key, values in p["cases"].items():
+            cases.setdefault(key, []).extend(values)
+    spread = {k: max(v) / min(v) for k, v in cases.items()}
+    return {"processes": sum(p["processes"] for p in probes), "probes": len(probes),
+            "frameworks": probes[0]["frameworks"], "cases": cases, "spread": spread,
+            "threshold": threshold(cases), "worst": max(spread, key=spread.get) if spread else None,
+            "seconds": round(sum(p["seconds"] for p in probes), 1)}
+
+
 def main(argv: list[str] | None = None) -> int:
     from ..argv import Parser, at_least
 
