@@ -84,3 +84,12 @@ def test_the_explorer_shows_two_releases_side_by_side(two_releases, tmp_path):
     page = explorer.build(load.load(two_releases / "asv"), two_releases, tmp_path / "site").read_text()
     assert 'id="view-releases"' in page and "Releases: jax==0.9.2 jaxlib==0.9.2 " in page
     assert "Not built: no release comparison" not in page
+
+
+def test_releases_are_ordered_by_version_and_the_site_summarises_them(two_releases):
+    assert releases.ordered(["jax==0.10.2 jaxlib==0.10.2", "", "jax==0.9.2 jaxlib==0.9.2"]) == \
+        ["jax==0.9.2 jaxlib==0.9.2", "jax==0.10.2 jaxlib==0.10.2"]
+    from adcost.analysis import site
+    text = site.releases_html(two_releases)
+    assert "jax==0.9.2 jaxlib==0.9.2 → jax==0.10.2 jaxlib==0.10.2" in text
+    assert " slower or bigger, 0 faster" in text and "JacobianNM" in text

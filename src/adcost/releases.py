@@ -66,6 +66,21 @@ def label(pins: dict) -> str:
     return " ".join(f"{k}=={v}" for k, v in sorted(pins.items()))
 
 
+def ordered(labels) -> list[str]:
+    """Release labels oldest first (by the versions they pin), the empty label dropped."""
+    from packaging.version import InvalidVersion, Version
+
+    def key(text: str):
+        out = []
+        for pin in text.split():
+            try:
+                out.append(Version(pin.partition("==")[2]))
+            except InvalidVersion:
+                out.append(Version("0"))
+        return out
+    return sorted({str(x) for x in labels if isinstance(x, str) and x}, key=key)
+
+
 def matrix(framework: str, versions: list[str], python: str) -> dict:
     """asv configuration keys for one environment per release: the plain environment excluded,
     one `include` per release with each of the framework's distributions at that version."""

@@ -277,13 +277,13 @@ def releases_view(results: Path):
     """The framework releases `adcost releases` measured (results/releases/): each later release
     against the first, with compare's rule (the measured noise)."""
     from . import compare
-    from ..releases import folder
+    from ..releases import folder, ordered
 
     asv = load.paths.asv_results(folder(results))
     if not asv.is_dir():
         return None, ""
     every = load.latest(load.load_asv(asv, all_runs=True))
-    found = [r for r in dict.fromkeys(every.sort_values("date")["release"].dropna().astype(str)) if r]
+    found = ordered(every["release"].dropna().astype(str))   # oldest release first
     if len(found) < 2:
         return None, ""
     base = every[every["release"] == found[0]]

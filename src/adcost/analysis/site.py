@@ -171,6 +171,41 @@ def environment_html(df: pd.DataFrame, results: Path) -> str:
     return f"<table class='env'>{body}</table>" + refused
 
 
+def releases_html(results: Path, top: int = 8) -> str:
+    """The release comparisons of results/releases/ (adcost releases): per later release, how
+    many measurements got slower or faster beyond the noise, and the largest of each."""
+    from ..releases import folder, ordered
+    from . import compare
+    asv = load.paths.asv_results(folder(results))
+    if not asv.is_dir():
+        return ("<p class='missing'>No release comparison in these results: "
+                "<code>make releases RELEASES=\"jax 0.9.2 0.10.2\"</code>.</p>")
+    every = load.latest(load.load_asv(asv, all_runs=True))
+    found = ordered(every["release"].dropna().astype(str))   # oldest release first
+    parts = []
+    base = every[every["release"] == found[0]] if found else every.iloc[:0]
+    for other in found[1:]:
+        b = every[every["release"] == other]
+        t = compare.compare(base, b)
+        if t.empty:
+            continue
+        limit = compare.threshold(base, b, 1.10)
+        counts = t["change"].value_counts()
+        rows = pd.concat([t[t["change"] == "worse"].head(top),
+                          t[t["change"] == "better"].sort_values("ratio").head(top)])
+        body = "".join(f"<tr><td>{r['ratio']:.2f}×</td><td>{r['value_a']:.3g}</td><td>{r['value_b']:.3g}</td>"
+                       f"<td>{html.escape(str(r['unit']))}</td><td style='text-align:left'>"
+                       f"{html.escape(compare.label(r))}</td></tr>" for _, r in rows.iterrows())
+        parts.append(f"<h3>{html.escape(found[0])} → {html.escape(other)}</h3><p>{len(t)} measurements "
+                     f"in both: {int(counts.get('worse', 0))} slower or bigger, "
+                     f"{int(counts.get('better', 0))} faster or smaller beyond the noise (a ratio beyond "
+                     f"{limit:.2f}×, the machine's spread and drift over the run, and interquartile "
+                     f"ranges apart); every one in the <a href='explorer.html#releases'>explorer</a>.</p>"
+                     f"<table><tr><th>B/A</th><th>A</th><th>B</th><th>unit</th><th>measurement</th></tr>"
+                     f"{body}</table>")
+    return "".join(parts) or "<p class='missing'>Fewer than two releases measured.</p>"
+
+
 def build(results: Path | None = None, out: Path | None = None, df: pd.DataFrame | None = None) -> Path:
     results = paths.results(results)
     site = Path(out) if out else results / "site"
@@ -207,7 +242,7 @@ def build(results: Path | None = None, out: Path | None = None, df: pd.DataFrame
 <p><b><a href="explorer.html">Explore the results interactively</a></b> (crossover map, cost
 curves with the model, checkpointing trade-off, every measured row; works offline).</p>
 <nav>{" ".join(f'<a href="#{m.NAME}">{m.NAME.replace("_", " ")}</a>' for m in FIGURES)}
-<a href="#summary">summary</a> <a href="#model">cost model</a> <a href="#environment">environment</a></nav>
+<a href="#summary">summary</a> <a href="#model">cost model</a> <a href="#releases">releases</a> <a href="#environment">environment</a></nav>
 <h2 id="summary">Summary per framework</h2>
 <p>c_fwd, c_rev: fitted T_J/T_f = c·n (forward) and c·m (reverse), 95 % bootstrap CI; crossover ratio
 c_rev/c_fwd (forward mode wins while n &lt; ratio·m); R² (linearity): median over fixed m (n) of the affine fit of T_J/T_f against n (m), points of at least 100 µs, with the number of lines; ω: FLOPs of a VJP/JVP
@@ -215,6 +250,8 @@ over FLOPs of f; matmul fraction: best achieved FLOP/s of a Jacobian over the be
 {summary_block}
 {"".join(figure_html(m, figures, site) for m in FIGURES)}
 {model_html(figures)}
+<h2 id="releases">Framework releases side by side</h2>
+{releases_html(results)}
 <h2>Reference points from the literature</h2>
 <table>{refs}</table>
 <h2 id="environment">Environment</h2>
