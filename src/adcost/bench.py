@@ -128,7 +128,11 @@ def jacobian_modes() -> tuple[str, ...]:
 
 def dtype_for(framework: str) -> str:
     """SWEEP_DTYPE where the framework has it, else its only dtype (fd: float64)."""
-    dtypes = _adapter(framework).dtypes
+    return sweep_dtype(_adapter(framework).dtypes)
+
+
+def sweep_dtype(dtypes) -> str:
+    """The dtype the sweep runs an adapter with these dtypes at."""
     return SWEEP_DTYPE if SWEEP_DTYPE in dtypes else dtypes[0]
 
 

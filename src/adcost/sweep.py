@@ -69,25 +69,25 @@ def group_study(pattern: str) -> str:
     return study_of(f"{suite}.{classes[0]}.x")
 
 
-# Seconds each group took on the 2-vCPU reference VM (quick grid: a fresh clone's make bench,
-# 2026-12-01; full grid: the reference runs; the width group estimated): the weights of the
-# shard split.  A group not listed weighs 60 s.
+# Seconds each group took on the 2-vCPU reference VM (quick grid: the two shards of 3f4bef3,
+# one thread, each study's measured run split over its groups in the older proportions; full
+# grid: the reference runs): the weights of the shard split.  A group not listed weighs 60 s.
 GROUP_SECONDS = {
-    "compile time and FLOPs": (96, 655),
-    "Jacobians over n and m": (145, 957),
-    "Jacobians over depth": (47, 151),
-    "single JVP and VJP": (44, 281),
-    "Jacobians and batched primals over width": (127, 2696),
-    "roofline: matmul and bandwidth": (13, 45),
-    "checkpointing: bytes and time": (74, 360),
-    "checkpointing: peak RSS": (141, 807),
-    "forward mode over depth": (123, 213),
-    "second order: HVPs and Hessians": (97, 600),
-    "second order: per-example gradients": (38, 400),
-    "second order: peak RSS": (138, 400),
-    "second order: mixed-mode bracketings": (17, 60),
-    "workloads: GMM, LSE, LSTM, BA, trajectory": (455, 2150),
-    "workloads: bundle adjustment by blocks": (36, 66),
+    "compile time and FLOPs": (61, 655),
+    "Jacobians over n and m": (93, 957),
+    "Jacobians over depth": (30, 151),
+    "single JVP and VJP": (29, 281),
+    "Jacobians and batched primals over width": (137, 2696),
+    "roofline: matmul and bandwidth": (14, 45),
+    "checkpointing: bytes and time": (66, 360),
+    "checkpointing: peak RSS": (125, 807),
+    "forward mode over depth": (109, 213),
+    "second order: HVPs and Hessians": (84, 600),
+    "second order: per-example gradients": (33, 400),
+    "second order: peak RSS": (120, 400),
+    "second order: mixed-mode bracketings": (15, 60),
+    "workloads: GMM, LSE, LSTM, BA, trajectory": (376, 2150),
+    "workloads: bundle adjustment by blocks": (30, 66),
 }
 
 

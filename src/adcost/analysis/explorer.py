@@ -1,8 +1,9 @@
 """results/site/explorer.html: the results to explore, one self-contained page.
 
 Plotly figures (plotly.js inlined once: nothing is loaded from the network): the crossover map
-(log2 T_jacfwd / T_jacrev over n x m, the value and both times on hover; a selector for
-framework, width where the width study ran, and machine where the results hold several), the
+(log2 T_jacfwd / T_jacrev over n x m, the value and both times on hover; a selector over
+framework, dtype and depth (the sweep's: float32, depth 4), width where the width study ran,
+and machine where the results hold several), the
 cost curves with the cost model's lines (click a legend entry to toggle a framework and mode),
 the checkpointing trade-off (saved bytes against gradient time, the strategy on hover),
 framework releases side by side (`adcost releases`) and machines side by side (merged shards),
@@ -36,6 +37,13 @@ window.addEventListener('load', function () {
     root.setAttribute('data-error-list', window.__errors.join(' | '));
   }
   root.setAttribute('data-views', String(document.querySelectorAll('.js-plotly-plot').length));
+  root.setAttribute('data-load-ms', String(Math.round(performance.now())));   // since navigation
+  var polls = 0, ready = setInterval(function () {   // when the table (DataTables) is drawn
+    if (document.querySelector('table#view-table.dataTable') || ++polls > 500) {
+      clearInterval(ready);
+      root.setAttribute('data-ready-ms', polls > 500 ? 'never' : String(Math.round(performance.now())));
+    }
+  }, 20);
   if (location.hash !== '#selftest') { done('off'); return; }
   var div = document.getElementById('view-crossover');
   var menus = div && div.layout && div.layout.updatemenus;
@@ -92,6 +100,18 @@ def _selector(labels: list[str], per_label: list[list[bool]], titles: list[str] 
             "yanchor": "top", "showactive": True}
 
 
+def sweep_dtype(framework: str) -> str:
+    """'float32, ': the dtype the sweep runs a framework at (bench.SWEEP_DTYPE where it has it),
+    '' for a framework this checkout does not know."""
+    from ..bench import sweep_dtype as pick
+    from ..frameworks.base import framework_class
+    try:
+        dtypes = framework_class(framework).dtypes
+    except Exception:   # a framework of another checkout's results, or one not importable here
+        return ""
+    return f"{pick(dtypes)}, "
+
+
 def crossover_view(df: pd.DataFrame):
     """Heatmaps of log2(T_jacfwd / T_jacrev) over (n, m): one per framework (n x m sweep) and
     per (framework, width) of the width study; a selector shows one."""
@@ -103,10 +123,11 @@ def crossover_view(df: pd.DataFrame):
         rows = load.measured(df)
         rows = rows[(rows["benchmark"] == bench) & rows["op"].isin(["jacfwd", "jacrev"])]
         several = rows["machine"].astype(str).nunique() > 1   # a machine selector too
-        keys = ["framework"] + (["width"] if label == "width" else []) + (["machine"] if several else [])
+        keys = ["framework", "depth"] + (["width"] if label == "width" else []) + (["machine"] if several else [])
         for key, g in rows.groupby(keys):
             key = key if isinstance(key, tuple) else (key,)
             where = f" on {key[-1]}" if several else ""
+            kind = f"{sweep_dtype(str(key[0]))}depth {key[1]}"   # the sweep's dtype; the depth measured
             wide = g.pivot_table(index="n", columns=["m", "op"], values="value", aggfunc="median")
             if "jacfwd" not in wide.columns.get_level_values("op") or \
                     "jacrev" not in wide.columns.get_level_values("op"):
@@ -114,8 +135,8 @@ def crossover_view(df: pd.DataFrame):
             fwd = wide.xs("jacfwd", axis=1, level="op")
             rev = wide.xs("jacrev", axis=1, level="op").reindex_like(fwd)
             ratio = np.log2(fwd / rev)
-            width = key[1] if len(key) > 1 else int(g["width"].dropna().iloc[0]) if g["width"].notna().any() else None
-            name = f"{key[0]}" + (f", width {width}" if label == "width" else f" ({label}, width {width})") + where
+            width = key[2] if label == "width" else int(g["width"].dropna().iloc[0]) if g["width"].notna().any() else None
+            name = f"{key[0]} {kind}" + (f", width {width}" if label == "width" else f" ({label}, width {width})") + where
             custom = np.dstack([fwd.to_numpy() * 1e3, rev.to_numpy() * 1e3])
             panels.append((name, go.Heatmap(
                 z=ratio.to_numpy(), x=[str(m) for m in ratio.columns], y=[str(n) for n in ratio.index],
@@ -227,11 +248,13 @@ def table_html(df: pd.DataFrame) -> tuple[str, str]:
         if column != "value":
             rows[column] = rows[column].astype("string").fillna("")
     rows["value"] = rows["value"].map(lambda v: float(f"{v:.4g}"))
+    if "commit" in rows:
+        rows["commit"] = rows["commit"].str[:8]
     table = to_html_datatable(rows.reset_index(drop=True), connected=False, maxBytes=0,
                               column_filters="footer", pageLength=25, showIndex=False,
                               table_id="view-table", display_logo_when_loading=False,
                               classes="display compact", lengthMenu=[10, 25, 100, 1000],
-                              scrollX=True)
+                              scrollX=True, deferRender=True)
     return generate_init_offline_itables_html(options.dt_bundle) + table, \
         f"every measured row of tidy.csv.gz ({len(rows)} rows)"
 
