@@ -144,7 +144,8 @@ def test_the_explorer_works_offline_and_its_selector_changes_the_data(results, s
     root = re.search(r"<html[^>]*>", run.stdout).group(0)
     attrs = dict(re.findall(r'data-([a-z-]+)="([^"]*)"', root))
     assert attrs.get("selftest") == "changed", root
-    assert attrs.get("table") == "sorted,filtered", root   # DataTables: sort by value, search
+    # DataTables: sort by value, search, and a view's "Drawn from" link shows its rows
+    assert attrs.get("table") == "sorted,filtered,linked", root
     assert int(attrs.get("load-ms", 10 ** 6)) < 10_000 and attrs.get("ready-ms") not in (None, "never")
     assert attrs.get("errors") == "0", attrs.get("error-list")
     assert int(attrs.get("views", 0)) == 3   # crossover, cost, trade-off (one machine, no releases)

@@ -59,6 +59,14 @@ window.addEventListener('load', function () {
     tableTest(function (table) { root.setAttribute('data-table', table); done(state); });
   }, function (err) { window.__errors.push(String(err)); done('failed'); });
 });
+// "Drawn from" links: the table below shows the rows of that benchmark (its search box)
+document.addEventListener('click', function (e) {
+  var link = e.target.closest && e.target.closest('a.show-rows');
+  var search = document.querySelector('#view-table_wrapper .dt-search input');
+  if (!link || !search) { return; }
+  search.value = link.getAttribute('data-rows');
+  search.dispatchEvent(new Event('input', { bubbles: true }));
+});
 // the table: sorting by a column changes the first row; the search box filters the rows
 function tableTest(report) {
   var tries = 0;
@@ -77,7 +85,13 @@ function tableTest(report) {
       if (search) { search.value = 'jacrev'; search.dispatchEvent(new Event('input', { bubbles: true })); }
       setTimeout(function () {
         result.push(info() !== info0 && /jacrev/.test(firstRow()) ? 'filtered' : 'unfiltered');
-        report(result.join(','));
+        var link = document.querySelector('a.show-rows');   // a view's "Drawn from" link
+        if (!link) { report(result.join(',')); return; }
+        link.click();
+        setTimeout(function () {
+          result.push(firstRow().indexOf(link.getAttribute('data-rows')) >= 0 ? 'linked' : 'unlinked');
+          report(result.join(','));
+        }, 400);
       }, 400);
     }, 300);
   })();
@@ -292,7 +306,8 @@ def comparison_figure(tables: list[tuple[str, pd.DataFrame]], title: str):
     fig.update_layout(updatemenus=[_selector(names, visible, titles)] if len(names) > 1 else [],
                       title={"text": titles[0], "y": 0.97}, height=560, margin={"t": 110},
                       xaxis={"title": "measurements, sorted by ratio"},
-                      yaxis={"type": "log", "title": "B / A (time or bytes; above 1: B is slower or bigger)"})
+                      yaxis={"type": "log", "title": "B / A (above 1: B took longer or used more; "
+                                                            "for flop/s and bytes/s, B ran faster)"})
     return fig
 
 
@@ -381,9 +396,13 @@ def build(df: pd.DataFrame, results: Path, out: Path) -> Path:
             parts.append(f"<p class='missing'>{MISSING.get(key, 'Not built: its data is missing from these results.')}</p>")
             continue
         parts.append(_figure_html(fig, f"view-{key}", first))
-        parts.append(f"<p class='rows'>Drawn from: {html.escape(source)}"
-                     + (f" in <a href='../tidy.csv.gz'>tidy.csv.gz</a>" if key not in ("releases", "machines") else "")
-                     + ".</p>")
+        if key in ("releases", "machines"):
+            parts.append(f"<p class='rows'>Drawn from: {html.escape(source)}.</p>")
+        else:   # each benchmark a link that shows its rows in the table below
+            links = ", ".join(f"<a href='#table' class='show-rows' data-rows='{html.escape(b.rstrip('*'))}'>"
+                              f"{html.escape(b)}</a>" for b in source.split(", "))
+            parts.append(f"<p class='rows'>Drawn from: {links} in <a href='../tidy.csv.gz'>tidy.csv.gz</a> "
+                         "(a name shows its rows in the table).</p>")
         first = False
     described = html.escape(load.describe_run(df)) if not df.empty else "no results"
     page = f"""<!DOCTYPE html>
