@@ -93,3 +93,10 @@ def test_releases_are_ordered_by_version_and_the_site_summarises_them(two_releas
     text = site.releases_html(two_releases)
     assert "jax==0.9.2 jaxlib==0.9.2 → jax==0.10.2 jaxlib==0.10.2" in text
     assert " slower or bigger, 0 faster" in text and "JacobianNM" in text
+
+
+def test_sweep_and_releases_take_their_options_through_adcost(capsys):
+    assert cli(["sweep", "--shard", "3/2"]) == 2
+    assert "expected 1 <= I <= N" in capsys.readouterr().err
+    assert cli(["releases", "--help"]) == 0
+    assert "oldest first" in capsys.readouterr().out

@@ -1,4 +1,4 @@
-"""The `adcost` command: check, jacobian, profile, smoke, list, advise, compare, releases, tidy, plots, site."""
+"""The `adcost` command: check, jacobian, profile, smoke, list, advise, compare, sweep, releases, tidy, plots, site."""
 from __future__ import annotations
 
 import argparse
@@ -100,6 +100,10 @@ def parser() -> Parser:
         command.add_argument("--device", help="cpu, cuda, gpu or cuda:N (default $ADCOST_DEVICE, else "
                                               "cpu); a framework without it here is skipped with the reason")
     compare_arguments(sub.add_parser("compare", help="what got slower or bigger between two result sets"))
+    sub.add_parser("sweep", add_help=False,
+                   help="the asv sweep (make bench runs it): --grid, --shard I/N, --device, --resume; "
+                        "--help for its options").add_argument(
+        "rest", nargs=argparse.REMAINDER, help="its options: see adcost sweep --help")
     sub.add_parser("releases", add_help=False,
                    help="a framework's releases side by side in asv's virtualenvs "
                         "(adcost releases jax 0.9.2 0.10.2; --help for its options)"
@@ -274,12 +278,15 @@ def cmd_compare(args) -> int:
     return run(args)
 
 
-def cmd_releases(args) -> int:
-    from .releases import main
-    try:
-        return main(args.rest)
-    except SystemExit as stop:   # its parser's one-line error (exit 2) or --help (0)
-        return stop.code if isinstance(stop.code, int) else 2
+def cmd_passing(module: str):
+    """A command that hands its arguments to another module's main (sweep, releases)."""
+    def run(args) -> int:
+        import importlib
+        try:
+            return importlib.import_module(f"adcost.{module}").main(args.rest)
+        except SystemExit as stop:   # its parser's one-line error (exit 2) or --help (0)
+            return stop.code if isinstance(stop.code, int) else 2
+    return run
 
 
 def cmd_analysis(module: str):
@@ -296,11 +303,17 @@ def cmd_analysis(module: str):
 
 
 COMMANDS = {"check": cmd_check, "jacobian": cmd_jacobian, "smoke": cmd_smoke, "list": cmd_list,
-            "advise": cmd_advise, "compare": cmd_compare, "releases": cmd_releases, "profile": cmd_profile, "tidy": cmd_analysis("load"),
+            "advise": cmd_advise, "compare": cmd_compare, "releases": cmd_passing("releases"), "sweep": cmd_passing("sweep"), "profile": cmd_profile, "tidy": cmd_analysis("load"),
             "plots": cmd_analysis("plots"), "site": cmd_analysis("site")}
 
 
+PASSING = ("sweep", "releases")   # their own parsers take every argument after the name
+
+
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv and argv[0] in PASSING:   # argparse's REMAINDER would refuse a leading --option
+        return cmd_passing(argv[0])(argparse.Namespace(rest=argv[1:]))
     args = parser().parse_args(argv)
     try:
         check_environment()   # every ADCOST_* variable, before any work
