@@ -87,3 +87,9 @@ def test_the_site_lists_the_frameworks_that_had_no_device(tmp_path):
         {"machine": "box-cuda", "device": "cuda", "framework": "numpy", "reason": "numpy: CPU only"}]
     page = site.build(tmp_path).read_text()
     assert "Skipped: no such device" in page and "numpy: CPU only" in page
+
+
+def test_profile_on_a_missing_device_lists_every_framework_as_skipped(on_cuda):
+    from adcost.profiling import profile
+    df = profile(adcost.make_problem("mlp", n=2, m=2), frameworks=["numpy", "fd"], budget_s=5)
+    assert set(df["status"]) == {"skipped"} and df["note"].str.contains("CPU only").all()

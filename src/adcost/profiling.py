@@ -22,7 +22,7 @@ from typing import Any, Callable
 import numpy as np
 
 from . import ops
-from .frameworks.base import Unsupported, framework_class, missing_reason, records
+from .frameworks.base import Unsupported, device_reason, framework_class, missing_reason, records
 from .problems import PROBLEMS, Problem, custom_problem, make_problem, size_names
 
 MIN_SHARE_S = 2.0        # no mode is given less than this, even when the budget is nearly spent
@@ -300,8 +300,8 @@ def profile(fn, x0=None, data=None, frameworks=None, budget_s: float = 60.0, m: 
         name for name, rec in records().items() if name != "python" or problem.scalar]
     rows, usable = [], []
     for name in chosen:
-        reason = missing_reason(name)
-        if reason is not None:
+        reason = missing_reason(name) or (device_reason(name) if name in records() else None)
+        if reason is not None:   # not installed, or no $ADCOST_DEVICE here (--device cuda)
             if name not in records():
                 raise ValueError(f"profile: {reason}")
             rows.append(_row(name, "*", problem, {"status": "skipped", "note": reason}))
