@@ -108,25 +108,27 @@ def environment_in(python: Path, cwd: Path) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def stamp(asv_dir: Path, machine: str, commit: str, env_dir: Path, cwd: Path,
-          mark: dict | None, refused: list[dict], probe: dict | None,
-          only: dict | None = None) -> list[Path]:
-    """Stamp each release's result file (those of the release `only` names) from inside its
-    own environment; the files of the environments where something was measured."""
+def stamp(asv_dir: Path, machine: str, commit: str, env_dir: Path, cwd: Path, mark: dict | None,
+          refused: list[dict], probe: dict | None, only: dict | None = None,
+          seen: dict | None = None) -> list[Path]:
+    """Stamp each release's result file (those of the release `only` names) with its
+    environment as read from inside it (once: `seen` keeps it per file); the files of the
+    environments where something was measured."""
     from .sweep import stamp_file
+    seen = {} if seen is None else seen
     done = []
     for path in sorted((asv_dir / machine).glob(f"{commit[:8]}-*.json")):
         data = json.loads(path.read_text())
         release = (data.get("adcost_environment") or {}).get("release") or data.get("requirements") or {}
         if only is not None and {k: release.get(k) for k in only} != only:
             continue
-        python = env_python(env_dir, data["env_name"])
-        try:
-            env = environment_in(python, cwd)
-        except RuntimeError as exc:   # its install failed (asv said why): nothing ran in it
-            print(f"releases: {data['env_name']}: not stamped ({exc})", file=sys.stderr)
-            continue
-        stamp_file(path, env, mark, refused, probe, release=dict(release))
+        if path not in seen:
+            try:
+                seen[path] = environment_in(env_python(env_dir, data["env_name"]), cwd)
+            except RuntimeError as exc:   # its install failed (asv said why): nothing ran in it
+                print(f"releases: {data['env_name']}: not stamped ({exc})", file=sys.stderr)
+                continue
+        stamp_file(path, seen[path], mark, refused, probe, release=dict(release))
         values = [r[0] for r in (data.get("results") or {}).values() if isinstance(r, list) and r]
         if any(v is not None for x in values for v in (x if isinstance(x, list) else [x])):
             done.append(path)
@@ -194,6 +196,7 @@ def main(argv: list[str] | None = None) -> int:
           f"pinned to each), grid {grid}, machine {machine} ===", flush=True)
     start, since = time.perf_counter(), time.time()
     probes, codes, asv_dir = [probe(args.noise_processes, "before")], [], paths.asv_results(results)
+    seen: dict = {}   # each environment's record, read once from inside it
     for version in args.versions:   # one asv run per release, a probe after each: the drift
         config = asv_config(results, **matrix(args.framework, [version], python))
         print(f"=== releases: {args.framework} {version} ===", flush=True)
@@ -203,10 +206,12 @@ def main(argv: list[str] | None = None) -> int:
                                      *args.asv_args], cwd=root, env=env).returncode)
         mark = {**load.mark(f"{args.framework} {version}", before, load.snapshot()),
                 "groups": [g[0] for g in groups]}
-        stamp(asv_dir, machine, commit, env_dir, root, mark, [], None, only={n: version for n in names})
+        stamp(asv_dir, machine, commit, env_dir, root, mark, [], None, only={n: version for n in names},
+              seen=seen)
         probes.append(probe(min(2, args.noise_processes), f"after {version}"))
     combined = noise.combine(probes) or None
-    stamped = stamp(asv_dir, machine, commit, env_dir, root, None, state.refusals(since), combined)
+    stamped = stamp(asv_dir, machine, commit, env_dir, root, None, state.refusals(since), combined,
+                    seen=seen)
     code = max(codes) if codes else 0
     print(f"releases: {len(stamped)} environments in {time.perf_counter() - start:.0f} s; results in "
           f"{asv_dir / machine}" + (f"; the machine's spread and drift over the run: "

@@ -62,6 +62,24 @@ def release(spec: str, results=None) -> pd.DataFrame:
     return load.latest(df[df["release"].astype(str) == hits[0]])
 
 
+def releases(results=None) -> list[dict]:
+    """Each later release `adcost releases` measured (results/releases/) against the oldest:
+    {"a", "b" (release labels), "table" (compare's), "threshold"}; [] with fewer than two."""
+    from ..releases import folder, ordered
+    asv = load.paths.asv_results(folder(results))
+    if not asv.is_dir():
+        return []
+    every = load.latest(load.load_asv(asv, all_runs=True))
+    found = ordered(every["release"].dropna().astype(str))   # oldest release first
+    out = []
+    for other in found[1:]:
+        a, b = every[every["release"] == found[0]], every[every["release"] == other]
+        table = compare(a, b)
+        if not table.empty:
+            out.append({"a": found[0], "b": other, "table": table, "threshold": threshold(a, b, 1.10)})
+    return out
+
+
 def spread(a: pd.DataFrame, b: pd.DataFrame) -> float | None:
     """The larger process-to-process spread the two runs' noise probes measured (None: no probe)."""
     values = pd.concat([d.get("noise_threshold", pd.Series(dtype=float)) for d in (a, b)])

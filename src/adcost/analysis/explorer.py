@@ -313,22 +313,14 @@ def comparison_figure(tables: list[tuple[str, pd.DataFrame]], title: str):
 
 def releases_view(results: Path):
     """The framework releases `adcost releases` measured (results/releases/): each later release
-    against the first, with compare's rule (the measured noise)."""
+    against the oldest, with compare's rule (the measured noise)."""
     from . import compare
-    from ..releases import folder, ordered
-
-    asv = load.paths.asv_results(folder(results))
-    if not asv.is_dir():
+    pairs = compare.releases(results)
+    if not pairs:
         return None, ""
-    every = load.latest(load.load_asv(asv, all_runs=True))
-    found = ordered(every["release"].dropna().astype(str))   # oldest release first
-    if len(found) < 2:
-        return None, ""
-    base = every[every["release"] == found[0]]
-    tables = [(f"{found[0]} -> {r}", compare.compare(base, every[every["release"] == r]))
-              for r in found[1:]]
-    fig = comparison_figure([(n, t) for n, t in tables if not t.empty], "Releases")
-    return fig, f"results/releases/asv ({', '.join(found)})"
+    fig = comparison_figure([(f"{p['a']} -> {p['b']}", p["table"]) for p in pairs], "Releases")
+    names = dict.fromkeys([pairs[0]["a"]] + [p["b"] for p in pairs])
+    return fig, f"results/releases/asv ({', '.join(names)})"
 
 
 def machines_view(every: pd.DataFrame):

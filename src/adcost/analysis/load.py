@@ -172,8 +172,8 @@ def result_rows(path: Path, benchmarks: dict | None = None, machine: dict | None
 def release_of(data: dict) -> str:
     """The framework release a result file names ('jax==0.9.2 jaxlib==0.9.2', written by
     adcost.releases), or '' for the sweep's own environment."""
-    pins = (data.get("adcost_environment") or {}).get("release") or {}
-    return " ".join(f"{k}=={v}" for k, v in sorted(pins.items()))
+    from ..releases import label
+    return label((data.get("adcost_environment") or {}).get("release") or {})
 
 
 def result_files(asv_dir: Path) -> list[Path]:
@@ -184,22 +184,26 @@ def result_files(asv_dir: Path) -> list[Path]:
                   if named.match(p.name) and p.parent.name != "html")
 
 
+def stamps(asv_dir: Path):
+    """(path, data, adcost_environment) of every readable result file under asv_dir."""
+    for path in result_files(asv_dir):
+        try:
+            data = json.loads(path.read_text())
+        except (OSError, ValueError):
+            continue
+        yield path, data, data.get("adcost_environment") or {}
+
+
 def refusals(asv_dir: Path, df: pd.DataFrame | None = None) -> list[dict]:
     """The cases the validation gate refused in the sweep (adcost_environment.refused of each
     result file), each with its machine and commit; only the runs in `df` when given."""
     shown = None if df is None or df.empty else {
         (str(m), str(c)[:8]) for m, c in zip(df["machine"], df["commit"])}
     found = []
-    for path in result_files(asv_dir):
-        try:
-            data = json.loads(path.read_text())
-        except (OSError, ValueError):
-            continue
+    for path, data, env in stamps(asv_dir):
         machine, commit = path.parent.name, str(data.get("commit_hash", path.name))[:8]
-        if shown is not None and (machine, commit) not in shown:
-            continue
-        for entry in (data.get("adcost_environment") or {}).get("refused") or []:
-            found.append({"machine": machine, "commit": commit, **entry})
+        if shown is None or (machine, commit) in shown:
+            found += [{"machine": machine, "commit": commit, **entry} for entry in env.get("refused") or []]
     return found
 
 
@@ -208,16 +212,11 @@ def device_gaps(asv_dir: Path, df: pd.DataFrame | None = None) -> list[dict]:
     (adcost_environment.device.unavailable): their rows are skipped."""
     shown = None if df is None or df.empty else {str(m) for m in df["machine"]}
     found = {}
-    for path in result_files(asv_dir):
-        try:
-            data = json.loads(path.read_text())
-        except (OSError, ValueError):
-            continue
-        device = (data.get("adcost_environment") or {}).get("device") or {}
-        if shown is not None and path.parent.name not in shown:
-            continue
-        for fw, reason in (device.get("unavailable") or {}).items():
-            found[path.parent.name, device.get("name"), fw] = reason
+    for path, _, env in stamps(asv_dir):
+        device = env.get("device") or {}
+        if shown is None or path.parent.name in shown:
+            for fw, reason in (device.get("unavailable") or {}).items():
+                found[path.parent.name, device.get("name"), fw] = reason
     return [{"machine": m, "device": d, "framework": f, "reason": r} for (m, d, f), r in sorted(found.items())]
 
 

@@ -174,32 +174,24 @@ def environment_html(df: pd.DataFrame, results: Path) -> str:
 def releases_html(results: Path, top: int = 8) -> str:
     """The release comparisons of results/releases/ (adcost releases): per later release, how
     many measurements got slower or faster beyond the noise, and the largest of each."""
-    from ..releases import folder, ordered
     from . import compare
-    asv = load.paths.asv_results(folder(results))
-    if not asv.is_dir():
+    pairs = compare.releases(results)
+    if not pairs:
         return ("<p class='missing'>No release comparison in these results: "
                 "<code>make releases RELEASES=\"jax 0.9.2 0.10.2\"</code>.</p>")
-    every = load.latest(load.load_asv(asv, all_runs=True))
-    found = ordered(every["release"].dropna().astype(str))   # oldest release first
     parts = []
-    base = every[every["release"] == found[0]] if found else every.iloc[:0]
-    for other in found[1:]:
-        b = every[every["release"] == other]
-        t = compare.compare(base, b)
-        if t.empty:
-            continue
-        limit = compare.threshold(base, b, 1.10)
+    for pair in pairs:
+        t = pair["table"]
         counts = t["change"].value_counts()
         rows = pd.concat([t[t["change"] == "worse"].head(top),
                           t[t["change"] == "better"].sort_values("ratio").head(top)])
         body = "".join(f"<tr><td>{r['ratio']:.2f}×</td><td>{r['value_a']:.3g}</td><td>{r['value_b']:.3g}</td>"
                        f"<td>{html.escape(str(r['unit']))}</td><td style='text-align:left'>"
                        f"{html.escape(compare.label(r))}</td></tr>" for _, r in rows.iterrows())
-        parts.append(f"<h3>{html.escape(found[0])} → {html.escape(other)}</h3><p>{len(t)} measurements "
+        parts.append(f"<h3>{html.escape(pair['a'])} → {html.escape(pair['b'])}</h3><p>{len(t)} measurements "
                      f"in both: {int(counts.get('worse', 0))} slower or bigger, "
                      f"{int(counts.get('better', 0))} faster or smaller beyond the noise (a ratio beyond "
-                     f"{limit:.2f}×, the machine's spread and drift over the run, and interquartile "
+                     f"{pair['threshold']:.2f}×, the machine's spread and drift over the run, and interquartile "
                      f"ranges apart); every one in the <a href='explorer.html#releases'>explorer</a>.</p>"
                      f"<table><tr><th>B/A</th><th>A</th><th>B</th><th>unit</th><th>measurement</th></tr>"
                      f"{body}</table>")

@@ -118,14 +118,14 @@ def default_device(environ=None) -> str:
 
 def device_reasons(device: str, names) -> dict[str, str]:
     """Why each of `names` cannot run on `device` here (those that can are left out): its
-    adapter is built on the device (importing the framework) at its first dtype."""
+    adapter is built on the device (importing the framework)."""
     reasons = {}
     for name in names:
         reason = missing_reason(name)
         if reason is None:
             try:
                 cls = framework_class(name)
-                cls(dtype=cls.dtypes[-1] if "float32" not in cls.dtypes else "float32", device=device)
+                cls(dtype=cls.dtypes[0], device=device)
             except (Unsupported, FrameworkMissing) as exc:
                 reason = str(exc)
         if reason:
