@@ -38,6 +38,10 @@ class Workload(_Timed):
         if (framework == "fd") != (mode == "fd"):
             raise Skip("finite differences are the fd framework's only mode"
                        if framework == "fd" else f"{framework} has no mode 'fd'")
+        if (framework, mode, grids.workload_sizes(workload)[0]) in GRID["leave_out"]:
+            raise Skip(f"{framework}'s {mode} of {workload.partition(':')[0]} is left out of the "
+                       f"{grids.grid_name()} grid (it traces for tens of seconds; ADCOST_GRID=full "
+                       "runs it)")
         self.case = _case(framework, mode, workload)
 
     def time_workload(self, framework, mode, workload):

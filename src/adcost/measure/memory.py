@@ -181,6 +181,44 @@ def peak_rss(spec: dict, timeout: float = 300) -> dict:
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
+# Probes run side by side: a probe's peak RSS is its own process's, whatever runs beside it
+# (each probe is one-threaded under ADCOST_THREADS=1).  Two at a time on the 2-core reference
+# VM; one where there is one core.
+PROBE_WORKERS = max(1, min(2, os.cpu_count() or 1))
+
+
+def spec_key(spec: dict) -> str:
+    """One probe's key: its spec as sorted JSON."""
+    return json.dumps(spec, sort_keys=True)
+
+
+def peak_rss_many(specs: list[dict], timeout: float = 300,
+                  workers: int | None = None) -> dict[str, dict | str]:
+    """peak_rss of every spec, `workers` fresh processes at a time: {spec_key: result, or the
+    error's text}; a failed probe fails only its own entry."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def one(spec):
+        try:
+            return peak_rss(dict(spec), timeout=timeout)
+        except (RuntimeError, subprocess.TimeoutExpired) as exc:
+            return f"{type(exc).__name__}: {exc}"
+
+    with ThreadPoolExecutor(max_workers=workers or PROBE_WORKERS) as pool:
+        found = list(pool.map(one, specs))
+    return {spec_key(s): r for s, r in zip(specs, found)}
+
+
+def cached_peak(cache: dict, spec: dict) -> int:
+    """A probe's peak RSS bytes from peak_rss_many's answer; RuntimeError if it failed."""
+    found = cache.get(spec_key(spec))
+    if found is None:
+        raise RuntimeError(f"peak-RSS probe {spec} was not run")
+    if isinstance(found, str):
+        raise RuntimeError(found)
+    return found["peak_rss_bytes"]
+
+
 def _child(spec: dict) -> dict:
     if "op" in spec:   # any operation of adcost.prepare: {"problem", "framework", "op", "dtype", sizes}
         from ..cases import prepare
