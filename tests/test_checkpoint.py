@@ -235,8 +235,11 @@ def test_probes_side_by_side_keep_each_answer_and_each_failure(monkeypatch):
     running, most = [0], [0]
     lock = threading.Lock()
 
-    def fake(spec, timeout=300):
+    used = set()
+
+    def fake(spec, timeout=300, cpu=None):
         with lock:
+            used.add(cpu)
             running[0] += 1
             most[0] = max(most[0], running[0])
         clock.sleep(0.05)
@@ -247,9 +250,11 @@ def test_probes_side_by_side_keep_each_answer_and_each_failure(monkeypatch):
         return {"peak_rss_bytes": 1000 * spec["depth"]}
 
     monkeypatch.setattr(memory, "peak_rss", fake)
+    monkeypatch.setattr(memory.os, "cpu_count", lambda: 2)
     specs = [{"framework": "numpy", "strategy": "none", "depth": d} for d in (1, 2, 3, 4)]
     got = memory.peak_rss_many(specs, workers=2)
     assert most[0] == 2
+    assert used == {0, 1}        # each probe pinned to a CPU of its own
     assert [memory.cached_peak(got, specs[i]) for i in (0, 1, 3)] == [1000, 2000, 4000]
     with pytest.raises(RuntimeError, match="boom"):
         memory.cached_peak(got, specs[2])
