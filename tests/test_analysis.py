@@ -230,9 +230,7 @@ def test_advisor_uses_the_cost_model_of_the_width_study(tidy):
     from adcost.analysis import costmodel
     a = advise.advise(tidy, 16, 64, framework="torch", width=256)
     pred = {p.mode: p for p in a.predictions}
-    c0, alpha, beta = fx.MODEL["jacfwd"]
-    f, b = costmodel.work("jacfwd", 16, 64, fx.FIXED_DEPTH, 256)
-    truth = c0 + max(alpha * f / fx.PEAK_FLOPS["torch"], beta * b / fx.BANDWIDTH["torch"])
+    truth = fx.model_time("torch", "jacfwd", 256, 16, 64)
     assert pred["jacfwd"].seconds == pytest.approx(truth, rel=0.1)
     assert pred["jacfwd"].low < pred["jacfwd"].seconds < pred["jacfwd"].high
     assert pred["jacfwd"].regime in costmodel.REGIMES and pred["jacfwd"].source == "cost model"

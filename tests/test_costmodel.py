@@ -10,8 +10,9 @@ import pytest
 from adcost.analysis import costmodel as cm
 
 PEAK, BAND = 1e11, 2e10
-TRUE = {("fw", "jacfwd"): (20e-6, 1.5, 1.2), ("fw", "jacrev"): (60e-6, 2.0, 1.1),
-        ("fw", "primal"): (5e-6, 1.2, 1.0)}
+# (c0, alpha, beta, delta): jacrev passes over its weights three more times outside the roofline
+TRUE = {("fw", "jacfwd"): (20e-6, 1.5, 1.2, 0.0), ("fw", "jacrev"): (60e-6, 2.0, 1.1, 3.0),
+        ("fw", "primal"): (5e-6, 1.2, 1.0, 0.0)}
 
 
 def synthetic(noise=0.03, seed=0) -> pd.DataFrame:
@@ -21,20 +22,21 @@ def synthetic(noise=0.03, seed=0) -> pd.DataFrame:
     for (fw, mode), width, n, m in itertools.product(TRUE, (16, 64, 256, 1024, 2048),
                                                      (4, 64, 1024), (4, 64, 1024)):
         batch = 1 if mode != "primal" else n
-        f, b = cm.work(mode, n, m, 4, width, batch)
-        c0, alpha, beta = TRUE[fw, mode]
-        t = c0 + max(alpha * f / PEAK, beta * b / BAND)
+        f, b, w = cm.work(mode, n, m, 4, width, batch)
+        c0, alpha, beta, delta = TRUE[fw, mode]
+        t = c0 + max(alpha * f / PEAK, beta * b / BAND) + delta * w / BAND
         rows.append({"framework": fw, "mode": mode, "n": n, "m": m, "width": width, "depth": 4,
                      "batch": batch, "seconds": t * math.exp(rng.normal(0, noise)),
-                     "flops": f, "bytes": b})
+                     "flops": f, "bytes": b, "weights": w})
     return pd.DataFrame(rows)
 
 
 def test_work_counts_the_matmuls_and_the_weights_read():
-    f, b = cm.work("primal", 8, 2, 1, 16)          # layers 8x16, 16x2
+    f, b, w = cm.work("primal", 8, 2, 1, 16)       # layers 8x16, 16x2
     assert f == 2 * (8 * 16 + 16 * 2) + 3 * 18 and b == 4 * (160 + 18 + 8 + 3 * 18)
-    fwd_f, _ = cm.work("jacfwd", 8, 2, 1, 16)
-    rev_f, _ = cm.work("jacrev", 8, 2, 1, 16)
+    assert w == 4 * (160 + 18) == cm.work("jacrev", 8, 2, 1, 16).weights   # weights and biases
+    fwd_f = cm.work("jacfwd", 8, 2, 1, 16).flops
+    rev_f = cm.work("jacrev", 8, 2, 1, 16).flops
     assert fwd_f - f == 2 * 8 * 160 + 2 * 8 * 18 and rev_f - f == 2 * 2 * 160 + 2 * 2 * 24
     assert cm.work("primal", 8, 2, 1, 16, batch=4)[0] == 4 * f
     with pytest.raises(ValueError, match="no cost model for 'hessian'"):
@@ -44,15 +46,25 @@ def test_work_counts_the_matmuls_and_the_weights_read():
 def test_the_fit_recovers_known_constants_and_regimes():
     pts = synthetic(noise=0.0)
     fits = cm.fit_all(pts, pd.DataFrame({"peak": [PEAK], "bandwidth": [BAND]}, index=["fw"]))
-    for key, (c0, alpha, beta) in TRUE.items():
+    for key, (c0, alpha, beta, delta) in TRUE.items():
         fit = fits[key]
         assert fit.c0 == pytest.approx(c0, rel=0.05) and fit.alpha == pytest.approx(alpha, rel=0.05)
         assert fit.beta == pytest.approx(beta, rel=0.05) and fit.spread < 0.01
+        assert fit.delta == pytest.approx(delta, abs=0.05)   # none where there is none
     fwd = fits["fw", "jacfwd"]
     assert fwd.regime(*cm.work("jacfwd", 4, 4, 4, 16)) == "overhead"
     assert fwd.regime(*cm.work("jacfwd", 1024, 4, 4, 2048)) == "compute"
-    f, b = cm.work("jacfwd", 4, 4, 4, 2048)        # 4 tangents: the weights' bytes dominate
-    assert fwd.regime(f, b) == "memory"
+    # 4 tangents: the weights' bytes dominate
+    assert fwd.regime(*cm.work("jacfwd", 4, 4, 4, 2048)) == "memory"
+    # jacrev's extra weight passes count as memory traffic: memory-bound at 4 cotangents
+    assert fits["fw", "jacrev"].regime(*cm.work("jacrev", 4, 4, 4, 2048)) == "memory"
+
+
+def test_without_weight_bytes_the_fit_has_three_constants():
+    pts = synthetic(noise=0.0)
+    g = pts[(pts["mode"] == "jacfwd")]
+    fit = cm.fit_mode(g["seconds"], g["flops"], g["bytes"], PEAK, BAND, "fw", "jacfwd")
+    assert fit.delta == 0.0 and fit.c0 == pytest.approx(20e-6, rel=0.05)
 
 
 def test_held_out_widths_are_predicted_within_the_noise():
@@ -109,9 +121,10 @@ def test_the_report_of_fixture_results_recovers_the_model_it_was_timed_with(tmp_
     cross = pd.DataFrame(rep["crossovers"]).dropna()
     assert len(cross) >= 4 and (cross["ratio"] < 1.5).all()
     fits = cm.fits_from(json.loads(json.dumps(rep)))
-    c0, alpha, beta = fx.MODEL["jacrev"]
+    c0, alpha, beta, delta = fx.MODEL["jacrev"]
     assert fits["torch", "jacrev"].c0 == pytest.approx(c0, rel=0.15)
     assert fits["torch", "jacrev"].beta == pytest.approx(beta, rel=0.15)
+    assert fits["torch", "jacrev"].delta == pytest.approx(delta, rel=0.25)
     assert 0.5 < min(rep["compute_bound"].values()) and max(rep["compute_bound"].values()) < 3
 
 
@@ -139,3 +152,40 @@ def test_break_even_pairs_each_variant_with_its_framework():
     assert rows["torch_compile", "primal"]["break_even_calls"] is None
     assert rows["jax", "jacfwd"]["eager"] == "jax_eager"
     assert rows["jax", "jacfwd"]["break_even_calls"] == pytest.approx(0.1 / (1e-3 - 1e-5))
+
+
+def _pair(ratios, ns=(4, 16, 64, 256, 1024), width=16, m=64):
+    """jacfwd and jacrev points whose ratio T_fwd / T_rev at each n is `ratios`."""
+    rows = []
+    for n, r in zip(ns, ratios):
+        rows.append({"framework": "fw", "mode": "jacrev", "n": n, "m": m, "width": width,
+                     "seconds": 1e-4})
+        rows.append({"framework": "fw", "mode": "jacfwd", "n": n, "m": m, "width": width,
+                     "seconds": 1e-4 * r})
+    return pd.DataFrame(rows)
+
+
+def test_the_measured_crossover_ignores_noise_below_it():
+    """Measured: forward a little slower at n = 4 (noise), faster at 16 and 64, far slower from
+    256 on. The first sign change (n about 5) is noise; the monotone gap crosses between 64
+    and 256, and the modes are told apart (beyond 1.25x) at 64 and at 256."""
+    cross = cm.measured_crossovers(_pair([1.05, 0.78, 0.56, 2.9, 13.6]), tolerance=1.25)
+    row = cross.iloc[0]
+    assert 64 < row["n_measured"] < 256
+    assert row["n_low"] == 64 and row["n_high"] == 256
+    # a gap of one sign over every measured n: no crossover
+    assert cm.measured_crossovers(_pair([1.2, 1.5, 2, 4, 9]), tolerance=1.25).empty
+    # forward and reverse within 1.25x from n = 16 to 256: the interval says so
+    flat = cm.measured_crossovers(_pair([0.5, 1.1, 0.95, 1.05, 3.0]), tolerance=1.25).iloc[0]
+    assert flat["n_low"] == 4 and flat["n_high"] == 1024
+
+
+def test_crossover_agreement_is_within_the_factor_of_the_point_or_of_the_interval():
+    cross = pd.DataFrame([
+        {"n_measured": 100.0, "n_low": 64.0, "n_high": 256.0, "n_model": 140.0},   # point
+        {"n_measured": 20.0, "n_low": 4.0, "n_high": 256.0, "n_model": 200.0},     # interval
+        {"n_measured": 20.0, "n_low": 16.0, "n_high": 64.0, "n_model": 200.0},     # neither
+        {"n_measured": 20.0, "n_low": 16.0, "n_high": None, "n_model": 5000.0},    # open above
+        {"n_measured": 20.0, "n_low": 16.0, "n_high": 64.0, "n_model": math.nan},  # no model
+    ])
+    assert cm.crossover_agreement(cross).tolist() == [True, True, False, True, False]

@@ -204,14 +204,14 @@ def model_predictions(df, n: int, m: int, depth: int | None, width: int | None,
     for (fw, mode), fit in costmodel.fits_from(report).items():
         if mode == "primal" or (framework and fw != framework):
             continue
-        flops, nbytes = costmodel.work(mode, n, m, depth, width)
-        seconds = float(fit.predict(flops, nbytes))
+        moved = costmodel.work(mode, n, m, depth, width)
+        seconds = float(fit.predict(*moved))
         # the interval: the larger of the fit's 90th-percentile residual and the 90th-percentile
         # error on the widths held out of the fit
         factor = math.exp(max(fit.spread, math.log1p(held.get((fw, mode), 0.0))))
         out.append(Prediction(fw, mode, seconds,
                               fit.extrapolated(n=n, m=m, width=width, depth=depth), api_of(fw, mode),
-                              seconds / factor, seconds * factor, str(fit.regime(flops, nbytes)),
+                              seconds / factor, seconds * factor, str(fit.regime(*moved)),
                               "cost model"))
     return out, report
 

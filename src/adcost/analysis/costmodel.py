@@ -1,14 +1,17 @@
-"""A cost model that explains and predicts the mlp problem's times: a fixed cost per call plus a
-roofline term,
+"""A cost model that explains and predicts the mlp problem's times: a fixed cost per call, a
+roofline term, and the passes over the weights that do not overlap with it,
 
-    T(op, point) = c0 + max(alpha * F / P,  beta * B / W)
+    T(op, point) = c0 + max(alpha * F / P,  beta * B / W) + delta * B_w / W
 
 F and B are the FLOPs and bytes one call of the operation moves at the point (`work`: analytic,
-from the layer shapes), P the framework's matmul throughput (roofline.Matmul, flop/s) and W its
-memory bandwidth (roofline.Bandwidth, bytes/s), both measured in the same run. c0 (seconds),
-alpha and beta (how far the operation runs below the measured rates: 1 = at the rate) are
-fitted per framework and mode by least squares on log T. The largest of the three terms names
-the point's regime: overhead, memory or compute.
+from the layer shapes), B_w the bytes of the weights and biases (read once per pass), P the
+framework's matmul throughput (roofline.Matmul, flop/s) and W its memory bandwidth
+(roofline.Bandwidth, bytes/s), both measured in the same run. c0 (seconds), alpha and beta (how
+far the operation runs below the measured rates: 1 = at the rate) and delta (the weight passes
+outside the roofline: 0 when the weights are read only while the matmuls run, about 1 when a
+second pass reads them again, far above 1 when the framework copies or transposes them each
+call) are fitted per framework and mode by least squares on log T. The largest of overhead
+(c0), compute (alpha F / P) and memory (beta B / W + delta B_w / W) names the point's regime.
 
 Only the vectorized Jacobians (jacfwd: all n tangents in one pass; jacrev: all m cotangents)
 and the primal batched over k inputs are modelled; the loop modes are k single calls.
@@ -19,6 +22,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, field
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -35,25 +39,34 @@ def layer_dims(n: int, m: int, depth: int, width: int) -> list[tuple[int, int]]:
     return list(zip(dims[:-1], dims[1:]))
 
 
+class Work(NamedTuple):
+    """What one call moves: FLOPs, bytes, and the bytes of the weights and biases among them."""
+    flops: float
+    bytes: float
+    weights: float
+
+
 def work(op: str, n: int, m: int, depth: int, width: int, batch: int = 1,
-         itemsize: int = 4) -> tuple[float, float]:
-    """(FLOPs, bytes) of one call of `op` on mlp(n, m, depth, width): weights and biases read
-    once per pass, activations written and read (pre-activation, bias add, tanh: three
-    touches per value), tangents or cotangents pushed as one batch."""
+         itemsize: int = 4) -> Work:
+    """(FLOPs, bytes, weight bytes) of one call of `op` on mlp(n, m, depth, width): weights and
+    biases read once per pass, activations written and read (pre-activation, bias add, tanh:
+    three touches per value), tangents or cotangents pushed as one batch."""
     shapes = layer_dims(n, m, depth, width)
     weights = float(sum(a * b for a, b in shapes))
     outs = float(sum(b for _, b in shapes))          # values produced per input (biases too)
     ins = float(sum(a for a, _ in shapes))
+    held = itemsize * (weights + outs)
     if op == "primal":
         k = batch
-        return 2 * k * weights + 3 * k * outs, itemsize * (weights + outs + k * (n + 3 * outs))
-    primal_f, primal_b = work("primal", n, m, depth, width, 1, itemsize)
+        return Work(2 * k * weights + 3 * k * outs, itemsize * (weights + outs + k * (n + 3 * outs)),
+                    held)
+    primal_f, primal_b, _ = work("primal", n, m, depth, width, 1, itemsize)
     if op == "jacfwd":        # n tangents through every layer: (n, fan_in) @ W, times tanh'
-        return (primal_f + 2 * n * weights + 2 * n * outs,
-                primal_b + itemsize * (weights + n * n + 3 * n * outs))
+        return Work(primal_f + 2 * n * weights + 2 * n * outs,
+                    primal_b + itemsize * (weights + n * n + 3 * n * outs), held)
     if op == "jacrev":        # m cotangents back through every layer: (m, fan_out) @ W^T
-        return (primal_f + 2 * m * weights + 2 * m * ins,
-                primal_b + itemsize * (weights + m * m + 3 * m * ins))
+        return Work(primal_f + 2 * m * weights + 2 * m * ins,
+                    primal_b + itemsize * (weights + m * m + 3 * m * ins), held)
     raise ValueError(f"no cost model for {op!r}; modelled: {', '.join(MODES)}")
 
 
@@ -70,19 +83,22 @@ class ModeFit:
     points: int
     spread: float             # 90th percentile of |log(T / model)| on the fit's points
     ranges: dict = field(default_factory=dict)   # size -> (lo, hi) of the fit's points
+    delta: float = 0.0        # weight passes outside the roofline: delta * B_w / W seconds
 
-    def terms(self, flops, nbytes):
+    def terms(self, flops, nbytes, weights=0.0):
+        """(overhead, compute, roofline memory, weight passes) in seconds."""
         flops, nbytes = np.asarray(flops, float), np.asarray(nbytes, float)
         return (np.full(np.shape(flops), self.c0), self.alpha * flops / self.peak,
-                self.beta * nbytes / self.bandwidth)
+                self.beta * nbytes / self.bandwidth,
+                self.delta * np.asarray(weights, float) / self.bandwidth)
 
-    def predict(self, flops, nbytes):
-        over, compute, memory = self.terms(flops, nbytes)
-        return over + np.maximum(compute, memory)
+    def predict(self, flops, nbytes, weights=0.0):
+        over, compute, memory, passes = self.terms(flops, nbytes, weights)
+        return over + np.maximum(compute, memory) + passes
 
-    def regime(self, flops, nbytes):
-        over, compute, memory = self.terms(flops, nbytes)
-        stacked = np.stack(np.broadcast_arrays(over, memory, compute))
+    def regime(self, flops, nbytes, weights=0.0):
+        over, compute, memory, passes = self.terms(flops, nbytes, weights)
+        stacked = np.stack(np.broadcast_arrays(over, memory + passes, compute))
         return np.asarray(REGIMES)[np.argmax(stacked, axis=0)]
 
     def extrapolated(self, **sizes) -> bool:
@@ -95,31 +111,39 @@ class ModeFit:
 
 
 def fit_mode(seconds, flops, nbytes, peak: float, bandwidth: float, framework: str = "",
-             mode: str = "", ranges: dict | None = None) -> ModeFit:
-    """c0, alpha, beta by least squares on log T (scipy.optimize.least_squares, soft-L1)."""
+             mode: str = "", ranges: dict | None = None, weights=None) -> ModeFit:
+    """c0, alpha, beta (and delta, given the weight bytes) by least squares on log T
+    (scipy.optimize.least_squares, soft-L1)."""
     from scipy.optimize import least_squares
 
     t, f, b = (np.asarray(v, float) for v in (seconds, flops, nbytes))
-    keep = np.isfinite(t) & (t > 0) & np.isfinite(f) & np.isfinite(b)
-    t, f, b = t[keep], f[keep], b[keep]
-    if len(t) < 3:
-        raise ValueError(f"{framework} {mode}: {len(t)} points, the model needs at least 3")
+    w = np.zeros_like(t) if weights is None else np.asarray(weights, float)
+    keep = np.isfinite(t) & (t > 0) & np.isfinite(f) & np.isfinite(b) & np.isfinite(w)
+    t, f, b, w = t[keep], f[keep], b[keep], w[keep]
+    free = 3 if weights is None else 4
+    if len(t) < free:
+        raise ValueError(f"{framework} {mode}: {len(t)} points, the model needs at least {free}")
     lt = np.log(t)
 
-    def residual(theta):
-        c0, alpha, beta = np.exp(theta)
-        return np.log(c0 + np.maximum(alpha * f / peak, beta * b / bandwidth)) - lt
+    def constants(theta):
+        return (*np.exp(theta[:3]), float(np.exp(theta[3])) if free == 4 else 0.0)
 
-    start = np.log([max(t.min() / 2, 1e-9), 1.0, 1.0])
+    def residual(theta):
+        c0, alpha, beta, delta = constants(theta)
+        return np.log(c0 + np.maximum(alpha * f / peak, beta * b / bandwidth)
+                      + delta * w / bandwidth) - lt
+
     best = None
     for shift in (0.0, 2.0, -2.0):       # a few starts: the max() makes the surface kinked
-        res = least_squares(residual, start + [0.0, shift, -shift], loss="soft_l1", f_scale=0.1)
-        if best is None or res.cost < best.cost:
-            best = res
-    c0, alpha, beta = np.exp(best.x)
+        for passes in ((0.0,) if free == 3 else (-2.0, 1.0)):
+            start = np.log([max(t.min() / 2, 1e-9), 1.0, 1.0, 1.0]) + [0.0, shift, -shift, passes]
+            res = least_squares(residual, start[:free], loss="soft_l1", f_scale=0.1)
+            if best is None or res.cost < best.cost:
+                best = res
+    c0, alpha, beta, delta = constants(best.x)
     spread = float(np.quantile(np.abs(residual(best.x)), 0.9))
     return ModeFit(framework, mode, float(c0), float(alpha), float(beta), float(peak),
-                   float(bandwidth), int(len(t)), spread, ranges or {})
+                   float(bandwidth), int(len(t)), spread, ranges or {}, float(delta))
 
 
 # -- from the tidy data -----------------------------------------------------------------------
@@ -152,9 +176,10 @@ def points(df: pd.DataFrame, itemsize: int = 4) -> pd.DataFrame:
                      "seconds": float(r["value"])})
     out = pd.DataFrame(rows, columns=["machine", "framework", "mode", *SIZES, "seconds"])
     if out.empty:
-        return out.assign(flops=[], bytes=[])
-    fb = [work(r.mode, r.n, r.m, r.depth, r.width, r.batch, itemsize) for r in out.itertuples()]
-    out["flops"], out["bytes"] = [f for f, _ in fb], [b for _, b in fb]
+        return out.assign(flops=[], bytes=[], weights=[])
+    found = [work(r.mode, r.n, r.m, r.depth, r.width, r.batch, itemsize) for r in out.itertuples()]
+    for column in Work._fields:
+        out[column] = [getattr(w, column) for w in found]
     return out
 
 
@@ -175,7 +200,7 @@ def fit_all(pts: pd.DataFrame, rate: pd.DataFrame) -> dict[tuple[str, str], Mode
             continue
         ranges = {k: (int(g[k].min()), int(g[k].max())) for k in SIZES}
         fits[fw, mode] = fit_mode(g["seconds"], g["flops"], g["bytes"], rate.loc[fw, "peak"],
-                                  rate.loc[fw, "bandwidth"], fw, mode, ranges)
+                                  rate.loc[fw, "bandwidth"], fw, mode, ranges, g["weights"])
     return fits
 
 
@@ -187,8 +212,9 @@ def predictions(fits: dict, pts: pd.DataFrame) -> pd.DataFrame:
     for (fw, mode), fit in fits.items():
         sel = (out["framework"] == fw) & (out["mode"] == mode)
         if sel.any():
-            out.loc[sel, "predicted"] = fit.predict(out.loc[sel, "flops"], out.loc[sel, "bytes"])
-            out.loc[sel, "regime"] = fit.regime(out.loc[sel, "flops"], out.loc[sel, "bytes"])
+            args = [out.loc[sel, c] for c in Work._fields]
+            out.loc[sel, "predicted"] = fit.predict(*args)
+            out.loc[sel, "regime"] = fit.regime(*args)
     out["rel_error"] = (out["predicted"] - out["seconds"]).abs() / out["seconds"]
     return out
 
@@ -230,28 +256,76 @@ def crossover_n(fits: dict, framework: str, m: int, depth: int, width: int,
     return math.nan
 
 
-def measured_crossovers(pts: pd.DataFrame) -> pd.DataFrame:
-    """Per (framework, width, m): the n where the measured jacfwd and jacrev times are equal,
-    by linear interpolation of log(T_fwd / T_rev) in log n between the two measured n that
-    bracket it (none when the sign does not change over the measured n)."""
+TOLERANCE = 1.10   # the smallest ratio of two times told apart: compare's factor
+
+
+def measured_crossovers(pts: pd.DataFrame, tolerance: float = TOLERANCE) -> pd.DataFrame:
+    """Per (framework, width, m): where the measured jacfwd and jacrev times are equal.
+
+    jacfwd's cost grows with n and jacrev's does not, so log(T_fwd / T_rev) rises with n; the
+    measured values, each from its own process, need not. The gap is made monotone by isotonic
+    regression (scipy.optimize.isotonic_regression: the closest non-decreasing sequence) and
+    `n_measured` is where it crosses zero, interpolated linearly in log n between the two
+    measured n that bracket it. Where both modes sit on their fixed costs the two times differ
+    by less than the measurement tells apart over a range of n: `n_low` is the largest measured
+    n at which forward mode is faster by more than `tolerance` (the run's process-to-process
+    spread, `noise_tolerance`), `n_high` the smallest at which it is slower by more; the
+    crossing lies between (None: open on that side). No row where the gap keeps one sign."""
+    from scipy.optimize import isotonic_regression
+
+    columns = ["framework", "width", "m", "n_measured", "n_low", "n_high", "tolerance"]
     jac = pts[pts["mode"].isin(["jacfwd", "jacrev"])]
     wide = jac.pivot_table(index=["framework", "width", "m", "n"], columns="mode", values="seconds")
     rows = []
     if not {"jacfwd", "jacrev"} <= set(wide.columns):
-        return pd.DataFrame(columns=["framework", "width", "m", "n_measured"])
+        return pd.DataFrame(columns=columns)
     wide = wide.dropna()
+    tol = math.log(tolerance)
     for (fw, width, m), g in wide.groupby(level=[0, 1, 2]):
         ns = g.index.get_level_values("n").to_numpy(float)
-        gap = np.log(g["jacfwd"].to_numpy() / g["jacrev"].to_numpy())
         order = np.argsort(ns)
-        ns, gap = ns[order], gap[order]
-        for a, b, va, vb in zip(ns[:-1], ns[1:], gap[:-1], gap[1:]):
-            if va <= 0 < vb or va >= 0 > vb:
-                la, lb = math.log(a), math.log(b)
-                rows.append({"framework": fw, "width": int(width), "m": int(m),
-                             "n_measured": float(math.exp(la + (lb - la) * va / (va - vb)))})
-                break
-    return pd.DataFrame(rows, columns=["framework", "width", "m", "n_measured"])
+        ns = ns[order]
+        gap = np.log(g["jacfwd"].to_numpy() / g["jacrev"].to_numpy())[order]
+        if len(ns) < 2:
+            continue
+        mono = isotonic_regression(gap).x
+        above = np.nonzero(mono > 0)[0]
+        if len(above) == 0 or above[0] == 0:
+            continue
+        i = above[0]
+        la, lb = math.log(ns[i - 1]), math.log(ns[i])
+        va, vb = mono[i - 1], mono[i]
+        faster, slower = ns[mono < -tol], ns[mono > tol]
+        rows.append({"framework": fw, "width": int(width), "m": int(m),
+                     "n_measured": float(math.exp(la + (lb - la) * va / (va - vb))),
+                     "n_low": float(faster.max()) if len(faster) else None,
+                     "n_high": float(slower.min()) if len(slower) else None,
+                     "tolerance": float(tolerance)})
+    return pd.DataFrame(rows, columns=columns)
+
+
+def crossover_agreement(cross: pd.DataFrame, factor: float = 1.5) -> pd.Series:
+    """Whether the model's crossover agrees with the measured one: within `factor` of
+    n_measured, or within `factor` of the interval (n_low, n_high) where the measured times
+    do not tell the two modes apart."""
+    def one(r):
+        model = r["n_model"]
+        if model is None or not np.isfinite(model):
+            return False
+        if max(model / r["n_measured"], r["n_measured"] / model) <= factor:
+            return True
+        low = r["n_low"] if r["n_low"] is not None and np.isfinite(r["n_low"]) else 0.0
+        high = r["n_high"] if r["n_high"] is not None and np.isfinite(r["n_high"]) else math.inf
+        return low / factor <= model <= high * factor
+    return cross.apply(one, axis=1).astype(bool) if len(cross) else pd.Series([], dtype=bool)
+
+
+def noise_tolerance(df: pd.DataFrame) -> float:
+    """The ratio below which two of the width study's times are not told apart: the run's
+    noise probe (its process-to-process spread, as `adcost compare` uses it) or TOLERANCE."""
+    rows = df[df["benchmark"].astype(str).str.startswith("crossover.JacobianWidth")]
+    spread = pd.to_numeric(rows.get("noise_threshold", pd.Series(dtype=float)), errors="coerce")
+    return max(TOLERANCE, float(spread.max())) if spread.notna().any() else TOLERANCE
 
 
 def inputs(df: pd.DataFrame, itemsize: int = 4) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -275,12 +349,14 @@ def report(df: pd.DataFrame, itemsize: int = 4) -> dict:
     train, held = split(pts)
     fits = fit_all(train, rate)
     errors = evaluate(fits, held)
-    cross = measured_crossovers(pts)
+    tolerance = noise_tolerance(df)
+    cross = measured_crossovers(pts, tolerance)
     depth = int(pts["depth"].iloc[0])
     cross["n_model"] = [crossover_n(fits, r.framework, r.m, depth, r.width, itemsize)
                         for r in cross.itertuples()]
     cross["ratio"] = np.maximum(cross["n_model"] / cross["n_measured"],
                                 cross["n_measured"] / cross["n_model"])
+    cross["agrees"] = crossover_agreement(cross)
     pred = predictions(fits, pts)
     compute = pred[(pred["regime"] == "compute") & (pred["mode"] != "primal")]
     compute = compute.assign(flop_ratio=compute["seconds"] / (compute["flops"] /
@@ -292,7 +368,8 @@ def report(df: pd.DataFrame, itemsize: int = 4) -> dict:
             "depth": depth,
             "fits": [f.to_dict() for f in fits.values()],
             "held_out": errors.to_dict("records"),
-            "crossovers": cross.replace({np.nan: None}).to_dict("records"),
+            "crossovers": cross.astype(object).where(cross.notna(), None).to_dict("records"),
+            "crossover_tolerance": tolerance,
             "compute_bound": {fw: float(v) for fw, v in bound.items()},
             "min_seconds": MIN_SECONDS}
 

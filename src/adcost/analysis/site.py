@@ -106,19 +106,29 @@ def model_html(figures: Path) -> str:
 
     parts = ["<h2 id='model'>The cost model: fits and held-out errors</h2>"]
     if rep.get("fits"):
-        parts.append(f"<p>T = c0 + max(α·F/P, β·B/W), fitted per framework and mode at widths "
+        parts.append(f"<p>T = c0 + max(α·F/P, β·B/W) + δ·B<sub>w</sub>/W (B<sub>w</sub>: the "
+                     "weights' bytes; δ: passes over the weights outside the roofline), fitted "
+                     "per framework and mode at widths "
                      f"{', '.join(map(str, rep['fitted_widths']))} (depth {rep['depth']}); judged "
                      f"on widths {', '.join(map(str, rep['held_out_widths']))}, points of at least "
                      f"{rep['min_seconds'] * 1e6:.0f} µs. P: best matmul flop/s; W: matrix-vector "
                      "bytes/s; both measured in this run.</p>")
         parts.append(table(rep.get("held_out", []),
                            ["framework", "mode", "points", "median_error", "p90_error", "regimes"], fmt))
-        parts.append(table(rep["fits"], ["framework", "mode", "c0", "alpha", "beta", "peak",
-                                         "bandwidth", "points", "spread"], fmt))
-        cross = [r for r in rep.get("crossovers", []) if r.get("n_model") is not None]
-        parts.append("<p>Crossover n (forward mode cheaper below it) at each m and width: "
-                     "measured (interpolated between measured n) and modelled.</p>")
-        parts.append(table(cross, ["framework", "width", "m", "n_measured", "n_model", "ratio"], fmt))
+        parts.append(table(rep["fits"], ["framework", "mode", "c0", "alpha", "beta", "delta",
+                                         "peak", "bandwidth", "points", "spread"], fmt))
+        cross = rep.get("crossovers", [])
+        close = sum(1 for r in cross if r.get("ratio") is not None and r["ratio"] <= 1.5)
+        agree = sum(1 for r in cross if r.get("agrees"))
+        parts.append("<p>Crossover n (forward mode cheaper below it) at each m and width: measured "
+                     "(the gap log T<sub>fwd</sub>/T<sub>rev</sub> made monotone in n, its zero "
+                     "interpolated between measured n), and modelled (− where the model's times do "
+                     "not cross). n_low–n_high: the measured n between which the two modes are not "
+                     f"told apart (within {rep.get('crossover_tolerance', 1.1):.2f}×). Model within "
+                     f"1.5× of the measured crossing: {close} of {len(cross)}; within 1.5× of the "
+                     f"interval: {agree} of {len(cross)}.</p>")
+        parts.append(table(cross, ["framework", "width", "m", "n_measured", "n_low", "n_high",
+                                   "n_model", "ratio", "agrees"], fmt))
     if rep.get("break_even"):
         parts.append("<p>What compiling buys (crossover n × m grid): compile seconds, the two "
                      "times per call, and the calls after which the compiled variant has paid for "
