@@ -83,32 +83,21 @@ class Checkpoint(Timed):
 
 class PeakRSS:
     """Peak resident memory of one gradient above its baseline, in a fresh process, at the
-    grid's rss_batch (bytes).  The probes run in setup_cache, side by side (a probe's peak is
-    its own process's: adcost.measure.memory.peak_rss_many)."""
+    grid's rss_batch (bytes)."""
 
     params = (FRAMEWORKS, STRATEGIES, DEPTHS)
     param_names = ["framework", "strategy", "depth"]
     timeout = 180
     rounds = 1
 
-    def setup_cache(self):
-        from adcost.measure.memory import peak_rss_many
-        return peak_rss_many([rss_spec(fw, s, d) for fw in FRAMEWORKS for s in STRATEGIES
-                              for d in RSS_DEPTHS if unsupported_reason(fw, s) is None])
-    setup_cache.timeout = 1800
-
-    def setup(self, probes, framework, strategy, depth):
+    def setup(self, framework, strategy, depth):
         skip_unless_rss_depth(framework, strategy, depth)
 
-    def track_peak_rss_bytes(self, probes, framework, strategy, depth):
-        from adcost.measure.memory import cached_peak
-        return cached_peak(probes, rss_spec(framework, strategy, depth))
+    def track_peak_rss_bytes(self, framework, strategy, depth):
+        from adcost.measure.memory import peak_rss
+        spec = {"framework": framework, "strategy": strategy, "depth": depth, **RSS_SIZES}
+        return peak_rss(spec)["peak_rss_bytes"]
     track_peak_rss_bytes.unit = "bytes"
-
-
-def rss_spec(framework, strategy, depth) -> dict:
-    """The peak-RSS probe of one gradient (a strategy) or JVP ("jvp") at the grid's rss sizes."""
-    return {"framework": framework, "strategy": strategy, "depth": depth, **RSS_SIZES}
 
 
 class PeakMem:
@@ -136,7 +125,7 @@ class PeakMem:
 
 class Forward(Timed):
     """Forward mode (one JVP of the loss) against depth: peak RSS bytes (at rss_batch, in a
-    fresh process; the probes side by side in setup_cache) and seconds (at the timing batch)."""
+    fresh process) and seconds (at the timing batch)."""
 
     params = (FRAMEWORKS, DEPTHS)
     param_names = ["framework", "depth"]
@@ -144,21 +133,16 @@ class Forward(Timed):
     # 68 s at depth 128 on a quiet core, past 120 s beside other work
     timeout = 300
 
-    def setup_cache(self):
-        from adcost.measure.memory import peak_rss_many
-        return peak_rss_many([rss_spec(fw, "jvp", d) for fw in FRAMEWORKS for d in DEPTHS
-                              if unsupported_reason(fw, "jvp") is None])
-    setup_cache.timeout = 1800
-
-    def setup(self, probes, framework, depth):
+    def setup(self, framework, depth):
         self.case = prepare_or_skip(framework, "jvp", depth)
 
-    def track_jvp_bytes(self, probes, framework, depth):
-        from adcost.measure.memory import cached_peak
-        return cached_peak(probes, rss_spec(framework, "jvp", depth))
+    def track_jvp_bytes(self, framework, depth):
+        from adcost.measure.memory import peak_rss
+        spec = {"framework": framework, "strategy": "jvp", "depth": depth, **RSS_SIZES}
+        return peak_rss(spec)["peak_rss_bytes"]
     track_jvp_bytes.unit = "bytes"
 
-    def time_jvp(self, probes, framework, depth):
+    def time_jvp(self, framework, depth):
         self.case()
 
 

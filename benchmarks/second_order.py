@@ -48,37 +48,11 @@ def _skip_unless_offered(framework, op):
         raise Skip(f"{framework} has no operation {op!r}")
 
 
-def _rss_spec(framework, op) -> dict:
-    """The fresh-process peak-RSS probe of `op` at its study's *_rss size."""
-    study = study_of(op)
-    if study == "hvp":
-        width, depth, batch = GRID["hvp_rss"]
-        problem, sizes = "mlp_loss", {**SIZES, "width": width, "depth": depth, "batch": batch}
-    elif study == "hessian":
-        width, depth = GRID["hessian_rss"]
-        problem, sizes = "mlp_loss", {**SIZES, "width": width, "depth": depth}
-    else:
-        width, batch = GRID["pe_rss"]
-        problem, sizes = "mlp_losses", {**SIZES, "width": width, "batch": batch,
-                                        "depth": GRID["pe_depth"]}
-    return {"problem": problem, "framework": framework, "op": op, "dtype": dtype_for(framework),
+def _peak_rss(framework, op, problem, **sizes) -> int:
+    from adcost.measure.memory import peak_rss
+    spec = {"problem": problem, "framework": framework, "op": op, "dtype": dtype_for(framework),
             **sizes}
-
-
-def _rss_skip(framework, op) -> str | None:
-    """Why the probe of (framework, op) is not run in this grid, or None."""
-    try:
-        _skip_unless_offered(framework, op)
-    except Skip as exc:
-        return str(exc)
-    study = study_of(op)
-    if study not in GRID["rss_studies"]:
-        return f"the {study} peak RSS is probed in the full grid"
-    if op == "hvp_fwd_over_fwd":
-        return ("fwd_over_fwd pushes n tangents: its memory grows with n (n x the activations), "
-                "so it is not probed at the HVP probe's size; see HVPTempBytes (JAX) at the "
-                "timing sizes")
-    return None
+    return peak_rss(spec, timeout=170)["peak_rss_bytes"]
 
 
 class HVP(Timed):
@@ -143,27 +117,34 @@ class PerExample(Timed):
 
 class SecondOrderRSS:
     """Peak resident bytes above baseline of one call, in a fresh process, at the grid's
-    *_rss sizes: HVP and Hessian modes (mlp_loss), per-example routes (mlp_losses).  The
-    probes run in setup_cache, side by side (adcost.measure.memory.peak_rss_many)."""
+    *_rss sizes: HVP and Hessian modes (mlp_loss), per-example routes (mlp_losses)."""
     params = (FRAMEWORKS, ops.SECOND_ORDER_OPS + PE_ROUTES)
     param_names = ["framework", "op"]
     timeout = 180
     rounds = 1
 
-    def setup_cache(self):
-        from adcost.measure.memory import peak_rss_many
-        return peak_rss_many([_rss_spec(fw, op) for fw in FRAMEWORKS for op in self.params[1]
-                              if _rss_skip(fw, op) is None], timeout=170)
-    setup_cache.timeout = 1800
+    def setup(self, framework, op):
+        _skip_unless_offered(framework, op)
+        study = study_of(op)
+        if study not in GRID["rss_studies"]:
+            raise Skip(f"the {study} peak RSS is probed in the full grid")
+        if op == "hvp_fwd_over_fwd":
+            raise Skip("fwd_over_fwd pushes n tangents: its memory grows with n (n x the "
+                       "activations), so it is not probed at the HVP probe's size; see "
+                       "HVPTempBytes (JAX) at the timing sizes")
 
-    def setup(self, probes, framework, op):
-        reason = _rss_skip(framework, op)
-        if reason:
-            raise Skip(reason)
-
-    def track_peak_rss_bytes(self, probes, framework, op):
-        from adcost.measure.memory import cached_peak
-        return cached_peak(probes, _rss_spec(framework, op))
+    def track_peak_rss_bytes(self, framework, op):
+        study = study_of(op)
+        if study == "hvp":
+            width, depth, batch = GRID["hvp_rss"]
+            return _peak_rss(framework, op, "mlp_loss",
+                             **{**SIZES, "width": width, "depth": depth, "batch": batch})
+        if study == "hessian":
+            width, depth = GRID["hessian_rss"]
+            return _peak_rss(framework, op, "mlp_loss", **{**SIZES, "width": width, "depth": depth})
+        width, batch = GRID["pe_rss"]
+        return _peak_rss(framework, op, "mlp_losses",
+                         **{**SIZES, "width": width, "batch": batch, "depth": GRID["pe_depth"]})
     track_peak_rss_bytes.unit = "bytes"
 
 

@@ -318,6 +318,20 @@ def test_workload_labels_name_their_sizes_and_skip_mismatched_fd():
         workloads.Workload().setup("fd", "jacrev", label)
 
 
+def test_the_quick_grid_leaves_tfs_traced_trajectory_jacobians_to_the_full_grid(monkeypatch):
+    """Left out by (framework, mode, workload), with the reason, before anything is built;
+    the full grid leaves nothing out."""
+    from adcost.bench import Skip
+    quick = grids.workloads("quick")
+    label = next(l for l in quick["labels"] if l.startswith("trajectory:"))
+    monkeypatch.setattr(workloads, "GRID", quick)
+    monkeypatch.setattr(workloads, "_case", lambda *a: pytest.fail("built a left-out case"))
+    for mode in ("jacfwd", "jacrev"):
+        with pytest.raises(Skip, match="left out of the .* grid .*ADCOST_GRID=full"):
+            workloads.Workload().setup("tf", mode, label)
+    assert grids.workloads("full")["leave_out"] == ()
+
+
 def test_a_case_the_gate_refuses_is_a_noted_skip_not_a_failure(monkeypatch, tmp_path):
     """A wrong answer is not timed; it does not fail the sweep either: the benchmark skips with
     the gate's reason, the state notes it, and the sweep stamps it into the results."""

@@ -155,12 +155,10 @@ def test_asv_params_agree_with_param_names():
     assert {c.__name__ for c in classes} >= {"Checkpoint", "PeakRSS", "PeakMem", "Forward", "Loss"}
     for cls in classes:
         assert len(cls.params) == len(cls.param_names), cls.__name__
-        # asv hands setup_cache's value to setup and every benchmark before the parameters
-        cached = ["probes"] if hasattr(cls, "setup_cache") else []
         for method in [m for m in dir(cls) if m.startswith(("time_", "track_", "peakmem_"))]:
             args = list(inspect.signature(getattr(cls, method)).parameters)[1:]
-            assert args == cached + cls.param_names, (cls.__name__, method)
-        assert list(inspect.signature(cls.setup).parameters)[1:] == cached + cls.param_names
+            assert args == cls.param_names, (cls.__name__, method)
+        assert list(inspect.signature(cls.setup).parameters)[1:] == cls.param_names
 
 
 @pytest.mark.needs("tf")
@@ -224,44 +222,6 @@ def test_peak_rss_probe_runs_under_its_environment():
     got = peak_rss({"framework": "numpy", "strategy": "none", "depth": 2, **SMALL})
     assert got["env"] == PROBE_ENV
     assert got["peak_rss_bytes"] >= 0 and got["validated_error"] < 1e-3
-
-
-def test_probes_side_by_side_keep_each_answer_and_each_failure(monkeypatch):
-    """peak_rss_many: every spec's answer under its own key, a failed probe fails only its own
-    entry (cached_peak raises its error), two probes at a time."""
-    import threading
-    import time as clock
-    from adcost.measure import memory
-    running, most = [0], [0]
-    lock = threading.Lock()
-
-    used = set()
-
-    def fake(spec, timeout=300, cpu=None):
-        with lock:
-            used.add(cpu)
-            running[0] += 1
-            most[0] = max(most[0], running[0])
-        clock.sleep(0.05)
-        with lock:
-            running[0] -= 1
-        if spec["depth"] == 3:
-            raise RuntimeError("peak-RSS probe failed: boom")
-        return {"peak_rss_bytes": 1000 * spec["depth"]}
-
-    monkeypatch.setattr(memory, "peak_rss", fake)
-    monkeypatch.setattr(memory.os, "cpu_count", lambda: 2)
-    specs = [{"framework": "numpy", "strategy": "none", "depth": d} for d in (1, 2, 3, 4)]
-    got = memory.peak_rss_many(specs, workers=2)
-    assert most[0] == 2
-    assert used == {0, 1}        # each probe pinned to a CPU of its own
-    assert [memory.cached_peak(got, specs[i]) for i in (0, 1, 3)] == [1000, 2000, 4000]
-    with pytest.raises(RuntimeError, match="boom"):
-        memory.cached_peak(got, specs[2])
-    with pytest.raises(RuntimeError, match="was not run"):
-        memory.cached_peak(got, {**specs[0], "depth": 9})
-    # the key ignores the order of the spec's fields
-    assert memory.cached_peak(got, dict(reversed(list(specs[1].items())))) == 2000
 
 
 def test_paired_timing_takes_the_median_of_per_round_ratios():

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import sys
 
+import math
+
 import numpy as np
 
 from . import costmodel as cm
@@ -125,7 +127,8 @@ def _crossovers(ax, fits, fw, pts, widths, depth):
         c = cross[cross["width"] == w]
         ax.plot(c["m"], c["n_measured"], "o", color=color, ms=4)
         grid = np.geomspace(min(ms), max(ms), 12)
-        ax.plot(grid, [cm.crossover_n(fits, fw, int(round(m)), depth, w) for m in grid], "-",
+        model = [cm.crossover_n(fits, fw, int(round(m)), depth, w) for m in grid]
+        ax.plot(grid, [n if 0 < n < math.inf else math.nan for n in model], "-",   # no crossing
                 color=color, lw=1, label=f"width {w}")
     ax.plot(ms, ms, ":", color="gray", lw=1, label="n = m")
     ax.set_xscale("log", base=2)

@@ -1,17 +1,19 @@
-"""A cost model that explains and predicts the mlp problem's times: a fixed cost per call, a
-roofline term, and the passes over the weights that do not overlap with it,
+"""A cost model that explains and predicts the mlp problem's times: a fixed cost per call and
+per direction, a roofline term, and the passes over the weights that do not overlap with it,
 
-    T(op, point) = c0 + max(alpha * F / P,  beta * B / W) + delta * B_w / W
+    T(op, point) = c0 + c1 * k + max(alpha * F / P,  beta * B / W) + delta * B_w / W
 
 F and B are the FLOPs and bytes one call of the operation moves at the point (`work`: analytic,
-from the layer shapes), B_w the bytes of the weights and biases (read once per pass), P the
-framework's matmul throughput (roofline.Matmul, flop/s) and W its memory bandwidth
-(roofline.Bandwidth, bytes/s), both measured in the same run. c0 (seconds), alpha and beta (how
-far the operation runs below the measured rates: 1 = at the rate) and delta (the weight passes
-outside the roofline: 0 when the weights are read only while the matmuls run, about 1 when a
-second pass reads them again, far above 1 when the framework copies or transposes them each
-call) are fitted per framework and mode by least squares on log T. The largest of overhead
-(c0), compute (alpha F / P) and memory (beta B / W + delta B_w / W) names the point's regime.
+from the layer shapes), B_w the bytes of the weights and biases (read once per pass), k the
+directions pushed (n tangents, m cotangents, the primal's batch), P the framework's matmul
+throughput (roofline.Matmul, flop/s) and W its memory bandwidth (roofline.Bandwidth, bytes/s),
+both measured in the same run. c0 (seconds), c1 (seconds per direction, whatever the width),
+alpha and beta (how far the operation runs below the measured rates: 1 = at the rate) and
+delta (the weight passes outside the roofline: 0 when the weights are read only while the
+matmuls run, about 1 when a second pass reads them again, far above 1 when the framework copies
+or transposes them each call) are fitted per framework and mode by least squares on log T. The
+largest of overhead (c0 + c1 k), compute (alpha F / P) and memory (beta B / W + delta B_w / W)
+names the point's regime.
 
 Only the vectorized Jacobians (jacfwd: all n tangents in one pass; jacrev: all m cotangents)
 and the primal batched over k inputs are modelled; the loop modes are k single calls.
@@ -20,6 +22,7 @@ The fit uses part of the width grid and is judged on the widths it did not see (
 """
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import asdict, dataclass, field
 from typing import NamedTuple
@@ -40,10 +43,12 @@ def layer_dims(n: int, m: int, depth: int, width: int) -> list[tuple[int, int]]:
 
 
 class Work(NamedTuple):
-    """What one call moves: FLOPs, bytes, and the bytes of the weights and biases among them."""
+    """What one call moves: FLOPs, bytes, the bytes of the weights and biases among them, and
+    the directions it pushes (tangents, cotangents, or the primal's inputs)."""
     flops: float
     bytes: float
     weights: float
+    directions: float
 
 
 def work(op: str, n: int, m: int, depth: int, width: int, batch: int = 1,
@@ -59,14 +64,14 @@ def work(op: str, n: int, m: int, depth: int, width: int, batch: int = 1,
     if op == "primal":
         k = batch
         return Work(2 * k * weights + 3 * k * outs, itemsize * (weights + outs + k * (n + 3 * outs)),
-                    held)
-    primal_f, primal_b, _ = work("primal", n, m, depth, width, 1, itemsize)
+                    held, float(k))
+    primal_f, primal_b, _, _ = work("primal", n, m, depth, width, 1, itemsize)
     if op == "jacfwd":        # n tangents through every layer: (n, fan_in) @ W, times tanh'
         return Work(primal_f + 2 * n * weights + 2 * n * outs,
-                    primal_b + itemsize * (weights + n * n + 3 * n * outs), held)
+                    primal_b + itemsize * (weights + n * n + 3 * n * outs), held, float(n))
     if op == "jacrev":        # m cotangents back through every layer: (m, fan_out) @ W^T
         return Work(primal_f + 2 * m * weights + 2 * m * ins,
-                    primal_b + itemsize * (weights + m * m + 3 * m * ins), held)
+                    primal_b + itemsize * (weights + m * m + 3 * m * ins), held, float(m))
     raise ValueError(f"no cost model for {op!r}; modelled: {', '.join(MODES)}")
 
 
@@ -84,20 +89,21 @@ class ModeFit:
     spread: float             # 90th percentile of |log(T / model)| on the fit's points
     ranges: dict = field(default_factory=dict)   # size -> (lo, hi) of the fit's points
     delta: float = 0.0        # weight passes outside the roofline: delta * B_w / W seconds
+    c1: float = 0.0           # seconds per direction: c1 * k
 
-    def terms(self, flops, nbytes, weights=0.0):
+    def terms(self, flops, nbytes, weights=0.0, directions=0.0):
         """(overhead, compute, roofline memory, weight passes) in seconds."""
         flops, nbytes = np.asarray(flops, float), np.asarray(nbytes, float)
-        return (np.full(np.shape(flops), self.c0), self.alpha * flops / self.peak,
-                self.beta * nbytes / self.bandwidth,
+        return (self.c0 + self.c1 * np.asarray(directions, float) + np.zeros(np.shape(flops)),
+                self.alpha * flops / self.peak, self.beta * nbytes / self.bandwidth,
                 self.delta * np.asarray(weights, float) / self.bandwidth)
 
-    def predict(self, flops, nbytes, weights=0.0):
-        over, compute, memory, passes = self.terms(flops, nbytes, weights)
+    def predict(self, flops, nbytes, weights=0.0, directions=0.0):
+        over, compute, memory, passes = self.terms(flops, nbytes, weights, directions)
         return over + np.maximum(compute, memory) + passes
 
-    def regime(self, flops, nbytes, weights=0.0):
-        over, compute, memory, passes = self.terms(flops, nbytes, weights)
+    def regime(self, flops, nbytes, weights=0.0, directions=0.0):
+        over, compute, memory, passes = self.terms(flops, nbytes, weights, directions)
         stacked = np.stack(np.broadcast_arrays(over, memory + passes, compute))
         return np.asarray(REGIMES)[np.argmax(stacked, axis=0)]
 
@@ -111,39 +117,48 @@ class ModeFit:
 
 
 def fit_mode(seconds, flops, nbytes, peak: float, bandwidth: float, framework: str = "",
-             mode: str = "", ranges: dict | None = None, weights=None) -> ModeFit:
-    """c0, alpha, beta (and delta, given the weight bytes) by least squares on log T
-    (scipy.optimize.least_squares, soft-L1)."""
+             mode: str = "", ranges: dict | None = None, weights=None,
+             directions=None) -> ModeFit:
+    """c0, alpha, beta (delta given the weight bytes, c1 given the directions) by least squares
+    on log T (scipy.optimize.least_squares, soft-L1); a term whose sizes are not given is 0."""
     from scipy.optimize import least_squares
 
     t, f, b = (np.asarray(v, float) for v in (seconds, flops, nbytes))
     w = np.zeros_like(t) if weights is None else np.asarray(weights, float)
-    keep = np.isfinite(t) & (t > 0) & np.isfinite(f) & np.isfinite(b) & np.isfinite(w)
-    t, f, b, w = t[keep], f[keep], b[keep], w[keep]
-    free = 3 if weights is None else 4
+    k = np.zeros_like(t) if directions is None else np.asarray(directions, float)
+    keep = (np.isfinite(t) & (t > 0) & np.isfinite(f) & np.isfinite(b) & np.isfinite(w)
+            & np.isfinite(k))
+    t, f, b, w, k = t[keep], f[keep], b[keep], w[keep], k[keep]
+    extra = [name for name, given in (("delta", weights), ("c1", directions)) if given is not None]
+    free = 3 + len(extra)
     if len(t) < free:
         raise ValueError(f"{framework} {mode}: {len(t)} points, the model needs at least {free}")
     lt = np.log(t)
 
     def constants(theta):
-        return (*np.exp(theta[:3]), float(np.exp(theta[3])) if free == 4 else 0.0)
+        c0, alpha, beta = np.exp(theta[:3])
+        more = dict(zip(extra, np.exp(theta[3:])))
+        return c0, alpha, beta, float(more.get("delta", 0.0)), float(more.get("c1", 0.0))
 
     def residual(theta):
-        c0, alpha, beta, delta = constants(theta)
-        return np.log(c0 + np.maximum(alpha * f / peak, beta * b / bandwidth)
+        c0, alpha, beta, delta, c1 = constants(theta)
+        return np.log(c0 + c1 * k + np.maximum(alpha * f / peak, beta * b / bandwidth)
                       + delta * w / bandwidth) - lt
 
+    # starts: the max() makes the surface kinked; delta from few or many passes; c1 from
+    # nothing (a ns a direction) or a noticeable share of the smallest time
+    starts = {"delta": (-2.0, 1.0), "c1": (math.log(1e-9), math.log(max(t.min(), 1e-9) / 1e3))}
     best = None
-    for shift in (0.0, 2.0, -2.0):       # a few starts: the max() makes the surface kinked
-        for passes in ((0.0,) if free == 3 else (-2.0, 1.0)):
-            start = np.log([max(t.min() / 2, 1e-9), 1.0, 1.0, 1.0]) + [0.0, shift, -shift, passes]
-            res = least_squares(residual, start[:free], loss="soft_l1", f_scale=0.1)
+    for shift in (0.0, 2.0, -2.0):
+        base = np.log([max(t.min() / 2, 1e-9), 1.0, 1.0]) + [0.0, shift, -shift]
+        for more in itertools.product(*(starts[name] for name in extra)):
+            res = least_squares(residual, np.r_[base, more], loss="soft_l1", f_scale=0.1)
             if best is None or res.cost < best.cost:
                 best = res
-    c0, alpha, beta, delta = constants(best.x)
+    c0, alpha, beta, delta, c1 = constants(best.x)
     spread = float(np.quantile(np.abs(residual(best.x)), 0.9))
     return ModeFit(framework, mode, float(c0), float(alpha), float(beta), float(peak),
-                   float(bandwidth), int(len(t)), spread, ranges or {}, float(delta))
+                   float(bandwidth), int(len(t)), spread, ranges or {}, delta, c1)
 
 
 # -- from the tidy data -----------------------------------------------------------------------
@@ -200,7 +215,8 @@ def fit_all(pts: pd.DataFrame, rate: pd.DataFrame) -> dict[tuple[str, str], Mode
             continue
         ranges = {k: (int(g[k].min()), int(g[k].max())) for k in SIZES}
         fits[fw, mode] = fit_mode(g["seconds"], g["flops"], g["bytes"], rate.loc[fw, "peak"],
-                                  rate.loc[fw, "bandwidth"], fw, mode, ranges, g["weights"])
+                                  rate.loc[fw, "bandwidth"], fw, mode, ranges, g["weights"],
+                                  g["directions"])
     return fits
 
 
@@ -234,10 +250,14 @@ def evaluate(fits: dict, held: pd.DataFrame, min_seconds: float = MIN_SECONDS) -
                                        "regimes"])
 
 
+MAX_N = 2 ** 20
+
+
 def crossover_n(fits: dict, framework: str, m: int, depth: int, width: int,
                 itemsize: int = 4) -> float:
     """The n at which the model's jacfwd and jacrev take equal time (forward cheaper below it);
-    nan when one of the two fits is missing or they do not cross for n in [1, 2^20]."""
+    nan when one of the two fits is missing or they do not cross for n in [1, MAX_N]: then 0.0
+    where the model has forward mode dearer at every n, inf where cheaper at every n."""
     fwd, rev = fits.get((framework, "jacfwd")), fits.get((framework, "jacrev"))
     if fwd is None or rev is None:
         return math.nan
@@ -248,12 +268,12 @@ def crossover_n(fits: dict, framework: str, m: int, depth: int, width: int,
         r = rev.predict(*work("jacrev", n, m, depth, width, 1, itemsize))
         return float(np.log(f) - np.log(r))
 
-    grid = np.linspace(0, math.log(2 ** 20), 161)
+    grid = np.linspace(0, math.log(MAX_N), 161)
     values = [gap(g) for g in grid]
     for a, b, va, vb in zip(grid[:-1], grid[1:], values[:-1], values[1:]):
         if va <= 0 < vb or va >= 0 > vb:
             return float(math.exp(a + (b - a) * va / (va - vb)))
-    return math.nan
+    return 0.0 if values[0] > 0 else math.inf
 
 
 TOLERANCE = 1.10   # the smallest ratio of two times told apart: compare's factor
@@ -310,12 +330,16 @@ def crossover_agreement(cross: pd.DataFrame, factor: float = 1.5) -> pd.Series:
     do not tell the two modes apart."""
     def one(r):
         model = r["n_model"]
-        if model is None or not np.isfinite(model):
+        if model is None or np.isnan(model):
             return False
-        if max(model / r["n_measured"], r["n_measured"] / model) <= factor:
-            return True
         low = r["n_low"] if r["n_low"] is not None and np.isfinite(r["n_low"]) else 0.0
         high = r["n_high"] if r["n_high"] is not None and np.isfinite(r["n_high"]) else math.inf
+        if model == 0.0:      # the model: forward dearer at every n; measured never clearly cheaper
+            return low == 0.0
+        if model == math.inf:
+            return high == math.inf
+        if max(model / r["n_measured"], r["n_measured"] / model) <= factor:
+            return True
         return low / factor <= model <= high * factor
     return cross.apply(one, axis=1).astype(bool) if len(cross) else pd.Series([], dtype=bool)
 
@@ -354,9 +378,14 @@ def report(df: pd.DataFrame, itemsize: int = 4) -> dict:
     depth = int(pts["depth"].iloc[0])
     cross["n_model"] = [crossover_n(fits, r.framework, r.m, depth, r.width, itemsize)
                         for r in cross.itertuples()]
+    cross["agrees"] = crossover_agreement(cross)
+    # the model's side where it does not cross: "forward dearer at every n" (0) or cheaper (inf)
+    cross["model_says"] = [None if 0 < v < math.inf or np.isnan(v) else
+                           ("reverse cheaper at every n" if v == 0 else "forward cheaper at every n")
+                           for v in cross["n_model"]]
+    cross["n_model"] = cross["n_model"].where((cross["n_model"] > 0) & np.isfinite(cross["n_model"]))
     cross["ratio"] = np.maximum(cross["n_model"] / cross["n_measured"],
                                 cross["n_measured"] / cross["n_model"])
-    cross["agrees"] = crossover_agreement(cross)
     pred = predictions(fits, pts)
     compute = pred[(pred["regime"] == "compute") & (pred["mode"] != "primal")]
     compute = compute.assign(flop_ratio=compute["seconds"] / (compute["flops"] /

@@ -164,7 +164,7 @@ def peak_above_baseline(run, min_time: float | None = None) -> dict:
             "sampled_rss_bytes": sampled, "hwm_rss_bytes": hwm_rss, "calls": calls}
 
 
-def peak_rss(spec: dict, timeout: float = 300, cpu: int | None = None) -> dict:
+def peak_rss(spec: dict, timeout: float = 300) -> dict:
     """Run the probe described by `spec` in a fresh Python process; its result as a dict.
 
     spec: {"framework", "strategy" (a schedule, "jvp" or "forward"), "depth", and the study's
@@ -172,8 +172,6 @@ def peak_rss(spec: dict, timeout: float = 300, cpu: int | None = None) -> dict:
     "op", "dtype", and the problem's sizes}.  Raises RuntimeError with the child's stderr.
     """
     env = dict(os.environ, **PROBE_ENV)
-    if cpu is not None:   # the child pins itself there before it imports a framework
-        env[PROBE_CPU] = str(cpu)
     src = str(Path(__file__).resolve().parents[2])  # the child imports this same adcost
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [src, env.get("PYTHONPATH")]))
     proc = subprocess.run([sys.executable, "-m", "adcost.measure.memory", json.dumps(spec)],
@@ -181,56 +179,6 @@ def peak_rss(spec: dict, timeout: float = 300, cpu: int | None = None) -> dict:
     if proc.returncode != 0:
         raise RuntimeError(f"peak-RSS probe {spec} failed:\n{proc.stderr[-2000:]}")
     return json.loads(proc.stdout.strip().splitlines()[-1])
-
-
-# Probes run side by side: a probe's peak RSS is its own process's, whatever runs beside it.
-# Two at a time on the 2-core reference VM (one where there is one core), each on a CPU of its
-# own: ADCOST_THREADS=1 pins the sweep to one CPU, which its children inherit (measured: two
-# JAX probes took 16.2 s one after the other, 9.0 s side by side on two CPUs).
-PROBE_WORKERS = max(1, min(2, os.cpu_count() or 1))
-PROBE_CPU = "ADCOST_PROBE_CPU"
-
-
-def spec_key(spec: dict) -> str:
-    """One probe's key: its spec as sorted JSON."""
-    return json.dumps(spec, sort_keys=True)
-
-
-def peak_rss_many(specs: list[dict], timeout: float = 300,
-                  workers: int | None = None) -> dict[str, dict | str]:
-    """peak_rss of every spec, `workers` fresh processes at a time: {spec_key: result, or the
-    error's text}; a failed probe fails only its own entry."""
-    import queue
-    from concurrent.futures import ThreadPoolExecutor
-
-    workers = workers or PROBE_WORKERS
-    cpus = queue.Queue()
-    for cpu in range(os.cpu_count() or 1)[:workers] if workers > 1 else ():
-        cpus.put(cpu)
-
-    def one(spec):
-        cpu = cpus.get() if workers > 1 else None
-        try:
-            return peak_rss(dict(spec), timeout=timeout, cpu=cpu)
-        except (RuntimeError, subprocess.TimeoutExpired) as exc:
-            return f"{type(exc).__name__}: {exc}"
-        finally:
-            if cpu is not None:
-                cpus.put(cpu)
-
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        found = list(pool.map(one, specs))
-    return {spec_key(s): r for s, r in zip(specs, found)}
-
-
-def cached_peak(cache: dict, spec: dict) -> int:
-    """A probe's peak RSS bytes from peak_rss_many's answer; RuntimeError if it failed."""
-    found = cache.get(spec_key(spec))
-    if found is None:
-        raise RuntimeError(f"peak-RSS probe {spec} was not run")
-    if isinstance(found, str):
-        raise RuntimeError(found)
-    return found["peak_rss_bytes"]
 
 
 def _child(spec: dict) -> dict:
@@ -266,6 +214,4 @@ def median_window(run, windows: int = WINDOWS) -> dict:
 
 
 if __name__ == "__main__":
-    if os.environ.get(PROBE_CPU) and hasattr(os, "sched_setaffinity"):
-        os.sched_setaffinity(0, {int(os.environ[PROBE_CPU])})
     print(json.dumps(_child(json.loads(sys.argv[1]))))
