@@ -2,12 +2,12 @@
 
 One row per framework. First two panels: seconds of jacfwd against n (at the middle m of the width
 grid) and of jacrev against m (at the middle n), one colour per width; dots are measured, lines
-the model T = c0 + max(alpha F / P, beta B / W) fitted on the fitted widths (hollow dots: widths
+the model T = c0 + c1 k + max(alpha F / P, beta B / W) + delta B_w / W fitted on the fitted widths (hollow dots: widths
 held out of the fit). Third and fourth: the regime the model names for jacfwd
 over n x width (overhead, memory, compute), with c = T_jacfwd / T_f(k = n), the Jacobian over the
 primal batched over as many inputs as tangents, written where both were measured; and the
-crossover n (forward mode cheaper below it) against m, one colour per width, measured (dots,
-interpolated between the measured n) beside the model's (lines).
+crossover n (forward mode cheaper below it) against m, one colour per width, measured (dots:
+the monotone gap's zero between the measured n) beside the model's (lines).
 """
 from __future__ import annotations
 
@@ -73,7 +73,7 @@ def build(df):
                 ax.legend(fontsize=7)
         _regimes(axes[i, 2], fits, fw, pts, widths, depth)
         _crossovers(axes[i, 3], fits, fw, pts, widths, depth)
-    fig.suptitle("The cost model T = c0 + max(αF/P, βB/W) against the measurements "
+    fig.suptitle("The cost model T = c0 + c1·k + max(αF/P, βB/W) + δ·Bw/W against the measurements "
                  f"(depth {depth}; hollow: widths held out of the fit)")
     return fig
 

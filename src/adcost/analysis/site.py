@@ -106,17 +106,17 @@ def model_html(figures: Path) -> str:
 
     parts = ["<h2 id='model'>The cost model: fits and held-out errors</h2>"]
     if rep.get("fits"):
-        parts.append(f"<p>T = c0 + max(α·F/P, β·B/W) + δ·B<sub>w</sub>/W (B<sub>w</sub>: the "
-                     "weights' bytes; δ: passes over the weights outside the roofline), fitted "
-                     "per framework and mode at widths "
+        parts.append(f"<p>T = c0 + c1·k + max(α·F/P, β·B/W) + δ·B<sub>w</sub>/W (k: the "
+                     "directions pushed; B<sub>w</sub>: the weights' bytes; δ: passes over the "
+                     "weights outside the roofline), fitted per framework and mode at widths "
                      f"{', '.join(map(str, rep['fitted_widths']))} (depth {rep['depth']}); judged "
                      f"on widths {', '.join(map(str, rep['held_out_widths']))}, points of at least "
                      f"{rep['min_seconds'] * 1e6:.0f} µs. P: best matmul flop/s; W: matrix-vector "
                      "bytes/s; both measured in this run.</p>")
         parts.append(table(rep.get("held_out", []),
                            ["framework", "mode", "points", "median_error", "p90_error", "regimes"], fmt))
-        parts.append(table(rep["fits"], ["framework", "mode", "c0", "alpha", "beta", "delta",
-                                         "peak", "bandwidth", "points", "spread"], fmt))
+        parts.append(table(rep["fits"], ["framework", "mode", "c0", "c1", "alpha", "beta",
+                                         "delta", "peak", "bandwidth", "points", "spread"], fmt))
         cross = rep.get("crossovers", [])
         close = sum(1 for r in cross if r.get("ratio") is not None and r["ratio"] <= 1.5)
         agree = sum(1 for r in cross if r.get("agrees"))
