@@ -94,6 +94,39 @@ class PrimalWidth(Timed):
         self.case()
 
 
+def _break_even_frameworks() -> tuple[str, ...]:
+    """Each compiled variant and the eager framework it pairs with (costmodel.variant_pairs)."""
+    from adcost.analysis.costmodel import variant_pairs
+    from adcost.bench import FRAMEWORKS as SWEEP
+    names = {fw for pair in variant_pairs() for fw in pair}
+    return tuple(fw for fw in SWEEP if fw in names)
+
+
+class BreakEven(Timed):
+    """What compiling buys, in the full grid: per framework of each (compiled, eager) pair
+    (torch_compile and torch, jax and jax_eager, tf and tf_eager), mode and (n, m): seconds per
+    call (time_call) and the compiled side's compile seconds, kept out of it (track_compile_s).
+    costmodel.break_even turns them into the calls after which compiling has paid."""
+    params = (_break_even_frameworks(), PRODUCT_OPS[:1] + VECTORIZED, GRID["break_even_n"],
+              GRID["break_even_m"])
+    param_names = ["framework", "mode", "n", "m"]
+
+    def setup(self, framework, mode, n, m):
+        if grids.grid_name() != "full":
+            raise Skip("the compile break-even group runs in the full grid (ADCOST_GRID=full): "
+                       "torch.compile compiles each case for seconds")
+        self.case = prepare_or_skip(framework, mode, n=n, m=m)
+
+    def time_call(self, framework, mode, n, m):
+        self.case()
+
+    def track_compile_s(self, framework, mode, n, m):
+        if self.case.compile_s is None:
+            raise Skip(f"{framework} compiles nothing ahead of the first call")
+        return self.case.compile_s
+    track_compile_s.unit = "seconds"
+
+
 class PrimalDepth(Timed):
     """T_f over depth at n = m = fixed_nm: seconds."""
     params = (FRAMEWORKS, DEPTHS)

@@ -400,3 +400,18 @@ def test_a_bad_shard_is_one_line_and_exit_2(spec, capsys):
         sweep.main(["--shard", spec])
     err = capsys.readouterr().err.strip()
     assert info.value.code == 2 and "--shard" in err and "\n" not in err
+
+
+def test_the_break_even_group_pairs_each_variant_and_runs_in_the_full_grid_only():
+    from adcost import sweep
+    from adcost.analysis.costmodel import variant_pairs
+    from adcost.bench import FRAMEWORKS, Skip
+    fws = crossover.BreakEven.params[0]
+    for compiled, eager in variant_pairs():
+        if compiled in FRAMEWORKS and eager in FRAMEWORKS:
+            assert compiled in fws and eager in fws
+    assert crossover.BreakEven.params[1] == ("primal", "jacfwd", "jacrev")
+    with pytest.raises(Skip, match="full grid"):
+        crossover.BreakEven().setup("torch", "jacfwd", 16, 16)
+    assert "compile break-even" in sweep.FULL_ONLY
+    assert any(label == "compile break-even" for label, _ in sweep.GROUPS)

@@ -160,6 +160,18 @@ def test_break_even_pairs_each_variant_with_its_framework():
     assert rows["torch_compile", "primal"]["break_even_calls"] is None
     assert rows["jax", "jacfwd"]["eager"] == "jax_eager"
     assert rows["jax", "jacfwd"]["break_even_calls"] == pytest.approx(0.1 / (1e-3 - 1e-5))
+    # the break-even group, where it ran, is read before the n x m grid (both sides of a pair
+    # timed in one run)
+    B, BC = "crossover.BreakEven.time_call", "crossover.BreakEven.track_compile_s"
+    more = pd.concat([df, pd.DataFrame([
+        row(BC, "torch_compile", "jacrev", 4, 4, 3.0), row(B, "torch_compile", "jacrev", 4, 4, 2e-4),
+        row(B, "torch", "jacrev", 4, 4, 8e-4),
+        row(BC, "tf", "jacrev", 16, 256, 0.5), row(B, "tf", "jacrev", 16, 256, 1e-3),
+        row(B, "tf_eager", "jacrev", 16, 256, 0.2)])])
+    rows = {(r["compiled"], r["mode"], r["n"]): r for r in cm.break_even(more)}
+    assert rows["torch_compile", "jacrev", 4]["break_even_calls"] == pytest.approx(3.0 / 6e-4)
+    assert rows["tf", "jacrev", 16]["break_even_calls"] == pytest.approx(0.5 / (0.2 - 1e-3))
+    assert rows["torch_compile", "primal", 4]["break_even_calls"] is None    # n x m grid's
 
 
 def _pair(ratios, ns=(4, 16, 64, 256, 1024), width=16, m=64):

@@ -46,6 +46,10 @@ CROSSOVER = {
         "widths": (64, 1024),
         "width_n": (16, 256),
         "width_m": (16, 256),
+        # the compile break-even group (crossover.BreakEven): full grid only (the sweep leaves
+        # it out of the quick grid: torch.compile compiles each of its cases for seconds)
+        "break_even_n": (16, 256),
+        "break_even_m": (16, 256),
         "timeout_s": 60,       # asv's per-benchmark timeout
         "table_timeout_s": 300,  # the one process that builds the Compile/Flops table
         "call_budget_s": 0.5,  # one call slower than this: larger sizes of that case skipped
@@ -68,6 +72,8 @@ CROSSOVER = {
         "widths": (16, 64, 256, 1024, 2048),
         "width_n": (4, 16, 64, 256, 1024),   # steps of 4 in n: the measured crossover's grid
         "width_m": (4, 64, 1024),
+        "break_even_n": (16, 256),
+        "break_even_m": (16, 256),
         "timeout_s": 300,
         "table_timeout_s": 1800,
         "call_budget_s": 2.0,

@@ -147,7 +147,7 @@ def main(argv: list[str] | None = None) -> int:
                         help=f"fresh processes of the noise probe (default {noise.PROCESSES}; 0: none)")
     parser.add_argument("asv_args", nargs="*", help="after --: passed to asv run")
     args = parser.parse_args(argv)
-    from .sweep import GROUPS, asv_config, asv_environ, checkout, git_head
+    from .sweep import FULL_ONLY, GROUPS, asv_config, asv_environ, checkout, git_head
     try:
         check_environment()
         threads.apply()
@@ -159,10 +159,11 @@ def main(argv: list[str] | None = None) -> int:
     if records()[args.framework].variant_of:
         parser.error(f"{args.framework} is a variant of {records()[args.framework].variant_of}: "
                      "compare releases of that")
-    groups = [g for g in GROUPS if args.only is None or args.only in g[0]]
+    grid = args.grid or grids.grid_name()
+    groups = [g for g in GROUPS if (args.only is None or args.only in g[0])
+              and not (grid == "quick" and g[0] in FULL_ONLY)]
     if not groups:
         parser.error(f"--only {args.only!r} matches no group; groups: {', '.join(g[0] for g in GROUPS)}")
-    grid = args.grid or grids.grid_name()
     machine = args.machine or machine_name()
     results = folder()
     try:

@@ -33,6 +33,7 @@ GROUPS = (
     ("Jacobians over n and m", r"^crossover\.(PrimalNM|JacobianNM)\."),
     ("Jacobians over depth", r"^crossover\.(PrimalDepth|JacobianDepth)\."),
     ("single JVP and VJP", r"^crossover\.Products\."),
+    ("compile break-even", r"^crossover\.BreakEven\."),
     ("Jacobians and batched primals over width", r"^crossover\.(PrimalWidth|JacobianWidth)\."),
     ("roofline: matmul and bandwidth", r"^roofline\."),
     ("checkpointing: bytes and time", r"^memory\.(Checkpoint|Loss)\."),
@@ -45,6 +46,10 @@ GROUPS = (
     ("workloads: GMM, LSE, LSTM, BA, trajectory", r"^workloads\.Workload\."),
     ("workloads: bundle adjustment by blocks", r"^workloads\.BABlocks\."),
 )
+
+
+# Groups the quick grid leaves out (their benchmarks skip there too, with the reason).
+FULL_ONLY = ("compile break-even",)
 
 
 # Benchmarks read together across suites: the cost model fits the width study with the
@@ -77,6 +82,7 @@ GROUP_SECONDS = {
     "Jacobians over n and m": (93, 957),
     "Jacobians over depth": (30, 151),
     "single JVP and VJP": (29, 281),
+    "compile break-even": (0, 300),
     "Jacobians and batched primals over width": (137, 2696),
     "roofline: matmul and bandwidth": (14, 45),
     "checkpointing: bytes and time": (66, 360),
@@ -255,7 +261,8 @@ def main(argv: list[str] | None = None) -> int:
     args.grid = args.grid or grids.grid_name()
     args.machine = args.machine or machine_name() + (
         "" if args.device == "cpu" else "-" + args.device.replace(":", ""))
-    groups = [g for g in GROUPS if args.only is None or args.only in g[0]]
+    groups = [g for g in GROUPS if (args.only is None or args.only in g[0])
+              and not (args.grid == "quick" and g[0] in FULL_ONLY)]
     if not groups:
         parser.error(f"--only {args.only!r} matches no group; groups: {', '.join(g[0] for g in GROUPS)}")
     if args.shard is not None:

@@ -438,24 +438,39 @@ def break_even_row(compiled: str, eager: str, mode: str, compile_s: float, t_com
 
 
 def break_even(df: pd.DataFrame) -> list[dict]:
-    """What compiling buys: per (compiled framework, eager framework, mode, n, m) of the
-    crossover n x m grid, the compile seconds (crossover.Compile), the two times per call
-    (PrimalNM for the primal, JacobianNM for the modes) and the break-even number of calls
+    """What compiling buys: per (compiled framework, eager framework, mode, n, m), the compile
+    seconds, the two times per call and the break-even number of calls
     compile_s / (T_eager - T_compiled) after which the compiled variant has paid for its
-    compile (None when it is not faster per call). Pairs come from Record.variant_of:
+    compile (None when it is not faster per call). From the compile break-even group
+    (crossover.BreakEven: both sides of each pair timed in one run), else from the crossover
+    n x m grid (crossover.Compile, PrimalNM, JacobianNM). Pairs come from Record.variant_of:
     torch_compile against torch, jax against jax_eager, tf against tf_eager."""
     ok = df[df["status"] == "ok"]
-    comp = ok[ok["benchmark"] == "crossover.Compile.track_compile_s"]
-    jac = ok[ok["benchmark"] == "crossover.JacobianNM.time_jacobian"]
-    pri = ok[ok["benchmark"] == "crossover.PrimalNM.time_primal"].assign(op="primal")
-    times = pd.concat([jac, pri]).groupby(["framework", "op", "n", "m"])["value"].median()
-    compile_s = comp.groupby(["framework", "op", "n", "m"])["value"].median()
-    rows = []
+    keys = ["framework", "op", "n", "m"]
+
+    def first(*frames):
+        """One value per key, the first frame's where several have it."""
+        both = pd.concat([f.assign(_rank=i) for i, f in enumerate(frames)])
+        if both.empty:
+            return pd.Series(dtype=float)
+        best = both.groupby(keys)["_rank"].transform("min")
+        return both[both["_rank"] == best].groupby(keys)["value"].median()
+
+    def rows(benchmark, op=None):
+        found = ok[ok["benchmark"] == benchmark]
+        return found.assign(op=op) if op else found
+
+    compile_s = first(rows("crossover.BreakEven.track_compile_s"),
+                      rows("crossover.Compile.track_compile_s"))
+    times = first(rows("crossover.BreakEven.time_call"),
+                  pd.concat([rows("crossover.JacobianNM.time_jacobian"),
+                             rows("crossover.PrimalNM.time_primal", "primal")]))
+    out = []
     for compiled, eager in variant_pairs():
         have = compile_s[compile_s.index.get_level_values("framework") == compiled]
         for (_, op, n, m), seconds in have.items():
             key_c, key_e = (compiled, op, n, m), (eager, op, n, m)
             if key_c in times.index and key_e in times.index:
-                rows.append(break_even_row(compiled, eager, op, seconds, times[key_c],
-                                           times[key_e], n=int(n), m=int(m)))
-    return rows
+                out.append(break_even_row(compiled, eager, op, seconds, times[key_c],
+                                          times[key_e], n=int(n), m=int(m)))
+    return out
