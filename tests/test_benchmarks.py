@@ -420,4 +420,7 @@ def test_the_break_even_group_pairs_each_variant_and_runs_in_the_full_grid_only(
         own("torch", "jacfwd", 16, 16)
     own("jax", "jacfwd", 16, 16)
     assert "compile break-even" in sweep.FULL_ONLY
+    # a study of its own: a newer break-even run does not hide another machine's n x m grid
+    assert sweep.study_of("crossover.BreakEven.time_call") == "compile break-even"
+    assert sweep.study_of("crossover.JacobianNM.time_jacobian") == "crossover"
     assert any(label == "compile break-even" for label, _ in sweep.GROUPS)

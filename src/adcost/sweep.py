@@ -53,9 +53,11 @@ FULL_ONLY = ("compile break-even",)
 
 
 # Benchmarks read together across suites: the cost model fits the width study with the
-# roofline's rates, so both come from one machine (and one shard).
+# roofline's rates, so both come from one machine (and one shard); the compile break-even
+# group is a study of its own (its pairs are timed side by side in one run, and a newer
+# break-even run must not hide another machine's n x m grid).
 STUDIES = {"roofline": "cost model", "crossover.JacobianWidth": "cost model",
-           "crossover.PrimalWidth": "cost model"}
+           "crossover.PrimalWidth": "cost model", "crossover.BreakEven": "compile break-even"}
 
 
 def study_of(benchmark: str) -> str:

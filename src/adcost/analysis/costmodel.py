@@ -466,6 +466,8 @@ def break_even(df: pd.DataFrame) -> list[dict]:
                   pd.concat([rows("crossover.JacobianNM.time_jacobian"),
                              rows("crossover.PrimalNM.time_primal", "primal")]))
     out = []
+    if compile_s.empty or times.empty:
+        return out
     for compiled, eager in variant_pairs():
         have = compile_s[compile_s.index.get_level_values("framework") == compiled]
         for (_, op, n, m), seconds in have.items():
