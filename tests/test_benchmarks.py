@@ -424,3 +424,26 @@ def test_the_break_even_group_pairs_each_variant_and_runs_in_the_full_grid_only(
     assert sweep.study_of("crossover.BreakEven.time_call") == "compile break-even"
     assert sweep.study_of("crossover.JacobianNM.time_jacobian") == "crossover"
     assert any(label == "compile break-even" for label, _ in sweep.GROUPS)
+
+
+def test_each_runs_load_mark_survives_asvs_next_save(tmp_path, monkeypatch):
+    """asv rewrites a results file without adcost_environment when it saves the next group
+    into it: the sweep reads the stamps before each run and keeps every group's mark."""
+    import json
+    from adcost import sweep
+    monkeypatch.setenv("ADCOST_RESULTS", str(tmp_path))
+    folder = tmp_path / "asv" / "box"
+    folder.mkdir(parents=True)
+    result = {"commit_hash": "abcdef1234", "env_name": "existing", "date": 0, "params": {"machine": "box"},
+              "python": "3.11", "requirements": {}, "env_vars": {}, "version": 2,
+              "result_columns": ["result", "params"], "durations": {}, "results": {}}
+    path = folder / "abcdef12-existing.json"
+    path.write_text(json.dumps(result))
+    first = {"group": "one", "under_load": True}
+    sweep.stamp_environment("box", "abcdef1234", first)
+    kept = sweep.stamps_before("box", "abcdef1234")
+    path.write_text(json.dumps(result))              # asv's next save: our key is gone
+    sweep.stamp_environment("box", "abcdef1234", {"group": "two", "under_load": False},
+                            before=kept)
+    marks = json.loads(path.read_text())["adcost_environment"]["load"]
+    assert [m["group"] for m in marks] == ["one", "two"] and marks[0]["under_load"]

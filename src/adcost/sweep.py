@@ -148,31 +148,51 @@ def git_head() -> str:
     return out.stdout.strip()
 
 
+def result_files(machine: str, commit: str) -> list[Path]:
+    """HEAD's asv result files of `machine` (one per environment)."""
+    return sorted((paths.asv_results() / machine).glob(f"{commit[:8]}-*.json"))
+
+
+def stamps_before(machine: str, commit: str) -> dict[Path, dict]:
+    """Each result file's adcost_environment now: asv rewrites a results file without it when
+    it saves the next run into it, so the sweep reads it before each run and stamps it back
+    (with the new run's mark) after."""
+    out = {}
+    for path in result_files(machine, commit):
+        try:
+            out[path] = json.loads(path.read_text()).get("adcost_environment") or {}
+        except (OSError, ValueError):
+            continue
+    return out
+
+
 def stamp_environment(machine: str, commit: str, load: dict | None = None,
                       refused: list[dict] | None = None, noise: dict | None = None,
-                      **extra) -> list[Path]:
+                      before: dict[Path, dict] | None = None, **extra) -> list[Path]:
     """Write adcost's environment into HEAD's asv result files of `machine`: the package
     versions as asv's `requirements` (empty for an existing environment; asv publish and the tidy
     loader read them there), the whole record (threads, CPU, date, commit) beside it,
     the load mark of the group just run (appended to `adcost_environment.load`) and the cases
     the validation gate refused (`adcost_environment.refused`, merged by case); `extra` (the
-    device and the frameworks that have none) beside them."""
+    device and the frameworks that have none) beside them. `before`: each file's stamp as
+    read before the run (stamps_before), kept where asv's save dropped it."""
     from .measure.environment import environment
 
     env, stamped = environment(), []
-    for path in sorted((paths.asv_results() / machine).glob(f"{commit[:8]}-*.json")):
-        stamp_file(path, env, load, refused, noise, **extra)
+    for path in result_files(machine, commit):
+        stamp_file(path, env, load, refused, noise, before=(before or {}).get(path), **extra)
         stamped.append(path)
     return stamped
 
 
 def stamp_file(path: Path, env: dict, load: dict | None = None, refused: list[dict] | None = None,
-               noise: dict | None = None, **extra) -> None:
+               noise: dict | None = None, before: dict | None = None, **extra) -> None:
     """Stamp one asv result file with `env` (adcost.measure.environment's record) and the
-    sweep's notes; `extra` keys (a release's pins) go into adcost_environment too."""
+    sweep's notes; `extra` keys (a release's pins) go into adcost_environment too. `before`:
+    the file's stamp before asv last saved into it (asv drops keys it does not know)."""
     data = json.loads(path.read_text())
     data["requirements"] = {**(data.get("requirements") or {}), **env["versions"]}
-    old = data.get("adcost_environment") or {}
+    old = data.get("adcost_environment") or before or {}
     marks = old.get("load") or []
     cases = {(r["key"], tuple(r["size"])): r for r in (old.get("refused") or []) + (refused or [])}
     data["adcost_environment"] = {**old, **env, **extra, "load": marks + ([load] if load else []),
@@ -309,6 +329,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\n=== sweep [{i}/{len(planned)}] {label} (grid {args.grid}, "
               f"{time.perf_counter() - start:.0f} s so far) ===", flush=True)
         cmd = asv_command(pattern, args.machine, commit, args.resume, args.asv_args)
+        stamped = stamps_before(args.machine, commit)
         before = load.snapshot()
         try:
             code = subprocess.run(cmd, cwd=checkout(), env=env).returncode
@@ -323,7 +344,7 @@ def main(argv: list[str] | None = None) -> int:
                   file=sys.stderr)
         refused = state.refusals(since)
         if code not in (0, 2):       # 2: some benchmark failed; the others are saved
-            stamp_environment(args.machine, commit, marked, refused, probe, device=device)
+            stamp_environment(args.machine, commit, marked, refused, probe, stamped, device=device)
             again = shlex.join([sys.executable, "-m", "adcost.sweep", "--grid", args.grid,
                                 "--machine", args.machine, "--resume"])
             print(f"sweep: stopped in '{label}' (asv exit {code}); the groups before it are saved.\n"
@@ -332,7 +353,7 @@ def main(argv: list[str] | None = None) -> int:
             return code
         if code == 2:
             failed.append(label)
-        stamp_environment(args.machine, commit, marked, refused, probe, device=device)
+        stamp_environment(args.machine, commit, marked, refused, probe, stamped, device=device)
     print(f"\nsweep: {len(groups)} groups in {len(planned)} asv runs, {time.perf_counter() - start:.0f} s; results in "
           f"{paths.asv_results()}" + (f"; failures in: {', '.join(failed)}" if failed else ""))
     if loaded:
