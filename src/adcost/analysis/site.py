@@ -128,7 +128,7 @@ def model_html(figures: Path) -> str:
                      f"1.5× of the measured crossing: {close} of {len(cross)}; within 1.5× of the "
                      f"interval: {agree} of {len(cross)}.</p>")
         parts.append(table(cross, ["framework", "width", "m", "n_measured", "n_low", "n_high",
-                                   "n_model", "ratio", "agrees"], fmt))
+                                   "n_model", "model_says", "ratio", "agrees"], fmt))
     if rep.get("break_even"):
         parts.append("<p>What compiling buys (crossover n × m grid): compile seconds, the two "
                      "times per call, and the calls after which the compiled variant has paid for "
