@@ -224,6 +224,20 @@ def test_advisor_with_a_dimension_measured_once(grid_only):
     assert pred["jacfwd_loop"].seconds == pytest.approx(fx.LOOP * fx.C_FWD["torch"] * 100 * fx.T_F["torch"], rel=0.1)
 
 
+def test_the_cost_model_figure_has_a_row_per_framework_with_a_modelled_jacobian(tidy):
+    """A framework with a batched primal and rates but no Jacobian (fd) gets no row: the row's
+    panels would all be hidden, a blank band across the figure."""
+    import pandas as pd
+    from adcost.analysis import cost_model
+    extra = tidy[(tidy["framework"] == "torch") & tidy["benchmark"].isin(
+        ["crossover.PrimalWidth.time_primal", "roofline.Matmul.track_flops_per_s",
+         "roofline.Bandwidth.track_bytes_per_s"])].assign(framework="fd")
+    fig = cost_model.build(pd.concat([tidy, extra]))
+    titles = [ax.get_title() for ax in fig.axes if ax.get_visible()]
+    assert len(fig.axes) == 4 * 2 and not any(t.startswith("fd") for t in titles)
+    assert any(t.startswith("jax jacfwd") for t in titles) and any(t.startswith("torch") for t in titles)
+
+
 def test_advisor_uses_the_cost_model_of_the_width_study(tidy):
     """The fixture's width study was timed by the model with known constants: advise predicts
     jacfwd and jacrev from it (interval, regime), at the width asked."""

@@ -35,7 +35,8 @@ def build(df):
         raise MissingData("no crossover.JacobianWidth results with roofline rates")
     train, held = cm.split(pts)
     fits = cm.fit_all(train, rate)
-    fws = sorted({fw for fw, _ in fits})
+    # a row per framework with a modelled Jacobian (fd has a primal only: its row would be blank)
+    fws = sorted({fw for fw, mode in fits if mode in ("jacfwd", "jacrev")})
     if not fws:
         raise MissingData("too few width points to fit the model")
     widths = sorted(pts["width"].unique())
