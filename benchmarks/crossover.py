@@ -95,9 +95,9 @@ class PrimalWidth(Timed):
 
 
 def _break_even_frameworks() -> tuple[str, ...]:
-    """Each compiled variant and the eager framework it pairs with (costmodel.variant_pairs)."""
-    from adcost.analysis.costmodel import variant_pairs
+    """Each compiled variant and the eager framework it pairs with (no pandas at import)."""
     from adcost.bench import FRAMEWORKS as SWEEP
+    from adcost.frameworks.base import variant_pairs
     names = {fw for pair in variant_pairs() for fw in pair}
     return tuple(fw for fw in SWEEP if fw in names)
 

@@ -404,7 +404,7 @@ def test_a_bad_shard_is_one_line_and_exit_2(spec, capsys):
 
 def test_the_break_even_group_pairs_each_variant_and_runs_in_the_full_grid_only():
     from adcost import sweep
-    from adcost.analysis.costmodel import variant_pairs
+    from adcost.frameworks.base import variant_pairs
     from adcost.bench import FRAMEWORKS, Skip
     fws = crossover.BreakEven.params[0]
     for compiled, eager in variant_pairs():

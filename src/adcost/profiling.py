@@ -394,7 +394,8 @@ def break_even(df) -> list[dict]:
     (jax, jax_eager), (tf, tf_eager)): per mode, the calls after which compiling has paid:
     the extra seconds before the first timed call (compile and first call, the compiled minus
     the eager one) over the seconds saved per call."""
-    from .analysis.costmodel import break_even_row, variant_pairs
+    from .analysis.costmodel import break_even_row
+    from .frameworks.base import variant_pairs
 
     ok = df[df["status"] == "ok"]
     got = {(r["framework"], r["mode"]): r for _, r in ok.iterrows()}

@@ -147,7 +147,7 @@ def main(argv: list[str] | None = None) -> int:
                         help=f"fresh processes of the noise probe (default {noise.PROCESSES}; 0: none)")
     parser.add_argument("asv_args", nargs="*", help="after --: passed to asv run")
     args = parser.parse_args(argv)
-    from .sweep import FULL_ONLY, GROUPS, asv_config, asv_environ, checkout, git_head
+    from .sweep import asv_config, asv_environ, checkout, git_head, selected
     try:
         check_environment()
         threads.apply()
@@ -160,10 +160,10 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"{args.framework} is a variant of {records()[args.framework].variant_of}: "
                      "compare releases of that")
     grid = args.grid or grids.grid_name()
-    groups = [g for g in GROUPS if (args.only is None or args.only in g[0])
-              and not (grid == "quick" and g[0] in FULL_ONLY)]
-    if not groups:
-        parser.error(f"--only {args.only!r} matches no group; groups: {', '.join(g[0] for g in GROUPS)}")
+    try:
+        groups = selected(args.only, grid)
+    except ValueError as exc:
+        parser.error(str(exc))
     machine = args.machine or machine_name()
     results = folder()
     try:

@@ -99,6 +99,19 @@ GROUP_SECONDS = {
 }
 
 
+def selected(only: str | None, grid: str) -> list[tuple[str, str]]:
+    """The groups a run covers: those whose label has `only` (all without it), less FULL_ONLY
+    in the quick grid; ValueError naming the groups when none is left."""
+    groups = [g for g in GROUPS if (only is None or only in g[0])
+              and not (grid == "quick" and g[0] in FULL_ONLY)]
+    if not groups:
+        here = [g[0] for g in GROUPS if not (grid == "quick" and g[0] in FULL_ONLY)]
+        raise ValueError(f"--only {only!r} matches no group of the {grid} grid; groups: "
+                         f"{', '.join(here)}" + (f" (full grid only: {', '.join(FULL_ONLY)})"
+                                                 if grid == "quick" else ""))
+    return groups
+
+
 def runs(groups, grid: str) -> list[tuple[str, str, list[str]]]:
     """The asv runs of a sweep: (label, -b pattern, the groups' labels).  The full grid runs
     each group on its own (a stop loses one group at most); the quick grid runs each study's
@@ -283,10 +296,10 @@ def main(argv: list[str] | None = None) -> int:
     args.grid = args.grid or grids.grid_name()
     args.machine = args.machine or machine_name() + (
         "" if args.device == "cpu" else "-" + args.device.replace(":", ""))
-    groups = [g for g in GROUPS if (args.only is None or args.only in g[0])
-              and not (args.grid == "quick" and g[0] in FULL_ONLY)]
-    if not groups:
-        parser.error(f"--only {args.only!r} matches no group; groups: {', '.join(g[0] for g in GROUPS)}")
+    try:
+        groups = selected(args.only, args.grid)
+    except ValueError as exc:
+        parser.error(str(exc))
     if args.shard is not None:
         groups = shard_of(groups, *args.shard, args.grid)
         if not groups:

@@ -30,6 +30,8 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
+from ..frameworks.base import variant_pairs   # the (compiled, eager) pairs of break_even
+
 REGIMES = ("overhead", "memory", "compute")
 MODES = ("primal", "jacfwd", "jacrev")
 ITEMSIZE = {"float32": 4, "float64": 8}
@@ -347,9 +349,9 @@ def crossover_agreement(cross: pd.DataFrame, factor: float = 1.5) -> pd.Series:
 def noise_tolerance(df: pd.DataFrame) -> float:
     """The ratio below which two of the width study's times are not told apart: the run's
     noise probe (its process-to-process spread, as `adcost compare` uses it) or TOLERANCE."""
+    from .compare import threshold
     rows = df[df["benchmark"].astype(str).str.startswith("crossover.JacobianWidth")]
-    spread = pd.to_numeric(rows.get("noise_threshold", pd.Series(dtype=float)), errors="coerce")
-    return max(TOLERANCE, float(spread.max())) if spread.notna().any() else TOLERANCE
+    return threshold(rows, rows, TOLERANCE)
 
 
 def inputs(df: pd.DataFrame, itemsize: int = 4) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -410,20 +412,6 @@ def fits_from(report_: dict) -> dict[tuple[str, str], ModeFit]:
         f = dict(f)
         f["ranges"] = {k: tuple(v) for k, v in (f.get("ranges") or {}).items()}
         out[f["framework"], f["mode"]] = ModeFit(**f)
-    return out
-
-
-def variant_pairs():
-    """(compiled, eager) framework pairs, one per Record.variant_of, the compiled side named by
-    Record.compiled: (torch_compile, torch), (jax, jax_eager), (tf, tf_eager)."""
-    from ..frameworks.base import records
-    found = records()
-    out = []
-    for variant, rec in found.items():
-        base = rec.variant_of
-        if base is None or base not in found or rec.compiled == found[base].compiled:
-            continue
-        out.append((variant, base) if rec.compiled else (base, variant))
     return out
 
 

@@ -116,6 +116,19 @@ def default_device(environ=None) -> str:
     return ((os.environ if environ is None else environ).get(DEVICE_VARIABLE) or "cpu").strip()
 
 
+def variant_pairs() -> list[tuple[str, str]]:
+    """(compiled, eager) framework pairs, one per Record.variant_of, the compiled side named by
+    Record.compiled: (torch_compile, torch), (jax, jax_eager), (tf, tf_eager)."""
+    found = records()
+    out = []
+    for variant, rec in found.items():
+        base = rec.variant_of
+        if base is None or base not in found or rec.compiled == found[base].compiled:
+            continue
+        out.append((variant, base) if rec.compiled else (base, variant))
+    return out
+
+
 def device_reasons(device: str, names) -> dict[str, str]:
     """Why each of `names` cannot run on `device` here (those that can are left out): its
     adapter is built on the device (importing the framework)."""
