@@ -10,6 +10,7 @@ from adcost.bench import (PRODUCT_OPS, Skip, cost_table, frameworks_for, from_ta
                           jacobian_modes, prepare_or_skip, prepare_some, require)
 
 GRID = grids.crossover()
+TIMING = grids.timing()
 FRAMEWORKS = frameworks_for("crossover")
 WIDTH_FRAMEWORKS = frameworks_for("width")
 # the batched primals of the frameworks themselves: a compiled variant's primal compiles for
@@ -28,12 +29,13 @@ class Timed:
     back the process's one warm case, see adcost.bench.prepare_or_skip), so up to 30 samples
     within the grid's sample budget.  The warm-up outlasts the slow first ~0.1 s of a process
     forked from asv's forkserver: with 0.02 s, torch.func's jacfwd at n = m = 4 read 0.9 or
-    2.0 ms from one case to the next (single-call samples inside that transient)."""
+    2.0 ms from one case to the next (single-call samples inside that transient).  The
+    warm-up and the samples' budget are the grid's (grids.TIMING)."""
     timeout = GRID["timeout_s"]
     rounds = 1
-    repeat = (3, 30, GRID["sample_budget_s"])
+    repeat = (3, 30, TIMING["sample_budget_s"])
     sample_time = 0.01
-    warmup_time = 0.25
+    warmup_time = TIMING["warmup_s"]
     min_run_count = 2
 
 

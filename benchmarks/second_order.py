@@ -21,9 +21,9 @@ PE_ROUTES = ops.PER_EXAMPLE_OPS + ("jacrev",)
 class Timed:
     timeout = 180
     rounds = 1
-    repeat = (3, 30, GRID["call_budget_s"])
+    repeat = (3, 30, grids.timing()["sample_budget_s"])
     sample_time = 0.01
-    warmup_time = 0.25
+    warmup_time = grids.timing()["warmup_s"]
     min_run_count = 2
 
 

@@ -189,7 +189,7 @@ def test_every_memory_benchmark_runs_its_setup_and_methods():
     classes = [c for _, c in inspect.getmembers(bench, inspect.isclass)
                if c.__module__ == bench.__name__ and hasattr(c, "params")]
     for cls in classes:
-        rss = cls.__name__ in ("PeakRSS", "PeakMem")
+        rss = cls.__name__ in ("PeakRSS", "PeakMem", "PeakForward")
         depth = min(bench.RSS_DEPTHS if rss else bench.DEPTHS)
         params = {"framework": "numpy", "strategy": "none", "depth": depth}
         args = [params[name] for name in cls.param_names]

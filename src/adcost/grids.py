@@ -53,7 +53,6 @@ CROSSOVER = {
         "timeout_s": 60,       # asv's per-benchmark timeout
         "table_timeout_s": 300,  # the one process that builds the Compile/Flops table
         "call_budget_s": 0.5,  # one call slower than this: larger sizes of that case skipped
-        "sample_budget_s": 0.5,  # asv's max seconds of repeats per benchmark
     },
     # full: every other power of two from 1 to 1024 in n and m, and 512 (49 points), depth 1
     # to 64.  512 gives the linearity test (points of 100 us or more) three points per line
@@ -77,8 +76,19 @@ CROSSOVER = {
         "timeout_s": 300,
         "table_timeout_s": 1800,
         "call_budget_s": 2.0,
-        "sample_budget_s": 1.0,
     },
+}
+
+
+# -- how long asv times each case (crossover, second order and workloads; the checkpointing
+# study keeps its own, benchmarks/memory.py).  warmup_s: asv's warm-up before the samples (the
+# first ~0.1 s of a process forked from asv's forkserver runs slow; setup has already run the
+# case once); sample_budget_s: asv's most seconds of samples (one call each, up to 30).  Most
+# of a quick case's time was these two (0.25 + 0.5 s against ~0.15 s to build, validate and
+# warm it): the quick grid halves them, the full grid keeps the longer ones.
+TIMING = {
+    "quick": {"warmup_s": 0.1, "sample_budget_s": 0.25},
+    "full": {"warmup_s": 0.25, "sample_budget_s": 1.0},
 }
 
 # -- checkpointing study (issue: memory and time versus depth) ----------------------------
@@ -135,7 +145,8 @@ SECOND_ORDER = {
         # (fwd_over_fwd, whose memory grows with n, is not probed there); Hessians at
         # (width, depth) of the timing batch; per-example gradients at (width, batch)
         "hvp_rss": (64, 8, 8192), "hessian_rss": (8, 2), "pe_rss": (32, 256),
-        "rss_studies": ("hvp",),
+        # none in the quick grid: each probe is a fresh process (9 probes took 108 s of it)
+        "rss_studies": (),
         "call_budget_s": 0.5,
     },
     "full": {
@@ -152,17 +163,17 @@ SECOND_ORDER = {
 
 
 # -- workloads of the AD benchmark literature (issue: your function, measured) -------------
-# Each workload at three sizes (two in the quick grid), smallest to largest; `grows` names the size plotted on x.
+# Each workload at three or four sizes (one in the quick grid), smallest to largest; `grows` names the size plotted on x.
 WORKLOADS = {
     "quick": {
-        # two sizes each (three took 447 s of the quick sweep's 1045 s of benchmarks)
+        # one size each, the larger of the two it had (two sizes took 214 s of the
+        # quick sweep's 1,120; three 447 s of 1,045): the growth with size is the full grid's
         "sizes": {
-            "gmm": ({"d": 2, "k": 5, "points": 100}, {"d": 10, "k": 15, "points": 100}),
-            "lse": ({"n": 100}, {"n": 10000}),
-            "lstm": ({"layers": 2, "hidden": 14, "chars": 3}, {"layers": 2, "hidden": 14, "chars": 12}),
-            "ba": ({"cameras": 2, "points": 10, "observations": 20},
-                   {"cameras": 8, "points": 120, "observations": 240}),
-            "trajectory": ({"systems": 4, "steps": 25}, {"systems": 64, "steps": 25}),
+            "gmm": ({"d": 10, "k": 15, "points": 100},),
+            "lse": ({"n": 10000},),
+            "lstm": ({"layers": 2, "hidden": 14, "chars": 12},),
+            "ba": ({"cameras": 8, "points": 120, "observations": 240},),
+            "trajectory": ({"systems": 64, "steps": 25},),
         },
         "modes": ("primal", "jacfwd", "jacrev", "grad", "fd"),
         # (framework, mode, workload) left to the full grid: TensorFlow traces the trajectory's
@@ -225,6 +236,10 @@ def workload_sizes(label: str) -> tuple[str, dict]:
         key, _, value = part.partition("=")
         sizes[key] = int(value)
     return problem, sizes
+
+
+def timing(name: str | None = None) -> dict:
+    return TIMING[name or grid_name()]
 
 
 def second_order(name: str | None = None) -> dict:

@@ -38,7 +38,7 @@ GROUPS = (
     ("roofline: matmul and bandwidth", r"^roofline\."),
     ("checkpointing: bytes and time", r"^memory\.(Checkpoint|Loss)\."),
     ("checkpointing: peak RSS", r"^memory\.(PeakRSS|PeakMem)\."),
-    ("forward mode over depth", r"^memory\.Forward\."),
+    ("forward mode over depth", r"^memory\.(Forward|PeakForward)\."),
     ("second order: HVPs and Hessians", r"^second_order\.(HVP|HVPTempBytes|Hessian)\."),
     ("second order: per-example gradients", r"^second_order\.PerExample\."),
     ("second order: peak RSS", r"^second_order\.SecondOrderRSS\."),
@@ -48,8 +48,10 @@ GROUPS = (
 )
 
 
-# Groups the quick grid leaves out (their benchmarks skip there too, with the reason).
-FULL_ONLY = ("compile break-even",)
+# Groups the quick grid leaves out (their benchmarks skip there too, with the reason): the
+# break-even's torch.compile cases compile for seconds each; the second-order peak-RSS probes
+# start a fresh process each (12 s a probe, 108 s of the quick sweep).
+FULL_ONLY = ("compile break-even", "second order: peak RSS")
 
 
 # Benchmarks read together across suites: the cost model fits the width study with the
