@@ -166,20 +166,22 @@ SECOND_ORDER = {
 # Each workload at three or four sizes (one in the quick grid), smallest to largest; `grows` names the size plotted on x.
 WORKLOADS = {
     "quick": {
-        # one size each, the larger of the two it had (two sizes took 214 s of the
-        # quick sweep's 1,120; three 447 s of 1,045): the growth with size is the full grid's
+        # one size each, a size of the full grid's (two sizes took 214 s of a quick sweep of
+        # 1,120 s; the larger of them 157 s, whose forward modes of GMM at n = 990 and LSE at
+        # n = 10,000 ran 0.3-0.8 s a call): the growth with size is the full grid's
         "sizes": {
-            "gmm": ({"d": 10, "k": 15, "points": 100},),
-            "lse": ({"n": 10000},),
-            "lstm": ({"layers": 2, "hidden": 14, "chars": 12},),
-            "ba": ({"cameras": 8, "points": 120, "observations": 240},),
+            "gmm": ({"d": 5, "k": 10, "points": 200},),
+            "lse": ({"n": 1000},),
+            "lstm": ({"layers": 2, "hidden": 14, "chars": 16},),
+            "ba": ({"cameras": 5, "points": 50, "observations": 100},),
             "trajectory": ({"systems": 64, "steps": 25},),
         },
         "modes": ("primal", "jacfwd", "jacrev", "grad", "fd"),
         # (framework, mode, workload) left to the full grid: TensorFlow traces the trajectory's
         # 25-step loop under vectorized_map for 29-33 s (jacfwd) and 7-8 s (jacrev) a case,
-        # plus 2-6 s for grappler's first call (measured): a fifth of the quick workloads
-        "leave_out": (("tf", "jacfwd", "trajectory"), ("tf", "jacrev", "trajectory")),
+        # plus 2-6 s for grappler's first call, and the LSTM's jacfwd for 17-20 s (measured)
+        "leave_out": (("tf", "jacfwd", "trajectory"), ("tf", "jacrev", "trajectory"),
+                      ("tf", "jacfwd", "lstm")),
         # bundle adjustment by blocks (ba_blocks, jacfwd_seeded: 15 JVPs), up to ADBench's ba1
         "blocks": ({"cameras": 5, "points": 100, "observations": 400},
                    {"cameras": 10, "points": 500, "observations": 2000},
