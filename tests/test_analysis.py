@@ -338,3 +338,15 @@ def test_workloads_figure_takes_the_best_mode_of_each_family():
     assert list(reverse["op"]) == ["grad", "grad"] and np.allclose(reverse["value"], [6e-4, 6e-3])
     fig = wfig.build(df)
     assert len(fig.axes) == 4     # gmm and BA by blocks, times and ratios
+
+
+@pytest.mark.slow
+def test_every_figure_module_runs_as_its_usage_line_says():
+    """`python -m adcost.analysis.<figure>` (what each figure's --help prints) parses its
+    arguments and runs: a module without a __main__ guard printed nothing and exited 0."""
+    import subprocess
+    for module in plots.FIGURES:
+        name = module.__name__
+        out = subprocess.run([sys.executable, "-m", name, "--help"], capture_output=True,
+                             text=True, timeout=120)
+        assert out.returncode == 0 and f"usage: python -m {name}" in out.stdout, (name, out.stderr[-300:])

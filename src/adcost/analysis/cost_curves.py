@@ -52,3 +52,7 @@ def build(df):
 
 
 main = main_for(NAME, build, __doc__)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

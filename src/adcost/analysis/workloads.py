@@ -4,7 +4,7 @@ Top row, one panel per workload (workloads.Workload): seconds against the worklo
 (grids.WORKLOAD_AXIS: n for GMM, LSE and BA, characters for the LSTM, m for the trajectory) for
 the primal, the best forward-family mode (jacfwd, jacfwd_loop), the best reverse-family mode
 (jacrev, grad, jacrev_loop) and finite differences: one colour per framework, one line style
-per family.  Bottom row: the derivative over the primal (the best mode of each framework over
+and marker per family.  Bottom row: the derivative over the primal (the best mode of each framework over
 that framework's primal), the figure ADBench reports.  Last column (workloads.BABlocks):
 bundle adjustment by blocks, its primal and all 3 x 15 Jacobian blocks by 15 JVPs
 (jacfwd_seeded) against the number of observations, up to ADBench's ba1.
@@ -21,6 +21,8 @@ from .plotting import MissingData, figure, main_for
 NAME = "workloads"
 ORDER = ("gmm", "lse", "lstm", "ba", "trajectory")
 STYLES = {"primal": ":", "forward": "--", "reverse": "-", "fd": "-."}
+# a marker per family too: at a single size (the quick grid) there is no line to tell them by
+MARKERS = {"primal": "s", "forward": "^", "reverse": "o", "fd": "x"}
 TITLES = {"gmm": "GMM log posterior (m = 1)", "lse": "log-sum-exp (m = 1)",
           "lstm": "LSTM loss (m = 1)", "ba": "bundle adjustment (m = 3p)",
           "trajectory": "ODE trajectory (n = 4)"}
@@ -56,7 +58,7 @@ def build(df):
         ax, ratio_ax = axes[0, col], axes[1, col]
         for (fw, fam), h in g.groupby(["framework", "family"]):
             h = h.sort_values("size")
-            ax.plot(h["size"], h["value"], STYLES.get(fam, "-"), marker="o", ms=3,
+            ax.plot(h["size"], h["value"], STYLES.get(fam, "-"), marker=MARKERS.get(fam, "o"), ms=3.5,
                     color=colors[fw], label=f"{fw} {fam}")
         primal = g[g["family"] == "primal"].set_index(["framework", "size"])["value"]
         for fw, h in g[g["family"].isin(("forward", "reverse"))].groupby("framework"):
@@ -78,8 +80,8 @@ def build(df):
         if col == 0:
             ax.legend(fontsize=5.5, ncol=2)
             ratio_ax.legend(fontsize=6)
-    fig.suptitle("Workloads: primal, best forward (dashed), best reverse (solid), finite "
-                 "differences (dash-dot)", fontsize=10.5)
+    fig.suptitle("Workloads: primal (dotted, square), best forward (dashed, triangle), best "
+                 "reverse (solid, circle), finite differences (dash-dot, x)", fontsize=10.5)
     fig.tight_layout()
     return fig
 
@@ -116,3 +118,7 @@ def _blocks(ax, ratio_ax, t, colors):
 
 
 main = main_for(NAME, build, __doc__)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
