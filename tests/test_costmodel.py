@@ -215,3 +215,26 @@ def test_crossover_agreement_is_within_the_factor_of_the_point_or_of_the_interva
     ])
     assert cm.crossover_agreement(cross).tolist() == [True, True, False, True, False,
                                                       True, False, True]
+
+
+def test_the_site_says_when_no_width_is_held_out(tmp_path):
+    """A run of two widths (the quick grid) fits on both: the site says nothing was held out
+    and why, instead of "judged on widths ," over an empty table."""
+    import json
+
+    from adcost.analysis import site
+    rep = {"fits": [{"framework": "jax", "mode": "jacfwd", "c0": 1e-5, "c1": 0.0, "alpha": 1.0,
+                     "beta": 1.0, "delta": 0.0, "peak": 1e11, "bandwidth": 1e10, "points": 8,
+                     "spread": 0.1}],
+           "fitted_widths": [64, 1024], "held_out_widths": [], "held_out": [], "depth": 4,
+           "min_seconds": 1e-4, "crossovers": []}
+    (tmp_path / "cost_model.json").write_text(json.dumps(rep))
+    text = site.model_html(tmp_path)
+    assert "no width is held out" in text and "judged on widths" not in text
+    assert "median_error" not in text
+    rep["held_out_widths"], rep["fitted_widths"] = [64], [16, 256]
+    rep["held_out"] = [{"framework": "jax", "mode": "jacfwd", "points": 3, "median_error": 0.1,
+                        "p90_error": 0.2, "regimes": "compute 3"}]
+    (tmp_path / "cost_model.json").write_text(json.dumps(rep))
+    text = site.model_html(tmp_path)
+    assert "judged on widths 64, points of at least 100 µs" in text and "median_error" in text

@@ -109,12 +109,18 @@ def model_html(figures: Path) -> str:
         parts.append(f"<p>T = c0 + c1·k + max(α·F/P, β·B/W) + δ·B<sub>w</sub>/W (k: the "
                      "directions pushed; B<sub>w</sub>: the weights' bytes; δ: passes over the "
                      "weights outside the roofline), fitted per framework and mode at widths "
-                     f"{', '.join(map(str, rep['fitted_widths']))} (depth {rep['depth']}); judged "
-                     f"on widths {', '.join(map(str, rep['held_out_widths']))}, points of at least "
-                     f"{rep['min_seconds'] * 1e6:.0f} µs. P: best matmul flop/s; W: matrix-vector "
-                     "bytes/s; both measured in this run.</p>")
-        parts.append(table(rep.get("held_out", []),
-                           ["framework", "mode", "points", "median_error", "p90_error", "regimes"], fmt))
+                     f"{', '.join(map(str, rep['fitted_widths']))} (depth {rep['depth']}); "
+                     + (f"judged on widths {', '.join(map(str, rep['held_out_widths']))}, points "
+                        f"of at least {rep['min_seconds'] * 1e6:.0f} µs" if rep["held_out_widths"]
+                        else "no width is held out to judge it: this run measured "
+                        f"{len(rep['fitted_widths'])}, and the fit keeps the smallest and the "
+                        "largest (the full grid, ADCOST_GRID=full, measures five and judges the "
+                        "model on two)")
+                     + ". P: best matmul flop/s; W: matrix-vector bytes/s; both measured in this "
+                     "run.</p>")
+        if rep["held_out_widths"]:
+            parts.append(table(rep.get("held_out", []), ["framework", "mode", "points",
+                                                         "median_error", "p90_error", "regimes"], fmt))
         parts.append(table(rep["fits"], ["framework", "mode", "c0", "c1", "alpha", "beta",
                                          "delta", "peak", "bandwidth", "points", "spread"], fmt))
         cross = rep.get("crossovers", [])
