@@ -110,8 +110,11 @@ def build(df):
                 transform=ax.transAxes, ha="right", va="bottom", fontsize=6.5)
         r = rss[rss["framework"] == fw]
         r = r[r["op"].isin(ops.SECOND_ORDER_OPS)].sort_values("op")
-        if r.empty:
-            ax.set_title(f"{fw}: no peak-RSS results", fontsize=9)
+        if r.empty:   # the quick grid probes none (sweep.FULL_ONLY): say so, draw no axes
+            ax.set_title(f"{fw}: no peak-RSS results" + ("" if not rss.empty else
+                         "\n(probed in the full grid: ADCOST_GRID=full)"), fontsize=8)
+            ax.set_xticks([])
+            ax.set_yticks([])
             continue
         ax.barh([short(o) for o in r["op"]], r["value"] / 2**20,
                 color=[colors[o] for o in r["op"]])

@@ -45,8 +45,10 @@ def build(df):
                      f"{grids.second_order('full')['pe_depth']}", fontsize=9)
         ax.legend(fontsize=6)
     ax = axes[-1]
-    if rss.empty:
-        ax.set_title("no peak-RSS results", fontsize=9)
+    if rss.empty:   # the quick grid probes none (sweep.FULL_ONLY)
+        ax.set_title("no peak-RSS results\n(probed in the full grid: ADCOST_GRID=full)", fontsize=8)
+        ax.set_xticks([])
+        ax.set_yticks([])
     else:
         r = rss.sort_values(["framework", "op"])
         labels = [f"{fw} {op.replace('pe_grad_', '')}" for fw, op in zip(r["framework"], r["op"])]
