@@ -78,26 +78,27 @@ def group_study(pattern: str) -> str:
     return study_of(f"{suite}.{classes[0]}.x")
 
 
-# Seconds each group took on the 2-vCPU reference VM (quick grid: the two shards of 3f4bef3,
-# one thread, each study's measured run split over its groups in the older proportions; full
-# grid: the reference runs): the weights of the shard split.  A group not listed weighs 60 s.
+# Seconds each group took on the 2-vCPU reference VM (quick grid: a fresh clone's make bench
+# at 0955420, both cores, asv's durations per group, the Compile/Flops table's setup_cache with
+# its group; a group the quick grid leaves out weighs 0; full grid: the reference runs): the
+# weights of the shard split.  A group not listed weighs 60 s.
 GROUP_SECONDS = {
-    "compile time and FLOPs": (61, 655),
-    "Jacobians over n and m": (93, 957),
-    "Jacobians over depth": (30, 151),
-    "single JVP and VJP": (29, 281),
+    "compile time and FLOPs": (53, 655),
+    "Jacobians over n and m": (48, 957),
+    "Jacobians over depth": (23, 151),
+    "single JVP and VJP": (22, 281),
     "compile break-even": (0, 300),
-    "Jacobians and batched primals over width": (137, 2696),
-    "roofline: matmul and bandwidth": (14, 45),
-    "checkpointing: bytes and time": (66, 360),
-    "checkpointing: peak RSS": (125, 807),
-    "forward mode over depth": (109, 213),
-    "second order: HVPs and Hessians": (84, 600),
-    "second order: per-example gradients": (33, 400),
-    "second order: peak RSS": (120, 400),
-    "second order: mixed-mode bracketings": (15, 60),
-    "workloads: GMM, LSE, LSTM, BA, trajectory": (376, 2150),
-    "workloads: bundle adjustment by blocks": (30, 66),
+    "Jacobians and batched primals over width": (73, 2696),
+    "roofline: matmul and bandwidth": (9, 45),
+    "checkpointing: bytes and time": (40, 360),
+    "checkpointing: peak RSS": (92, 807),
+    "forward mode over depth": (67, 213),
+    "second order: HVPs and Hessians": (73, 600),
+    "second order: per-example gradients": (20, 400),
+    "second order: peak RSS": (0, 400),
+    "second order: mixed-mode bracketings": (3, 60),
+    "workloads: GMM, LSE, LSTM, BA, trajectory": (75, 2150),
+    "workloads: bundle adjustment by blocks": (18, 66),
 }
 
 
