@@ -182,10 +182,14 @@ def test_tf_recomputes_and_reports_no_saved_bytes():
 
 
 @pytest.mark.slow
-def test_every_memory_benchmark_runs_its_setup_and_methods():
+def test_every_memory_benchmark_runs_its_setup_and_methods(monkeypatch):
     """What asv does with each memory class, at the grid's smallest depth (numpy, `none`):
-    class setup, the method's own setup, the method; tracks return positive figures."""
+    class setup, the method's own setup, the method; tracks return positive figures. The
+    fresh-process probes run at depth 4 and batch 512 here (the grid's RSS sizes cost seconds
+    a probe)."""
     bench = pytest.importorskip("benchmarks.memory")
+    monkeypatch.setattr(bench, "RSS_DEPTHS", (min(bench.DEPTHS),))
+    monkeypatch.setattr(bench, "RSS_SIZES", {**bench.RSS_SIZES, "batch": 512})
     classes = [c for _, c in inspect.getmembers(bench, inspect.isclass)
                if c.__module__ == bench.__name__ and hasattr(c, "params")]
     for cls in classes:
