@@ -6,7 +6,7 @@ curves anchored at the bytes per layer of storing everything ("none"): 2√L lay
 al. 2016) and binomial checkpointing with 3 recomputation sweeps (revolve, Griewank & Walther
 2000).  Bottom row: peak RSS above a baseline in a fresh process (memory.PeakRSS) at the
 probes' larger batch, beside the analytic bytes at that batch (thin lines), and forward
-mode's peak RSS (memory.Forward.track_jvp_bytes) against depth.
+mode's peak RSS (memory.PeakForward.track_jvp_bytes) against depth.
 """
 from __future__ import annotations
 
@@ -44,6 +44,7 @@ def build(df):
     rss = load.measured(df, "PeakRSS.track_peak_rss_bytes")
     if saved.empty and kept_analytic.empty:
         raise MissingData(f"no memory.{METRIC} results")
+    # memory.PeakForward's, or memory.Forward's in runs from before the probe had its own class
     jvp = load.measured(df, "Forward.track_jvp_bytes")
     fws = sorted(set(saved["framework"]) | set(kept_analytic["framework"]))
     strategies = sorted(set(saved["strategy"]) | set(kept_analytic["strategy"]))
