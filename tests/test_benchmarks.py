@@ -447,3 +447,22 @@ def test_each_runs_load_mark_survives_asvs_next_save(tmp_path, monkeypatch):
                             before=kept)
     marks = json.loads(path.read_text())["adcost_environment"]["load"]
     assert [m["group"] for m in marks] == ["one", "two"] and marks[0]["under_load"]
+
+
+def test_the_environment_records_the_cpu_caches(tmp_path):
+    """sysfs's cache sizes in bytes by level (L1d, L1i, L2, L3); an unreadable entry is left
+    out, a machine without sysfs records none."""
+    from adcost.measure.environment import cpu_caches, environment
+    for i, (level, kind, size) in enumerate([("1", "Data", "32K"), ("1", "Instruction", "32K"),
+                                             ("2", "Unified", "1024K"), ("3", "Unified", "32M"),
+                                             ("4", "Unified", "junk")]):
+        index = tmp_path / f"index{i}"
+        index.mkdir()
+        for name, value in (("level", level), ("type", kind), ("size", size)):
+            (index / name).write_text(value + "\n")
+    assert cpu_caches(tmp_path) == {"L1d": 32 << 10, "L1i": 32 << 10, "L2": 1 << 20, "L3": 32 << 20}
+    assert cpu_caches(tmp_path / "none") == {}
+    assert isinstance(environment()["caches"], dict)
+    from adcost.analysis.load import caches_label
+    assert caches_label(cpu_caches(tmp_path)) == "L1d 32 KiB, L1i 32 KiB, L2 1 MiB, L3 32 MiB"
+    assert caches_label(None) is None and caches_label({}) is None

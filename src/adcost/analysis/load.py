@@ -29,7 +29,8 @@ from .. import grids, paths
 PARAM_COLUMNS = ["framework", "op", "problem", "n", "m", "depth", "width", "strategy", "size"]
 COLUMNS = (["benchmark", "suite", "metric", "kind"] + PARAM_COLUMNS +
            ["value", "unit", "q25", "q75", "ci_lo", "ci_hi", "repeat", "number", "status",
-            "machine", "cpu", "num_cpu", "ram", "os", "arch", "python", "versions", "threads",
+            "machine", "cpu", "caches", "num_cpu", "ram", "os", "arch", "python", "versions",
+            "threads",
             "env_name", "release", "device", "commit", "date", "file"])
 INT_COLUMNS = ["n", "m", "depth", "width", "size", "repeat", "number"]
 KIND_UNITS = {"time": "seconds", "peakmem": "bytes", "mem": "bytes", "track": "unit"}
@@ -120,6 +121,7 @@ def result_rows(path: Path, benchmarks: dict | None = None, machine: dict | None
             if isinstance(date, (int, float)) else date)
     common = {"machine": params.get("machine") or machine.get("machine"),
               "cpu": params.get("cpu") or machine.get("cpu"),
+              "caches": caches_label((data.get("adcost_environment") or {}).get("caches")),
               "num_cpu": params.get("num_cpu") or machine.get("num_cpu"),
               "ram": params.get("ram") or machine.get("ram"),
               "os": params.get("os") or machine.get("os"),
@@ -167,6 +169,15 @@ def result_rows(path: Path, benchmarks: dict | None = None, machine: dict | None
                        repeat=_stats_value(stats, "repeat", j), number=_stats_value(stats, "number", j))
             rows.append(row)
     return rows
+
+
+def caches_label(caches: dict | None) -> str | None:
+    """"L1d 32 KiB, L1i 32 KiB, L2 1 MiB, L3 32 MiB" from a stamp's caches (None without)."""
+    if not caches:
+        return None
+    def size(b):
+        return f"{b >> 20} MiB" if b >= 1 << 20 and not b % (1 << 20) else f"{b >> 10} KiB"
+    return ", ".join(f"{k} {size(int(v))}" for k, v in sorted(caches.items()))
 
 
 def release_of(data: dict) -> str:

@@ -153,7 +153,8 @@ def rel(path: Path, site: Path) -> str:
 def environment_html(df: pd.DataFrame, results: Path) -> str:
     rows = []
     if not df.empty:
-        for column in ("machine", "device", "cpu", "num_cpu", "ram", "os", "arch", "python", "commit", "date", "env_name"):
+        for column in ("machine", "device", "cpu", "caches", "num_cpu", "ram", "os", "arch",
+                       "python", "commit", "date", "env_name"):
             values = sorted({str(v) for v in df[column].dropna().unique()}) if column in df else []
             if values:
                 rows.append((column, ", ".join(values)))

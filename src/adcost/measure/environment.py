@@ -32,6 +32,22 @@ def cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
+def cpu_caches(root: Path = Path("/sys/devices/system/cpu/cpu0/cache")) -> dict[str, int]:
+    """The CPU's caches in bytes, {"L1d", "L1i", "L2", "L3"}, from sysfs ({} where there is
+    none): what a working set must fit in to run at cache speed (the roofline's bandwidth is
+    measured on 64 MiB, out of every cache)."""
+    units = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
+    found = {}
+    for index in sorted(root.glob("index*")):
+        try:
+            level, kind, size = ((index / f).read_text().strip() for f in ("level", "type", "size"))
+            value = int(size[:-1]) * units[size[-1]] if size[-1:] in units else int(size)
+        except (OSError, ValueError):
+            continue
+        found[f"L{level}" + {"Data": "d", "Instruction": "i"}.get(kind, "")] = value
+    return found
+
+
 def machine_name() -> str:
     """The name asv files results under: host name and CPU model (two hosts called `vm` with
     different CPUs stay apart), e.g. `vm-amd-epyc`."""
@@ -69,5 +85,6 @@ def thread_settings() -> dict[str, str | int | None]:
 def environment() -> dict:
     return {"date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
             "commit": git_commit(), "python": platform.python_version(),
-            "platform": platform.platform(), "cpu": cpu_model(), "threads": thread_settings(),
+            "platform": platform.platform(), "cpu": cpu_model(), "caches": cpu_caches(),
+            "threads": thread_settings(),
             "versions": versions()}
