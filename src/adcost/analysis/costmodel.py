@@ -77,6 +77,20 @@ def work(op: str, n: int, m: int, depth: int, width: int, batch: int = 1,
     raise ValueError(f"no cost model for {op!r}; modelled: {', '.join(MODES)}")
 
 
+def terms(c0, alpha, beta, delta, c1, peak, bandwidth, flops, nbytes, weights=0.0, directions=0.0):
+    """The model's four terms in seconds: overhead c0 + c1 k, compute alpha F / P, roofline
+    memory beta B / W, weight passes delta B_w / W."""
+    flops, nbytes = np.asarray(flops, float), np.asarray(nbytes, float)
+    return (c0 + c1 * np.asarray(directions, float) + np.zeros(np.shape(flops)),
+            alpha * flops / peak, beta * nbytes / bandwidth,
+            delta * np.asarray(weights, float) / bandwidth)
+
+
+def model_time(over, compute, memory, passes):
+    """T from the four terms: overhead + max(compute, memory) + weight passes."""
+    return over + np.maximum(compute, memory) + passes
+
+
 @dataclass
 class ModeFit:
     """The fitted model of one framework and mode."""
@@ -95,14 +109,11 @@ class ModeFit:
 
     def terms(self, flops, nbytes, weights=0.0, directions=0.0):
         """(overhead, compute, roofline memory, weight passes) in seconds."""
-        flops, nbytes = np.asarray(flops, float), np.asarray(nbytes, float)
-        return (self.c0 + self.c1 * np.asarray(directions, float) + np.zeros(np.shape(flops)),
-                self.alpha * flops / self.peak, self.beta * nbytes / self.bandwidth,
-                self.delta * np.asarray(weights, float) / self.bandwidth)
+        return terms(self.c0, self.alpha, self.beta, self.delta, self.c1, self.peak,
+                     self.bandwidth, flops, nbytes, weights, directions)
 
     def predict(self, flops, nbytes, weights=0.0, directions=0.0):
-        over, compute, memory, passes = self.terms(flops, nbytes, weights, directions)
-        return over + np.maximum(compute, memory) + passes
+        return model_time(*self.terms(flops, nbytes, weights, directions))
 
     def regime(self, flops, nbytes, weights=0.0, directions=0.0):
         over, compute, memory, passes = self.terms(flops, nbytes, weights, directions)
@@ -144,8 +155,7 @@ def fit_mode(seconds, flops, nbytes, peak: float, bandwidth: float, framework: s
 
     def residual(theta):
         c0, alpha, beta, delta, c1 = constants(theta)
-        return np.log(c0 + c1 * k + np.maximum(alpha * f / peak, beta * b / bandwidth)
-                      + delta * w / bandwidth) - lt
+        return np.log(model_time(*terms(c0, alpha, beta, delta, c1, peak, bandwidth, f, b, w, k))) - lt
 
     # starts: the max() makes the surface kinked; delta from few or many passes; c1 from
     # nothing (a ns a direction) or a noticeable share of the smallest time
