@@ -44,6 +44,14 @@ def skip_unless_rss_depth(framework, strategy, depth):
         raise NotImplementedError(reason)
 
 
+def peak_rss_bytes(framework, strategy, depth) -> int:
+    """The fresh-process probe of one gradient (a strategy) or JVP ("jvp") at the grid's RSS
+    sizes: peak bytes above its baseline."""
+    from adcost.measure.memory import peak_rss
+    return peak_rss({"framework": framework, "strategy": strategy, "depth": depth,
+                     **RSS_SIZES})["peak_rss_bytes"]
+
+
 def skip_unreported(framework, strategy, depth):
     """Skip saved bytes where the framework has no record of them (runs after setup)."""
     reason = reports_saved_bytes(framework)
@@ -94,9 +102,7 @@ class PeakRSS:
         skip_unless_rss_depth(framework, strategy, depth)
 
     def track_peak_rss_bytes(self, framework, strategy, depth):
-        from adcost.measure.memory import peak_rss
-        spec = {"framework": framework, "strategy": strategy, "depth": depth, **RSS_SIZES}
-        return peak_rss(spec)["peak_rss_bytes"]
+        return peak_rss_bytes(framework, strategy, depth)
     track_peak_rss_bytes.unit = "bytes"
 
 
@@ -153,9 +159,7 @@ class PeakForward:
         skip_unless_rss_depth(framework, "jvp", depth)
 
     def track_jvp_bytes(self, framework, depth):
-        from adcost.measure.memory import peak_rss
-        spec = {"framework": framework, "strategy": "jvp", "depth": depth, **RSS_SIZES}
-        return peak_rss(spec)["peak_rss_bytes"]
+        return peak_rss_bytes(framework, "jvp", depth)
     track_jvp_bytes.unit = "bytes"
 
 

@@ -14,6 +14,7 @@ from adcost.bench import Skip, dtype_for, frameworks_for, once_per_process, prep
 
 FRAMEWORKS = frameworks_for("second_order")
 GRID = grids.second_order()
+TIMING = grids.timing()   # warm-up and sample budget of the grid
 SIZES = {k: GRID[k] for k in ("features", "outputs", "batch")}
 PE_ROUTES = ops.PER_EXAMPLE_OPS + ("jacrev",)
 
@@ -21,9 +22,9 @@ PE_ROUTES = ops.PER_EXAMPLE_OPS + ("jacrev",)
 class Timed:
     timeout = 180
     rounds = 1
-    repeat = (3, 30, grids.timing()["sample_budget_s"])
+    repeat = (3, 30, TIMING["sample_budget_s"])
     sample_time = 0.01
-    warmup_time = grids.timing()["warmup_s"]
+    warmup_time = TIMING["warmup_s"]
     min_run_count = 2
 
 

@@ -10,6 +10,7 @@ from adcost.bench import Skip, frameworks_for, prepare_or_skip
 
 FRAMEWORKS = frameworks_for("workloads")
 GRID = grids.workloads()
+TIMING = grids.timing()   # warm-up and sample budget of the grid
 
 
 def _case(framework, mode, workload):
@@ -24,9 +25,9 @@ class _Timed:
     param_names = ["framework", "mode", "workload"]
     timeout = 300
     rounds = 1
-    repeat = (3, 30, grids.timing()["sample_budget_s"])
+    repeat = (3, 30, TIMING["sample_budget_s"])
     sample_time = 0.01
-    warmup_time = grids.timing()["warmup_s"]
+    warmup_time = TIMING["warmup_s"]
     min_run_count = 2
 
 
@@ -52,7 +53,7 @@ class BABlocks(_Timed):
     """Seconds of bundle adjustment's primal and of all its Jacobian blocks by 15 JVPs
     (ba_blocks, jacfwd_seeded), up to ADBench's ba1 size, where the dense Jacobian cannot be held."""
     params = (FRAMEWORKS, ("primal", "jacfwd_seeded"), GRID["block_labels"])
-    repeat = (3, 20, grids.timing()["sample_budget_s"])
+    repeat = (3, 20, TIMING["sample_budget_s"])
 
     def setup(self, framework, mode, workload):
         self.case = _case(framework, mode, workload)
