@@ -44,12 +44,30 @@ def skip_unless_rss_depth(framework, strategy, depth):
         raise NotImplementedError(reason)
 
 
-def peak_rss_bytes(framework, strategy, depth) -> int:
-    """The fresh-process probe of one gradient (a strategy) or JVP ("jvp") at the grid's RSS
-    sizes: peak bytes above its baseline."""
-    from adcost.measure.memory import peak_rss
-    return peak_rss({"framework": framework, "strategy": strategy, "depth": depth,
-                     **RSS_SIZES})["peak_rss_bytes"]
+def probe_specs() -> dict[str, dict]:
+    """Every fresh-process probe of the grid, by probe_key: each supported (framework,
+    strategy) gradient and each framework's JVP ("jvp") at the grid's RSS depths and sizes."""
+    specs = {}
+    for framework in FRAMEWORKS:
+        for strategy in STRATEGIES + ("jvp",):
+            for depth in RSS_DEPTHS:
+                if unsupported_reason(framework, strategy) is None:
+                    specs[probe_key(framework, strategy, depth)] = {
+                        "framework": framework, "strategy": strategy, "depth": depth, **RSS_SIZES}
+    return specs
+
+
+def probe_key(framework, strategy, depth) -> str:
+    return f"{framework}/{strategy}/{depth}"
+
+
+def peak_rss_bytes(probes: dict, framework, strategy, depth) -> int:
+    """One probe's peak bytes above its baseline, from the table (RSSProbes.setup_cache); a
+    probe that failed raises its error here."""
+    found = probes[probe_key(framework, strategy, depth)]
+    if "error" in found:
+        raise RuntimeError(found["error"])
+    return found["peak_rss_bytes"]
 
 
 def skip_unreported(framework, strategy, depth):
@@ -89,20 +107,32 @@ class Checkpoint(Timed):
         self.case()
 
 
-class PeakRSS:
+class RSSProbes:
+    """The peak-RSS probes of PeakRSS and PeakForward, run once per asv run (setup_cache: a
+    fresh process each, as many side by side as the machine has CPUs for, each pinned to its
+    own: adcost.measure.memory.peak_rss_many); each benchmark reads its figure."""
+    rounds = 1
+    timeout = 60
+
+    def setup_cache(self):
+        from adcost.measure.memory import peak_rss_many
+        return peak_rss_many(probe_specs())
+    # the full grid's 100-odd probes at up to a minute each (JAX's JVP at depth 128)
+    setup_cache.timeout = 3600
+
+
+class PeakRSS(RSSProbes):
     """Peak resident memory of one gradient above its baseline, in a fresh process, at the
     grid's rss_batch (bytes)."""
 
     params = (FRAMEWORKS, STRATEGIES, DEPTHS)
     param_names = ["framework", "strategy", "depth"]
-    timeout = 180
-    rounds = 1
 
-    def setup(self, framework, strategy, depth):
+    def setup(self, probes, framework, strategy, depth):
         skip_unless_rss_depth(framework, strategy, depth)
 
-    def track_peak_rss_bytes(self, framework, strategy, depth):
-        return peak_rss_bytes(framework, strategy, depth)
+    def track_peak_rss_bytes(self, probes, framework, strategy, depth):
+        return peak_rss_bytes(probes, framework, strategy, depth)
     track_peak_rss_bytes.unit = "bytes"
 
 
@@ -143,23 +173,19 @@ class Forward(Timed):
         self.case()
 
 
-class PeakForward:
+class PeakForward(RSSProbes):
     """Forward mode against depth: peak RSS bytes of one JVP of the loss at rss_batch, in a
     fresh process (apart from Forward, whose setup builds the JVP in asv's process: a probe
     needs none of it, and JAX's JVP at depth 64 compiles for seconds)."""
 
     params = (FRAMEWORKS, DEPTHS)
     param_names = ["framework", "depth"]
-    # the probe compiles JAX's unrolled JVP twice (validated at batch 8, then at rss_batch):
-    # 68 s at depth 128 on a quiet core, past 120 s beside other work
-    timeout = 300
-    rounds = 1
 
-    def setup(self, framework, depth):
+    def setup(self, probes, framework, depth):
         skip_unless_rss_depth(framework, "jvp", depth)
 
-    def track_jvp_bytes(self, framework, depth):
-        return peak_rss_bytes(framework, "jvp", depth)
+    def track_jvp_bytes(self, probes, framework, depth):
+        return peak_rss_bytes(probes, framework, "jvp", depth)
     track_jvp_bytes.unit = "bytes"
 
 

@@ -49,11 +49,36 @@ def _skip_unless_offered(framework, op):
         raise Skip(f"{framework} has no operation {op!r}")
 
 
-def _peak_rss(framework, op, problem, **sizes) -> int:
-    from adcost.measure.memory import peak_rss
-    spec = {"problem": problem, "framework": framework, "op": op, "dtype": dtype_for(framework),
-            **sizes}
-    return peak_rss(spec, timeout=170)["peak_rss_bytes"]
+def _rss_spec(framework, op) -> dict:
+    """The fresh-process probe of `op` at its study's *_rss size (SecondOrderRSS)."""
+    study = study_of(op)
+    if study == "hvp":
+        width, depth, batch = GRID["hvp_rss"]
+        problem, sizes = "mlp_loss", {"width": width, "depth": depth, "batch": batch}
+    elif study == "hessian":
+        width, depth = GRID["hessian_rss"]
+        problem, sizes = "mlp_loss", {"width": width, "depth": depth}
+    else:
+        width, batch = GRID["pe_rss"]
+        problem, sizes = "mlp_losses", {"width": width, "batch": batch, "depth": GRID["pe_depth"]}
+    return {"problem": problem, "framework": framework, "op": op, "dtype": dtype_for(framework),
+            **{**SIZES, **sizes}}
+
+
+def _rss_skip_reason(framework, op) -> str | None:
+    """Why SecondOrderRSS does not probe (framework, op), None when it does."""
+    try:
+        _skip_unless_offered(framework, op)
+    except Skip as exc:
+        return str(exc)
+    study = study_of(op)
+    if study not in GRID["rss_studies"]:
+        return f"the {study} peak RSS is probed in the full grid"
+    if op == "hvp_fwd_over_fwd":
+        return ("fwd_over_fwd pushes n tangents: its memory grows with n (n x the activations), "
+                "so it is not probed at the HVP probe's size; see HVPTempBytes (JAX) at the "
+                "timing sizes")
+    return None
 
 
 class HVP(Timed):
@@ -118,34 +143,31 @@ class PerExample(Timed):
 
 class SecondOrderRSS:
     """Peak resident bytes above baseline of one call, in a fresh process, at the grid's
-    *_rss sizes: HVP and Hessian modes (mlp_loss), per-example routes (mlp_losses)."""
+    *_rss sizes: HVP and Hessian modes (mlp_loss), per-example routes (mlp_losses).  The probes
+    run once per asv run (setup_cache), side by side on the machine's CPUs
+    (adcost.measure.memory.peak_rss_many)."""
     params = (FRAMEWORKS, ops.SECOND_ORDER_OPS + PE_ROUTES)
     param_names = ["framework", "op"]
-    timeout = 180
+    timeout = 60
     rounds = 1
 
-    def setup(self, framework, op):
-        _skip_unless_offered(framework, op)
-        study = study_of(op)
-        if study not in GRID["rss_studies"]:
-            raise Skip(f"the {study} peak RSS is probed in the full grid")
-        if op == "hvp_fwd_over_fwd":
-            raise Skip("fwd_over_fwd pushes n tangents: its memory grows with n (n x the "
-                       "activations), so it is not probed at the HVP probe's size; see "
-                       "HVPTempBytes (JAX) at the timing sizes")
+    def setup_cache(self):
+        from adcost.measure.memory import peak_rss_many
+        specs = {f"{fw}/{op}": _rss_spec(fw, op) for fw in FRAMEWORKS for op in self.params[1]
+                 if _rss_skip_reason(fw, op) is None}
+        return peak_rss_many(specs, timeout=170)
+    setup_cache.timeout = 1800
 
-    def track_peak_rss_bytes(self, framework, op):
-        study = study_of(op)
-        if study == "hvp":
-            width, depth, batch = GRID["hvp_rss"]
-            return _peak_rss(framework, op, "mlp_loss",
-                             **{**SIZES, "width": width, "depth": depth, "batch": batch})
-        if study == "hessian":
-            width, depth = GRID["hessian_rss"]
-            return _peak_rss(framework, op, "mlp_loss", **{**SIZES, "width": width, "depth": depth})
-        width, batch = GRID["pe_rss"]
-        return _peak_rss(framework, op, "mlp_losses",
-                         **{**SIZES, "width": width, "batch": batch, "depth": GRID["pe_depth"]})
+    def setup(self, probes, framework, op):
+        reason = _rss_skip_reason(framework, op)
+        if reason is not None:
+            raise Skip(reason)
+
+    def track_peak_rss_bytes(self, probes, framework, op):
+        found = probes[f"{framework}/{op}"]
+        if "error" in found:
+            raise RuntimeError(found["error"])
+        return found["peak_rss_bytes"]
     track_peak_rss_bytes.unit = "bytes"
 
 

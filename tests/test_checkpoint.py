@@ -155,10 +155,11 @@ def test_asv_params_agree_with_param_names():
     assert {c.__name__ for c in classes} >= {"Checkpoint", "PeakRSS", "PeakMem", "Forward", "Loss"}
     for cls in classes:
         assert len(cls.params) == len(cls.param_names), cls.__name__
+        cached = 2 if hasattr(cls, "setup_cache") else 1   # asv passes setup_cache's value first
         for method in [m for m in dir(cls) if m.startswith(("time_", "track_", "peakmem_"))]:
-            args = list(inspect.signature(getattr(cls, method)).parameters)[1:]
+            args = list(inspect.signature(getattr(cls, method)).parameters)[cached:]
             assert args == cls.param_names, (cls.__name__, method)
-        assert list(inspect.signature(cls.setup).parameters)[1:] == cls.param_names
+        assert list(inspect.signature(cls.setup).parameters)[cached:] == cls.param_names
 
 
 @pytest.mark.needs("tf")
@@ -186,17 +187,22 @@ def test_every_memory_benchmark_runs_its_setup_and_methods(monkeypatch):
     """What asv does with each memory class, at the grid's smallest depth (numpy, `none`):
     class setup, the method's own setup, the method; tracks return positive figures. The
     fresh-process probes run at depth 4 and batch 512 here (the grid's RSS sizes cost seconds
-    a probe)."""
+    a probe), for NumPy's `none` only (the probe table's setup_cache runs every framework's)."""
     bench = pytest.importorskip("benchmarks.memory")
     monkeypatch.setattr(bench, "RSS_DEPTHS", (min(bench.DEPTHS),))
     monkeypatch.setattr(bench, "RSS_SIZES", {**bench.RSS_SIZES, "batch": 512})
+    monkeypatch.setattr(bench, "FRAMEWORKS", ("numpy",))
+    monkeypatch.setattr(bench, "STRATEGIES", ("none",))
     classes = [c for _, c in inspect.getmembers(bench, inspect.isclass)
                if c.__module__ == bench.__name__ and hasattr(c, "params")]
+    probes = bench.RSSProbes().setup_cache()
+    assert set(probes) == {"numpy/none/4", "numpy/jvp/4"}
     for cls in classes:
         rss = cls.__name__ in ("PeakRSS", "PeakMem", "PeakForward")
         depth = min(bench.RSS_DEPTHS if rss else bench.DEPTHS)
         params = {"framework": "numpy", "strategy": "none", "depth": depth}
-        args = [params[name] for name in cls.param_names]
+        args = ([probes] if hasattr(cls, "setup_cache") else []) + [
+            params[name] for name in cls.param_names]
         for method in [m for m in dir(cls) if m.startswith(("time_", "track_", "peakmem_"))]:
             instance = cls()
             instance.setup(*args)
@@ -206,6 +212,57 @@ def test_every_memory_benchmark_runs_its_setup_and_methods(monkeypatch):
             out = getattr(instance, method)(*args)
             if method.startswith("track_"):
                 assert out > 0, (cls.__name__, method)
+
+
+def test_probe_table_raises_a_failed_probe_and_skips_other_depths():
+    """A probe that failed in the table fails its benchmark with the child's error; depths the
+    grid does not probe skip with the reason."""
+    bench = pytest.importorskip("benchmarks.memory")
+    probes = {"numpy/none/64": {"peak_rss_bytes": 7}, "numpy/jvp/64": {"error": "probe died"}}
+    assert bench.peak_rss_bytes(probes, "numpy", "none", 64) == 7
+    with pytest.raises(RuntimeError, match="probe died"):
+        bench.PeakForward().track_jvp_bytes(probes, "numpy", 64)
+    depth = next(d for d in bench.DEPTHS if d not in bench.RSS_DEPTHS)
+    with pytest.raises(NotImplementedError, match="probed at depths"):
+        bench.PeakRSS().setup(probes, "numpy", "none", depth)
+    assert all(spec["depth"] in bench.RSS_DEPTHS for spec in bench.probe_specs().values())
+
+
+def test_probes_side_by_side_get_a_cpu_group_each(monkeypatch):
+    """peak_rss_many runs one probe per CPU group at a time, each child pinned to its group
+    (its environment names the CPUs), and keeps a failed probe's error by its key."""
+    from adcost.measure import memory
+    monkeypatch.setattr(memory.os, "cpu_count", lambda: 4)
+    monkeypatch.setenv("ADCOST_THREADS", "2")
+    assert memory.probe_cpu_sets() == [[0, 1], [2, 3]]
+    monkeypatch.setenv("ADCOST_THREADS", "1")
+    assert memory.probe_cpu_sets() == [[0], [1], [2], [3]]
+    seen = []
+
+    def fake(spec, timeout=300, cpus=None):
+        seen.append((spec["k"], tuple(cpus)))
+        if spec["k"] == 2:
+            raise RuntimeError("child failed")
+        return {"peak_rss_bytes": spec["k"]}
+    monkeypatch.setattr(memory, "peak_rss", fake)
+    got = memory.peak_rss_many({k: {"k": k} for k in range(6)}, workers=2)
+    assert got[2] == {"error": "child failed"} and got[5] == {"peak_rss_bytes": 5}
+    assert {cpus for _, cpus in seen} <= {(0,), (1,)} and len(seen) == 6
+
+
+@pytest.mark.slow
+def test_a_probe_runs_on_the_cpus_it_is_given(tmp_path):
+    """The child pins itself to ADCOST_PROBE_CPUS before it imports a framework."""
+    import os
+    import subprocess
+    import sys
+    from adcost.measure import memory
+    cpu = max(os.sched_getaffinity(0))
+    code = ("import os; from adcost.measure import memory; memory._pin_from_environment(); "
+            "print(sorted(os.sched_getaffinity(0)))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         env={**os.environ, memory.CPUS_VARIABLE: str(cpu)}, check=True)
+    assert out.stdout.strip() == f"[{cpu}]"
 
 
 def test_peak_rss_reports_the_median_window(monkeypatch):

@@ -276,3 +276,22 @@ def test_adcost_list_names_the_second_order_and_per_example_operations(capsys):
     numpy_lines = out.split("  numpy ", 1)[1].splitlines()[:3]
     assert "per-example: pe_grad_loop" in "\n".join(numpy_lines)
     assert "second order" not in "\n".join(numpy_lines[:2])
+
+
+@pytest.mark.slow
+@pytest.mark.needs("torch")
+def test_the_second_order_probe_table_runs_each_probe_and_skips_with_reasons(monkeypatch):
+    """SecondOrderRSS's setup_cache probes each (framework, op) of the studies the grid names,
+    in fresh processes; the benchmark reads its figure, and skips the others with the reason."""
+    bench = pytest.importorskip("benchmarks.second_order")
+    monkeypatch.setitem(bench.GRID, "rss_studies", ("hessian",))
+    op = next(op for op in ops.HESSIAN_OPS if bench._rss_skip_reason("torch", op) is None)
+    monkeypatch.setattr(bench, "FRAMEWORKS", ("torch",))
+    monkeypatch.setattr(bench.SecondOrderRSS, "params", (("torch",), (op, ops.PER_EXAMPLE_OPS[0])))
+    probes = bench.SecondOrderRSS().setup_cache()
+    assert set(probes) == {f"torch/{op}"}
+    rss = bench.SecondOrderRSS()
+    rss.setup(probes, "torch", op)
+    assert rss.track_peak_rss_bytes(probes, "torch", op) > 0
+    with pytest.raises(NotImplementedError, match="full grid"):
+        rss.setup(probes, "torch", ops.PER_EXAMPLE_OPS[0])

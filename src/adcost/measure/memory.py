@@ -17,6 +17,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -164,21 +165,78 @@ def peak_above_baseline(run, min_time: float | None = None) -> dict:
             "sampled_rss_bytes": sampled, "hwm_rss_bytes": hwm_rss, "calls": calls}
 
 
-def peak_rss(spec: dict, timeout: float = 300) -> dict:
+def peak_rss(spec: dict, timeout: float = 300, cpus: list[int] | None = None) -> dict:
     """Run the probe described by `spec` in a fresh Python process; its result as a dict.
 
     spec: {"framework", "strategy" (a schedule, "jvp" or "forward"), "depth", and the study's
     sizes (width, batch, outputs, slots)}, or any prepared operation: {"problem", "framework",
-    "op", "dtype", and the problem's sizes}.  Raises RuntimeError with the child's stderr.
+    "op", "dtype", and the problem's sizes}.  `cpus`: the CPUs the child runs on (it sets
+    its affinity before importing anything); default: this process's.  Raises RuntimeError
+    with the child's stderr.
     """
     env = dict(os.environ, **PROBE_ENV)
     src = str(Path(__file__).resolve().parents[2])  # the child imports this same adcost
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [src, env.get("PYTHONPATH")]))
+    if cpus:
+        env[CPUS_VARIABLE] = ",".join(map(str, cpus))
     proc = subprocess.run([sys.executable, "-m", "adcost.measure.memory", json.dumps(spec)],
                           capture_output=True, text=True, env=env, timeout=timeout)
     if proc.returncode != 0:
         raise RuntimeError(f"peak-RSS probe {spec} failed:\n{proc.stderr[-2000:]}")
     return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+# The CPUs of one probe (a comma-separated list), set by peak_rss_many in the child's
+# environment and applied by the child before it imports anything.
+CPUS_VARIABLE = "ADCOST_PROBE_CPUS"
+
+
+def probe_cpu_sets(threads_per_probe: int | None = None) -> list[list[int]]:
+    """The CPU sets of probes run side by side: the machine's CPUs (those this process may
+    use before $ADCOST_THREADS narrowed it: the online ones) in groups of the thread limit,
+    one group per concurrent probe (one group of all when no limit is set)."""
+    from .. import threads
+    cpus = list(range(os.cpu_count() or 1))
+    per = threads_per_probe or threads.requested() or len(cpus)
+    return [cpus[i:i + per] for i in range(0, len(cpus) - per + 1, per)] or [cpus]
+
+
+def peak_rss_many(specs: dict, timeout: float = 300, workers: int | None = None) -> dict:
+    """Peak RSS of many probes (`peak_rss`'s specs, by key), each in its own fresh process,
+    as many at a time as the machine has CPU groups for (probe_cpu_sets; `workers` caps it),
+    each process pinned to its own group.  A process's peak RSS is its own: probes side by
+    side on separate CPUs only finish sooner (measured with the checkpointing study's probes:
+    docs/benchmarks.md).  {key: the probe's result} or {key: {"error": text}}."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    groups = probe_cpu_sets()
+    if workers is not None:
+        groups = groups[:max(1, workers)]
+    free, lock = list(groups), threading.Lock()
+
+    def one(item):
+        key, spec = item
+        with lock:
+            cpus = free.pop()
+        try:
+            return key, peak_rss(dict(spec), timeout=timeout, cpus=cpus)
+        except (RuntimeError, subprocess.TimeoutExpired) as exc:
+            return key, {"error": str(exc)}
+        finally:
+            with lock:
+                free.append(cpus)
+
+    with ThreadPoolExecutor(max_workers=len(groups)) as pool:
+        return dict(pool.map(one, list(specs.items())))
+
+
+def _pin_from_environment() -> None:
+    cpus = os.environ.get(CPUS_VARIABLE, "")
+    if cpus and hasattr(os, "sched_setaffinity"):
+        try:
+            os.sched_setaffinity(0, [int(c) for c in cpus.split(",")])
+        except OSError:   # a CPU this process may not use: keep the inherited set
+            pass
 
 
 def _child(spec: dict) -> dict:
@@ -214,4 +272,5 @@ def median_window(run, windows: int = WINDOWS) -> dict:
 
 
 if __name__ == "__main__":
+    _pin_from_environment()
     print(json.dumps(_child(json.loads(sys.argv[1]))))

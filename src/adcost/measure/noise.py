@@ -4,9 +4,10 @@ asv times each benchmark in a process of its own. The samples of one process agr
 quartiles) while two processes timing the same case differ by more, so a rule that compares two
 runs by their quartiles alone calls that difference a change. This probe measures it on the
 machine, at the time of the run: the mlp problem's primal and jacrev at n = m = 16 and jacfwd at
-n = 256, m = 64 (about 30 µs to 2 ms) of each installed framework, timed in PROCESSES fresh
-processes one after another; `threshold` is the largest ratio max/min of one case's medians across
-the processes. The sweep runs it first and stamps it into the results
+n = 256, m = 64 (about 30 µs to 2 ms) of each installed framework, timed in PROCESSES
+processes one after another, each forked from one that imported the frameworks, as asv's
+forkserver forks every case (adcost.bench.preimport); `threshold` is the largest ratio max/min of
+one case's medians across the processes. The sweep runs it first and stamps it into the results
 (`adcost_environment.noise`); `adcost compare` calls a change only beyond it.
 
     python -m adcost.measure.noise [--processes 4]        # prints the probe as JSON
@@ -54,18 +55,54 @@ def installed() -> list[str]:
     return [fw for fw in FRAMEWORKS if missing_reason(fw) is None]
 
 
-def probe(processes: int = PROCESSES, frameworks: list[str] | None = None,
-          timeout: float = 300) -> dict:
-    """Run the cases in `processes` fresh processes; their medians, spread and threshold."""
-    frameworks = installed() if frameworks is None else list(frameworks)
-    start, cases = time.perf_counter(), {}
+def forked(processes: int, frameworks: list[str]) -> dict[str, list[float]]:
+    """In this process: import the frameworks (adcost.bench.preimport, as asv's forkserver
+    does), then fork `processes` children one after another, each timing every case (child);
+    each case's medians, one per child.  RuntimeError when a child fails."""
+    from .. import threads
+    threads.apply()
+    from ..bench import preimport
+    preimport(force=True)
+    cases: dict[str, list[float]] = {}
     for _ in range(processes):
-        out = subprocess.run([sys.executable, "-m", "adcost.measure.noise", "--child", ",".join(frameworks)],
-                             capture_output=True, text=True, timeout=timeout, env=os.environ.copy())
-        if out.returncode != 0:
-            raise RuntimeError(f"noise probe: a child process failed: {out.stderr.strip().splitlines()[-1:]}")
-        for key, seconds in json.loads(out.stdout.strip().splitlines()[-1]).items():
+        read, write = os.pipe()
+        pid = os.fork()
+        if pid == 0:   # the child: time the cases, write them, leave without cleanup
+            os.close(read)
+            code = 0
+            try:
+                text = json.dumps(child(frameworks))
+            except BaseException as exc:   # noqa: BLE001 - reported to the parent
+                text, code = json.dumps({"error": f"{type(exc).__name__}: {exc}"}), 1
+            with os.fdopen(write, "w") as fh:
+                fh.write(text)
+            os._exit(code)
+        os.close(write)
+        with os.fdopen(read) as fh:
+            text = fh.read()
+        os.waitpid(pid, 0)
+        got = json.loads(text or '{"error": "the child wrote nothing"}')
+        if "error" in got:
+            raise RuntimeError(f"noise probe: a child process failed: {got['error']}")
+        for key, seconds in got.items():
             cases.setdefault(key, []).append(seconds)
+    return cases
+
+
+def probe(processes: int = PROCESSES, frameworks: list[str] | None = None,
+          timeout: float | None = None) -> dict:
+    """Run the cases in `processes` processes (forked, see `forked`, in one child of this
+    process: the sweep imports no framework); their medians, spread and threshold.  `timeout`:
+    seconds for all of them (default 300 a process)."""
+    frameworks = installed() if frameworks is None else list(frameworks)
+    start = time.perf_counter()
+    out = subprocess.run([sys.executable, "-m", "adcost.measure.noise", "--child", ",".join(frameworks),
+                          "--processes", str(processes)],
+                         capture_output=True, text=True, timeout=timeout or 300 * processes,
+                         env=os.environ.copy())
+    if out.returncode != 0:
+        raise RuntimeError(f"noise probe: {(out.stderr.strip().splitlines() or ['no output'])[-1]}")
+    cases = json.loads(out.stdout.strip().splitlines()[-1])
     spread = {k: max(v) / min(v) for k, v in cases.items()}
     return {"processes": processes, "frameworks": frameworks, "cases": cases,
             "spread": spread, "threshold": threshold(cases),
@@ -100,7 +137,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child is not None:
-        print(json.dumps(child([f for f in args.child.split(",") if f])))
+        try:
+            print(json.dumps(forked(args.processes, [f for f in args.child.split(",") if f])))
+        except RuntimeError as exc:
+            print(exc, file=sys.stderr)
+            return 1
         return 0
     print(json.dumps(probe(args.processes), indent=1))
     return 0
