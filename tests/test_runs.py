@@ -391,7 +391,11 @@ def test_the_explorer_puts_two_machines_side_by_side(two_machines, tmp_path):
 def test_the_quick_grid_runs_each_study_in_one_asv_run():
     from adcost import sweep
     quick, full = sweep.runs(sweep.GROUPS, "quick"), sweep.runs(sweep.GROUPS, "full")
-    assert len(full) == len(sweep.GROUPS) and len(quick) == len({sweep.group_study(p) for _, p in sweep.GROUPS})
+    assert len(full) == len(sweep.GROUPS) and len(quick) == len(
+        {(sweep.group_study(p), label in sweep.PROBE_GROUPS) for label, p in sweep.GROUPS})
+    # the probe groups run on their own: their side-by-side probes load every CPU
+    for label in sweep.PROBE_GROUPS:
+        assert [label] in [labels for _, _, labels in quick]
     assert sorted(l for _, _, labels in quick for l in labels) == sorted(g[0] for g in sweep.GROUPS)
     import re
     width = next(r for r in quick if "roofline: matmul and bandwidth" in r[2])
@@ -402,3 +406,19 @@ def test_the_quick_grid_runs_each_study_in_one_asv_run():
     mark = {"group": width[0], "groups": width[2], "under_load": True}
     assert load.under_load("roofline.Matmul.track_flops_per_s", [mark])
     assert not load.under_load("crossover.JacobianNM.time_jacobian", [mark])
+
+
+def test_a_probe_runs_load_is_judged_before_it_and_settles_after():
+    """A run of side-by-side probes loads every CPU: its mark reads the load before it only,
+    and the sweep waits (bounded) for that load to decay before the next run."""
+    from adcost import sweep
+    from adcost.measure import load as machine
+    before = {"loadavg": [0.5, 0, 0], "wall_s": 0, "children_cpu_s": 0, "time": 0}
+    after = {"loadavg": [9.0, 0, 0], "wall_s": 10, "children_cpu_s": 19, "time": 10}
+    assert machine.mark("g", before, after)["under_load"]
+    probes = machine.mark("g", before, after, judge_after=False)
+    assert not probes["under_load"] and probes["judged_after"] is False
+    assert machine.mark("g", {**before, "loadavg": [9.0, 0, 0]}, after, judge_after=False)["under_load"]
+    loads, slept = iter([3.0, 2.6, 2.1, 1.5]), []
+    assert sweep.settle(cpus=2, loadavg=lambda: [next(loads)], sleep=slept.append) == 6.0
+    assert sweep.settle(cpus=2, wait_s=4, loadavg=lambda: [5.0], sleep=slept.append) == 4.0

@@ -54,6 +54,13 @@ GROUPS = (
 FULL_ONLY = ("compile break-even", "second order: peak RSS")
 
 
+# Groups of fresh-process probes only (peak RSS), which run side by side on every CPU
+# (adcost.measure.memory.peak_rss_many): each has an asv run of its own, whose load mark
+# judges the machine before it only (after it, the load is the probes' own), and the sweep
+# lets that load settle before the next run (settle).
+PROBE_GROUPS = ("checkpointing and forward mode: peak RSS", "second order: peak RSS")
+
+
 # Benchmarks read together across suites: the cost model fits the width study with the
 # roofline's rates, so both come from one machine (and one shard); the compile break-even
 # group is a study of its own (its pairs are timed side by side in one run, and a newer
@@ -119,12 +126,13 @@ def runs(groups, grid: str) -> list[tuple[str, str, list[str]]]:
     """The asv runs of a sweep: (label, -b pattern, the groups' labels).  The full grid runs
     each group on its own (a stop loses one group at most); the quick grid runs each study's
     groups in one `asv run` (each run pays about 25 s to discover the benchmarks and start the
-    forkserver with the frameworks imported: 15 runs of it were a quarter of the quick sweep)."""
+    forkserver with the frameworks imported: 15 runs of it were a quarter of the quick sweep),
+    less the probe groups (PROBE_GROUPS), each a run of its own."""
     if grid != "quick":
         return [(label, pattern, [label]) for label, pattern in groups]
     merged = {}
     for label, pattern in groups:
-        merged.setdefault(group_study(pattern), []).append((label, pattern))
+        merged.setdefault((group_study(pattern), label in PROBE_GROUPS), []).append((label, pattern))
     return [(" + ".join(l for l, _ in part), "|".join(f"(?:{p})" for _, p in part),
              [l for l, _ in part]) for part in merged.values()]
 
@@ -146,6 +154,19 @@ def shard_of(groups, index: int, count: int, grid: str) -> list:
         owner[study] = target
         load[target] += weight[study]
     return [g for g in groups if owner[group_study(g[1])] == index - 1]
+
+
+def settle(cpus: int | None = None, wait_s: float = 60.0, poll_s: float = 2.0,
+           loadavg=os.getloadavg, sleep=time.sleep) -> float:
+    """Wait (at most `wait_s`) until the 1-minute load average is no more than the CPUs: after
+    a probe run it is the probes' own load, which decays within seconds; the next run's mark
+    reads it.  Returns the seconds waited."""
+    from .measure.load import overloaded
+    waited = 0.0
+    while overloaded(loadavg()[0], cpus) and waited < wait_s:
+        sleep(poll_s)
+        waited += poll_s
+    return waited
 
 
 def checkout() -> Path:
@@ -351,7 +372,9 @@ def main(argv: list[str] | None = None) -> int:
             code = subprocess.run(cmd, cwd=checkout(), env=env).returncode
         except KeyboardInterrupt:
             code = 130
-        marked = {**load.mark(label, before, load.snapshot()), "groups": labels}
+        probes = all(g in PROBE_GROUPS for g in labels)
+        marked = {**load.mark(label, before, load.snapshot(), judge_after=not probes),
+                  "groups": labels}
         if marked["under_load"]:
             loaded.append(marked)
             print(f"sweep: '{label}' ran under load (load average {marked['loadavg_before'][0]:.1f} "
@@ -370,6 +393,10 @@ def main(argv: list[str] | None = None) -> int:
         if code == 2:
             failed.append(label)
         stamp_environment(args.machine, commit, marked, refused, probe, stamped, device=device)
+        if probes and i < len(planned):
+            waited = settle()
+            if waited:
+                print(f"sweep: waited {waited:.0f} s for the probes' load to settle", flush=True)
     print(f"\nsweep: {len(groups)} groups in {len(planned)} asv runs, {time.perf_counter() - start:.0f} s; results in "
           f"{paths.asv_results()}" + (f"; failures in: {', '.join(failed)}" if failed else ""))
     if loaded:

@@ -25,13 +25,16 @@ def overloaded(loadavg: float, cpus: int | None = None) -> bool:
     return loadavg > (cpus or os.cpu_count() or 1)
 
 
-def mark(label: str, before: dict, after: dict) -> dict:
-    """The record of one group: loads before and after, CPU share, and whether it was loaded."""
+def mark(label: str, before: dict, after: dict, judge_after: bool = True) -> dict:
+    """The record of one group: loads before and after, CPU share, and whether it was loaded.
+    judge_after=False: the load after it is the group's own (probes run side by side on every
+    CPU), so only the load before it counts."""
     cpus = os.cpu_count() or 1
     wall = max(after["wall_s"] - before["wall_s"], 1e-9)
     share = (after["children_cpu_s"] - before["children_cpu_s"]) / wall
-    loaded = overloaded(before["loadavg"][0], cpus) or overloaded(after["loadavg"][0], cpus)
+    loaded = overloaded(before["loadavg"][0], cpus) or (
+        judge_after and overloaded(after["loadavg"][0], cpus))
     return {"group": label, "cpus": cpus, "loadavg_before": before["loadavg"],
             "loadavg_after": after["loadavg"], "wall_s": wall, "cpu_share": share,
-            "under_load": bool(loaded),
+            "under_load": bool(loaded), "judged_after": judge_after,
             "started": before["time"], "ended": after["time"]}
