@@ -86,26 +86,29 @@ def group_study(pattern: str) -> str:
 
 
 # Seconds each group took on the 2-vCPU reference VM (quick grid: a fresh clone's make bench
-# at 0955420, both cores, asv's durations per group, the Compile/Flops table's setup_cache with
-# its group; a group the quick grid leaves out weighs 0; full grid: the reference runs): the
-# weights of the shard split.  A group not listed weighs 60 s.
+# at 6312801, both cores, each asv run's wall time shared among its groups by their asv
+# durations, the Compile/Flops table's setup_cache with its group; a group the quick grid
+# leaves out weighs 0; full grid: the reference runs, the peak-RSS groups one-threaded at
+# 6312801 with their probes side by side (AMD VM; "forward mode over depth" still counts the
+# probes it had before they joined the peak-RSS table)): the weights of the shard split.  A
+# group not listed weighs 60 s.
 GROUP_SECONDS = {
-    "compile time and FLOPs": (53, 655),
-    "Jacobians over n and m": (48, 957),
-    "Jacobians over depth": (23, 151),
-    "single JVP and VJP": (22, 281),
+    "compile time and FLOPs": (55, 655),
+    "Jacobians over n and m": (55, 957),
+    "Jacobians over depth": (27, 151),
+    "single JVP and VJP": (25, 281),
     "compile break-even": (0, 300),
-    "Jacobians and batched primals over width": (73, 2696),
-    "roofline: matmul and bandwidth": (9, 45),
-    "checkpointing: bytes and time": (40, 360),
-    "checkpointing and forward mode: peak RSS": (92, 807),
-    "forward mode over depth": (67, 213),
-    "second order: HVPs and Hessians": (73, 600),
-    "second order: per-example gradients": (20, 400),
-    "second order: peak RSS": (0, 400),
+    "Jacobians and batched primals over width": (98, 2696),
+    "roofline: matmul and bandwidth": (11, 45),
+    "checkpointing: bytes and time": (49, 360),
+    "checkpointing and forward mode: peak RSS": (145, 731),
+    "forward mode over depth": (22, 213),
+    "second order: HVPs and Hessians": (66, 600),
+    "second order: per-example gradients": (18, 400),
+    "second order: peak RSS": (0, 348),
     "second order: mixed-mode bracketings": (3, 60),
-    "workloads: GMM, LSE, LSTM, BA, trajectory": (75, 2150),
-    "workloads: bundle adjustment by blocks": (18, 66),
+    "workloads: GMM, LSE, LSTM, BA, trajectory": (63, 2150),
+    "workloads: bundle adjustment by blocks": (16, 66),
 }
 
 
