@@ -231,12 +231,17 @@ def test_probe_table_raises_a_failed_probe_and_skips_other_depths():
 def test_probes_side_by_side_get_a_cpu_group_each(monkeypatch):
     """peak_rss_many runs one probe per CPU group at a time, each child pinned to its group
     (its environment names the CPUs), and keeps a failed probe's error by its key."""
+    from adcost import threads
     from adcost.measure import memory
-    monkeypatch.setattr(memory.os, "cpu_count", lambda: 4)
-    monkeypatch.setenv("ADCOST_THREADS", "2")
-    assert memory.probe_cpu_sets() == [[0, 1], [2, 3]]
-    monkeypatch.setenv("ADCOST_THREADS", "1")
-    assert memory.probe_cpu_sets() == [[0], [1], [2], [3]]
+    monkeypatch.setenv(threads.MACHINE_VARIABLE, "4,5,6,7")   # the run's CPUs, before its limit
+    monkeypatch.setattr(threads, "requested", lambda: 2)
+    assert memory.probe_cpu_sets() == [[4, 5], [6, 7]]
+    monkeypatch.setattr(threads, "requested", lambda: 1)
+    assert memory.probe_cpu_sets() == [[4], [5], [6], [7]]
+    monkeypatch.setattr(threads, "requested", lambda: None)
+    assert memory.probe_cpu_sets() == [[4, 5, 6, 7]]
+    monkeypatch.setenv(threads.MACHINE_VARIABLE, "0,1,2")
+    monkeypatch.setattr(threads, "requested", lambda: 1)
     seen = []
 
     def fake(spec, timeout=300, cpus=None):

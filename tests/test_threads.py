@@ -28,7 +28,7 @@ def test_requested_refuses_what_cannot_be_a_limit(raw):
 
 def python(code: str, **env) -> subprocess.CompletedProcess:
     """`code` in a fresh interpreter, without any thread limit the suite itself runs under."""
-    clean = {k: v for k, v in os.environ.items() if k not in (threads.VARIABLE, *threads.thread_vars())}
+    clean = {k: v for k, v in os.environ.items() if k not in (threads.VARIABLE, threads.MACHINE_VARIABLE, *threads.thread_vars())}
     return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           env={**clean, **env}, cwd=ROOT, timeout=120)
 
@@ -81,3 +81,15 @@ def test_a_bad_limit_is_one_line_and_exit_2_before_any_work(argv, tmp_path):
     assert out.returncode == 2
     assert out.stderr.count("\n") == 1 and "ADCOST_THREADS must be" in out.stderr
     assert list(tmp_path.iterdir()) == []
+
+
+def test_the_limit_records_the_cpus_it_narrowed():
+    """apply(1) pins the process to one CPU and records the CPUs it had, for its children (the
+    sweep's peak-RSS probes run side by side on them)."""
+    code = ("import json; from adcost import threads; before = threads.available_cpus(); "
+            "threads.apply(1); print(json.dumps([before, threads.available_cpus(), "
+            "threads.machine_cpus()]))")
+    out = python(code, ADCOST_THREADS="1")
+    assert out.returncode == 0, out.stderr
+    before, now, machine = json.loads(out.stdout)
+    assert now == before[:1] and machine == before

@@ -30,10 +30,23 @@ def framework_modules() -> tuple[str, ...]:
     return tuple(rec.package for rec in records().values() if rec.package)
 
 
+# The CPUs the run may use before the limit narrowed them ("0,1"): apply records them for its
+# children (the sweep's peak-RSS probes run side by side on them).
+MACHINE_VARIABLE = "ADCOST_MACHINE_CPUS"
+
+
 def available_cpus() -> list[int]:
     if hasattr(os, "sched_getaffinity"):
         return sorted(os.sched_getaffinity(0))
     return list(range(os.cpu_count() or 1))
+
+
+def machine_cpus() -> list[int]:
+    """The CPUs this run may use, before $ADCOST_THREADS narrowed this process to n of them."""
+    raw = os.environ.get(MACHINE_VARIABLE, "").strip()
+    if raw:
+        return [int(c) for c in raw.split(",")]
+    return available_cpus()
 
 
 def requested(environ=os.environ) -> int | None:
@@ -65,6 +78,8 @@ def apply(n: int | None = None) -> int | None:
     loaded = [m for m in framework_modules() if m in sys.modules]
     if loaded:
         raise RuntimeError(f"{VARIABLE} must be applied before importing {', '.join(loaded)}")
+    if not os.environ.get(MACHINE_VARIABLE, "").strip():
+        os.environ[MACHINE_VARIABLE] = ",".join(map(str, available_cpus()))
     os.environ[VARIABLE] = str(n)
     os.environ.update({var: str(n) for var in thread_vars()})
     if hasattr(os, "sched_setaffinity"):

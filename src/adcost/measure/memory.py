@@ -192,11 +192,11 @@ CPUS_VARIABLE = "ADCOST_PROBE_CPUS"
 
 
 def probe_cpu_sets(threads_per_probe: int | None = None) -> list[list[int]]:
-    """The CPU sets of probes run side by side: the machine's CPUs (those this process may
-    use before $ADCOST_THREADS narrowed it: the online ones) in groups of the thread limit,
+    """The CPU sets of probes run side by side: the CPUs the run may use (before
+    $ADCOST_THREADS narrowed this process: threads.machine_cpus) in groups of the thread limit,
     one group per concurrent probe (one group of all when no limit is set)."""
     from .. import threads
-    cpus = list(range(os.cpu_count() or 1))
+    cpus = threads.machine_cpus()
     per = threads_per_probe or threads.requested() or len(cpus)
     return [cpus[i:i + per] for i in range(0, len(cpus) - per + 1, per)] or [cpus]
 
@@ -206,7 +206,7 @@ def peak_rss_many(specs: dict, timeout: float = 300, workers: int | None = None)
     as many at a time as the machine has CPU groups for (probe_cpu_sets; `workers` caps it),
     each process pinned to its own group.  A process's peak RSS is its own: probes side by
     side on separate CPUs only finish sooner (measured with the checkpointing study's probes:
-    docs/benchmarks.md).  {key: the probe's result} or {key: {"error": text}}."""
+    docs/checkpointing.md).  {key: the probe's result} or {key: {"error": text}}."""
     from concurrent.futures import ThreadPoolExecutor
 
     groups = probe_cpu_sets()
