@@ -17,6 +17,9 @@ VARIABLES = {
     "ADCOST_DEVICE": "cpu, cuda or gpu (optionally :N): the device every case runs on (default cpu)",
     "ADCOST_PREIMPORT": "0: asv's forkserver does not import the frameworks up front",
     "ADCOST_PUBLISH_REFERENCE": "1: allowed to write into the committed reference run (make publish-reference)",
+    # set by adcost for its own child processes, not by users
+    "ADCOST_MACHINE_CPUS": "(set by the thread limit) the CPUs the run may use before the limit narrowed it",
+    "ADCOST_PROBE_CPUS": "(set by the sweep's peak-RSS probes) the CPUs one probe's process runs on",
 }
 
 
