@@ -313,12 +313,16 @@ def test_noise_threshold_is_the_largest_spread_of_one_case():
 
 
 @pytest.mark.slow
-def test_the_noise_probe_times_its_cases_in_fresh_processes():
+def test_the_noise_probe_times_its_cases_in_forked_processes():
+    """Each of the probe's processes is forked (as asv forks each case) and times every case;
+    a child that fails is one line naming its error."""
     from adcost.measure import noise
     probe = noise.probe(2, frameworks=["numpy"])
     assert sorted(probe["cases"]) == sorted(f"numpy/{op}/n={n},m={m}" for op, n, m in noise.CASES)
     assert all(len(v) == 2 and all(0 < s < 1 for s in v) for v in probe["cases"].values())
     assert probe["threshold"] == max(probe["spread"].values()) >= 1.0
+    with pytest.raises(RuntimeError, match="a child process failed: .*nosuch"):
+        noise.probe(2, frameworks=["nosuch"])
 
 
 def test_asvs_install_step_says_in_one_line_why_pip_failed():
