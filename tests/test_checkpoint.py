@@ -238,8 +238,8 @@ def test_probes_side_by_side_get_a_cpu_group_each(monkeypatch):
     assert memory.probe_cpu_sets() == [[4, 5], [6, 7]]
     monkeypatch.setattr(threads, "requested", lambda: 1)
     assert memory.probe_cpu_sets() == [[4], [5], [6], [7]]
-    monkeypatch.setattr(threads, "requested", lambda: None)
-    assert memory.probe_cpu_sets() == [[4, 5, 6, 7]]
+    monkeypatch.setattr(threads, "requested", lambda: None)   # no limit: one CPU and thread each
+    assert memory.probe_cpu_sets() == [[4], [5], [6], [7]]
     monkeypatch.setenv(threads.MACHINE_VARIABLE, "0,1,2")
     monkeypatch.setattr(threads, "requested", lambda: 1)
     seen = []
@@ -257,7 +257,8 @@ def test_probes_side_by_side_get_a_cpu_group_each(monkeypatch):
 
 @pytest.mark.slow
 def test_a_probe_runs_on_the_cpus_it_is_given(tmp_path):
-    """The child pins itself to ADCOST_PROBE_CPUS before it imports a framework."""
+    """The child pins itself to ADCOST_PROBE_CPUS before it imports a framework, and a probe
+    given CPUs runs one thread per CPU with TensorFlow's one inter-op thread (PROBE_ENV)."""
     import os
     import subprocess
     import sys
@@ -268,6 +269,10 @@ def test_a_probe_runs_on_the_cpus_it_is_given(tmp_path):
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          env={**os.environ, memory.CPUS_VARIABLE: str(cpu)}, check=True)
     assert out.stdout.strip() == f"[{cpu}]"
+    got = memory.peak_rss({"framework": "numpy", "strategy": "none", "depth": 2, **SMALL},
+                          cpus=[cpu])
+    assert got["env"] == memory.PROBE_ENV and got["threads"] == {"ADCOST_THREADS": "1",
+                                                                  "OMP_NUM_THREADS": "1"}
 
 
 def test_peak_rss_reports_the_median_window(monkeypatch):

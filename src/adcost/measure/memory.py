@@ -171,14 +171,17 @@ def peak_rss(spec: dict, timeout: float = 300, cpus: list[int] | None = None) ->
     spec: {"framework", "strategy" (a schedule, "jvp" or "forward"), "depth", and the study's
     sizes (width, batch, outputs, slots)}, or any prepared operation: {"problem", "framework",
     "op", "dtype", and the problem's sizes}.  `cpus`: the CPUs the child runs on (it sets
-    its affinity before importing anything); default: this process's.  Raises RuntimeError
-    with the child's stderr.
+    its affinity before importing anything) with one thread each; default: this process's
+    CPUs and threads.  Raises RuntimeError with the child's stderr.
     """
-    env = dict(os.environ, **PROBE_ENV)
+    env = dict(os.environ)
+    if cpus:   # one thread per CPU of the group (the thread variables), then PROBE_ENV's own
+        from .. import threads
+        env[CPUS_VARIABLE] = ",".join(map(str, cpus))
+        env.update({var: str(len(cpus)) for var in (threads.VARIABLE, *threads.thread_vars())})
+    env.update(PROBE_ENV)
     src = str(Path(__file__).resolve().parents[2])  # the child imports this same adcost
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [src, env.get("PYTHONPATH")]))
-    if cpus:
-        env[CPUS_VARIABLE] = ",".join(map(str, cpus))
     proc = subprocess.run([sys.executable, "-m", "adcost.measure.memory", json.dumps(spec)],
                           capture_output=True, text=True, env=env, timeout=timeout)
     if proc.returncode != 0:
@@ -194,17 +197,18 @@ CPUS_VARIABLE = "ADCOST_PROBE_CPUS"
 def probe_cpu_sets(threads_per_probe: int | None = None) -> list[list[int]]:
     """The CPU sets of probes run side by side: the CPUs the run may use (before
     $ADCOST_THREADS narrowed this process: threads.machine_cpus) in groups of the thread limit,
-    one group per concurrent probe (one group of all when no limit is set)."""
+    one group per concurrent probe; without a limit, one CPU each (a probe's peak does not
+    depend on its threads: docs/checkpointing.md)."""
     from .. import threads
     cpus = threads.machine_cpus()
-    per = threads_per_probe or threads.requested() or len(cpus)
+    per = min(threads_per_probe or threads.requested() or 1, len(cpus))
     return [cpus[i:i + per] for i in range(0, len(cpus) - per + 1, per)] or [cpus]
 
 
 def peak_rss_many(specs: dict, timeout: float = 300, workers: int | None = None) -> dict:
     """Peak RSS of many probes (`peak_rss`'s specs, by key), each in its own fresh process,
     as many at a time as the machine has CPU groups for (probe_cpu_sets; `workers` caps it),
-    each process pinned to its own group.  A process's peak RSS is its own: probes side by
+    each process pinned to its own group, one thread per CPU of it.  A process's peak RSS is its own: probes side by
     side on separate CPUs only finish sooner (measured with the checkpointing study's probes:
     docs/checkpointing.md).  {key: the probe's result} or {key: {"error": text}}."""
     from concurrent.futures import ThreadPoolExecutor
@@ -239,6 +243,14 @@ def _pin_from_environment() -> None:
             pass
 
 
+def _child_env() -> dict:
+    """What the probe ran under: PROBE_ENV's variables, its thread limit, its CPUs."""
+    cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
+    return {"env": {k: os.environ.get(k) for k in PROBE_ENV},
+            "threads": {k: os.environ.get(k) for k in ("ADCOST_THREADS", "OMP_NUM_THREADS")},
+            "cpus": cpus}
+
+
 def _child(spec: dict) -> dict:
     if "op" in spec:   # any operation of adcost.prepare: {"problem", "framework", "op", "dtype", sizes}
         from ..cases import prepare
@@ -246,14 +258,14 @@ def _child(spec: dict) -> dict:
         case = prepare(spec.pop("problem"), spec.pop("framework"), spec.pop("op"),
                        dtype=spec.pop("dtype", "float32"), **spec)
         return {**median_window(case), "validated_error": case.error,
-                "env": {k: os.environ.get(k) for k in PROBE_ENV}}
+                **_child_env()}
     from ..checkpoint import CHECK_BATCH, study_case_at_scale
 
     case = study_case_at_scale(spec.pop("framework"), spec.pop("strategy"), spec.pop("depth"), **spec)
     for _ in range(2):  # compile (TensorFlow traces on the first call) and warm, unmeasured
         case()
     return {**median_window(case), "validated_error": case.error,
-            "validated_batch": CHECK_BATCH, "env": {k: os.environ.get(k) for k in PROBE_ENV}}
+            "validated_batch": CHECK_BATCH, **_child_env()}
 
 
 def median_window(run, windows: int = WINDOWS) -> dict:
