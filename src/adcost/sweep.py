@@ -86,8 +86,8 @@ def group_study(pattern: str) -> str:
 
 
 # Seconds each group took on the 2-vCPU reference VM (quick grid: a fresh clone's make bench
-# at 6312801, both cores, each asv run's wall time shared among its groups by their asv
-# durations, the Compile/Flops table's setup_cache with its group; a group the quick grid
+# at 6312801, both cores (the peak-RSS probes at 37ff1ef, side by side), each asv run's wall
+# time shared among its groups by their asv durations, the Compile/Flops table's setup_cache with its group; a group the quick grid
 # leaves out weighs 0; full grid: the reference runs, the peak-RSS groups one-threaded at
 # 6312801 with their probes side by side (AMD VM; "forward mode over depth" still counts the
 # probes it had before they joined the peak-RSS table)): the weights of the shard split.  A
@@ -101,7 +101,7 @@ GROUP_SECONDS = {
     "Jacobians and batched primals over width": (98, 2696),
     "roofline: matmul and bandwidth": (11, 45),
     "checkpointing: bytes and time": (49, 360),
-    "checkpointing and forward mode: peak RSS": (145, 731),
+    "checkpointing and forward mode: peak RSS": (100, 731),
     "forward mode over depth": (22, 213),
     "second order: HVPs and Hessians": (66, 600),
     "second order: per-example gradients": (18, 400),
