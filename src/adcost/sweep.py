@@ -88,10 +88,11 @@ def group_study(pattern: str) -> str:
 # Seconds each group took on the 2-vCPU reference VM (quick grid: a fresh clone's make bench
 # at 6312801, both cores (the peak-RSS probes at 37ff1ef, side by side), each asv run's wall
 # time shared among its groups by their asv durations, the Compile/Flops table's setup_cache with its group; a group the quick grid
-# leaves out weighs 0; full grid: the reference runs, the peak-RSS groups one-threaded at
-# 6312801 with their probes side by side (AMD VM; "forward mode over depth" still counts the
-# probes it had before they joined the peak-RSS table)): the weights of the shard split.  A
-# group not listed weighs 60 s.
+# leaves out weighs 0; full grid: the reference runs, and one-threaded on the AMD VM on
+# 2026-12-02 the peak-RSS groups with their probes side by side, the second-order timings and
+# the workloads at the 1 s sample budget ("forward mode over depth" still counts the probes it
+# had before they joined the peak-RSS table)): the weights of the shard split.  A group not
+# listed weighs 60 s.
 GROUP_SECONDS = {
     "compile time and FLOPs": (55, 655),
     "Jacobians over n and m": (55, 957),
@@ -103,12 +104,12 @@ GROUP_SECONDS = {
     "checkpointing: bytes and time": (49, 360),
     "checkpointing and forward mode: peak RSS": (100, 731),
     "forward mode over depth": (22, 213),
-    "second order: HVPs and Hessians": (66, 600),
-    "second order: per-example gradients": (18, 400),
+    "second order: HVPs and Hessians": (66, 779),
+    "second order: per-example gradients": (18, 449),
     "second order: peak RSS": (0, 348),
     "second order: mixed-mode bracketings": (3, 60),
-    "workloads: GMM, LSE, LSTM, BA, trajectory": (63, 2150),
-    "workloads: bundle adjustment by blocks": (16, 66),
+    "workloads: GMM, LSE, LSTM, BA, trajectory": (63, 1291),
+    "workloads: bundle adjustment by blocks": (16, 62),
 }
 
 
