@@ -64,10 +64,8 @@ def probe_key(framework, strategy, depth) -> str:
 def peak_rss_bytes(probes: dict, framework, strategy, depth) -> int:
     """One probe's peak bytes above its baseline, from the table (RSSProbes.setup_cache); a
     probe that failed raises its error here."""
-    found = probes[probe_key(framework, strategy, depth)]
-    if "error" in found:
-        raise RuntimeError(found["error"])
-    return found["peak_rss_bytes"]
+    from adcost.measure.memory import probe_bytes
+    return probe_bytes(probes, probe_key(framework, strategy, depth))
 
 
 def skip_unreported(framework, strategy, depth):

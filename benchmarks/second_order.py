@@ -164,10 +164,8 @@ class SecondOrderRSS:
             raise Skip(reason)
 
     def track_peak_rss_bytes(self, probes, framework, op):
-        found = probes[f"{framework}/{op}"]
-        if "error" in found:
-            raise RuntimeError(found["error"])
-        return found["peak_rss_bytes"]
+        from adcost.measure.memory import probe_bytes
+        return probe_bytes(probes, f"{framework}/{op}")
     track_peak_rss_bytes.unit = "bytes"
 
 

@@ -85,14 +85,14 @@ def group_study(pattern: str) -> str:
     return study_of(f"{suite}.{classes[0]}.x")
 
 
-# Seconds each group took on the 2-vCPU reference VM (quick grid: a fresh clone's make bench
-# at 6312801, both cores (the peak-RSS probes at 37ff1ef, side by side), each asv run's wall
-# time shared among its groups by their asv durations, the Compile/Flops table's setup_cache with its group; a group the quick grid
-# leaves out weighs 0; full grid: the reference runs, and one-threaded on the AMD VM on
-# 2026-12-02 the peak-RSS groups with their probes side by side, the second-order timings and
-# the workloads at the 1 s sample budget ("forward mode over depth" still counts the probes it
-# had before they joined the peak-RSS table)): the weights of the shard split.  A group not
-# listed weighs 60 s.
+# Seconds each group took on the 2-vCPU reference VM: the weights of the shard split; a group
+# not listed weighs 60 s.  Quick grid: a fresh clone's make bench at 6312801, both cores (the
+# peak-RSS probes at 37ff1ef, side by side), each asv run's wall time shared among its groups
+# by their asv durations, the Compile/Flops table's setup_cache with its group; a group the
+# quick grid leaves out weighs 0.  Full grid: the reference runs, and (one thread, AMD VM,
+# 2026-12-02) the peak-RSS groups with their probes side by side, the second-order timings
+# and the workloads at the 1 s sample budget; "forward mode over depth" still counts the
+# probes it had before they joined the peak-RSS table.
 GROUP_SECONDS = {
     "compile time and FLOPs": (55, 655),
     "Jacobians over n and m": (55, 957),

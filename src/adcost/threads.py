@@ -41,12 +41,14 @@ def available_cpus() -> list[int]:
     return list(range(os.cpu_count() or 1))
 
 
+def cpu_list(raw: str) -> list[int]:
+    """"0,1" -> [0, 1] (the form of MACHINE_VARIABLE and the probes' CPU variable)."""
+    return [int(c) for c in raw.split(",") if c.strip()]
+
+
 def machine_cpus() -> list[int]:
     """The CPUs this run may use, before $ADCOST_THREADS narrowed this process to n of them."""
-    raw = os.environ.get(MACHINE_VARIABLE, "").strip()
-    if raw:
-        return [int(c) for c in raw.split(",")]
-    return available_cpus()
+    return cpu_list(os.environ.get(MACHINE_VARIABLE, "")) or available_cpus()
 
 
 def requested(environ=os.environ) -> int | None:

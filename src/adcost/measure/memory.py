@@ -194,23 +194,24 @@ def peak_rss(spec: dict, timeout: float = 300, cpus: list[int] | None = None) ->
 CPUS_VARIABLE = "ADCOST_PROBE_CPUS"
 
 
-def probe_cpu_sets(threads_per_probe: int | None = None) -> list[list[int]]:
+def probe_cpu_sets() -> list[list[int]]:
     """The CPU sets of probes run side by side: the CPUs the run may use (before
     $ADCOST_THREADS narrowed this process: threads.machine_cpus) in groups of the thread limit,
     one group per concurrent probe; without a limit, one CPU each (a probe's peak does not
     depend on its threads: docs/checkpointing.md)."""
     from .. import threads
     cpus = threads.machine_cpus()
-    per = min(threads_per_probe or threads.requested() or 1, len(cpus))
+    per = min(threads.requested() or 1, len(cpus))
     return [cpus[i:i + per] for i in range(0, len(cpus) - per + 1, per)] or [cpus]
 
 
 def peak_rss_many(specs: dict, timeout: float = 300, workers: int | None = None) -> dict:
     """Peak RSS of many probes (`peak_rss`'s specs, by key), each in its own fresh process,
     as many at a time as the machine has CPU groups for (probe_cpu_sets; `workers` caps it),
-    each process pinned to its own group, one thread per CPU of it.  A process's peak RSS is its own: probes side by
-    side on separate CPUs only finish sooner (measured with the checkpointing study's probes:
-    docs/checkpointing.md).  {key: the probe's result} or {key: {"error": text}}."""
+    each process pinned to its own group, one thread per CPU of it.  A process's peak RSS is
+    its own: probes side by side on separate CPUs only finish sooner (measured with the
+    checkpointing study's probes: docs/checkpointing.md).  {key: the probe's result} or
+    {key: {"error": text}}; `probe_bytes` reads one."""
     from concurrent.futures import ThreadPoolExecutor
 
     groups = probe_cpu_sets()
@@ -234,21 +235,31 @@ def peak_rss_many(specs: dict, timeout: float = 300, workers: int | None = None)
         return dict(pool.map(one, list(specs.items())))
 
 
+def probe_bytes(probes: dict, key) -> int:
+    """One probe's peak bytes above its baseline from peak_rss_many's table; a probe that
+    failed raises its error (RuntimeError) here, in the benchmark that reads it."""
+    found = probes[key]
+    if "error" in found:
+        raise RuntimeError(found["error"])
+    return found["peak_rss_bytes"]
+
+
 def _pin_from_environment() -> None:
-    cpus = os.environ.get(CPUS_VARIABLE, "")
+    from ..threads import cpu_list
+    cpus = cpu_list(os.environ.get(CPUS_VARIABLE, ""))
     if cpus and hasattr(os, "sched_setaffinity"):
         try:
-            os.sched_setaffinity(0, [int(c) for c in cpus.split(",")])
+            os.sched_setaffinity(0, cpus)
         except OSError:   # a CPU this process may not use: keep the inherited set
             pass
 
 
 def _child_env() -> dict:
     """What the probe ran under: PROBE_ENV's variables, its thread limit, its CPUs."""
-    cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
+    from ..threads import available_cpus
     return {"env": {k: os.environ.get(k) for k in PROBE_ENV},
             "threads": {k: os.environ.get(k) for k in ("ADCOST_THREADS", "OMP_NUM_THREADS")},
-            "cpus": cpus}
+            "cpus": available_cpus()}
 
 
 def _child(spec: dict) -> dict:
