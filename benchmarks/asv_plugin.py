@@ -1,5 +1,5 @@
 """An asv plugin (asv.conf.json "plugins"): the environment the sweep runs in, named alike in
-every checkout.
+every checkout; and a run's results saved after each benchmark (below).
 
 `--python=same` names asv's environment after the interpreter's path
 (existing-py_home_me_adcost_.venv_bin_python), so two checkouts of the project file their
@@ -24,3 +24,66 @@ class CheckoutIndependent(ExistingEnvironment):
     @property
     def name(self):
         return get_env_name(self.tool_name, self._version, {}, self._tagged_env_vars)
+
+
+# -- every benchmark saved as it ends --------------------------------------------------------
+# asv 0.6 saves a run's results file once, when the run ends: a run stopped by Ctrl-C, a
+# timeout of the whole job or a closed terminal loses everything it measured.  Here a run that
+# loaded its results file (asv does so before it runs anything, unless it saves nothing) saves
+# it again after each benchmark (each method, over all its parameters), so a stop loses the
+# benchmark in progress only, and `adcost sweep --resume` (asv's --skip-existing) goes on from
+# there.  Every save is written beside the file and renamed over it (a stop inside a save
+# leaves the previous file whole), and keeps the file's `adcost_environment`, which asv does
+# not know and would drop.
+import json
+import os
+
+from asv.results import Results
+
+STAMP = "adcost_environment"
+_asv_save, _asv_load_data, _asv_add_result = Results.save, Results.load_data, Results.add_result
+
+
+def _stamp_of(path):
+    try:
+        with open(path, encoding="utf-8") as f:
+            return json.load(f).get(STAMP)
+    except (OSError, ValueError):
+        return None
+
+
+def save(self, result_dir):
+    """asv's save, atomic, keeping the file's adcost_environment."""
+    final = self._filename
+    if final is None:
+        return _asv_save(self, result_dir)
+    path = os.path.join(result_dir, final)
+    stamp = _stamp_of(path)
+    self._filename = final + ".partial"   # not *.json: asv's readers pass it by
+    try:
+        _asv_save(self, result_dir)
+    finally:
+        self._filename = final
+    partial = path + ".partial"
+    if stamp is not None:
+        with open(partial, encoding="utf-8") as f:
+            data = json.load(f)
+        data[STAMP] = stamp
+        with open(partial, "w", encoding="utf-8") as f:
+            json.dump(data, f, separators=(",", ":"))
+    os.replace(partial, path)
+
+
+def load_data(self, result_dir):
+    self._adcost_results_dir = result_dir   # where `asv run` will save this file
+    return _asv_load_data(self, result_dir)
+
+
+def add_result(self, *args, **kwargs):
+    out = _asv_add_result(self, *args, **kwargs)
+    if getattr(self, "_adcost_results_dir", None) is not None:
+        self.save(self._adcost_results_dir)
+    return out
+
+
+Results.save, Results.load_data, Results.add_result = save, load_data, add_result

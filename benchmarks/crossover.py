@@ -182,7 +182,7 @@ class CostTable:
     """Compile seconds and FLOPs come from one table built once in one process (setup_cache,
     shared by Compile and Flops): importing a framework per parameter combination would cost
     far more than the figures themselves."""
-    params = (FRAMEWORKS, PRODUCT_OPS + MODES, N, M)
+    params = (FRAMEWORKS, PRODUCT_OPS + (GRID["table_modes"] or MODES), N, M)
     timeout = GRID["timeout_s"]
     rounds = 1
 

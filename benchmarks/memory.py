@@ -19,10 +19,11 @@ RSS_DEPTHS = GRID["rss_depth"]
 FRAMEWORKS = frameworks()
 
 
-# asv's warm-up before the samples, in seconds: the first calls in a process forked from
-# asv's forkserver run slower (a torch loss pass at depth 64: 12 ms for its first eight calls,
-# then 4.7 ms, measured when setup still rebuilt the case before each sample).
-WARMUP_S = 0.5
+# asv's warm-up before the samples and the samples' budget, in seconds (the grid's): the first
+# calls in a process forked from asv's forkserver run slower (a torch loss pass at depth 64:
+# 12 ms for its first eight calls, then 4.7 ms, measured when setup still rebuilt the case
+# before each sample).
+WARMUP_S, SAMPLE_BUDGET_S = GRID["warmup_s"], GRID["sample_budget_s"]
 
 
 def prepare_or_skip(framework, strategy, depth):
@@ -79,7 +80,7 @@ class Timed:
     """asv settings shared by the classes that time a gradient or a forward pass."""
     timeout = 120
     rounds = 1              # each round re-imports the framework: one is enough here
-    repeat = (3, 10, 1.0)   # (min, max samples, seconds) per benchmark
+    repeat = (3, 10, SAMPLE_BUDGET_S)   # (min, max samples, seconds) per benchmark
     warmup_time = WARMUP_S
 
 

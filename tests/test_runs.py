@@ -397,20 +397,29 @@ def test_the_explorer_puts_two_machines_side_by_side(two_machines, tmp_path):
     assert better and len(better[0].y) > 0 and max(better[0].y) < 1 / 2
 
 
-def test_the_quick_grid_runs_each_study_in_one_asv_run():
+def test_the_quick_grid_runs_its_timings_in_one_asv_run():
     from adcost import sweep
     quick, full = sweep.runs(sweep.GROUPS, "quick"), sweep.runs(sweep.GROUPS, "full")
-    assert len(full) == len(sweep.GROUPS) and len(quick) == len(
+    assert len(full) == len(
         {(sweep.group_study(p), label in sweep.PROBE_GROUPS) for label, p in sweep.GROUPS})
+    assert len(quick) == 1 + len(sweep.PROBE_GROUPS)
     # the probe groups run on their own: their side-by-side probes load every CPU
     for label in sweep.PROBE_GROUPS:
         assert [label] in [labels for _, _, labels in quick]
-    assert sorted(l for _, _, labels in quick for l in labels) == sorted(g[0] for g in sweep.GROUPS)
+        assert [label] in [labels for _, _, labels in full]
+    for plan in (quick, full):
+        assert sorted(l for _, _, labels in plan for l in labels) == sorted(g[0] for g in sweep.GROUPS)
+    # a full-grid run holds one study
+    for _, _, labels in full:
+        assert len({sweep.group_study(dict(sweep.GROUPS)[l]) for l in labels}) == 1
     import re
-    width = next(r for r in quick if "roofline: matmul and bandwidth" in r[2])
+    width = next(r for r in full if "roofline: matmul and bandwidth" in r[2])
     assert re.search(width[1], "roofline.Matmul.track_flops_per_s") and \
         re.search(width[1], "crossover.JacobianWidth.time_jacobian") and \
         not re.search(width[1], "crossover.JacobianNM.time_jacobian")
+    timings = next(r for r in quick if "roofline: matmul and bandwidth" in r[2])
+    assert re.search(timings[1], "crossover.JacobianNM.time_jacobian") and \
+        not re.search(timings[1], "memory.PeakRSS.track_peak_rss_bytes")
     # a run's load mark covers each of its groups' benchmarks
     mark = {"group": width[0], "groups": width[2], "under_load": True}
     assert load.under_load("roofline.Matmul.track_flops_per_s", [mark])
@@ -431,3 +440,29 @@ def test_a_probe_runs_load_is_judged_before_it_and_settles_after():
     loads, slept = iter([3.0, 2.6, 2.1, 1.5]), []
     assert sweep.settle(cpus=2, loadavg=lambda: [next(loads)], sleep=slept.append) == 6.0
     assert sweep.settle(cpus=2, wait_s=4, loadavg=lambda: [5.0], sleep=slept.append) == 4.0
+
+
+def test_asv_saves_each_benchmark_as_it_ends_and_keeps_the_stamp(tmp_path):
+    """benchmarks/asv_plugin.py: a results file `asv run` loaded is saved after every benchmark
+    (a stopped run keeps what it finished), atomically, with adcost_environment kept."""
+    import benchmarks.asv_plugin  # noqa: F401  (patches asv's Results)
+    from asv.results import Results
+    from asv.runner import BenchmarkResult
+    results = Results({"machine": "m"}, {}, "a" * 40, 0, "3.11", "adcost-py3.11", {})
+    path = tmp_path / results._filename
+    results.save(str(tmp_path))   # an earlier run's file, stamped by the sweep
+    path.write_text(json.dumps({**json.loads(path.read_text()),
+                                "adcost_environment": {"commit": "a" * 40}}))
+    results.load_data(str(tmp_path))
+    bench = {"name": "suite.Case.time_x", "params": [], "param_names": [], "version": "1"}
+    results.add_result(bench, BenchmarkResult(result=[0.5], samples=[[0.5, 0.5]], number=[1],
+                                              errcode=0, stderr="", profile=None), duration=1.0)
+    saved = json.loads(path.read_text())
+    assert saved["results"]["suite.Case.time_x"][0] == [0.5]
+    assert saved["adcost_environment"] == {"commit": "a" * 40}
+    assert [p.name for p in path.parent.iterdir()] == [path.name]   # no partial file left
+    # a Results that never loaded a file (asv saving nothing) saves nothing
+    other = Results({"machine": "m"}, {}, "b" * 40, 0, "3.11", "adcost-py3.11", {})
+    other.add_result(bench, BenchmarkResult(result=[0.5], samples=[[0.5, 0.5]], number=[1], errcode=0,
+                                            stderr="", profile=None), duration=1.0)
+    assert not (tmp_path / other._filename).exists()

@@ -35,6 +35,10 @@ CROSSOVER = {
         "fixed_nm": 64,        # n = m of the depth sweep
         "width": 64,
         "modes": ("jacfwd", "jacrev", "jacfwd_loop", "jacrev_loop", "fd"),  # None: every mode
+        # the modes of the compile-seconds and FLOPs table (crossover.Compile, Flops) besides
+        # the primal, JVP and VJP: it prepares each case once more in one process (42 s of the
+        # quick sweep with every mode, the loops at n or m = 512 the most); None: every mode
+        "table_modes": ("jacfwd", "jacrev"),
         # frameworks skipped in this grid: torch_compile compiles every case for 2-5 s (about
         # 70 cases here), and the eager variants only measure what compiling buys: the quick
         # grid leaves them to ADCOST_GRID=full
@@ -65,6 +69,7 @@ CROSSOVER = {
         "fixed_nm": 64,
         "width": 64,
         "modes": None,
+        "table_modes": None,
         "leave_out": (),
         "matmul": (128, 512, 1024),
         "matvec": (4096,),
@@ -81,7 +86,7 @@ CROSSOVER = {
 
 
 # -- how long asv times each case (crossover, second order and workloads; the checkpointing
-# study keeps its own, benchmarks/memory.py).  warmup_s: asv's warm-up before the samples (the
+# study's are in CHECKPOINT).  warmup_s: asv's warm-up before the samples (the
 # first ~0.1 s of a process forked from asv's forkserver runs slow; setup has already run the
 # case once); sample_budget_s: asv's most seconds of samples (one call each, up to 30).  Most
 # of a quick case's time was these two (0.25 + 0.5 s against ~0.15 s to build, validate and
@@ -113,6 +118,10 @@ CHECKPOINT = {
         # widest (a layer's activation, batch x width, outweighs its weights, width^2)
         "overhead_widths": (64, 256, 1024),
         "overhead_batch": 2048,
+        # asv's warm-up and samples' budget of the timings (the slow first calls of a forked
+        # process last about 0.1 s; 3 to 10 samples of 5-60 ms fit in 0.5 s)
+        "warmup_s": 0.25,
+        "sample_budget_s": 0.5,
     },
     "full": {
         "strategy": ("none", "every_2", "every_4", "sqrt", "per_layer", "sqrt_sequential",
@@ -126,6 +135,8 @@ CHECKPOINT = {
         "slots": 4,
         "overhead_widths": (64, 256, 1024),
         "overhead_batch": 2048,
+        "warmup_s": 0.5,
+        "sample_budget_s": 1.0,
     },
 }
 
@@ -179,9 +190,10 @@ WORKLOADS = {
         "modes": ("primal", "jacfwd", "jacrev", "grad", "fd"),
         # (framework, mode, workload) left to the full grid: TensorFlow traces the trajectory's
         # 25-step loop under vectorized_map for 29-33 s (jacfwd) and 7-8 s (jacrev) a case,
-        # plus 2-6 s for grappler's first call, and the LSTM's jacfwd for 17-20 s (measured)
+        # plus 2-6 s for grappler's first call, and the LSTM's jacfwd for 17-20 s and its
+        # jacrev for 7 s (measured)
         "leave_out": (("tf", "jacfwd", "trajectory"), ("tf", "jacrev", "trajectory"),
-                      ("tf", "jacfwd", "lstm")),
+                      ("tf", "jacfwd", "lstm"), ("tf", "jacrev", "lstm")),
         # bundle adjustment by blocks (ba_blocks, jacfwd_seeded: 15 JVPs), up to ADBench's ba1
         "blocks": ({"cameras": 5, "points": 100, "observations": 400},
                    {"cameras": 10, "points": 500, "observations": 2000},

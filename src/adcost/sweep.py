@@ -1,10 +1,12 @@
 """Run the asv sweep in groups, so that an interrupted sweep keeps what it already measured.
 
-asv saves a run's results when the run ends and loses them on Ctrl-C.  This driver runs one
-`asv run` per group of benchmark classes in the full grid, per study in the quick grid (`runs`;
-each from the project's venv, results under results/asv for HEAD's commit); asv merges every
-run into the same results file, so a stop loses the run in progress only.  `--resume` skips the groups already saved for HEAD's
-commit on this machine (asv's --skip-existing).
+asv saves a run's results when the run ends and loses them on Ctrl-C; adcost's asv plugin
+(benchmarks/asv_plugin.py) saves after each benchmark, so a stop loses the benchmark in
+progress only.  This driver runs the groups of benchmark classes in a few `asv run`s (`runs`:
+one per study in the full grid, one for the quick grid's timings; the peak-RSS probes apart),
+each from the project's venv, results under results/asv for HEAD's commit; asv merges every run
+into the same results file.  `--resume` skips the benchmarks already saved for HEAD's commit on
+this machine (asv's --skip-existing).
 
     python -m adcost.sweep --grid quick [--machine NAME] [--resume] [-- extra asv arguments]
 
@@ -127,16 +129,17 @@ def selected(only: str | None, grid: str) -> list[tuple[str, str]]:
 
 
 def runs(groups, grid: str) -> list[tuple[str, str, list[str]]]:
-    """The asv runs of a sweep: (label, -b pattern, the groups' labels).  The full grid runs
-    each group on its own (a stop loses one group at most); the quick grid runs each study's
-    groups in one `asv run` (each run pays about 25 s to discover the benchmarks and start the
-    forkserver with the frameworks imported: 15 runs of it were a quarter of the quick sweep),
-    less the probe groups (PROBE_GROUPS), each a run of its own."""
-    if grid != "quick":
-        return [(label, pattern, [label]) for label, pattern in groups]
+    """The asv runs of a sweep: (label, -b pattern, the groups' labels).  Each run pays about
+    15 s to discover the benchmarks and start the forkserver with the frameworks imported, and
+    asv saves after each benchmark (benchmarks/asv_plugin.py: a stop loses the benchmark in
+    progress only), so groups share runs: the quick grid runs all its timing groups in one,
+    the full grid each study's groups in one (a load mark per study); the probe groups
+    (PROBE_GROUPS) run apart, their side-by-side probes load every CPU."""
     merged = {}
     for label, pattern in groups:
-        merged.setdefault((group_study(pattern), label in PROBE_GROUPS), []).append((label, pattern))
+        probe = label in PROBE_GROUPS
+        key = (probe,) if grid == "quick" and not probe else (group_study(pattern), probe)
+        merged.setdefault(key, []).append((label, pattern))
     return [(" + ".join(l for l, _ in part), "|".join(f"(?:{p})" for _, p in part),
              [l for l, _ in part]) for part in merged.values()]
 
@@ -390,7 +393,7 @@ def main(argv: list[str] | None = None) -> int:
             stamp_environment(args.machine, commit, marked, refused, probe, stamped, device=device)
             again = shlex.join([sys.executable, "-m", "adcost.sweep", "--grid", args.grid,
                                 "--machine", args.machine, "--resume"])
-            print(f"sweep: stopped in '{label}' (asv exit {code}); the groups before it are saved.\n"
+            print(f"sweep: stopped in '{label}' (asv exit {code}); every benchmark it finished is saved.\n"
                   f"sweep: go on with: make resume ADCOST_GRID={args.grid} MACHINE={args.machine}"
                   f"  (or: {again})", file=sys.stderr)
             return code
