@@ -148,6 +148,10 @@ class PeakMem:
     rounds = 1
 
     def setup(self, framework, strategy, depth):
+        if not GRID["asv_peakmem"]:
+            raise NotImplementedError(
+                f"asv's own peakmem runs in the full grid (ADCOST_GRID=full); the "
+                f"{grids.grid_name()} grid measures peak RSS by the fresh-process probes (PeakRSS)")
         skip_unless_rss_depth(framework, strategy, depth)
         self.case = study_case_at_scale(framework, strategy, depth, **RSS_SIZES)
 

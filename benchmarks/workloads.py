@@ -17,7 +17,8 @@ def _case(framework, mode, workload):
     """The validated case of `mode` on a workload label ("problem:k=v,..."), or Skip."""
     problem, sizes = grids.workload_sizes(workload)
     return prepare_or_skip(framework, mode, grow=tuple(sorted(sizes)), problem=problem,
-                           call_budget_s=GRID["call_budget_s"], **sizes)
+                           call_budget_s=GRID["call_budget_s"],
+                           linear_in=grids.WORKLOAD_LINEAR.get(problem), **sizes)
 
 
 class _Timed:

@@ -170,6 +170,26 @@ def test_sizes_above_one_over_the_time_budget_are_skipped():
     bench.prepare_or_skip("numpy", "jacfwd", n=16, m=8)    # another computation: runs
 
 
+def test_a_size_predicted_far_over_the_time_budget_is_skipped_unbuilt():
+    """Finite differences of log-sum-exp: n = 1000's one call, times the growth in n (the work
+    is at least linear in it), predicts n = 100,000 over twice the budget: skipped before it is
+    built; a budget the prediction fits under runs it, and without `linear_in` nothing is
+    predicted."""
+    state = bench.BenchState()
+    case = bench.prepare_or_skip("fd", "fd", grow=("n",), problem="lse", n=1000, linear_in="n")
+    key = next(k for k in state._load()[state.scope]["seconds"] if k.startswith("lse/fd/fd/"))
+    seconds = state._load()[state.scope]["seconds"][key]["[1000]"]
+    assert case is not None and seconds > 0
+    budget = seconds * 100 / (2 * bench.PREDICTED_OVER)    # n = 100,000: 100 x, twice over
+    with pytest.raises(bench.Skip, match=r"size \(100000,\).*at least .* s \(size \(1000,\) took"):
+        bench.prepare_or_skip("fd", "fd", grow=("n",), problem="lse", n=100000, linear_in="n",
+                              call_budget_s=budget)
+    guess, base, _ = state.predicted(key, (100000,), 0)
+    assert base == (1000,) and guess == pytest.approx(seconds * 100)
+    assert state.predicted(key, (500,), 0) is None          # nothing smaller was timed
+    assert state.predicted(key.replace("/fd/fd/", "/fd/jvp/"), (100000,), 0) is None
+
+
 @pytest.mark.slow
 def test_sizes_above_one_that_timed_out_are_skipped():
     """asv killed the process while it prepared (4, 4): its pending mark names a dead process."""

@@ -97,3 +97,27 @@ def test_a_wide_reference_is_checked_along_directions(monkeypatch):
     monkeypatch.setattr(ref, "_run", lambda op, x, **kw: np.ones((1, 400)))
     with pytest.raises(validate.ValidationError, match="central differences"):
         ref.jacobian(p.x0)
+
+
+def test_a_checked_reference_is_kept_for_the_runs_later_processes(monkeypatch, tmp_path):
+    """With $ADCOST_REFERENCE_CACHE (the sweep's), a reference Jacobian or Hessian checked once
+    is read back by a later Reference of the same problem (no central differences again); a
+    problem with other data, or another point, computes and checks its own."""
+    from adcost import validate
+    monkeypatch.setenv(validate.CACHE_VARIABLE, str(tmp_path))
+    p = adcost.make_problem("mlp", n=6, m=3, width=8, depth=2)
+    J = validate.Reference(p).jacobian(p.x0)
+    assert len(list(tmp_path.glob("*.npy"))) == 1
+    calls = []
+    real = validate.central_jacobian
+    monkeypatch.setattr(validate, "central_jacobian", lambda *a: calls.append(1) or real(*a))
+    assert np.array_equal(validate.Reference(p).jacobian(p.x0), J) and calls == []
+    validate.Reference(p).jacobian(p.x0 + 0.5)                           # another point
+    other = adcost.make_problem("mlp", n=6, m=3, width=8, depth=2, seed=1)   # other weights
+    assert validate.fingerprint(other) != validate.fingerprint(p)
+    validate.Reference(other).jacobian(other.x0)
+    assert len(calls) == 2 and len(list(tmp_path.glob("*.npy"))) == 3
+    loss = adcost.make_problem("mlp_loss", width=4, depth=1, features=2, outputs=1, batch=4)
+    H = validate.Reference(loss).hessian(loss.x0, exclude="torch")
+    assert np.array_equal(validate.Reference(loss).hessian(loss.x0, exclude="torch"), H)
+    assert len(calls) == 3 and not list(tmp_path.glob("*.tmp"))

@@ -195,6 +195,10 @@ def test_every_memory_benchmark_runs_its_setup_and_methods(monkeypatch):
     monkeypatch.setattr(bench, "STRATEGIES", ("none",))
     classes = [c for _, c in inspect.getmembers(bench, inspect.isclass)
                if c.__module__ == bench.__name__ and hasattr(c, "params")]
+    if not bench.GRID["asv_peakmem"]:   # asv's own peakmem: the full grid's, skipped here
+        with pytest.raises(NotImplementedError, match="full grid"):
+            bench.PeakMem().setup("numpy", "none", min(bench.RSS_DEPTHS))
+        monkeypatch.setitem(bench.GRID, "asv_peakmem", True)
     probes = bench.RSSProbes().setup_cache()
     assert set(probes) == {"numpy/none/4", "numpy/jvp/4"}
     for cls in classes:

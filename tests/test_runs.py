@@ -409,6 +409,9 @@ def test_the_quick_grid_runs_its_timings_in_one_asv_run():
         assert [label] in [labels for _, _, labels in full]
     for plan in (quick, full):
         assert sorted(l for _, _, labels in plan for l in labels) == sorted(g[0] for g in sweep.GROUPS)
+    # a group of one class has that class's study (the compile break-even is a study of its own)
+    assert sweep.group_study(dict(sweep.GROUPS)["compile break-even"]) == "compile break-even"
+    assert sweep.group_study(dict(sweep.GROUPS)["single JVP and VJP"]) == "crossover"
     # a full-grid run holds one study
     for _, _, labels in full:
         assert len({sweep.group_study(dict(sweep.GROUPS)[l]) for l in labels}) == 1

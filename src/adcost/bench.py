@@ -7,7 +7,9 @@ run, and otherwise returns `adcost.prepare`'s warmed, validated Case.  It skips 
   * the framework is not installed, or has no such operation (Unsupported, FrameworkMissing);
   * the estimated memory of the case exceeds the budget (`estimate_bytes`);
   * a smaller size of the same computation timed out, crashed, or took longer than the
-    per-call time budget: larger sizes would only cost more.
+    per-call time budget: larger sizes would only cost more;
+  * a size is predicted to take over PREDICTED_OVER x the budget: from a smaller size's one
+    call, times the growth of a size the work is at least linear in (`linear_in`).
 
 That last knowledge lives in a small JSON state file, results/bench_state.json (or
 $ADCOST_BENCH_STATE), so that it survives asv's one-process-per-benchmark runs.  It is kept
@@ -250,16 +252,33 @@ class BenchState:
                                                                "pid": os.getpid()}
         self._save(data)
 
-    def finish(self, key: str, size: tuple[int, ...], over: str | None = None) -> None:
+    def finish(self, key: str, size: tuple[int, ...], over: str | None = None,
+               seconds: float | None = None) -> None:
         data = self._load()
         mine = self._mine(data)
         mine["pending"].pop(f"{key}{list(size)}", None)
+        if seconds is not None:   # one call's seconds: what the larger sizes' predictions read
+            mine.setdefault("seconds", {}).setdefault(key, {})[repr(list(size))] = seconds
         if over:
             from .measure.load import overloaded
             mine["over"].setdefault(key, []).append(
                 {"size": list(size), "reason": over, "time": time.time(),
                  "under_load": overloaded(os.getloadavg()[0])})
         self._save(data)
+
+    def predicted(self, key: str, size: tuple[int, ...], axis: int) -> tuple[float, tuple, float] | None:
+        """A lower bound on one call's seconds at `size`, for a computation whose work grows at
+        least linearly in size[axis]: the seconds of the largest smaller size timed that
+        differs in that size only, times the ratio of the two.  (seconds, that size, its
+        seconds), or None when no such size was timed."""
+        timed = self._load().get(self.scope, {}).get("seconds", {}).get(key, {})
+        below = [(tuple(json.loads(k)), v) for k, v in timed.items()]
+        below = [(s, v) for s, v in below if len(s) == len(size) and 0 < s[axis] < size[axis]
+                 and all(a == b for i, (a, b) in enumerate(zip(s, size)) if i != axis)]
+        if not below:
+            return None
+        base, seconds = max(below, key=lambda item: item[0][axis])
+        return seconds * size[axis] / base[axis], base, seconds
 
     def refuse(self, key: str, size: tuple[int, ...], reason: str) -> None:
         """Note a case the validation gate refused (a wrong answer, not timed and not a crash)."""
@@ -276,6 +295,13 @@ class BenchState:
         entries = self._load().get(self.scope, {}).get("refused", {})
         return sorted((e for e in entries.values() if e.get("time", 0) >= since),
                       key=lambda e: (e["key"], e["size"]))
+
+
+# a size whose lower-bound prediction (BenchState.predicted, for a case that names the size its
+# work grows at least linearly in) is over this many times the call budget is skipped before it
+# is built: finite differences of log-sum-exp at n = 100,000 (2n primal calls of O(n)) ran past
+# asv's 300 s timeout after n = 10,000 took 0.6 s, under the 2 s budget
+PREDICTED_OVER = 2.0
 
 
 def checkout() -> Path:
@@ -324,19 +350,21 @@ def once_per_process(key, build):
 
 def prepare_or_skip(framework: str, op: str, *, grow: tuple[str, ...] = ("n", "m"),
                     problem: str = PROBLEM, state: BenchState | None = None,
-                    call_budget_s: float | None = None, **sizes):
+                    call_budget_s: float | None = None, linear_in: str | None = None, **sizes):
     """`adcost.prepare(problem, framework, op)` at SWEEP_DTYPE, or Skip with the reason.
 
     `grow` names the sizes the sweep increases; the others (with problem, framework, op and
     dtype) identify the computation whose larger sizes are skipped after a failure.
+    `linear_in`: a size of `grow` the work grows at least linearly in; a size predicted from a
+    smaller one to take over PREDICTED_OVER x the call budget is skipped unbuilt.
     The result (a Case or the Skip) is remembered for the process's later calls.
     """
     memo = (framework, op, grow, problem, tuple(sorted(sizes.items())))
     return once_per_process(memo, lambda: _prepare_or_skip(framework, op, grow, problem, state,
-                                                           call_budget_s, sizes))
+                                                           call_budget_s, sizes, linear_in))
 
 
-def _prepare_or_skip(framework, op, grow, problem, state, call_budget_s, sizes):
+def _prepare_or_skip(framework, op, grow, problem, state, call_budget_s, sizes, linear_in=None):
     from .cases import prepare
 
     cls = _adapter(framework)
@@ -363,6 +391,12 @@ def _prepare_or_skip(framework, op, grow, problem, state, call_budget_s, sizes):
     reason = state.blocked(key, size)
     if reason:
         raise Skip(reason)
+    budget = grid["call_budget_s"] if call_budget_s is None else call_budget_s
+    guess = None if linear_in is None else state.predicted(key, size, grow.index(linear_in))
+    if guess is not None and guess[0] > PREDICTED_OVER * budget:
+        raise Skip(f"size {size} of {key}: one call would take at least {guess[0]:.1f} s (size "
+                   f"{guess[1]} took {guess[2]:.2f} s, and the work grows at least linearly in "
+                   f"{linear_in}), over {PREDICTED_OVER:g} x the {budget} s budget")
     state.start(key, size)
     try:
         case = prepare(problem, framework, op, dtype=dtype, **full)
@@ -379,9 +413,8 @@ def _prepare_or_skip(framework, op, grow, problem, state, call_budget_s, sizes):
     start = time.perf_counter()
     case()
     seconds = time.perf_counter() - start
-    budget = grid["call_budget_s"] if call_budget_s is None else call_budget_s
     state.finish(key, size, f"one call took {seconds:.2f} s (budget {budget} s)"
-                 if seconds > budget else None)
+                 if seconds > budget else None, seconds=seconds)
     return case
 
 

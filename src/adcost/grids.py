@@ -122,6 +122,9 @@ CHECKPOINT = {
         # process last about 0.1 s; 3 to 10 samples of 5-60 ms fit in 0.5 s)
         "warmup_s": 0.25,
         "sample_budget_s": 0.5,
+        # asv's own in-process peakmem (memory.PeakMem, a cross-check of the fresh-process
+        # probes that counts setup and imports): full grid only (18 s of the quick sweep)
+        "asv_peakmem": False,
     },
     "full": {
         "strategy": ("none", "every_2", "every_4", "sqrt", "per_layer", "sqrt_sequential",
@@ -137,6 +140,7 @@ CHECKPOINT = {
         "overhead_batch": 2048,
         "warmup_s": 0.5,
         "sample_budget_s": 1.0,
+        "asv_peakmem": True,
     },
 }
 
@@ -194,10 +198,10 @@ WORKLOADS = {
         # jacrev for 7 s (measured)
         "leave_out": (("tf", "jacfwd", "trajectory"), ("tf", "jacrev", "trajectory"),
                       ("tf", "jacfwd", "lstm"), ("tf", "jacrev", "lstm")),
-        # bundle adjustment by blocks (ba_blocks, jacfwd_seeded: 15 JVPs), up to ADBench's ba1
+        # bundle adjustment by blocks (ba_blocks, jacfwd_seeded: 15 JVPs): two sizes (the
+        # full grid's go up to ADBench's ba1)
         "blocks": ({"cameras": 5, "points": 100, "observations": 400},
-                   {"cameras": 10, "points": 500, "observations": 2000},
-                   {"cameras": 20, "points": 2000, "observations": 8000}),
+                   {"cameras": 10, "points": 500, "observations": 2000}),
         "call_budget_s": 0.5,
     },
     "full": {
@@ -224,6 +228,11 @@ WORKLOADS = {
         "call_budget_s": 2.0,
     },
 }
+# the size each workload's work grows at least linearly in, in every mode (log-sum-exp: O(n)
+# a pass, n passes for jacfwd and fd; the LSTM: one step per character): from a smaller size's
+# one call, a size predicted to take over twice the call budget is skipped unbuilt
+# (adcost.bench.PREDICTED_OVER)
+WORKLOAD_LINEAR = {"lse": "n", "lstm": "chars"}
 # what the workload figure puts on its x axis
 WORKLOAD_AXIS = {"gmm": "n", "lse": "n", "lstm": "chars", "ba": "n", "trajectory": "m",
                  "ba_blocks": "observations"}

@@ -82,8 +82,8 @@ def study_of(benchmark: str) -> str:
 def group_study(pattern: str) -> str:
     """The study of a sweep group, from its asv -b pattern (its first class)."""
     import re
-    found = re.match(r"\^(\w+)\\\.(?:\(([\w|]+)\)\\\.)?", pattern)
-    suite, classes = found.group(1), (found.group(2) or "").split("|")
+    found = re.match(r"\^(\w+)\\\.(?:\(([\w|]+)\)|(\w+))?", pattern)
+    suite, classes = found.group(1), (found.group(2) or found.group(3) or "").split("|")
     return study_of(f"{suite}.{classes[0]}.x")
 
 
@@ -140,8 +140,12 @@ def runs(groups, grid: str) -> list[tuple[str, str, list[str]]]:
         probe = label in PROBE_GROUPS
         key = (probe,) if grid == "quick" and not probe else (group_study(pattern), probe)
         merged.setdefault(key, []).append((label, pattern))
-    return [(" + ".join(l for l, _ in part), "|".join(f"(?:{p})" for _, p in part),
-             [l for l, _ in part]) for part in merged.values()]
+    def label(key, part):
+        if len(part) <= 3:
+            return " + ".join(l for l, _ in part)
+        return f"{len(part)} groups: " + ("every timing group" if key == (False,) else key[0])
+    return [(label(key, part), "|".join(f"(?:{p})" for _, p in part), [l for l, _ in part])
+            for key, part in merged.items()]
 
 
 def shard_of(groups, index: int, count: int, grid: str) -> list:
@@ -342,8 +346,21 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as exc:
         parser.error(str(exc))
     commit = git_head()
+    import tempfile
+    from .validate import CACHE_VARIABLE
+    references = tempfile.TemporaryDirectory(prefix="adcost-references-")
+    os.environ[CACHE_VARIABLE] = references.name   # the noise probe's cases and asv's
     env = asv_environ({**os.environ, "ADCOST_GRID": args.grid,
                        "ADCOST_RESULTS": str(paths.results().resolve())})
+    try:
+        return _sweep(args, parser, groups, commit, env)
+    finally:
+        os.environ.pop(CACHE_VARIABLE, None)
+        references.cleanup()
+
+
+def _sweep(args, parser, groups, commit, env) -> int:
+    """The noise probe, then each asv run of `runs`, each stamped; the exit status."""
     subprocess.run([os.path.join(os.path.dirname(sys.executable), "asv"), "machine", "--yes",
                     "--machine", args.machine], cwd=checkout(), env=env, check=True,
                    stdout=subprocess.DEVNULL)

@@ -21,9 +21,44 @@ FIGURES = (crossover_map, cost_curves, cost_model, speedups, memory_depth, trade
 MODEL_FILE = "cost_model.json"   # the cost model's fits and held-out errors, beside the figures
 
 
+_FORKED: dict = {}   # the data the forked workers render from (inherited, not pickled)
+
+
+def _render_quietly(index: int) -> str:
+    """Render FIGURES[index]; what it printed, for the parent to print in order."""
+    import contextlib
+    import io
+
+    text = io.StringIO()
+    with contextlib.redirect_stdout(text):
+        render(FIGURES[index].NAME, FIGURES[index].build, _FORKED["df"], _FORKED["out"])
+    return text.getvalue()
+
+
+def render_figures(df, out=None, workers: int | None = None) -> None:
+    """Every figure of FIGURES, on `workers` processes forked from this one (default: one per
+    CPU this process may use, at most one per figure; most of a figure's time is matplotlib
+    drawing and saving it, in one thread), each figure's messages printed in FIGURES' order."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    from ..threads import available_cpus
+    workers = min(len(FIGURES), workers or len(available_cpus()) or 1)
+    if workers <= 1 or "fork" not in multiprocessing.get_all_start_methods():
+        for module in FIGURES:
+            render(module.NAME, module.build, df, out)
+        return
+    _FORKED.update(df=df, out=out)
+    try:
+        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
+            for text in pool.map(_render_quietly, range(len(FIGURES))):
+                print(text, end="")
+    finally:
+        _FORKED.clear()
+
+
 def build_all(df, out=None) -> None:
-    for module in FIGURES:
-        render(module.NAME, module.build, df, out)
+    render_figures(df, out)
     report = costmodel.report(df)
     breakeven = costmodel.break_even(df)
     if breakeven:

@@ -21,6 +21,9 @@ POLICIES = {"per_layer_dots": "dots_saveable"}  # every other schedule: nothing_
 
 @register(Record(
     "jax", package="jax", distributions=("jax", "jaxlib"), order=20, compiled=True,
+    # what the first jit of a forked case imports (measured 2026-12-02)
+    lazy_imports=("jax.scipy.special", "jax.experimental.multihost_utils",
+                  "jaxlib.mlir.dialects.mhlo"),
     schedules=("none", "every_2", "every_4", "sqrt", "per_layer", "per_layer_dots"),
     saved_bytes="the activation residuals a jax.vjp pullback holds (inputs excluded)",
     flops="XLA cost_analysis of the compiled program: every HLO op",

@@ -20,7 +20,8 @@ from .torch_adapter import Torch
 
 @register(replace(
     Torch.record, name="torch_compile", order=11, compiled=True, variant_of="torch",
-    lazy_imports=("torch._dynamo", "torch._inductor", "torch.func"), schedules=(),
+    lazy_imports=("torch._dynamo", "torch._inductor", "torch.func",
+                  "torch._decomp.decompositions_for_jvp"), schedules=(),
     saved_bytes=None,
     flops="torch.utils.flop_counter.FlopCounterMode on the eager callable: matmul-like ops only",
     check_problems=("mlp",), studies=("crossover", "width", "roofline"),
