@@ -48,7 +48,7 @@ OPEN_SITE = @echo "site: open results/site/index.html, or serve it: $(BIN)/pytho
 # The sweep validates every case it times (the gate, in each benchmark's setup); `make check`
 # validates every (problem, framework, operation, dtype), timed or not (about 8 minutes).
 bench: $(STAMP)  ## smoke, the quick sweep and the site; DEVICE=cuda runs every case there
-	$(BIN)/adcost smoke $(if $(DEVICE),--device $(DEVICE))
+	$(BIN)/adcost smoke --grid $(ADCOST_GRID) $(if $(DEVICE),--device $(DEVICE))
 	status=0; $(SWEEP) -- $(ASV_ARGS) || status=$$?; \
 	  $(MAKE) --no-print-directory site && exit $$status
 	$(OPEN_SITE)

@@ -124,7 +124,7 @@ class BreakEven(Timed):
         if grids.grid_name() != "full":
             raise Skip("the compile break-even group runs in the full grid (ADCOST_GRID=full): "
                        "torch.compile compiles each case for seconds")
-        self.case = prepare_or_skip(framework, mode, n=n, m=m)
+        self.case = prepare_or_skip(framework, mode, n=n, m=m, left_out_ok=True)
 
     def time_call(self, framework, mode, n, m):
         self.case()
@@ -182,7 +182,8 @@ class CostTable:
     """Compile seconds and FLOPs come from one table built once in one process (setup_cache,
     shared by Compile and Flops): importing a framework per parameter combination would cost
     far more than the figures themselves."""
-    params = (FRAMEWORKS, PRODUCT_OPS + (GRID["table_modes"] or MODES), N, M)
+    params = (FRAMEWORKS, PRODUCT_OPS + (GRID["table_modes"] or MODES), GRID.get("table_n") or N,
+              GRID.get("table_m") or M)
     timeout = GRID["timeout_s"]
     rounds = 1
 

@@ -95,3 +95,17 @@ def test_check_skips_a_missing_framework_with_its_reason(capsys, monkeypatch):
     code, out, _ = run(["check", "--problem", "polynomial", "--framework", "torch", "--framework", "fd"], capsys)
     assert code == 0
     assert "torch: Python package 'torch' is not installed" in out
+
+
+def test_smoke_for_a_grid_skips_the_frameworks_it_leaves_out(monkeypatch, tmp_path):
+    """make bench's smoke (`adcost smoke --grid quick`) times what the quick sweep runs: a
+    framework the grid leaves out is a skipped row with the reason, never built."""
+    import json
+    from adcost import smoke
+    monkeypatch.setattr(smoke, "names", lambda: ["numpy", "torch_compile"])
+    assert main(["smoke", "--grid", "quick", "--out", str(tmp_path / "s.json")]) == 0
+    rows = json.loads((tmp_path / "s.json").read_text())["rows"]
+    (compiled,) = [r for r in rows if r["framework"] == "torch_compile"]
+    assert compiled["status"] == "skipped" and "left out of the quick grid" in compiled["reason"]
+    assert {r["op"] for r in rows if r["framework"] == "numpy" and r["status"] == "ok"} >= {
+        "primal", "jacfwd", "jacrev"}

@@ -71,14 +71,16 @@ class Skip(NotImplementedError):
     """asv's skip: this parameter combination is not measured; the message says why."""
 
 
-def _adapter(name: str):
-    """The adapter class, or Skip when it is missing, its module cannot be imported, or it has
-    no $ADCOST_DEVICE here (`adcost.sweep --device cuda` on a CPU-only machine)."""
+def _adapter(name: str, left_out_ok: bool = False):
+    """The adapter class, or Skip when it is missing, its module cannot be imported, it has
+    no $ADCOST_DEVICE here (`adcost.sweep --device cuda` on a CPU-only machine), or the grid
+    leaves it out (unless `left_out_ok`: the compile break-even runs those of the full grid)."""
     reason = missing_reason(name) or device_reason(name)
     if reason:
         raise Skip(reason)
-    if name in grids.crossover().get("leave_out", ()):
-        raise Skip(f"{name} is left out of the {grids.grid_name()} grid (ADCOST_GRID=full runs it)")
+    grid = grids.crossover()
+    if name in grid.get("leave_out", ()) and not left_out_ok:
+        raise Skip(f"{name} is left out of the {grids.grid_name()} grid ({grid['leave_out_why']})")
     try:
         return framework_class(name)
     except ImportError as exc:   # an engine module that is absent in this checkout
@@ -130,7 +132,7 @@ def jacobian_modes() -> tuple[str, ...]:
 
 def dtype_for(framework: str) -> str:
     """SWEEP_DTYPE where the framework has it, else its only dtype (fd: float64)."""
-    return sweep_dtype(_adapter(framework).dtypes)
+    return sweep_dtype(_adapter(framework, left_out_ok=True).dtypes)
 
 
 def sweep_dtype(dtypes) -> str:
@@ -350,24 +352,28 @@ def once_per_process(key, build):
 
 def prepare_or_skip(framework: str, op: str, *, grow: tuple[str, ...] = ("n", "m"),
                     problem: str = PROBLEM, state: BenchState | None = None,
-                    call_budget_s: float | None = None, linear_in: str | None = None, **sizes):
+                    call_budget_s: float | None = None, linear_in: str | None = None,
+                    left_out_ok: bool = False, **sizes):
     """`adcost.prepare(problem, framework, op)` at SWEEP_DTYPE, or Skip with the reason.
 
     `grow` names the sizes the sweep increases; the others (with problem, framework, op and
     dtype) identify the computation whose larger sizes are skipped after a failure.
     `linear_in`: a size of `grow` the work grows at least linearly in; a size predicted from a
     smaller one to take over PREDICTED_OVER x the call budget is skipped unbuilt.
+    `left_out_ok`: run a framework the grid leaves out (the compile break-even's pairs).
     The result (a Case or the Skip) is remembered for the process's later calls.
     """
     memo = (framework, op, grow, problem, tuple(sorted(sizes.items())))
     return once_per_process(memo, lambda: _prepare_or_skip(framework, op, grow, problem, state,
-                                                           call_budget_s, sizes, linear_in))
+                                                           call_budget_s, sizes, linear_in,
+                                                           left_out_ok))
 
 
-def _prepare_or_skip(framework, op, grow, problem, state, call_budget_s, sizes, linear_in=None):
+def _prepare_or_skip(framework, op, grow, problem, state, call_budget_s, sizes, linear_in=None,
+                     left_out_ok=False):
     from .cases import prepare
 
-    cls = _adapter(framework)
+    cls = _adapter(framework, left_out_ok)
     if op not in cls.ops():
         raise Skip(f"{framework} has no operation {op!r}")
     dtype = dtype_for(framework)

@@ -54,6 +54,9 @@ def parser() -> Parser:
 
     s = sub.add_parser("smoke", help="a small timing of every installed framework")
     s.add_argument("--out", help="JSON file for the results (default results/smoke.json)")
+    s.add_argument("--grid", choices=("quick", "full"), default=None,
+                   help="time only the frameworks this sweep grid runs (make bench: quick); the "
+                        "others are listed as skipped, with the reason")
 
     sub.add_parser("list", help="problems, frameworks and their modes")
 
@@ -202,7 +205,7 @@ def _print_jacobian(args, problem) -> int:
 
 def cmd_smoke(args) -> int:
     from .smoke import run_smoke
-    return run_smoke(args.out)
+    return run_smoke(args.out, grid=args.grid)
 
 
 def cmd_list(args) -> int:

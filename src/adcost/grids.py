@@ -43,6 +43,7 @@ CROSSOVER = {
         # 70 cases here), and the eager variants only measure what compiling buys: the quick
         # grid leaves them to ADCOST_GRID=full
         "leave_out": ("torch_compile", "jax_eager", "tf_eager"),
+        "leave_out_why": "ADCOST_GRID=full runs it",
         "matmul": (512,),      # roofline: (size x size) @ (size x size)
         "matvec": (4096,),     # roofline: (size x size) @ (size,), 64 MiB read per call
         # the cost model's width axis: vectorized Jacobians and the primal batched over k
@@ -70,7 +71,17 @@ CROSSOVER = {
         "width": 64,
         "modes": None,
         "table_modes": None,
-        "leave_out": (),
+        # the eager variants measure what compiling buys: the compile break-even group
+        # (crossover.BreakEven) times them beside their compiled pairs; in the n x m, depth and
+        # product grids they were hundreds of slow cases (TensorFlow's eager jacfwd: 0.5 s a
+        # call at n = m = 32)
+        "leave_out": ("jax_eager", "tf_eager"),
+        "leave_out_why": "the compile break-even group times it beside its compiled pair",
+        # the compile-seconds and FLOPs table (crossover.Compile, Flops) at these n and m (None:
+        # every n and m): it prepares each case once more, and asv forks a process per entry
+        # to read it (at 49 points, 370 s to build and 270 s of forks)
+        "table_n": (1, 16, 256, 1024),
+        "table_m": (1, 16, 256, 1024),
         "matmul": (128, 512, 1024),
         "matvec": (4096,),
         "widths": (16, 64, 256, 1024, 2048),

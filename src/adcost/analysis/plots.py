@@ -35,6 +35,16 @@ def _render_quietly(index: int) -> str:
     return text.getvalue()
 
 
+# frameworks whose threads make a fork unsafe once they are imported (JAX warns of deadlocks)
+_FORK_UNSAFE = ("jax", "tensorflow", "torch")
+
+
+def _fork_unsafe() -> bool:
+    """Whether this process imported a framework that runs threads of its own (a test process,
+    a notebook): forking it can deadlock the child.  `adcost plots` imports none."""
+    return any(name in sys.modules for name in _FORK_UNSAFE)
+
+
 def render_figures(df, out=None, workers: int | None = None) -> None:
     """Every figure of FIGURES, on `workers` processes forked from this one (default: one per
     CPU this process may use, at most one per figure; most of a figure's time is matplotlib
@@ -44,7 +54,8 @@ def render_figures(df, out=None, workers: int | None = None) -> None:
 
     from ..threads import available_cpus
     workers = min(len(FIGURES), workers or len(available_cpus()) or 1)
-    if workers <= 1 or "fork" not in multiprocessing.get_all_start_methods():
+    if workers <= 1 or "fork" not in multiprocessing.get_all_start_methods() or _fork_unsafe():
+        # draw here, one figure after the other
         for module in FIGURES:
             render(module.NAME, module.build, df, out)
         return
