@@ -88,30 +88,29 @@ def group_study(pattern: str) -> str:
 
 
 # Seconds each group took on the 2-vCPU reference VM: the weights of the shard split; a group
-# not listed weighs 60 s.  Quick grid: a fresh clone's make bench at 6312801, both cores (the
-# peak-RSS probes at 37ff1ef, side by side), each asv run's wall time shared among its groups
-# by their asv durations, the Compile/Flops table's setup_cache with its group; a group the
-# quick grid leaves out weighs 0.  Full grid: the reference runs, and (one thread, AMD VM,
+# not listed weighs 60 s.  Quick grid: a fresh clone's make bench at a29e134 (2026-12-02, AMD
+# VM, both cores), each asv run's wall time shared among its groups by their asv durations,
+# a setup_cache with its group; a group the quick grid leaves out weighs 0.  Full grid: the reference runs, and (one thread, AMD VM,
 # 2026-12-02) the peak-RSS groups with their probes side by side, the second-order timings
 # and the workloads at the 1 s sample budget; "forward mode over depth" still counts the
 # probes it had before they joined the peak-RSS table.
 GROUP_SECONDS = {
-    "compile time and FLOPs": (55, 655),
-    "Jacobians over n and m": (55, 957),
-    "Jacobians over depth": (27, 151),
-    "single JVP and VJP": (25, 281),
+    "compile time and FLOPs": (25, 655),
+    "Jacobians over n and m": (52, 957),
+    "Jacobians over depth": (21, 151),
+    "single JVP and VJP": (21, 281),
     "compile break-even": (0, 300),
-    "Jacobians and batched primals over width": (98, 2696),
-    "roofline: matmul and bandwidth": (11, 45),
-    "checkpointing: bytes and time": (49, 360),
-    "checkpointing and forward mode: peak RSS": (100, 731),
+    "Jacobians and batched primals over width": (67, 2696),
+    "roofline: matmul and bandwidth": (10, 45),
+    "checkpointing: bytes and time": (35, 360),
+    "checkpointing and forward mode: peak RSS": (86, 731),
     "forward mode over depth": (22, 213),
-    "second order: HVPs and Hessians": (66, 779),
-    "second order: per-example gradients": (18, 449),
+    "second order: HVPs and Hessians": (58, 779),
+    "second order: per-example gradients": (17, 449),
     "second order: peak RSS": (0, 348),
-    "second order: mixed-mode bracketings": (3, 60),
-    "workloads: GMM, LSE, LSTM, BA, trajectory": (63, 1291),
-    "workloads: bundle adjustment by blocks": (16, 62),
+    "second order: mixed-mode bracketings": (4, 60),
+    "workloads: GMM, LSE, LSTM, BA, trajectory": (62, 1291),
+    "workloads: bundle adjustment by blocks": (9, 62),
 }
 
 
