@@ -486,3 +486,29 @@ def test_the_environment_records_the_cpu_caches(tmp_path):
     from adcost.analysis.load import caches_label
     assert caches_label(cpu_caches(tmp_path)) == "L1d 32 KiB, L1i 32 KiB, L2 1 MiB, L3 32 MiB"
     assert caches_label(None) is None and caches_label({}) is None
+
+
+def test_the_full_grid_times_compiled_and_eager_variants_where_they_say_something(monkeypatch):
+    """Full grid: torch_compile in the width study and the roofline, not the crossover study's
+    n x m grids; the eager variants in the compile break-even only, which builds them though
+    the grid leaves them out; the quick grid leaves all three out."""
+    import importlib
+    monkeypatch.setenv("ADCOST_GRID", "full")
+    assert "torch_compile" not in bench.frameworks_for("crossover")
+    assert "torch_compile" in bench.frameworks_for("width") and "torch_compile" in bench.frameworks_for("roofline")
+    assert not {"jax_eager", "tf_eager"} & set(bench.frameworks_for("crossover"))
+    with pytest.raises(bench.Skip, match="left out of the full grid .*compile break-even"):
+        bench.prepare_or_skip("jax_eager", "primal", n=4, m=4)
+    if bench.missing_reason("jax") is None:
+        case = bench.prepare_or_skip("jax_eager", "primal", n=4, m=4, left_out_ok=True)
+        assert case.framework.name == "jax_eager"
+        crossover = importlib.import_module("benchmarks.crossover")
+        try:
+            crossover = importlib.reload(crossover)
+            assert {"jax_eager", "tf_eager", "torch_compile"} <= set(crossover.BreakEven.params[0])
+            assert "torch_compile" not in crossover.JacobianNM.params[0]
+        finally:
+            monkeypatch.setenv("ADCOST_GRID", "quick")
+            importlib.reload(crossover)   # the other tests read the quick grid's classes
+    monkeypatch.setenv("ADCOST_GRID", "quick")
+    assert not {"torch_compile", "jax_eager", "tf_eager"} & set(bench.frameworks_for("width"))

@@ -49,7 +49,9 @@ def frameworks_for(study: str) -> tuple[str, ...]:
     those the grid leaves out (they would only fork a process each to skip)."""
     if study not in STUDIES:
         raise ValueError(f"unknown study {study!r}; studies: {', '.join(STUDIES)}")
-    left = grids.crossover().get("leave_out", ())
+    grid = grids.crossover()
+    left = tuple(grid.get("leave_out", ())) + (
+        tuple(grid.get("crossover_leave_out", ())) if study == "crossover" else ())
     return tuple(fw for fw in FRAMEWORKS if fw not in left and
                  (records()[fw].studies is None or study in records()[fw].studies))
 
@@ -363,7 +365,7 @@ def prepare_or_skip(framework: str, op: str, *, grow: tuple[str, ...] = ("n", "m
     `left_out_ok`: run a framework the grid leaves out (the compile break-even's pairs).
     The result (a Case or the Skip) is remembered for the process's later calls.
     """
-    memo = (framework, op, grow, problem, tuple(sorted(sizes.items())))
+    memo = (framework, op, grow, problem, tuple(sorted(sizes.items())), left_out_ok)
     return once_per_process(memo, lambda: _prepare_or_skip(framework, op, grow, problem, state,
                                                            call_budget_s, sizes, linear_in,
                                                            left_out_ok))

@@ -77,6 +77,11 @@ CROSSOVER = {
         # call at n = m = 32)
         "leave_out": ("jax_eager", "tf_eager"),
         "leave_out_why": "the compile break-even group times it beside its compiled pair",
+        # left out of the crossover study's n x m, depth and product grids and its compile/FLOPs
+        # table only: torch.compile compiles each case for seconds (the n x m and depth groups
+        # took 2,408 s with it, one thread, 2026-12-02); its crossover is measured in the width
+        # study (width 64 among others), its compile cost in the compile break-even group
+        "crossover_leave_out": ("torch_compile",),
         # the compile-seconds and FLOPs table (crossover.Compile, Flops) at these n and m (None:
         # every n and m): it prepares each case once more, and asv forks a process per entry
         # to read it (at 49 points, 370 s to build and 270 s of forks)

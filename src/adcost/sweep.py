@@ -93,11 +93,13 @@ def group_study(pattern: str) -> str:
 # a setup_cache with its group; a group the quick grid leaves out weighs 0.  Full grid: the reference runs, and (one thread, AMD VM,
 # 2026-12-02) the peak-RSS groups with their probes side by side, the second-order timings
 # and the workloads at the 1 s sample budget; "forward mode over depth" still counts the
-# probes it had before they joined the peak-RSS table.
+# probes it had before they joined the peak-RSS table; the n x m and depth groups measured
+# together at 6113a17 (2,408 s, one thread), when torch_compile still ran there (about 170
+# cases of several seconds' compile each); the workloads at 6113a17 (1,268 s, one thread).
 GROUP_SECONDS = {
     "compile time and FLOPs": (25, 655),
-    "Jacobians over n and m": (52, 957),
-    "Jacobians over depth": (21, 151),
+    "Jacobians over n and m": (52, 2038),
+    "Jacobians over depth": (21, 370),
     "single JVP and VJP": (21, 281),
     "compile break-even": (0, 300),
     "Jacobians and batched primals over width": (67, 2696),
@@ -109,8 +111,8 @@ GROUP_SECONDS = {
     "second order: per-example gradients": (17, 449),
     "second order: peak RSS": (0, 348),
     "second order: mixed-mode bracketings": (4, 60),
-    "workloads: GMM, LSE, LSTM, BA, trajectory": (62, 1291),
-    "workloads: bundle adjustment by blocks": (9, 62),
+    "workloads: GMM, LSE, LSTM, BA, trajectory": (62, 1185),
+    "workloads: bundle adjustment by blocks": (9, 83),
 }
 
 
