@@ -53,7 +53,7 @@ bench: $(STAMP)  ## smoke, the quick sweep and the site; DEVICE=cuda runs every 
 	  $(MAKE) --no-print-directory site && exit $$status
 	$(OPEN_SITE)
 
-sweep: $(STAMP)  ## the full grid (its groups sum to about 2 h 40 min on 2 quiet cores)
+sweep: $(STAMP)  ## the full grid (its groups, measured one by one, sum to about 3 h on 2 quiet cores: sweep.GROUP_SECONDS)
 	$(MAKE) --no-print-directory bench ADCOST_GRID=full
 
 resume: $(STAMP)  ## finish a stopped sweep: the benchmarks not yet saved for HEAD
