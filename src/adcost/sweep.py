@@ -90,8 +90,8 @@ def group_study(pattern: str) -> str:
 # Seconds each group took on the 2-vCPU reference VM: the weights of the shard split; a group
 # not listed weighs 60 s.  Quick grid: a fresh clone's make bench at a29e134 (2026-12-02, AMD
 # VM, both cores), each asv run's wall time shared among its groups by their asv durations,
-# a setup_cache with its group; a group the quick grid leaves out weighs 0.  Full grid: the reference runs, and (one thread, AMD VM,
-# 2026-12-02) the peak-RSS groups with their probes side by side, the second-order timings
+# a setup_cache with its group; a group the quick grid leaves out weighs 0.  Full grid: the
+# reference runs, and (one thread, AMD VM, 2026-12-02) the peak-RSS groups with their probes side by side, the second-order timings
 # and the workloads at the 1 s sample budget; "forward mode over depth" still counts the
 # probes it had before they joined the peak-RSS table; the n x m and depth groups measured
 # together at 6113a17 (2,408 s, one thread), when torch_compile still ran there (about 170
