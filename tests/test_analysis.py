@@ -189,15 +189,15 @@ def test_figures_drawn_on_forked_processes_match_one_process(asv_dir, tmp_path, 
     import subprocess
     code = ("import sys; from adcost.analysis import load, plots; "
             "df = load.load_asv(sys.argv[1]); assert not plots._fork_unsafe(); "
-            "plots.FIGURES = plots.FIGURES[3:6]; plots.render_figures(df, sys.argv[2], workers=2)")
+            "plots.FIGURES = plots.FIGURES[3:5]; plots.render_figures(df, sys.argv[2], workers=2)")
     out = subprocess.run([sys.executable, "-c", code, str(asv_dir), str(tmp_path / "forked")],
                          capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr
     names = [line.split(":")[0] for line in out.stdout.splitlines()]
-    assert names == [module.NAME for module in plots.FIGURES[3:6]]
+    assert names == [module.NAME for module in plots.FIGURES[3:5]]
     import jax  # noqa: F401  (a framework with threads of its own)
     assert plots._fork_unsafe()
-    monkeypatch.setattr(plots, "FIGURES", plots.FIGURES[3:6])
+    monkeypatch.setattr(plots, "FIGURES", plots.FIGURES[3:5])
     plots.render_figures(load.load_asv(asv_dir), tmp_path / "here", workers=2)
     forked = sorted(p.name for p in (tmp_path / "forked").iterdir())
     assert forked and forked == sorted(p.name for p in (tmp_path / "here").iterdir())
