@@ -19,7 +19,7 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/python -m pip install -q $(PIP_EXTRA) -c constraints.txt -e ".[$(EXTRAS)]"
 	touch $(STAMP)
 
-# Every test (at most 5 minutes on 2 cores with the install), on TEST_WORKERS pytest-xdist
+# Every test (about 5 minutes on 2 cores with the install), on TEST_WORKERS pytest-xdist
 # workers (0: in one process); test-fast leaves out the slow ones (subprocesses, asv, Chromium,
 # fresh-process probes): at most a minute.
 TEST_WORKERS ?= 2
