@@ -80,9 +80,9 @@ def _adapter(name: str, left_out_ok: bool = False):
     reason = missing_reason(name) or device_reason(name)
     if reason:
         raise Skip(reason)
-    grid = grids.crossover()
-    if name in grid.get("leave_out", ()) and not left_out_ok:
-        raise Skip(f"{name} is left out of the {grids.grid_name()} grid ({grid['leave_out_why']})")
+    reason = None if left_out_ok else grids.left_out(name)
+    if reason:
+        raise Skip(reason)
     try:
         return framework_class(name)
     except ImportError as exc:   # an engine module that is absent in this checkout

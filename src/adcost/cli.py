@@ -8,7 +8,7 @@ import sys
 
 import numpy as np
 
-from . import __version__, check as checking, threads
+from . import __version__, check as checking, grids, threads
 from .argv import Parser, compare_arguments, nonnegative, positive, seconds, size_pair
 from .envvars import available_memory, check as check_environment
 from .frameworks.base import DTYPES, Unsupported, framework_class, missing_reason, names
@@ -54,7 +54,7 @@ def parser() -> Parser:
 
     s = sub.add_parser("smoke", help="a small timing of every installed framework")
     s.add_argument("--out", help="JSON file for the results (default results/smoke.json)")
-    s.add_argument("--grid", choices=("quick", "full"), default=None,
+    s.add_argument("--grid", choices=grids.GRID_NAMES, default=None,
                    help="time only the frameworks this sweep grid runs (make bench: quick); the "
                         "others are listed as skipped, with the reason")
 

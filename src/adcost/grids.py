@@ -289,5 +289,13 @@ def crossover(name: str | None = None) -> dict:
     return CROSSOVER[name or grid_name()]
 
 
+def left_out(framework: str, name: str | None = None) -> str | None:
+    """Why the grid's sweep leaves `framework` out (CROSSOVER's leave_out), None when it runs it."""
+    grid = crossover(name)
+    if framework not in grid.get("leave_out", ()):
+        return None
+    return f"{framework} is left out of the {name or grid_name()} grid ({grid['leave_out_why']})"
+
+
 def checkpoint(name: str | None = None) -> dict:
     return CHECKPOINT[name or grid_name()]

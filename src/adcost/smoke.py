@@ -26,18 +26,13 @@ def run_smoke(out: str | None = None, grid: str | None = None) -> int:
     """Time every op of every installed framework; `grid` ("quick", "full"): only the
     frameworks that grid's sweep runs (the others are rows skipped with the reason)."""
     target = paths.writable(Path(out) if out else paths.smoke_file())   # before any work
-    left_out = {}
-    if grid is not None:
-        from . import grids
-        found = grids.crossover(grid)
-        left_out = {fw: f"left out of the {grid} grid ({found['leave_out_why']})"
-                    for fw in found.get("leave_out", ())}
+    from . import grids
     problem = make_problem("mlp", **SIZES)
     rows = []
     print(f"smoke: mlp {SIZES}, float32, median of 5 samples")
     print(f"{'framework':<9} {'op':<13} {'time':>11} {'/ primal':>9}  note")
     for name in names():
-        reason = missing_reason(name) or left_out.get(name)
+        reason = missing_reason(name) or (grids.left_out(name, grid) if grid else None)
         cls = framework_class(name)
         dtype = "float32" if "float32" in cls.dtypes else cls.dtypes[0]
         try:
