@@ -512,3 +512,41 @@ def test_the_full_grid_times_compiled_and_eager_variants_where_they_say_somethin
             importlib.reload(crossover)   # the other tests read the quick grid's classes
     monkeypatch.setenv("ADCOST_GRID", "quick")
     assert not {"torch_compile", "jax_eager", "tf_eager"} & set(bench.frameworks_for("width"))
+
+
+def test_the_sweep_gives_torch_compile_a_fresh_warmed_cache_folder(tmp_path, monkeypatch):
+    """Compile seconds depend on inductor's on-disk cache: the sweep sets a fresh
+    TORCHINDUCTOR_CACHE_DIR for its run (the user's value back after it, the folder removed),
+    and warms torch.compile's toolchain there in a child process when the grid runs
+    torch_compile; a failed warm-up is noted with its reason, not fatal."""
+    import subprocess
+    from adcost import sweep
+    monkeypatch.chdir(ROOT)
+    monkeypatch.setenv("ADCOST_RESULTS", str(tmp_path))
+    monkeypatch.setenv(sweep.INDUCTOR_CACHE, "/users/own")
+    seen = {}
+
+    def fake_sweep(args, parser, groups, commit, env):
+        seen["folder"] = os.environ[sweep.INDUCTOR_CACHE]
+        seen["env"] = env[sweep.INDUCTOR_CACHE]
+        assert Path(seen["folder"]).is_dir()
+        return 0
+    monkeypatch.setattr(sweep, "_sweep", fake_sweep)
+    assert sweep.main(["--grid", "quick", "--only", "roofline", "--noise-processes", "0"]) == 0
+    assert seen["folder"] == seen["env"] != "/users/own" and not Path(seen["folder"]).exists()
+    assert os.environ[sweep.INDUCTOR_CACHE] == "/users/own"
+
+    calls = []
+
+    def run(cmd, env, **kw):
+        calls.append((cmd, env))
+        return subprocess.CompletedProcess(cmd, 0, "noise\n14.25\n", "")
+    env = {sweep.INDUCTOR_CACHE: str(tmp_path)}
+    assert sweep.warm_compiler("quick", env, run=run) is None and calls == []   # left out there
+    if bench.missing_reason("torch") is None:
+        note = sweep.warm_compiler("full", env, run=run)
+        assert note["warmed"] and note["warm_up_s"] == 14.25
+        assert calls[0][1] is env and "warm_toolchain" in calls[0][0][-1]
+        failed = sweep.warm_compiler("full", env, run=lambda cmd, env, **kw: subprocess.CompletedProcess(
+            cmd, 1, "", "Traceback\nInvalidCxxCompiler: no working C++ compiler found"))
+        assert not failed["warmed"] and failed["reason"].startswith("InvalidCxxCompiler")

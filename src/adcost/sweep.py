@@ -351,6 +351,11 @@ def main(argv: list[str] | None = None) -> int:
     from .validate import CACHE_VARIABLE
     references = tempfile.TemporaryDirectory(prefix="adcost-references-")
     os.environ[CACHE_VARIABLE] = references.name   # the noise probe's cases and asv's
+    # torch.compile's compile seconds depend on what inductor's cache holds: a fresh folder
+    # for the run, its toolchain warmed before the first case (warm_compiler)
+    inductor = tempfile.TemporaryDirectory(prefix="adcost-inductor-")
+    kept = os.environ.get(INDUCTOR_CACHE)
+    os.environ[INDUCTOR_CACHE] = inductor.name
     env = asv_environ({**os.environ, "ADCOST_GRID": args.grid,
                        "ADCOST_RESULTS": str(paths.results().resolve())})
     try:
@@ -358,6 +363,36 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         os.environ.pop(CACHE_VARIABLE, None)
         references.cleanup()
+        if kept is None:
+            os.environ.pop(INDUCTOR_CACHE, None)
+        else:
+            os.environ[INDUCTOR_CACHE] = kept
+        inductor.cleanup()
+
+
+INDUCTOR_CACHE = "TORCHINDUCTOR_CACHE_DIR"
+
+
+def warm_compiler(grid: str, env: dict, run=subprocess.run) -> dict | None:
+    """Warm torch.compile's toolchain in the run's fresh inductor cache folder (env's
+    TORCHINDUCTOR_CACHE_DIR), in a child process, when the grid runs torch_compile and torch is
+    installed: every case then compiles a graph not compiled before, with inductor's one-off
+    work (14 s in an empty folder) done, whatever the machine's caches held.  The note stamped
+    into the results (adcost_environment.compile_cache); None when nothing was warmed."""
+    import importlib.util
+    if grids.left_out("torch_compile", grid) is not None or importlib.util.find_spec("torch") is None:
+        return None
+    code = "from adcost.frameworks.torch_compile import warm_toolchain; print(warm_toolchain())"
+    note = {"folder": "a fresh TORCHINDUCTOR_CACHE_DIR for the run, removed after it"}
+    try:
+        out = run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                  timeout=600)
+    except subprocess.TimeoutExpired:
+        return {**note, "warmed": False, "reason": "the warm-up compile ran past 600 s"}
+    if out.returncode:
+        lines = (out.stderr or "").strip().splitlines()
+        return {**note, "warmed": False, "reason": lines[-1] if lines else f"exit {out.returncode}"}
+    return {**note, "warmed": True, "warm_up_s": round(float(out.stdout.strip().splitlines()[-1]), 2)}
 
 
 def _sweep(args, parser, groups, commit, env) -> int:
@@ -386,6 +421,11 @@ def _sweep(args, parser, groups, commit, env) -> int:
         except (RuntimeError, subprocess.TimeoutExpired) as exc:
             print(f"sweep: the noise probe failed ({exc}); compare falls back to its factor",
                   file=sys.stderr)
+    compile_cache = warm_compiler(args.grid, env)
+    if compile_cache is not None:
+        print("sweep: torch.compile's toolchain " + (
+            f"warmed in the run's fresh cache folder ({compile_cache['warm_up_s']:.0f} s)"
+            if compile_cache["warmed"] else f"not warmed ({compile_cache['reason']})"), flush=True)
     planned = runs(groups, args.grid)
     for i, (label, pattern, labels) in enumerate(planned, 1):
         print(f"\n=== sweep [{i}/{len(planned)}] {label} (grid {args.grid}, "
@@ -408,7 +448,8 @@ def _sweep(args, parser, groups, commit, env) -> int:
                   file=sys.stderr)
         refused = state.refusals(since)
         if code not in (0, 2):       # 2: some benchmark failed; the others are saved
-            stamp_environment(args.machine, commit, marked, refused, probe, stamped, device=device)
+            stamp_environment(args.machine, commit, marked, refused, probe, stamped, device=device,
+                              compile_cache=compile_cache)
             again = shlex.join([sys.executable, "-m", "adcost.sweep", "--grid", args.grid,
                                 "--machine", args.machine, "--resume"])
             print(f"sweep: stopped in '{label}' (asv exit {code}); every benchmark it finished is saved.\n"
@@ -417,7 +458,8 @@ def _sweep(args, parser, groups, commit, env) -> int:
             return code
         if code == 2:
             failed.append(label)
-        stamp_environment(args.machine, commit, marked, refused, probe, stamped, device=device)
+        stamp_environment(args.machine, commit, marked, refused, probe, stamped, device=device,
+                              compile_cache=compile_cache)
         if probes and i < len(planned):
             waited = settle()
             if waited:
