@@ -27,7 +27,10 @@ def central_jacobian(f, x: np.ndarray) -> np.ndarray:
     return np.stack(cols, axis=1)
 
 
+# not in the width study: it models vectorized jacfwd and jacrev against the batched primal,
+# and fd has neither (its batched primals were 210 cases, about 160 s, of the full grid)
 @register(Record("fd", order=50, tolerance={"float64": FD_TOLERANCE},
+                 studies=("crossover", "roofline", "checkpoint", "second_order", "workloads"),
                  notes={"fd": "central differences, 2n evaluations of f",
                         "second_order": "differences of differences keep about a third of "
                                         "float64's digits; adcost offers no Hessian from them",
