@@ -16,7 +16,8 @@ install: $(STAMP)
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q $(PIP_EXTRA) -c constraints.txt -e ".[$(EXTRAS)]"
+	$(BIN)/python -m pip install -q --no-compile $(PIP_EXTRA) -c constraints.txt -e ".[$(EXTRAS)]"
+	$(BIN)/python src/adcost/bytecode.py
 	touch $(STAMP)
 
 # Every test (about 5 minutes on 2 cores with the install), on TEST_WORKERS pytest-xdist

@@ -469,3 +469,20 @@ def test_asv_saves_each_benchmark_as_it_ends_and_keeps_the_stamp(tmp_path):
     other.add_result(bench, BenchmarkResult(result=[0.5], samples=[[0.5, 0.5]], number=[1], errcode=0,
                                             stderr="", profile=None), duration=1.0)
     assert not (tmp_path / other._filename).exists()
+
+
+def test_the_install_compiles_bytecode_on_every_cpu_and_skips_what_does_not_compile(tmp_path, capsys):
+    """make install runs pip with --no-compile, then src/adcost/bytecode.py (by path: standard
+    library only): every module gets its .pyc, a file that does not compile is skipped."""
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("bytecode", ROOT / "src" / "adcost" / "bytecode.py")
+    bytecode = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bytecode)
+    (tmp_path / "good.py").write_text("X = 1\n")
+    (tmp_path / "bad.py").write_text("def broken(:\n")
+    assert bytecode.main([str(tmp_path)]) == 0
+    cached = [p.name for p in (tmp_path / "__pycache__").iterdir()]
+    assert any(n.startswith("good.") for n in cached) and not any(n.startswith("bad.") for n in cached)
+    assert "files that do not compile skipped" in capsys.readouterr().out
+    make = (ROOT / "Makefile").read_text()
+    assert "--no-compile" in make and "src/adcost/bytecode.py" in make
