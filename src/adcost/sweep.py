@@ -392,7 +392,11 @@ def warm_compiler(grid: str, env: dict, run=subprocess.run) -> dict | None:
     if out.returncode:
         lines = (out.stderr or "").strip().splitlines()
         return {**note, "warmed": False, "reason": lines[-1] if lines else f"exit {out.returncode}"}
-    return {**note, "warmed": True, "warm_up_s": round(float(out.stdout.strip().splitlines()[-1]), 2)}
+    try:
+        seconds = float((out.stdout.strip().splitlines() or [""])[-1])
+    except ValueError:
+        return {**note, "warmed": False, "reason": "the warm-up printed no seconds"}
+    return {**note, "warmed": True, "warm_up_s": round(seconds, 2)}
 
 
 def _sweep(args, parser, groups, commit, env) -> int:
@@ -459,7 +463,7 @@ def _sweep(args, parser, groups, commit, env) -> int:
         if code == 2:
             failed.append(label)
         stamp_environment(args.machine, commit, marked, refused, probe, stamped, device=device,
-                              compile_cache=compile_cache)
+                          compile_cache=compile_cache)
         if probes and i < len(planned):
             waited = settle()
             if waited:
