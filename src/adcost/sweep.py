@@ -91,19 +91,21 @@ def group_study(pattern: str) -> str:
 # not listed weighs 60 s.  Quick grid: a fresh clone's make bench at a29e134 (2026-12-02, AMD
 # VM, both cores), each asv run's wall time shared among its groups by their asv durations,
 # a setup_cache with its group; a group the quick grid leaves out weighs 0.  Full grid: the
-# reference runs, and (one thread, AMD VM, 2026-12-02) the peak-RSS groups with their probes side by side, the second-order timings
-# and the workloads at the 1 s sample budget; "forward mode over depth" still counts the
-# probes it had before they joined the peak-RSS table; the n x m and depth groups measured
-# together at 6113a17 (2,408 s, one thread), when torch_compile still ran there (about 170
-# cases of several seconds' compile each); the workloads at 6113a17 (1,268 s, one thread).
+# first seven groups from the first whole `make sweep` (ADCOST_THREADS=1, fresh clone,
+# commit c5d8be5, 2026-12-02, AMD VM: each asv run's wall time shared among its groups by their
+# asv durations, a setup_cache with its group); the others, measured apart on the same VM at
+# the 1 s sample budget: the peak-RSS groups with their probes side by side, the second-order
+# timings (before the reference cache, which should make them shorter) and the workloads at
+# 6113a17; "forward mode over depth" still counts the probes it had before they joined the
+# peak-RSS table.
 GROUP_SECONDS = {
-    "compile time and FLOPs": (25, 655),
-    "Jacobians over n and m": (52, 2038),
-    "Jacobians over depth": (21, 370),
-    "single JVP and VJP": (21, 281),
-    "compile break-even": (0, 300),
-    "Jacobians and batched primals over width": (67, 2696),
-    "roofline: matmul and bandwidth": (10, 45),
+    "compile time and FLOPs": (25, 333),
+    "Jacobians over n and m": (52, 1133),
+    "Jacobians over depth": (21, 196),
+    "single JVP and VJP": (21, 299),
+    "compile break-even": (0, 208),
+    "Jacobians and batched primals over width": (67, 2157),
+    "roofline: matmul and bandwidth": (10, 34),
     "checkpointing: bytes and time": (35, 360),
     "checkpointing and forward mode: peak RSS": (86, 731),
     "forward mode over depth": (22, 213),
