@@ -238,3 +238,16 @@ def test_the_site_says_when_no_width_is_held_out(tmp_path):
     (tmp_path / "cost_model.json").write_text(json.dumps(rep))
     text = site.model_html(tmp_path)
     assert "judged on widths 64, points of at least 100 µs" in text and "median_error" in text
+
+
+def test_the_bandwidth_is_the_largest_matvecs_not_the_fastest_in_cache():
+    """The full grid measures the matvec at 1 to 64 MiB; a small one reads from cache and runs
+    faster: the model's W is the largest size's (memory), whatever the order of the rows."""
+    import pandas as pd
+    from adcost.analysis import costmodel
+    rows = [{"benchmark": "roofline.Bandwidth.track_bytes_per_s", "status": "ok", "framework": "jax",
+             "size": size, "value": value} for size, value in (("4096", 2e10), ("512", 9e10), ("1024", 6e10))]
+    rows.append({"benchmark": "roofline.Matmul.track_flops_per_s", "status": "ok", "framework": "jax",
+                 "size": "512", "value": 5e10})
+    got = costmodel.rates(pd.DataFrame(rows))
+    assert got.loc["jax", "bandwidth"] == 2e10 and got.loc["jax", "peak"] == 5e10

@@ -88,7 +88,10 @@ CROSSOVER = {
         "table_n": (1, 16, 256, 1024),
         "table_m": (1, 16, 256, 1024),
         "matmul": (128, 512, 1024),
-        "matvec": (4096,),
+        # matvec at 1, 4, 16 and 64 MiB: the bandwidth inside and beyond the caches (the cost
+        # model reads W at the largest; the others are for a cache-aware W: the weights at
+        # width 1024, 16 MB, fit a 32 MiB L3, where the model overpredicts JAX's jacfwd)
+        "matvec": (512, 1024, 2048, 4096),
         "widths": (16, 64, 256, 1024, 2048),
         "width_n": (4, 16, 64, 256, 1024),   # steps of 4 in n: the measured crossover's grid
         "width_m": (4, 64, 1024),

@@ -176,10 +176,14 @@ def fit_mode(seconds, flops, nbytes, peak: float, bandwidth: float, framework: s
 # -- from the tidy data -----------------------------------------------------------------------
 
 def rates(df: pd.DataFrame) -> pd.DataFrame:
-    """Per framework: peak (best matmul flop/s) and bandwidth (best matvec bytes/s) of the run."""
+    """Per framework: peak (best matmul flop/s) and bandwidth (the matvec's bytes/s at its
+    largest size, 64 MiB: memory, beyond the caches, which smaller matvecs read from) of the run."""
     ok = df[df["status"] == "ok"]
     peak = ok[ok["benchmark"] == "roofline.Matmul.track_flops_per_s"].groupby("framework")["value"].max()
-    band = ok[ok["benchmark"] == "roofline.Bandwidth.track_bytes_per_s"].groupby("framework")["value"].max()
+    mv = ok[ok["benchmark"] == "roofline.Bandwidth.track_bytes_per_s"]
+    if "size" in mv:
+        mv = mv.assign(size=pd.to_numeric(mv["size"], errors="coerce")).sort_values("size")
+    band = mv.groupby("framework")["value"].last()
     return pd.DataFrame({"peak": peak, "bandwidth": band}).dropna()
 
 
