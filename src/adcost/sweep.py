@@ -91,13 +91,13 @@ def group_study(pattern: str) -> str:
 # not listed weighs 60 s.  Quick grid: a fresh clone's make bench at a29e134 (2026-12-02, AMD
 # VM, both cores), each asv run's wall time shared among its groups by their asv durations,
 # a setup_cache with its group; a group the quick grid leaves out weighs 0.  Full grid: the
-# first seven groups from the first whole `make sweep` (ADCOST_THREADS=1, fresh clone,
-# commit c5d8be5, 2026-12-02, AMD VM: each asv run's wall time shared among its groups by their
-# asv durations, a setup_cache with its group); the others, measured apart on the same VM at
-# the 1 s sample budget: the peak-RSS groups with their probes side by side, the second-order
-# timings (before the reference cache, which should make them shorter) and the workloads at
-# 6113a17; "forward mode over depth" still counts the probes it had before they joined the
-# peak-RSS table.
+# groups the first whole `make sweep` reached (ADCOST_THREADS=1, fresh clone, commit c5d8be5,
+# 2026-12-02, AMD VM, stopped once and resumed: the crossover study, the break-even,
+# the width study and roofline, the checkpointing groups, the bracketings; each asv run's wall
+# time shared among its groups by their asv durations, a setup_cache with its group); the
+# others measured apart on the same VM at the 1 s sample budget: the HVPs and Hessians, the
+# per-example gradients (both before the reference cache) and the second-order peak RSS, and
+# the workloads at 6113a17.
 GROUP_SECONDS = {
     "compile time and FLOPs": (25, 333),
     "Jacobians over n and m": (52, 1133),
@@ -106,13 +106,13 @@ GROUP_SECONDS = {
     "compile break-even": (0, 208),
     "Jacobians and batched primals over width": (67, 2157),
     "roofline: matmul and bandwidth": (10, 34),
-    "checkpointing: bytes and time": (35, 360),
-    "checkpointing and forward mode: peak RSS": (86, 731),
-    "forward mode over depth": (22, 213),
+    "checkpointing: bytes and time": (35, 434),
+    "checkpointing and forward mode: peak RSS": (86, 818),
+    "forward mode over depth": (22, 107),
     "second order: HVPs and Hessians": (58, 779),
     "second order: per-example gradients": (17, 449),
     "second order: peak RSS": (0, 348),
-    "second order: mixed-mode bracketings": (4, 60),
+    "second order: mixed-mode bracketings": (4, 12),
     "workloads: GMM, LSE, LSTM, BA, trajectory": (62, 1185),
     "workloads: bundle adjustment by blocks": (9, 83),
 }
