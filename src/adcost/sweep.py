@@ -20,6 +20,7 @@ import shlex
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 from . import grids, paths, threads
@@ -349,27 +350,34 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as exc:
         parser.error(str(exc))
     commit = git_head()
-    import tempfile
+    from contextlib import ExitStack
     from .validate import CACHE_VARIABLE
-    references = tempfile.TemporaryDirectory(prefix="adcost-references-")
-    os.environ[CACHE_VARIABLE] = references.name   # the noise probe's cases and asv's
-    # torch.compile's compile seconds depend on what inductor's cache holds: a fresh folder
-    # for the run, its toolchain warmed before the first case (warm_compiler)
-    inductor = tempfile.TemporaryDirectory(prefix="adcost-inductor-")
-    kept = os.environ.get(INDUCTOR_CACHE)
-    os.environ[INDUCTOR_CACHE] = inductor.name
-    env = asv_environ({**os.environ, "ADCOST_GRID": args.grid,
-                       "ADCOST_RESULTS": str(paths.results().resolve())})
-    try:
+    with ExitStack() as folders:
+        # checked references kept for the run (the noise probe's cases and asv's), and
+        # inductor's cache: torch.compile's compile seconds depend on what it holds, so a fresh
+        # one, its toolchain warmed before the first case (warm_compiler)
+        folders.enter_context(scratch_folder(CACHE_VARIABLE, "adcost-references-"))
+        folders.enter_context(scratch_folder(INDUCTOR_CACHE, "adcost-inductor-"))
+        env = asv_environ({**os.environ, "ADCOST_GRID": args.grid,
+                           "ADCOST_RESULTS": str(paths.results().resolve())})
         return _sweep(args, parser, groups, commit, env)
-    finally:
-        os.environ.pop(CACHE_VARIABLE, None)
-        references.cleanup()
-        if kept is None:
-            os.environ.pop(INDUCTOR_CACHE, None)
-        else:
-            os.environ[INDUCTOR_CACHE] = kept
-        inductor.cleanup()
+
+
+@contextmanager
+def scratch_folder(variable: str, prefix: str):
+    """A temporary folder named by $variable for the block (its own value back after it),
+    removed after it."""
+    import tempfile
+    kept = os.environ.get(variable)
+    with tempfile.TemporaryDirectory(prefix=prefix) as folder:
+        os.environ[variable] = folder
+        try:
+            yield folder
+        finally:
+            if kept is None:
+                os.environ.pop(variable, None)
+            else:
+                os.environ[variable] = kept
 
 
 INDUCTOR_CACHE = "TORCHINDUCTOR_CACHE_DIR"
