@@ -4,7 +4,7 @@ The problem is `mlp` (tanh, width and depth from grids.CROSSOVER) at float32 (fd
 only dtype).  Every case is validated and warmed in setup; the timed call runs the operation
 and the framework's sync only.  A (framework, mode) pair that does not exist is skipped.
 """
-from adcost import grids
+from adcost import grids, ops
 from adcost.frameworks.base import records
 from adcost.bench import (PRODUCT_OPS, Skip, cost_table, frameworks_for, from_table,
                           jacobian_modes, prepare_or_skip, prepare_some, require)
@@ -17,6 +17,8 @@ WIDTH_FRAMEWORKS = frameworks_for("width")
 # seconds per case (measured: 8 s a case for torch_compile, 225 cases in the full grid)
 PRIMAL_WIDTH_FRAMEWORKS = tuple(fw for fw in WIDTH_FRAMEWORKS if records()[fw].variant_of is None)
 MODES = GRID["modes"] or jacobian_modes()
+TABLE_MODES = GRID["table_modes"] or tuple(m for m in MODES if GRID["table_loops"]
+                                           or m not in ops.LOOP_MODES)
 N, M, DEPTHS, FIXED_NM = GRID["n"], GRID["m"], GRID["depth"], GRID["fixed_nm"]
 WIDTHS, WIDTH_N, WIDTH_M = GRID["widths"], GRID["width_n"], GRID["width_m"]
 VECTORIZED = ("jacfwd", "jacrev")
@@ -57,6 +59,10 @@ class JacobianNM(Timed):
     param_names = ["framework", "mode", "n", "m"]
 
     def setup(self, framework, mode, n, m):
+        most = GRID["loop_directions"]
+        if most is not None and mode in ops.LOOP_MODES and ops.directions(mode, n, m) > most:
+            raise Skip(f"{mode} makes one product per direction: the {grids.grid_name()} grid "
+                       f"times it up to {most} directions")
         self.case = prepare_or_skip(framework, mode, n=n, m=m)
 
     def time_jacobian(self, framework, mode, n, m):
@@ -182,7 +188,7 @@ class CostTable:
     """Compile seconds and FLOPs come from one table built once in one process (setup_cache,
     shared by Compile and Flops): importing a framework per parameter combination would cost
     far more than the figures themselves."""
-    params = (FRAMEWORKS, PRODUCT_OPS + (GRID["table_modes"] or MODES), GRID.get("table_n") or N,
+    params = (FRAMEWORKS, PRODUCT_OPS + TABLE_MODES, GRID.get("table_n") or N,
               GRID.get("table_m") or M)
     timeout = GRID["timeout_s"]
     rounds = 1

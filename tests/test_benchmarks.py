@@ -550,3 +550,37 @@ def test_the_sweep_gives_torch_compile_a_fresh_warmed_cache_folder(tmp_path, mon
         failed = sweep.warm_compiler("full", env, run=lambda cmd, env, **kw: subprocess.CompletedProcess(
             cmd, 1, "", "Traceback\nInvalidCxxCompiler: no working C++ compiler found"))
         assert not failed["warmed"] and failed["reason"].startswith("InvalidCxxCompiler")
+
+
+def test_the_full_grid_times_loop_modes_up_to_its_directions_and_keeps_them_out_of_the_table(monkeypatch):
+    """A loop mode (n JVPs or m VJPs in sequence) in the full n x m grid: skipped, unbuilt,
+    past loop_directions in its own family's size only; the compile/FLOPs table has no loop.
+    The quick grid times the loops at every size."""
+    import importlib
+    from adcost import ops
+    assert ops.directions("jacfwd_loop", 1024, 4) == 1024 and ops.directions("jacrev_loop", 1024, 4) == 4
+    assert ops.directions("linearize_map", 8, 2) == 8 and ops.directions("backward_loop", 8, 2) == 2
+    monkeypatch.setenv("ADCOST_GRID", "full")
+    crossover = importlib.import_module("benchmarks.crossover")
+    try:
+        crossover = importlib.reload(crossover)
+        most = crossover.GRID["loop_directions"]
+        assert most is not None and most < max(crossover.N)
+        built = []
+        monkeypatch.setattr(crossover, "prepare_or_skip", lambda fw, mode, **kw: built.append(mode))
+        case = crossover.JacobianNM()
+        with pytest.raises(bench.Skip, match=f"up to {most} directions"):
+            case.setup("torch", "jacfwd_loop", 2 * most, 4)
+        with pytest.raises(bench.Skip, match="one product per direction"):
+            case.setup("jax", "jacrev_loop", 4, 2 * most)
+        assert built == []
+        case.setup("torch", "jacrev_loop", 2 * most, 4)      # 4 VJPs
+        case.setup("torch", "jacfwd", 2 * most, 2 * most)    # vectorized: every size
+        assert built == ["jacrev_loop", "jacfwd"]
+        table_modes = set(crossover.CostTable.params[1])
+        assert {"jacfwd", "jacrev", "jvp", "vjp"} <= table_modes
+        assert not table_modes & set(ops.LOOP_MODES)
+    finally:
+        monkeypatch.setenv("ADCOST_GRID", "quick")
+        importlib.reload(crossover)   # the other tests read the quick grid's classes
+    assert crossover.GRID["loop_directions"] is None

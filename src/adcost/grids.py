@@ -39,6 +39,8 @@ CROSSOVER = {
         # the primal, JVP and VJP: it prepares each case once more in one process (42 s of the
         # quick sweep with every mode, the loops at n or m = 512 the most); None: every mode
         "table_modes": ("jacfwd", "jacrev"),
+        "table_loops": False,
+        "loop_directions": None,   # the loop modes at every n and m of the grid
         # frameworks skipped in this grid: torch_compile compiles every case for 2-5 s (about
         # 70 cases here), and the eager variants only measure what compiling buys: the quick
         # grid leaves them to ADCOST_GRID=full
@@ -70,7 +72,15 @@ CROSSOVER = {
         "fixed_nm": 64,
         "width": 64,
         "modes": None,
+        # the loop modes (adcost.ops.LOOP_MODES: n JVPs or m VJPs in sequence) in the n x m
+        # grid up to this many directions: a loop's cost is its directions times one product's,
+        # measured up to 256 and by the single JVP and VJP group at every (n, m); beyond, the
+        # loops were about 400 s of the full sweep (torch's jacfwd_loop at n = 1024: 1 s a call)
+        "loop_directions": 256,
+        # the compile/FLOPs table without the loop modes (None: every mode): a loop's compile
+        # is one JVP's or VJP's, its FLOPs directions times one product's (table_loops)
         "table_modes": None,
+        "table_loops": False,
         # the eager variants measure what compiling buys: the compile break-even group
         # (crossover.BreakEven) times them beside their compiled pairs; in the n x m, depth and
         # product grids they were hundreds of slow cases (TensorFlow's eager jacfwd: 0.5 s a
@@ -109,13 +119,15 @@ CROSSOVER = {
 # first ~0.1 s of a process forked from asv's forkserver runs slow; setup has already run the
 # case once); sample_budget_s: asv's most seconds of samples (one call each, up to 30).  Most
 # of a quick case's time was these two (0.25 + 0.5 s against ~0.15 s to build, validate and
-# warm it): the quick grid halves them.  The full grid keeps the longer budget and, since
-# 2026-12-02, the quick grid's 0.1 s warm-up: a quick sweep with 0.1 s against one with 0.25 s
-# read the same 330 crossover timings within the two runs' noise (median ratio 0.98), and at
-# about 4,000 timed cases the full grid's 0.25 s was some 17 minutes of warm-up.
+# warm it): the quick grid halves them.  The full grid has, since 2026-12-02, the quick grid's
+# 0.1 s warm-up: a quick sweep with 0.1 s against one with 0.25 s read the same 330 crossover
+# timings within the two runs' noise (median ratio 0.98), and at about 4,000 timed cases the
+# full grid's 0.25 s was some 17 minutes of warm-up.  Its budget is 0.5 s (it was 1 s): at
+# least 3 samples, and 30 of any call under 17 ms; the samples of the first whole full sweep
+# were 870 s of its timings, most of them in the slow cases that a shorter budget cuts.
 TIMING = {
     "quick": {"warmup_s": 0.1, "sample_budget_s": 0.25},
-    "full": {"warmup_s": 0.1, "sample_budget_s": 1.0},
+    "full": {"warmup_s": 0.1, "sample_budget_s": 0.5},
 }
 
 # -- checkpointing study (issue: memory and time versus depth) ----------------------------
@@ -160,9 +172,11 @@ CHECKPOINT = {
         "slots": 4,
         "overhead_widths": (64, 256, 1024),
         "overhead_batch": 2048,
-        "warmup_s": 0.5,
-        "sample_budget_s": 1.0,
-        "asv_peakmem": True,
+        "warmup_s": 0.25,
+        "sample_budget_s": 0.5,
+        # asv's in-process peakmem, a cross-check that counts imports and setup: 221 s of the
+        # full sweep (2026-12-02); the fresh-process probes are the figures
+        "asv_peakmem": False,
     },
 }
 

@@ -64,6 +64,15 @@ SECOND_ORDER_OPS = HVP_OPS + HESSIAN_OPS
 PER_EXAMPLE_OPS = ("pe_grad_loop", "pe_grad_vmap")
 # Adapter-specific Jacobian modes whose cost grows with n (every other one: with m).
 FORWARD_MODES = ("linearize_map", "autograd_jacobian_forward")
+# Jacobian modes that make one product per direction in sequence (n JVPs or m VJPs, in a Python
+# or a compiled loop): their cost is the number of directions times one product's
+LOOP_MODES = ("jacfwd_loop", "jacrev_loop", "autograd_jacobian", "backward_loop",
+              "linearize_map", "jacrev_nopfor")
+
+
+def directions(op: str, n: int, m: int) -> int:
+    """How many products a Jacobian mode makes: n in the forward family, m otherwise."""
+    return n if describe(op).family == "forward" else m
 
 
 def describe(op: str) -> Op:
