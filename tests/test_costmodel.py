@@ -251,3 +251,37 @@ def test_the_bandwidth_is_the_largest_matvecs_not_the_fastest_in_cache():
                  "size": "512", "value": 5e10})
     got = costmodel.rates(pd.DataFrame(rows))
     assert got.loc["jax", "bandwidth"] == 2e10 and got.loc["jax", "peak"] == 5e10
+    # and the curve, smallest matrix first, in bytes of float32
+    assert got.loc["jax", "curve"] == [[4.0 * 512 ** 2, 9e10], [4.0 * 1024 ** 2, 6e10],
+                                       [4.0 * 4096 ** 2, 2e10]]
+
+
+def test_the_weights_are_read_at_the_speed_of_the_smallest_matvec_they_fit_in():
+    """W(B_w): the best rate of the matvecs at least as large as the weights, the largest's
+    beyond it; a small matvec slowed by its per-call cost does not lower W of smaller weights."""
+    curve = [[1e6, 3e10], [4e6, 9e10], [16e6, 6e10], [64e6, 2e10]]
+    got = cm.bandwidth_at(2e10, curve, [0.5e6, 2e6, 8e6, 16e6, 20e6, 1e9])
+    assert list(got) == [9e10, 9e10, 6e10, 6e10, 2e10, 2e10]
+    assert list(cm.bandwidth_at(2e10, [], [1e3, 1e9])) == [2e10, 2e10]
+
+
+def test_the_fit_recovers_known_constants_with_the_weights_in_cache():
+    """Times made with a cache-aware W (weights up to 8 MB read 4 x faster) are fitted
+    exactly with the run's matvec curve, and worse with the one memory bandwidth."""
+    curve = [[8e6, 4 * BAND], [64e6, BAND]]
+    rows = synthetic(noise=0.0)
+    rows = rows[rows["mode"] == "jacfwd"]
+    c0, alpha, beta, delta, c1 = 20e-6, 1.5, 1.2, 2.0, 0.5e-6
+    over, compute, memory, passes = cm.terms(c0, alpha, beta, delta, c1, PEAK, BAND, rows["flops"],
+                                             rows["bytes"], rows["weights"], rows["directions"], curve)
+    rows = rows.assign(seconds=cm.model_time(over, compute, memory, passes))
+    assert (rows["weights"] <= 8e6).any() and (rows["weights"] > 8e6).any()
+    args = (rows["seconds"], rows["flops"], rows["bytes"], PEAK, BAND, "fw", "jacfwd", None,
+            rows["weights"], rows["directions"])
+    fit = cm.fit_mode(*args, curve=curve)
+    assert fit.spread < 0.01 and fit.delta == pytest.approx(delta, rel=0.05)
+    assert fit.beta == pytest.approx(beta, rel=0.05) and fit.curve == curve
+    assert cm.fit_mode(*args).spread > 10 * fit.spread
+    again = cm.fits_from({"fits": [fit.to_dict()]})["fw", "jacfwd"]
+    assert np.allclose(again.predict(rows["flops"], rows["bytes"], rows["weights"], rows["directions"]),
+                       rows["seconds"], rtol=0.02)

@@ -7,7 +7,12 @@ F and B are the FLOPs and bytes one call of the operation moves at the point (`w
 from the layer shapes), B_w the bytes of the weights and biases (read once per pass), k the
 directions pushed (n tangents, m cotangents, the primal's batch), P the framework's matmul
 throughput (roofline.Matmul, flop/s) and W its memory bandwidth (roofline.Bandwidth, bytes/s),
-both measured in the same run. c0 (seconds), c1 (seconds per direction, whatever the width),
+both measured in the same run. W depends on where the weights live: the matrix-vector products
+of the roofline run at several sizes (1 to 64 MiB in the full grid), and a call whose weights
+(B_w) fit in a matvec's matrix that ran at cache speed reads them at that speed, since the
+weights stay in cache from one call to the next: W(B_w) is the best rate of the matvecs at
+least B_w large (the largest size's beyond it; `bandwidth_at`). With one size, W is that
+size's rate. c0 (seconds), c1 (seconds per direction, whatever the width),
 alpha and beta (how far the operation runs below the measured rates: 1 = at the rate) and
 delta (the weight passes outside the roofline: 0 when the weights are read only while the
 matmuls run, about 1 when a second pass reads them again, far above 1 when the framework copies
@@ -77,13 +82,27 @@ def work(op: str, n: int, m: int, depth: int, width: int, batch: int = 1,
     raise ValueError(f"no cost model for {op!r}; modelled: {', '.join(MODES)}")
 
 
-def terms(c0, alpha, beta, delta, c1, peak, bandwidth, flops, nbytes, weights=0.0, directions=0.0):
+def bandwidth_at(bandwidth: float, curve, footprint) -> np.ndarray:
+    """W for a call whose weights take `footprint` bytes: the best rate of the matvecs whose
+    matrix is at least that large (a working set that fits where a matvec's did runs at least
+    that fast), `bandwidth` (the largest matvec's) beyond the largest or without a curve.
+    `curve`: (matrix bytes, bytes/s) pairs of the run's matvecs."""
+    footprint = np.asarray(footprint, float)
+    out = np.full(np.shape(footprint), float(bandwidth))
+    for size, rate in curve or ():
+        out = np.where(footprint <= size, np.maximum(out, rate), out)
+    return out
+
+
+def terms(c0, alpha, beta, delta, c1, peak, bandwidth, flops, nbytes, weights=0.0, directions=0.0,
+          curve=None):
     """The model's four terms in seconds: overhead c0 + c1 k, compute alpha F / P, roofline
-    memory beta B / W, weight passes delta B_w / W."""
+    memory beta B / W, weight passes delta B_w / W, with W = bandwidth_at(B_w)."""
     flops, nbytes = np.asarray(flops, float), np.asarray(nbytes, float)
+    weights = np.asarray(weights, float)
+    w = bandwidth_at(bandwidth, curve, weights)
     return (c0 + c1 * np.asarray(directions, float) + np.zeros(np.shape(flops)),
-            alpha * flops / peak, beta * nbytes / bandwidth,
-            delta * np.asarray(weights, float) / bandwidth)
+            alpha * flops / peak, beta * nbytes / w, delta * weights / w)
 
 
 def model_time(over, compute, memory, passes):
@@ -106,11 +125,12 @@ class ModeFit:
     ranges: dict = field(default_factory=dict)   # size -> (lo, hi) of the fit's points
     delta: float = 0.0        # weight passes outside the roofline: delta * B_w / W seconds
     c1: float = 0.0           # seconds per direction: c1 * k
+    curve: list = field(default_factory=list)   # [matrix bytes, bytes/s] of the run's matvecs
 
     def terms(self, flops, nbytes, weights=0.0, directions=0.0):
         """(overhead, compute, roofline memory, weight passes) in seconds."""
         return terms(self.c0, self.alpha, self.beta, self.delta, self.c1, self.peak,
-                     self.bandwidth, flops, nbytes, weights, directions)
+                     self.bandwidth, flops, nbytes, weights, directions, self.curve)
 
     def predict(self, flops, nbytes, weights=0.0, directions=0.0):
         return model_time(*self.terms(flops, nbytes, weights, directions))
@@ -131,9 +151,10 @@ class ModeFit:
 
 def fit_mode(seconds, flops, nbytes, peak: float, bandwidth: float, framework: str = "",
              mode: str = "", ranges: dict | None = None, weights=None,
-             directions=None) -> ModeFit:
+             directions=None, curve=None) -> ModeFit:
     """c0, alpha, beta (delta given the weight bytes, c1 given the directions) by least squares
-    on log T (scipy.optimize.least_squares, soft-L1); a term whose sizes are not given is 0."""
+    on log T (scipy.optimize.least_squares, soft-L1); a term whose sizes are not given is 0.
+    `curve`: the matvecs' (matrix bytes, bytes/s), for W(B_w) (bandwidth_at)."""
     from scipy.optimize import least_squares
 
     t, f, b = (np.asarray(v, float) for v in (seconds, flops, nbytes))
@@ -155,7 +176,8 @@ def fit_mode(seconds, flops, nbytes, peak: float, bandwidth: float, framework: s
 
     def residual(theta):
         c0, alpha, beta, delta, c1 = constants(theta)
-        return np.log(model_time(*terms(c0, alpha, beta, delta, c1, peak, bandwidth, f, b, w, k))) - lt
+        return np.log(model_time(*terms(c0, alpha, beta, delta, c1, peak, bandwidth, f, b, w, k,
+                                        curve))) - lt
 
     # starts: the max() makes the surface kinked; delta from few or many passes; c1 from
     # nothing (a ns a direction) or a noticeable share of the smallest time
@@ -170,21 +192,28 @@ def fit_mode(seconds, flops, nbytes, peak: float, bandwidth: float, framework: s
     c0, alpha, beta, delta, c1 = constants(best.x)
     spread = float(np.quantile(np.abs(residual(best.x)), 0.9))
     return ModeFit(framework, mode, float(c0), float(alpha), float(beta), float(peak),
-                   float(bandwidth), int(len(t)), spread, ranges or {}, delta, c1)
+                   float(bandwidth), int(len(t)), spread, ranges or {}, delta, c1,
+                   [[float(a), float(r)] for a, r in curve or ()])
 
 
 # -- from the tidy data -----------------------------------------------------------------------
 
 def rates(df: pd.DataFrame) -> pd.DataFrame:
-    """Per framework: peak (best matmul flop/s) and bandwidth (the matvec's bytes/s at its
-    largest size, 64 MiB: memory, beyond the caches, which smaller matvecs read from) of the run."""
+    """Per framework: peak (best matmul flop/s), bandwidth (the matvec's bytes/s at its
+    largest size, 64 MiB: memory, beyond the caches, which smaller matvecs read from) and curve
+    (every size's [matrix bytes, bytes/s], smallest first: bandwidth_at) of the run."""
     ok = df[df["status"] == "ok"]
     peak = ok[ok["benchmark"] == "roofline.Matmul.track_flops_per_s"].groupby("framework")["value"].max()
     mv = ok[ok["benchmark"] == "roofline.Bandwidth.track_bytes_per_s"]
-    if "size" in mv:
-        mv = mv.assign(size=pd.to_numeric(mv["size"], errors="coerce")).sort_values("size")
+    mv = mv.assign(size=pd.to_numeric(mv["size"], errors="coerce") if "size" in mv else np.nan)
+    mv = mv.sort_values("size", kind="stable")
     band = mv.groupby("framework")["value"].last()
-    return pd.DataFrame({"peak": peak, "bandwidth": band}).dropna()
+    sized = mv.dropna(subset=["size"]).groupby(["framework", "size"])["value"].median()
+    curve = {fw: [[ITEMSIZE["float32"] * size * size, float(v)] for (_, size), v in g.items()]
+             for fw, g in sized.groupby(level=0)}
+    out = pd.DataFrame({"peak": peak, "bandwidth": band}).dropna()
+    out["curve"] = [curve.get(fw, []) for fw in out.index]
+    return out
 
 
 def points(df: pd.DataFrame, itemsize: int = 4) -> pd.DataFrame:
@@ -230,9 +259,10 @@ def fit_all(pts: pd.DataFrame, rate: pd.DataFrame) -> dict[tuple[str, str], Mode
         if fw not in rate.index or len(g) < 3:
             continue
         ranges = {k: (int(g[k].min()), int(g[k].max())) for k in SIZES}
+        curve = rate.loc[fw, "curve"] if "curve" in rate else None
         fits[fw, mode] = fit_mode(g["seconds"], g["flops"], g["bytes"], rate.loc[fw, "peak"],
                                   rate.loc[fw, "bandwidth"], fw, mode, ranges, g["weights"],
-                                  g["directions"])
+                                  g["directions"], curve)
     return fits
 
 
