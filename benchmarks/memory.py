@@ -148,10 +148,12 @@ class PeakMem:
     rounds = 1
 
     def setup(self, framework, strategy, depth):
-        if not GRID["asv_peakmem"]:
+        if depth not in GRID["asv_peakmem_depths"]:
+            where = (f"at depth {', '.join(map(str, GRID['asv_peakmem_depths']))}"
+                     if GRID["asv_peakmem_depths"] else "in the full grid (ADCOST_GRID=full)")
             raise NotImplementedError(
-                f"asv's own peakmem runs in the full grid (ADCOST_GRID=full); the "
-                f"{grids.grid_name()} grid measures peak RSS by the fresh-process probes (PeakRSS)")
+                f"asv's own peakmem runs {where}; the {grids.grid_name()} grid measures peak RSS "
+                f"by the fresh-process probes (PeakRSS)")
         skip_unless_rss_depth(framework, strategy, depth)
         self.case = study_case_at_scale(framework, strategy, depth, **RSS_SIZES)
 

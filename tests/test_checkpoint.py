@@ -195,10 +195,10 @@ def test_every_memory_benchmark_runs_its_setup_and_methods(monkeypatch):
     monkeypatch.setattr(bench, "STRATEGIES", ("none",))
     classes = [c for _, c in inspect.getmembers(bench, inspect.isclass)
                if c.__module__ == bench.__name__ and hasattr(c, "params")]
-    if not bench.GRID["asv_peakmem"]:   # asv's own peakmem: the full grid's, skipped here
-        with pytest.raises(NotImplementedError, match="full grid"):
+    if min(bench.RSS_DEPTHS) not in bench.GRID["asv_peakmem_depths"]:   # asv's own peakmem
+        with pytest.raises(NotImplementedError, match="asv's own peakmem runs .*fresh-process"):
             bench.PeakMem().setup("numpy", "none", min(bench.RSS_DEPTHS))
-        monkeypatch.setitem(bench.GRID, "asv_peakmem", True)
+        monkeypatch.setitem(bench.GRID, "asv_peakmem_depths", (min(bench.RSS_DEPTHS),))
     probes = bench.RSSProbes().setup_cache()
     assert set(probes) == {"numpy/none/4", "numpy/jvp/4"}
     for cls in classes:
@@ -389,3 +389,13 @@ def test_peak_takes_the_kernel_mark_where_sampling_missed_the_top(monkeypatch):
     monkeypatch.setattr(memory, "_reset_hwm", lambda: False)         # no kernel mark: sampled
     got = memory.peak_above_baseline(lambda: None)
     assert got["peak_rss_bytes"] == 30 * MiB and got["hwm_rss_bytes"] is None
+
+
+def test_asvs_own_peakmem_runs_at_depths_the_probes_measure():
+    """memory.PeakMem cross-checks the fresh-process probes: at some of their depths, never
+    at one they skip (the quick grid at none)."""
+    from adcost import grids
+    assert grids.checkpoint("quick")["asv_peakmem_depths"] == ()
+    for name in grids.GRID_NAMES:
+        grid = grids.checkpoint(name)
+        assert set(grid["asv_peakmem_depths"]) <= set(grid["rss_depth"])

@@ -157,8 +157,9 @@ CHECKPOINT = {
         "warmup_s": 0.25,
         "sample_budget_s": 0.5,
         # asv's own in-process peakmem (memory.PeakMem, a cross-check of the fresh-process
-        # probes that counts setup and imports): full grid only (18 s of the quick sweep)
-        "asv_peakmem": False,
+        # probes that counts setup and imports) at these depths: full grid only (18 s of the
+        # quick sweep)
+        "asv_peakmem_depths": (),
     },
     "full": {
         "strategy": ("none", "every_2", "every_4", "sqrt", "per_layer", "sqrt_sequential",
@@ -174,9 +175,10 @@ CHECKPOINT = {
         "overhead_batch": 2048,
         "warmup_s": 0.25,
         "sample_budget_s": 0.5,
-        # asv's in-process peakmem, a cross-check that counts imports and setup: 221 s of the
-        # full sweep (2026-12-02); the fresh-process probes are the figures
-        "asv_peakmem": False,
+        # asv's in-process peakmem, a cross-check that counts imports and setup, at the deepest
+        # probe only: at every rss_depth it was 221 s of the full sweep (2026-12-02); the
+        # fresh-process probes are the figures
+        "asv_peakmem_depths": (128,),
     },
 }
 
