@@ -59,6 +59,27 @@ def test_jvp_and_vjp_cases_pass_the_dot_product_test():
     assert case.dot_error is not None and case.dot_error < 1e-12
 
 
+def test_the_dot_product_test_reuses_the_cases_own_product_and_still_catches_a_wrong_one(monkeypatch):
+    """A jvp case's test builds the vjp only (its own J v is validated already); a wrong J v
+    given as known fails it."""
+    from adcost import validate
+    from adcost.frameworks.numpy_engine import NumpyEngine
+    built = []
+    real = NumpyEngine.build
+    monkeypatch.setattr(NumpyEngine, "build",
+                        lambda self, p, op, **kw: built.append((self, op)) or real(self, p, op, **kw))
+    case = adcost.prepare("mlp", "numpy", "jvp", n=5, m=4, warmup=0)
+    # the case's framework builds its jvp, then the vjp alone (the reference engine its own)
+    assert [op for fw, op in built if fw is case.framework] == ["jvp", "vjp"]
+    assert case.dot_error < 1e-12
+    p, fw = case.problem, case.framework
+    v, u = np.asarray(case.args[2]), validate.ops.direction(None, p.m, "u")
+    jv = case.output()[1]
+    assert validate.dot_product_test("ok", fw, p, p.point(None), v, u, known={"jvp": jv}) < 1e-12
+    with pytest.raises(validate.ValidationError, match="dot-product test"):
+        validate.dot_product_test("wrong", fw, p, p.point(None), v, u, known={"jvp": 2 * jv})
+
+
 def test_unsupported_operation_says_why():
     with pytest.raises(adcost.Unsupported, match="grad needs a scalar output"):
         adcost.prepare("polynomial", "fd", "grad")

@@ -314,13 +314,17 @@ def check_symmetric(label: str, H, dtype: str, tolerance: float | None = None) -
     return err
 
 
-def dot_product_test(label: str, framework, problem, x, v, u) -> float:
-    """<u, J v> = <J^T u, v> with the framework's own jvp and vjp, relative to |u||Jv|."""
-    jvp_fn, jvp_args = framework.build(problem, "jvp", x=x, v=v)
-    vjp_fn, vjp_args = framework.build(problem, "vjp", x=x, u=u)
-    with framework.scope():
-        jv = np.asarray(framework.to_numpy(jvp_fn(*jvp_args)[1]), dtype=float)
-        jtu = np.asarray(framework.to_numpy(vjp_fn(*vjp_args)[1]), dtype=float)
+def dot_product_test(label: str, framework, problem, x, v, u, known: dict | None = None) -> float:
+    """<u, J v> = <J^T u, v> with the framework's own jvp and vjp, relative to |u||Jv|.
+    `known`: {"jvp": J v} or {"vjp": J^T u} the caller already computed at (x, v, u) with the
+    framework (a jvp or vjp case's own validated output): only the other one is built."""
+    known = {op: np.asarray(value, dtype=float) for op, value in (known or {}).items()}
+    for op, direction in (("jvp", {"v": v}), ("vjp", {"u": u})):
+        if op not in known:
+            fn, args = framework.build(problem, op, x=x, **direction)
+            with framework.scope():
+                known[op] = np.asarray(framework.to_numpy(fn(*args)[1]), dtype=float)
+    jv, jtu = known["jvp"], known["vjp"]
     left, right = float(u @ jv), float(jtu @ v)
     scale = max(1.0, float(np.linalg.norm(u) * np.linalg.norm(jv)), float(np.linalg.norm(jtu) * np.linalg.norm(v)))
     err = abs(left - right) / scale
