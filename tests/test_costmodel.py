@@ -238,6 +238,12 @@ def test_the_site_says_when_no_width_is_held_out(tmp_path):
     (tmp_path / "cost_model.json").write_text(json.dumps(rep))
     text = site.model_html(tmp_path)
     assert "judged on widths 64, points of at least 100 µs" in text and "median_error" in text
+    assert "W at" not in text           # one matvec size: no curve to show
+    rep["rates"] = [{"framework": "jax", "peak": 1e11, "bandwidth": 2e10,
+                     "curve": [[4.0 * 512 ** 2, 5e10], [4.0 * 4096 ** 2, 2e10]]}]
+    (tmp_path / "cost_model.json").write_text(json.dumps(rep))
+    text = site.model_html(tmp_path)
+    assert "W at 1 MiB" in text and "W at 64 MiB" in text and "50.0 GB/s" in text
 
 
 def test_the_bandwidth_is_the_largest_matvecs_not_the_fastest_in_cache():

@@ -116,8 +116,18 @@ def model_html(figures: Path) -> str:
                         f"{len(rep['fitted_widths'])}, and the fit keeps the smallest and the "
                         "largest (the full grid, ADCOST_GRID=full, measures five and judges the "
                         "model on two)")
-                     + ". P: best matmul flop/s; W: matrix-vector bytes/s; both measured in this "
-                     "run.</p>")
+                     + ". P: best matmul flop/s; W: matrix-vector bytes/s where the weights "
+                     "live: the best rate of the matvecs whose matrix is at least B<sub>w</sub> "
+                     "large (the weights stay in cache between calls), the largest matvec's "
+                     "beyond; both measured in this run.</p>")
+        curves = [r for r in rep.get("rates", []) if len(r.get("curve") or []) > 1]
+        if curves:
+            sizes = sorted({size for r in curves for size, _ in r["curve"]})
+            label = {size: f"W at {size / 2 ** 20:g} MiB" for size in sizes}
+            rows = [{"framework": r["framework"],
+                     **{label[size]: f"{rate / 1e9:.1f} GB/s" for size, rate in r["curve"]}}
+                    for r in curves]
+            parts.append(table(rows, ["framework", *label.values()], fmt))
         if rep["held_out_widths"]:
             parts.append(table(rep.get("held_out", []), ["framework", "mode", "points",
                                                          "median_error", "p90_error", "regimes"], fmt))
