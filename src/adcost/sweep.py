@@ -92,30 +92,27 @@ def group_study(pattern: str) -> str:
 # not listed weighs 60 s.  Quick grid: a fresh clone's make bench at a29e134 (2026-12-02, AMD
 # VM, both cores), each asv run's wall time shared among its groups by their asv durations,
 # a setup_cache with its group; a group the quick grid leaves out weighs 0.  Full grid: the
-# groups the first whole `make sweep` reached (ADCOST_THREADS=1, fresh clone, commit c5d8be5,
-# 2026-12-02, AMD VM, stopped once and resumed: the crossover study, the break-even,
-# the width study and roofline, the checkpointing groups, the bracketings; each asv run's wall
-# time shared among its groups by their asv durations, a setup_cache with its group); the
-# others measured apart on the same VM at the 1 s sample budget: the HVPs and Hessians, the
-# per-example gradients (both before the reference cache) and the second-order peak RSS, and
-# the workloads at 6113a17.
+# first whole, uninterrupted `make sweep` (ADCOST_THREADS=1, fresh clone, commit 5984aef,
+# 2026-12-02, AMD VM: 6,791 s of asv runs), shared the same way.  Since then asv's own peakmem
+# runs at the deepest probe depth (about 55 s more in the peak-RSS group, not measured) and a
+# product case builds one product less for its dot-product test.
 GROUP_SECONDS = {
-    "compile time and FLOPs": (25, 333),
-    "Jacobians over n and m": (52, 1133),
-    "Jacobians over depth": (21, 196),
-    "single JVP and VJP": (21, 299),
-    "compile break-even": (0, 208),
-    "Jacobians and batched primals over width": (67, 2157),
-    "roofline: matmul and bandwidth": (10, 34),
-    "checkpointing: bytes and time": (35, 434),
-    "checkpointing and forward mode: peak RSS": (86, 818),
-    "forward mode over depth": (22, 107),
-    "second order: HVPs and Hessians": (58, 779),
-    "second order: per-example gradients": (17, 449),
-    "second order: peak RSS": (0, 348),
+    "compile time and FLOPs": (25, 123),
+    "Jacobians over n and m": (52, 585),
+    "Jacobians over depth": (21, 157),
+    "single JVP and VJP": (21, 384),
+    "compile break-even": (0, 255),
+    "Jacobians and batched primals over width": (67, 2165),
+    "roofline: matmul and bandwidth": (10, 72),
+    "checkpointing: bytes and time": (35, 418),
+    "checkpointing and forward mode: peak RSS": (86, 564),
+    "forward mode over depth": (22, 100),
+    "second order: HVPs and Hessians": (58, 695),
+    "second order: per-example gradients": (17, 216),
+    "second order: peak RSS": (0, 274),
     "second order: mixed-mode bracketings": (4, 12),
-    "workloads: GMM, LSE, LSTM, BA, trajectory": (62, 1185),
-    "workloads: bundle adjustment by blocks": (9, 83),
+    "workloads: GMM, LSE, LSTM, BA, trajectory": (62, 698),
+    "workloads: bundle adjustment by blocks": (9, 36),
 }
 
 
