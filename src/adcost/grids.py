@@ -74,8 +74,9 @@ CROSSOVER = {
         "modes": None,
         # the loop modes (adcost.ops.LOOP_MODES: n JVPs or m VJPs in sequence) in the n x m
         # grid up to this many directions: a loop's cost is its directions times one product's,
-        # measured up to 256 and by the single JVP and VJP group at every (n, m); beyond, the
-        # loops were about 400 s of the full sweep (torch's jacfwd_loop at n = 1024: 1 s a call)
+        # measured up to 256 and by the single JVP and VJP group at every (n, m); with the
+        # halved sample budget the n x m group went from 1,133 to 585 s (torch's jacfwd_loop at
+        # n = 1024: 1 s a call)
         "loop_directions": 256,
         # the compile/FLOPs table without the loop modes (None: every mode): a loop's compile
         # is one JVP's or VJP's, its FLOPs directions times one product's (table_loops)
@@ -98,9 +99,9 @@ CROSSOVER = {
         "table_n": (1, 16, 256, 1024),
         "table_m": (1, 16, 256, 1024),
         "matmul": (128, 512, 1024),
-        # matvec at 1, 4, 16 and 64 MiB: the bandwidth inside and beyond the caches (the cost
-        # model reads W at the largest; the others are for a cache-aware W: the weights at
-        # width 1024, 16 MB, fit a 32 MiB L3, where the model overpredicts JAX's jacfwd)
+        # matvec at 1, 4, 16 and 64 MiB: the bandwidth inside and beyond the caches; the cost
+        # model reads the weights at the best rate of the matvecs they fit in
+        # (costmodel.bandwidth_at: at width 1024 they take 16 MB, inside a 32 MiB L3)
         "matvec": (512, 1024, 2048, 4096),
         "widths": (16, 64, 256, 1024, 2048),
         "width_n": (4, 16, 64, 256, 1024),   # steps of 4 in n: the measured crossover's grid
@@ -123,8 +124,8 @@ CROSSOVER = {
 # 0.1 s warm-up: a quick sweep with 0.1 s against one with 0.25 s read the same 330 crossover
 # timings within the two runs' noise (median ratio 0.98), and at about 4,000 timed cases the
 # full grid's 0.25 s was some 17 minutes of warm-up.  Its budget is 0.5 s (it was 1 s): at
-# least 3 samples, and 30 of any call under 17 ms; the samples of the first whole full sweep
-# were 870 s of its timings, most of them in the slow cases that a shorter budget cuts.
+# least 3 samples, and 30 of any call under 17 ms; the samples were 870 s of the timings of
+# the full sweep at c5d8be5, most of them in the slow cases that a shorter budget cuts.
 TIMING = {
     "quick": {"warmup_s": 0.1, "sample_budget_s": 0.25},
     "full": {"warmup_s": 0.1, "sample_budget_s": 0.5},
