@@ -69,6 +69,20 @@ class JacobianNM(Timed):
         self.case()
 
 
+def measured_by_nm(framework, mode, width, n, m) -> bool:
+    """Whether the n x m group (JacobianNM, PrimalNM) times this point of the width study: the
+    crossover study's width and depth, its frameworks, modes, n and m.  The width study skips it
+    and the cost model reads it there (costmodel.shared_points): the same computation twice
+    was 120 Jacobian and 60 primal cases of the full grid."""
+    return (framework in FRAMEWORKS and (mode == "primal" or mode in MODES)
+            and width == GRID["width"] and n in N and m in M)
+
+
+def _nm_skip(mode):
+    return Skip(f"the n x m group times this point (crossover.{'PrimalNM' if mode == 'primal' else 'JacobianNM'}"
+                f", width {GRID['width']}, depth {GRID['fixed_depth']}); the cost model reads it there")
+
+
 class JacobianWidth(Timed):
     """T_J of the vectorized modes over width (the cost model's axis) at the fixed depth:
     seconds, at every (n, m) of the width grid."""
@@ -76,6 +90,15 @@ class JacobianWidth(Timed):
     param_names = ["framework", "mode", "width", "n", "m"]
 
     def setup(self, framework, mode, width, n, m):
+        if measured_by_nm(framework, mode, width, n, m):
+            raise _nm_skip(mode)
+        if framework == "torch_compile" and m not in (GRID.get("compiled_width_m") or WIDTH_M):
+            raise Skip(f"the {grids.grid_name()} grid runs torch_compile's width study at m in "
+                       f"{GRID['compiled_width_m']} (each case compiles for seconds)")
+        if framework == "torch_compile":   # no compile seconds reported here: build on every CPU
+            from adcost.frameworks.torch_compile import TorchCompiled
+            from adcost.threads import machine_cpus
+            TorchCompiled.compile_cpus = tuple(machine_cpus())
         self.case = prepare_or_skip(framework, mode, grow=("width", "n", "m"), n=n, m=m,
                                     width=width)
 
@@ -94,6 +117,8 @@ class PrimalWidth(Timed):
         batch = {"1": 1, "n": n, "m": m}[k]
         if k == "m" and m == n:
             raise Skip("k = m is k = n here")
+        if k == "1" and measured_by_nm(framework, "primal", width, n, m):
+            raise _nm_skip("primal")
         grow = ("width", "n", "m") + (("batch",) if batch > 1 else ())
         self.case = prepare_or_skip(framework, "primal", grow=grow, n=n, m=m, width=width,
                                     **({"batch": batch} if batch > 1 else {}))
@@ -168,8 +193,9 @@ class JacobianDepth(Timed):
 
 
 class Products(Timed):
-    """One JVP (J v) and one VJP (J^T u), each with its primal: seconds."""
-    params = (FRAMEWORKS, N, M)
+    """One JVP (J v) and one VJP (J^T u), each with its primal: seconds, at the grid's
+    product_n x product_m (every n and m without them)."""
+    params = (FRAMEWORKS, GRID.get("product_n") or N, GRID.get("product_m") or M)
     param_names = ["framework", "n", "m"]
 
     def setup(self, framework, n, m):

@@ -44,6 +44,11 @@ class Workload(_Timed):
             raise Skip(f"{framework}'s {mode} of {workload.partition(':')[0]} is left out of the "
                        f"{grids.grid_name()} grid (it traces for tens of seconds; ADCOST_GRID=full "
                        "runs it)")
+        problem = grids.workload_sizes(workload)[0]
+        smallest = next(label for label in GRID["labels"] if label.startswith(problem + ":"))
+        if (framework, mode, problem) in GRID.get("smallest_only", ()) and workload != smallest:
+            raise Skip(f"{framework}'s {mode} of {problem} runs at its smallest size only in the "
+                       f"{grids.grid_name()} grid (it traces for tens of seconds a case)")
         self.case = _case(framework, mode, workload)
 
     def time_workload(self, framework, mode, workload):

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from adcost import bench, grids
+from adcost import bench, grids, threads
 from adcost.frameworks.base import REGISTRY, names
 from benchmarks import crossover, roofline, second_order, workloads
 
@@ -352,6 +352,26 @@ def test_the_quick_grid_leaves_tfs_traced_trajectory_jacobians_to_the_full_grid(
     assert grids.workloads("full")["leave_out"] == ()
 
 
+def test_the_full_grid_runs_tfs_traced_workload_jacobians_at_the_smallest_size_only(monkeypatch):
+    """smallest_only: skipped, unbuilt, with the reason, at every size but the workload's
+    first; the first is built; other frameworks and modes at every size."""
+    from adcost.bench import Skip
+    full = grids.workloads("full")
+    labels = [l for l in full["labels"] if l.startswith("trajectory:")]
+    assert len(labels) >= 3 and ("tf", "jacfwd", "trajectory") in full["smallest_only"]
+    built = []
+    monkeypatch.setattr(workloads, "GRID", full)
+    monkeypatch.setattr(workloads, "_case", lambda *a: built.append(a))
+    for label in labels[1:]:
+        with pytest.raises(Skip, match="smallest size only"):
+            workloads.Workload().setup("tf", "jacfwd", label)
+    assert built == []
+    workloads.Workload().setup("tf", "jacfwd", labels[0])
+    workloads.Workload().setup("jax", "jacfwd", labels[-1])
+    workloads.Workload().setup("tf", "primal", labels[-1])
+    assert [a[0] for a in built] == ["tf", "jax", "tf"]
+
+
 def test_a_case_the_gate_refuses_is_a_noted_skip_not_a_failure(monkeypatch, tmp_path):
     """A wrong answer is not timed; it does not fail the sweep either: the benchmark skips with
     the gate's reason, the state notes it, and the sweep stamps it into the results."""
@@ -550,6 +570,75 @@ def test_the_sweep_gives_torch_compile_a_fresh_warmed_cache_folder(tmp_path, mon
         failed = sweep.warm_compiler("full", env, run=lambda cmd, env, **kw: subprocess.CompletedProcess(
             cmd, 1, "", "Traceback\nInvalidCxxCompiler: no working C++ compiler found"))
         assert not failed["warmed"] and failed["reason"].startswith("InvalidCxxCompiler")
+
+
+def test_the_full_width_study_leaves_the_n_x_m_groups_points_to_it_and_compiles_torch_on_every_cpu(
+        monkeypatch):
+    """In the full grid the width study skips, unbuilt, the points the n x m group times (its
+    width and depth, its frameworks, n and m), times torch_compile at compiled_width_m only,
+    and lets inductor build on the machine's CPUs; the single products run at product_n x
+    product_m."""
+    import importlib
+    monkeypatch.setenv("ADCOST_GRID", "full")
+    crossover = importlib.import_module("benchmarks.crossover")
+    from adcost.frameworks import torch_compile
+    monkeypatch.setattr(torch_compile.TorchCompiled, "compile_cpus", None)
+    try:
+        crossover = importlib.reload(crossover)
+        g = crossover.GRID
+        built = []
+        monkeypatch.setattr(crossover, "prepare_or_skip", lambda fw, mode, **kw: built.append((fw, mode)))
+        w = crossover.JacobianWidth()
+        shared = [n for n in g["width_n"] if n in g["n"]]
+        assert shared and g["width"] in g["widths"]
+        with pytest.raises(bench.Skip, match="JacobianNM"):
+            w.setup("jax", "jacfwd", g["width"], shared[0], g["width_m"][-1])
+        with pytest.raises(bench.Skip, match="PrimalNM"):
+            crossover.PrimalWidth().setup("numpy", g["width"], shared[0], g["width_m"][-1], "1")
+        assert built == []
+        crossover.PrimalWidth().setup("numpy", g["width"], shared[0], g["width_m"][-1], "n")  # batched
+        other = next(x for x in g["widths"] if x != g["width"])
+        w.setup("jax", "jacfwd", other, shared[0], g["width_m"][-1])
+        w.setup("torch_compile", "jacfwd", g["width"], shared[0], g["width_m"][-1])  # not in n x m
+        assert built == [("numpy", "primal"), ("jax", "jacfwd"), ("torch_compile", "jacfwd")]
+        assert torch_compile.TorchCompiled.compile_cpus == tuple(threads.machine_cpus())
+        left = next(m for m in g["width_m"] if m not in g["compiled_width_m"])
+        with pytest.raises(bench.Skip, match="torch_compile's width study at m in"):
+            w.setup("torch_compile", "jacrev", other, shared[0], left)
+        assert crossover.Products.params[1:] == (g["product_n"], g["product_m"])
+        assert set(g["product_n"]) <= set(g["n"]) and set(g["product_m"]) <= set(g["m"])
+    finally:
+        monkeypatch.setenv("ADCOST_GRID", "quick")
+        importlib.reload(crossover)
+
+
+def test_compile_workers_use_the_cpus_given_and_hand_them_back():
+    """Inside the block inductor may build on every CPU given, with forked workers; after it
+    the process is on its own CPUs again with inductor's settings as they were, also after an
+    error; one CPU or None changes nothing."""
+    import os
+    pytest.importorskip("torch")
+    from torch._inductor import config
+    from adcost.frameworks.torch_compile import compile_workers
+    start = os.sched_getaffinity(0)
+    every = set(threads.machine_cpus()) | start
+    if len(every) < 2:
+        pytest.skip("one CPU here: nothing to widen")
+    own = {min(every)}
+    before = config.compile_threads, config.worker_start_method
+    os.sched_setaffinity(0, own)
+    try:
+        with compile_workers(None), compile_workers((min(every),)):
+            assert os.sched_getaffinity(0) == own
+        with pytest.raises(RuntimeError):
+            with compile_workers(tuple(every)):
+                assert os.sched_getaffinity(0) == every
+                assert (config.compile_threads, config.worker_start_method) == (len(every), "fork")
+                raise RuntimeError("a compile that fails")
+        assert os.sched_getaffinity(0) == own
+        assert (config.compile_threads, config.worker_start_method) == before
+    finally:
+        os.sched_setaffinity(0, start)
 
 
 def test_the_full_grid_times_loop_modes_up_to_its_directions_and_keeps_them_out_of_the_table(monkeypatch):

@@ -344,18 +344,34 @@ def test_overhead_by_width_rows_and_target():
 
 
 def test_memory_setup_builds_each_case_once_per_process(monkeypatch):
-    """asv re-runs setup before every sample; the samples must time the one warm case."""
+    """asv re-runs setup before every sample; the samples must time the one warm case, and the
+    byte counts build only what they read (no case for the analytic count, none for a
+    framework that reports no saved bytes)."""
     bench = pytest.importorskip("benchmarks.memory")
     import adcost.bench
     built = []
     monkeypatch.setattr(adcost.bench, "_PREPARED", {})
+    monkeypatch.setattr(bench, "_GRADIENT", {})
     monkeypatch.setattr(bench, "study_case", lambda *args, **sizes: built.append(args) or object())
-    first, again = bench.Checkpoint(), bench.Checkpoint()
-    first.setup("numpy", "none", 4)
-    again.setup("numpy", "none", 4)
-    assert first.case is again.case and built == [("numpy", "none", 4)]
+    bench.Checkpoint().setup("numpy", "none", 4)
+    assert bench.Checkpoint().track_analytic_bytes("numpy", "sqrt", 4) > 0 and built == []
+    with pytest.raises(NotImplementedError):
+        bench.Checkpoint.track_saved_bytes.setup("tf", "none", 4)
+    assert built == []
+    bench.Checkpoint.time_gradient.setup("numpy", "none", 4)
+    first = bench._GRADIENT["case"]
+    bench.Checkpoint.time_gradient.setup("numpy", "none", 4)
+    assert bench._GRADIENT["case"] is first and built == [("numpy", "none", 4)]
     bench.Loss().setup("numpy", 4)
     assert built[-1] == ("numpy", "forward", 4)
+
+
+def test_the_analytic_count_from_sizes_is_the_cases_own():
+    from adcost.checkpoint import analytic_bytes, analytic_bytes_at, study_case
+    sizes = {"width": 8, "batch": 4, "outputs": 2, "slots": 2}
+    for strategy in ("none", "sqrt", "binomial", "every_2"):
+        case = study_case("numpy", strategy, 6, **sizes)
+        assert analytic_bytes_at(strategy, 6, **sizes) == analytic_bytes(case)
 
 
 def test_peak_window_is_one_call_with_the_kernel_mark_and_repeats_without(monkeypatch):

@@ -291,3 +291,31 @@ def test_the_fit_recovers_known_constants_with_the_weights_in_cache():
     again = cm.fits_from({"fits": [fit.to_dict()]})["fw", "jacfwd"]
     assert np.allclose(again.predict(rows["flops"], rows["bytes"], rows["weights"], rows["directions"]),
                        rows["seconds"], rtol=0.02)
+
+
+def test_the_width_study_reads_the_points_the_n_x_m_group_measured():
+    """Where the width study leaves a point to the n x m group (its width and depth), the
+    model's points take jacfwd, jacrev and the single primal from JacobianNM and PrimalNM:
+    at the width study's own widths, n, m and machine only, and never twice."""
+    def row(bench, fw, op, n, m, width, value, machine="a", k=None):
+        return {"benchmark": f"crossover.{bench}", "status": "ok", "framework": fw, "op": op,
+                "n": n, "m": m, "width": width, "depth": 4, "value": value,
+                "machine": machine, "k": k}
+    df = pd.DataFrame([
+        row("JacobianWidth.time_jacobian", "jax", "jacfwd", 4, 64, 16, 1e-4),
+        row("JacobianWidth.time_jacobian", "jax", "jacfwd", 16, 64, 64, 2e-4),
+        row("PrimalWidth.time_primal", "jax", "primal", 4, 64, 16, 1e-5, k="1"),
+        row("JacobianNM.time_jacobian", "jax", "jacfwd", 4, 64, 64, 3e-4),     # shared
+        row("JacobianNM.time_jacobian", "jax", "jacrev", 4, 64, 64, 4e-4),     # shared
+        row("PrimalNM.time_primal", "jax", "primal", 4, 64, 64, 5e-5),         # shared, k = 1
+        row("JacobianNM.time_jacobian", "jax", "jacfwd", 16, 64, 64, 9e-4),    # width has it
+        row("JacobianNM.time_jacobian", "jax", "jacfwd", 512, 64, 64, 9e-4),   # n not in width
+        row("JacobianNM.time_jacobian", "jax", "jacfwd_loop", 4, 64, 64, 9e-4),  # not modelled
+        row("JacobianNM.time_jacobian", "jax", "jacfwd", 4, 64, 64, 9e-4, machine="b"),
+    ])
+    pts = cm.points(df)
+    at = pts.set_index(["mode", "n", "m", "width"])["seconds"]
+    assert at[("jacfwd", 4, 64, 64)] == 3e-4 and at[("jacrev", 4, 64, 64)] == 4e-4
+    assert at[("primal", 4, 64, 64)] == 5e-5 and at[("jacfwd", 16, 64, 64)] == 2e-4
+    assert len(pts) == 6 and set(pts["machine"]) == {"a"} and (pts["batch"] == 1).all()
+    assert pts["flops"].notna().all()

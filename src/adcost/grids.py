@@ -74,7 +74,7 @@ CROSSOVER = {
         "modes": None,
         # the loop modes (adcost.ops.LOOP_MODES: n JVPs or m VJPs in sequence) in the n x m
         # grid up to this many directions: a loop's cost is its directions times one product's,
-        # measured up to 256 and by the single JVP and VJP group at every (n, m); with the
+        # measured up to 256 and by the single JVP and VJP group at product_n x product_m; with the
         # halved sample budget the n x m group went from 1,133 to 585 s (torch's jacfwd_loop at
         # n = 1024: 1 s a call)
         "loop_directions": 256,
@@ -98,6 +98,11 @@ CROSSOVER = {
         # to read it (at 49 points, 370 s to build and 270 s of forks)
         "table_n": (1, 16, 256, 1024),
         "table_m": (1, 16, 256, 1024),
+        # the single JVP and VJP group (crossover.Products) at these n and m (None: every n and
+        # m): the primitive costs, at the compile/FLOPs table's points; at all 49 it took 384 s
+        # of the full sweep (each case builds and validates both products)
+        "product_n": (1, 16, 256, 1024),
+        "product_m": (1, 16, 256, 1024),
         "matmul": (128, 512, 1024),
         # matvec at 1, 4, 16 and 64 MiB: the bandwidth inside and beyond the caches; the cost
         # model reads the weights at the best rate of the matvecs they fit in
@@ -106,6 +111,10 @@ CROSSOVER = {
         "widths": (16, 64, 256, 1024, 2048),
         "width_n": (4, 16, 64, 256, 1024),   # steps of 4 in n: the measured crossover's grid
         "width_m": (4, 64, 1024),
+        # the width study's m for torch_compile (None: width_m): each of its cases compiles for
+        # 4-9 s (about 900 s of the full sweep at every m); its model is fitted on the same
+        # widths and n, and its crossover measured at m = 4 and 1024
+        "compiled_width_m": (4, 1024),
         "break_even_n": (16, 256),
         "break_even_m": (16, 256),
         "timeout_s": 300,
@@ -205,7 +214,9 @@ SECOND_ORDER = {
     },
     "full": {
         "features": 4, "outputs": 2, "batch": 16,
-        "hvp_width": (8, 16, 32, 64), "hvp_depth": (1, 4, 16),
+        # HVPs at depth 1 and 16 (depth 4 too took about a third of the group's 695 s): n
+        # grows with width at both, the depth figure has its two ends
+        "hvp_width": (8, 16, 32, 64), "hvp_depth": (1, 16),
         "hessian_width": (4, 8, 16), "hessian_depth": (1, 2),
         "pe_batch": (1, 16, 256, 1024), "pe_width": (16, 64), "pe_depth": 4,
         "bracket_scale": (512, 1024),
@@ -260,6 +271,14 @@ WORKLOADS = {
         # loops made torch alone take 20 minutes of the full grid)
         "modes": ("primal", "jacfwd", "jacrev", "grad", "fd"),
         "leave_out": (),
+        # (framework, mode, workload) at the workload's smallest size only: TensorFlow traces
+        # the trajectory's 25-step loop under vectorized_map for about 30 s (jacfwd) and 8 s
+        # (jacrev) a case at 64 systems, the LSTM's at 16 characters for 17-20 and 7 s
+        # (measured; the LSTM's loop is one step per character): each size cost minutes of the
+        # full sweep, and the workload figure's best forward and reverse there are JAX's at
+        # every size (reference run)
+        "smallest_only": (("tf", "jacfwd", "trajectory"), ("tf", "jacrev", "trajectory"),
+                          ("tf", "jacfwd", "lstm"), ("tf", "jacrev", "lstm")),
         "blocks": ({"cameras": 5, "points": 100, "observations": 400},
                    {"cameras": 10, "points": 1000, "observations": 4000},
                    {"cameras": 21, "points": 3000, "observations": 12000},

@@ -216,22 +216,50 @@ def rates(df: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def points(df: pd.DataFrame, itemsize: int = 4) -> pd.DataFrame:
-    """The width study's measured points with their FLOPs and bytes: framework, mode, n, m,
-    width, depth, batch, seconds, flops, bytes."""
+WIDTH_JACOBIAN = "crossover.JacobianWidth.time_jacobian"
+WIDTH_PRIMAL = "crossover.PrimalWidth.time_primal"
+NM_JACOBIAN = "crossover.JacobianNM.time_jacobian"
+NM_PRIMAL = "crossover.PrimalNM.time_primal"
+
+
+def width_rows(df: pd.DataFrame) -> pd.DataFrame:
+    """The width study's measured rows (JacobianWidth, PrimalWidth), with the points it leaves to
+    the n x m group: at the crossover study's width and depth the width study skips the
+    (framework, n, m) the n x m group times (benchmarks/crossover.py, `measured_by_nm`), so
+    jacfwd and jacrev come from JacobianNM and the single primal (k = "1") from PrimalNM there.
+    Only at the width study's own machines, widths, depths, n and m, and never a point the
+    width study has itself (an older run measured both)."""
     ok = df[df["status"] == "ok"]
-    jac = ok[ok["benchmark"] == "crossover.JacobianWidth.time_jacobian"]
-    pri = ok[ok["benchmark"] == "crossover.PrimalWidth.time_primal"]
+    own = ok[ok["benchmark"].isin([WIDTH_JACOBIAN, WIDTH_PRIMAL])]
+    nm = ok[(ok["benchmark"] == NM_PRIMAL)
+            | ((ok["benchmark"] == NM_JACOBIAN) & ok["op"].isin(["jacfwd", "jacrev"]))]
+    if own.empty or nm.empty:
+        return own
+    nm = nm.dropna(subset=["n", "m", "width", "depth"])
+    nm = nm[nm["machine"].isin(set(own["machine"])) & nm["width"].isin(set(own["width"]))
+            & nm["depth"].isin(set(own["depth"])) & nm["n"].isin(set(own["n"]))
+            & nm["m"].isin(set(own["m"]))]
+    nm = nm.assign(op=np.where(nm["benchmark"] == NM_PRIMAL, "primal", nm["op"]),
+                   k=np.where(nm["benchmark"] == NM_PRIMAL, "1", None))
+    key = ["machine", "framework", "op", "n", "m", "width", "depth"]
+
+    def keys(frame):
+        return [tuple(r) for r in frame[key].astype(object).itertuples(index=False)]
+    have = set(keys(own[(own["benchmark"] == WIDTH_JACOBIAN)
+                        | (own.get("k", pd.Series(index=own.index, dtype=object)).astype(str) == "1")]))
+    nm = nm[[k not in have for k in keys(nm)]].drop_duplicates(subset=key)
+    return pd.concat([own, nm], ignore_index=True)
+
+
+def points(df: pd.DataFrame, itemsize: int = 4) -> pd.DataFrame:
+    """The width study's measured points (width_rows) with their FLOPs and bytes: framework,
+    mode, n, m, width, depth, batch, seconds, flops, bytes."""
     rows = []
-    for _, r in jac.iterrows():
-        rows.append({"machine": r.get("machine"), "framework": r["framework"], "mode": r["op"],
-                     "n": int(r["n"]), "m": int(r["m"]),
-                     "width": int(r["width"]), "depth": int(r["depth"]), "batch": 1,
-                     "seconds": float(r["value"])})
-    for _, r in pri.iterrows():
-        batch = {"n": int(r["n"]), "m": int(r["m"])}.get(str(r.get("k")), 1)
-        rows.append({"machine": r.get("machine"), "framework": r["framework"], "mode": "primal",
-                     "n": int(r["n"]), "m": int(r["m"]),
+    for _, r in width_rows(df).iterrows():
+        primal = r["benchmark"] in (WIDTH_PRIMAL, NM_PRIMAL)
+        batch = {"n": int(r["n"]), "m": int(r["m"])}.get(str(r.get("k")), 1) if primal else 1
+        rows.append({"machine": r.get("machine"), "framework": r["framework"],
+                     "mode": "primal" if primal else r["op"], "n": int(r["n"]), "m": int(r["m"]),
                      "width": int(r["width"]), "depth": int(r["depth"]), "batch": batch,
                      "seconds": float(r["value"])})
     out = pd.DataFrame(rows, columns=["machine", "framework", "mode", *SIZES, "seconds"])

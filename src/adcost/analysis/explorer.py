@@ -135,6 +135,9 @@ def crossover_view(df: pd.DataFrame):
     for bench, label in (("crossover.JacobianNM.time_jacobian", "n x m sweep"),
                          ("crossover.JacobianWidth.time_jacobian", "width")):
         rows = load.measured(df)
+        if label == "width":   # with the width-study points the n x m group measured
+            from .costmodel import width_rows
+            rows = width_rows(rows).assign(benchmark=bench)
         rows = rows[(rows["benchmark"] == bench) & rows["op"].isin(["jacfwd", "jacrev"])]
         several = rows["machine"].astype(str).nunique() > 1   # a machine selector too
         keys = ["framework", "depth"] + (["width"] if label == "width" else []) + (["machine"] if several else [])

@@ -75,6 +75,14 @@ def analytic_bytes(case: Case) -> dict:
                     case.options["slots"])
 
 
+def analytic_bytes_at(strategy: str, depth: int, *, width: int = 64, batch: int = 512,
+                      outputs: int = 16, slots: int = 4, dtype: str = "float32",
+                      seed: int = 0) -> dict:
+    """analytic_bytes of the study's case, from its sizes alone (no case built)."""
+    return analytic(strategy, Sizes.of(study_problem(depth, width, batch, outputs, seed), dtype),
+                    slots)
+
+
 def saved_bytes(case: Case) -> int:
     """Bytes the framework reports keeping for the backward pass; Unsupported with the reason."""
     if case.op != "ckpt_grad":
@@ -87,6 +95,7 @@ def reports_saved_bytes(framework: str) -> str | None:
     return no_saved_bytes(records()[framework])
 
 
-__all__ = ["CHECK_BATCH", "PASSES", "STRATEGIES", "analytic", "analytic_bytes", "frameworks",
+__all__ = ["CHECK_BATCH", "PASSES", "STRATEGIES", "analytic", "analytic_bytes", "analytic_bytes_at",
+           "frameworks",
            "reports_saved_bytes", "saved_bytes", "study_case",
            "study_case_at_scale", "study_problem", "unsupported_reason"]

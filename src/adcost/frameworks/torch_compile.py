@@ -17,6 +17,8 @@ not compiled before, with the toolchain warm (adcost.sweep.warm_compiler).
 """
 from __future__ import annotations
 
+import contextlib
+import os
 import time
 
 from dataclasses import replace
@@ -42,6 +44,13 @@ from .torch_adapter import Torch
         "grad": "torch.compile(torch.func.grad(f), fullgraph=True)",
     }))
 class TorchCompiled(Variant, Torch):
+    # CPUs inductor may build a case's code on (None or one CPU: the process's own, serially).
+    # A study that reports no compile seconds sets it (the width study: benchmarks/crossover.py):
+    # with both CPUs of the 2-vCPU VM a case compiled in 4.2-6.5 s instead of 5.9-8.9 s (forked
+    # workers); the process is back on its own CPUs, the workers shut down, before its first call
+    # is timed.  compile_s is then not the one-CPU figure the break-even reports.
+    compile_cpus: tuple[int, ...] | None = None
+
     def __init__(self, dtype="float64", device=None):
         super().__init__(dtype, device)
         config = self.torch._dynamo.config
@@ -66,13 +75,36 @@ class TorchCompiled(Variant, Torch):
         """torch.compile and one call on the case's arguments: (compiled, seconds)."""
         start = time.perf_counter()
         try:
-            compiled = self.torch.compile(fn, fullgraph=True)
-            self.block(compiled(*args))
+            with compile_workers(self.compile_cpus):
+                compiled = self.torch.compile(fn, fullgraph=True)
+                self.block(compiled(*args))
         except Exception as exc:   # the compiler's reason, on one line
             reason = str(exc).strip().splitlines()
             raise Unsupported(f"torch.compile failed: {type(exc).__name__}: "
                               f"{reason[0] if reason else ''}"[:400]) from None
         return compiled, time.perf_counter() - start
+
+
+@contextlib.contextmanager
+def compile_workers(cpus):
+    """Inductor builds on `cpus` (forked workers, one per CPU) inside the block; afterwards the
+    process runs on its own CPUs again and the workers are gone.  Nothing changes for None, one
+    CPU, or a platform without CPU affinity."""
+    if not cpus or len(set(cpus)) < 2 or not hasattr(os, "sched_setaffinity"):
+        yield
+        return
+    from torch._inductor import async_compile, config
+
+    own = os.sched_getaffinity(0)
+    saved = config.compile_threads, config.worker_start_method
+    os.sched_setaffinity(0, set(cpus))
+    config.compile_threads, config.worker_start_method = len(set(cpus)), "fork"
+    try:
+        yield
+    finally:
+        async_compile.shutdown_compile_workers()
+        config.compile_threads, config.worker_start_method = saved
+        os.sched_setaffinity(0, own)
 
 
 def warm_toolchain() -> float:
