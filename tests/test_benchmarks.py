@@ -427,6 +427,11 @@ def test_shards_split_the_groups_once_each_and_alike_everywhere():
            for i in (1, 2)]
     assert max(two) / min(two) < 1.4         # balanced by the measured seconds, whole studies
     assert set(sweep.GROUP_SECONDS) == {g[0] for g in sweep.GROUPS}
+    for count in (2, 3):                     # the cost model's width-64 points are the n x m group's
+        for i in range(1, count + 1):
+            labels = {g[0] for g in sweep.shard_of(sweep.GROUPS, i, count, "full")}
+            assert ("Jacobians over n and m" in labels) == (
+                "Jacobians and batched primals over width" in labels)
     for part in parts:                       # a study never split over two shards
         studies = {sweep.group_study(g[1]) for g in part}
         others = {sweep.group_study(g[1]) for p in parts if p is not part for g in p}

@@ -149,15 +149,27 @@ def runs(groups, grid: str) -> list[tuple[str, str, list[str]]]:
             for key, part in merged.items()]
 
 
+# Studies a shard keeps together: the cost model reads the width study's points at the n x m
+# group's width from the crossover study's JacobianNM and PrimalNM (costmodel.width_rows, on
+# the width study's own machine only), which the width study no longer times twice.
+SHARD_TOGETHER = {"crossover": "crossover and cost model", "cost model": "crossover and cost model"}
+
+
+def shard_unit(pattern: str) -> str:
+    """What a shard runs whole: a group's study, or the studies it keeps together."""
+    study = group_study(pattern)
+    return SHARD_TOGETHER.get(study, study)
+
+
 def shard_of(groups, index: int, count: int, grid: str) -> list:
     """The groups of shard `index` (1-based) of `count`. A shard runs whole studies (the
-    analysis reads each study from one machine): studies longest first, each to the shard with
-    the least seconds so far (GROUP_SECONDS of the grid); deterministic, the same on every
-    machine, every group in exactly one shard."""
+    analysis reads each study from one machine; SHARD_TOGETHER keeps some together): studies
+    longest first, each to the shard with the least seconds so far (GROUP_SECONDS of the grid);
+    deterministic, the same on every machine, every group in exactly one shard."""
     column = 0 if grid == "quick" else 1
     weight = {}
     for label, pattern in groups:
-        study = group_study(pattern)
+        study = shard_unit(pattern)
         weight[study] = weight.get(study, 0) + GROUP_SECONDS.get(label, (60, 60))[column]
     load = [0.0] * count
     owner = {}
@@ -165,7 +177,7 @@ def shard_of(groups, index: int, count: int, grid: str) -> list:
         target = min(range(count), key=lambda i: (load[i], i))
         owner[study] = target
         load[target] += weight[study]
-    return [g for g in groups if owner[group_study(g[1])] == index - 1]
+    return [g for g in groups if owner[shard_unit(g[1])] == index - 1]
 
 
 def settle(cpus: int | None = None, wait_s: float = 60.0, poll_s: float = 2.0,
