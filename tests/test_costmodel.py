@@ -319,3 +319,49 @@ def test_the_width_study_reads_the_points_the_n_x_m_group_measured():
     assert at[("primal", 4, 64, 64)] == 5e-5 and at[("jacfwd", 16, 64, 64)] == 2e-4
     assert len(pts) == 6 and set(pts["machine"]) == {"a"} and (pts["batch"] == 1).all()
     assert pts["flops"].notna().all()
+
+
+def test_p_at_k_is_the_few_row_products_rate_interpolated_in_log_k():
+    """peak_at: the measured rate at a measured k, the geometric mean half-way (in log k), the
+    smallest k's rate below the curve, the square matmul's beyond it, the peak without one."""
+    curve = [[1, 30e9], [4, 8e9], [16, 20e9], [1024, 80e9]]
+    got = cm.peak_at(80e9, curve, [4, 2, 1, 0.5, 1024, 4096])
+    assert got == pytest.approx([8e9, math.sqrt(30e9 * 8e9), 30e9, 30e9, 80e9, 80e9])
+    assert cm.peak_at(80e9, [], [4, 64]) == pytest.approx([80e9, 80e9])
+
+
+def test_the_rates_read_the_few_row_products_and_end_them_with_the_square_matmul():
+    def row(bench, fw, value, **params):
+        return {"benchmark": f"roofline.{bench}", "status": "ok", "framework": fw,
+                "value": value, **params}
+    df = pd.DataFrame([row("Matmul.track_flops_per_s", "jax", 70e9, size=1024),
+                       row("Bandwidth.track_bytes_per_s", "jax", 20e9, size=4096),
+                       row("RowsMatmul.track_flops_per_s", "jax", 9e9, size=1024, rows=16),
+                       row("RowsMatmul.track_flops_per_s", "jax", 30e9, size=1024, rows=1),
+                       row("Matmul.track_flops_per_s", "numpy", 60e9, size=1024),
+                       row("Bandwidth.track_bytes_per_s", "numpy", 20e9, size=4096)])
+    rate = cm.rates(df)
+    assert rate.loc["jax", "rows_curve"] == [[1.0, 30e9], [16.0, 9e9], [1024.0, 70e9]]
+    assert rate.loc["numpy", "rows_curve"] == []
+
+
+def test_the_fit_recovers_known_constants_with_products_slow_at_few_rows():
+    """Times made with a P that depends on the rows pushed (few-row products at a fifth of the
+    square matmul's rate) are fitted exactly with the run's rows curve, worse with one peak."""
+    rows_curve = [[1, PEAK / 5], [16, PEAK / 5], [256, PEAK / 2], [1024, PEAK]]
+    rows = synthetic(noise=0.0)
+    rows = rows[rows["mode"] == "jacfwd"]
+    c0, alpha, beta, delta, c1 = 20e-6, 1.5, 1.2, 0.5, 0.2e-6
+    terms = cm.terms(c0, alpha, beta, delta, c1, PEAK, BAND, rows["flops"], rows["bytes"],
+                     rows["weights"], rows["directions"], None, rows_curve)
+    rows = rows.assign(seconds=cm.model_time(*terms))
+    assert (np.asarray(terms[1]) > np.asarray(terms[2])).any()     # some points compute-bound
+    args = (rows["seconds"], rows["flops"], rows["bytes"], PEAK, BAND, "fw", "jacfwd", None,
+            rows["weights"], rows["directions"])
+    fit = cm.fit_mode(*args, rows_curve=rows_curve)
+    assert fit.spread < 0.01 and fit.alpha == pytest.approx(alpha, rel=0.05)
+    assert fit.rows_curve == rows_curve
+    assert cm.fit_mode(*args).spread > 5 * fit.spread + 0.01
+    again = cm.fits_from({"fits": [fit.to_dict()]})["fw", "jacfwd"]
+    assert np.allclose(again.predict(rows["flops"], rows["bytes"], rows["weights"], rows["directions"]),
+                       rows["seconds"], rtol=0.02)
