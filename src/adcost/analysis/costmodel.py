@@ -502,11 +502,6 @@ def report(df: pd.DataFrame, itemsize: int = 4) -> dict:
     compute = compute.assign(flop_ratio=compute["seconds"] / (compute["flops"] /
                                                               compute["framework"].map(rate["peak"])))
     bound = compute.groupby("framework")["flop_ratio"].median()
-    # the same against the rate of a product with the rows the point pushes (peak_at)
-    at_k = [float(r.seconds * peak_at(rate.loc[r.framework, "peak"],
-                                      rate.loc[r.framework].get("rows_curve"), r.directions)
-                  / r.flops) for r in compute.itertuples()]
-    bound_k = compute.assign(flop_ratio=at_k).groupby("framework")["flop_ratio"].median()
     return {"rates": rate.reset_index(names="framework").to_dict("records"),
             "fitted_widths": sorted(int(w) for w in train["width"].unique()),
             "held_out_widths": sorted(int(w) for w in held["width"].unique()),
@@ -516,7 +511,6 @@ def report(df: pd.DataFrame, itemsize: int = 4) -> dict:
             "crossovers": cross.astype(object).where(cross.notna(), None).to_dict("records"),
             "crossover_tolerance": tolerance,
             "compute_bound": {fw: float(v) for fw, v in bound.items()},
-            "compute_bound_at_k": {fw: float(v) for fw, v in bound_k.items()},
             "min_seconds": MIN_SECONDS}
 
 

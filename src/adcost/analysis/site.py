@@ -143,14 +143,6 @@ def model_html(figures: Path) -> str:
                                                          "median_error", "p90_error", "regimes"], fmt))
         parts.append(table(rep["fits"], ["framework", "mode", "c0", "c1", "alpha", "beta",
                                          "delta", "peak", "bandwidth", "points", "spread"], fmt))
-        if rep.get("compute_bound"):
-            at_k = rep.get("compute_bound_at_k") or {}
-            parts.append("<p>Compute-bound points (the model's regime), median time over the "
-                         "FLOPs-implied time at the square matmul's rate"
-                         + (" (and at the rate of a product with the rows the point pushes)"
-                            if at_k else "") + ": "
-                         + "; ".join(f"{fw} {v:.2f}×" + (f" ({at_k[fw]:.2f}×)" if fw in at_k else "")
-                                     for fw, v in sorted(rep["compute_bound"].items())) + ".</p>")
         cross = rep.get("crossovers", [])
         close = sum(1 for r in cross if r.get("ratio") is not None and r["ratio"] <= 1.5)
         agree = sum(1 for r in cross if r.get("agrees"))
