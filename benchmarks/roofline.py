@@ -2,8 +2,7 @@
 
 Compute: a float32 (size x size) @ (size x size) product (flop/s).  Memory: a float32
 (size x size) @ (size,) product, which reads the matrix once per call (bytes/s; 4096: 64 MiB,
-far above the caches).  Compute with few rows: a (rows x size) @ (size x size) product (flop/s),
-as a Jacobian's k tangents or cotangents make with each weight.  Each is validated and warmed like every case, timed with calibrated
+far above the caches).  Each is validated and warmed like every case, timed with calibrated
 repeats (median).
 """
 from adcost import grids
@@ -39,18 +38,4 @@ class Bandwidth(_Rate):
     params = (FRAMEWORKS, GRID["matvec"])
 
     def track_bytes_per_s(self, framework, size):
-        return roofline_rate(self.case)
-
-
-class RowsMatmul(_Rate):
-    """2 * rows * size^2 / (median seconds of one (rows x size) @ (size x size) product):
-    flop/s at the rows a Jacobian pushes (the cost model's P at k: costmodel.peak_at)."""
-    kernel, unit = "rows", "flop/s"
-    params = (FRAMEWORKS, (GRID["rows_size"],), GRID["matmul_rows"])
-    param_names = ["framework", "size", "rows"]
-
-    def setup(self, framework, size, rows):
-        self.case = roofline_case(framework, self.kernel, size, rows)
-
-    def track_flops_per_s(self, framework, size, rows):
         return roofline_rate(self.case)

@@ -458,20 +458,13 @@ def prepare_some(framework: str, ops: tuple[str, ...], **sizes) -> dict:
     return cases
 
 
-def roofline_problem(kernel: str, size: int, rows: int = 1):
+def roofline_problem(kernel: str, size: int):
     """The roofline's kernels, A and B (size, size) seeded: "matmul" f(x) = A @ B flattened
     (compute-bound: 2 size^3 FLOPs), "matvec" f(x) = A @ x, x in R^size (memory-bound: A's
-    4 size^2 bytes read once per call at float32), "rows" f(x) = X @ A with X = x as (rows,
-    size) (2 rows size^2 FLOPs: the product k tangents or cotangents make with a weight)."""
+    4 size^2 bytes read once per call at float32)."""
     from .problems import Problem
 
     rng = np.random.default_rng(size)
-    if kernel == "rows":
-        params = {"A": rng.standard_normal((size, size))}
-        return Problem("rows", rows * size, rows * size, rng.standard_normal(rows * size),
-                       lambda xp, x, p: xp.reshape(xp.matmul(xp.reshape(x, (rows, size)), p["A"]),
-                                                   (rows * size,)),
-                       params, {"arch": "rows", "size": size, "rows": rows})
     if kernel == "matmul":
         params = {"A": rng.standard_normal((size, size)), "B": rng.standard_normal((size, size))}
         return Problem("matmul", 1, size * size, np.zeros(1),
@@ -484,27 +477,24 @@ def roofline_problem(kernel: str, size: int, rows: int = 1):
     raise ValueError(f"unknown roofline kernel {kernel!r}")
 
 
-def roofline_case(framework: str, kernel: str, size: int, rows: int = 1):
+def roofline_case(framework: str, kernel: str, size: int):
     """A validated, warmed primal Case of a roofline kernel at the framework's sweep dtype."""
     from .cases import prepare
 
     _adapter(framework)
     try:
-        return prepare(roofline_problem(kernel, size, rows), framework, "primal",
-                       dtype=dtype_for(framework))
+        return prepare(roofline_problem(kernel, size), framework, "primal", dtype=dtype_for(framework))
     except Unsupported as exc:
         raise Skip(str(exc)) from None
 
 
 def roofline_rate(case) -> float:
-    """FLOP/s of a matmul case (2 size^3 per call) or a rows case (2 rows size^2), bytes/s of a
-    matvec case (A's bytes per call): over the median seconds of one call (calibrated repeats)."""
+    """FLOP/s of a matmul case (2 size^3 per call) or bytes/s of a matvec case (A's bytes per
+    call): over the median seconds of one call (calibrated repeats)."""
     from .measure.timing import measure
 
     size, kernel = case.problem.meta["size"], case.problem.meta["arch"]
-    work = (2.0 * size ** 3 if kernel == "matmul" else
-            2.0 * case.problem.meta["rows"] * size ** 2 if kernel == "rows" else
-            float(size * size * _ITEMSIZE[case.framework.dtype]))
+    work = 2.0 * size ** 3 if kernel == "matmul" else float(size * size * _ITEMSIZE[case.framework.dtype])
     return work / measure(case, repeats=7, min_time=0.05)["median_s"]
 
 

@@ -47,10 +47,6 @@ CROSSOVER = {
         "leave_out": ("torch_compile", "jax_eager", "tf_eager"),
         "leave_out_why": "ADCOST_GRID=full runs it",
         "matmul": (512,),      # roofline: (size x size) @ (size x size)
-        # roofline: (rows x rows_size) @ (rows_size x rows_size), the products a Jacobian's k
-        # tangents or cotangents make; the cost model reads P at k from them (peak_at)
-        "matmul_rows": (1, 16, 256),
-        "rows_size": 1024,
         "matvec": (4096,),     # roofline: (size x size) @ (size,), 64 MiB read per call
         # the cost model's width axis: vectorized Jacobians and the primal batched over k
         # inputs, at every (n, m) of width_n x width_m, depth fixed_depth
@@ -108,11 +104,6 @@ CROSSOVER = {
         "product_n": (1, 16, 256, 1024),
         "product_m": (1, 16, 256, 1024),
         "matmul": (128, 512, 1024),
-        # the flop/s of a product with few rows, at the width grid's k (1024 rows: the square
-        # matmul): measured one thread, a (k x 1024) @ (1024 x 1024) product ran at 6-10
-        # GFLOP/s in NumPy for k = 2-16 against 63 at k = 1 (a matvec) and about 70 at k = 64
-        "matmul_rows": (1, 4, 16, 64, 256),
-        "rows_size": 1024,
         # matvec at 1, 4, 16 and 64 MiB: the bandwidth inside and beyond the caches; the cost
         # model reads the weights at the best rate of the matvecs they fit in
         # (costmodel.bandwidth_at: at width 1024 they take 16 MB, inside a 32 MiB L3)

@@ -94,30 +94,15 @@ def bandwidth_at(bandwidth: float, curve, footprint) -> np.ndarray:
     return out
 
 
-def peak_at(peak: float, rows_curve, rows) -> np.ndarray:
-    """P for a call whose products have `rows` rows (the k tangents, cotangents or inputs it
-    pushes): the measured flop/s of the (rows x size) @ (size x size) product, interpolated in
-    log rows and log rate between the measured rows (the smallest's below them, `peak` beyond
-    the curve's last point); `peak` (the square matmul's) without a curve.  `rows_curve`:
-    (rows, flop/s) pairs, smallest first (rates() ends it with the square matmul)."""
-    rows = np.maximum(np.asarray(rows, float), 1.0)
-    if not rows_curve:
-        return np.full(np.shape(rows), float(peak))
-    k, rate = (np.log(np.asarray(v, float)) for v in zip(*sorted(map(tuple, rows_curve))))
-    return np.exp(np.interp(np.log(rows), k, rate, right=math.log(peak)))
-
-
 def terms(c0, alpha, beta, delta, c1, peak, bandwidth, flops, nbytes, weights=0.0, directions=0.0,
-          curve=None, rows_curve=None):
-    """The model's four terms in seconds: overhead c0 + c1 k, compute alpha F / P(k), roofline
-    memory beta B / W, weight passes delta B_w / W, with W = bandwidth_at(B_w) and
-    P(k) = peak_at(k)."""
+          curve=None):
+    """The model's four terms in seconds: overhead c0 + c1 k, compute alpha F / P, roofline
+    memory beta B / W, weight passes delta B_w / W, with W = bandwidth_at(B_w)."""
     flops, nbytes = np.asarray(flops, float), np.asarray(nbytes, float)
     weights = np.asarray(weights, float)
     w = bandwidth_at(bandwidth, curve, weights)
-    p = peak_at(peak, rows_curve, directions)
     return (c0 + c1 * np.asarray(directions, float) + np.zeros(np.shape(flops)),
-            alpha * flops / p, beta * nbytes / w, delta * weights / w)
+            alpha * flops / peak, beta * nbytes / w, delta * weights / w)
 
 
 def model_time(over, compute, memory, passes):
@@ -141,13 +126,11 @@ class ModeFit:
     delta: float = 0.0        # weight passes outside the roofline: delta * B_w / W seconds
     c1: float = 0.0           # seconds per direction: c1 * k
     curve: list = field(default_factory=list)   # [matrix bytes, bytes/s] of the run's matvecs
-    rows_curve: list = field(default_factory=list)   # [rows, flop/s] of the run's products
 
     def terms(self, flops, nbytes, weights=0.0, directions=0.0):
         """(overhead, compute, roofline memory, weight passes) in seconds."""
         return terms(self.c0, self.alpha, self.beta, self.delta, self.c1, self.peak,
-                     self.bandwidth, flops, nbytes, weights, directions, self.curve,
-                     self.rows_curve)
+                     self.bandwidth, flops, nbytes, weights, directions, self.curve)
 
     def predict(self, flops, nbytes, weights=0.0, directions=0.0):
         return model_time(*self.terms(flops, nbytes, weights, directions))
@@ -168,11 +151,10 @@ class ModeFit:
 
 def fit_mode(seconds, flops, nbytes, peak: float, bandwidth: float, framework: str = "",
              mode: str = "", ranges: dict | None = None, weights=None,
-             directions=None, curve=None, rows_curve=None) -> ModeFit:
+             directions=None, curve=None) -> ModeFit:
     """c0, alpha, beta (delta given the weight bytes, c1 given the directions) by least squares
     on log T (scipy.optimize.least_squares, soft-L1); a term whose sizes are not given is 0.
-    `curve`: the matvecs' (matrix bytes, bytes/s), for W(B_w) (bandwidth_at); `rows_curve`:
-    the few-row products' (rows, flop/s), for P(k) (peak_at)."""
+    `curve`: the matvecs' (matrix bytes, bytes/s), for W(B_w) (bandwidth_at)."""
     from scipy.optimize import least_squares
 
     t, f, b = (np.asarray(v, float) for v in (seconds, flops, nbytes))
@@ -195,7 +177,7 @@ def fit_mode(seconds, flops, nbytes, peak: float, bandwidth: float, framework: s
     def residual(theta):
         c0, alpha, beta, delta, c1 = constants(theta)
         return np.log(model_time(*terms(c0, alpha, beta, delta, c1, peak, bandwidth, f, b, w, k,
-                                        curve, rows_curve))) - lt
+                                        curve))) - lt
 
     # starts: the max() makes the surface kinked; delta from few or many passes; c1 from
     # nothing (a ns a direction) or a noticeable share of the smallest time
@@ -211,8 +193,7 @@ def fit_mode(seconds, flops, nbytes, peak: float, bandwidth: float, framework: s
     spread = float(np.quantile(np.abs(residual(best.x)), 0.9))
     return ModeFit(framework, mode, float(c0), float(alpha), float(beta), float(peak),
                    float(bandwidth), int(len(t)), spread, ranges or {}, delta, c1,
-                   [[float(a), float(r)] for a, r in curve or ()],
-                   [[float(a), float(r)] for a, r in rows_curve or ()])
+                   [[float(a), float(r)] for a, r in curve or ()])
 
 
 # -- from the tidy data -----------------------------------------------------------------------
@@ -232,23 +213,6 @@ def rates(df: pd.DataFrame) -> pd.DataFrame:
              for fw, g in sized.groupby(level=0)}
     out = pd.DataFrame({"peak": peak, "bandwidth": band}).dropna()
     out["curve"] = [curve.get(fw, []) for fw in out.index]
-    out["rows_curve"] = [rows_curve(ok, fw, out.loc[fw, "peak"]) for fw in out.index]
-    return out
-
-
-def rows_curve(ok: pd.DataFrame, framework: str, peak: float) -> list:
-    """[rows, flop/s] of the framework's few-row products (roofline.RowsMatmul), smallest
-    first, ended by the square matmul's peak at rows = size; [] where the run has none."""
-    r = ok[(ok["benchmark"] == "roofline.RowsMatmul.track_flops_per_s")
-           & (ok["framework"] == framework)]
-    if r.empty or "rows" not in r:
-        return []
-    r = r.assign(rows=pd.to_numeric(r["rows"], errors="coerce"),
-                 size=pd.to_numeric(r["size"], errors="coerce")).dropna(subset=["rows", "size"])
-    out = [[float(k), float(v)] for k, v in r.groupby("rows")["value"].median().items()]
-    size = float(r["size"].max())
-    if out and out[-1][0] < size:
-        out.append([size, float(peak)])
     return out
 
 
@@ -324,10 +288,9 @@ def fit_all(pts: pd.DataFrame, rate: pd.DataFrame) -> dict[tuple[str, str], Mode
             continue
         ranges = {k: (int(g[k].min()), int(g[k].max())) for k in SIZES}
         curve = rate.loc[fw, "curve"] if "curve" in rate else None
-        rows = rate.loc[fw, "rows_curve"] if "rows_curve" in rate else None
         fits[fw, mode] = fit_mode(g["seconds"], g["flops"], g["bytes"], rate.loc[fw, "peak"],
                                   rate.loc[fw, "bandwidth"], fw, mode, ranges, g["weights"],
-                                  g["directions"], curve, rows)
+                                  g["directions"], curve)
     return fits
 
 

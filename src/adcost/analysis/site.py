@@ -116,9 +116,7 @@ def model_html(figures: Path) -> str:
                         f"{len(rep['fitted_widths'])}, and the fit keeps the smallest and the "
                         "largest (the full grid, ADCOST_GRID=full, measures five and judges the "
                         "model on two)")
-                     + ". P: best matmul flop/s, or where the run measured products with few "
-                     "rows, the flop/s of a (k × size) @ (size × size) product at the k the call "
-                     "pushes (interpolated in log k); W: matrix-vector bytes/s where the weights "
+                     + ". P: best matmul flop/s; W: matrix-vector bytes/s where the weights "
                      "live: the best rate of the matvecs whose matrix is at least B<sub>w</sub> "
                      "large (the weights stay in cache between calls), the largest matvec's "
                      "beyond; both measured in this run.</p>")
@@ -129,14 +127,6 @@ def model_html(figures: Path) -> str:
             rows = [{"framework": r["framework"],
                      **{label[size]: f"{rate / 1e9:.1f} GB/s" for size, rate in r["curve"]}}
                     for r in curves]
-            parts.append(table(rows, ["framework", *label.values()], fmt))
-        by_rows = [r for r in rep.get("rates", []) if r.get("rows_curve")]
-        if by_rows:
-            ks = sorted({int(k) for r in by_rows for k, _ in r["rows_curve"]})
-            label = {k: f"P at k = {k}" for k in ks}
-            rows = [{"framework": r["framework"],
-                     **{label[int(k)]: f"{rate / 1e9:.1f} GFLOP/s" for k, rate in r["rows_curve"]}}
-                    for r in by_rows]
             parts.append(table(rows, ["framework", *label.values()], fmt))
         if rep["held_out_widths"]:
             parts.append(table(rep.get("held_out", []), ["framework", "mode", "points",
