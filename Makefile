@@ -54,7 +54,7 @@ bench: $(STAMP)  ## smoke, the quick sweep and the site; DEVICE=cuda runs every 
 	  $(MAKE) --no-print-directory site && exit $$status
 	$(OPEN_SITE)
 
-sweep: $(STAMP)  ## the full grid (1 h 56 min on a fresh clone, one thread: sweep.GROUP_SECONDS)
+sweep: $(STAMP)  ## the full grid (1.5-2 h on a fresh clone, one thread: sweep.GROUP_SECONDS)
 	$(MAKE) --no-print-directory bench ADCOST_GRID=full
 
 resume: $(STAMP)  ## finish a stopped sweep: the benchmarks not yet saved for HEAD

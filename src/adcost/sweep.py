@@ -92,27 +92,27 @@ def group_study(pattern: str) -> str:
 # not listed weighs 60 s.  Quick grid: a fresh clone's make bench at a29e134 (2026-12-02, AMD
 # VM, both cores), each asv run's wall time shared among its groups by their asv durations,
 # a setup_cache with its group; a group the quick grid leaves out weighs 0.  Full grid: the
-# first whole, uninterrupted `make sweep` (ADCOST_THREADS=1, fresh clone, commit 5984aef,
-# 2026-12-02, AMD VM: 6,791 s of asv runs), shared the same way.  Since then asv's own peakmem
-# runs at the deepest probe depth (about 55 s more in the peak-RSS group, not measured) and a
-# product case builds one product less for its dot-product test.
+# whole `make sweep` of the thinned grid (ADCOST_THREADS=1, fresh clone, commit 3b2f37f,
+# 2026-12-02, AMD VM, 7,320 s of asv runs), shared the same way, on a day the VM ran the
+# unchanged groups 17-35 % slower than on 5984aef; the peak-RSS group is 5984aef's 564 s times
+# 1.27 (in this run a test suite on the other CPU slowed its side-by-side probes to 1,171 s).
 GROUP_SECONDS = {
-    "compile time and FLOPs": (25, 123),
-    "Jacobians over n and m": (52, 585),
-    "Jacobians over depth": (21, 157),
-    "single JVP and VJP": (21, 384),
-    "compile break-even": (0, 255),
-    "Jacobians and batched primals over width": (67, 2165),
-    "roofline: matmul and bandwidth": (10, 72),
-    "checkpointing: bytes and time": (35, 418),
-    "checkpointing and forward mode: peak RSS": (86, 564),
-    "forward mode over depth": (22, 100),
-    "second order: HVPs and Hessians": (58, 695),
-    "second order: per-example gradients": (17, 216),
-    "second order: peak RSS": (0, 274),
+    "compile time and FLOPs": (25, 152),
+    "Jacobians over n and m": (52, 770),
+    "Jacobians over depth": (21, 204),
+    "single JVP and VJP": (21, 122),
+    "compile break-even": (0, 305),
+    "Jacobians and batched primals over width": (67, 2093),
+    "roofline: matmul and bandwidth": (10, 88),
+    "checkpointing: bytes and time": (35, 414),
+    "checkpointing and forward mode: peak RSS": (86, 716),
+    "forward mode over depth": (22, 117),
+    "second order: HVPs and Hessians": (58, 651),
+    "second order: per-example gradients": (17, 264),
+    "second order: peak RSS": (0, 371),
     "second order: mixed-mode bracketings": (4, 12),
-    "workloads: GMM, LSE, LSTM, BA, trajectory": (62, 698),
-    "workloads: bundle adjustment by blocks": (9, 36),
+    "workloads: GMM, LSE, LSTM, BA, trajectory": (62, 538),
+    "workloads: bundle adjustment by blocks": (9, 48),
 }
 
 
