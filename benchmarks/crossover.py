@@ -72,7 +72,7 @@ class JacobianNM(Timed):
 def measured_by_nm(framework, mode, width, n, m) -> bool:
     """Whether the n x m group (JacobianNM, PrimalNM) times this point of the width study: the
     crossover study's width and depth, its frameworks, modes, n and m.  The width study skips it
-    and the cost model reads it there (costmodel.shared_points): the same computation twice
+    and the cost model reads it there (costmodel.width_rows): the same computation twice
     was 120 Jacobian and 60 primal cases of the full grid."""
     return (framework in FRAMEWORKS and (mode == "primal" or mode in MODES)
             and width == GRID["width"] and n in N and m in M)

@@ -96,7 +96,7 @@ def gradient_case(framework, strategy, depth):
 def saved_case(framework, strategy, depth):
     """track_saved_bytes's setup: skip a framework that reports no saved bytes before building."""
     skip_unreported(framework, strategy, depth)
-    _GRADIENT["case"] = prepare_or_skip(framework, strategy, depth)
+    gradient_case(framework, strategy, depth)
 
 
 class Checkpoint(Timed):

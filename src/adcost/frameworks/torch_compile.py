@@ -46,7 +46,7 @@ from .torch_adapter import Torch
 class TorchCompiled(Variant, Torch):
     # CPUs inductor may build a case's code on (None or one CPU: the process's own, serially).
     # A study that reports no compile seconds sets it (the width study: benchmarks/crossover.py):
-    # with both CPUs of the 2-vCPU VM a case compiled in 4.2-6.5 s instead of 5.9-8.9 s (forked
+    # with both CPUs of the 2-vCPU VM a case compiled in 4.0-6.5 s instead of 5.9-8.9 s (forked
     # workers); the process is back on its own CPUs, the workers shut down, before its first call
     # is timed.  compile_s is then not the one-CPU figure the break-even reports.
     compile_cpus: tuple[int, ...] | None = None
