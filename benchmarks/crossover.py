@@ -146,7 +146,10 @@ class BreakEven(Timed):
     """What compiling buys, in the full grid: per framework of each (compiled, eager) pair
     (torch_compile and torch, jax and jax_eager, tf and tf_eager), mode and (n, m): seconds per
     call (time_call) and the compiled side's compile seconds, kept out of it (track_compile_s).
-    costmodel.break_even turns them into the calls after which compiling has paid."""
+    costmodel.break_even turns them into the calls after which compiling has paid.  A point the
+    n x m group times (jax, tf and torch: measured_by_nm) is skipped here; the break-even reads
+    its time there and a compiled side's compile seconds in the compile/FLOPs table
+    (crossover.Compile), whose n and m hold the group's."""
     params = (_break_even_frameworks(), PRODUCT_OPS[:1] + VECTORIZED, GRID["break_even_n"],
               GRID["break_even_m"])
     param_names = ["framework", "mode", "n", "m"]
@@ -155,6 +158,8 @@ class BreakEven(Timed):
         if grids.grid_name() != "full":
             raise Skip("the compile break-even group runs in the full grid (ADCOST_GRID=full): "
                        "torch.compile compiles each case for seconds")
+        if measured_by_nm(framework, mode, GRID["width"], n, m):
+            raise _nm_skip(mode)
         self.case = prepare_or_skip(framework, mode, n=n, m=m, left_out_ok=True)
 
     def time_call(self, framework, mode, n, m):

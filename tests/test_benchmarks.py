@@ -617,6 +617,44 @@ def test_the_full_width_study_leaves_the_n_x_m_groups_points_to_it_and_compiles_
         importlib.reload(crossover)
 
 
+def test_the_full_break_even_group_leaves_the_n_x_m_groups_points_to_it(monkeypatch):
+    """In the full grid the compile break-even group skips, unbuilt, the points the n x m group
+    times (jax, tf, torch: their times are read there) and builds the others (torch_compile and
+    the eager variants); the compile/FLOPs table holds every skipped point's compile seconds
+    (costmodel.break_even reads them there: test_costmodel)."""
+    import importlib
+    monkeypatch.setenv("ADCOST_GRID", "full")
+    crossover = importlib.import_module("benchmarks.crossover")
+    try:
+        crossover = importlib.reload(crossover)
+        g = crossover.GRID
+        built = []
+        monkeypatch.setattr(crossover, "prepare_or_skip",
+                            lambda fw, mode, **kw: built.append((fw, mode, kw["n"], kw["m"])))
+        fws, modes, ns, ms = crossover.BreakEven.params
+        skipped = []
+        for fw in fws:
+            for mode in modes:
+                for n in ns:
+                    for m in ms:
+                        try:
+                            crossover.BreakEven().setup(fw, mode, n, m)
+                        except bench.Skip as e:
+                            assert ("PrimalNM" if mode == "primal" else "JacobianNM") in str(e)
+                            skipped.append((fw, mode, n, m))
+        assert {s[0] for s in skipped} == {"jax", "tf", "torch"} & set(fws)
+        assert {b[0] for b in built} == set(fws) - {"jax", "tf", "torch"}
+        assert len(skipped) + len(built) == len(fws) * len(modes) * len(ns) * len(ms)
+        table_fws, table_modes, table_n, table_m = crossover.Compile.params
+        for fw, mode, n, m in skipped:
+            assert n in crossover.PrimalNM.params[1] and m in crossover.PrimalNM.params[2]
+            if fw in ("jax", "tf"):      # compiled: the table has its compile seconds
+                assert fw in table_fws and mode in table_modes and n in table_n and m in table_m
+    finally:
+        monkeypatch.setenv("ADCOST_GRID", "quick")
+        importlib.reload(crossover)
+
+
 def test_compile_workers_use_the_cpus_given_and_hand_them_back():
     """Inside the block inductor may build on every CPU given, with forked workers; after it
     the process is on its own CPUs again with inductor's settings as they were, also after an

@@ -415,3 +415,18 @@ def test_asvs_own_peakmem_runs_at_depths_the_probes_measure():
     for name in grids.GRID_NAMES:
         grid = grids.checkpoint(name)
         assert set(grid["asv_peakmem_depths"]) <= set(grid["rss_depth"])
+
+
+def test_every_grid_probes_peak_rss_at_depths_it_times_and_the_report_target():
+    """The peak-RSS probes run at depths the timings and byte counts have (the figure puts them
+    side by side), the full grid at the report's target depth and at two more (a power law over
+    depth needs its ends), the timings at enough depths to draw one on log axes."""
+    from adcost import grids
+    from adcost.checkpoint.report import TARGET_DEPTH
+    for name in grids.GRID_NAMES:
+        grid = grids.checkpoint(name)
+        assert set(grid["rss_depth"]) <= set(grid["depth"])
+        assert TARGET_DEPTH in grid["rss_depth"]
+    full = grids.checkpoint("full")
+    assert len(full["rss_depth"]) >= 3 and len(full["depth"]) >= 5
+    assert min(full["depth"]) == 1 and max(full["depth"]) >= 2 * TARGET_DEPTH

@@ -502,8 +502,9 @@ def break_even(df: pd.DataFrame) -> list[dict]:
     seconds, the two times per call and the break-even number of calls
     compile_s / (T_eager - T_compiled) after which the compiled variant has paid for its
     compile (None when it is not faster per call). From the compile break-even group
-    (crossover.BreakEven: both sides of each pair timed in one run), else from the crossover
-    n x m grid (crossover.Compile, PrimalNM, JacobianNM). Pairs come from Record.variant_of:
+    (crossover.BreakEven), else from the crossover n x m grid (crossover.Compile, PrimalNM,
+    JacobianNM: in the full grid the break-even group leaves them jax's, tf's and torch's
+    points). Pairs come from Record.variant_of:
     torch_compile against torch, jax against jax_eager, tf against tf_eager."""
     ok = df[df["status"] == "ok"]
     keys = ["framework", "op", "n", "m"]
