@@ -20,15 +20,15 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/python src/adcost/bytecode.py
 	touch $(STAMP)
 
-# Every test (about 4 minutes on 2 cores with the install), on TEST_WORKERS pytest-xdist
+# Every test (about 5 minutes on 2 cores, 6 with the install), on TEST_WORKERS pytest-xdist
 # workers (0: in one process); test-fast leaves out the slow ones (subprocesses, asv, Chromium,
-# fresh-process probes): at most a minute.
+# fresh-process probes, whole sites): about 2 minutes on the same workers.
 TEST_WORKERS ?= 2
 test: $(STAMP)
 	$(BIN)/python -m pytest -q -n $(TEST_WORKERS)
 
 test-fast: $(STAMP)
-	$(BIN)/python -m pytest -q -m "not slow"
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) -m "not slow"
 
 check: $(STAMP)
 	$(BIN)/adcost check

@@ -319,3 +319,9 @@ def test_the_width_study_reads_the_points_the_n_x_m_group_measured():
     assert at[("primal", 4, 64, 64)] == 5e-5 and at[("jacfwd", 16, 64, 64)] == 2e-4
     assert len(pts) == 6 and set(pts["machine"]) == {"a"} and (pts["batch"] == 1).all()
     assert pts["flops"].notna().all()
+    # the explorer's cost curves name the benchmarks they drew from, the n x m group's among them
+    from adcost.analysis import explorer
+    _, source = explorer.cost_view(df, fits={})
+    assert source.split(", ") == [cm.WIDTH_JACOBIAN, cm.NM_JACOBIAN, "roofline.*"]
+    _, alone = explorer.cost_view(df[~df["benchmark"].str.contains("NM")], fits={})
+    assert alone.split(", ") == [cm.WIDTH_JACOBIAN, "roofline.*"]

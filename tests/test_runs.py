@@ -345,6 +345,7 @@ def test_asvs_install_step_says_in_one_line_why_pip_failed():
     assert "benchmarks/asv_install.py" in conf["install_command"][0]
 
 
+@pytest.mark.slow
 def test_two_shards_merge_into_one_site(tmp_path):
     """Two machines each ran part of the sweep (adcost.sweep --shard): their folders side by
     side under one asv/ make one site, each study read from the machine that ran it, both named."""

@@ -220,7 +220,9 @@ def cost_view(df: pd.DataFrame, fits: dict | None = None):
     fig.update_layout(title="Cost curves: measured (dots) and the cost model (lines); click the "
                             "legend to toggle", xaxis={"type": "log", "title": "n (jacfwd) or m (jacrev)"},
                       yaxis={"type": "log", "title": "seconds"}, height=620)
-    return fig, "crossover.JacobianWidth.time_jacobian, roofline.*"
+    drawn = set(costmodel.width_rows(df)["benchmark"])   # the n x m group's width-64 points too
+    sources = [b for b in (costmodel.WIDTH_JACOBIAN, costmodel.NM_JACOBIAN) if b in drawn]
+    return fig, ", ".join(sources + ["roofline.*"])
 
 
 def tradeoff_view(df: pd.DataFrame):
