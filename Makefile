@@ -22,7 +22,7 @@ $(STAMP): pyproject.toml constraints.txt
 
 # Every test (about 5 minutes on 2 cores, 6 with the install), on TEST_WORKERS pytest-xdist
 # workers (0: in one process); test-fast leaves out the slow ones (subprocesses, asv, Chromium,
-# fresh-process probes, whole sites): about 2 minutes on the same workers.
+# fresh-process probes, whole sites): about 1.5 minutes on the same workers.
 TEST_WORKERS ?= 2
 test: $(STAMP)
 	$(BIN)/python -m pytest -q -n $(TEST_WORKERS)
@@ -54,7 +54,7 @@ bench: $(STAMP)  ## smoke, the quick sweep and the site; DEVICE=cuda runs every 
 	  $(MAKE) --no-print-directory site && exit $$status
 	$(OPEN_SITE)
 
-sweep: $(STAMP)  ## the full grid (1.5-2 h on a fresh clone, one thread: sweep.GROUP_SECONDS)
+sweep: $(STAMP)  ## the full grid (about 1.5 h on a fresh clone, one thread: sweep.GROUP_SECONDS)
 	$(MAKE) --no-print-directory bench ADCOST_GRID=full
 
 resume: $(STAMP)  ## finish a stopped sweep: the benchmarks not yet saved for HEAD

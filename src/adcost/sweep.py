@@ -92,28 +92,26 @@ def group_study(pattern: str) -> str:
 # not listed weighs 60 s.  Quick grid: a fresh clone's make bench at a29e134 (2026-12-02, AMD
 # VM, both cores), each asv run's wall time shared among its groups by their asv durations,
 # a setup_cache with its group; a group the quick grid leaves out weighs 0.  Full grid: the
-# whole `make sweep` of the thinned grid (ADCOST_THREADS=1, fresh clone, commit 3b2f37f,
-# 2026-12-02, AMD VM, 7,320 s of asv runs), shared the same way, on a day the VM ran the
-# unchanged groups 17-35 % slower than on 5984aef; the peak-RSS group is 5984aef's 564 s times
-# 1.27 (in this run a test suite on the other CPU slowed its side-by-side probes to 1,171 s).
-# The checkpointing groups are scaled to the depths left since (5 of 8, 3 of 4 probe depths).
+# whole `make sweep` of commit c80b7c5 (ADCOST_THREADS=1, fresh clone, 2026-12-02 evening, AMD
+# VM, nothing else running: 5,473 s of asv runs, 1 h 34 min with install, smoke and site),
+# shared the same way.
 GROUP_SECONDS = {
-    "compile time and FLOPs": (25, 152),
-    "Jacobians over n and m": (52, 770),
-    "Jacobians over depth": (21, 204),
-    "single JVP and VJP": (21, 122),
-    "compile break-even": (0, 305),
-    "Jacobians and batched primals over width": (67, 2093),
-    "roofline: matmul and bandwidth": (10, 88),
-    "checkpointing: bytes and time": (35, 259),
-    "checkpointing and forward mode: peak RSS": (86, 537),
-    "forward mode over depth": (22, 73),
-    "second order: HVPs and Hessians": (58, 651),
-    "second order: per-example gradients": (17, 264),
-    "second order: peak RSS": (0, 371),
-    "second order: mixed-mode bracketings": (4, 12),
-    "workloads: GMM, LSE, LSTM, BA, trajectory": (62, 538),
-    "workloads: bundle adjustment by blocks": (9, 48),
+    "compile time and FLOPs": (25, 100),
+    "Jacobians over n and m": (52, 559),
+    "Jacobians over depth": (21, 150),
+    "single JVP and VJP": (21, 84),
+    "compile break-even": (0, 207),
+    "Jacobians and batched primals over width": (67, 1883),
+    "roofline: matmul and bandwidth": (10, 75),
+    "checkpointing: bytes and time": (35, 251),
+    "checkpointing and forward mode: peak RSS": (86, 591),
+    "forward mode over depth": (22, 77),
+    "second order: HVPs and Hessians": (58, 516),
+    "second order: per-example gradients": (17, 193),
+    "second order: peak RSS": (0, 280),
+    "second order: mixed-mode bracketings": (4, 10),
+    "workloads: GMM, LSE, LSTM, BA, trajectory": (62, 410),
+    "workloads: bundle adjustment by blocks": (9, 46),
 }
 
 
