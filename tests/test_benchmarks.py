@@ -623,6 +623,7 @@ def test_the_full_break_even_group_leaves_the_n_x_m_groups_points_to_it(monkeypa
     the eager variants); the compile/FLOPs table holds every skipped point's compile seconds
     (costmodel.break_even reads them there: test_costmodel)."""
     import importlib
+    import itertools
     monkeypatch.setenv("ADCOST_GRID", "full")
     crossover = importlib.import_module("benchmarks.crossover")
     try:
@@ -633,15 +634,12 @@ def test_the_full_break_even_group_leaves_the_n_x_m_groups_points_to_it(monkeypa
                             lambda fw, mode, **kw: built.append((fw, mode, kw["n"], kw["m"])))
         fws, modes, ns, ms = crossover.BreakEven.params
         skipped = []
-        for fw in fws:
-            for mode in modes:
-                for n in ns:
-                    for m in ms:
-                        try:
-                            crossover.BreakEven().setup(fw, mode, n, m)
-                        except bench.Skip as e:
-                            assert ("PrimalNM" if mode == "primal" else "JacobianNM") in str(e)
-                            skipped.append((fw, mode, n, m))
+        for fw, mode, n, m in itertools.product(fws, modes, ns, ms):
+            try:
+                crossover.BreakEven().setup(fw, mode, n, m)
+            except bench.Skip as e:
+                assert ("PrimalNM" if mode == "primal" else "JacobianNM") in str(e)
+                skipped.append((fw, mode, n, m))
         assert {s[0] for s in skipped} == {"jax", "tf", "torch"} & set(fws)
         assert {b[0] for b in built} == set(fws) - {"jax", "tf", "torch"}
         assert len(skipped) + len(built) == len(fws) * len(modes) * len(ns) * len(ms)
