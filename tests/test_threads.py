@@ -47,6 +47,23 @@ def test_apply_limits_variables_affinity_and_torch_in_a_fresh_process():
         assert got["cpus_allowed"] == 1
 
 
+@pytest.mark.skipif(len(threads.available_cpus()) < 2, reason="one CPU: every pool has one thread")
+def test_apply_limits_numpys_blas_loaded_before_it_and_in_a_forked_child():
+    """adcost imports NumPy before any limit: its OpenBLAS pool (one thread per CPU) is
+    narrowed where the limit is applied, and stays so in a process forked from there (asv's
+    forkserver), where it had re-created its workers on the main thread's one CPU."""
+    code = ("import json, os, sys; from adcost import threads; assert 'numpy' in sys.modules; "
+            "threads.apply(); from threadpoolctl import threadpool_info; "
+            "pools = lambda: sorted({p['num_threads'] for p in threadpool_info()}); "
+            "here = pools(); r, w = os.pipe(); pid = os.fork()\n"
+            "if pid == 0: os.write(w, json.dumps(pools()).encode()); os._exit(0)\n"
+            "os.waitpid(pid, 0); print(json.dumps({'here': here, 'child': json.loads(os.read(r, 999))}))")
+    out = python(code, ADCOST_THREADS="1")
+    assert out.returncode == 0, out.stderr
+    got = json.loads(out.stdout)
+    assert got == {"here": [1], "child": [1]}
+
+
 def test_an_inherited_limit_is_kept_after_the_frameworks_are_imported():
     """A child of a limited process (asv's benchmarks, the peak-RSS probes) already runs
     under the limit: applying it again is not an error."""

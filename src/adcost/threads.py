@@ -86,4 +86,19 @@ def apply(n: int | None = None) -> int | None:
     os.environ.update({var: str(n) for var in thread_vars()})
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, available_cpus()[:n])
+    limit_loaded_pools(n)
     return n
+
+
+def limit_loaded_pools(n: int) -> None:
+    """Limit the thread pools of the native libraries already loaded (NumPy's OpenBLAS: adcost
+    imports NumPy before any limit can be applied) to n threads, with threadpoolctl.
+
+    The variables above reach only libraries loaded after them, and the affinity only the
+    calling thread: without this, NumPy kept its pool of one thread per CPU, its workers free
+    to run anywhere (two threads in use under ADCOST_THREADS=1), and a process forked from
+    it (asv's forkserver, started by `ADCOST_THREADS=1 asv run`) re-created them pinned to the
+    main thread's one CPU, where they took turns with it: the NumPy MLP's primal at width 1024
+    took 24 ms a call in the fork against 1.1 ms before it (2026-12-02, 2-vCPU VM)."""
+    from threadpoolctl import threadpool_limits
+    threadpool_limits(limits=n)

@@ -78,8 +78,11 @@ def versions() -> dict[str, str]:
 
 def thread_settings() -> dict[str, str | int | None]:
     keys = (threads.VARIABLE, *threads.thread_vars(), "XLA_FLAGS", "MALLOC_MMAP_THRESHOLD_")
+    from threadpoolctl import threadpool_info
     return {"cpu_count": os.cpu_count(), "cpus_allowed": len(threads.available_cpus()),
-            **{k: os.environ.get(k) for k in keys}}
+            **{k: os.environ.get(k) for k in keys},
+            # the native pools loaded in this process and their threads ({"openblas": 1})
+            "pools": {p["internal_api"]: p["num_threads"] for p in threadpool_info()}}
 
 
 def environment() -> dict:
