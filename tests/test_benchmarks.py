@@ -604,9 +604,11 @@ def test_the_full_width_study_leaves_the_n_x_m_groups_points_to_it_and_compiles_
         crossover.PrimalWidth().setup("numpy", g["width"], shared[0], g["width_m"][-1], "n")  # batched
         other = next(x for x in g["widths"] if x != g["width"])
         w.setup("jax", "jacfwd", other, shared[0], g["width_m"][-1])
-        w.setup("torch_compile", "jacfwd", g["width"], shared[0], g["width_m"][-1])  # not in n x m
+        w.setup("torch_compile", "jacfwd", g["width"], shared[0], g["compiled_width_m"][0])  # not in n x m
         assert built == [("numpy", "primal"), ("jax", "jacfwd"), ("torch_compile", "jacfwd")]
         assert torch_compile.TorchCompiled.compile_cpus == tuple(threads.machine_cpus())
+        # torch_compile's measured crossover (n = m, roughly) lies inside the n grid
+        assert all(min(g["width_n"]) < m < max(g["width_n"]) for m in g["compiled_width_m"])
         left = next(m for m in g["width_m"] if m not in g["compiled_width_m"])
         with pytest.raises(bench.Skip, match="torch_compile's width study at m in"):
             w.setup("torch_compile", "jacrev", other, shared[0], left)

@@ -28,8 +28,11 @@ CROSSOVER = {
     # asv forks a process per parameter combination from a server that imported the frameworks
     # once.
     "quick": {
-        "n": (4, 512),
-        "m": (4, 512),
+        # n and m at the width study's (width_n, width_m): at width 64 its points are the n x m
+        # group's (measured_by_nm), timed once; the loops run up to 256 directions (4 and 512
+        # until 2026-12-02: 48 width-study cases more, and the loops at 512 were 17 s of setup)
+        "n": (16, 256),
+        "m": (16, 256),
         "depth": (1, 16),
         "fixed_depth": 4,      # depth of the n x m sweep
         "fixed_nm": 64,        # n = m of the depth sweep
@@ -112,9 +115,11 @@ CROSSOVER = {
         "width_n": (4, 16, 64, 256, 1024),   # steps of 4 in n: the measured crossover's grid
         "width_m": (4, 64, 1024),
         # the width study's m for torch_compile (None: width_m): each of its cases compiles for
-        # 4-9 s (about 900 s of the full sweep at every m); its model is fitted on the same
-        # widths and n, and its crossover measured at m = 4 and 1024
-        "compiled_width_m": (4, 1024),
+        # 4-9 s (about 900 s of the full sweep at every m, 600 s at two); at m = 64 its measured
+        # crossover lies inside the n grid (at m = 4 and 1024, where it ran until 2026-12-02, it
+        # lies at the grid's ends); its model is fitted on the same widths and n, so it
+        # predicts other m as extrapolated
+        "compiled_width_m": (64,),
         "break_even_n": (16, 256),
         "break_even_m": (16, 256),
         "timeout_s": 300,
