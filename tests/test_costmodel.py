@@ -55,6 +55,11 @@ def test_the_fit_recovers_known_constants_and_regimes():
         assert fit.beta == pytest.approx(beta, rel=0.05) and fit.spread < 0.01
         assert fit.delta == pytest.approx(delta, abs=0.05)   # none where there is none
         assert fit.c1 == pytest.approx(c1, abs=0.02e-6)
+    # a (framework, mode) with fewer points than the model's constants is left unfitted, and
+    # the others fitted all the same (a run of a few groups: the quick grid's fd primal)
+    few = pd.concat([pts, pts[pts["mode"] == "primal"].head(cm.FREE - 1).assign(framework="fd")])
+    rates = pd.DataFrame({"peak": [PEAK] * 2, "bandwidth": [BAND] * 2}, index=["fw", "fd"])
+    assert set(cm.fit_all(few, rates)) == set(fits)
     fwd = fits["fw", "jacfwd"]
     assert fwd.regime(*cm.work("jacfwd", 4, 4, 4, 16)) == "overhead"
     assert fwd.regime(*cm.work("jacfwd", 1024, 4, 4, 2048)) == "compute"
@@ -312,12 +317,14 @@ def test_the_width_study_reads_the_points_the_n_x_m_group_measured():
         row("JacobianNM.time_jacobian", "jax", "jacfwd", 512, 64, 64, 9e-4),   # n not in width
         row("JacobianNM.time_jacobian", "jax", "jacfwd_loop", 4, 64, 64, 9e-4),  # not modelled
         row("JacobianNM.time_jacobian", "jax", "jacfwd", 4, 64, 64, 9e-4, machine="b"),
+        row("PrimalNM.time_primal", "fd", "primal", 4, 64, 64, 5e-5),   # no width-study framework
     ])
     pts = cm.points(df)
     at = pts.set_index(["mode", "n", "m", "width"])["seconds"]
     assert at[("jacfwd", 4, 64, 64)] == 3e-4 and at[("jacrev", 4, 64, 64)] == 4e-4
     assert at[("primal", 4, 64, 64)] == 5e-5 and at[("jacfwd", 16, 64, 64)] == 2e-4
     assert len(pts) == 6 and set(pts["machine"]) == {"a"} and (pts["batch"] == 1).all()
+    assert set(pts["framework"]) == {"jax"}
     assert pts["flops"].notna().all()
     # the explorer's cost curves name the benchmarks they drew from, the n x m group's among them
     from adcost.analysis import explorer

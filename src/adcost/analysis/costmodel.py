@@ -227,8 +227,9 @@ def width_rows(df: pd.DataFrame) -> pd.DataFrame:
     the n x m group: at the crossover study's width and depth the width study skips the
     (framework, n, m) the n x m group times (benchmarks/crossover.py, `measured_by_nm`), so
     jacfwd and jacrev come from JacobianNM and the single primal (k = "1") from PrimalNM there.
-    Only at the width study's own machines, widths, depths, n and m, and never a point the
-    width study has itself (an older run measured both)."""
+    Only at the width study's own machines, frameworks, widths, depths, n and m (the n x m
+    group's `fd` is no framework of the width study), and never a point the width study has
+    itself (an older run measured both)."""
     ok = df[df["status"] == "ok"]
     own = ok[ok["benchmark"].isin([WIDTH_JACOBIAN, WIDTH_PRIMAL])]
     nm = ok[(ok["benchmark"] == NM_PRIMAL)
@@ -236,7 +237,8 @@ def width_rows(df: pd.DataFrame) -> pd.DataFrame:
     if own.empty or nm.empty:
         return own
     nm = nm.dropna(subset=["n", "m", "width", "depth"])
-    nm = nm[nm["machine"].isin(set(own["machine"])) & nm["width"].isin(set(own["width"]))
+    nm = nm[nm["machine"].isin(set(own["machine"])) & nm["framework"].isin(set(own["framework"]))
+            & nm["width"].isin(set(own["width"]))
             & nm["depth"].isin(set(own["depth"])) & nm["n"].isin(set(own["n"]))
             & nm["m"].isin(set(own["m"]))]
     nm = nm.assign(op=np.where(nm["benchmark"] == NM_PRIMAL, "primal", nm["op"]),
@@ -280,11 +282,15 @@ def split(pts: pd.DataFrame, by: str = "width") -> tuple[pd.DataFrame, pd.DataFr
     return pts[~mask], pts[mask]
 
 
+FREE = 5   # c0, alpha, beta, delta, c1: what fit_all fits (fit_mode with weights and directions)
+
+
 def fit_all(pts: pd.DataFrame, rate: pd.DataFrame) -> dict[tuple[str, str], ModeFit]:
-    """A ModeFit per (framework, mode) with at least 3 points and measured rates."""
+    """A ModeFit per (framework, mode) with measured rates and at least as many points as the
+    model has constants (FREE); fewer are left unfitted (a run of a few groups only)."""
     fits = {}
     for (fw, mode), g in pts.groupby(["framework", "mode"]):
-        if fw not in rate.index or len(g) < 3:
+        if fw not in rate.index or len(g) < FREE:
             continue
         ranges = {k: (int(g[k].min()), int(g[k].max())) for k in SIZES}
         curve = rate.loc[fw, "curve"] if "curve" in rate else None
