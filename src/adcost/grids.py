@@ -24,7 +24,8 @@ def powers_of_two(lo: int, hi: int) -> tuple[int, ...]:
 # -- crossover study (issue: forward vs reverse over n, m, depth) ------------------------
 LINEAR_TAIL = tuple(sorted(set(powers_of_two(0, 10)[::2]) | {512}))
 CROSSOVER = {
-    # quick: part of `make bench` (its sweep: 500-516 s on 2 cores, 2026-12-02).
+    # quick: part of `make bench` (its sweep: 468-516 s on 2 cores of the AMD VM, 539 s on the
+    # Intel VM, 2026-12-02).
     # asv forks a process per parameter combination from a server that imported the frameworks
     # once.
     "quick": {

@@ -89,29 +89,29 @@ def group_study(pattern: str) -> str:
 
 
 # Seconds each group took on the 2-vCPU reference VM: the weights of the shard split; a group
-# not listed weighs 60 s.  Quick grid: a fresh clone's make bench at a29e134 (2026-12-02, AMD
-# VM, both cores), each asv run's wall time shared among its groups by their asv durations,
-# a setup_cache with its group; a group the quick grid leaves out weighs 0.  Full grid: the
+# not listed weighs 60 s.  Quick grid: a fresh clone's make bench at c403dd0 (2026-12-02 night,
+# the Intel VM, both cores), each asv run's wall time shared among its groups by their asv
+# durations, a setup_cache with its group; a group the quick grid leaves out weighs 0.  Full grid: the
 # whole `make sweep` of commit c80b7c5 (ADCOST_THREADS=1, fresh clone, 2026-12-02 evening, AMD
 # VM, nothing else running: 5,473 s of asv runs, 1 h 34 min with install, smoke and site),
 # shared the same way.
 GROUP_SECONDS = {
     "compile time and FLOPs": (25, 100),
-    "Jacobians over n and m": (52, 559),
-    "Jacobians over depth": (21, 150),
+    "Jacobians over n and m": (53, 559),
+    "Jacobians over depth": (24, 150),
     "single JVP and VJP": (21, 84),
     "compile break-even": (0, 207),
-    "Jacobians and batched primals over width": (67, 1883),
+    "Jacobians and batched primals over width": (58, 1883),
     "roofline: matmul and bandwidth": (10, 75),
-    "checkpointing: bytes and time": (35, 251),
-    "checkpointing and forward mode: peak RSS": (86, 591),
-    "forward mode over depth": (22, 77),
-    "second order: HVPs and Hessians": (58, 516),
-    "second order: per-example gradients": (17, 193),
+    "checkpointing: bytes and time": (31, 251),
+    "checkpointing and forward mode: peak RSS": (94, 591),
+    "forward mode over depth": (19, 77),
+    "second order: HVPs and Hessians": (72, 516),
+    "second order: per-example gradients": (18, 193),
     "second order: peak RSS": (0, 280),
-    "second order: mixed-mode bracketings": (4, 10),
-    "workloads: GMM, LSE, LSTM, BA, trajectory": (62, 410),
-    "workloads: bundle adjustment by blocks": (9, 46),
+    "second order: mixed-mode bracketings": (3, 10),
+    "workloads: GMM, LSE, LSTM, BA, trajectory": (72, 410),
+    "workloads: bundle adjustment by blocks": (10, 46),
 }
 
 
