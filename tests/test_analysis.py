@@ -289,6 +289,18 @@ def test_advise_json_lists_predictions_best_first(asv_dir, capsys):
     assert info.value.code == 2 and "--width" in capsys.readouterr().err
 
 
+def test_advise_answers_for_a_framework_the_model_covers_without_n_x_m_results(asv_dir):
+    """The full grid times torch_compile in the width study only: a framework with a cost model
+    and no JacobianNM rows is advised from the model; one with neither is one clear error."""
+    df = load.load_asv(asv_dir)
+    df = df[~((df["framework"] == "jax") & df["benchmark"].astype(str).str.contains("JacobianNM"))]
+    a = advise.advise(df, 16, 64, framework="jax", width=256)
+    assert {(p.framework, p.mode) for p in a.predictions} == {("jax", "jacfwd"), ("jax", "jacrev")}
+    assert all(p.source == "cost model" for p in a.predictions)
+    with pytest.raises(advise.NoResults, match="framework 'nope'.*have: .*jax"):
+        advise.advise(df, 16, 64, framework="nope")
+
+
 def test_advise_cli(asv_dir, tmp_path, capsys):
     assert cli.main(["advise", "--n", "8", "--m", "512", "--framework", "jax", "--results", str(asv_dir)]) == 0
     out = capsys.readouterr().out

@@ -225,13 +225,16 @@ def advise(df, n: int, m: int, depth: int | None = None, framework: str | None =
         n, m = problem.n, problem.m
     modelled, report = model_predictions(df, n, m, depth, width, framework)
     rows = _ok(df, "JacobianNM.time_jacobian")
-    if framework and modelled:
-        rows = rows[rows["framework"] == framework]
     if framework:
-        if framework not in set(rows["framework"]):
-            have = ", ".join(sorted(set(rows["framework"]))) or "none"
-            raise NoResults(f"no JacobianNM results for framework {framework!r} in {source} (have: {have})")
+        # a framework the model covers needs no n x m results (the full grid's torch_compile
+        # runs in the width study only)
+        measured = set(rows["framework"])
         rows = rows[rows["framework"] == framework]
+        if rows.empty and not modelled:
+            from .costmodel import fits_from
+            have = ", ".join(sorted(measured | {fw for fw, _ in fits_from(report)})) or "none"
+            raise NoResults(f"no JacobianNM or cost-model results for framework {framework!r} in "
+                            f"{source} (have: {have})")
     if rows.empty and not modelled:
         raise NoResults(f"no crossover.JacobianNM.time_jacobian results in {source}")
     advice = Advice(n, m, depth, [], source, width=width or (grids.crossover()["width"] if modelled else None))
