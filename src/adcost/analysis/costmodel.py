@@ -149,6 +149,9 @@ class ModeFit:
         return asdict(self)
 
 
+CONSTANTS = ("c0", "alpha", "beta", "delta", "c1")   # delta and c1 only given weights, directions
+
+
 def fit_mode(seconds, flops, nbytes, peak: float, bandwidth: float, framework: str = "",
              mode: str = "", ranges: dict | None = None, weights=None,
              directions=None, curve=None) -> ModeFit:
@@ -164,7 +167,7 @@ def fit_mode(seconds, flops, nbytes, peak: float, bandwidth: float, framework: s
             & np.isfinite(k))
     t, f, b, w, k = t[keep], f[keep], b[keep], w[keep], k[keep]
     extra = [name for name, given in (("delta", weights), ("c1", directions)) if given is not None]
-    free = 3 + len(extra)
+    free = len(CONSTANTS) - 2 + len(extra)
     if len(t) < free:
         raise ValueError(f"{framework} {mode}: {len(t)} points, the model needs at least {free}")
     lt = np.log(t)
@@ -282,7 +285,7 @@ def split(pts: pd.DataFrame, by: str = "width") -> tuple[pd.DataFrame, pd.DataFr
     return pts[~mask], pts[mask]
 
 
-FREE = 5   # c0, alpha, beta, delta, c1: what fit_all fits (fit_mode with weights and directions)
+FREE = len(CONSTANTS)   # what fit_all fits: fit_mode with weights and directions, every constant
 
 
 def fit_all(pts: pd.DataFrame, rate: pd.DataFrame) -> dict[tuple[str, str], ModeFit]:
