@@ -98,7 +98,7 @@ def test_check_skips_a_missing_framework_with_its_reason(capsys, monkeypatch):
 
 
 def test_smoke_for_a_grid_skips_the_frameworks_it_leaves_out(monkeypatch, tmp_path):
-    """make bench's smoke (`adcost smoke --grid quick`) times what the quick sweep runs: a
+    """make smoke (`adcost smoke --grid quick`) times what the quick sweep runs: a
     framework the grid leaves out is a skipped row with the reason, never built."""
     import json
     from adcost import smoke

@@ -474,16 +474,26 @@ def test_asv_saves_each_benchmark_as_it_ends_and_keeps_the_stamp(tmp_path):
 
 def test_the_install_compiles_bytecode_on_every_cpu_and_skips_what_does_not_compile(tmp_path, capsys):
     """make install runs pip with --no-compile, then src/adcost/bytecode.py (by path: standard
-    library only): every module gets its .pyc, a file that does not compile is skipped."""
+    library only): every module gets its .pyc, a file that does not compile is skipped, and so
+    are the packages' own test suites (folders named tests or test below the venv's folder, not
+    above it)."""
     import importlib.util
     spec = importlib.util.spec_from_file_location("bytecode", ROOT / "src" / "adcost" / "bytecode.py")
     bytecode = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(bytecode)
-    (tmp_path / "good.py").write_text("X = 1\n")
-    (tmp_path / "bad.py").write_text("def broken(:\n")
-    assert bytecode.main([str(tmp_path)]) == 0
-    cached = [p.name for p in (tmp_path / "__pycache__").iterdir()]
-    assert any(n.startswith("good.") for n in cached) and not any(n.startswith("bad.") for n in cached)
+    site = tmp_path / "tests" / "site-packages"       # a checkout under a folder named tests
+    for rel in ("good.py", "pkg/mod.py", "pkg/testing/util.py", "pkg/tests/test_a.py",
+                "pkg/sub/test/b.py"):
+        (site / rel).parent.mkdir(parents=True, exist_ok=True)
+        (site / rel).write_text("X = 1\n")
+    (site / "bad.py").write_text("def broken(:\n")
+    assert bytecode.main([str(site)]) == 0
+    def compiled(rel):
+        path = site / rel
+        return any(p.name.startswith(path.stem + ".") for p in (path.parent / "__pycache__").glob("*.pyc"))
+    assert compiled("good.py") and compiled("pkg/mod.py") and compiled("pkg/testing/util.py")
+    assert not compiled("bad.py")
+    assert not compiled("pkg/tests/test_a.py") and not compiled("pkg/sub/test/b.py")
     assert "files that do not compile skipped" in capsys.readouterr().out
     make = (ROOT / "Makefile").read_text()
     assert "--no-compile" in make and "src/adcost/bytecode.py" in make
