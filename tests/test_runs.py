@@ -86,6 +86,50 @@ def test_load_marks_reach_the_tidy_rows(tmp_path):
     assert "rows measured under load" in load.describe_run(df)
 
 
+def test_the_hosts_steal_is_read_from_proc_stat_and_follows_a_runs_rows(tmp_path):
+    """A VM's host can slow every case while the load average stays clean: the load mark
+    records the part of the CPUs' time the hypervisor took (steal, /proc/stat's eighth column),
+    the tidy rows of that run carry it, and describe_run names it above STEAL_WARN."""
+    from adcost.measure import load as machine_load
+    stat = tmp_path / "stat"
+    # user nice system idle iowait irq softirq steal guest guest_nice
+    stat.write_text("cpu  600 0 100 250 0 0 0 50 7 0\ncpu0 300 0 50 125 0 0 0 25 0 0\n")
+    assert machine_load.cpu_ticks(str(stat)) == {"steal": 50, "total": 1000}
+    assert machine_load.cpu_ticks(str(tmp_path / "missing")) is None
+    (tmp_path / "old").write_text("cpu  600 0 100 250\n")     # no steal column
+    assert machine_load.cpu_ticks(str(tmp_path / "old")) is None
+    assert machine_load.steal_share({"steal": 50, "total": 1000}, {"steal": 150, "total": 2000}) == 0.1
+    assert machine_load.steal_share(None, {"steal": 1, "total": 2}) is None
+    assert machine_load.cpu_ticks() is None or set(machine_load.snapshot()["cpu_ticks"]) == {"steal", "total"}
+    quiet = {"loadavg": [0.5, 0.5, 0.5], "wall_s": 0.0, "children_cpu_s": 0.0, "time": 0.0,
+             "cpu_ticks": {"steal": 50, "total": 1000}}
+    later = {**quiet, "wall_s": 10.0, "time": 10.0, "cpu_ticks": {"steal": 150, "total": 2000}}
+    slowed = machine_load.mark("Jacobians over n and m", quiet, later)
+    calm = machine_load.mark("matmul roofline", quiet, {**later, "cpu_ticks": {"steal": 51, "total": 2000}})
+    assert slowed["steal_share"] == 0.1 and not slowed["under_load"]
+    assert calm["steal_share"] == 0.001
+    unknown = machine_load.mark("g", {k: v for k, v in quiet.items() if k != "cpu_ticks"}, later)
+    assert unknown["steal_share"] is None          # a mark written before 2026-12-03
+    path = fx.write_results(tmp_path)
+    data = json.loads(path.read_text())
+    data["adcost_environment"] = {"load": [slowed, calm]}
+    path.write_text(json.dumps(data))
+    df = load.load_asv(tmp_path)
+    steal = df.set_index("benchmark")["steal_share"]
+    assert steal["crossover.JacobianNM.time_jacobian"].max() == 0.1
+    assert "host took up to 10% of its CPU time" in load.describe_run(df)
+    from adcost.analysis import site
+    data["adcost_environment"]["threads"] = {"ADCOST_THREADS": "1", "OMP_NUM_THREADS": None,
+                                             "pools": {"openblas": 1}}
+    path.write_text(json.dumps(data))
+    page = site.environment_html(load.load_asv(tmp_path), tmp_path)   # no smoke.json since 2026-12-03
+    assert "ADCOST_THREADS=1, pools=openblas 1" in page and "OMP_NUM_THREADS" not in page
+    assert "to 10.0% over the runs" in page
+    data["adcost_environment"] = {"load": [calm]}
+    path.write_text(json.dumps(data))
+    assert "steal" not in load.describe_run(load.load_asv(tmp_path))
+
+
 def test_budget_skips_taken_under_load_or_old_expire(tmp_path, monkeypatch):
     state = bench.BenchState(tmp_path / "s.json", scope="quick@abc")
     monkeypatch.setattr(os, "getloadavg", lambda: (9.0, 9.0, 9.0))      # a machine under load

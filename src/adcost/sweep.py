@@ -470,6 +470,10 @@ def _sweep(args, parser, groups, commit, env) -> int:
                   f"-> {marked['loadavg_after'][0]:.1f} on {marked['cpus']} CPUs, "
                   f"{marked['cpu_share']:.2f} CPU-seconds per second): its timings are marked",
                   file=sys.stderr)
+        if (marked.get("steal_share") or 0) > load.STEAL_WARN:
+            print(f"sweep: while '{label}' ran, the VM's host took {marked['steal_share']:.0%} of "
+                  f"its CPU time (steal; recorded as steal_share): its timings may read slow",
+                  file=sys.stderr)
         refused = state.refusals(since)
         if code not in (0, 2):       # 2: some benchmark failed; the others are saved
             stamp_environment(args.machine, commit, marked, refused, probe, stamped, device=device,

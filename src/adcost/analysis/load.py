@@ -140,6 +140,7 @@ def result_rows(path: Path, benchmarks: dict | None = None, machine: dict | None
         entry = dict(zip(columns, values))
         meta = benchmarks.get(name, {})
         common["under_load"] = under_load(name, marks)
+        common["steal_share"] = steal_share(name, marks)
         suite, _, rest = name.partition(".")
         cls, _, metric = rest.rpartition(".")
         kind = meta.get("type") or metric.split("_", 1)[0]
@@ -262,14 +263,25 @@ def load_asv(asv_dir: Path | str | None = None, files: list[Path] | None = None,
     return df if all_runs else latest(one_machine(df, machine))
 
 
-def under_load(benchmark: str, marks: list[dict]) -> bool:
-    """Whether the sweep marked the group that ran `benchmark` as run under load."""
+def marks_of(benchmark: str, marks: list[dict]) -> list[dict]:
+    """The sweep's load marks of the runs that ran `benchmark` (a run has several groups)."""
     import re
 
     from ..sweep import GROUPS
     labels = {label for label, pattern in GROUPS if re.search(pattern, benchmark)}
-    return any(m.get("under_load") for m in marks
-               if labels & set(m.get("groups") or [m.get("group")]))   # one run, several groups
+    return [m for m in marks if labels & set(m.get("groups") or [m.get("group")])]
+
+
+def under_load(benchmark: str, marks: list[dict]) -> bool:
+    """Whether the sweep marked the group that ran `benchmark` as run under load."""
+    return any(m.get("under_load") for m in marks_of(benchmark, marks))
+
+
+def steal_share(benchmark: str, marks: list[dict]) -> float | None:
+    """The largest part of the CPUs' time the hypervisor took during the runs of `benchmark`
+    (adcost.measure.load.steal_share); None where no run recorded it."""
+    shares = [m["steal_share"] for m in marks_of(benchmark, marks) if m.get("steal_share") is not None]
+    return max(shares) if shares else None
 
 
 def latest(df: pd.DataFrame) -> pd.DataFrame:
@@ -339,6 +351,13 @@ def describe_run(df: pd.DataFrame) -> str:
         loaded = int(df["under_load"].fillna(False).astype(bool).sum())
         if loaded:
             text += f"; {loaded} rows measured under load"
+    if "steal_share" in df:
+        from ..measure.load import STEAL_WARN
+        steal = pd.to_numeric(df["steal_share"], errors="coerce")
+        slowed = int((steal > STEAL_WARN).sum())
+        if slowed:
+            text += (f"; {slowed} rows measured while the VM's host took up to "
+                     f"{steal.max():.0%} of its CPU time (steal)")
     return text
 
 

@@ -173,6 +173,21 @@ def environment_html(df: pd.DataFrame, results: Path) -> str:
                 rows.append(("versions", ", ".join(f"{k} {v}" for k, v in json.loads(text).items() if v)))
             except ValueError:
                 rows.append(("versions", text))
+        for text in sorted({str(v) for v in df["threads"].dropna().unique()}) if "threads" in df else []:
+            try:
+                limits = json.loads(text) or {}
+            except ValueError:
+                continue
+            shown = ", ".join(f"{k}=" + (" ".join(f"{a} {b}" for a, b in v.items())
+                                         if isinstance(v, dict) else str(v))
+                              for k, v in limits.items() if v not in (None, {}, ""))
+            if shown:
+                rows.append(("threads", shown))
+        if "steal_share" in df:
+            steal = pd.to_numeric(df["steal_share"], errors="coerce").dropna()
+            if not steal.empty:
+                rows.append(("steal (host's share of the CPUs)",
+                             f"{steal.min():.1%} to {steal.max():.1%} over the runs"))
     smoke = results / "smoke.json"
     if smoke.exists():
         try:
