@@ -94,18 +94,18 @@ def test_the_hosts_steal_is_read_from_proc_stat_and_follows_a_runs_rows(tmp_path
     stat = tmp_path / "stat"
     # user nice system idle iowait irq softirq steal guest guest_nice
     stat.write_text("cpu  600 0 100 250 0 0 0 50 7 0\ncpu0 300 0 50 125 0 0 0 25 0 0\n")
-    assert machine_load.cpu_ticks(str(stat)) == {"steal": 50, "total": 1000}
+    assert machine_load.cpu_ticks(str(stat)) == {"steal": 50, "busy": 750}   # idle 250 left out
     assert machine_load.cpu_ticks(str(tmp_path / "missing")) is None
     (tmp_path / "old").write_text("cpu  600 0 100 250\n")     # no steal column
     assert machine_load.cpu_ticks(str(tmp_path / "old")) is None
-    assert machine_load.steal_share({"steal": 50, "total": 1000}, {"steal": 150, "total": 2000}) == 0.1
-    assert machine_load.steal_share(None, {"steal": 1, "total": 2}) is None
-    assert machine_load.cpu_ticks() is None or set(machine_load.snapshot()["cpu_ticks"]) == {"steal", "total"}
+    assert machine_load.steal_share({"steal": 50, "busy": 1000}, {"steal": 150, "busy": 2000}) == 0.1
+    assert machine_load.steal_share(None, {"steal": 1, "busy": 2}) is None
+    assert machine_load.cpu_ticks() is None or set(machine_load.snapshot()["cpu_ticks"]) == {"steal", "busy"}
     quiet = {"loadavg": [0.5, 0.5, 0.5], "wall_s": 0.0, "children_cpu_s": 0.0, "time": 0.0,
-             "cpu_ticks": {"steal": 50, "total": 1000}}
-    later = {**quiet, "wall_s": 10.0, "time": 10.0, "cpu_ticks": {"steal": 150, "total": 2000}}
+             "cpu_ticks": {"steal": 50, "busy": 1000}}
+    later = {**quiet, "wall_s": 10.0, "time": 10.0, "cpu_ticks": {"steal": 150, "busy": 2000}}
     slowed = machine_load.mark("Jacobians over n and m", quiet, later)
-    calm = machine_load.mark("matmul roofline", quiet, {**later, "cpu_ticks": {"steal": 51, "total": 2000}})
+    calm = machine_load.mark("matmul roofline", quiet, {**later, "cpu_ticks": {"steal": 51, "busy": 2000}})
     assert slowed["steal_share"] == 0.1 and not slowed["under_load"]
     assert calm["steal_share"] == 0.001
     unknown = machine_load.mark("g", {k: v for k, v in quiet.items() if k != "cpu_ticks"}, later)

@@ -3,9 +3,9 @@ marked instead of trusted.
 
 A group of benchmarks is "under load" when, before or after it, the 1-minute load average
 exceeded the machine's CPU count (more runnable threads than cores).  The CPU seconds its
-processes used per wall second are recorded beside it, and the part of the machine's CPU time
-the hypervisor took for other guests (steal_share, from /proc/stat): a VM's host can slow every
-case down while the load average stays clean.  Measured: with three jobs on the 2 cores of the
+processes used per wall second are recorded beside it, and the part of the time the VM's CPUs
+wanted to run that the hypervisor gave to other guests (steal_share, from /proc/stat): a VM's
+host can slow every case down while the load average stays clean.  Measured: with three jobs on the 2 cores of the
 reference VM, `make bench` took 25 min instead of 7 and timings came out 20-240x slower.
 """
 from __future__ import annotations
@@ -17,8 +17,9 @@ import time
 
 def cpu_ticks(stat: str = "/proc/stat") -> dict | None:
     """The machine's CPU time so far, in clock ticks (Linux's /proc/stat, every CPU together):
-    {"steal": ticks the hypervisor ran something else while this VM's CPUs wanted to run,
-    "total": all ticks}; None where the file or its steal column is missing."""
+    {"steal": ticks the hypervisor gave to something else while this VM's CPUs wanted to run,
+    "busy": ticks they ran or wanted to run (user, nice, system, irq, softirq and steal: idle
+    and iowait left out)}; None where the file or its steal column is missing."""
     try:
         with open(stat) as fh:
             fields = fh.readline().split()
@@ -26,22 +27,26 @@ def cpu_ticks(stat: str = "/proc/stat") -> dict | None:
         return None
     if len(fields) < 9 or fields[0] != "cpu":
         return None
-    ticks = [int(v) for v in fields[1:]]
     # user nice system idle iowait irq softirq steal [guest guest_nice]: guest time is already
     # counted in user and nice
-    return {"steal": ticks[7], "total": sum(ticks[:8])}
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (int(v) for v in fields[1:9])
+    return {"steal": steal, "busy": user + nice + system + irq + softirq + steal}
 
 
 def steal_share(before: dict | None, after: dict | None) -> float | None:
-    """The part of the CPUs' time the hypervisor took between two cpu_ticks: a host slowing
-    this VM down, which the load average does not show; None without the counts."""
-    if not before or not after or after["total"] <= before["total"]:
+    """Of the time this VM's CPUs wanted to run between two cpu_ticks, the part the hypervisor
+    gave to other guests: about how much slower the host made the run (0.1: some 11 %), which
+    the load average does not show.  Idle CPUs do not dilute it (a one-thread sweep leaves one
+    of two idle).  None without the counts."""
+    if not before or not after or "busy" not in before or "busy" not in after \
+            or after["busy"] <= before["busy"]:
         return None
-    return (after["steal"] - before["steal"]) / (after["total"] - before["total"])
+    return (after["steal"] - before["steal"]) / (after["busy"] - before["busy"])
 
 
-# A run whose steal share is above this is reported as slowed by the host (sweep, releases):
-# on the 2-vCPU Intel VM it averaged 1.7 % over six hours of these sessions' work (2026-12-03)
+# A run whose steal share is above this is reported as slowed by the host (the sweep): on the
+# 2-vCPU Intel VM the share was 3.0 % over six hours of these sessions' work and 5.0 % in a
+# 20-second sample of a slow quick bench (2026-12-03)
 STEAL_WARN = 0.05
 
 
