@@ -125,6 +125,9 @@ def test_the_hosts_steal_is_read_from_proc_stat_and_follows_a_runs_rows(tmp_path
     page = site.environment_html(load.load_asv(tmp_path), tmp_path)   # no smoke.json since 2026-12-03
     assert "ADCOST_THREADS=1, pools=openblas 1" in page and "OMP_NUM_THREADS" not in page
     assert "to 10.0% over the runs" in page
+    from adcost.analysis import explorer
+    table, _ = explorer.table_html(load.load_asv(tmp_path))      # the explorer's rows carry it
+    assert "steal_share" in table and "10.0%" in table
     data["adcost_environment"] = {"load": [calm]}
     path.write_text(json.dumps(data))
     assert "steal" not in load.describe_run(load.load_asv(tmp_path))

@@ -249,7 +249,7 @@ def tradeoff_view(df: pd.DataFrame):
 
 
 TABLE_COLUMNS = ["machine", "release", "benchmark", "framework", "op", "problem", "n", "m", "depth",
-                 "width", "strategy", "value", "unit", "under_load", "commit"]
+                 "width", "strategy", "value", "unit", "under_load", "steal_share", "commit"]
 
 
 def table_html(df: pd.DataFrame) -> tuple[str, str]:
@@ -263,6 +263,9 @@ def table_html(df: pd.DataFrame) -> tuple[str, str]:
         return "", ""
     rows = ok.reindex(columns=[c for c in TABLE_COLUMNS if c in ok]).copy()
     rows = rows.loc[:, rows.notna().any()]   # no column that is empty everywhere
+    if "steal_share" in rows:   # the host's share of the run's CPU time, as a percentage
+        rows["steal_share"] = pd.to_numeric(rows["steal_share"], errors="coerce").map(
+            lambda v: "" if pd.isna(v) else f"{v:.1%}")
     for column in rows:
         if column != "value":
             rows[column] = rows[column].astype("string").fillna("")
