@@ -42,3 +42,93 @@ def test_shell_blocks_name_commands_that_exist(code):
         else:
             continue
         assert out.returncode == 0, (command, out.stderr)
+
+
+# -- the README's figures are the committed reference run's ------------------------------------
+# "What the reference run shows" quotes numbers of results/reference; each is recomputed here
+# from the committed files, formatted as the README prints it, and looked up in the README: a
+# new reference run (make publish-reference) that changes one fails this test, naming it.
+
+def _reference():
+    import pandas as pd
+
+    from adcost.analysis import load
+    ref = ROOT / "results" / "reference"
+    return ref, load.load(ref / "tidy.csv.gz"), pd.read_csv(ref / "figures" / "summary.csv")
+
+
+def _quoted(text: str) -> None:
+    flat = " ".join(README.split())
+    assert text in flat, f"the README should quote the reference run as {text!r}"
+
+
+def test_the_readme_quotes_the_reference_runs_crossover():
+    from adcost.analysis import load, speedups
+    ref, df, summary = _reference()
+    ratio = summary.set_index("framework")["crossover_ratio"]
+    textbook = ratio[["jax", "numpy", "tf"]]
+    _quoted(f"n ≈ {textbook.min():.2f}–{textbook.max():.2f} · m")
+    _quoted(f"fitted crossover is n ≈ {ratio['torch']:.2f} · m")
+    nm = load.measured(df, "JacobianNM.time_jacobian")
+
+    def ms(fw, op, n, m):
+        (value,) = nm[(nm["framework"] == fw) & (nm["op"] == op) & (nm["n"] == n) & (nm["m"] == m)]["value"]
+        return value * 1e3
+    _quoted(f"JAX at n = 16, m = 1024: jacfwd {ms('jax', 'jacfwd', 16, 1024):.2f} ms, "
+            f"jacrev {ms('jax', 'jacrev', 16, 1024):.2f} ms")
+    _quoted(f"about {ms('torch', 'jacfwd', 1, 1):.1f} ms even at n = m = 1 (jacrev "
+            f"{ms('torch', 'jacrev', 1, 1):.2f} ms)")
+    s = speedups.speedup_table(df)
+    s = s[(s["n"] == 1024) & (s["m"] == 1024) & s["op"].isin(["jacfwd", "jacrev"])]
+    jax, torch = (sorted(s[s["framework"] == fw]["speedup"]) for fw in ("jax", "torch"))
+    _quoted(f"{jax[0]:.0f}–{jax[-1]:.0f}× in JAX and {torch[0]:.0f}–{torch[-1]:.0f}× in torch.func")
+    import json
+    cells = json.loads((ref / "figures" / "cost_model.json").read_text())["crossovers"]
+    strict = sum(c["ratio"] is not None and c["ratio"] <= 1.5 for c in cells)
+    _quoted(f"within 1.5× of the measured one in {strict} of {len(cells)} cells of the reference run")
+    _quoted(f"within the measured interval in {sum(c['agrees'] for c in cells)} of {len(cells)}")
+
+
+def test_the_readme_quotes_the_reference_runs_memory_second_order_and_workloads():
+    import json
+
+    from adcost.analysis import hvp, load, oracle, workloads
+    ref, df, _ = _reference()
+    targets = json.loads((ref / "checkpoint_summary_threads1.json").read_text())["targets"]
+    sqrt = {targets[f"{fw}_sqrt_at_64"]["saved_ratio"] for fw in ("numpy", "tf", "torch")}
+    assert len({round(r, 3) for r in sqrt}) == 1 and targets["torch_saved_equals_analytic"]["met"]
+    _quoted(f"√L segments keep {sqrt.pop():.3f} of plain reverse mode's bytes at depth 64")
+    times = hvp.with_n(load.measured(df, "HVP.time_hvp"))
+    best = {fw: v["fastest"] for fw, v in hvp.winners(times, times.iloc[:0], ()).items()}
+    (n,) = {b[2] for b in best.values()}
+    _quoted(f"at n = {n:,}".replace(",", " ") + " the fastest is "
+            + ", ".join(f"{best[fw][0].removeprefix('hvp_')} in {name} ({best[fw][1] * 1e3:.2f} ms)"
+                        for fw, name in (("jax", "JAX"), ("tf", "TensorFlow"), ("torch", "torch"))))
+    per = load.measured(df, "PerExample.time_per_example")
+    wins = per.pivot_table(index=["framework", "width", "batch"], columns="op", values="value")
+    wins = wins.dropna(subset=["pe_grad_vmap"])          # NumPy has no vmap
+    vmap_first = wins["pe_grad_vmap"] < wins[["pe_grad_loop", "jacrev"]].min(axis=1)
+    batches = vmap_first.index.get_level_values("batch")
+    assert vmap_first[batches >= 256].all() and not vmap_first[batches < 256].all()
+    _quoted("`vmap(grad)` beat the loop and the batched Jacobian from batch 256 on")
+    table = oracle.oracle_table(df)
+    hourglass = table[table["profile"] == "hourglass"]
+    _quoted(f"the mixed bracketing measured {hourglass['measured_ratio'].max():.1f}× faster")
+    best = workloads.best_per_family(load.measured(df, "Workload.time_workload"))
+
+    def ratio(problem, dearer, cheaper):
+        g = best[best["problem"] == problem]
+        sizes = [s for s, h in g.groupby("size") if {dearer, cheaper} <= set(h["family"])]
+        top = g[g["size"] == max(sizes)]
+        fam = top.groupby("family")["value"].min()
+        return fam[dearer] / fam[cheaper], max(sizes)
+    gmm, gmm_n = ratio("gmm", "forward", "reverse")
+    trajectory, trajectory_m = ratio("trajectory", "reverse", "forward")
+    def three(x):   # three significant figures, as a whole number: 2533.6 -> 2530
+        return f"{float(f'{x:.3g}'):.0f}"
+    _quoted(f"reverse mode wins GMM by {three(gmm)}× (n = {gmm_n})")
+    _quoted(f"forward mode the trajectory by {three(trajectory)}× (m = {trajectory_m})")
+    blocks = load.measured(df, "BABlocks.time_blocks")
+    ba1 = blocks[(blocks["framework"] == "jax") & (blocks["size"] == blocks["size"].max())
+                 & (blocks["op"] == "jacfwd_seeded")]["value"]
+    _quoted(f"ADBench's ba1 size take {ba1.iloc[0] * 1e3:.0f} ms in JAX by 15 JVPs")
