@@ -92,28 +92,26 @@ def group_study(pattern: str) -> str:
 # not listed weighs 60 s.  Quick grid: a fresh clone's make bench at c403dd0 (2026-12-02 night,
 # the Intel VM, both cores), each asv run's wall time shared among its groups by their asv
 # durations, a setup_cache with its group; a group the quick grid leaves out weighs 0.  Full grid: the
-# whole `make sweep` of commit c80b7c5 (ADCOST_THREADS=1, fresh clone, 2026-12-02 evening, AMD
-# VM, nothing else running: 5,473 s of asv runs, 1 h 34 min with install, smoke and site),
-# shared the same way.
+# whole `make sweep` of commit b935651 (ADCOST_THREADS=1, fresh clone, 2026-12-03, the Intel VM,
+# nothing else running: 6,697 s of asv runs; c80b7c5's on the AMD VM took 5,473 s), shared the
+# same way.
 GROUP_SECONDS = {
-    "compile time and FLOPs": (25, 100),
-    "Jacobians over n and m": (53, 559),
-    "Jacobians over depth": (24, 150),
-    "single JVP and VJP": (21, 84),
-    "compile break-even": (0, 207),
-    # full: c80b7c5's 1,883 s less torch_compile's 50 cases at m = 4 (about 300 s; since then
-    # at m = 64 only); on the Intel VM the group took 1,832 s (8138f6b, measured whole)
-    "Jacobians and batched primals over width": (58, 1580),
-    "roofline: matmul and bandwidth": (10, 75),
-    "checkpointing: bytes and time": (31, 251),
-    "checkpointing and forward mode: peak RSS": (94, 591),
-    "forward mode over depth": (19, 77),
-    "second order: HVPs and Hessians": (72, 516),
-    "second order: per-example gradients": (18, 193),
-    "second order: peak RSS": (0, 280),
-    "second order: mixed-mode bracketings": (3, 10),
-    "workloads: GMM, LSE, LSTM, BA, trajectory": (72, 410),
-    "workloads: bundle adjustment by blocks": (10, 46),
+    "compile time and FLOPs": (25, 54),
+    "Jacobians over n and m": (53, 794),
+    "Jacobians over depth": (24, 256),
+    "single JVP and VJP": (21, 123),
+    "compile break-even": (0, 305),
+    "Jacobians and batched primals over width": (58, 1770),
+    "roofline: matmul and bandwidth": (10, 72),
+    "checkpointing: bytes and time": (31, 259),
+    "checkpointing and forward mode: peak RSS": (94, 762),
+    "forward mode over depth": (19, 79),
+    "second order: HVPs and Hessians": (72, 676),
+    "second order: per-example gradients": (18, 262),
+    "second order: peak RSS": (0, 414),
+    "second order: mixed-mode bracketings": (3, 11),
+    "workloads: GMM, LSE, LSTM, BA, trajectory": (72, 735),
+    "workloads: bundle adjustment by blocks": (10, 58),
 }
 
 
