@@ -7,7 +7,7 @@ and the framework's sync only.  A (framework, mode) pair that does not exist is 
 from adcost import grids, ops
 from adcost.frameworks.base import records
 from adcost.bench import (PRODUCT_OPS, Skip, cost_table, frameworks_for, from_table,
-                          jacobian_modes, prepare_or_skip, prepare_some, require)
+                          jacobian_modes, prepare_or_skip, prepare_some, require, speed_beside)
 
 GRID = grids.crossover()
 TIMING = grids.timing()
@@ -48,6 +48,7 @@ class PrimalNM(Timed):
 
     def setup(self, framework, n, m):
         self.case = prepare_or_skip(framework, "primal", n=n, m=m)
+        speed_beside(self, framework, n, m)
 
     def time_primal(self, framework, n, m):
         self.case()
@@ -64,6 +65,7 @@ class JacobianNM(Timed):
             raise Skip(f"{mode} makes one product per direction: the {grids.grid_name()} grid "
                        f"times it up to {most} directions")
         self.case = prepare_or_skip(framework, mode, n=n, m=m)
+        speed_beside(self, framework, mode, n, m)
 
     def time_jacobian(self, framework, mode, n, m):
         self.case()
@@ -101,6 +103,7 @@ class JacobianWidth(Timed):
             TorchCompiled.compile_cpus = tuple(machine_cpus())
         self.case = prepare_or_skip(framework, mode, grow=("width", "n", "m"), n=n, m=m,
                                     width=width)
+        speed_beside(self, framework, mode, width, n, m)
 
     def time_jacobian(self, framework, mode, width, n, m):
         self.case()
@@ -122,6 +125,7 @@ class PrimalWidth(Timed):
         grow = ("width", "n", "m") + (("batch",) if batch > 1 else ())
         self.case = prepare_or_skip(framework, "primal", grow=grow, n=n, m=m, width=width,
                                     **({"batch": batch} if batch > 1 else {}))
+        speed_beside(self, framework, width, n, m, k)
 
     def time_primal(self, framework, width, n, m, k):
         self.case()
@@ -161,6 +165,7 @@ class BreakEven(Timed):
         if measured_by_nm(framework, mode, GRID["width"], n, m):
             raise _nm_skip(mode)
         self.case = prepare_or_skip(framework, mode, n=n, m=m, left_out_ok=True)
+        speed_beside(self, framework, mode, n, m)
 
     def time_call(self, framework, mode, n, m):
         self.case()
@@ -179,6 +184,7 @@ class PrimalDepth(Timed):
     def setup(self, framework, depth):
         self.case = prepare_or_skip(framework, "primal", grow=("depth",), n=FIXED_NM, m=FIXED_NM,
                                     depth=depth)
+        speed_beside(self, framework, depth)
 
     def time_primal(self, framework, depth):
         self.case()
@@ -192,6 +198,7 @@ class JacobianDepth(Timed):
     def setup(self, framework, mode, depth):
         self.case = prepare_or_skip(framework, mode, grow=("depth",), n=FIXED_NM, m=FIXED_NM,
                                     depth=depth)
+        speed_beside(self, framework, mode, depth)
 
     def time_jacobian(self, framework, mode, depth):
         self.case()
@@ -205,6 +212,7 @@ class Products(Timed):
 
     def setup(self, framework, n, m):
         self.cases = prepare_some(framework, ("jvp", "vjp"), n=n, m=m)
+        speed_beside(self, framework, n, m)
 
     def time_jvp(self, framework, n, m):
         self.cases["jvp"]()

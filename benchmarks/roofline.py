@@ -6,7 +6,7 @@ far above the caches).  Each is validated and warmed like every case, timed with
 repeats (median).
 """
 from adcost import grids
-from adcost.bench import frameworks_for, roofline_case, roofline_rate
+from adcost.bench import frameworks_for, roofline_case, roofline_rate, speed_beside
 
 FRAMEWORKS = frameworks_for("roofline")
 GRID = grids.crossover()
@@ -21,6 +21,7 @@ class _Rate:
 
     def setup(self, framework, size):
         self.case = roofline_case(framework, self.kernel, size)
+        speed_beside(self, framework, size)
 
 
 class Matmul(_Rate):

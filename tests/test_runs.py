@@ -283,7 +283,7 @@ def test_the_cost_model_reads_its_width_study_and_rates_from_one_machine():
     kept = load.one_machine(rows)
     assert sorted(zip(kept["benchmark"], kept["machine"])) == sorted(zip(rows["benchmark"], rows["machine"]))
     assert kept[kept["benchmark"].str.startswith("crossover.JacobianNM")]["machine"].tolist() == ["old"]
-    pts, rate = costmodel.inputs(kept)
+    pts, rate, _ = costmodel.inputs(kept)
     assert rate.loc["jax", "peak"] == 1e11 and rate.loc["jax", "bandwidth"] == 2e10
 
 
@@ -544,3 +544,47 @@ def test_the_install_compiles_bytecode_on_every_cpu_and_skips_what_does_not_comp
     assert "files that do not compile skipped" in capsys.readouterr().out
     make = (ROOT / "Makefile").read_text()
     assert "--no-compile" in make and "src/adcost/bytecode.py" in make
+
+
+class _Probed:
+    """A benchmark class the speed log names by its module and class (as asv names it)."""
+
+
+def test_the_machines_speed_is_probed_once_beside_each_case_and_follows_its_row(tmp_path, monkeypatch):
+    """Each timed case logs the machine's speed (a NumPy matmul, measure.speed) once per
+    process, the sweep folds a run's lines into the results file, and the case's tidy row
+    carries it; describe_run says when it moved."""
+    from adcost import sweep
+    from adcost.measure import speed
+    assert 1e8 < speed.probe(size=64, calls=3) < 1e14
+    log = tmp_path / speed.LOG_NAME
+    monkeypatch.setenv("ADCOST_BENCH_STATE", str(tmp_path / "bench_state.json"))
+    assert bench.speed_log() == log
+    first = bench.speed_beside(_Probed(), "jax", 4)
+    assert bench.speed_beside(_Probed(), "jax", 4) == first          # asv's later setups: no probe
+    lines = log.read_text().splitlines()
+    assert len(lines) == 1 and json.loads(lines[0])["key"] == "test_runs._Probed('jax', 4)"
+    assert speed.key("crossover.JacobianWidth", ("jax", "jacfwd", 16, 4, 4)) == \
+        "crossover.JacobianWidth('jax', 'jacfwd', 16, 4, 4)"
+    speed.append(log, "k", 2e9)
+    speed.append(log, "k", 3e9)                                       # the latest line wins
+    with open(log, "a") as fh:
+        fh.write('{"key": "torn", "flops_')
+    got = speed.read(log)
+    assert got["k"][0] == 3e9 and "torn" not in got and len(got) == 2
+    assert speed.read(log, since=time.time() + 60) == {}
+    assert speed.summary({"a": [1e9, 0], "b": [3e9, 0]})["median"] == 2e9 and speed.summary({}) is None
+    # the sweep's stamp keeps earlier runs' probes and adds this run's
+    path = fx.write_results(tmp_path / "asv")
+    name = "crossover.JacobianNM('torch', 'jacfwd', 8, 64)"
+    env = {"versions": {}, "threads": {}}
+    sweep.stamp_file(path, env, speeds={name: [5e10, 1.0]})
+    sweep.stamp_file(path, env, speeds={"crossover.JacobianNM('jax', 'jacfwd', 8, 64)": [1e11, 2.0]})
+    stamped = json.loads(path.read_text())["adcost_environment"]["speed"]
+    assert stamped[name] == [5e10, 1.0] and len(stamped) == 2
+    df = load.load_asv(tmp_path / "asv")
+    rows = df[df["benchmark"] == "crossover.JacobianNM.time_jacobian"].set_index(["framework", "op", "n", "m"])
+    assert rows.loc[("torch", "jacfwd", 8, 64), "speed"] == 5e10
+    assert rows.loc[("jax", "jacfwd", 8, 64), "speed"] == 1e11
+    assert rows["speed"].isna().sum() == len(rows) - 2                # unprobed rows: none
+    assert "speed beside the cases moved 55-95 GFLOP/s" in load.describe_run(df)

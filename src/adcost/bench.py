@@ -34,6 +34,7 @@ from pathlib import Path
 import numpy as np
 
 from . import grids, paths
+from .measure import speed
 from .validate import ValidationError
 from .frameworks.base import (CORE_MODES, REGISTRY, Unsupported, device_reason, framework_class,
                               import_framework, missing_reason, records, sweep_frameworks)
@@ -350,6 +351,26 @@ def once_per_process(key, build):
     if isinstance(found, Skip):
         raise found
     return found
+
+
+def speed_log() -> Path:
+    """Where the benchmarks log the machine's speed beside each case (measure.speed): beside the
+    benchmark state file."""
+    state = os.environ.get("ADCOST_BENCH_STATE")
+    return (Path(state) if state else state_folder() / "bench_state.json").with_name(speed.LOG_NAME)
+
+
+def speed_beside(benchmark, *params) -> float:
+    """The machine's speed (measure.speed.probe, flop/s), probed once in this process right
+    after the case's setup (asv's warm-up and samples follow) and logged under the benchmark's
+    name and parameters; the same value at asv's later setups of the process (asv#966)."""
+    name = speed.key_of(benchmark, params)
+
+    def measure_and_log():
+        rate = speed.probe()
+        speed.append(speed_log(), name, rate)
+        return rate
+    return once_per_process(("speed", name), measure_and_log)
 
 
 def prepare_or_skip(framework: str, op: str, *, grow: tuple[str, ...] = ("n", "m"),

@@ -27,7 +27,7 @@ from . import grids, paths, threads
 from .argv import Parser, nonnegative, shard_spec
 from .envvars import check as check_environment
 from .frameworks.base import DEVICE_VARIABLE, check_device, default_device
-from .measure import load, noise
+from .measure import load, noise, speed
 from .measure.environment import machine_name
 
 # (label, asv -b regex).  Compile and Flops share one setup_cache: they run together.
@@ -228,25 +228,30 @@ def stamps_before(machine: str, commit: str) -> dict[Path, dict]:
 
 def stamp_environment(machine: str, commit: str, load: dict | None = None,
                       refused: list[dict] | None = None, noise: dict | None = None,
-                      before: dict[Path, dict] | None = None, **extra) -> list[Path]:
+                      before: dict[Path, dict] | None = None, speeds: dict | None = None,
+                      **extra) -> list[Path]:
     """Write adcost's environment into HEAD's asv result files of `machine`: the package
     versions as asv's `requirements` (empty for an existing environment; asv publish and the tidy
     loader read them there), the whole record (threads, CPU, date, commit) beside it,
     the load mark of the group just run (appended to `adcost_environment.load`) and the cases
-    the validation gate refused (`adcost_environment.refused`, merged by case); `extra` (the
+    the validation gate refused (`adcost_environment.refused`, merged by case), the machine's
+    speed beside each case the run timed (`speeds`, measure.speed's {key: [flop/s, time]}:
+    `adcost_environment.speed`, merged by key); `extra` (the
     device and the frameworks that have none) beside them. `before`: each file's stamp as
     read before the run (stamps_before), kept where asv's save dropped it."""
     from .measure.environment import environment
 
     env, stamped = environment(), []
     for path in result_files(machine, commit):
-        stamp_file(path, env, load, refused, noise, before=(before or {}).get(path), **extra)
+        stamp_file(path, env, load, refused, noise, before=(before or {}).get(path),
+                   speeds=speeds, **extra)
         stamped.append(path)
     return stamped
 
 
 def stamp_file(path: Path, env: dict, load: dict | None = None, refused: list[dict] | None = None,
-               noise: dict | None = None, before: dict | None = None, **extra) -> None:
+               noise: dict | None = None, before: dict | None = None,
+               speeds: dict | None = None, **extra) -> None:
     """Stamp one asv result file with `env` (adcost.measure.environment's record) and the
     sweep's notes; `extra` keys (a release's pins) go into adcost_environment too. `before`:
     the file's stamp before asv last saved into it (asv drops keys it does not know)."""
@@ -255,9 +260,11 @@ def stamp_file(path: Path, env: dict, load: dict | None = None, refused: list[di
     old = data.get("adcost_environment") or before or {}
     marks = old.get("load") or []
     cases = {(r["key"], tuple(r["size"])): r for r in (old.get("refused") or []) + (refused or [])}
+    beside = {**(old.get("speed") or {}), **(speeds or {})}
     data["adcost_environment"] = {**old, **env, **extra, "load": marks + ([load] if load else []),
                                   "refused": [cases[k] for k in sorted(cases)],
-                                  "noise": noise or old.get("noise")}
+                                  "noise": noise or old.get("noise"),
+                                  **({"speed": beside} if beside else {})}
     path.write_text(json.dumps(data, indent=None, separators=(",", ":")))
 
 
@@ -426,6 +433,7 @@ def _sweep(args, parser, groups, commit, env) -> int:
     from .bench import BenchState
     state = BenchState(os.environ.get("ADCOST_BENCH_STATE") or paths.results() / "bench_state.json",
                        scope=f"{args.grid}@{commit}")   # where the benchmarks note refusals
+    speed_log = state.path.with_name(speed.LOG_NAME)   # and the speed beside each case
     since = time.time()
     probe = None
     if args.noise_processes == 1:
@@ -454,14 +462,15 @@ def _sweep(args, parser, groups, commit, env) -> int:
               f"{time.perf_counter() - start:.0f} s so far) ===", flush=True)
         cmd = asv_command(pattern, args.machine, commit, args.resume, args.asv_args)
         stamped = stamps_before(args.machine, commit)
-        before = load.snapshot()
+        before, run_start = load.snapshot(), time.time()
         try:
             code = subprocess.run(cmd, cwd=checkout(), env=env).returncode
         except KeyboardInterrupt:
             code = 130
         probes = all(g in PROBE_GROUPS for g in labels)
+        beside = speed.read(speed_log, since=run_start)
         marked = {**load.mark(label, before, load.snapshot(), judge_after=not probes),
-                  "groups": labels}
+                  "groups": labels, "speed": speed.summary(beside)}
         if marked["under_load"]:
             loaded.append(marked)
             print(f"sweep: '{label}' ran under load (load average {marked['loadavg_before'][0]:.1f} "
@@ -475,7 +484,7 @@ def _sweep(args, parser, groups, commit, env) -> int:
         refused = state.refusals(since)
         if code not in (0, 2):       # 2: some benchmark failed; the others are saved
             stamp_environment(args.machine, commit, marked, refused, probe, stamped, device=device,
-                              compile_cache=compile_cache)
+                              compile_cache=compile_cache, speeds=beside)
             again = shlex.join([sys.executable, "-m", "adcost.sweep", "--grid", args.grid,
                                 "--machine", args.machine, "--resume"])
             print(f"sweep: stopped in '{label}' (asv exit {code}); every benchmark it finished is saved.\n"
@@ -485,7 +494,7 @@ def _sweep(args, parser, groups, commit, env) -> int:
         if code == 2:
             failed.append(label)
         stamp_environment(args.machine, commit, marked, refused, probe, stamped, device=device,
-                          compile_cache=compile_cache)
+                          compile_cache=compile_cache, speeds=beside)
         if probes and i < len(planned):
             waited = settle()
             if waited:

@@ -30,7 +30,7 @@ def _middle(values):
 
 
 def build(df):
-    pts, rate = cm.inputs(df)
+    pts, rate, speed = cm.inputs(df)
     if pts.empty or rate.empty:
         raise MissingData("no crossover.JacobianWidth results with roofline rates")
     train, held = cm.split(pts)
@@ -70,7 +70,8 @@ def build(df):
             ax.set_xlabel(axis)
             ax.set_title(f"{fw} {mode} ({other} = {fixed})")
             if i == 0 and j == 0:
-                ax.set_ylabel("seconds (dots measured, lines model)")
+                ax.set_ylabel("seconds (dots measured, lines model)" + (
+                    "\nat the run's median speed" if speed["normalized"] else ""))
                 ax.legend(fontsize=7)
         _regimes(axes[i, 2], fits, fw, pts, widths, depth)
         _crossovers(axes[i, 3], fits, fw, pts, widths, depth)

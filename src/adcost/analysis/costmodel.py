@@ -201,11 +201,19 @@ def fit_mode(seconds, flops, nbytes, peak: float, bandwidth: float, framework: s
 
 # -- from the tidy data -----------------------------------------------------------------------
 
-def rates(df: pd.DataFrame) -> pd.DataFrame:
+MATMUL = "roofline.Matmul.track_flops_per_s"
+BANDWIDTH = "roofline.Bandwidth.track_bytes_per_s"
+
+
+def rates(df: pd.DataFrame, reference: float | None = None) -> pd.DataFrame:
     """Per framework: peak (best matmul flop/s), bandwidth (the matvec's bytes/s at its
     largest size, 64 MiB: memory, beyond the caches, which smaller matvecs read from) and curve
-    (every size's [matrix bytes, bytes/s], smallest first: bandwidth_at) of the run."""
+    (every size's [matrix bytes, bytes/s], smallest first: bandwidth_at) of the run.
+    `reference`: each rate read at that machine speed (flop/s of measure.speed's probe), from
+    the speed probed beside it (value * reference / speed)."""
     ok = df[df["status"] == "ok"]
+    if reference is not None:
+        ok = ok.assign(value=ok["value"] * reference / ok["speed"])
     peak = ok[ok["benchmark"] == "roofline.Matmul.track_flops_per_s"].groupby("framework")["value"].max()
     mv = ok[ok["benchmark"] == "roofline.Bandwidth.track_bytes_per_s"]
     mv = mv.assign(size=pd.to_numeric(mv["size"], errors="coerce") if "size" in mv else np.nan)
@@ -258,7 +266,8 @@ def width_rows(df: pd.DataFrame) -> pd.DataFrame:
 
 def points(df: pd.DataFrame, itemsize: int = 4) -> pd.DataFrame:
     """The width study's measured points (width_rows) with their FLOPs and bytes: framework,
-    mode, n, m, width, depth, batch, seconds, flops, bytes."""
+    mode, n, m, width, depth, batch, seconds, speed (measure.speed's probe beside the point,
+    flop/s; nan without one), flops, bytes."""
     rows = []
     for _, r in width_rows(df).iterrows():
         primal = r["benchmark"] in (WIDTH_PRIMAL, NM_PRIMAL)
@@ -266,8 +275,9 @@ def points(df: pd.DataFrame, itemsize: int = 4) -> pd.DataFrame:
         rows.append({"machine": r.get("machine"), "framework": r["framework"],
                      "mode": "primal" if primal else r["op"], "n": int(r["n"]), "m": int(r["m"]),
                      "width": int(r["width"]), "depth": int(r["depth"]), "batch": batch,
-                     "seconds": float(r["value"])})
-    out = pd.DataFrame(rows, columns=["machine", "framework", "mode", *SIZES, "seconds"])
+                     "seconds": float(r["value"]),
+                     "speed": float(r["speed"]) if pd.notna(r.get("speed")) else math.nan})
+    out = pd.DataFrame(rows, columns=["machine", "framework", "mode", *SIZES, "seconds", "speed"])
     if out.empty:
         return out.assign(flops=[], bytes=[], weights=[])
     found = [work(r.mode, r.n, r.m, r.depth, r.width, r.batch, itemsize) for r in out.itertuples()]
@@ -435,22 +445,51 @@ def noise_tolerance(df: pd.DataFrame) -> float:
     return threshold(rows, rows, TOLERANCE)
 
 
-def inputs(df: pd.DataFrame, itemsize: int = 4) -> tuple[pd.DataFrame, pd.DataFrame]:
+def inputs(df: pd.DataFrame, itemsize: int = 4, normalize: bool = True
+           ) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
     """The width study's points and the rates of the machine that measured them (never another
-    machine's rates)."""
+    machine's rates), and how they were read: where every point and every rate has the
+    machine's speed beside it (measure.speed) and `normalize`, each time and rate is read at
+    one speed, the median of the points' probes (`at_speed`); else as measured."""
     pts = points(df, itemsize)
     if pts.empty:
-        return pts, rates(df.iloc[:0])
+        return pts, rates(df.iloc[:0]), {"normalized": False}
     if "machine" in df and pts["machine"].notna().any():
         df = df[df["machine"].isin(set(pts["machine"].dropna()))]
-    return pts, rates(df)
+    return at_speed(pts, df, normalize)
+
+
+def at_speed(pts: pd.DataFrame, df: pd.DataFrame, normalize: bool = True
+             ) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
+    """(points, rates, speed record) with every time and rate read at the points' median
+    speed: a time T measured at probe rate s reads T * s / s_ref, a rate R reads
+    R * s_ref / s (a machine twice as fast halves the one and doubles the other).  Only where
+    every point and every roofline row of the run has a probe; the record says which, the
+    reference speed and the spread of the probes (p10-p90)."""
+    roof = df[(df["status"] == "ok") & df["benchmark"].isin([MATMUL, BANDWIDTH])]
+    speeds = pd.to_numeric(pts["speed"], errors="coerce")
+    roof_speeds = pd.to_numeric(roof["speed"], errors="coerce") if "speed" in roof else \
+        pd.Series(np.nan, index=roof.index)
+    record = {"normalized": False, "points_probed": int(speeds.notna().sum()),
+              "points": int(len(pts))}
+    if speeds.notna().any():
+        record.update(reference_flops_per_s=float(speeds.median()),
+                      p10=float(speeds.quantile(0.1)), p90=float(speeds.quantile(0.9)))
+    whole = speeds.notna().all() and len(roof) and roof_speeds.notna().all()
+    if not (normalize and whole):
+        return pts, rates(df), record
+    reference = record["reference_flops_per_s"]
+    pts = pts.assign(measured_seconds=pts["seconds"], seconds=pts["seconds"] * speeds / reference)
+    record["normalized"] = True
+    return pts, rates(df.assign(speed=pd.to_numeric(df.get("speed"), errors="coerce")),
+                      reference), record
 
 
 def report(df: pd.DataFrame, itemsize: int = 4) -> dict:
     """Everything the site and `advise` need from one run: the rates, the fits (on the fitted
     widths), the held-out errors, the crossovers measured and modelled, and how close the
     compute-bound points run to the measured matmul rate. {} without width results."""
-    pts, rate = inputs(df, itemsize)
+    pts, rate, speed = inputs(df, itemsize)
     if pts.empty or rate.empty:
         return {}
     train, held = split(pts)
@@ -483,6 +522,7 @@ def report(df: pd.DataFrame, itemsize: int = 4) -> dict:
             "crossovers": cross.astype(object).where(cross.notna(), None).to_dict("records"),
             "crossover_tolerance": tolerance,
             "compute_bound": {fw: float(v) for fw, v in bound.items()},
+            "speed": speed,
             "min_seconds": MIN_SECONDS}
 
 

@@ -183,7 +183,7 @@ def cost_view(df: pd.DataFrame, fits: dict | None = None):
     ones `adcost plots` wrote to figures/cost_model.json, else fitted here)."""
     import plotly.graph_objects as go
 
-    pts, rate = costmodel.inputs(df)
+    pts, rate, speed = costmodel.inputs(df)
     if pts.empty:
         return None, ""
     if fits is None:
@@ -219,7 +219,9 @@ def cost_view(df: pd.DataFrame, fits: dict | None = None):
                                          hovertemplate=f"model: %{{y:.3g}} s<extra>{group}</extra>"))
     fig.update_layout(title="Cost curves: measured (dots) and the cost model (lines); click the "
                             "legend to toggle", xaxis={"type": "log", "title": "n (jacfwd) or m (jacrev)"},
-                      yaxis={"type": "log", "title": "seconds"}, height=620)
+                      yaxis={"type": "log", "title": "seconds" + (
+                          " (at the run's median speed)" if speed["normalized"] else "")},
+                      height=620)
     drawn = set(costmodel.width_rows(df)["benchmark"])   # the n x m group's width-64 points too
     sources = [b for b in (costmodel.WIDTH_JACOBIAN, costmodel.NM_JACOBIAN) if b in drawn]
     return fig, ", ".join(sources + ["roofline.*"])

@@ -135,6 +135,7 @@ def result_rows(path: Path, benchmarks: dict | None = None, machine: dict | None
               "file": str(path),
               "noise_threshold": ((data.get("adcost_environment") or {}).get("noise") or {}).get("threshold")}
     marks = (data.get("adcost_environment") or {}).get("load") or []
+    beside = (data.get("adcost_environment") or {}).get("speed") or {}
     rows = []
     for name, values in (data.get("results") or {}).items():
         entry = dict(zip(columns, values))
@@ -162,6 +163,8 @@ def result_rows(path: Path, benchmarks: dict | None = None, machine: dict | None
                 row[key] = parse_param(text)
             if "workload" in row:
                 row.update(workload_columns(row["workload"]))
+            probed = beside.get(f"{suite}.{cls}({', '.join(str(t) for t in combo)})")
+            row["speed"] = float(probed[0]) if probed else None   # measure.speed, flop/s
             value = result[j] if j < len(result) else None
             ok = isinstance(value, (int, float)) and not math.isnan(value)
             row.update(value=float(value) if ok else None, status="ok" if ok else "skipped",
@@ -241,7 +244,7 @@ def tidy(rows: list[dict]) -> pd.DataFrame:
     df = df[COLUMNS + extra]
     for column in INT_COLUMNS:
         df[column] = pd.to_numeric(df[column], errors="coerce").astype("Int64")
-    for column in ("value", "q25", "q75", "ci_lo", "ci_hi"):
+    for column in ("value", "q25", "q75", "ci_lo", "ci_hi") + (("speed",) if "speed" in df else ()):
         df[column] = pd.to_numeric(df[column], errors="coerce").astype("float64")
     for column in df.columns:
         if df[column].dtype == object:   # mixed parameter values: store as text
@@ -358,7 +361,18 @@ def describe_run(df: pd.DataFrame) -> str:
         if slowed:
             text += (f"; {slowed} rows measured while the VM's host took up to "
                      f"{steal.max():.0%} of its CPU time (steal)")
+    if "speed" in df:
+        speed = pd.to_numeric(df["speed"], errors="coerce").dropna()
+        if len(speed) > 1 and speed.quantile(0.9) > SPEED_WARN * speed.quantile(0.1):
+            text += (f"; the machine's speed beside the cases moved {speed.quantile(0.1) / 1e9:.0f}-"
+                     f"{speed.quantile(0.9) / 1e9:.0f} GFLOP/s (10th-90th percentile of "
+                     f"{len(speed)} probes)")
     return text
+
+
+# A run whose speed probes (measure.speed) spread more than this (90th over 10th percentile) is
+# described as having moved: the probe's own repeatability is a few percent
+SPEED_WARN = 1.15
 
 
 def load(source: Path | str | None = None) -> pd.DataFrame:
