@@ -6,7 +6,7 @@ adcost.measure.memory.  Unsupported (framework, strategy) pairs and missing fram
 setup.
 """
 from adcost import grids
-from adcost.bench import once_per_process
+from adcost.bench import once_per_process, speed_beside
 from adcost.checkpoint import (analytic_bytes_at, frameworks, reports_saved_bytes, saved_bytes,
                                study_case, study_case_at_scale, unsupported_reason)
 
@@ -93,6 +93,12 @@ def gradient_case(framework, strategy, depth):
     _GRADIENT["case"] = prepare_or_skip(framework, strategy, depth)
 
 
+def timed_gradient_case(framework, strategy, depth):
+    """time_gradient's setup: gradient_case, then the machine's speed beside it."""
+    gradient_case(framework, strategy, depth)
+    speed_beside("memory.Checkpoint", framework, strategy, depth)
+
+
 def saved_case(framework, strategy, depth):
     """track_saved_bytes's setup: skip a framework that reports no saved bytes before building."""
     skip_unreported(framework, strategy, depth)
@@ -126,7 +132,7 @@ class Checkpoint(Timed):
 
     def time_gradient(self, framework, strategy, depth):
         _GRADIENT["case"]()
-    time_gradient.setup = gradient_case
+    time_gradient.setup = timed_gradient_case
 
 
 class RSSProbes:
@@ -196,6 +202,7 @@ class Forward(Timed):
 
     def setup(self, framework, depth):
         self.case = prepare_or_skip(framework, "jvp", depth)
+        speed_beside(self, framework, depth)
 
     def time_jvp(self, framework, depth):
         self.case()
@@ -226,6 +233,7 @@ class Loss(Timed):
 
     def setup(self, framework, depth):
         self.case = prepare_or_skip(framework, "forward", depth)
+        speed_beside(self, framework, depth)
 
     def time_loss(self, framework, depth):
         self.case()

@@ -10,7 +10,8 @@ probe, as the checkpointing study measures it) at one size per study (grids.SECO
 multiplied forward, reverse and in the oracle's cheapest order (float64, NumPy's BLAS).
 """
 from adcost import grids, ops
-from adcost.bench import Skip, dtype_for, frameworks_for, once_per_process, prepare_or_skip
+from adcost.bench import (Skip, dtype_for, frameworks_for, once_per_process, prepare_or_skip,
+                          speed_beside)
 
 FRAMEWORKS = frameworks_for("second_order")
 GRID = grids.second_order()
@@ -88,6 +89,7 @@ class HVP(Timed):
 
     def setup(self, framework, mode, width, depth):
         self.case = _loss_case(framework, mode, width, depth)
+        speed_beside(self, framework, mode, width, depth)
 
     def time_hvp(self, framework, mode, width, depth):
         self.case()
@@ -123,6 +125,7 @@ class Hessian(Timed):
 
     def setup(self, framework, mode, width, depth):
         self.case = _loss_case(framework, mode, width, depth)
+        speed_beside(self, framework, mode, width, depth)
 
     def time_hessian(self, framework, mode, width, depth):
         self.case()
@@ -136,6 +139,7 @@ class PerExample(Timed):
     def setup(self, framework, route, width, batch):
         sizes = {**SIZES, "width": width, "batch": batch, "depth": GRID["pe_depth"]}
         self.case = _case(framework, route, "mlp_losses", ("batch",), **sizes)
+        speed_beside(self, framework, route, width, batch)
 
     def time_per_example(self, framework, route, width, batch):
         self.case()
@@ -181,6 +185,7 @@ class Bracketing(Timed):
         widths = bracketing.profile_widths(profile, scale)
         self.product = once_per_process(("bracketing", widths, order),
                                         lambda: bracketing.Product(widths, order))
+        speed_beside(self, profile, scale, order)
 
     def time_product(self, profile, scale, order):
         self.product()

@@ -6,7 +6,7 @@ adjustment by blocks (ba_blocks: all 3 x 15 blocks in 15 JVPs) up to ADBench's b
 Each case is validated against the float64 reference in setup (adcost.bench).
 """
 from adcost import grids
-from adcost.bench import Skip, frameworks_for, prepare_or_skip
+from adcost.bench import Skip, frameworks_for, prepare_or_skip, speed_beside
 
 FRAMEWORKS = frameworks_for("workloads")
 GRID = grids.workloads()
@@ -50,6 +50,7 @@ class Workload(_Timed):
             raise Skip(f"{framework}'s {mode} of {problem} runs at its smallest size only in the "
                        f"{grids.grid_name()} grid (it traces for tens of seconds a case)")
         self.case = _case(framework, mode, workload)
+        speed_beside(self, framework, mode, workload)
 
     def time_workload(self, framework, mode, workload):
         self.case()
@@ -63,6 +64,7 @@ class BABlocks(_Timed):
 
     def setup(self, framework, mode, workload):
         self.case = _case(framework, mode, workload)
+        speed_beside(self, framework, mode, workload)
 
     def time_blocks(self, framework, mode, workload):
         self.case()

@@ -335,9 +335,10 @@ def test_the_width_study_reads_the_points_the_n_x_m_group_measured():
 
 
 def test_times_taken_at_other_speeds_are_read_at_one_speed(tmp_path):
-    """The fixture's width study and roofline timed by the model with known constants, each case
-    on a machine running at half or full speed (its probe beside it says which): read at one
-    speed, the model is recovered as if the machine had never moved; read as measured, it is not."""
+    """The fixture's width study and roofline timed by the model with known constants, on a
+    machine that runs at full speed for 25 cases, then at half speed for 25, and so on (the
+    probe beside each case says which; one probe in nine reads 30 % off): read at one speed, the
+    model is recovered as if the machine had never moved; read as measured, it is not."""
     import json
 
     from adcost.analysis import load
@@ -345,27 +346,31 @@ def test_times_taken_at_other_speeds_are_read_at_one_speed(tmp_path):
     path = fx.write_results(tmp_path / "asv")
     data = json.loads(path.read_text())
     rng = np.random.default_rng(3)
-    beside = {}
+    beside, case = {}, 0
     for name in ("crossover.JacobianWidth.time_jacobian", "crossover.PrimalWidth.time_primal",
                  "roofline.Matmul.track_flops_per_s", "roofline.Bandwidth.track_bytes_per_s"):
         entry = dict(zip(data["result_columns"], data["results"][name]))
         result = entry["result"]               # the same list as in data: changed in place
         for j, combo in enumerate(itertools.product(*entry["params"])):
-            fast = 1e11 if rng.random() < 0.5 else 5e10    # the probe's flop/s beside the case
+            case += 1
+            fast = 1e11 if case // 25 % 2 == 0 else 5e10     # the machine's speed then
             if result[j] is not None:
                 slower = 1e11 / fast
                 result[j] *= slower if name.startswith("crossover") else 1 / slower
-            beside[f"{name.rsplit('.', 1)[0]}({', '.join(combo)})"] = [fast, 0.0]
+            probe = fast * (0.7 if rng.random() < 1 / 9 else 1.0)
+            beside[f"{name.rsplit('.', 1)[0]}({', '.join(combo)})"] = [probe, float(case)]
     data["adcost_environment"] = {"speed": beside}
     path.write_text(json.dumps(data))
     rep = cm.report(load.load(path))
     assert rep["speed"]["normalized"] and rep["speed"]["points_probed"] == rep["speed"]["points"]
+    assert rep["speed"]["window"] == cm.SPEED_WINDOW
     table = pd.DataFrame(rep["held_out"])
     assert (table["median_error"] < 0.1).all()
+    assert (pd.DataFrame(rep["as_measured"]["held_out"])["median_error"] > 0.2).any()
     cross = pd.DataFrame(rep["crossovers"]).dropna(subset=["n_model"])
     assert len(cross) >= 4 and cross["agrees"].all()
     pts, rate, speed = cm.inputs(load.load(path), normalize=False)    # as measured
-    assert not speed["normalized"] and speed["p10"] == 5e10 and speed["p90"] == 1e11
+    assert not speed["normalized"] and speed["p10"] <= 5e10 and speed["p90"] == 1e11
     fits = cm.fit_all(*cm.split(pts)[:1], rate)
     assert cm.evaluate(fits, cm.split(pts)[1])["median_error"].max() > 0.2
     del beside[next(k for k in beside if k.startswith("roofline.Matmul"))]   # one rate unprobed

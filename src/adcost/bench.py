@@ -363,8 +363,9 @@ def speed_log() -> Path:
 def speed_beside(benchmark, *params) -> float:
     """The machine's speed (measure.speed.probe, flop/s), probed once in this process right
     after the case's setup (asv's warm-up and samples follow) and logged under the benchmark's
-    name and parameters; the same value at asv's later setups of the process (asv#966)."""
-    name = speed.key_of(benchmark, params)
+    name ("suite.Class", or its instance) and parameters; the same value at asv's later setups
+    of the process (asv#966)."""
+    name = speed.key(benchmark, params) if isinstance(benchmark, str) else speed.key_of(benchmark, params)
 
     def measure_and_log():
         rate = speed.probe()

@@ -211,11 +211,11 @@ def rates(df: pd.DataFrame, reference: float | None = None) -> pd.DataFrame:
     (every size's [matrix bytes, bytes/s], smallest first: bandwidth_at) of the run.
     `reference`: each rate read at that machine speed (flop/s of measure.speed's probe), from
     the speed probed beside it (value * reference / speed)."""
-    ok = df[df["status"] == "ok"]
+    ok = df[(df["status"] == "ok") & df["benchmark"].isin([MATMUL, BANDWIDTH])]
     if reference is not None:
-        ok = ok.assign(value=ok["value"] * reference / ok["speed"])
-    peak = ok[ok["benchmark"] == "roofline.Matmul.track_flops_per_s"].groupby("framework")["value"].max()
-    mv = ok[ok["benchmark"] == "roofline.Bandwidth.track_bytes_per_s"]
+        ok = ok.assign(value=ok["value"] * reference / pd.to_numeric(ok["speed"], errors="coerce"))
+    peak = ok[ok["benchmark"] == MATMUL].groupby("framework")["value"].max()
+    mv = ok[ok["benchmark"] == BANDWIDTH]
     mv = mv.assign(size=pd.to_numeric(mv["size"], errors="coerce") if "size" in mv else np.nan)
     mv = mv.sort_values("size", kind="stable")
     band = mv.groupby("framework")["value"].last()
@@ -266,8 +266,8 @@ def width_rows(df: pd.DataFrame) -> pd.DataFrame:
 
 def points(df: pd.DataFrame, itemsize: int = 4) -> pd.DataFrame:
     """The width study's measured points (width_rows) with their FLOPs and bytes: framework,
-    mode, n, m, width, depth, batch, seconds, speed (measure.speed's probe beside the point,
-    flop/s; nan without one), flops, bytes."""
+    mode, n, m, width, depth, batch, seconds, speed and speed_at (measure.speed's probe beside
+    the point, flop/s, and when; nan without one), flops, bytes."""
     rows = []
     for _, r in width_rows(df).iterrows():
         primal = r["benchmark"] in (WIDTH_PRIMAL, NM_PRIMAL)
@@ -276,8 +276,10 @@ def points(df: pd.DataFrame, itemsize: int = 4) -> pd.DataFrame:
                      "mode": "primal" if primal else r["op"], "n": int(r["n"]), "m": int(r["m"]),
                      "width": int(r["width"]), "depth": int(r["depth"]), "batch": batch,
                      "seconds": float(r["value"]),
-                     "speed": float(r["speed"]) if pd.notna(r.get("speed")) else math.nan})
-    out = pd.DataFrame(rows, columns=["machine", "framework", "mode", *SIZES, "seconds", "speed"])
+                     **{c: float(r[c]) if pd.notna(r.get(c)) else math.nan
+                        for c in ("speed", "speed_at")}})
+    out = pd.DataFrame(rows, columns=["machine", "framework", "mode", *SIZES, "seconds", "speed",
+                                      "speed_at"])
     if out.empty:
         return out.assign(flops=[], bytes=[], weights=[])
     found = [work(r.mode, r.n, r.m, r.depth, r.width, r.batch, itemsize) for r in out.itertuples()]
@@ -459,37 +461,62 @@ def inputs(df: pd.DataFrame, itemsize: int = 4, normalize: bool = True
     return at_speed(pts, df, normalize)
 
 
+# The probes a machine speed is the median of (measure.speed): neighbours in time, about 20-40 s
+# of the width study.  One probe is noisy (the same case's probe read 48-84 GFLOP/s within 4 s
+# while its calls took 112-161 ms, the Intel VM, 2026-12-03); on the width run of 9489096 the
+# held-out errors at one speed were, over every Jacobian pair, at most 92 % (p90) with each
+# point's own probe, 58 and 46 % with 5 and 11 probes, 66 % with 25 to 101, and 63 % as measured.
+SPEED_WINDOW = 11
+
+
+def smoothed(speed: pd.Series, at: pd.Series, window: int = SPEED_WINDOW) -> pd.Series:
+    """Each probe's rate replaced by the median of the `window` probes around it in time
+    (centred; fewer at the ends): the machine's speed then, less one probe's noise.  The probes
+    as they are where a time is missing."""
+    if at.isna().any() or window <= 1:
+        return speed
+    order = at.sort_values(kind="stable").index
+    return speed.loc[order].rolling(window, center=True, min_periods=1).median().reindex(speed.index)
+
+
 def at_speed(pts: pd.DataFrame, df: pd.DataFrame, normalize: bool = True
              ) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
     """(points, rates, speed record) with every time and rate read at the points' median
-    speed: a time T measured at probe rate s reads T * s / s_ref, a rate R reads
-    R * s_ref / s (a machine twice as fast halves the one and doubles the other).  Only where
-    every point and every roofline row of the run has a probe; the record says which, the
-    reference speed and the spread of the probes (p10-p90)."""
+    speed: a time T measured at speed s reads T * s / s_ref, a rate R reads R * s_ref / s (a
+    machine twice as fast halves the one and doubles the other), s the median of the probes
+    around it in time (`smoothed`).  Only where every point and every roofline row of the run
+    has a probe; the record says which, the reference speed and the spread of the probes
+    (10th-90th percentile)."""
     roof = df[(df["status"] == "ok") & df["benchmark"].isin([MATMUL, BANDWIDTH])]
-    speeds = pd.to_numeric(pts["speed"], errors="coerce")
-    roof_speeds = pd.to_numeric(roof["speed"], errors="coerce") if "speed" in roof else \
-        pd.Series(np.nan, index=roof.index)
+    column = (lambda frame, name: pd.to_numeric(frame[name], errors="coerce") if name in frame
+              else pd.Series(np.nan, index=frame.index))
+    speeds = column(pts, "speed")
     record = {"normalized": False, "points_probed": int(speeds.notna().sum()),
               "points": int(len(pts))}
     if speeds.notna().any():
         record.update(reference_flops_per_s=float(speeds.median()),
                       p10=float(speeds.quantile(0.1)), p90=float(speeds.quantile(0.9)))
-    whole = speeds.notna().all() and len(roof) and roof_speeds.notna().all()
-    if not (normalize and whole):
+    if not (normalize and speeds.notna().all() and len(roof) and column(roof, "speed").notna().all()):
         return pts, rates(df), record
-    reference = record["reference_flops_per_s"]
-    pts = pts.assign(measured_seconds=pts["seconds"], seconds=pts["seconds"] * speeds / reference)
-    record["normalized"] = True
-    return pts, rates(df.assign(speed=pd.to_numeric(df.get("speed"), errors="coerce")),
-                      reference), record
+    both = pd.concat([speeds, column(roof, "speed")], keys=["pts", "roof"])
+    when = pd.concat([column(pts, "speed_at"), column(roof, "speed_at")], keys=["pts", "roof"])
+    steady = smoothed(both, when)
+    reference = float(steady.loc["pts"].median())
+    pts = pts.assign(measured_seconds=pts["seconds"],
+                     seconds=pts["seconds"] * steady.loc["pts"].to_numpy() / reference)
+    roof = roof.assign(speed=steady.loc["roof"].to_numpy())
+    record.update(normalized=True, reference_flops_per_s=reference,
+                  window=SPEED_WINDOW if when.notna().all() else 1)
+    return pts, rates(roof, reference), record
 
 
-def report(df: pd.DataFrame, itemsize: int = 4) -> dict:
+def report(df: pd.DataFrame, itemsize: int = 4, normalize: bool = True) -> dict:
     """Everything the site and `advise` need from one run: the rates, the fits (on the fitted
     widths), the held-out errors, the crossovers measured and modelled, and how close the
-    compute-bound points run to the measured matmul rate. {} without width results."""
-    pts, rate, speed = inputs(df, itemsize)
+    compute-bound points run to the measured matmul rate; read at one machine speed where the
+    run probed it (`inputs`), with the same figures read as measured beside them
+    (`as_measured`). {} without width results."""
+    pts, rate, speed = inputs(df, itemsize, normalize)
     if pts.empty or rate.empty:
         return {}
     train, held = split(pts)
@@ -523,7 +550,19 @@ def report(df: pd.DataFrame, itemsize: int = 4) -> dict:
             "crossover_tolerance": tolerance,
             "compute_bound": {fw: float(v) for fw, v in bound.items()},
             "speed": speed,
-            "min_seconds": MIN_SECONDS}
+            "min_seconds": MIN_SECONDS,
+            **({"as_measured": as_measured(report(df, itemsize, normalize=False))}
+               if speed["normalized"] else {})}
+
+
+def as_measured(rep: dict) -> dict:
+    """The figures of a report read as measured, to set beside those read at one speed: the
+    held-out errors, how many crossovers lie within 1.5x and the compute-bound ratio."""
+    cross = rep.get("crossovers") or []
+    return {"held_out": rep.get("held_out", []), "crossovers": len(cross),
+            "crossovers_within_1_5": sum(1 for r in cross if r.get("ratio") is not None
+                                         and r["ratio"] <= 1.5),
+            "compute_bound": rep.get("compute_bound", {})}
 
 
 def fits_from(report_: dict) -> dict[tuple[str, str], ModeFit]:

@@ -165,6 +165,7 @@ def result_rows(path: Path, benchmarks: dict | None = None, machine: dict | None
                 row.update(workload_columns(row["workload"]))
             probed = beside.get(f"{suite}.{cls}({', '.join(str(t) for t in combo)})")
             row["speed"] = float(probed[0]) if probed else None   # measure.speed, flop/s
+            row["speed_at"] = float(probed[1]) if probed else None   # when (time.time())
             value = result[j] if j < len(result) else None
             ok = isinstance(value, (int, float)) and not math.isnan(value)
             row.update(value=float(value) if ok else None, status="ok" if ok else "skipped",
@@ -244,7 +245,7 @@ def tidy(rows: list[dict]) -> pd.DataFrame:
     df = df[COLUMNS + extra]
     for column in INT_COLUMNS:
         df[column] = pd.to_numeric(df[column], errors="coerce").astype("Int64")
-    for column in ("value", "q25", "q75", "ci_lo", "ci_hi") + (("speed",) if "speed" in df else ()):
+    for column in ("value", "q25", "q75", "ci_lo", "ci_hi") + tuple(c for c in ("speed", "speed_at") if c in df):
         df[column] = pd.to_numeric(df[column], errors="coerce").astype("float64")
     for column in df.columns:
         if df[column].dtype == object:   # mixed parameter values: store as text

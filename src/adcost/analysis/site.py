@@ -119,7 +119,16 @@ def model_html(figures: Path) -> str:
                      + ". P: best matmul flop/s; W: matrix-vector bytes/s where the weights "
                      "live: the best rate of the matvecs whose matrix is at least B<sub>w</sub> "
                      "large (the weights stay in cache between calls), the largest matvec's "
-                     "beyond; both measured in this run.</p>")
+                     "beyond; both measured in this run."
+                     + (f" Every time and rate is read at one machine speed, the median of the "
+                        f"probes beside the cases ({rep['speed']['reference_flops_per_s'] / 1e9:.0f} "
+                        "GFLOP/s of a float32 matmul; 10th-90th percentile "
+                        f"{rep['speed']['p10'] / 1e9:.0f}-{rep['speed']['p90'] / 1e9:.0f}), each "
+                        f"case's speed the median of the {rep['speed'].get('window', 1)} probes "
+                        "around it in time: a time taken while the machine ran at half that "
+                        "speed counts half. The same figures read as measured follow the tables."
+                        if (rep.get("speed") or {}).get("normalized") else "")
+                     + "</p>")
         curves = [r for r in rep.get("rates", []) if len(r.get("curve") or []) > 1]
         if curves:
             sizes = sorted({size for r in curves for size, _ in r["curve"]})
@@ -133,6 +142,10 @@ def model_html(figures: Path) -> str:
                                                          "median_error", "p90_error", "regimes"], fmt))
         parts.append(table(rep["fits"], ["framework", "mode", "c0", "c1", "alpha", "beta",
                                          "delta", "peak", "bandwidth", "points", "spread"], fmt))
+        if rep.get("compute_bound"):
+            parts.append("<p>Points the model calls compute-bound (Jacobians) take, in the median, "
+                         + ", ".join(f"{fw} {v:.2f}×" for fw, v in sorted(rep["compute_bound"].items()))
+                         + " the time their FLOPs take at the framework's measured matmul rate.</p>")
         cross = rep.get("crossovers", [])
         close = sum(1 for r in cross if r.get("ratio") is not None and r["ratio"] <= 1.5)
         agree = sum(1 for r in cross if r.get("agrees"))
@@ -145,6 +158,16 @@ def model_html(figures: Path) -> str:
                      f"interval: {agree} of {len(cross)}.</p>")
         parts.append(table(cross, ["framework", "width", "m", "n_measured", "n_low", "n_high",
                                    "n_model", "model_says", "ratio", "agrees"], fmt))
+        raw = rep.get("as_measured")
+        if raw:
+            bound = ", ".join(f"{fw} {v:.2f}×" for fw, v in sorted(raw["compute_bound"].items()))
+            parts.append("<p>Read as measured, each time at the speed the machine ran it (no "
+                         f"correction): model within 1.5× of the measured crossing in "
+                         f"{raw['crossovers_within_1_5']} of {raw['crossovers']} cells; "
+                         f"compute-bound points at {bound} the matmul time; held-out errors:</p>")
+            if rep["held_out_widths"]:
+                parts.append(table(raw["held_out"], ["framework", "mode", "points", "median_error",
+                                                     "p90_error", "regimes"], fmt))
     if rep.get("break_even"):
         parts.append("<p>What compiling buys (crossover n × m grid): compile seconds, the two "
                      "times per call, and the calls after which the compiled variant has paid for "
@@ -188,6 +211,13 @@ def environment_html(df: pd.DataFrame, results: Path) -> str:
             if not steal.empty:
                 rows.append(("steal (host's share of the CPUs)",
                              f"{steal.min():.1%} to {steal.max():.1%} over the runs"))
+        if "speed" in df:
+            speed = pd.to_numeric(df["speed"], errors="coerce").dropna()
+            if not speed.empty:
+                rows.append(("speed beside each case (float32 matmul probe)",
+                             f"median {speed.median() / 1e9:.0f} GFLOP/s, 10th-90th percentile "
+                             f"{speed.quantile(0.1) / 1e9:.0f}-{speed.quantile(0.9) / 1e9:.0f} "
+                             f"over {len(speed)} cases"))
     smoke = results / "smoke.json"
     if smoke.exists():
         try:
