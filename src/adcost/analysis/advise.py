@@ -243,7 +243,10 @@ def advise(df, n: int, m: int, depth: int | None = None, framework: str | None =
             f"jacfwd and jacrev from the cost model (fitted at widths "
             f"{', '.join(map(str, report['fitted_widths']))}, depth {report['depth']}), at width "
             f"{advice.width}" + ("" if width else " (the crossover grid's; --width sets it)")
-            + (f", depth {depth}" if depth else ""))
+            + (f", depth {depth}" if depth else "")
+            + (f"; times at the run's median machine speed ({report['speed']['reference_flops_per_s'] / 1e9:.0f} "
+               "GFLOP/s of its matmul probe), the measured modes' as measured"
+               if (report.get("speed") or {}).get("normalized") else ""))
     for p in modelled:
         if problem is not None and runnable(problem, p.framework, p.mode) is not None:
             continue

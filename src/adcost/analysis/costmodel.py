@@ -465,7 +465,7 @@ def inputs(df: pd.DataFrame, itemsize: int = 4, normalize: bool = True
 # of the width study.  One probe is noisy (the same case's probe read 48-84 GFLOP/s within 4 s
 # while its calls took 112-161 ms, the Intel VM, 2026-12-03); on the width run of 9489096 the
 # held-out errors at one speed were, over every Jacobian pair, at most 92 % (p90) with each
-# point's own probe, 58 and 46 % with 5 and 11 probes, 66 % with 25 to 101, and 63 % as measured.
+# point's own probe, 58 and 46 % with 5 and 11 probes, 63-66 % with 25 to 101, and 63 % as measured.
 SPEED_WINDOW = 11
 
 

@@ -10,8 +10,9 @@ host's steal (measure.load) little.  A case timed in a slow minute and its neigh
 fast one then read as a difference between the two.
 
 The probe: a (SIZE x SIZE) @ (SIZE x SIZE) float32 product (2 SIZE^3 FLOPs, about 2.7 ms at one
-thread on that VM), WARM calls untimed, then the median of CALLS timed ones: about 25 ms per
-case.  It runs under the case's thread settings (NumPy's BLAS pool, as ADCOST_THREADS sets it).
+thread on that VM), WARM calls untimed, then the median of CALLS timed ones: about 20 ms per
+case (32 ms with seven timed calls and two untimed: 43 s of the 2,456 s width run of 9489096).
+One probe is noisy; the cost model reads the median of the probes around a case in time.  It runs under the case's thread settings (NumPy's BLAS pool, as ADCOST_THREADS sets it).
 
 Each probe is one JSON line in a log beside the benchmark state (results/speed_log.jsonl):
 {"key": the asv benchmark and its parameters as asv writes them, "flops_per_s", "time"}.  The
@@ -28,8 +29,8 @@ import time
 from pathlib import Path
 
 SIZE = 512
-WARM = 2
-CALLS = 7
+WARM = 1
+CALLS = 5
 LOG_NAME = "speed_log.jsonl"
 
 
