@@ -362,13 +362,25 @@ def describe_run(df: pd.DataFrame) -> str:
         if slowed:
             text += (f"; {slowed} rows measured while the VM's host took up to "
                      f"{steal.max():.0%} of its CPU time (steal)")
-    if "speed" in df:
-        speed = pd.to_numeric(df["speed"], errors="coerce").dropna()
+    speed = probes(df)
+    if speed is not None:
         if len(speed) > 1 and speed.quantile(0.9) > SPEED_WARN * speed.quantile(0.1):
             text += (f"; the machine's speed beside the cases moved {speed.quantile(0.1) / 1e9:.0f}-"
                      f"{speed.quantile(0.9) / 1e9:.0f} GFLOP/s (10th-90th percentile of "
                      f"{len(speed)} probes)")
     return text
+
+
+def probes(df: pd.DataFrame) -> pd.Series | None:
+    """The machine-speed probes of the rows (measure.speed, flop/s), each once: the methods of
+    one benchmark class share its parameters' probe (the latest), so rows are counted by probe
+    (file and time); None without any."""
+    if "speed" not in df or df["speed"].isna().all():
+        return None
+    rows = df.dropna(subset=["speed"])
+    if "speed_at" in rows:
+        rows = rows.drop_duplicates(subset=["file", "speed_at"])
+    return pd.to_numeric(rows["speed"], errors="coerce").dropna()
 
 
 # A run whose speed probes (measure.speed) spread more than this (90th over 10th percentile) is

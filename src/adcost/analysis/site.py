@@ -211,13 +211,12 @@ def environment_html(df: pd.DataFrame, results: Path) -> str:
             if not steal.empty:
                 rows.append(("steal (host's share of the CPUs)",
                              f"{steal.min():.1%} to {steal.max():.1%} over the runs"))
-        if "speed" in df:
-            speed = pd.to_numeric(df["speed"], errors="coerce").dropna()
-            if not speed.empty:
-                rows.append(("speed beside each case (float32 matmul probe)",
-                             f"median {speed.median() / 1e9:.0f} GFLOP/s, 10th-90th percentile "
-                             f"{speed.quantile(0.1) / 1e9:.0f}-{speed.quantile(0.9) / 1e9:.0f} "
-                             f"over {len(speed)} cases"))
+        speed = load.probes(df)
+        if speed is not None and not speed.empty:
+            rows.append(("speed beside each case (float32 matmul probe)",
+                         f"median {speed.median() / 1e9:.0f} GFLOP/s, 10th-90th percentile "
+                         f"{speed.quantile(0.1) / 1e9:.0f}-{speed.quantile(0.9) / 1e9:.0f} "
+                         f"over {len(speed)} probes"))
     smoke = results / "smoke.json"
     if smoke.exists():
         try:
