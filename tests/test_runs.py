@@ -587,7 +587,10 @@ def test_the_machines_speed_is_probed_once_beside_each_case_and_follows_its_row(
     assert rows.loc[("torch", "jacfwd", 8, 64), "speed"] == 5e10
     assert rows.loc[("jax", "jacfwd", 8, 64), "speed"] == 1e11
     assert rows["speed"].isna().sum() == len(rows) - 2                # unprobed rows: none
-    assert "speed beside the cases moved 55-95 GFLOP/s (10th-90th percentile of 2 probes)" in load.describe_run(df)
+    assert ("speed beside the cases 75 GFLOP/s (median), moving 55-95 (10th-90th percentile of 2 "
+            "probes)") in load.describe_run(df)
+    calm = df[df["framework"] == "torch"]
+    assert "speed beside the cases 50 GFLOP/s (median of 1 probe)" in load.describe_run(calm)
     from adcost.analysis import site
     assert "median 75 GFLOP/s, 10th-90th percentile 55-95 over 2 probes" in \
         site.environment_html(df, tmp_path)

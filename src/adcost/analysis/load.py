@@ -363,11 +363,13 @@ def describe_run(df: pd.DataFrame) -> str:
             text += (f"; {slowed} rows measured while the VM's host took up to "
                      f"{steal.max():.0%} of its CPU time (steal)")
     speed = probes(df)
-    if speed is not None:
+    if speed is not None:   # two runs' medians side by side: compare's A and B lines
+        text += f"; the machine's speed beside the cases {speed.median() / 1e9:.0f} GFLOP/s (median"
         if len(speed) > 1 and speed.quantile(0.9) > SPEED_WARN * speed.quantile(0.1):
-            text += (f"; the machine's speed beside the cases moved {speed.quantile(0.1) / 1e9:.0f}-"
-                     f"{speed.quantile(0.9) / 1e9:.0f} GFLOP/s (10th-90th percentile of "
-                     f"{len(speed)} probes)")
+            text += (f"), moving {speed.quantile(0.1) / 1e9:.0f}-{speed.quantile(0.9) / 1e9:.0f} "
+                     f"(10th-90th percentile of {len(speed)} probes)")
+        else:
+            text += f" of {len(speed)} probe{'s' if len(speed) != 1 else ''})"
     return text
 
 
