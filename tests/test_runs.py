@@ -594,3 +594,6 @@ def test_the_machines_speed_is_probed_once_beside_each_case_and_follows_its_row(
     from adcost.analysis import site
     assert "median 75 GFLOP/s, 10th-90th percentile 55-95 over 2 probes" in \
         site.environment_html(df, tmp_path)
+    from adcost.analysis import explorer
+    table, _ = explorer.table_html(df)                        # a sortable column of the rows
+    assert "50 GFLOP/s" in table and "100 GFLOP/s" in table

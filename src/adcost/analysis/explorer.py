@@ -251,7 +251,7 @@ def tradeoff_view(df: pd.DataFrame):
 
 
 TABLE_COLUMNS = ["machine", "release", "benchmark", "framework", "op", "problem", "n", "m", "depth",
-                 "width", "strategy", "value", "unit", "under_load", "steal_share", "commit"]
+                 "width", "strategy", "value", "unit", "under_load", "steal_share", "speed", "commit"]
 
 
 def table_html(df: pd.DataFrame) -> tuple[str, str]:
@@ -268,6 +268,9 @@ def table_html(df: pd.DataFrame) -> tuple[str, str]:
     if "steal_share" in rows:   # the host's share of the run's CPU time, as a percentage
         rows["steal_share"] = pd.to_numeric(rows["steal_share"], errors="coerce").map(
             lambda v: "" if pd.isna(v) else f"{v:.1%}")
+    if "speed" in rows:         # the machine's speed probed beside the case (measure.speed)
+        rows["speed"] = pd.to_numeric(rows["speed"], errors="coerce").map(
+            lambda v: "" if pd.isna(v) else f"{v / 1e9:.0f} GFLOP/s")
     for column in rows:
         if column != "value":
             rows[column] = rows[column].astype("string").fillna("")
