@@ -597,3 +597,9 @@ def test_the_machines_speed_is_probed_once_beside_each_case_and_follows_its_row(
     from adcost.analysis import explorer
     table, _ = explorer.table_html(df)                        # a sortable column of the rows
     assert "50 GFLOP/s" in table and "100 GFLOP/s" in table
+    from adcost.analysis import speed as speed_figure
+    from adcost.analysis.plotting import MissingData
+    assert len(speed_figure.probes_over_time(df)) == 2
+    assert speed_figure.build(df).axes[0].get_ylabel() == "float32 matmul GFLOP/s"
+    with pytest.raises(MissingData, match="no speed probes"):
+        speed_figure.build(df.drop(columns=["speed", "speed_at"]))

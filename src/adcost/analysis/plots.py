@@ -12,12 +12,12 @@ from pathlib import Path
 
 from .. import paths
 from . import (cost_curves, cost_model, costmodel, crossover_map, hvp, load, memory_depth, oracle,
-               per_example, speedups, summary, tradeoff, workloads)
+               per_example, speed, speedups, summary, tradeoff, workloads)
 from .plotting import render
 
 # every figure, in the site's order (adcost.analysis.site reads this tuple)
 FIGURES = (crossover_map, cost_curves, cost_model, speedups, memory_depth, tradeoff, hvp,
-           per_example, oracle, workloads)
+           per_example, oracle, workloads, speed)
 MODEL_FILE = "cost_model.json"   # the cost model's fits and held-out errors, beside the figures
 
 
