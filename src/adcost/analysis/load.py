@@ -373,16 +373,22 @@ def describe_run(df: pd.DataFrame) -> str:
     return text
 
 
-def probes(df: pd.DataFrame) -> pd.Series | None:
-    """The machine-speed probes of the rows (measure.speed, flop/s), each once: the methods of
-    one benchmark class share its parameters' probe (the latest), so rows are counted by probe
-    (file and time); None without any."""
+def probe_rows(df: pd.DataFrame) -> pd.DataFrame:
+    """One row per machine-speed probe (measure.speed: `speed` flop/s, `speed_at`), in time
+    order: the methods of one benchmark class share its parameters' probe (the latest), so rows
+    are taken once per probe (file and time); empty without any."""
     if "speed" not in df or df["speed"].isna().all():
-        return None
+        return df.iloc[:0]
     rows = df.dropna(subset=["speed"])
     if "speed_at" in rows:
-        rows = rows.drop_duplicates(subset=["file", "speed_at"])
-    return pd.to_numeric(rows["speed"], errors="coerce").dropna()
+        rows = rows.drop_duplicates(subset=["file", "speed_at"]).sort_values("speed_at", kind="stable")
+    return rows.assign(speed=pd.to_numeric(rows["speed"], errors="coerce")).dropna(subset=["speed"])
+
+
+def probes(df: pd.DataFrame) -> pd.Series | None:
+    """The probes' rates (probe_rows), flop/s; None without any."""
+    rows = probe_rows(df)
+    return None if rows.empty else rows["speed"]
 
 
 # A run whose speed probes (measure.speed) spread more than this (90th over 10th percentile) is

@@ -105,6 +105,10 @@ def model_html(figures: Path) -> str:
         return str(v)
 
     parts = ["<h2 id='model'>The cost model: fits and held-out errors</h2>"]
+
+    def ratios(bound):
+        return ", ".join(f"{fw} {v:.2f}×" for fw, v in sorted(bound.items()))
+    held_columns = ["framework", "mode", "points", "median_error", "p90_error", "regimes"]
     if rep.get("fits"):
         parts.append(f"<p>T = c0 + c1·k + max(α·F/P, β·B/W) + δ·B<sub>w</sub>/W (k: the "
                      "directions pushed; B<sub>w</sub>: the weights' bytes; δ: passes over the "
@@ -138,14 +142,12 @@ def model_html(figures: Path) -> str:
                     for r in curves]
             parts.append(table(rows, ["framework", *label.values()], fmt))
         if rep["held_out_widths"]:
-            parts.append(table(rep.get("held_out", []), ["framework", "mode", "points",
-                                                         "median_error", "p90_error", "regimes"], fmt))
+            parts.append(table(rep.get("held_out", []), held_columns, fmt))
         parts.append(table(rep["fits"], ["framework", "mode", "c0", "c1", "alpha", "beta",
                                          "delta", "peak", "bandwidth", "points", "spread"], fmt))
         if rep.get("compute_bound"):
             parts.append("<p>Points the model calls compute-bound (Jacobians) take, in the median, "
-                         + ", ".join(f"{fw} {v:.2f}×" for fw, v in sorted(rep["compute_bound"].items()))
-                         + " the time their FLOPs take at the framework's measured matmul rate.</p>")
+                         + ratios(rep["compute_bound"]) + " the time their FLOPs take at the framework's measured matmul rate.</p>")
         cross = rep.get("crossovers", [])
         close = sum(1 for r in cross if r.get("ratio") is not None and r["ratio"] <= 1.5)
         agree = sum(1 for r in cross if r.get("agrees"))
@@ -160,14 +162,13 @@ def model_html(figures: Path) -> str:
                                    "n_model", "model_says", "ratio", "agrees"], fmt))
         raw = rep.get("as_measured")
         if raw:
-            bound = ", ".join(f"{fw} {v:.2f}×" for fw, v in sorted(raw["compute_bound"].items()))
             parts.append("<p>Read as measured, each time at the speed the machine ran it (no "
                          f"correction): model within 1.5× of the measured crossing in "
                          f"{raw['crossovers_within_1_5']} of {raw['crossovers']} cells; "
-                         f"compute-bound points at {bound} the matmul time; held-out errors:</p>")
+                         f"compute-bound points at {ratios(raw['compute_bound'])} the matmul time; held-out "
+                         "errors:</p>")
             if rep["held_out_widths"]:
-                parts.append(table(raw["held_out"], ["framework", "mode", "points", "median_error",
-                                                     "p90_error", "regimes"], fmt))
+                parts.append(table(raw["held_out"], held_columns, fmt))
     if rep.get("break_even"):
         parts.append("<p>What compiling buys (crossover n × m grid): compile seconds, the two "
                      "times per call, and the calls after which the compiled variant has paid for "

@@ -12,7 +12,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .costmodel import SPEED_WINDOW
+from . import load
+from .costmodel import SPEED_WINDOW, smoothed
 from .plotting import MissingData, figure, main_for
 
 NAME = "speed"
@@ -20,13 +21,11 @@ GAP_S = 300   # probes further apart than this are drawn as two stretches (two a
 
 
 def probes_over_time(df: pd.DataFrame) -> pd.DataFrame:
-    """One row per probe (machine, suite, speed in flop/s, speed_at), in time order: the methods
-    of one class share its parameters' probe, so rows are taken once per probe."""
-    if "speed" not in df or "speed_at" not in df:
+    """One row per timed probe (load.probe_rows): machine, suite, speed (flop/s), speed_at."""
+    rows = load.probe_rows(df)
+    if "speed_at" not in rows:
         return pd.DataFrame(columns=["machine", "suite", "speed", "speed_at"])
-    rows = df.dropna(subset=["speed", "speed_at"]).drop_duplicates(subset=["file", "speed_at"])
-    rows = rows.assign(speed=pd.to_numeric(rows["speed"]), speed_at=pd.to_numeric(rows["speed_at"]))
-    return rows[["machine", "suite", "speed", "speed_at"]].sort_values("speed_at", kind="stable")
+    return rows.dropna(subset=["speed_at"])[["machine", "suite", "speed", "speed_at"]]
 
 
 def build(df):
@@ -45,7 +44,7 @@ def build(df):
         for suite, h in g.groupby(g["suite"].astype(str)):
             ax.plot(minutes[h.index], h["speed"] / 1e9, ".", ms=3, alpha=0.5, color=colors[suite],
                     label=suite)
-        steady = g["speed"].rolling(SPEED_WINDOW, center=True, min_periods=1).median()
+        steady = smoothed(g["speed"], g["speed_at"])
         part = (g["speed_at"].diff() > GAP_S).cumsum()     # no line across a gap between runs
         for i, (_, idx) in enumerate(g.groupby(part).groups.items()):
             ax.plot(minutes[idx], steady[idx] / 1e9, "-", color="k", lw=1,
