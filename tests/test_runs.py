@@ -190,6 +190,81 @@ def test_compare_respects_the_process_to_process_spread_the_probe_measured(tmp_p
     assert compare.compare(a, b, noise=False)["change"].ne("same").mean() > 0.3
 
 
+def _taken_at(path, speed: float, match: str = "crossover.", probed: str = "crossover.") -> None:
+    """Re-time the fixture run's results as if the machine ran at `speed` flop/s (1e11: as
+    written) for the benchmarks whose name has `match`, and log a probe of `speed` beside
+    each timed case of those with `probed`, a second apart, as the sweep folds them."""
+    import itertools
+    data = json.loads(path.read_text())
+    beside, when = {}, 0.0
+    for name, values in data["results"].items():
+        entry = dict(zip(data["result_columns"], values))
+        slower = 1e11 / speed
+        for j, combo in enumerate(itertools.product(*entry["params"])):
+            when += 1.0
+            if match in name and entry["result"][j] is not None and ".time_" in name:
+                entry["result"][j] *= slower
+                for column in ("stats_q_25", "stats_q_75", "stats_ci_99_a", "stats_ci_99_b"):
+                    if entry.get(column) and entry[column][j] is not None:
+                        entry[column][j] *= slower
+            if probed in name and ".time_" in name:      # the classes that time a case
+                beside[f"{name.rsplit('.', 1)[0]}({', '.join(combo)})"] = [speed, when]
+        data["results"][name] = [entry.get(c) for c in data["result_columns"]]
+    data.setdefault("adcost_environment", {})["speed"] = beside
+    path.write_text(json.dumps(data))
+
+
+def test_compare_reads_two_runs_at_one_machine_speed(tmp_path, capsys):
+    """Run B of the same code on a machine running at half speed (its probes say so): as
+    measured every timing of B reads twice A's and compare calls them slower; read at one
+    speed, nothing but a real 2x change is called. A measurement without a probe in one run
+    stays as measured, and --as-measured compares as taken."""
+    import numpy as np
+    a_path = fx.write_results(tmp_path / "a", commit="1" * 40, seed=11)
+    b_path = fx.write_results(tmp_path / "b", commit="2" * 40, seed=12)
+    _taken_at(a_path, 1e11)
+    _taken_at(b_path, 5e10)
+    a, b = load.load(a_path), load.load(b_path)
+    timed = compare.compare(a, b)
+    timed = timed[timed["benchmark"].str.startswith("crossover.") & timed["benchmark"].str.contains(".time_")]
+    assert len(timed) > 20 and timed.attrs["speed"]["normalized"]
+    assert timed.attrs["speed"]["median_b"] == 5e10 and timed.attrs["speed"]["median_a"] == 1e11
+    assert np.allclose(timed["ratio_measured"] / timed["ratio"], 2.0)
+    assert (timed["change"] == "same").mean() >= 0.95
+    measured = compare.compare(a, b, speed=False)
+    measured = measured[measured["benchmark"].isin(set(timed["benchmark"]))]
+    assert (measured["change"] == "worse").all() and not measured.attrs["speed"]["normalized"]
+    slow_b = tmp_path / "slow"
+    path = fx.write_results(slow_b, commit="3" * 40, seed=12, slow=2.0)
+    _taken_at(path, 5e10)
+    table = compare.compare(a, load.load(path))
+    assert set(table[table["change"] == "worse"]["benchmark"]) == {"crossover.JacobianNM.time_jacobian"}
+    # unprobed in B: read as measured on both sides, so its B/A is the slow machine's 2x
+    unprobed = fx.write_results(tmp_path / "c", commit="4" * 40, seed=12)
+    _taken_at(unprobed, 5e10, probed="crossover.JacobianNM")
+    table = compare.compare(a, load.load(unprobed)).set_index("benchmark")
+    assert (table.loc["crossover.PrimalNM.time_primal", "ratio"] > 1.8).all()
+    assert np.allclose(table.loc["crossover.JacobianNM.time_jacobian", "ratio"], 1.0, atol=0.2)
+    # no probe in A at all: nothing is read at one speed, and the header says why
+    plain = fx.write_results(tmp_path / "d", commit="5" * 40, seed=11)
+    assert not compare.compare(load.load(plain), b).attrs["speed"]["normalized"]
+    assert cli.main(["compare", str(a_path), str(b_path)]) == 0
+    out = capsys.readouterr().out
+    assert "read at one machine speed, 75 GFLOP/s (the median probe; A's 100, B's 50)" in out
+    assert cli.main(["compare", str(a_path), str(b_path), "--as-measured"]) == 0
+    out = capsys.readouterr().out
+    assert "as measured (--as-measured)" in out and "slower or bigger: 0" not in out
+    assert cli.main(["compare", str(plain), str(b_path)]) == 0
+    assert "no measurement was probed in both runs" in capsys.readouterr().out
+
+
+def test_compare_reads_madds_per_second_as_higher_is_better():
+    def frame(v):
+        return load.tidy([{"benchmark": "second_order.Rates.track_madds_per_s", "value": v,
+                           "unit": "madds/s", "status": "ok"}])
+    assert compare.compare(frame(4e10), frame(2e10))["change"].tolist() == ["worse"]
+
+
 BAD = [
     (["jacobian", "--problem", "mlp", "--framework", "numpy", "--n", "1000000000"], {}, "--n 1000000000: mlp needs about"),
     (["jacobian", "--problem", "mlp", "--framework", "numpy", "--depth", "1000000000"], {}, "--depth 1000000000"),

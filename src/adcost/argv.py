@@ -56,6 +56,8 @@ def compare_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
     p.add_argument("--all", action="store_true", help="also list the unchanged measurements")
     p.add_argument("--strict", action="store_true", help="exit 1 when anything got worse")
     p.add_argument("--csv", help="write the full comparison table here")
+    p.add_argument("--as-measured", action="store_true",
+                   help="compare times as taken, not read at one machine speed where both runs probed it")
     p.add_argument("--results", help="results folder where commit prefixes are looked up (default ./results)")
     return p
 

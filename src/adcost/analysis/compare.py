@@ -11,8 +11,12 @@ A and B are each a tidy CSV/parquet, an asv result file, an asv results folder, 
 The spread is what the sweep's noise probe measured (adcost.measure.noise: the same cases in
 fresh processes, the largest max/min ratio), the larger of A's and B's; within-process quartiles
 cannot see it, since asv times each benchmark in a process of its own.
+Where both runs probed the machine's speed beside a measurement (adcost.measure.speed), its
+times and rates are read at one speed, the median of both runs' probes, before the rule (a
+time T taken at speed s reads T * s / s_ref, as the cost model reads them: `at_one_speed`);
+`--as-measured` compares them as taken. The ratio as measured stays in the table.
 
-    python -m adcost.analysis.compare A B [--factor 1.1] [--all] [--strict]      (also: adcost compare)
+    python -m adcost.analysis.compare A B [--factor 1.1] [--all] [--strict] [--as-measured]   (also: adcost compare)
 """
 from __future__ import annotations
 
@@ -27,7 +31,9 @@ from ..argv import compare_arguments
 from . import load
 
 KEYS = ["benchmark", "framework", "op", "problem", "n", "m", "depth", "width", "strategy", "size", "k"]
-HIGHER_IS_BETTER = ("flop/s", "bytes/s")
+HIGHER_IS_BETTER = ("flop/s", "bytes/s", "madds/s")
+SCALED = ("seconds",) + HIGHER_IS_BETTER   # what a machine's speed moves: times and rates
+STATS = ["value", "q25", "q75", "ci_lo", "ci_hi"]
 
 
 def resolve(spec: str, results=None) -> pd.DataFrame:
@@ -92,14 +98,71 @@ def threshold(a: pd.DataFrame, b: pd.DataFrame, factor: float) -> float:
     return max(factor, spread(a, b) or 0.0)
 
 
-def compare(a: pd.DataFrame, b: pd.DataFrame, factor: float = 1.10, noise: bool = True) -> pd.DataFrame:
+def steady_speed(df: pd.DataFrame) -> pd.Series:
+    """Each row's machine speed (flop/s) as the cost model reads it: the median of the run's
+    probes around the row's in time (costmodel.smoothed over load.probe_rows); NaN where the
+    row has no probe."""
+    from .costmodel import smoothed
+    rows = load.probe_rows(df)
+    if rows.empty:
+        return pd.Series(np.nan, index=df.index)
+    at = pd.to_numeric(rows["speed_at"], errors="coerce") if "speed_at" in rows else \
+        pd.Series(np.nan, index=rows.index)
+    steady = smoothed(rows["speed"], at)
+    if at.isna().any():       # no times: each row's own probe
+        return pd.to_numeric(df["speed"], errors="coerce")
+    lookup = dict(zip(zip(rows["file"].astype(str), at), steady))
+    when = pd.to_numeric(df["speed_at"], errors="coerce")
+    return pd.Series([lookup.get((str(f), w), np.nan) for f, w in zip(df["file"], when)],
+                     index=df.index, dtype=float)
+
+
+def at_one_speed(a: pd.DataFrame, b: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
+    """(a, b, record): the times and rates of the measurements both runs probed the machine's
+    speed beside, read at one speed s_ref (the median of both runs' probes): a time taken at
+    speed s reads T * s / s_ref, a rate R * s_ref / s, its quartiles and intervals alike.
+    Everything else as measured. The record: s_ref, each run's median probe, how many rows
+    of each were read at one speed ({"normalized": False} where a run has no probe)."""
+    speeds = [steady_speed(x) if "speed" in x else pd.Series(np.nan, index=x.index) for x in (a, b)]
+    if any(s.isna().all() for s in speeds):
+        return a, b, {"normalized": False}
+    probed = [load.probes(x) for x in (a, b)]
+    reference = float(pd.concat(probed).median())
+    keyed = []
+    for x, s in zip((a, b), speeds):
+        k = x[KEYS].astype("string").fillna("").agg("|".join, axis=1)
+        keyed.append(set(k[s.notna() & x["unit"].isin(SCALED)]))
+    both = keyed[0] & keyed[1]
+    out = []
+    for x, s in zip((a, b), speeds):
+        x = x.copy()
+        k = x[KEYS].astype("string").fillna("").agg("|".join, axis=1)
+        take = k.isin(both) & s.notna()
+        factor = np.where(x["unit"].isin(HIGHER_IS_BETTER), reference / s, s / reference)
+        for column in STATS:
+            if column in x:
+                x[column] = pd.to_numeric(x[column], errors="coerce").astype(float)
+                x.loc[take, column] = x.loc[take, column] * factor[take.to_numpy()]
+        x["at_speed"] = take
+        out.append(x)
+    return out[0], out[1], {"normalized": bool(both), "reference_flops_per_s": reference,
+                            "median_a": float(probed[0].median()), "median_b": float(probed[1].median()),
+                            "rows": len(both)}
+
+
+def compare(a: pd.DataFrame, b: pd.DataFrame, factor: float = 1.10, noise: bool = True,
+            speed: bool = True) -> pd.DataFrame:
     """One row per measurement present in both: ratio B/A, whether it is worse/better beyond noise
     (the ratio beyond `threshold` — the factor or the measured spread — and intervals apart;
-    `noise=False` uses the factor alone)."""
+    `noise=False` uses the factor alone); read at one machine speed where both runs probed it
+    (`at_one_speed`; `speed=False`: as measured), `ratio_measured` the ratio as taken."""
     factor = threshold(a, b, factor) if noise else factor
-    cols = KEYS + ["value", "unit", "q25", "q75", "ci_lo", "ci_hi"]
-    a = load.measured(a).reindex(columns=cols).copy()
-    b = load.measured(b).reindex(columns=cols).copy()
+    a, b = load.measured(a), load.measured(b)
+    raw = [x["value"] for x in (a, b)]
+    a, b, record = at_one_speed(a, b) if speed else (a, b, {"normalized": False})
+    cols = KEYS + STATS + ["unit", "measured"]
+    a = a.assign(measured=raw[0]).reindex(columns=cols).copy()
+    b = b.assign(measured=raw[1]).reindex(columns=cols).copy()
     for df in (a, b):   # missing keys must still join
         for k in KEYS:
             df[k] = df[k].astype("string").fillna("")
@@ -110,6 +173,7 @@ def compare(a: pd.DataFrame, b: pd.DataFrame, factor: float = 1.10, noise: bool 
     if j.empty:
         return j.assign(ratio=[], change=[])
     j["ratio"] = j["value_b"] / j["value_a"]
+    j["ratio_measured"] = j["measured_b"] / j["measured_a"]
     flip = j["unit"].isin(HIGHER_IS_BETTER)
     worse_ratio = np.where(flip, j["ratio"] <= 1 / factor, j["ratio"] >= factor)
     better_ratio = np.where(flip, j["ratio"] >= factor, j["ratio"] <= 1 / factor)
@@ -122,7 +186,9 @@ def compare(a: pd.DataFrame, b: pd.DataFrame, factor: float = 1.10, noise: bool 
     better = better_ratio & np.where(flip, up, down)
     j["change"] = np.select([worse, better], ["worse", "better"], "same")
     j["noise"] = np.select([have_q, have_ci], ["iqr", "ci99"], "none")
-    return j.sort_values("ratio", ascending=False).reset_index(drop=True)
+    j = j.sort_values("ratio", ascending=False).reset_index(drop=True)
+    j.attrs["speed"] = record
+    return j
 
 
 def label(row) -> str:
@@ -136,13 +202,31 @@ def report(table: pd.DataFrame, show_all: bool = False) -> str:
         rows = table[table["change"] == change]
         lines.append(f"{title}: {len(rows)}")
         for _, r in rows.iterrows():
-            lines.append(f"  {r['ratio']:7.2f}x  {r['value_a']:.4g} -> {r['value_b']:.4g} {r['unit']}  "
-                         f"[{r['noise']}]  {label(r)}")
+            measured = r.get("ratio_measured", r["ratio"])
+            taken = (f" (as measured {measured:.2f}x)"
+                     if np.isfinite(measured) and abs(measured / r["ratio"] - 1) > 0.01 else "")
+            lines.append(f"  {r['ratio']:7.2f}x{taken}  {r['value_a']:.4g} -> {r['value_b']:.4g} "
+                         f"{r['unit']}  [{r['noise']}]  {label(r)}")
     same = table[table["change"] == "same"]
     lines.append(f"unchanged within noise or factor: {len(same)}")
     if show_all:
         lines += [f"  {r['ratio']:7.2f}x  {label(r)}" for _, r in same.iterrows()]
     return "\n".join(lines)
+
+
+def speed_line(record: dict, as_measured: bool = False) -> str:
+    """What the table's times were read at: one machine speed, or as measured and why."""
+    if record.get("normalized"):
+        g = 1e9
+        return (f"speed: {record['rows']} measurements read at one machine speed, "
+                f"{record['reference_flops_per_s'] / g:.0f} GFLOP/s (the median probe; A's "
+                f"{record['median_a'] / g:.0f}, B's {record['median_b'] / g:.0f}): a time taken at "
+                f"speed s reads T * s / {record['reference_flops_per_s'] / g:.0f}; --as-measured "
+                "compares them as taken (column ratio_measured)")
+    if as_measured:
+        return "speed: times and rates as measured (--as-measured)"
+    return ("speed: times and rates as measured (no measurement was probed in both runs: "
+            "results before 2026-12-03 have no speed probe)")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -169,7 +253,7 @@ def run(args) -> int:
     except ValueError as exc:
         print(f"compare: {exc}", file=sys.stderr)
         return 2
-    table = compare(a, b, args.factor)
+    table = compare(a, b, args.factor, speed=not args.as_measured)
     if table.empty:
         print("compare: no measurement present in both result sets", file=sys.stderr)
         return 2
@@ -185,6 +269,7 @@ def run(args) -> int:
     print(f"rule: a change counts when B/A >= {limit:.2f} (or <= 1/{limit:.2f}; {source}) and the "
           "two runs' interquartile ranges (asv's sample statistics) do not overlap; "
           "99 % confidence intervals where quartiles are missing, the ratio alone for single values")
+    print(speed_line(table.attrs.get("speed", {}), args.as_measured))
     print(report(table, args.all))
     if args.csv:
         table.to_csv(args.csv, index=False)
