@@ -79,6 +79,29 @@ def test_compare_across_two_releases(two_releases, capsys):
     assert "names no release" in capsys.readouterr().err
 
 
+def test_each_releases_run_carries_the_machines_speed_beside_its_cases(tmp_path):
+    """releases.stamp folds one release's logged probes into that release's file only (the
+    other keeps its own), and compare then reads the two releases at one machine speed."""
+    asv = tmp_path / "asv"
+    old = fx.write_results(asv, commit="a" * 40, seed=1, release=OLD, date=1700000000000)
+    new = fx.write_results(asv, commit="a" * 40, seed=2, release=NEW, date=1700000100000)
+    env = {"versions": {}, "threads": {}}
+    seen = {old: env, new: env}                       # each environment as read from inside it
+    key = "crossover.JacobianNM('jax', 'jacfwd', 8, 64)"
+    releases.stamp(asv, "fixture", "a" * 40, tmp_path, tmp_path, None, [], None, only=OLD,
+                   seen=seen, speeds={key: [1e11, 1.0]})
+    releases.stamp(asv, "fixture", "a" * 40, tmp_path, tmp_path, None, [], None, only=NEW,
+                   seen=seen, speeds={key: [5e10, 2.0]})
+    releases.stamp(asv, "fixture", "a" * 40, tmp_path, tmp_path, None, [], {"threshold": 1.2},
+                   seen=seen)                          # the last stamp, every release: probes kept
+    assert json.loads(old.read_text())["adcost_environment"]["speed"] == {key: [1e11, 1.0]}
+    assert json.loads(new.read_text())["adcost_environment"]["speed"] == {key: [5e10, 2.0]}
+    df = load.load_asv(asv, all_runs=True)
+    a, b = (df[df["release"] == r] for r in ("jax==0.9.2 jaxlib==0.9.2", "jax==0.10.2 jaxlib==0.10.2"))
+    table = compare.compare(a, b)
+    assert table.attrs["speed"]["normalized"] and table.attrs["speed"]["rows"] == 1
+
+
 def test_the_explorer_shows_two_releases_side_by_side(two_releases, tmp_path):
     fx.write_results(two_releases / "asv", seed=3)
     page = explorer.build(load.load(two_releases / "asv"), two_releases, tmp_path / "site").read_text()

@@ -245,6 +245,11 @@ def test_compare_reads_two_runs_at_one_machine_speed(tmp_path, capsys):
     table = compare.compare(a, load.load(unprobed)).set_index("benchmark")
     assert (table.loc["crossover.PrimalNM.time_primal", "ratio"] > 1.8).all()
     assert np.allclose(table.loc["crossover.JacobianNM.time_jacobian", "ratio"], 1.0, atol=0.2)
+    # another machine: as measured (its speed is what the comparison is about)
+    elsewhere = fx.write_results(tmp_path / "e", commit="6" * 40, seed=12, machine="other-box")
+    _taken_at(elsewhere, 5e10)
+    assert compare.compare(a, load.load(elsewhere)).attrs["speed"]["reason"] == \
+        "the runs are on different machines"
     # no probe in A at all: nothing is read at one speed, and the header says why
     plain = fx.write_results(tmp_path / "d", commit="5" * 40, seed=11)
     assert not compare.compare(load.load(plain), b).attrs["speed"]["normalized"]

@@ -33,7 +33,7 @@ from . import grids, paths, threads
 from .argv import Parser, nonnegative
 from .envvars import check as check_environment
 from .frameworks.base import FRAMEWORKS_VARIABLE, records
-from .measure import load, noise
+from .measure import load, noise, speed
 from .measure.environment import machine_name
 
 FOLDER = "releases"   # under the results folder: releases/asv/<machine>/
@@ -110,9 +110,10 @@ def environment_in(python: Path, cwd: Path) -> dict:
 
 def stamp(asv_dir: Path, machine: str, commit: str, env_dir: Path, cwd: Path, mark: dict | None,
           refused: list[dict], probe: dict | None, only: dict | None = None,
-          seen: dict | None = None) -> list[Path]:
+          seen: dict | None = None, speeds: dict | None = None) -> list[Path]:
     """Stamp each release's result file (those of the release `only` names) with its
-    environment as read from inside it (once: `seen` keeps it per file); the files of the
+    environment as read from inside it (once: `seen` keeps it per file) and the machine's speed
+    beside each case its run timed (`speeds`, as the sweep folds them); the files of the
     environments where something was measured."""
     from .sweep import stamp_file
     seen = {} if seen is None else seen
@@ -128,7 +129,7 @@ def stamp(asv_dir: Path, machine: str, commit: str, env_dir: Path, cwd: Path, ma
             except RuntimeError as exc:   # its install failed (asv said why): nothing ran in it
                 print(f"releases: {data['env_name']}: not stamped ({exc})", file=sys.stderr)
                 continue
-        stamp_file(path, seen[path], mark, refused, probe, release=dict(release))
+        stamp_file(path, seen[path], mark, refused, probe, speeds=speeds, release=dict(release))
         values = [r[0] for r in (data.get("results") or {}).values() if isinstance(r, list) and r]
         if any(v is not None for x in values for v in (x if isinstance(x, list) else [x])):
             done.append(path)
@@ -192,6 +193,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from .bench import BenchState
     state = BenchState(paths.results(results) / "bench_state.json", scope=f"{grid}@{commit}")
+    speed_log = state.path.with_name(speed.LOG_NAME)   # where the benchmarks log the machine's speed
     pattern = "|".join(f"(?:{p})" for _, p in groups)
     print(f"=== releases: {args.framework} {', '.join(args.versions)} ({' and '.join(names)} "
           f"pinned to each), grid {grid}, machine {machine} ===", flush=True)
@@ -201,14 +203,15 @@ def main(argv: list[str] | None = None) -> int:
     for version in args.versions:   # one asv run per release, a probe after each: the drift
         config = asv_config(results, **matrix(args.framework, [version], python))
         print(f"=== releases: {args.framework} {version} ===", flush=True)
-        before = load.snapshot()
+        before, run_start = load.snapshot(), time.time()
         codes.append(subprocess.run([asv, "run", *config, "--launch-method", "forkserver",
                                      "--machine", machine, "-b", pattern, f"{commit}^!",
                                      *args.asv_args], cwd=root, env=env).returncode)
+        beside = speed.read(speed_log, since=run_start)   # this release's cases only
         mark = {**load.mark(f"{args.framework} {version}", before, load.snapshot()),
-                "groups": [g[0] for g in groups]}
+                "groups": [g[0] for g in groups], "speed": speed.summary(beside)}
         stamp(asv_dir, machine, commit, env_dir, root, mark, [], None, only={n: version for n in names},
-              seen=seen)
+              seen=seen, speeds=beside)
         probes.append(probe(min(2, args.noise_processes), f"after {version}"))
     combined = noise.combine(probes) or None
     stamped = stamp(asv_dir, machine, commit, env_dir, root, None, state.refusals(since), combined,

@@ -122,7 +122,11 @@ def at_one_speed(a: pd.DataFrame, b: pd.DataFrame) -> tuple[pd.DataFrame, pd.Dat
     speed beside, read at one speed s_ref (the median of both runs' probes): a time taken at
     speed s reads T * s / s_ref, a rate R * s_ref / s, its quartiles and intervals alike.
     Everything else as measured. The record: s_ref, each run's median probe, how many rows
-    of each were read at one speed ({"normalized": False} where a run has no probe)."""
+    of each were read at one speed ({"normalized": False} where a run has no probe, and for
+    runs on different machines: how their speeds differ is what such a comparison is for)."""
+    machines = [set(x["machine"].dropna().astype(str)) if "machine" in x else set() for x in (a, b)]
+    if machines[0] != machines[1]:
+        return a, b, {"normalized": False, "reason": "the runs are on different machines"}
     speeds = [steady_speed(x) if "speed" in x else pd.Series(np.nan, index=x.index) for x in (a, b)]
     if any(s.isna().all() for s in speeds):
         return a, b, {"normalized": False}
@@ -225,6 +229,8 @@ def speed_line(record: dict, as_measured: bool = False) -> str:
                 "compares them as taken (column ratio_measured)")
     if as_measured:
         return "speed: times and rates as measured (--as-measured)"
+    if record.get("reason"):
+        return f"speed: times and rates as measured ({record['reason']})"
     return ("speed: times and rates as measured (no measurement was probed in both runs: "
             "results before 2026-12-03 have no speed probe)")
 
