@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 import adcost
@@ -127,13 +127,16 @@ def test_unsupported_reason_names_the_missing_op():
 @given(n=st.integers(1, 6), m=st.integers(1, 6), depth=st.integers(1, 3), width=st.integers(1, 6),
        activation=st.sampled_from(["tanh", "relu"]), batch=st.sampled_from([None, 2]),
        seed=st.integers(0, 2**16))
+@example(n=3, m=1, depth=3, width=6, activation="relu", batch=None, seed=2904)   # at a kink
 def test_dot_product(n, m, depth, width, activation, batch, seed):
-    """<u, J v> = <J^T u, v> with the engine's own jvp and vjp."""
+    """<u, J v> = <J^T u, v> with the engine's own jvp and vjp. Unvalidated: this is the two
+    rules' consistency at any point; the gate's central differences straddle a relu kink at
+    some (n=3, m=1, depth=3, width=6, relu, seed=2904: error 2.6e-3) and refuse there."""
     problem = adcost.make_problem("mlp", n=n, m=m, depth=depth, width=width, activation=activation,
                                   batch=batch, seed=seed)
     rng = np.random.default_rng(seed)
     v, u = rng.standard_normal(problem.n), rng.standard_normal(problem.m)
-    jv = adcost.jvp(problem, "numpy", v)[1]
-    jtu = adcost.vjp(problem, "numpy", u)[1]
+    jv = adcost.jvp(problem, "numpy", v, validate=False)[1]
+    jtu = adcost.vjp(problem, "numpy", u, validate=False)[1]
     scale = max(1.0, np.linalg.norm(u) * np.linalg.norm(jv), np.linalg.norm(jtu) * np.linalg.norm(v))
     assert abs(u @ jv - jtu @ v) / scale < 1e-12
