@@ -108,9 +108,9 @@ def steady_speed(df: pd.DataFrame) -> pd.Series:
         return pd.Series(np.nan, index=df.index)
     at = pd.to_numeric(rows["speed_at"], errors="coerce") if "speed_at" in rows else \
         pd.Series(np.nan, index=rows.index)
-    steady = smoothed(rows["speed"], at)
     if at.isna().any():       # no times: each row's own probe
         return pd.to_numeric(df["speed"], errors="coerce")
+    steady = smoothed(rows["speed"], at)
     lookup = dict(zip(zip(rows["file"].astype(str), at), steady))
     when = pd.to_numeric(df["speed_at"], errors="coerce")
     return pd.Series([lookup.get((str(f), w), np.nan) for f, w in zip(df["file"], when)],
@@ -132,22 +132,18 @@ def at_one_speed(a: pd.DataFrame, b: pd.DataFrame) -> tuple[pd.DataFrame, pd.Dat
         return a, b, {"normalized": False}
     probed = [load.probes(x) for x in (a, b)]
     reference = float(pd.concat(probed).median())
-    keyed = []
-    for x, s in zip((a, b), speeds):
-        k = x[KEYS].astype("string").fillna("").agg("|".join, axis=1)
-        keyed.append(set(k[s.notna() & x["unit"].isin(SCALED)]))
-    both = keyed[0] & keyed[1]
+    keys = [x[KEYS].astype("string").fillna("").agg("|".join, axis=1) for x in (a, b)]
+    both = set.intersection(*(set(k[s.notna() & x["unit"].isin(SCALED)])
+                              for x, s, k in zip((a, b), speeds, keys)))
     out = []
-    for x, s in zip((a, b), speeds):
+    for x, s, k in zip((a, b), speeds, keys):
         x = x.copy()
-        k = x[KEYS].astype("string").fillna("").agg("|".join, axis=1)
-        take = k.isin(both) & s.notna()
+        take = (k.isin(both) & s.notna()).to_numpy()
         factor = np.where(x["unit"].isin(HIGHER_IS_BETTER), reference / s, s / reference)
         for column in STATS:
             if column in x:
                 x[column] = pd.to_numeric(x[column], errors="coerce").astype(float)
-                x.loc[take, column] = x.loc[take, column] * factor[take.to_numpy()]
-        x["at_speed"] = take
+                x.loc[take, column] = x.loc[take, column] * factor[take]
         out.append(x)
     return out[0], out[1], {"normalized": bool(both), "reference_flops_per_s": reference,
                             "median_a": float(probed[0].median()), "median_b": float(probed[1].median()),

@@ -346,7 +346,7 @@ def machines_view(every: pd.DataFrame):
     base = every[every["machine"].astype(str) == found[0]]
     tables = []
     for other in found[1:]:
-        t = compare.compare(base, every[every["machine"].astype(str) == other], speed=False)
+        t = compare.compare(base, every[every["machine"].astype(str) == other])   # as measured: two machines
         if not t.empty:
             tables.append((f"{found[0]} -> {other}", t))
     fig = comparison_figure(tables, "Machines") if tables else None
