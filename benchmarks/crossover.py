@@ -6,8 +6,9 @@ and the framework's sync only.  A (framework, mode) pair that does not exist is 
 """
 from adcost import grids, ops
 from adcost.frameworks.base import records
-from adcost.bench import (PRODUCT_OPS, Skip, cost_table, frameworks_for, from_table,
-                          jacobian_modes, prepare_or_skip, prepare_some, require, speed_beside)
+from adcost.bench import (PRODUCT_OPS, cost_table, frameworks_for, from_table, jacobian_modes,
+                          op_reason, prepare_or_skip, prepare_some, require, skip_if,
+                          speed_beside)
 
 GRID = grids.crossover()
 TIMING = grids.timing()
@@ -26,6 +27,10 @@ VECTORIZED = ("jacfwd", "jacrev")
 
 class Timed:
     """asv settings shared by the timing classes.
+
+    Each class's `skip_reason(*params)` says why a parameter combination is not measured where
+    that is known before anything is built (None: setup decides); setup raises it first, and
+    benchmarks/asv_plugin.py reads it before asv forks a process for the combination.
 
     With a setup method, asv_runner 0.3 times one call per sample (asv#966; our setup hands
     back the process's one warm case, see adcost.bench.prepare_or_skip), so up to 30 samples
@@ -46,7 +51,12 @@ class PrimalNM(Timed):
     params = (FRAMEWORKS, N, M)
     param_names = ["framework", "n", "m"]
 
+    @staticmethod
+    def skip_reason(framework, n, m):
+        return op_reason(framework, "primal")
+
     def setup(self, framework, n, m):
+        skip_if(self.skip_reason(framework, n, m))
         self.case = prepare_or_skip(framework, "primal", n=n, m=m)
         speed_beside(self, framework, n, m)
 
@@ -59,11 +69,16 @@ class JacobianNM(Timed):
     params = (FRAMEWORKS, MODES, N, M)
     param_names = ["framework", "mode", "n", "m"]
 
-    def setup(self, framework, mode, n, m):
+    @staticmethod
+    def skip_reason(framework, mode, n, m):
         most = GRID["loop_directions"]
         if most is not None and mode in ops.LOOP_MODES and ops.directions(mode, n, m) > most:
-            raise Skip(f"{mode} makes one product per direction: the {grids.grid_name()} grid "
-                       f"times it up to {most} directions")
+            return (f"{mode} makes one product per direction: the {grids.grid_name()} grid "
+                    f"times it up to {most} directions")
+        return op_reason(framework, mode)
+
+    def setup(self, framework, mode, n, m):
+        skip_if(self.skip_reason(framework, mode, n, m))
         self.case = prepare_or_skip(framework, mode, n=n, m=m)
         speed_beside(self, framework, mode, n, m)
 
@@ -80,9 +95,9 @@ def measured_by_nm(framework, mode, width, n, m) -> bool:
             and width == GRID["width"] and n in N and m in M)
 
 
-def _nm_skip(mode):
-    return Skip(f"the n x m group times this point (crossover.{'PrimalNM' if mode == 'primal' else 'JacobianNM'}"
-                f", width {GRID['width']}, depth {GRID['fixed_depth']}); the cost model reads it there")
+def _nm_reason(mode):
+    return (f"the n x m group times this point (crossover.{'PrimalNM' if mode == 'primal' else 'JacobianNM'}"
+            f", width {GRID['width']}, depth {GRID['fixed_depth']}); the cost model reads it there")
 
 
 class JacobianWidth(Timed):
@@ -91,12 +106,17 @@ class JacobianWidth(Timed):
     params = (WIDTH_FRAMEWORKS, VECTORIZED, WIDTHS, WIDTH_N, WIDTH_M)
     param_names = ["framework", "mode", "width", "n", "m"]
 
-    def setup(self, framework, mode, width, n, m):
+    @staticmethod
+    def skip_reason(framework, mode, width, n, m):
         if measured_by_nm(framework, mode, width, n, m):
-            raise _nm_skip(mode)
+            return _nm_reason(mode)
         if framework == "torch_compile" and m not in (GRID.get("compiled_width_m") or WIDTH_M):
-            raise Skip(f"the {grids.grid_name()} grid runs torch_compile's width study at m in "
-                       f"{GRID['compiled_width_m']} (each case compiles for seconds)")
+            return (f"the {grids.grid_name()} grid runs torch_compile's width study at m in "
+                    f"{GRID['compiled_width_m']} (each case compiles for seconds)")
+        return op_reason(framework, mode)
+
+    def setup(self, framework, mode, width, n, m):
+        skip_if(self.skip_reason(framework, mode, width, n, m))
         if framework == "torch_compile":   # no compile seconds reported here: build on every CPU
             from adcost.frameworks.torch_compile import TorchCompiled
             from adcost.threads import machine_cpus
@@ -116,12 +136,17 @@ class PrimalWidth(Timed):
     params = (PRIMAL_WIDTH_FRAMEWORKS, WIDTHS, WIDTH_N, WIDTH_M, ("1", "n", "m"))
     param_names = ["framework", "width", "n", "m", "k"]
 
-    def setup(self, framework, width, n, m, k):
-        batch = {"1": 1, "n": n, "m": m}[k]
+    @staticmethod
+    def skip_reason(framework, width, n, m, k):
         if k == "m" and m == n:
-            raise Skip("k = m is k = n here")
+            return "k = m is k = n here"
         if k == "1" and measured_by_nm(framework, "primal", width, n, m):
-            raise _nm_skip("primal")
+            return _nm_reason("primal")
+        return op_reason(framework, "primal")
+
+    def setup(self, framework, width, n, m, k):
+        skip_if(self.skip_reason(framework, width, n, m, k))
+        batch = {"1": 1, "n": n, "m": m}[k]
         grow = ("width", "n", "m") + (("batch",) if batch > 1 else ())
         self.case = prepare_or_skip(framework, "primal", grow=grow, n=n, m=m, width=width,
                                     **({"batch": batch} if batch > 1 else {}))
@@ -139,11 +164,17 @@ def _break_even_frameworks() -> tuple[str, ...]:
     return tuple(fw for fw in SWEEP if fw in names)
 
 
+def _eager_reason(framework, *params):
+    """Why an eager framework has no compile seconds (None for a compiled one)."""
+    if not records()[framework].compiled:
+        return f"{framework} compiles nothing ahead of the first call"
+    return None
+
+
 def _compiled_only(framework, *params):
     """Skip the compile seconds of an eager framework (a method's own setup: asv counts a skip
     raised in the benchmark itself as a failure)."""
-    if not records()[framework].compiled:
-        raise Skip(f"{framework} compiles nothing ahead of the first call")
+    skip_if(_eager_reason(framework))
 
 
 class BreakEven(Timed):
@@ -158,12 +189,17 @@ class BreakEven(Timed):
               GRID["break_even_m"])
     param_names = ["framework", "mode", "n", "m"]
 
-    def setup(self, framework, mode, n, m):
+    @staticmethod
+    def skip_reason(framework, mode, n, m):
         if grids.grid_name() != "full":
-            raise Skip("the compile break-even group runs in the full grid (ADCOST_GRID=full): "
-                       "torch.compile compiles each case for seconds")
+            return ("the compile break-even group runs in the full grid (ADCOST_GRID=full): "
+                    "torch.compile compiles each case for seconds")
         if measured_by_nm(framework, mode, GRID["width"], n, m):
-            raise _nm_skip(mode)
+            return _nm_reason(mode)
+        return op_reason(framework, mode, left_out_ok=True)
+
+    def setup(self, framework, mode, n, m):
+        skip_if(self.skip_reason(framework, mode, n, m))
         self.case = prepare_or_skip(framework, mode, n=n, m=m, left_out_ok=True)
         speed_beside(self, framework, mode, n, m)
 
@@ -174,6 +210,7 @@ class BreakEven(Timed):
         return self.case.compile_s
     track_compile_s.unit = "seconds"
     track_compile_s.setup = _compiled_only
+    track_compile_s.skip_reason = _eager_reason
 
 
 class PrimalDepth(Timed):
@@ -181,7 +218,12 @@ class PrimalDepth(Timed):
     params = (FRAMEWORKS, DEPTHS)
     param_names = ["framework", "depth"]
 
+    @staticmethod
+    def skip_reason(framework, depth):
+        return op_reason(framework, "primal")
+
     def setup(self, framework, depth):
+        skip_if(self.skip_reason(framework, depth))
         self.case = prepare_or_skip(framework, "primal", grow=("depth",), n=FIXED_NM, m=FIXED_NM,
                                     depth=depth)
         speed_beside(self, framework, depth)
@@ -195,7 +237,12 @@ class JacobianDepth(Timed):
     params = (FRAMEWORKS, MODES, DEPTHS)
     param_names = ["framework", "mode", "depth"]
 
+    @staticmethod
+    def skip_reason(framework, mode, depth):
+        return op_reason(framework, mode)
+
     def setup(self, framework, mode, depth):
+        skip_if(self.skip_reason(framework, mode, depth))
         self.case = prepare_or_skip(framework, mode, grow=("depth",), n=FIXED_NM, m=FIXED_NM,
                                     depth=depth)
         speed_beside(self, framework, mode, depth)
@@ -210,17 +257,25 @@ class Products(Timed):
     params = (FRAMEWORKS, GRID.get("product_n") or N, GRID.get("product_m") or M)
     param_names = ["framework", "n", "m"]
 
+    @staticmethod
+    def skip_reason(framework, n, m):
+        reasons = [op_reason(framework, op) for op in ("jvp", "vjp")]
+        return None if None in reasons else "; ".join(dict.fromkeys(reasons))
+
     def setup(self, framework, n, m):
+        skip_if(self.skip_reason(framework, n, m))
         self.cases = prepare_some(framework, ("jvp", "vjp"), n=n, m=m)
         speed_beside(self, framework, n, m)
 
     def time_jvp(self, framework, n, m):
         self.cases["jvp"]()
     time_jvp.setup = require("jvp")
+    time_jvp.skip_reason = staticmethod(lambda framework, n, m: op_reason(framework, "jvp"))
 
     def time_vjp(self, framework, n, m):
         self.cases["vjp"]()
     time_vjp.setup = require("vjp")
+    time_vjp.skip_reason = staticmethod(lambda framework, n, m: op_reason(framework, "vjp"))
 
 
 class CostTable:
@@ -242,6 +297,10 @@ class Compile(CostTable):
     param_names = ["framework", "mode", "n", "m"]
     unit = "seconds"
 
+    @staticmethod
+    def skip_reason(framework, mode, n, m):
+        return op_reason(framework, mode) or _eager_reason(framework)
+
     def setup(self, table, framework, mode, n, m):
         self.seconds = from_table(table, "compile_s", framework, mode, n, m)
 
@@ -254,6 +313,10 @@ class Flops(CostTable):
     analysis (every op), analytic matmul count for numpy.  omega = FLOPs(op) / FLOPs(primal)."""
     param_names = ["framework", "op", "n", "m"]
     unit = "flop"
+
+    @staticmethod
+    def skip_reason(framework, op, n, m):
+        return op_reason(framework, op)
 
     def setup(self, table, framework, op, n, m):
         self.flops = from_table(table, "flops", framework, op, n, m)

@@ -6,7 +6,7 @@ adcost.measure.memory.  Unsupported (framework, strategy) pairs and missing fram
 setup.
 """
 from adcost import grids
-from adcost.bench import once_per_process, speed_beside
+from adcost.bench import once_per_process, skip_if, speed_beside
 from adcost.checkpoint import (analytic_bytes_at, frameworks, reports_saved_bytes, saved_bytes,
                                study_case, study_case_at_scale, unsupported_reason)
 
@@ -29,20 +29,23 @@ WARMUP_S, SAMPLE_BUDGET_S = GRID["warmup_s"], GRID["sample_budget_s"]
 def prepare_or_skip(framework, strategy, depth):
     """A validated, warm case, or NotImplementedError (asv's skip) with the reason; built
     once per process (asv re-runs setup before every sample: see adcost.bench)."""
-    reason = unsupported_reason(framework, strategy)
-    if reason is not None:
-        raise NotImplementedError(reason)
+    skip_if(unsupported_reason(framework, strategy))
     return once_per_process(("checkpoint", framework, strategy, depth),
                             lambda: study_case(framework, strategy, depth, **SIZES))
 
 
-def skip_unless_rss_depth(framework, strategy, depth):
-    """Skip unsupported pairs, and depths the grid leaves out of the RSS probes."""
+def rss_depth_reason(framework, strategy, depth):
+    """Why (framework, strategy) has no peak-RSS probe at `depth` (unsupported, or a depth
+    the grid leaves out of the probes); None when it has one."""
     reason = unsupported_reason(framework, strategy)
     if reason is None and depth not in RSS_DEPTHS:
         reason = f"peak RSS is probed at depths {RSS_DEPTHS} in this grid"
-    if reason is not None:
-        raise NotImplementedError(reason)
+    return reason
+
+
+def skip_unless_rss_depth(framework, strategy, depth):
+    """Skip unsupported pairs, and depths the grid leaves out of the RSS probes."""
+    skip_if(rss_depth_reason(framework, strategy, depth))
 
 
 def probe_specs() -> dict[str, dict]:
@@ -116,15 +119,19 @@ class Checkpoint(Timed):
     params = (FRAMEWORKS, STRATEGIES, DEPTHS)
     param_names = ["framework", "strategy", "depth"]
 
+    @staticmethod
+    def skip_reason(framework, strategy, depth):
+        return unsupported_reason(framework, strategy)
+
     def setup(self, framework, strategy, depth):
-        reason = unsupported_reason(framework, strategy)
-        if reason is not None:
-            raise NotImplementedError(reason)
+        skip_if(self.skip_reason(framework, strategy, depth))
 
     def track_saved_bytes(self, framework, strategy, depth):
         return saved_bytes(_GRADIENT["case"])
     track_saved_bytes.unit = "bytes"
     track_saved_bytes.setup = saved_case
+    track_saved_bytes.skip_reason = staticmethod(lambda framework, strategy, depth:
+                                                 reports_saved_bytes(framework))
 
     def track_analytic_bytes(self, framework, strategy, depth):
         return analytic_bytes_at(strategy, depth, **SIZES)["stored_bytes"]
@@ -156,6 +163,8 @@ class PeakRSS(RSSProbes):
     params = (FRAMEWORKS, STRATEGIES, DEPTHS)
     param_names = ["framework", "strategy", "depth"]
 
+    skip_reason = staticmethod(rss_depth_reason)
+
     def setup(self, probes, framework, strategy, depth):
         skip_unless_rss_depth(framework, strategy, depth)
 
@@ -176,14 +185,17 @@ class PeakMem:
     timeout = 120
     rounds = 1
 
-    def setup(self, framework, strategy, depth):
+    @staticmethod
+    def skip_reason(framework, strategy, depth):
         if depth not in GRID["asv_peakmem_depths"]:
             where = (f"at depth {', '.join(map(str, GRID['asv_peakmem_depths']))}"
                      if GRID["asv_peakmem_depths"] else "in the full grid (ADCOST_GRID=full)")
-            raise NotImplementedError(
-                f"asv's own peakmem runs {where}; the {grids.grid_name()} grid measures peak RSS "
-                f"by the fresh-process probes (PeakRSS)")
-        skip_unless_rss_depth(framework, strategy, depth)
+            return (f"asv's own peakmem runs {where}; the {grids.grid_name()} grid measures peak "
+                    f"RSS by the fresh-process probes (PeakRSS)")
+        return rss_depth_reason(framework, strategy, depth)
+
+    def setup(self, framework, strategy, depth):
+        skip_if(self.skip_reason(framework, strategy, depth))
         self.case = study_case_at_scale(framework, strategy, depth, **RSS_SIZES)
 
     def peakmem_gradient(self, framework, strategy, depth):
@@ -199,6 +211,10 @@ class Forward(Timed):
     params = (FRAMEWORKS, DEPTHS)
     param_names = ["framework", "depth"]
     timeout = 300
+
+    @staticmethod
+    def skip_reason(framework, depth):
+        return unsupported_reason(framework, "jvp")
 
     def setup(self, framework, depth):
         self.case = prepare_or_skip(framework, "jvp", depth)
@@ -216,6 +232,10 @@ class PeakForward(RSSProbes):
     params = (FRAMEWORKS, DEPTHS)
     param_names = ["framework", "depth"]
 
+    @staticmethod
+    def skip_reason(framework, depth):
+        return rss_depth_reason(framework, "jvp", depth)
+
     def setup(self, probes, framework, depth):
         skip_unless_rss_depth(framework, "jvp", depth)
 
@@ -230,6 +250,10 @@ class Loss(Timed):
 
     params = (FRAMEWORKS, DEPTHS)
     param_names = ["framework", "depth"]
+
+    @staticmethod
+    def skip_reason(framework, depth):
+        return unsupported_reason(framework, "forward")
 
     def setup(self, framework, depth):
         self.case = prepare_or_skip(framework, "forward", depth)

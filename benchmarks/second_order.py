@@ -10,8 +10,8 @@ probe, as the checkpointing study measures it) at one size per study (grids.SECO
 multiplied forward, reverse and in the oracle's cheapest order (float64, NumPy's BLAS).
 """
 from adcost import grids, ops
-from adcost.bench import (Skip, dtype_for, frameworks_for, once_per_process, prepare_or_skip,
-                          speed_beside)
+from adcost.bench import (Skip, dtype_for, frameworks_for, once_per_process, op_reason,
+                          prepare_or_skip, skip_if, speed_beside)
 
 FRAMEWORKS = frameworks_for("second_order")
 GRID = grids.second_order()
@@ -21,6 +21,7 @@ PE_ROUTES = ops.PER_EXAMPLE_OPS + ("jacrev",)
 
 
 class Timed:
+    """asv settings of the timings; each class's `skip_reason` as in crossover.Timed."""
     timeout = 180
     rounds = 1
     repeat = (3, 30, TIMING["sample_budget_s"])
@@ -43,11 +44,9 @@ def _loss_case(framework, op, width, depth):
     return _case(framework, op, "mlp_loss", ("width", "depth"), width=width, depth=depth, **SIZES)
 
 
-def _skip_unless_offered(framework, op):
-    from adcost.bench import _adapter
-    cls = _adapter(framework)
-    if op not in cls.ops():
-        raise Skip(f"{framework} has no operation {op!r}")
+def _op_skip_reason(framework, op, *sizes):
+    """skip_reason of the classes whose parameters are (framework, op, sizes...)."""
+    return op_reason(framework, op)
 
 
 def _rss_spec(framework, op) -> dict:
@@ -68,10 +67,9 @@ def _rss_spec(framework, op) -> dict:
 
 def _rss_skip_reason(framework, op) -> str | None:
     """Why SecondOrderRSS does not probe (framework, op), None when it does."""
-    try:
-        _skip_unless_offered(framework, op)
-    except Skip as exc:
-        return str(exc)
+    reason = op_reason(framework, op)
+    if reason:
+        return reason
     study = study_of(op)
     if study not in GRID["rss_studies"]:
         return f"the {study} peak RSS is probed in the full grid"
@@ -86,8 +84,10 @@ class HVP(Timed):
     """Seconds of one Hessian-vector product of the MLP loss, per composition (mode)."""
     params = (FRAMEWORKS, ops.HVP_OPS, GRID["hvp_width"], GRID["hvp_depth"])
     param_names = ["framework", "mode", "width", "depth"]
+    skip_reason = staticmethod(_op_skip_reason)
 
     def setup(self, framework, mode, width, depth):
+        skip_if(self.skip_reason(framework, mode, width, depth))
         self.case = _loss_case(framework, mode, width, depth)
         speed_beside(self, framework, mode, width, depth)
 
@@ -103,11 +103,17 @@ class HVPTempBytes:
     timeout = 180
     rounds = 1
 
-    def setup(self, framework, mode, width, depth):
+    @staticmethod
+    def skip_reason(framework, mode, width, depth):
         from adcost.bench import _adapter
         from adcost.frameworks.base import Framework
-        if _adapter(framework).temp_bytes is Framework.temp_bytes:
-            raise Skip(f"{framework} reports no compiled temporary bytes")
+        reason = op_reason(framework, mode)
+        if reason is None and _adapter(framework).temp_bytes is Framework.temp_bytes:
+            reason = f"{framework} reports no compiled temporary bytes"
+        return reason
+
+    def setup(self, framework, mode, width, depth):
+        skip_if(self.skip_reason(framework, mode, width, depth))
         self.case = _loss_case(framework, mode, width, depth)
 
     def track_temp_bytes(self, framework, mode, width, depth):
@@ -122,8 +128,10 @@ class Hessian(Timed):
     """Seconds of the full (n, n) Hessian of the MLP loss, per mode."""
     params = (FRAMEWORKS, ops.HESSIAN_OPS, GRID["hessian_width"], GRID["hessian_depth"])
     param_names = ["framework", "mode", "width", "depth"]
+    skip_reason = staticmethod(_op_skip_reason)
 
     def setup(self, framework, mode, width, depth):
+        skip_if(self.skip_reason(framework, mode, width, depth))
         self.case = _loss_case(framework, mode, width, depth)
         speed_beside(self, framework, mode, width, depth)
 
@@ -135,8 +143,10 @@ class PerExample(Timed):
     """Seconds of the (batch, n) per-example gradients of the MLP loss, per route."""
     params = (FRAMEWORKS, PE_ROUTES, GRID["pe_width"], GRID["pe_batch"])
     param_names = ["framework", "route", "width", "batch"]
+    skip_reason = staticmethod(_op_skip_reason)
 
     def setup(self, framework, route, width, batch):
+        skip_if(self.skip_reason(framework, route, width, batch))
         sizes = {**SIZES, "width": width, "batch": batch, "depth": GRID["pe_depth"]}
         self.case = _case(framework, route, "mlp_losses", ("batch",), **sizes)
         speed_beside(self, framework, route, width, batch)
@@ -161,11 +171,10 @@ class SecondOrderRSS:
                  if _rss_skip_reason(fw, op) is None}
         return peak_rss_many(specs, timeout=170)
     setup_cache.timeout = 1800
+    skip_reason = staticmethod(_rss_skip_reason)
 
     def setup(self, probes, framework, op):
-        reason = _rss_skip_reason(framework, op)
-        if reason is not None:
-            raise Skip(reason)
+        skip_if(_rss_skip_reason(framework, op))
 
     def track_peak_rss_bytes(self, probes, framework, op):
         from adcost.measure.memory import probe_bytes

@@ -6,7 +6,7 @@ adjustment by blocks (ba_blocks: all 3 x 15 blocks in 15 JVPs) up to ADBench's b
 Each case is validated against the float64 reference in setup (adcost.bench).
 """
 from adcost import grids
-from adcost.bench import Skip, frameworks_for, prepare_or_skip, speed_beside
+from adcost.bench import frameworks_for, op_reason, prepare_or_skip, skip_if, speed_beside
 
 FRAMEWORKS = frameworks_for("workloads")
 GRID = grids.workloads()
@@ -36,19 +36,24 @@ class Workload(_Timed):
     """Seconds of one call of `mode` on a workload at one size (label "problem:index")."""
     params = (FRAMEWORKS, GRID["modes"], GRID["labels"])
 
-    def setup(self, framework, mode, workload):
+    @staticmethod
+    def skip_reason(framework, mode, workload):
         if (framework == "fd") != (mode == "fd"):
-            raise Skip("finite differences are the fd framework's only mode"
-                       if framework == "fd" else f"{framework} has no mode 'fd'")
-        if (framework, mode, grids.workload_sizes(workload)[0]) in GRID["leave_out"]:
-            raise Skip(f"{framework}'s {mode} of {workload.partition(':')[0]} is left out of the "
-                       f"{grids.grid_name()} grid (it traces for tens of seconds; ADCOST_GRID=full "
-                       "runs it)")
+            return ("finite differences are the fd framework's only mode"
+                    if framework == "fd" else f"{framework} has no mode 'fd'")
         problem = grids.workload_sizes(workload)[0]
+        if (framework, mode, problem) in GRID["leave_out"]:
+            return (f"{framework}'s {mode} of {workload.partition(':')[0]} is left out of the "
+                    f"{grids.grid_name()} grid (it traces for tens of seconds; ADCOST_GRID=full "
+                    "runs it)")
         smallest = next(label for label in GRID["labels"] if label.startswith(problem + ":"))
         if (framework, mode, problem) in GRID.get("smallest_only", ()) and workload != smallest:
-            raise Skip(f"{framework}'s {mode} of {problem} runs at its smallest size only in the "
-                       f"{grids.grid_name()} grid (it traces for tens of seconds a case)")
+            return (f"{framework}'s {mode} of {problem} runs at its smallest size only in the "
+                    f"{grids.grid_name()} grid (it traces for tens of seconds a case)")
+        return op_reason(framework, mode)
+
+    def setup(self, framework, mode, workload):
+        skip_if(self.skip_reason(framework, mode, workload))
         self.case = _case(framework, mode, workload)
         speed_beside(self, framework, mode, workload)
 
@@ -62,7 +67,12 @@ class BABlocks(_Timed):
     params = (FRAMEWORKS, ("primal", "jacfwd_seeded"), GRID["block_labels"])
     repeat = (3, 20, TIMING["sample_budget_s"])
 
+    @staticmethod
+    def skip_reason(framework, mode, workload):
+        return op_reason(framework, mode)
+
     def setup(self, framework, mode, workload):
+        skip_if(self.skip_reason(framework, mode, workload))
         self.case = _case(framework, mode, workload)
         speed_beside(self, framework, mode, workload)
 

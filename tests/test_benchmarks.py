@@ -1,6 +1,7 @@
 """The asv benchmarks: params agree with param_names, setups run at the smallest sizes, skips."""
 import importlib.util
 import inspect
+import math
 import os
 import subprocess
 import sys
@@ -716,3 +717,123 @@ def test_the_full_grid_times_loop_modes_up_to_its_directions_and_keeps_them_out_
         monkeypatch.setenv("ADCOST_GRID", "quick")
         importlib.reload(crossover)   # the other tests read the quick grid's classes
     assert crossover.GRID["loop_directions"] is None
+
+
+def _static_skips(module_names=("crossover", "memory", "roofline", "second_order", "workloads")):
+    """(benchmark dict as asv gives it, param index, combination, reason) of every combination
+    whose skip the plugin knows before the fork."""
+    import itertools
+    from benchmarks.asv_plugin import skip_reason_of
+    for mod_name in module_names:
+        module = sys.modules[f"benchmarks.{mod_name}"]
+        for _, cls in inspect.getmembers(module, inspect.isclass):
+            if cls.__module__ != module.__name__ or not getattr(cls, "params", None):
+                continue
+            for method in benchmark_methods(cls):
+                bm = {"name": f"{mod_name}.{cls.__name__}.{method}",
+                      "params": [[repr(v) for v in values] for values in cls.params]}
+                for idx, combo in enumerate(itertools.product(*cls.params)):
+                    reason = skip_reason_of(bm, idx)
+                    if reason:
+                        yield cls, method, combo, reason
+
+
+@pytest.mark.parametrize("grid", ["quick", "full"])
+def test_a_skip_known_before_the_fork_is_the_one_setup_raises_unbuilt(grid, monkeypatch):
+    """benchmarks/asv_plugin.py skips, without forking, the combinations a class's (or
+    method's) `skip_reason` names; setup (the class's, then the method's own) raises that same
+    reason before it builds anything, so a run without the plugin skips alike.  About half the
+    full grid skips this way."""
+    import importlib
+    from benchmarks import memory
+    monkeypatch.setenv("ADCOST_GRID", grid)
+    modules = [importlib.reload(m) for m in (crossover, memory, roofline, second_order, workloads)]
+    try:
+        def built(*a, **k):
+            raise AssertionError(f"built a case for a combination skipped before the fork: {a}")
+        for mod in modules:
+            for name in ("prepare_or_skip", "prepare_some", "_case", "_loss_case", "study_case",
+                         "study_case_at_scale", "roofline_case"):
+                if hasattr(mod, name):
+                    monkeypatch.setattr(mod, name, built)
+        found = list(_static_skips())
+        total = sum(math.prod(len(v) for v in cls.params) * len(benchmark_methods(cls))
+                    for mod in modules for _, cls in inspect.getmembers(mod, inspect.isclass)
+                    if cls.__module__ == mod.__name__ and getattr(cls, "params", None))
+        assert len(found) > (0.4 if grid == "full" else 0.3) * total
+        checked = 0
+        for cls, method, combo, reason in found:
+            if cls.__name__ in ("Compile", "Flops"):   # they read the table: the next test
+                continue
+            # the class's reason: its setup raises it; else the method's: its own setup does
+            # (asv runs the class's setup first: in a process the case may be built before)
+            if getattr(cls, "skip_reason", None) and cls.skip_reason(*combo):
+                cached = (None,) if hasattr(cls, "setup_cache") else ()
+                setup = lambda *p: cls().setup(*cached, *p)   # noqa: E731
+            else:
+                setup = getattr(cls, method).setup
+            with pytest.raises(NotImplementedError) as exc:
+                setup(*combo)
+            assert str(exc.value) == reason, (cls.__name__, method, combo)
+            checked += 1
+        assert checked > 0.5 * len(found)
+    finally:
+        monkeypatch.setenv("ADCOST_GRID", "quick")
+        for m in (crossover, memory, roofline, second_order, workloads):
+            importlib.reload(m)
+
+
+def test_the_cost_tables_skips_known_before_the_fork_are_the_tables_own():
+    """Compile and Flops read one table built in one process (bench.cost_table): a combination
+    skipped before the fork is one the table skips too, with the same reason (an operation
+    the framework lacks), or, for compile seconds, a framework that compiles nothing ahead
+    (the table holds None: no ahead-of-time step)."""
+    from adcost.frameworks.base import get_framework, records
+    table_skip = bench._prepare_or_skip
+    fw, mode = "numpy", "linearize_map"
+    assert crossover.Flops.skip_reason(fw, mode, 4, 4) == f"numpy has no operation {mode!r}"
+    with pytest.raises(bench.Skip, match=f"numpy has no operation {mode!r}"):
+        table_skip(fw, mode, ("n", "m"), bench.PROBLEM, None, None, {"n": 4, "m": 4})
+    eager = [name for name in crossover.FRAMEWORKS if not records()[name].compiled]
+    assert "numpy" in eager
+    for name in eager:
+        if crossover.Compile.skip_reason(name, "primal", 4, 4) is None:
+            continue
+        case = bench.prepare_or_skip(name, "primal", n=4, m=4)
+        assert case.compile_s is None, name
+    assert crossover.Compile.skip_reason("numpy", "primal", 4, 4) == \
+        "numpy compiles nothing ahead of the first call"
+    assert get_framework("numpy").name == "numpy"
+
+
+def test_the_plugin_runs_a_skip_known_before_the_fork_without_a_process(monkeypatch):
+    """asv's run of one combination: a skip known before the fork is recorded as asv records a
+    skip (NaN, the reason in its output) and spawns nothing; any other combination, and any
+    benchmark of another suite folder, goes to asv as before."""
+    import itertools
+    from benchmarks import asv_plugin
+    from asv import runner
+    assert runner._run_benchmark_single_param is asv_plugin._single_param
+    passed = []
+    monkeypatch.setattr(asv_plugin, "_asv_single", lambda bm, spawner, idx, *a: passed.append(idx) or "ran")
+
+    class Spawner:
+        benchmark_dir = str(ROOT / "benchmarks")
+
+        def run(self, **kw):
+            raise AssertionError("forked")
+    params = [[repr(v) for v in values] for values in crossover.JacobianNM.params]
+    bm = {"name": "crossover.JacobianNM.time_jacobian", "params": params}
+    combos = list(itertools.product(*crossover.JacobianNM.params))
+    lacks = next(i for i, (fw, mode, n, m) in enumerate(combos)
+                 if fw == "numpy" and mode not in REGISTRY["numpy"].modes)
+    runs = next(i for i, (fw, mode, n, m) in enumerate(combos) if fw == "numpy" and mode == "jacrev")
+    out = runner._run_benchmark_single_param(bm, Spawner(), lacks, False, {}, None)
+    assert math.isnan(out.result[0]) and out.errcode == 0 and out.samples == [None]
+    assert f"numpy has no operation {combos[lacks][1]!r}" in out.stderr
+    assert out.stderr.startswith("For parameters: 'numpy'")
+    assert runner._run_benchmark_single_param(bm, Spawner(), runs, False, {}, None) == "ran"
+    other = Spawner()
+    other.benchmark_dir = "/elsewhere/benchmarks"
+    assert runner._run_benchmark_single_param(bm, other, lacks, False, {}, None) == "ran"
+    assert passed == [runs, lacks]

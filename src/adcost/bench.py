@@ -90,6 +90,27 @@ def _adapter(name: str, left_out_ok: bool = False):
         raise Skip(f"{name}: adapter cannot be imported ({exc})") from None
 
 
+def skip_if(reason: str | None) -> None:
+    """asv's skip (Skip) with `reason`, when there is one."""
+    if reason:
+        raise Skip(reason)
+
+
+def op_reason(framework: str, op: str, left_out_ok: bool = False) -> str | None:
+    """Why `framework` cannot run `op` in this sweep, known before anything is built and
+    without importing the framework (missing, no such device, left out of the grid, no such
+    operation: _adapter's reasons); None where setup must decide.  The benchmarks'
+    `skip_reason`s are built from it: benchmarks/asv_plugin.py reads them before asv forks
+    a process for a parameter combination."""
+    try:
+        cls = _adapter(framework, left_out_ok)
+    except Skip as exc:
+        return str(exc)
+    if op not in cls.ops():
+        return f"{framework} has no operation {op!r}"
+    return None
+
+
 def in_asv_forkserver() -> bool:
     """Whether this import runs inside asv's forkserver (asv_runner.server._run_server)."""
     frame = sys._getframe()
@@ -397,9 +418,7 @@ def _prepare_or_skip(framework, op, grow, problem, state, call_budget_s, sizes, 
                      left_out_ok=False):
     from .cases import prepare
 
-    cls = _adapter(framework, left_out_ok)
-    if op not in cls.ops():
-        raise Skip(f"{framework} has no operation {op!r}")
+    skip_if(op_reason(framework, op, left_out_ok))
     dtype = dtype_for(framework)
     grid = grids.crossover()
     from .problems import size_names
