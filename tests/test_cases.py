@@ -33,6 +33,47 @@ def test_the_gate_reports_the_error_size():
     assert 1e-3 < err < 1e-1
 
 
+KINK = dict(n=3, m=1, depth=3, width=6, activation="relu", seed=2904)   # a relu kink near x0
+
+
+def test_a_correct_derivative_at_a_relu_kink_passes_the_gate():
+    """At this point a relu's kink lies within one central-difference step along the seeded
+    direction: the difference at the usual step is off by about 4e-3, and the gate, which
+    then repeats the check at smaller steps (settings.FD_KINK_STEPS), accepts the engine's
+    correct JVP and Jacobians (it refused them before)."""
+    from adcost import validate
+    from adcost.settings import FD_TOLERANCE
+    p = adcost.make_problem("mlp", **KINK)
+    ref = validate.Reference(p)
+    v = adcost.ops.direction(None, p.n, "v")
+    jv = ref.engine.to_numpy(ref._run("jvp", p.x0, v=v)[1])
+    assert validate.relative_error(jv, validate.directional(ref.primal, p.x0, v)) > 100 * FD_TOLERANCE
+    assert validate.fd_error(jv, lambda s: validate.directional(ref.primal, p.x0, v, s)) < 1e-8
+    for op in ("jvp", "jacfwd", "jacrev"):
+        assert adcost.prepare(p, "numpy", op).error < 1e-12
+
+
+def test_a_wrong_derivative_disagrees_at_every_step_and_is_refused_at_a_kink_too():
+    """The smaller steps only undo a kink's spoiled difference: a derivative off by 1 %
+    disagrees at every step (each tried), and a wrong JVP at the kink's point is refused."""
+    from adcost import validate
+    from adcost.settings import FD_KINK_STEPS, FD_TOLERANCE
+    p = adcost.make_problem("mlp", **KINK)
+    ref = validate.Reference(p)
+    v = np.ones(p.n)
+    steps = []
+
+    def difference(scale):
+        steps.append(scale)
+        return validate.directional(ref.primal, p.x0, v, scale)
+    right = ref.engine.to_numpy(ref._run("jvp", p.x0, v=v)[1])
+    assert validate.fd_error(right * 1.01, difference) > 10 * FD_TOLERANCE
+    assert steps == [1.0, *FD_KINK_STEPS]
+    fw = WrongJvp(dtype="float64")
+    with pytest.raises(adcost.ValidationError, match="max relative error"):
+        adcost.prepare(p, fw, "jvp")
+
+
 @pytest.mark.needs("torch")
 def test_prepared_case_runs_the_operation_and_records_figures():
     case = adcost.prepare("mlp", "torch", "jacrev", dtype="float32", n=4, m=3)

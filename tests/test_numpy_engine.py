@@ -130,8 +130,8 @@ def test_unsupported_reason_names_the_missing_op():
 @example(n=3, m=1, depth=3, width=6, activation="relu", batch=None, seed=2904)   # at a kink
 def test_dot_product(n, m, depth, width, activation, batch, seed):
     """<u, J v> = <J^T u, v> with the engine's own jvp and vjp. Unvalidated: this is the two
-    rules' consistency at any point; the gate's central differences straddle a relu kink at
-    some (n=3, m=1, depth=3, width=6, relu, seed=2904: error 2.6e-3) and refuse there."""
+    rules' consistency at any point (the gate's own check at a relu kink, such as the example's,
+    is tests/test_cases.py's)."""
     problem = adcost.make_problem("mlp", n=n, m=m, depth=depth, width=width, activation=activation,
                                   batch=batch, seed=seed)
     rng = np.random.default_rng(seed)

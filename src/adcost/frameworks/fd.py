@@ -16,9 +16,9 @@ def step(x: np.ndarray) -> float:
     return float(np.cbrt(np.finfo(x.dtype).eps) * max(1.0, np.max(np.abs(x), initial=0.0)))
 
 
-def central_jacobian(f, x: np.ndarray) -> np.ndarray:
-    """J (m, n) of f at x by 2n evaluations of f."""
-    h = step(x)
+def central_jacobian(f, x: np.ndarray, scale: float = 1.0) -> np.ndarray:
+    """J (m, n) of f at x by 2n evaluations of f (at `scale` times the step)."""
+    h = step(x) * scale
     cols = []
     for i in range(x.size):
         e = np.zeros_like(x)
