@@ -133,7 +133,10 @@ def skip_reason_of(benchmark: dict, param_idx) -> str | None:
     except (ValueError, SyntaxError):
         return None
     for check in checks:
-        reason = check(*values)
+        try:
+            reason = check(*values)
+        except Exception:   # a check that breaks leaves the decision to setup, in the process
+            return None
         if reason:
             return reason
     return None

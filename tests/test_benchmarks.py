@@ -837,3 +837,5 @@ def test_the_plugin_runs_a_skip_known_before_the_fork_without_a_process(monkeypa
     other.benchmark_dir = "/elsewhere/benchmarks"
     assert runner._run_benchmark_single_param(bm, other, lacks, False, {}, None) == "ran"
     assert passed == [runs, lacks]
+    monkeypatch.setattr(crossover.JacobianNM, "skip_reason", staticmethod(lambda *p: 1 / 0))
+    assert runner._run_benchmark_single_param(bm, Spawner(), lacks, False, {}, None) == "ran"
