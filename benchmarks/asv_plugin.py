@@ -111,6 +111,11 @@ _asv_single = _runner._run_benchmark_single_param
 _HERE = os.path.dirname(os.path.realpath(__file__))
 
 
+def _combination(benchmark: dict, param_idx) -> tuple[str, ...]:
+    """The parameter combination `param_idx` of an asv benchmark, as asv's strings."""
+    return next(itertools.islice(itertools.product(*benchmark["params"]), param_idx, None))
+
+
 def skip_reason_of(benchmark: dict, param_idx) -> str | None:
     """Why this parameter combination of an asv benchmark of this suite is skipped, known
     before anything is built; None when its setup decides (or it is not this suite's)."""
@@ -127,9 +132,8 @@ def skip_reason_of(benchmark: dict, param_idx) -> str | None:
               if callable(c)]
     if not checks:
         return None
-    combo = next(itertools.islice(itertools.product(*benchmark["params"]), param_idx, None))
     try:
-        values = [ast.literal_eval(p) for p in combo]
+        values = [ast.literal_eval(p) for p in _combination(benchmark, param_idx)]
     except (ValueError, SyntaxError):
         return None
     for check in checks:
@@ -148,10 +152,10 @@ def _single_param(benchmark, spawner, param_idx, profile, extra_params, cwd):
     reason = skip_reason_of(benchmark, param_idx) if here and not profile else None
     if reason is None:
         return _asv_single(benchmark, spawner, param_idx, profile, extra_params, cwd)
-    combo = next(itertools.islice(itertools.product(*benchmark["params"]), param_idx, None))
     return _runner.BenchmarkResult(
         result=[math.nan], samples=[None], number=[None], errcode=0,
-        stderr=f"For parameters: {', '.join(combo)}\nasv: skipped before its process: {reason}",
+        stderr=f"For parameters: {', '.join(_combination(benchmark, param_idx))}\n"
+               f"asv: skipped before its process: {reason}",
         profile=None)
 
 
