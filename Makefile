@@ -40,10 +40,14 @@ check: $(STAMP)
 # skip's reason.  The site is built even when a benchmark failed; the exit status says so.
 MACHINE ?=
 ADCOST_GRID ?= quick
+# One thread per case (figures repeat: src/adcost/threads.py), as many cases side by side as the
+# machine has CPUs (the sweep's streams: src/adcost/sweep.py).  ADCOST_THREADS= (empty): each
+# framework's own threads, one case at a time.
+ADCOST_THREADS ?= 1
 ASV_ARGS ?=
 SHARD ?=
 DEVICE ?=
-SWEEP = $(BIN)/python -m adcost.sweep $(if $(MACHINE),--machine $(MACHINE)) $(if $(SHARD),--shard $(SHARD)) $(if $(DEVICE),--device $(DEVICE)) --grid $(ADCOST_GRID)
+SWEEP = ADCOST_THREADS=$(ADCOST_THREADS) $(BIN)/python -m adcost.sweep $(if $(MACHINE),--machine $(MACHINE)) $(if $(SHARD),--shard $(SHARD)) $(if $(DEVICE),--device $(DEVICE)) --grid $(ADCOST_GRID)
 OPEN_SITE = @echo "site: open results/site/index.html, or serve it: $(BIN)/python -m http.server -d results 8000 -> http://127.0.0.1:8000/site/"
 
 # The sweep validates every case it times (the gate, in each benchmark's setup); `make check`

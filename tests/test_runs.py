@@ -683,3 +683,183 @@ def test_the_machines_speed_is_probed_once_beside_each_case_and_follows_its_row(
     assert speed_figure.build(df).axes[0].get_ylabel() == "float32 matmul GFLOP/s"
     with pytest.raises(MissingData, match="no speed probes"):
         speed_figure.build(df.drop(columns=["speed", "speed_at"]))
+
+
+# -- the sweep's streams: asv runs side by side, one per CPU group ---------------------------
+def test_streams_take_every_group_once_in_whole_studies_longest_first():
+    """In streams each study's timing groups and each study's probe groups are one run (in the
+    quick grid too), every group in exactly one run, the longest (GROUP_SECONDS, a probe group's
+    times the streams: a stream runs its probes one at a time) first."""
+    from adcost import sweep
+    for grid in ("quick", "full"):
+        groups = sweep.selected(None, grid)
+        plan = sweep.stream_runs(groups, grid, 2)
+        assert sorted(l for _, _, labels in plan for l in labels) == sorted(g[0] for g in groups)
+        for _, _, labels in plan:
+            assert len({sweep.group_study(dict(sweep.GROUPS)[l]) for l in labels}) == 1
+            assert len({l in sweep.PROBE_GROUPS for l in labels}) == 1
+        column = 0 if grid == "quick" else 1
+        weights = [sum(sweep.GROUP_SECONDS[l][column] * (2 if l in sweep.PROBE_GROUPS else 1)
+                       for l in labels) for _, _, labels in plan]
+        assert weights == sorted(weights, reverse=True)
+    quick = sweep.stream_runs(sweep.selected(None, "quick"), "quick", 2)
+    assert len(quick) > len(sweep.runs(sweep.selected(None, "quick"), "quick"))
+
+
+def test_stream_cpu_groups_follow_the_thread_limit(monkeypatch):
+    from adcost import sweep, threads
+    monkeypatch.setattr(threads, "machine_cpus", lambda: [0, 1, 2, 3, 4])
+    for limit, groups in ((1, [[0], [1], [2], [3], [4]]), (2, [[0, 1], [2, 3]]), (None, [[0, 1, 2, 3, 4]])):
+        monkeypatch.setattr(threads, "requested", lambda limit=limit: limit)
+        assert sweep.stream_cpu_sets() == groups
+
+
+def test_the_default_streams_keep_memory_for_each(monkeypatch):
+    from adcost import sweep
+    assert sweep.default_streams(16, memory=24 * 2 ** 30) == 6
+    assert sweep.default_streams(2, memory=24 * 2 ** 30) == 2
+    assert sweep.default_streams(4, memory=2 ** 30) == 1
+
+
+def test_a_streams_merge_takes_its_runs_benchmarks_only(tmp_path):
+    """A stream's results file holds what it was seeded with and its run; merging it into
+    results/asv takes the run's benchmarks (and their suites' setup_cache seconds) only, so a
+    stale seeded copy never overwrites what another stream measured since; a missing target
+    is made from the stream's file, without its stamp."""
+    from adcost import sweep
+    stream, main = tmp_path / "stream.json", tmp_path / "main.json"
+    base = {"commit_hash": "c" * 40, "env_name": "adcost-py3.11", "date": 1, "python": "3.11",
+            "params": {"machine": "m"}, "requirements": {}, "env_vars": {}, "version": 2,
+            "result_columns": ["result", "params"]}
+    stream.write_text(json.dumps({**base, "date": 5, "adcost_environment": {"load": [1]},
+                                  "results": {"crossover.JacobianNM.time_jacobian": ["stale"],
+                                              "memory.Forward.time_jvp": ["new"]},
+                                  "durations": {"<setup_cache memory:1>": 9.0,
+                                                "<setup_cache crossover:2>": 1.0}}))
+    pattern = r"(?:^memory\.Forward\.)"
+    sweep.merge_run(stream, main, pattern)
+    made = json.loads(main.read_text())
+    assert made["results"] == {"memory.Forward.time_jvp": ["new"]}
+    assert made["durations"] == {"<setup_cache memory:1>": 9.0}
+    assert "adcost_environment" not in made and made["commit_hash"] == "c" * 40
+    main.write_text(json.dumps({**base, "adcost_environment": {"load": [0]},
+                                "results": {"crossover.JacobianNM.time_jacobian": ["fresh"]},
+                                "durations": {}}))
+    sweep.merge_run(stream, main, pattern)
+    merged = json.loads(main.read_text())
+    assert merged["results"] == {"crossover.JacobianNM.time_jacobian": ["fresh"],
+                                 "memory.Forward.time_jvp": ["new"]}
+    assert merged["adcost_environment"] == {"load": [0]} and merged["date"] == 5
+
+
+def test_the_speed_lines_of_a_run_are_its_own_benchmarks():
+    from adcost import sweep
+    entries = {"crossover.JacobianNM('jax', 'jacfwd', 4, 4)": [1.0, 1.0],
+               "memory.Forward('torch', 4)": [2.0, 2.0], "crossover.JacobianNMX('a')": [3.0, 3.0]}
+    assert sweep.run_speeds(entries, r"(?:^crossover\.(PrimalNM|JacobianNM)\.)") == {
+        "crossover.JacobianNM('jax', 'jacfwd', 4, 4)": [1.0, 1.0]}
+
+
+def test_side_by_side_streams_count_as_load_only_beyond_their_own(monkeypatch):
+    """Two streams keep two CPUs busy: a 1-minute load a little above the CPU count is theirs
+    (STREAM_SLACK), more is someone else's; one run at a time, any excess counts."""
+    from adcost.measure import load as measure_load
+    monkeypatch.delenv(measure_load.STREAMS_VARIABLE, raising=False)
+    assert measure_load.overloaded(2.3, 2) and not measure_load.overloaded(2.0, 2)
+    monkeypatch.setenv(measure_load.STREAMS_VARIABLE, "2")
+    assert not measure_load.overloaded(2.5, 2) and measure_load.overloaded(2.9, 2)
+
+
+NOTES_SCRIPT = r'''
+import json, os, sys
+sys.path.insert(0, sys.argv[1])
+from adcost.bench import BenchState
+state = BenchState(sys.argv[2], scope="s")
+for i in range(int(sys.argv[4])):
+    key = f"{sys.argv[3]}/{i}"
+    state.start(key, (i,))
+    state.finish(key, (i,), seconds=float(i))
+'''
+
+
+def test_the_benchmark_state_keeps_every_note_of_processes_side_by_side(tmp_path):
+    """Streams note their sizes in one state file at once: each load-modify-save holds the
+    file's lock, so two processes' notes all survive (unlocked, one's save dropped the other's)."""
+    import subprocess
+    path = tmp_path / "bench_state.json"
+    procs = [subprocess.Popen([sys.executable, "-c", NOTES_SCRIPT, str(ROOT / "src"), str(path),
+                               name, "150"]) for name in ("a", "b")]
+    assert [p.wait(timeout=120) for p in procs] == [0, 0]
+    data = json.loads(path.read_text())["s"]
+    assert len(data["seconds"]) == 300 and data["pending"] == {}
+
+
+FAKE_ASV = r'''
+import json, os, re, sys
+config, machine, commit, pattern = sys.argv[1:5]
+conf = json.load(open(config))
+folder = os.path.join(conf["results_dir"], machine)
+os.makedirs(folder, exist_ok=True)
+print("cpus", ",".join(map(str, sorted(os.sched_getaffinity(0)))), "streams",
+      os.environ.get("ADCOST_SWEEP_STREAMS"), "machine cpus", os.environ.get("ADCOST_MACHINE_CPUS"))
+path = os.path.join(folder, commit[:8] + "-adcost-py3.11.json")
+try:
+    data = json.load(open(path))
+except OSError:
+    data = {"commit_hash": commit, "env_name": "adcost-py3.11", "date": 1, "python": "3.11",
+            "params": {"machine": machine}, "requirements": {}, "env_vars": {}, "version": 2,
+            "result_columns": ["result", "params"], "results": {}, "durations": {}}
+names = ["crossover.JacobianNM.time_jacobian", "crossover.JacobianWidth.time_jacobian",
+         "roofline.Matmul.track_flops_per_s", "memory.Forward.time_jvp",
+         "memory.PeakRSS.track_peak_rss_bytes", "second_order.HVP.time_hvp",
+         "workloads.Workload.time_workload"]
+for name in names:
+    if re.search(pattern, name):
+        data["results"][name] = [[1.0], [["'x'"]]]
+json.dump(data, open(path, "w"))
+json.dump({"machine": machine, "version": 1}, open(os.path.join(folder, "machine.json"), "w"))
+json.dump({"version": 2}, open(os.path.join(conf["results_dir"], "benchmarks.json"), "w"))
+'''
+
+
+@pytest.mark.slow
+def test_the_sweep_runs_its_streams_side_by_side_and_merges_every_run(tmp_path, monkeypatch,
+                                                                     capsys):
+    """`adcost.sweep` with a thread limit of one CPU on a machine of two runs two streams: each
+    asv run pinned to its stream's CPU (and told it, for its probes), its output prefixed with
+    the stream, its results merged into results/asv and stamped with its load mark, and the
+    streams' folders removed after a sweep that finished."""
+    from adcost import sweep, threads
+    cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
+    if len(cpus) < 2:
+        pytest.skip("streams need two CPUs")
+    monkeypatch.chdir(ROOT)
+    results = tmp_path / "results"
+    monkeypatch.setenv("ADCOST_RESULTS", str(results))
+    monkeypatch.setattr(threads, "requested", lambda environ=None: 1)
+    monkeypatch.setattr(threads, "apply", lambda n=None: 1)
+    monkeypatch.setattr(threads, "machine_cpus", lambda: cpus[:2])
+    monkeypatch.setattr(sweep, "warm_compiler", lambda grid, env: None)
+
+    def fake(pattern, machine, commit, resume, extra, config=None):
+        return [sys.executable, "-c", FAKE_ASV, config[1], machine, commit, pattern]
+    monkeypatch.setattr(sweep, "asv_command", fake)
+    assert sweep.main(["--grid", "quick", "--noise-processes", "0", "--machine", "box"]) == 0
+    out = capsys.readouterr().out
+    assert "in 2 streams side by side" in out
+    plan = sweep.stream_runs(sweep.selected(None, "quick"), "quick", 2)
+    for k, cpu in ((1, cpus[0]), (2, cpus[1])):
+        assert f"[{k}] cpus {cpu} streams 2 machine cpus {cpu}" in out
+    (path,) = sweep.result_files("box", sweep.git_head(), results)
+    data = json.loads(path.read_text())
+    assert set(data["results"]) == {"crossover.JacobianNM.time_jacobian",
+                                    "crossover.JacobianWidth.time_jacobian",
+                                    "roofline.Matmul.track_flops_per_s", "memory.Forward.time_jvp",
+                                    "memory.PeakRSS.track_peak_rss_bytes",
+                                    "second_order.HVP.time_hvp", "workloads.Workload.time_workload"}
+    marks = data["adcost_environment"]["load"]
+    assert sorted(m["group"] for m in marks) == sorted(label for label, _, _ in plan)
+    assert {m["stream"] for m in marks} == {1, 2} and all(m["streams"] == 2 for m in marks)
+    assert data["adcost_environment"]["streams"] == 2
+    assert (results / "asv" / "benchmarks.json").exists()
+    assert not (results / sweep.STREAMS_FOLDER).exists()

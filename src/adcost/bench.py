@@ -23,6 +23,7 @@ the frameworks imported up front (`preimport`).
 """
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import os
@@ -221,7 +222,11 @@ def memory_budget() -> int:
 
 
 class BenchState:
-    """Which sizes of which computation timed out or ran over budget, per (grid, commit)."""
+    """Which sizes of which computation timed out or ran over budget, per (grid, commit).
+
+    Every read-modify-write holds an exclusive lock on a file beside it (`_locked`): the sweep's
+    streams (adcost.sweep, one per CPU) run cases side by side, each noting its sizes in the
+    same file, and an unlocked load-then-save of one would drop the other's note."""
 
     def __init__(self, path: Path | None = None, scope: str | None = None):
         self.path = Path(path or os.environ.get("ADCOST_BENCH_STATE") or state_folder() / "bench_state.json")
@@ -246,11 +251,33 @@ class BenchState:
         os.chmod(tmp, 0o644)
         os.replace(tmp, self.path)
 
+    @contextlib.contextmanager
+    def _locked(self):
+        """An exclusive lock on `path`.lock for the block (fcntl; no lock where there is none)."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            import fcntl
+        except ImportError:    # not POSIX: one process at a time is the caller's to ensure
+            yield
+            return
+        with open(self.path.with_name(self.path.name + ".lock"), "a") as fh:
+            fcntl.flock(fh, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(fh, fcntl.LOCK_UN)
+
     def _mine(self, data: dict) -> dict:
         return data.setdefault(self.scope, {"over": {}, "pending": {}})
 
     def blocked(self, key: str, size: tuple[int, ...]) -> str | None:
         """Why `size` of `key` should not run: a smaller-or-equal size already failed."""
+        with self._locked():
+            data = self._reap_dead()
+        return self._blocking(data, key, size)
+
+    def _reap_dead(self) -> dict:
+        """The state, with the pending marks of dead processes turned into timeouts (saved)."""
         data = self._load()
         mine = self._mine(data)
         changed = False
@@ -264,6 +291,10 @@ class BenchState:
                 changed = True
         if changed:
             self._save(data)
+        return data
+
+    def _blocking(self, data: dict, key: str, size: tuple[int, ...]) -> str | None:
+        mine = self._mine(data)
         now = time.time()
         for entry in mine["over"].get(key, []):
             if entry.get("under_load") or now - entry.get("time", now) > SKIP_TTL_S:
@@ -273,24 +304,26 @@ class BenchState:
         return None
 
     def start(self, key: str, size: tuple[int, ...]) -> None:
-        data = self._load()
-        self._mine(data)["pending"][f"{key}{list(size)}"] = {"key": key, "size": list(size),
-                                                               "pid": os.getpid()}
-        self._save(data)
+        with self._locked():
+            data = self._load()
+            self._mine(data)["pending"][f"{key}{list(size)}"] = {"key": key, "size": list(size),
+                                                                   "pid": os.getpid()}
+            self._save(data)
 
     def finish(self, key: str, size: tuple[int, ...], over: str | None = None,
                seconds: float | None = None) -> None:
-        data = self._load()
-        mine = self._mine(data)
-        mine["pending"].pop(f"{key}{list(size)}", None)
-        if seconds is not None:   # one call's seconds: what the larger sizes' predictions read
-            mine.setdefault("seconds", {}).setdefault(key, {})[repr(list(size))] = seconds
-        if over:
-            from .measure.load import overloaded
-            mine["over"].setdefault(key, []).append(
-                {"size": list(size), "reason": over, "time": time.time(),
-                 "under_load": overloaded(os.getloadavg()[0])})
-        self._save(data)
+        from .measure.load import overloaded
+        with self._locked():
+            data = self._load()
+            mine = self._mine(data)
+            mine["pending"].pop(f"{key}{list(size)}", None)
+            if seconds is not None:   # one call's seconds: what larger sizes' predictions read
+                mine.setdefault("seconds", {}).setdefault(key, {})[repr(list(size))] = seconds
+            if over:
+                mine["over"].setdefault(key, []).append(
+                    {"size": list(size), "reason": over, "time": time.time(),
+                     "under_load": overloaded(os.getloadavg()[0])})
+            self._save(data)
 
     def predicted(self, key: str, size: tuple[int, ...], axis: int) -> tuple[float, tuple, float] | None:
         """A lower bound on one call's seconds at `size`, for a computation whose work grows at
@@ -308,13 +341,14 @@ class BenchState:
 
     def refuse(self, key: str, size: tuple[int, ...], reason: str) -> None:
         """Note a case the validation gate refused (a wrong answer, not timed and not a crash)."""
-        data = self._load()
-        mine = self._mine(data)
-        mine["pending"].pop(f"{key}{list(size)}", None)
-        entries = mine.setdefault("refused", {})
-        entries[f"{key}{list(size)}"] = {"key": key, "size": list(size), "reason": reason,
-                                          "time": time.time()}
-        self._save(data)
+        with self._locked():
+            data = self._load()
+            mine = self._mine(data)
+            mine["pending"].pop(f"{key}{list(size)}", None)
+            entries = mine.setdefault("refused", {})
+            entries[f"{key}{list(size)}"] = {"key": key, "size": list(size), "reason": reason,
+                                              "time": time.time()}
+            self._save(data)
 
     def refusals(self, since: float = 0.0) -> list[dict]:
         """The gate's refusals of this scope noted at or after `since` (a time.time())."""

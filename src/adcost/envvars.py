@@ -20,6 +20,8 @@ VARIABLES = {
     # set by adcost for its own child processes, not by users
     "ADCOST_MACHINE_CPUS": "(set by the thread limit) the CPUs the run may use before the limit narrowed it",
     "ADCOST_PROBE_CPUS": "(set by the sweep's peak-RSS probes) the CPUs one probe's process runs on",
+    "ADCOST_SWEEP_STREAMS": "(set by the sweep for its runs) how many streams of asv runs it runs "
+                            "side by side, one per CPU group",
     "ADCOST_REFERENCE_CACHE": "(set by the sweep for its run) a folder where checked float64 "
                               "references are kept for the run's later cases",
 }

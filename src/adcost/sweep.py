@@ -24,7 +24,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from . import grids, paths, threads
-from .argv import Parser, nonnegative, shard_spec
+from .argv import Parser, nonnegative, positive, shard_spec
 from .envvars import check as check_environment
 from .frameworks.base import DEVICE_VARIABLE, check_device, default_device
 from .measure import load, noise, speed
@@ -200,6 +200,143 @@ def checkout() -> Path:
     return here
 
 
+# -- streams: asv runs side by side, one per CPU group ------------------------------------
+# With a thread limit ($ADCOST_THREADS=n) a case keeps n CPUs busy and the others idle: the
+# sweep then runs as many streams as the machine has groups of n CPUs, each stream taking the
+# next asv run (one study's timing or probe groups) from one queue, its processes pinned to its
+# group (the peak-RSS probes of its runs one at a time there), its asv results in a folder of
+# its own (asv saves a results file whole: two runs saving one file would drop each other's
+# benchmarks), merged into results/asv by the sweep after each run.  Measured on the 2-vCPU
+# reference VM (2026-12-03, one thread, 16 interleaved rounds of eight width and n x m cases
+# from overhead- to memory-bound, each timed with a process on the other CPU running JAX,
+# torch and NumPy Jacobians and without): the medians of on/off were 0.985-1.018, within the
+# cases' own round-to-round spread (0.5-2.0 for the smallest); with a batch-8192 gradient
+# streaming memory beside them 0.94-1.01 (six rounds).  docs/benchmarks.md has the sweep times.
+STREAMS_FOLDER = ".streams"
+
+
+def stream_cpu_sets() -> list[list[int]]:
+    """The CPU groups of the streams: the run's CPUs (threads.machine_cpus) in groups of
+    $ADCOST_THREADS; without a thread limit one group of every CPU (one stream: each case
+    may use them all)."""
+    per = threads.requested()
+    cpus = threads.machine_cpus()
+    if not per:
+        return [cpus]
+    return [cpus[i:i + per] for i in range(0, len(cpus) - per + 1, per)] or [cpus]
+
+
+# What a stream holds at most, kept available per stream by the default number of streams: its
+# asv forkserver with torch, JAX and TensorFlow imported (840 MB) and the case it forked (a
+# width-2048 Jacobian, a batch-8192 peak-RSS probe of JAX at depth 128: 776 MB above its
+# baseline), with room to spare: the machine's memory in use peaked at 2.4 GB through a quick
+# sweep of two streams (2-vCPU VM, 2026-12-03).
+STREAM_MEMORY = 4 * 2 ** 30
+
+
+def default_streams(groups: int, memory: int | None = None) -> int:
+    """The streams a sweep runs by default: one per CPU group, at most one per STREAM_MEMORY of
+    the memory available now (envvars.available_memory), at least one."""
+    from .envvars import available_memory
+    memory = available_memory() if memory is None else memory
+    return max(1, min(groups, memory // STREAM_MEMORY))
+
+
+def stream_runs(groups, grid: str, streams: int) -> list[tuple[str, str, list[str]]]:
+    """The asv runs of a sweep in `streams` streams: one per study's timing groups and one per
+    study's probe groups in either grid (a stream takes whole runs: a run's cases share what the
+    benchmark state knows of their sizes), longest first (GROUP_SECONDS, a probe group's
+    seconds times `streams`: measured two probes at a time, a stream runs them one at a time)."""
+    column = 0 if grid == "quick" else 1
+    merged = {}
+    for label, pattern in groups:
+        merged.setdefault((group_study(pattern), label in PROBE_GROUPS), []).append((label, pattern))
+
+    def weight(part):
+        return sum(GROUP_SECONDS.get(l, (60, 60))[column] * (streams if l in PROBE_GROUPS else 1)
+                   for l, _ in part)
+    ordered = sorted(merged.values(), key=lambda part: (-weight(part), part[0][0]))
+    return [(" + ".join(l for l, _ in part), "|".join(f"(?:{p})" for _, p in part),
+             [l for l, _ in part]) for part in ordered]
+
+
+def pinned(cmd: list[str], cpus: list[int]) -> list[str]:
+    """`cmd` run on `cpus` only: a Python that sets its affinity, then execs the command (which
+    keeps it; the sweep's own process is pinned to the first group by the thread limit).
+    `cmd` as is where the platform has no affinity."""
+    if not hasattr(os, "sched_setaffinity"):
+        return cmd
+    code = ("import os, sys; os.sched_setaffinity(0, [int(c) for c in sys.argv[1].split(',')]); "
+            "os.execv(sys.argv[2], sys.argv[2:])")
+    return [sys.executable, "-c", code, ",".join(map(str, cpus)), *cmd]
+
+
+def run_speeds(entries: dict, pattern: str) -> dict:
+    """The speed-log entries (measure.speed.read) of the benchmarks `pattern` selects: a key
+    'suite.Class(params)' read as the benchmark 'suite.Class.' (streams log side by side)."""
+    import re
+    rx = re.compile(pattern)
+    return {k: v for k, v in entries.items() if rx.search(k.split("(", 1)[0] + ".")}
+
+
+def merge_run(source: Path, target: Path, pattern: str) -> None:
+    """Merge into asv results file `target` the benchmarks of `source` that `pattern` selects
+    (a stream's run: results, their durations and the setup_cache durations of their suites);
+    `target` is created from `source` when missing.  Only the run's benchmarks: the stream's
+    file also holds what it was seeded with, which another stream may have measured again."""
+    import re
+    rx = re.compile(pattern)
+    new = json.loads(source.read_text())
+    mine = {k: v for k, v in (new.get("results") or {}).items() if rx.search(k)}
+    suites = {k.split(".", 1)[0] for k in mine}
+    durations = {k: v for k, v in (new.get("durations") or {}).items()
+                 if rx.search(k) or any(k.startswith(f"<setup_cache {s}:") for s in suites)}
+    try:
+        data = json.loads(target.read_text())
+    except (OSError, ValueError):
+        data = {**new, "results": {}, "durations": {}}
+        data.pop("adcost_environment", None)
+    data["results"] = {**(data.get("results") or {}), **mine}
+    data["durations"] = {**(data.get("durations") or {}), **durations}
+    for key in ("params", "requirements", "env_vars", "python", "commit_hash", "env_name",
+                "result_columns", "version"):
+        if key in new and key not in data:
+            data[key] = new[key]
+    data["date"] = max(data.get("date") or 0, new.get("date") or 0)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(target.name + ".partial")
+    tmp.write_text(json.dumps(data, separators=(",", ":")))
+    os.replace(tmp, target)
+
+
+def seed_stream(folder: Path, machine: str, commit: str) -> None:
+    """A stream's results folder holding HEAD's results of `machine` as results/asv has them
+    (so `--resume`, asv's --skip-existing, skips what any stream saved before)."""
+    import shutil
+    mine = paths.asv_results(folder) / machine
+    mine.mkdir(parents=True, exist_ok=True)
+    for path in result_files(machine, commit):
+        shutil.copyfile(path, mine / path.name)
+
+
+def adopt_stream(folder: Path, machine: str, commit: str, pattern: str) -> list[Path]:
+    """Merge a stream's run (`pattern`) into results/asv, with asv's benchmarks.json and the
+    machine's machine.json; the merged result files."""
+    import shutil
+    main = paths.asv_results()
+    merged = []
+    for path in result_files(machine, commit, folder):
+        target = main / machine / path.name
+        merge_run(path, target, pattern)
+        merged.append(target)
+    for name in ("benchmarks.json", f"{machine}/machine.json"):
+        found = paths.asv_results(folder) / name
+        if found.exists():
+            (main / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(found, main / name)
+    return merged
+
+
 def git_head() -> str:
     out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=checkout(), capture_output=True,
                          text=True)
@@ -208,9 +345,10 @@ def git_head() -> str:
     return out.stdout.strip()
 
 
-def result_files(machine: str, commit: str) -> list[Path]:
-    """HEAD's asv result files of `machine` (one per environment)."""
-    return sorted((paths.asv_results() / machine).glob(f"{commit[:8]}-*.json"))
+def result_files(machine: str, commit: str, results: Path | None = None) -> list[Path]:
+    """HEAD's asv result files of `machine` (one per environment), in `results`' asv folder
+    (default paths.results())."""
+    return sorted((paths.asv_results(results) / machine).glob(f"{commit[:8]}-*.json"))
 
 
 def stamps_before(machine: str, commit: str) -> dict[Path, dict]:
@@ -311,9 +449,12 @@ def asv_environ(env: dict) -> dict:
     return {**env, "PYTHONPATH": os.pathsep.join(path)}
 
 
-def asv_command(pattern: str, machine: str, commit: str, resume: bool, extra: list[str]) -> list[str]:
+def asv_command(pattern: str, machine: str, commit: str, resume: bool, extra: list[str],
+                config: list[str] | None = None) -> list[str]:
+    """`asv run` of the groups `pattern` selects; `config`: asv's --config (default asv_config())."""
     asv = os.path.join(os.path.dirname(sys.executable), "asv")
-    cmd = [asv, "run", *asv_config(), "-E", "adcost:same", "--launch-method", "forkserver",
+    config = asv_config() if config is None else config
+    cmd = [asv, "run", *config, "-E", "adcost:same", "--launch-method", "forkserver",
            "--machine", machine, f"--set-commit-hash={commit}", "-b", pattern]
     return cmd + (["--skip-existing"] if resume else []) + extra
 
@@ -330,6 +471,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--shard", type=shard_spec, default=None, metavar="I/N",
                         help="run part I of N of the groups (balanced by their measured seconds; "
                              "give each machine its own --machine and merge the results folders)")
+    parser.add_argument("--streams", type=positive, default=None,
+                        help="asv runs side by side, one per group of $ADCOST_THREADS CPUs "
+                             "(default: as many as there are such groups; 1 without a thread "
+                             "limit; 1: one run at a time)")
     parser.add_argument("--noise-processes", type=nonnegative, default=noise.PROCESSES,
                         help="fresh processes of the noise probe run first, whose spread "
                              f"`adcost compare` respects (default {noise.PROCESSES}; 0: no probe)")
@@ -354,6 +499,13 @@ def main(argv: list[str] | None = None) -> int:
         groups = selected(args.only, args.grid)
     except ValueError as exc:
         parser.error(str(exc))
+    available = len(stream_cpu_sets())
+    if args.streams is not None and args.streams > available:
+        parser.error(f"--streams {args.streams}: this run has {available} group(s) of "
+                     f"{threads.requested() or 'every'} CPU(s) ({threads.VARIABLE}="
+                     f"{threads.requested() or 'unset'} on CPUs "
+                     f"{','.join(map(str, threads.machine_cpus()))})")
+    args.streams = args.streams or default_streams(available)
     if args.shard is not None:
         groups = shard_of(groups, *args.shard, args.grid)
         if not groups:
@@ -456,6 +608,9 @@ def _sweep(args, parser, groups, commit, env) -> int:
         print("sweep: torch.compile's toolchain " + (
             f"warmed in the run's fresh cache folder ({compile_cache['warm_up_s']:.0f} s)"
             if compile_cache["warmed"] else f"not warmed ({compile_cache['reason']})"), flush=True)
+    if args.streams > 1:
+        return _streams(args, groups, commit, env, state, speed_log, since, probe, device,
+                        compile_cache, start)
     planned = runs(groups, args.grid)
     for i, (label, pattern, labels) in enumerate(planned, 1):
         print(f"\n=== sweep [{i}/{len(planned)}] {label} (grid {args.grid}, "
@@ -501,8 +656,14 @@ def _sweep(args, parser, groups, commit, env) -> int:
                 print(f"sweep: waited {waited:.0f} s for the probes' load to settle", flush=True)
     print(f"\nsweep: {len(groups)} groups in {len(planned)} asv runs, {time.perf_counter() - start:.0f} s; results in "
           f"{paths.asv_results()}" + (f"; failures in: {', '.join(failed)}" if failed else ""))
+    _report(loaded, len(planned), state, since)
+    return 1 if failed else 0
+
+
+def _report(loaded: list[dict], planned: int, state, since: float) -> None:
+    """The sweep's closing warnings: runs under load, cases the validation gate refused."""
     if loaded:
-        print(f"sweep: WARNING: {len(loaded)} of {len(planned)} asv runs ran under load "
+        print(f"sweep: WARNING: {len(loaded)} of {planned} asv runs ran under load "
               f"({', '.join(m['group'] for m in loaded)}): the machine had more runnable threads "
               "than CPUs, so their timings are not comparable; they are marked under_load in the "
               "results. Re-run them on a quiet machine.", file=sys.stderr)
@@ -513,6 +674,120 @@ def _sweep(args, parser, groups, commit, env) -> int:
               file=sys.stderr)
         for r in refused:
             print(f"  {r['key']} at {tuple(r['size'])}: {r['reason']}", file=sys.stderr)
+
+
+def _streams(args, groups, commit, env, state, speed_log, since, probe, device, compile_cache,
+             start) -> int:
+    """The sweep's asv runs in args.streams streams side by side (see stream_cpu_sets): each
+    stream a thread here taking the next run of one queue (stream_runs), its asv pinned to its
+    CPU group with its output prefixed by the stream's number, its results merged into
+    results/asv after each run and stamped there; the exit status."""
+    kept = os.environ.get(load.STREAMS_VARIABLE)
+    os.environ[load.STREAMS_VARIABLE] = str(args.streams)   # this process's load marks too
+    try:
+        return _run_streams(args, groups, commit, env, state, speed_log, since, probe, device,
+                            compile_cache, start, stream_cpu_sets()[:args.streams])
+    finally:
+        if kept is None:
+            os.environ.pop(load.STREAMS_VARIABLE, None)
+        else:
+            os.environ[load.STREAMS_VARIABLE] = kept
+
+
+def _run_streams(args, groups, commit, env, state, speed_log, since, probe, device, compile_cache,
+                 start, cpu_sets) -> int:
+    import shutil
+    import threading
+    from queue import Empty, SimpleQueue
+
+    planned = stream_runs(groups, args.grid, len(cpu_sets))
+    queue = SimpleQueue()
+    for item in enumerate(planned, 1):
+        queue.put(item)
+    root = paths.results() / STREAMS_FOLDER
+    lock, stop = threading.Lock(), threading.Event()
+    failed, loaded, stopped = [], [], []
+    print(f"sweep: {len(planned)} asv runs in {len(cpu_sets)} streams side by side, on CPUs "
+          + " | ".join(",".join(map(str, c)) for c in cpu_sets), flush=True)
+
+    def say(text, err=False):
+        with lock:
+            print(text, file=sys.stderr if err else sys.stdout, flush=True)
+
+    def stream(number, cpus):
+        folder = root / str(number)
+        shutil.rmtree(folder, ignore_errors=True)
+        with lock:
+            seed_stream(folder, args.machine, commit)
+        config = asv_config(folder)
+        mine = {**env, threads.MACHINE_VARIABLE: ",".join(map(str, cpus)),
+                load.STREAMS_VARIABLE: str(len(cpu_sets))}
+        while not stop.is_set():
+            try:
+                i, (label, pattern, labels) = queue.get_nowait()
+            except Empty:
+                return
+            say(f"\n=== sweep [{i}/{len(planned)}] stream {number}: {label} (grid {args.grid}, "
+                f"{time.perf_counter() - start:.0f} s so far) ===")
+            cmd = pinned(asv_command(pattern, args.machine, commit, args.resume, args.asv_args,
+                                     config), cpus)
+            before, run_start = load.snapshot(), time.time()
+            proc = subprocess.Popen(cmd, cwd=checkout(), env=mine, text=True,
+                                    stdout=subprocess.PIPE, stderr=subprocess.STDOUT, bufsize=1)
+            for line in proc.stdout:
+                say(f"[{number}] {line.rstrip()}")
+            code = proc.wait()
+            code = 130 if code < 0 else code
+            probes = all(g in PROBE_GROUPS for g in labels)
+            beside = run_speeds(speed.read(speed_log, since=run_start), pattern)
+            marked = {**load.mark(label, before, load.snapshot(), judge_after=not probes),
+                      "groups": labels, "speed": speed.summary(beside), "stream": number}
+            with lock:
+                stamped = stamps_before(args.machine, commit)
+                adopt_stream(folder, args.machine, commit, pattern)
+                stamp_environment(args.machine, commit, marked, state.refusals(since), probe,
+                                  stamped, device=device, compile_cache=compile_cache,
+                                  speeds=beside, streams=len(cpu_sets))
+                if marked["under_load"]:
+                    loaded.append(marked)
+                if code == 2:
+                    failed.append(label)
+                elif code != 0:
+                    stopped.append((label, code))
+                    stop.set()
+            if marked["under_load"]:
+                say(f"sweep: '{label}' ran under load (load average "
+                    f"{marked['loadavg_before'][0]:.1f} -> {marked['loadavg_after'][0]:.1f} on "
+                    f"{marked['cpus']} CPUs, {len(cpu_sets)} streams): its timings are marked", True)
+            if (marked.get("steal_share") or 0) > load.STEAL_WARN:
+                say(f"sweep: while '{label}' ran, the VM's host took {marked['steal_share']:.0%} of "
+                    f"its CPU time (steal; recorded as steal_share): its timings may read slow", True)
+
+    workers = [threading.Thread(target=stream, args=(k, cpus), daemon=True)
+               for k, cpus in enumerate(cpu_sets, 1)]
+    for w in workers:
+        w.start()
+    try:
+        for w in workers:
+            w.join()
+    except KeyboardInterrupt:   # the asv runs got the same signal: let each save and merge
+        stop.set()
+        stopped.append(("interrupted", 130))
+        for w in workers:
+            w.join()
+    if stopped:
+        label, code = stopped[0]
+        again = shlex.join([sys.executable, "-m", "adcost.sweep", "--grid", args.grid,
+                            "--machine", args.machine, "--resume"])
+        print(f"sweep: stopped in '{label}' (asv exit {code}); every benchmark finished is saved.\n"
+              f"sweep: go on with: make resume ADCOST_GRID={args.grid} MACHINE={args.machine}"
+              f"  (or: {again})", file=sys.stderr)
+        return code
+    shutil.rmtree(root, ignore_errors=True)
+    print(f"\nsweep: {len(groups)} groups in {len(planned)} asv runs on {len(cpu_sets)} streams, "
+          f"{time.perf_counter() - start:.0f} s; results in {paths.asv_results()}"
+          + (f"; failures in: {', '.join(failed)}" if failed else ""))
+    _report(loaded, len(planned), state, since)
     return 1 if failed else 0
 
 
