@@ -767,7 +767,7 @@ def test_side_by_side_streams_count_as_load_only_beyond_their_own(monkeypatch):
     monkeypatch.delenv(measure_load.STREAMS_VARIABLE, raising=False)
     assert measure_load.overloaded(2.3, 2) and not measure_load.overloaded(2.0, 2)
     monkeypatch.setenv(measure_load.STREAMS_VARIABLE, "2")
-    assert not measure_load.overloaded(2.5, 2) and measure_load.overloaded(2.9, 2)
+    assert not measure_load.overloaded(2.7, 2) and measure_load.overloaded(3.3, 2)
 
 
 NOTES_SCRIPT = r'''

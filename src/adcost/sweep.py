@@ -8,9 +8,11 @@ each from the project's venv, results under results/asv for HEAD's commit; asv m
 into the same results file.  `--resume` skips the benchmarks already saved for HEAD's commit on
 this machine (asv's --skip-existing).
 
-    python -m adcost.sweep --grid quick [--machine NAME] [--resume] [-- extra asv arguments]
+    python -m adcost.sweep --grid quick [--machine NAME] [--resume] [--streams N] [-- asv args]
 
-ADCOST_THREADS=N limits every framework to N threads (src/adcost/threads.py).
+ADCOST_THREADS=N limits every framework to N threads (src/adcost/threads.py); the sweep then
+runs one stream of asv runs per group of N CPUs side by side (`_streams`; `--streams 1`: one
+run at a time).
 """
 from __future__ import annotations
 

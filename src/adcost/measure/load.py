@@ -62,11 +62,12 @@ def snapshot() -> dict:
 # Set by the sweep (adcost.sweep) for itself and its runs when it runs N streams side by side,
 # one per CPU group: the machine's own load is then one runnable thread per CPU, and each
 # stream's asv parent, the frameworks' helper threads and the probes' RSS sampler lift the
-# 1-minute average above the CPU count (2.0-2.44 on the 2-vCPU VM through a quick sweep of two
-# streams, nothing else running, 2026-12-03); up to STREAM_SLACK more is still the sweep's own,
-# a third busy process (2.9 and up) is not.
+# 1-minute average above the CPU count (on the 2-vCPU VM, two streams, nothing else running,
+# 2026-12-03: 2.0-2.44 through a quick sweep; through a full one median 2.27, 99th percentile
+# 2.56, at most 2.66 in 397 samples 10 s apart); up to STREAM_SLACK more is still the sweep's
+# own, a third busy process (about 3.3 and up) is not.
 STREAMS_VARIABLE = "ADCOST_SWEEP_STREAMS"
-STREAM_SLACK = 0.75
+STREAM_SLACK = 1.0
 
 
 def streams() -> int:
