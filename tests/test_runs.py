@@ -809,6 +809,7 @@ except OSError:
     data = {"commit_hash": commit, "env_name": "adcost-py3.11", "date": 1, "python": "3.11",
             "params": {"machine": machine}, "requirements": {}, "env_vars": {}, "version": 2,
             "result_columns": ["result", "params"], "results": {}, "durations": {}}
+print("seeded with", "workloads.Workload.time_workload" in data["results"])
 names = ["crossover.JacobianNM.time_jacobian", "crossover.JacobianWidth.time_jacobian",
          "roofline.Matmul.track_flops_per_s", "memory.Forward.time_jvp",
          "memory.PeakRSS.track_peak_rss_bytes", "second_order.HVP.time_hvp",
@@ -819,6 +820,8 @@ for name in names:
 json.dump(data, open(path, "w"))
 json.dump({"machine": machine, "version": 1}, open(os.path.join(folder, "machine.json"), "w"))
 json.dump({"version": 2}, open(os.path.join(conf["results_dir"], "benchmarks.json"), "w"))
+if os.environ.get("FAKE_STOP") and re.search(pattern, os.environ["FAKE_STOP"]):
+    sys.exit(130)   # stopped (Ctrl-C) after saving what it ran, as the asv plugin does
 '''
 
 
@@ -862,4 +865,46 @@ def test_the_sweep_runs_its_streams_side_by_side_and_merges_every_run(tmp_path, 
     assert {m["stream"] for m in marks} == {1, 2} and all(m["streams"] == 2 for m in marks)
     assert data["adcost_environment"]["streams"] == 2
     assert (results / "asv" / "benchmarks.json").exists()
+    assert not (results / sweep.STREAMS_FOLDER).exists()
+
+
+@pytest.mark.slow
+def test_a_stopped_stream_keeps_what_it_ran_and_resume_goes_on(tmp_path, monkeypatch, capsys):
+    """A stream's asv run stopped (exit 130): the sweep stops with that status, the run's saved
+    benchmarks are merged into results/asv, it says how to go on and keeps the streams' folders;
+    `--resume` seeds each stream with results/asv, so asv's --skip-existing sees them."""
+    from adcost import sweep, threads
+    cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
+    if len(cpus) < 2:
+        pytest.skip("streams need two CPUs")
+    monkeypatch.chdir(ROOT)
+    results = tmp_path / "results"
+    monkeypatch.setenv("ADCOST_RESULTS", str(results))
+    monkeypatch.setenv("FAKE_STOP", "workloads.Workload.time_workload")
+    monkeypatch.setattr(threads, "requested", lambda environ=None: 1)
+    monkeypatch.setattr(threads, "apply", lambda n=None: 1)
+    monkeypatch.setattr(threads, "machine_cpus", lambda: cpus[:2])
+    monkeypatch.setattr(sweep, "warm_compiler", lambda grid, env: None)
+    seen = []
+
+    def fake(pattern, machine, commit, resume, extra, config=None):
+        seen.append((pattern, resume))
+        return [sys.executable, "-c", FAKE_ASV, config[1], machine, commit, pattern]
+    monkeypatch.setattr(sweep, "asv_command", fake)
+    args = ["--grid", "quick", "--noise-processes", "0", "--machine", "box"]
+    assert sweep.main(args) == 130
+    err = capsys.readouterr().err
+    assert "stopped in 'workloads" in err and "make resume" in err
+    (path,) = sweep.result_files("box", sweep.git_head(), results)
+    assert "workloads.Workload.time_workload" in json.loads(path.read_text())["results"]
+    assert (results / sweep.STREAMS_FOLDER).is_dir()
+    seen.clear()
+    monkeypatch.delenv("FAKE_STOP")
+    assert sweep.main(args + ["--resume"]) == 0
+    assert seen and all(resume for _, resume in seen)
+    out = capsys.readouterr().out
+    for k in (1, 2):   # each stream's folder was seeded with what results/asv held
+        assert f"[{k}] seeded with True" in out and f"[{k}] seeded with False" not in out
+    data = json.loads(path.read_text())
+    assert "workloads.Workload.time_workload" in data["results"]
     assert not (results / sweep.STREAMS_FOLDER).exists()

@@ -642,12 +642,7 @@ def _sweep(args, parser, groups, commit, env) -> int:
         if code not in (0, 2):       # 2: some benchmark failed; the others are saved
             stamp_environment(args.machine, commit, marked, refused, probe, stamped, device=device,
                               compile_cache=compile_cache, speeds=beside)
-            again = shlex.join([sys.executable, "-m", "adcost.sweep", "--grid", args.grid,
-                                "--machine", args.machine, "--resume"])
-            print(f"sweep: stopped in '{label}' (asv exit {code}); every benchmark it finished is saved.\n"
-                  f"sweep: go on with: make resume ADCOST_GRID={args.grid} MACHINE={args.machine}"
-                  f"  (or: {again})", file=sys.stderr)
-            return code
+            return _stopped(args, label, code)
         if code == 2:
             failed.append(label)
         stamp_environment(args.machine, commit, marked, refused, probe, stamped, device=device,
@@ -660,6 +655,16 @@ def _sweep(args, parser, groups, commit, env) -> int:
           f"{paths.asv_results()}" + (f"; failures in: {', '.join(failed)}" if failed else ""))
     _report(loaded, len(planned), state, since)
     return 1 if failed else 0
+
+
+def _stopped(args, label: str, code: int) -> int:
+    """Say where a sweep stopped and how to go on; its exit status."""
+    again = shlex.join([sys.executable, "-m", "adcost.sweep", "--grid", args.grid,
+                        "--machine", args.machine, "--resume"])
+    print(f"sweep: stopped in '{label}' (asv exit {code}); every benchmark it finished is saved.\n"
+          f"sweep: go on with: make resume ADCOST_GRID={args.grid} MACHINE={args.machine}"
+          f"  (or: {again})", file=sys.stderr)
+    return code
 
 
 def _report(loaded: list[dict], planned: int, state, since: float) -> None:
@@ -778,13 +783,7 @@ def _run_streams(args, groups, commit, env, state, speed_log, since, probe, devi
         for w in workers:
             w.join()
     if stopped:
-        label, code = stopped[0]
-        again = shlex.join([sys.executable, "-m", "adcost.sweep", "--grid", args.grid,
-                            "--machine", args.machine, "--resume"])
-        print(f"sweep: stopped in '{label}' (asv exit {code}); every benchmark finished is saved.\n"
-              f"sweep: go on with: make resume ADCOST_GRID={args.grid} MACHINE={args.machine}"
-              f"  (or: {again})", file=sys.stderr)
-        return code
+        return _stopped(args, *stopped[0])
     shutil.rmtree(root, ignore_errors=True)
     print(f"\nsweep: {len(groups)} groups in {len(planned)} asv runs on {len(cpu_sets)} streams, "
           f"{time.perf_counter() - start:.0f} s; results in {paths.asv_results()}"
