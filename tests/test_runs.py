@@ -864,6 +864,9 @@ def test_the_sweep_runs_its_streams_side_by_side_and_merges_every_run(tmp_path, 
     assert sorted(m["group"] for m in marks) == sorted(label for label, _, _ in plan)
     assert {m["stream"] for m in marks} == {1, 2} and all(m["streams"] == 2 for m in marks)
     assert data["adcost_environment"]["streams"] == 2
+    df = load.load_asv(results / "asv")   # the rows say so, and every view's header
+    assert set(df["streams"]) == {2}
+    assert "cases timed 2 at a time, one per CPU" in load.describe_run(df)
     assert (results / "asv" / "benchmarks.json").exists()
     assert not (results / sweep.STREAMS_FOLDER).exists()
 

@@ -133,7 +133,9 @@ def result_rows(path: Path, benchmarks: dict | None = None, machine: dict | None
               "device": ((data.get("adcost_environment") or {}).get("device") or {}).get("name") or "cpu",
               "commit": data.get("commit_hash"), "date": date,
               "file": str(path),
-              "noise_threshold": ((data.get("adcost_environment") or {}).get("noise") or {}).get("threshold")}
+              "noise_threshold": ((data.get("adcost_environment") or {}).get("noise") or {}).get("threshold"),
+              # cases timed side by side, one per CPU group (adcost.sweep's streams; 1 before them)
+              "streams": int((data.get("adcost_environment") or {}).get("streams") or 1)}
     marks = (data.get("adcost_environment") or {}).get("load") or []
     beside = (data.get("adcost_environment") or {}).get("speed") or {}
     rows = []
@@ -355,6 +357,9 @@ def describe_run(df: pd.DataFrame) -> str:
         loaded = int(df["under_load"].fillna(False).astype(bool).sum())
         if loaded:
             text += f"; {loaded} rows measured under load"
+    if "streams" in df and pd.to_numeric(df["streams"], errors="coerce").max() > 1:
+        most = int(pd.to_numeric(df["streams"], errors="coerce").max())
+        text += f"; cases timed {most} at a time, one per CPU (the sweep's streams)"
     if "steal_share" in df:
         from ..measure.load import STEAL_WARN
         steal = pd.to_numeric(df["steal_share"], errors="coerce")
