@@ -825,13 +825,10 @@ if os.environ.get("FAKE_STOP") and re.search(pattern, os.environ["FAKE_STOP"]):
 '''
 
 
-@pytest.mark.slow
-def test_the_sweep_runs_its_streams_side_by_side_and_merges_every_run(tmp_path, monkeypatch,
-                                                                     capsys):
-    """`adcost.sweep` with a thread limit of one CPU on a machine of two runs two streams: each
-    asv run pinned to its stream's CPU (and told it, for its probes), its output prefixed with
-    the stream, its results merged into results/asv and stamped with its load mark, and the
-    streams' folders removed after a sweep that finished."""
+@pytest.fixture
+def two_streams(tmp_path, monkeypatch):
+    """The sweep on two CPUs of this machine with a thread limit of one (two streams), asv
+    replaced by FAKE_ASV, no compiler warm-up; (the two CPUs, the results folder)."""
     from adcost import sweep, threads
     cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
     if len(cpus) < 2:
@@ -843,10 +840,23 @@ def test_the_sweep_runs_its_streams_side_by_side_and_merges_every_run(tmp_path, 
     monkeypatch.setattr(threads, "apply", lambda n=None: 1)
     monkeypatch.setattr(threads, "machine_cpus", lambda: cpus[:2])
     monkeypatch.setattr(sweep, "warm_compiler", lambda grid, env: None)
+    seen = []
 
     def fake(pattern, machine, commit, resume, extra, config=None):
+        seen.append((pattern, resume))
         return [sys.executable, "-c", FAKE_ASV, config[1], machine, commit, pattern]
     monkeypatch.setattr(sweep, "asv_command", fake)
+    return cpus[:2], results, seen
+
+
+@pytest.mark.slow
+def test_the_sweep_runs_its_streams_side_by_side_and_merges_every_run(two_streams, capsys):
+    """`adcost.sweep` with a thread limit of one CPU on a machine of two runs two streams: each
+    asv run pinned to its stream's CPU (and told it, for its probes), its output prefixed with
+    the stream, its results merged into results/asv and stamped with its load mark, and the
+    streams' folders removed after a sweep that finished."""
+    from adcost import sweep
+    cpus, results, _ = two_streams
     assert sweep.main(["--grid", "quick", "--noise-processes", "0", "--machine", "box"]) == 0
     out = capsys.readouterr().out
     assert "in 2 streams side by side" in out
@@ -872,28 +882,13 @@ def test_the_sweep_runs_its_streams_side_by_side_and_merges_every_run(tmp_path, 
 
 
 @pytest.mark.slow
-def test_a_stopped_stream_keeps_what_it_ran_and_resume_goes_on(tmp_path, monkeypatch, capsys):
+def test_a_stopped_stream_keeps_what_it_ran_and_resume_goes_on(two_streams, monkeypatch, capsys):
     """A stream's asv run stopped (exit 130): the sweep stops with that status, the run's saved
     benchmarks are merged into results/asv, it says how to go on and keeps the streams' folders;
     `--resume` seeds each stream with results/asv, so asv's --skip-existing sees them."""
-    from adcost import sweep, threads
-    cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
-    if len(cpus) < 2:
-        pytest.skip("streams need two CPUs")
-    monkeypatch.chdir(ROOT)
-    results = tmp_path / "results"
-    monkeypatch.setenv("ADCOST_RESULTS", str(results))
+    from adcost import sweep
+    _, results, seen = two_streams
     monkeypatch.setenv("FAKE_STOP", "workloads.Workload.time_workload")
-    monkeypatch.setattr(threads, "requested", lambda environ=None: 1)
-    monkeypatch.setattr(threads, "apply", lambda n=None: 1)
-    monkeypatch.setattr(threads, "machine_cpus", lambda: cpus[:2])
-    monkeypatch.setattr(sweep, "warm_compiler", lambda grid, env: None)
-    seen = []
-
-    def fake(pattern, machine, commit, resume, extra, config=None):
-        seen.append((pattern, resume))
-        return [sys.executable, "-c", FAKE_ASV, config[1], machine, commit, pattern]
-    monkeypatch.setattr(sweep, "asv_command", fake)
     args = ["--grid", "quick", "--noise-processes", "0", "--machine", "box"]
     assert sweep.main(args) == 130
     err = capsys.readouterr().err
@@ -911,3 +906,17 @@ def test_a_stopped_stream_keeps_what_it_ran_and_resume_goes_on(tmp_path, monkeyp
     data = json.loads(path.read_text())
     assert "workloads.Workload.time_workload" in data["results"]
     assert not (results / sweep.STREAMS_FOLDER).exists()
+
+
+def test_a_stream_whose_own_code_fails_stops_the_sweep_with_the_error(two_streams, monkeypatch,
+                                                                      capsys):
+    """An error in a stream's own code (here: merging its run) stops the sweep with exit 1 and
+    the error named, instead of a thread dying and the sweep ending as if all had run."""
+    from adcost import sweep
+
+    def broken(*args):
+        raise OSError("disk full")
+    monkeypatch.setattr(sweep, "adopt_stream", broken)
+    assert sweep.main(["--grid", "quick", "--noise-processes", "0", "--machine", "box",
+                       "--only", "depth"]) == 1
+    assert "OSError: disk full" in capsys.readouterr().err

@@ -770,7 +770,16 @@ def _run_streams(args, groups, commit, env, state, speed_log, since, probe, devi
                 say(f"sweep: while '{label}' ran, the VM's host took {marked['steal_share']:.0%} of "
                     f"its CPU time (steal; recorded as steal_share): its timings may read slow", True)
 
-    workers = [threading.Thread(target=stream, args=(k, cpus), daemon=True)
+    def guarded(number, cpus):
+        """A stream whose own code failed stops the sweep with the error (exit 1), never silently."""
+        try:
+            stream(number, cpus)
+        except Exception as exc:   # noqa: BLE001  (a merge or a start that failed: said, not lost)
+            with lock:
+                stopped.append((f"stream {number}: {type(exc).__name__}: {exc}", 1))
+                stop.set()
+
+    workers = [threading.Thread(target=guarded, args=(k, cpus), daemon=True)
                for k, cpus in enumerate(cpu_sets, 1)]
     for w in workers:
         w.start()
