@@ -811,6 +811,7 @@ except OSError:
             "result_columns": ["result", "params"], "results": {}, "durations": {}}
 print("seeded with", "workloads.Workload.time_workload" in data["results"])
 names = ["crossover.JacobianNM.time_jacobian", "crossover.JacobianWidth.time_jacobian",
+         "crossover.JacobianDepth.time_jacobian",
          "roofline.Matmul.track_flops_per_s", "memory.Forward.time_jvp",
          "memory.PeakRSS.track_peak_rss_bytes", "second_order.HVP.time_hvp",
          "workloads.Workload.time_workload"]
@@ -822,6 +823,14 @@ json.dump({"machine": machine, "version": 1}, open(os.path.join(folder, "machine
 json.dump({"version": 2}, open(os.path.join(conf["results_dir"], "benchmarks.json"), "w"))
 if os.environ.get("FAKE_STOP") and re.search(pattern, os.environ["FAKE_STOP"]):
     sys.exit(130)   # stopped (Ctrl-C) after saving what it ran, as the asv plugin does
+if os.environ.get("FAKE_SLOW"):
+    print("saved; the next benchmark runs", flush=True)
+    import time
+    try:
+        time.sleep(float(os.environ["FAKE_SLOW"]))
+    except KeyboardInterrupt:   # Ctrl-C here: asv winds down for a moment, then exits 1
+        time.sleep(2)
+        sys.exit(1)
 '''
 
 
@@ -867,6 +876,7 @@ def test_the_sweep_runs_its_streams_side_by_side_and_merges_every_run(two_stream
     data = json.loads(path.read_text())
     assert set(data["results"]) == {"crossover.JacobianNM.time_jacobian",
                                     "crossover.JacobianWidth.time_jacobian",
+                                    "crossover.JacobianDepth.time_jacobian",
                                     "roofline.Matmul.track_flops_per_s", "memory.Forward.time_jvp",
                                     "memory.PeakRSS.track_peak_rss_bytes",
                                     "second_order.HVP.time_hvp", "workloads.Workload.time_workload"}
@@ -920,3 +930,51 @@ def test_a_stream_whose_own_code_fails_stops_the_sweep_with_the_error(two_stream
     assert sweep.main(["--grid", "quick", "--noise-processes", "0", "--machine", "box",
                        "--only", "depth"]) == 1
     assert "OSError: disk full" in capsys.readouterr().err
+
+
+INTERRUPTED_SWEEP = r"""
+import os, sys
+sys.path.insert(0, sys.argv[1])
+from adcost import sweep, threads
+fake_asv, cpus = sys.argv[2], [int(c) for c in sys.argv[3].split(",")]
+threads.requested = lambda environ=None: 1
+threads.apply = lambda n=None: 1
+threads.machine_cpus = lambda: cpus
+sweep.warm_compiler = lambda grid, env: None
+sweep.asv_command = lambda pattern, machine, commit, resume, extra, config=None: [
+    sys.executable, "-c", fake_asv, config[1], machine, commit, pattern]
+sys.exit(sweep.main(["--grid", "quick", "--noise-processes", "0", "--machine", "box",
+                     "--only", "depth"]))
+"""
+
+
+@pytest.mark.slow
+def test_ctrl_c_lets_every_stream_merge_what_its_run_saved(tmp_path):
+    """Ctrl-C reaches the sweep and its asv runs: each run has saved its finished benchmarks in
+    its stream's folder, and the sweep waits for every stream to merge them into results/asv
+    before it exits (a Thread.join that Ctrl-C interrupts marks the thread finished in Python
+    3.11, and the sweep then left with the streams' last runs unmerged)."""
+    import signal
+    cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
+    if len(cpus) < 2:
+        pytest.skip("streams need two CPUs")
+    results = tmp_path / "results"
+    env = {**os.environ, "ADCOST_RESULTS": str(results), "FAKE_SLOW": "20"}
+    proc = subprocess.Popen([sys.executable, "-c", INTERRUPTED_SWEEP, str(ROOT / "src"), FAKE_ASV,
+                             ",".join(map(str, cpus[:2]))], cwd=ROOT, env=env, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            start_new_session=True)
+    seen, out = 0, []
+    for line in proc.stdout:   # both streams' runs saved their results and sleep
+        out.append(line)
+        seen += "saved; the next benchmark runs" in line
+        if seen == 2:
+            break
+    os.killpg(proc.pid, signal.SIGINT)
+    rest, _ = proc.communicate(timeout=60)
+    text = "".join(out) + rest
+    assert proc.returncode != 0 and "make resume" in text, text
+    from adcost import sweep
+    (path,) = sweep.result_files("box", sweep.git_head(), results)
+    assert set(json.loads(path.read_text())["results"]) == {
+        "crossover.JacobianDepth.time_jacobian", "memory.Forward.time_jvp"}

@@ -770,6 +770,8 @@ def _run_streams(args, groups, commit, env, state, speed_log, since, probe, devi
                 say(f"sweep: while '{label}' ran, the VM's host took {marked['steal_share']:.0%} of "
                     f"its CPU time (steal; recorded as steal_share): its timings may read slow", True)
 
+    done = [threading.Event() for _ in cpu_sets]
+
     def guarded(number, cpus):
         """A stream whose own code failed stops the sweep with the error (exit 1), never silently."""
         try:
@@ -778,19 +780,26 @@ def _run_streams(args, groups, commit, env, state, speed_log, since, probe, devi
             with lock:
                 stopped.append((f"stream {number}: {type(exc).__name__}: {exc}", 1))
                 stop.set()
+        finally:
+            done[number - 1].set()
 
-    workers = [threading.Thread(target=guarded, args=(k, cpus), daemon=True)
-               for k, cpus in enumerate(cpu_sets, 1)]
-    for w in workers:
-        w.start()
+    def wait_all():
+        # Events, not Thread.join: a join that Ctrl-C interrupts marks the thread finished in
+        # Python 3.11 (bpo-45274's handling), and the sweep then left before the streams merged
+        # their last runs (measured: a finished benchmark not merged)
+        for event in done:
+            while not event.wait(0.5):
+                pass
+
+    for k, cpus in enumerate(cpu_sets, 1):
+        threading.Thread(target=guarded, args=(k, cpus), daemon=True).start()
     try:
-        for w in workers:
-            w.join()
+        wait_all()
     except KeyboardInterrupt:   # the asv runs got the same signal: let each save and merge
         stop.set()
-        stopped.append(("interrupted", 130))
-        for w in workers:
-            w.join()
+        wait_all()
+        if not stopped:         # each stream was between runs: none named where it stopped
+            stopped.append(("the sweep (interrupted between runs)", 130))
     if stopped:
         return _stopped(args, *stopped[0])
     shutil.rmtree(root, ignore_errors=True)
