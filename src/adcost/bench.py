@@ -273,28 +273,19 @@ class BenchState:
     def blocked(self, key: str, size: tuple[int, ...]) -> str | None:
         """Why `size` of `key` should not run: a smaller-or-equal size already failed."""
         with self._locked():
-            data = self._reap_dead()
-        return self._blocking(data, key, size)
-
-    def _reap_dead(self) -> dict:
-        """The state, with the pending marks of dead processes turned into timeouts (saved)."""
-        data = self._load()
-        mine = self._mine(data)
-        changed = False
-        for pkey, mark in list(mine["pending"].items()):   # pending marks of dead processes
-            if not _alive(mark["pid"]):
-                from .measure.load import overloaded
-                mine["over"].setdefault(mark["key"], []).append(
-                    {"size": mark["size"], "reason": "process died (asv timeout?)",
-                     "time": time.time(), "under_load": overloaded(os.getloadavg()[0])})
-                del mine["pending"][pkey]
-                changed = True
-        if changed:
-            self._save(data)
-        return data
-
-    def _blocking(self, data: dict, key: str, size: tuple[int, ...]) -> str | None:
-        mine = self._mine(data)
+            data = self._load()
+            mine = self._mine(data)
+            changed = False
+            for pkey, mark in list(mine["pending"].items()):   # pending marks of dead processes
+                if not _alive(mark["pid"]):
+                    from .measure.load import overloaded
+                    mine["over"].setdefault(mark["key"], []).append(
+                        {"size": mark["size"], "reason": "process died (asv timeout?)",
+                         "time": time.time(), "under_load": overloaded(os.getloadavg()[0])})
+                    del mine["pending"][pkey]
+                    changed = True
+            if changed:
+                self._save(data)
         now = time.time()
         for entry in mine["over"].get(key, []):
             if entry.get("under_load") or now - entry.get("time", now) > SKIP_TTL_S:

@@ -130,17 +130,18 @@ def selected(only: str | None, grid: str) -> list[tuple[str, str]]:
     return groups
 
 
-def runs(groups, grid: str) -> list[tuple[str, str, list[str]]]:
+def runs(groups, grid: str, per_study: bool = False) -> list[tuple[str, str, list[str]]]:
     """The asv runs of a sweep: (label, -b pattern, the groups' labels).  Each run pays about
     15 s to discover the benchmarks and start the forkserver with the frameworks imported, and
     asv saves after each benchmark (benchmarks/asv_plugin.py: a stop loses the benchmark in
     progress only), so groups share runs: the quick grid runs all its timing groups in one,
-    the full grid each study's groups in one (a load mark per study); the probe groups
-    (PROBE_GROUPS) run apart, their side-by-side probes load every CPU."""
+    the full grid (or `per_study`) each study's groups in one (a load mark per study); the probe
+    groups (PROBE_GROUPS) run apart, their side-by-side probes load every CPU."""
     merged = {}
     for label, pattern in groups:
         probe = label in PROBE_GROUPS
-        key = (probe,) if grid == "quick" and not probe else (group_study(pattern), probe)
+        key = ((probe,) if grid == "quick" and not probe and not per_study
+               else (group_study(pattern), probe))
         merged.setdefault(key, []).append((label, pattern))
     def label(key, part):
         if len(part) <= 3:
@@ -222,10 +223,7 @@ def stream_cpu_sets() -> list[list[int]]:
     $ADCOST_THREADS; without a thread limit one group of every CPU (one stream: each case
     may use them all)."""
     per = threads.requested()
-    cpus = threads.machine_cpus()
-    if not per:
-        return [cpus]
-    return [cpus[i:i + per] for i in range(0, len(cpus) - per + 1, per)] or [cpus]
+    return threads.cpu_groups(per) if per else [threads.machine_cpus()]
 
 
 # What a stream holds at most, kept available per stream by the default number of streams: its
@@ -245,21 +243,16 @@ def default_streams(groups: int, memory: int | None = None) -> int:
 
 
 def stream_runs(groups, grid: str, streams: int) -> list[tuple[str, str, list[str]]]:
-    """The asv runs of a sweep in `streams` streams: one per study's timing groups and one per
-    study's probe groups in either grid (a stream takes whole runs: a run's cases share what the
-    benchmark state knows of their sizes), longest first (GROUP_SECONDS, a probe group's
-    seconds times `streams`: measured two probes at a time, a stream runs them one at a time)."""
+    """The asv runs of a sweep in `streams` streams: `runs` per study in either grid (a stream
+    takes whole runs: a run's cases share what the benchmark state knows of their sizes),
+    longest first (GROUP_SECONDS, a probe group's seconds times `streams`: measured two probes
+    at a time, a stream runs them one at a time)."""
     column = 0 if grid == "quick" else 1
-    merged = {}
-    for label, pattern in groups:
-        merged.setdefault((group_study(pattern), label in PROBE_GROUPS), []).append((label, pattern))
 
-    def weight(part):
+    def weight(run):
         return sum(GROUP_SECONDS.get(l, (60, 60))[column] * (streams if l in PROBE_GROUPS else 1)
-                   for l, _ in part)
-    ordered = sorted(merged.values(), key=lambda part: (-weight(part), part[0][0]))
-    return [(" + ".join(l for l, _ in part), "|".join(f"(?:{p})" for _, p in part),
-             [l for l, _ in part]) for part in ordered]
+                   for l in run[2])
+    return sorted(runs(groups, grid, per_study=True), key=lambda run: (-weight(run), run[2][0]))
 
 
 def pinned(cmd: list[str], cpus: list[int]) -> list[str]:
@@ -321,22 +314,18 @@ def seed_stream(folder: Path, machine: str, commit: str) -> None:
         shutil.copyfile(path, mine / path.name)
 
 
-def adopt_stream(folder: Path, machine: str, commit: str, pattern: str) -> list[Path]:
+def adopt_stream(folder: Path, machine: str, commit: str, pattern: str) -> None:
     """Merge a stream's run (`pattern`) into results/asv, with asv's benchmarks.json and the
-    machine's machine.json; the merged result files."""
+    machine's machine.json."""
     import shutil
     main = paths.asv_results()
-    merged = []
     for path in result_files(machine, commit, folder):
-        target = main / machine / path.name
-        merge_run(path, target, pattern)
-        merged.append(target)
+        merge_run(path, main / machine / path.name, pattern)
     for name in ("benchmarks.json", f"{machine}/machine.json"):
         found = paths.asv_results(folder) / name
         if found.exists():
             (main / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(found, main / name)
-    return merged
 
 
 def git_head() -> str:

@@ -51,6 +51,13 @@ def machine_cpus() -> list[int]:
     return cpu_list(os.environ.get(MACHINE_VARIABLE, "")) or available_cpus()
 
 
+def cpu_groups(size: int) -> list[list[int]]:
+    """The run's CPUs (machine_cpus) in groups of `size` (a remainder left out), or one group of
+    them all when fewer: the sweep's streams and its side-by-side peak-RSS probes."""
+    cpus = machine_cpus()
+    return [cpus[i:i + size] for i in range(0, len(cpus) - size + 1, size)] or [cpus]
+
+
 def requested(environ=os.environ) -> int | None:
     """The thread limit asked for in $ADCOST_THREADS, None when unset or empty."""
     raw = environ.get(VARIABLE, "").strip()

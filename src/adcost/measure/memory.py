@@ -200,9 +200,7 @@ def probe_cpu_sets() -> list[list[int]]:
     one group per concurrent probe; without a limit, one CPU each (a probe's peak does not
     depend on its threads: docs/checkpointing.md)."""
     from .. import threads
-    cpus = threads.machine_cpus()
-    per = min(threads.requested() or 1, len(cpus))
-    return [cpus[i:i + per] for i in range(0, len(cpus) - per + 1, per)] or [cpus]
+    return threads.cpu_groups(threads.requested() or 1)
 
 
 def peak_rss_many(specs: dict, timeout: float = 300, workers: int | None = None) -> dict:
