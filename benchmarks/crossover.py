@@ -6,9 +6,9 @@ and the framework's sync only.  A (framework, mode) pair that does not exist is 
 """
 from adcost import grids, ops
 from adcost.frameworks.base import records
-from adcost.bench import (PRODUCT_OPS, cost_table, frameworks_for, from_table, jacobian_modes,
-                          op_reason, prepare_or_skip, prepare_some, require, skip_if,
-                          speed_beside)
+from adcost.bench import (PRODUCT_OPS, cost_table, frameworks_for, from_table, fwd_over_rev,
+                          jacobian_modes, op_reason, prepare_or_skip, prepare_some, require,
+                          skip_if, speed_beside)
 
 GRID = grids.crossover()
 TIMING = grids.timing()
@@ -117,10 +117,7 @@ class JacobianWidth(Timed):
 
     def setup(self, framework, mode, width, n, m):
         skip_if(self.skip_reason(framework, mode, width, n, m))
-        if framework == "torch_compile":   # no compile seconds reported here: build on every CPU
-            from adcost.frameworks.torch_compile import TorchCompiled
-            from adcost.threads import machine_cpus
-            TorchCompiled.compile_cpus = tuple(machine_cpus())
+        _build_on_every_cpu(framework)
         self.case = prepare_or_skip(framework, mode, grow=("width", "n", "m"), n=n, m=m,
                                     width=width)
         speed_beside(self, framework, mode, width, n, m)
@@ -154,6 +151,44 @@ class PrimalWidth(Timed):
 
     def time_primal(self, framework, width, n, m, k):
         self.case()
+
+
+def _build_on_every_cpu(framework):
+    """torch_compile's builds on every CPU the run has (no compile seconds are reported here)."""
+    if framework == "torch_compile":
+        from adcost.frameworks.torch_compile import TorchCompiled
+        from adcost.threads import machine_cpus
+        TorchCompiled.compile_cpus = tuple(machine_cpus())
+
+
+class SideBySide(Timed):
+    """T(jacfwd) / T(jacrev) at every point of the width study, the two timed in one process in
+    interleaved rounds (adcost.bench.fwd_over_rev: the median of the rounds' ratios), so the
+    machine's speed, which moves between processes, cancels: the measured crossover (where
+    the ratio is 1; costmodel.measured_crossovers) comes from these ratios.  Full grid only."""
+    params = (WIDTH_FRAMEWORKS, WIDTHS, WIDTH_N, WIDTH_M)
+    param_names = ["framework", "width", "n", "m"]
+    unit = "ratio"
+
+    @staticmethod
+    def skip_reason(framework, width, n, m):
+        if not GRID["side_by_side"]:
+            return ("the side-by-side ratios run in the full grid (ADCOST_GRID=full): two n per "
+                    "line place a crossover no better than the width study's own times")
+        if framework == "torch_compile" and m not in (GRID.get("compiled_width_m") or WIDTH_M):
+            return (f"the {grids.grid_name()} grid runs torch_compile's width study at m in "
+                    f"{GRID['compiled_width_m']} (each case compiles for seconds)")
+        return op_reason(framework, "jacfwd") or op_reason(framework, "jacrev")
+
+    def setup(self, framework, width, n, m):
+        skip_if(self.skip_reason(framework, width, n, m))
+        _build_on_every_cpu(framework)
+        self.cases = {mode: prepare_or_skip(framework, mode, grow=("width", "n", "m"), n=n, m=m,
+                                            width=width) for mode in VECTORIZED}
+        speed_beside(self, framework, width, n, m)
+
+    def track_fwd_over_rev(self, framework, width, n, m):
+        return fwd_over_rev(self.cases["jacfwd"], self.cases["jacrev"])
 
 
 def _break_even_frameworks() -> tuple[str, ...]:

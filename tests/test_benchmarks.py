@@ -620,6 +620,51 @@ def test_the_full_width_study_leaves_the_n_x_m_groups_points_to_it_and_compiles_
         importlib.reload(crossover)
 
 
+def test_the_side_by_side_ratio_times_both_modes_in_one_process_in_the_full_grid_only(monkeypatch):
+    """crossover.SideBySide: skipped in the quick grid with the reason; in the full grid it
+    builds jacfwd and jacrev of one width-study point (torch_compile at compiled_width_m only)
+    and returns the median ratio of interleaved rounds: about 1 for two equal cases, about 3
+    where forward mode's case does three times the work."""
+    import importlib
+    from adcost import sweep
+    with pytest.raises(bench.Skip, match="full grid"):
+        crossover.SideBySide().setup("numpy", 64, 16, 16)
+    assert "forward against reverse, side by side" in sweep.FULL_ONLY
+    assert sweep.study_of("crossover.SideBySide.track_fwd_over_rev") == "cost model"
+    monkeypatch.setenv("ADCOST_GRID", "full")
+    full = importlib.import_module("benchmarks.crossover")
+    try:
+        full = importlib.reload(full)
+        g = full.GRID
+        assert full.SideBySide.params == (full.WIDTH_FRAMEWORKS, g["widths"], g["width_n"],
+                                          g["width_m"])
+        left = next(m for m in g["width_m"] if m not in g["compiled_width_m"])
+        with pytest.raises(bench.Skip, match="torch_compile's width study at m in"):
+            full.SideBySide().setup("torch_compile", 16, 4, left)
+        calls = {"jacfwd": 0, "jacrev": 0}
+
+        def fake(fw, mode, **sizes):
+            assert sizes == {"grow": ("width", "n", "m"), "n": 4, "m": 16, "width": 16}
+            spin = 3 if mode == "jacfwd" else 1
+
+            def call():
+                calls[mode] += 1
+                x = 0
+                for _ in range(spin * 20000):
+                    x += 1
+            return call
+        monkeypatch.setattr(full, "prepare_or_skip", fake)
+        b = full.SideBySide()
+        b.setup("numpy", 16, 4, 16)
+        assert 2.0 < b.track_fwd_over_rev("numpy", 16, 4, 16) < 4.5
+        assert calls["jacfwd"] > 7 and calls["jacrev"] > 7           # calibrated, 7 rounds each
+        b.cases["jacfwd"] = b.cases["jacrev"]
+        assert 0.7 < b.track_fwd_over_rev("numpy", 16, 4, 16) < 1.4
+    finally:
+        monkeypatch.setenv("ADCOST_GRID", "quick")
+        importlib.reload(full)
+
+
 def test_the_full_break_even_group_leaves_the_n_x_m_groups_points_to_it(monkeypatch):
     """In the full grid the compile break-even group skips, unbuilt, the points the n x m group
     times (jax, tf, torch: their times are read there) and builds the others (torch_compile and

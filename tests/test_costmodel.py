@@ -205,6 +205,32 @@ def test_the_measured_crossover_ignores_noise_below_it():
     assert flat["n_low"] == 4 and flat["n_high"] == 1024
 
 
+def test_the_side_by_side_ratios_place_the_crossover_where_the_run_has_them():
+    """The width study's times apart cross between 4 and 16 (a process timed in a slow
+    minute); the side-by-side ratios of the same line cross between 64 and 256, and they are
+    the measured crossover: with their own tolerance, and named as the source.  A line with
+    no ratios keeps the times apart; ratios that never reach 1 leave no row."""
+    def ratio_row(n, value, width=16, m=64, status="ok", machine="a"):
+        return {"benchmark": cm.SIDE_BY_SIDE, "status": status, "framework": "fw",
+                "width": str(width), "n": str(n), "m": str(m), "value": value, "machine": machine}
+    apart = pd.concat([_pair([0.5, 2.0, 2.1, 3.0, 13.6]), _pair([0.5, 0.6, 0.8, 2.0, 9.0], m=4)])
+    df = pd.DataFrame([ratio_row(n, r) for n, r in zip((4, 16, 64, 256, 1024),
+                                                        (0.6, 0.7, 0.8, 1.9, 11.0))]
+                      + [ratio_row(4, 0.1, status="failed"),
+                         *[ratio_row(n, 2.0, width=64) for n in (4, 16, 64)]])
+    paired = cm.side_by_side(df)
+    assert len(paired) == 8 and paired["ratio"].min() == 0.6
+    assert paired[["width", "n", "m"]].dtypes.map(lambda d: d.kind).tolist() == ["i", "i", "i"]
+    cross = cm.measured_crossovers(apart, tolerance=1.25, paired=paired).set_index("m")
+    side, alone = cross.loc[64], cross.loc[4]
+    assert side["source"] == "side by side" and 64 < side["n_measured"] < 256
+    assert side["tolerance"] == cm.PAIRED_TOLERANCE and side["n_low"] == 64 and side["n_high"] == 256
+    assert alone["source"] == "separate processes" and 64 < alone["n_measured"] < 256
+    assert alone["tolerance"] == 1.25
+    assert len(cross) == 2        # width 64: forward dearer at every n, side by side: no row
+    assert cm.side_by_side(df.iloc[:0]).empty and cm.side_by_side(pd.DataFrame()).empty
+
+
 def test_crossover_agreement_is_within_the_factor_of_the_point_or_of_the_interval():
     cross = pd.DataFrame([
         {"n_measured": 100.0, "n_low": 64.0, "n_high": 256.0, "n_model": 140.0},   # point

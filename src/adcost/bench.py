@@ -564,6 +564,18 @@ def roofline_rate(case) -> float:
     return work / measure(case, repeats=7, min_time=0.05)["median_s"]
 
 
+def fwd_over_rev(forward, reverse) -> float:
+    """T(forward) / T(reverse) of two warm cases timed in interleaved rounds in this process
+    (measure_paired: each round times both at the machine's speed of that moment; the median of
+    the rounds' ratios), with the grid's rounds and least seconds per sample."""
+    from .measure.timing import measure_paired
+
+    timing = grids.timing()
+    got = measure_paired({"forward": forward, "reverse": reverse}, baseline="reverse",
+                         rounds=timing["paired_rounds"], min_time=timing["paired_min_s"])
+    return 1.0 + got["forward"]["overhead"]
+
+
 def cost_table(frameworks, ops, ns, ms) -> dict[str, dict]:
     """Compile seconds and FLOPs of every (framework, op, n, m), each case prepared once in this
     one process (asv's setup_cache): per-process framework imports would cost far more than

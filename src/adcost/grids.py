@@ -61,6 +61,9 @@ CROSSOVER = {
         # it out of the quick grid: torch.compile compiles each of its cases for seconds)
         "break_even_n": (16, 256),
         "break_even_m": (16, 256),
+        # the side-by-side ratios (crossover.SideBySide): full grid only (two n per line
+        # place a crossover no better than the width study's own times)
+        "side_by_side": False,
         "timeout_s": 60,       # asv's per-benchmark timeout
         "table_timeout_s": 300,  # the one process that builds the Compile/Flops table
         "call_budget_s": 0.5,  # one call slower than this: larger sizes of that case skipped
@@ -123,6 +126,13 @@ CROSSOVER = {
         "compiled_width_m": (64,),
         "break_even_n": (16, 256),
         "break_even_m": (16, 256),
+        # T(jacfwd) / T(jacrev) timed side by side in one process at every point of the width
+        # study (crossover.SideBySide): the measured crossover.  Apart, each time is read in its
+        # own process at the machine's speed of that minute; at the same points of the stream
+        # sweep of cd9ef4f the crossover then moved up to 4x from the side-by-side one (torch,
+        # width 64, m = 1024: 85 against about 230), while two side-by-side runs of the same
+        # lines 1.3x slower and faster agreed within 14 % at every point (2026-12-03, Intel VM)
+        "side_by_side": True,
         "timeout_s": 300,
         "table_timeout_s": 1800,
         "call_budget_s": 2.0,
@@ -141,9 +151,11 @@ CROSSOVER = {
 # full grid's 0.25 s was some 17 minutes of warm-up.  Its budget is 0.5 s (it was 1 s): at
 # least 3 samples, and 30 of any call under 17 ms; the samples were 870 s of the timings of
 # the full sweep at c5d8be5, most of them in the slow cases that a shorter budget cuts.
+# paired_rounds, paired_min_s: the side-by-side ratios' interleaved rounds and the least
+# seconds of one sample (measure.timing.measure_paired; one call per sample above it).
 TIMING = {
-    "quick": {"warmup_s": 0.1, "sample_budget_s": 0.25},
-    "full": {"warmup_s": 0.1, "sample_budget_s": 0.5},
+    "quick": {"warmup_s": 0.1, "sample_budget_s": 0.25, "paired_rounds": 7, "paired_min_s": 0.02},
+    "full": {"warmup_s": 0.1, "sample_budget_s": 0.5, "paired_rounds": 7, "paired_min_s": 0.02},
 }
 
 # -- checkpointing study (issue: memory and time versus depth) ----------------------------

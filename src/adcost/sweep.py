@@ -40,6 +40,7 @@ GROUPS = (
     ("single JVP and VJP", r"^crossover\.Products\."),
     ("compile break-even", r"^crossover\.BreakEven\."),
     ("Jacobians and batched primals over width", r"^crossover\.(PrimalWidth|JacobianWidth)\."),
+    ("forward against reverse, side by side", r"^crossover\.SideBySide\."),
     ("roofline: matmul and bandwidth", r"^roofline\."),
     ("checkpointing: bytes and time", r"^memory\.(Checkpoint|Loss)\."),
     ("checkpointing and forward mode: peak RSS", r"^memory\.(PeakRSS|PeakForward|PeakMem)\."),
@@ -55,8 +56,10 @@ GROUPS = (
 
 # Groups the quick grid leaves out (their benchmarks skip there too, with the reason): the
 # break-even's torch.compile cases compile for seconds each; the second-order peak-RSS probes
-# start a fresh process each (12 s a probe, 108 s of the quick sweep).
-FULL_ONLY = ("compile break-even", "second order: peak RSS")
+# start a fresh process each (12 s a probe, 108 s of the quick sweep); the side-by-side ratios
+# place a crossover from the quick grid's two n no better than the width study's times.
+FULL_ONLY = ("compile break-even", "second order: peak RSS",
+             "forward against reverse, side by side")
 
 
 # Groups of fresh-process probes only (peak RSS), which run side by side on every CPU
@@ -71,7 +74,8 @@ PROBE_GROUPS = ("checkpointing and forward mode: peak RSS", "second order: peak 
 # group is a study of its own (its pairs are timed side by side in one run, and a newer
 # break-even run must not hide another machine's n x m grid).
 STUDIES = {"roofline": "cost model", "crossover.JacobianWidth": "cost model",
-           "crossover.PrimalWidth": "cost model", "crossover.BreakEven": "compile break-even"}
+           "crossover.PrimalWidth": "cost model", "crossover.SideBySide": "cost model",
+           "crossover.BreakEven": "compile break-even"}
 
 
 def study_of(benchmark: str) -> str:
@@ -104,6 +108,7 @@ GROUP_SECONDS = {
     "single JVP and VJP": (21, 123),
     "compile break-even": (0, 305),
     "Jacobians and batched primals over width": (58, 1770),
+    "forward against reverse, side by side": (0, 1200),   # estimated from the width study's
     "roofline: matmul and bandwidth": (10, 72),
     "checkpointing: bytes and time": (31, 259),
     "checkpointing and forward mode: peak RSS": (94, 762),

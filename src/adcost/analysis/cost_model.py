@@ -6,8 +6,10 @@ the model T = c0 + c1 k + max(alpha F / P, beta B / W) + delta B_w / W fitted on
 held out of the fit). Third and fourth: the regime the model names for jacfwd
 over n x width (overhead, memory, compute), with c = T_jacfwd / T_f(k = n), the Jacobian over the
 primal batched over as many inputs as tangents, written where both were measured; and the
-crossover n (forward mode cheaper below it) against m, one colour per width, measured (dots:
-the monotone gap's zero between the measured n) beside the model's (lines).
+crossover n (forward mode cheaper below it) against m, one colour per width, measured (the
+monotone gap's zero between the measured n: dots from the side-by-side ratios of
+crossover.SideBySide, crosses from the width study's times where the run has no ratios) beside
+the model's (lines).
 """
 from __future__ import annotations
 
@@ -43,6 +45,7 @@ def build(df):
     depth = int(pts["depth"].iloc[0])
     colors = {w: f"C{i}" for i, w in enumerate(widths)}
     held_widths = set(held["width"].unique())
+    cross = cm.run_crossovers(df, pts)
     fig, axes = figure(ncols=4, nrows=len(fws), width=3.4, height=3.0, layout="constrained")
     for i, fw in enumerate(fws):
         g = pts[pts["framework"] == fw]
@@ -74,7 +77,7 @@ def build(df):
                     "\nat the run's median speed" if speed["normalized"] else ""))
                 ax.legend(fontsize=7)
         _regimes(axes[i, 2], fits, fw, pts, widths, depth)
-        _crossovers(axes[i, 3], fits, fw, pts, widths, depth)
+        _crossovers(axes[i, 3], fits, fw, pts, cross, widths, depth)
     fig.suptitle("The cost model T = c0 + c1·k + max(αF/P, βB/W) + δ·Bw/W against the measurements "
                  f"(depth {depth}; hollow: widths held out of the fit)")
     return fig
@@ -117,9 +120,10 @@ def _rect(x, y, color):
     return Rectangle((x - 0.5, y - 0.5), 1, 1, color=color)
 
 
-def _crossovers(ax, fits, fw, pts, widths, depth):
-    """The crossover n against m, one line per width: measured (dots) and model (lines)."""
-    cross = cm.measured_crossovers(pts[pts["framework"] == fw])
+def _crossovers(ax, fits, fw, pts, cross, widths, depth):
+    """The crossover n against m, one line per width: measured (dots: side by side; crosses:
+    from times of separate processes) and model (lines)."""
+    cross = cross[cross["framework"] == fw]
     if (fw, "jacfwd") not in fits or (fw, "jacrev") not in fits:
         ax.set_visible(False)
         return
@@ -127,7 +131,9 @@ def _crossovers(ax, fits, fw, pts, widths, depth):
     for i, w in enumerate(widths):
         color = f"C{i}"
         c = cross[cross["width"] == w]
-        ax.plot(c["m"], c["n_measured"], "o", color=color, ms=4)
+        for source, marker in (("side by side", "o"), ("separate processes", "x")):
+            d = c[c["source"] == source]
+            ax.plot(d["m"], d["n_measured"], marker, color=color, ms=4)
         grid = np.geomspace(min(ms), max(ms), 12)
         model = [cm.crossover_n(fits, fw, int(round(m)), depth, w) for m in grid]
         ax.plot(grid, [n if 0 < n < math.inf else math.nan for n in model], "-",   # no crossing
@@ -137,7 +143,8 @@ def _crossovers(ax, fits, fw, pts, widths, depth):
     ax.set_yscale("log", base=2)
     ax.set_xlabel("m")
     ax.set_ylabel("crossover n (forward cheaper below)")
-    ax.set_title(f"{fw}: crossover, measured (dots) vs model (lines)", fontsize=8)
+    ax.set_title(f"{fw}: crossover, measured (dots side by side, x apart) vs model (lines)",
+                 fontsize=8)
     ax.legend(fontsize=6)
 
 

@@ -372,51 +372,109 @@ def crossover_n(fits: dict, framework: str, m: int, depth: int, width: int,
 
 
 TOLERANCE = 1.10   # the smallest ratio of two times told apart: compare's factor
+# The smallest side-by-side ratio told from 1 (crossover.SideBySide): the same lines timed side
+# by side twice, the machine 1.3x slower and faster between, read the same ratios within 14 %
+# (tf, jax, numpy and torch, widths 16 to 256, n 4 to 1024; 2026-12-03, Intel VM).
+PAIRED_TOLERANCE = 1.15
+SIDE_BY_SIDE = "crossover.SideBySide.track_fwd_over_rev"
+CROSSOVER_COLUMNS = ["framework", "width", "m", "n_measured", "n_low", "n_high", "tolerance",
+                     "source"]
 
 
-def measured_crossovers(pts: pd.DataFrame, tolerance: float = TOLERANCE) -> pd.DataFrame:
-    """Per (framework, width, m): where the measured jacfwd and jacrev times are equal.
+def crossing(ns, gap, tolerance: float) -> dict | None:
+    """Where log(T_fwd / T_rev) (`gap`, at the sorted `ns`) crosses zero: n_measured, and n_low /
+    n_high, the largest n at which forward mode is faster by more than `tolerance` and the
+    smallest at which it is slower by more (None: open on that side); None where the gap keeps
+    one sign.
 
-    jacfwd's cost grows with n and jacrev's does not, so log(T_fwd / T_rev) rises with n; the
-    measured values, each from its own process, need not. The gap is made monotone by isotonic
-    regression (scipy.optimize.isotonic_regression: the closest non-decreasing sequence) and
-    `n_measured` is where it crosses zero, interpolated linearly in log n between the two
-    measured n that bracket it. Where both modes sit on their fixed costs the two times differ
-    by less than the measurement tells apart over a range of n: `n_low` is the largest measured
-    n at which forward mode is faster by more than `tolerance` (the run's process-to-process
-    spread, `noise_tolerance`), `n_high` the smallest at which it is slower by more; the
-    crossing lies between (None: open on that side). No row where the gap keeps one sign."""
+    jacfwd's cost grows with n and jacrev's does not, so the gap rises with n; measured values
+    need not.  It is made monotone by isotonic regression (scipy.optimize.isotonic_regression:
+    the closest non-decreasing sequence) and n_measured is where that crosses zero,
+    interpolated linearly in log n between the two measured n that bracket it.  Where both
+    modes sit on their fixed costs the two differ by less than the measurement tells apart over
+    a range of n: the crossing lies between n_low and n_high."""
     from scipy.optimize import isotonic_regression
 
-    columns = ["framework", "width", "m", "n_measured", "n_low", "n_high", "tolerance"]
+    ns, gap = np.asarray(ns, float), np.asarray(gap, float)
+    if len(ns) < 2:
+        return None
+    mono = isotonic_regression(gap).x
+    above = np.nonzero(mono > 0)[0]
+    if len(above) == 0 or above[0] == 0:
+        return None
+    i = above[0]
+    la, lb = math.log(ns[i - 1]), math.log(ns[i])
+    va, vb = mono[i - 1], mono[i]
+    tol = math.log(tolerance)
+    faster, slower = ns[mono < -tol], ns[mono > tol]
+    return {"n_measured": float(math.exp(la + (lb - la) * va / (va - vb))),
+            "n_low": float(faster.max()) if len(faster) else None,
+            "n_high": float(slower.min()) if len(slower) else None,
+            "tolerance": float(tolerance)}
+
+
+def side_by_side(df: pd.DataFrame) -> pd.DataFrame:
+    """The side-by-side ratios T(jacfwd) / T(jacrev) (crossover.SideBySide): machine,
+    framework, width, n, m, ratio."""
+    columns = ["machine", "framework", "width", "n", "m", "ratio"]
+    if "benchmark" not in df:
+        return pd.DataFrame(columns=columns)
+    ok = df[(df["status"] == "ok") & (df["benchmark"] == SIDE_BY_SIDE)]
+    if ok.empty:
+        return pd.DataFrame(columns=columns)
+    out = pd.DataFrame({"machine": ok.get("machine"), "framework": ok["framework"],
+                        **{c: pd.to_numeric(ok[c], errors="coerce").astype(int)
+                           for c in ("width", "n", "m")},
+                        "ratio": pd.to_numeric(ok["value"], errors="coerce")})
+    return out[out["ratio"] > 0].reset_index(drop=True)[columns]
+
+
+def measured_crossovers(pts: pd.DataFrame, tolerance: float = TOLERANCE,
+                        paired: pd.DataFrame | None = None,
+                        paired_tolerance: float = PAIRED_TOLERANCE) -> pd.DataFrame:
+    """Per (framework, width, m): where jacfwd and jacrev take equal time (`crossing`).
+
+    From the side-by-side ratios where the run has them (`paired`, side_by_side: both modes
+    timed in one process, at one machine speed; source "side by side", told from 1 beyond
+    `paired_tolerance`), else from the width study's times, each from its own process (source
+    "separate processes", told apart beyond `tolerance`: the run's process-to-process spread,
+    `noise_tolerance`).  No row where the gap keeps one sign."""
+    rows, done = [], set()
+    if paired is not None and len(paired):
+        for (fw, width, m), g in paired.groupby(["framework", "width", "m"]):
+            g = g.groupby("n")["ratio"].median().sort_index()
+            done.add((fw, int(width), int(m)))
+            found = crossing(g.index.to_numpy(float), np.log(g.to_numpy(float)), paired_tolerance)
+            if found:
+                rows.append({"framework": fw, "width": int(width), "m": int(m), **found,
+                             "source": "side by side"})
     jac = pts[pts["mode"].isin(["jacfwd", "jacrev"])]
     wide = jac.pivot_table(index=["framework", "width", "m", "n"], columns="mode", values="seconds")
-    rows = []
-    if not {"jacfwd", "jacrev"} <= set(wide.columns):
-        return pd.DataFrame(columns=columns)
-    wide = wide.dropna()
-    tol = math.log(tolerance)
-    for (fw, width, m), g in wide.groupby(level=[0, 1, 2]):
-        ns = g.index.get_level_values("n").to_numpy(float)
-        order = np.argsort(ns)
-        ns = ns[order]
-        gap = np.log(g["jacfwd"].to_numpy() / g["jacrev"].to_numpy())[order]
-        if len(ns) < 2:
-            continue
-        mono = isotonic_regression(gap).x
-        above = np.nonzero(mono > 0)[0]
-        if len(above) == 0 or above[0] == 0:
-            continue
-        i = above[0]
-        la, lb = math.log(ns[i - 1]), math.log(ns[i])
-        va, vb = mono[i - 1], mono[i]
-        faster, slower = ns[mono < -tol], ns[mono > tol]
-        rows.append({"framework": fw, "width": int(width), "m": int(m),
-                     "n_measured": float(math.exp(la + (lb - la) * va / (va - vb))),
-                     "n_low": float(faster.max()) if len(faster) else None,
-                     "n_high": float(slower.min()) if len(slower) else None,
-                     "tolerance": float(tolerance)})
-    return pd.DataFrame(rows, columns=columns)
+    if {"jacfwd", "jacrev"} <= set(wide.columns):
+        for (fw, width, m), g in wide.dropna().groupby(level=[0, 1, 2]):
+            if (fw, int(width), int(m)) in done:
+                continue
+            ns = g.index.get_level_values("n").to_numpy(float)
+            order = np.argsort(ns)
+            gap = np.log(g["jacfwd"].to_numpy() / g["jacrev"].to_numpy())[order]
+            found = crossing(ns[order], gap, tolerance)
+            if found:
+                rows.append({"framework": fw, "width": int(width), "m": int(m), **found,
+                             "source": "separate processes"})
+    out = pd.DataFrame(rows, columns=CROSSOVER_COLUMNS)
+    return out.sort_values(["framework", "width", "m"], kind="stable").reset_index(drop=True)
+
+
+def run_crossovers(df: pd.DataFrame, pts: pd.DataFrame, tolerance: float | None = None
+                   ) -> pd.DataFrame:
+    """measured_crossovers of a run: its side-by-side ratios on the machines of the width
+    study's points `pts`, else those points at the run's process-to-process `tolerance`
+    (noise_tolerance when None)."""
+    paired = side_by_side(df)
+    if "machine" in pts and pts["machine"].notna().any() and paired["machine"].notna().any():
+        paired = paired[paired["machine"].isin(set(pts["machine"].dropna()))]
+    return measured_crossovers(pts, noise_tolerance(df) if tolerance is None else tolerance,
+                               paired)
 
 
 def crossover_agreement(cross: pd.DataFrame, factor: float = 1.5) -> pd.Series:
@@ -523,7 +581,7 @@ def report(df: pd.DataFrame, itemsize: int = 4, normalize: bool = True) -> dict:
     fits = fit_all(train, rate)
     errors = evaluate(fits, held)
     tolerance = noise_tolerance(df)
-    cross = measured_crossovers(pts, tolerance)
+    cross = run_crossovers(df, pts, tolerance)
     depth = int(pts["depth"].iloc[0])
     cross["n_model"] = [crossover_n(fits, r.framework, r.m, depth, r.width, itemsize)
                         for r in cross.itertuples()]
@@ -548,6 +606,7 @@ def report(df: pd.DataFrame, itemsize: int = 4, normalize: bool = True) -> dict:
             "held_out": errors.to_dict("records"),
             "crossovers": cross.astype(object).where(cross.notna(), None).to_dict("records"),
             "crossover_tolerance": tolerance,
+            "paired_tolerance": PAIRED_TOLERANCE,
             "compute_bound": {fw: float(v) for fw, v in bound.items()},
             "speed": speed,
             "min_seconds": MIN_SECONDS,

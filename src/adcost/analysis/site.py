@@ -153,13 +153,17 @@ def model_html(figures: Path) -> str:
         agree = sum(1 for r in cross if r.get("agrees"))
         parts.append("<p>Crossover n (forward mode cheaper below it) at each m and width: measured "
                      "(the gap log T<sub>fwd</sub>/T<sub>rev</sub> made monotone in n, its zero "
-                     "interpolated between measured n), and modelled (− where the model's times do "
+                     "interpolated between measured n; source: the side-by-side ratios of "
+                     "crossover.SideBySide, both modes timed in one process, or the width study's "
+                     "times from separate processes), and modelled (− where the model's times do "
                      "not cross). n_low–n_high: the measured n between which the two modes are not "
-                     f"told apart (within {rep.get('crossover_tolerance', 1.1):.2f}×). Model within "
+                     "told apart (within the row's tolerance: "
+                     f"{rep.get('paired_tolerance', 1.15):.2f}× side by side, the run's "
+                     f"{rep.get('crossover_tolerance', 1.1):.2f}× apart). Model within "
                      f"1.5× of the measured crossing: {close} of {len(cross)}; within 1.5× of the "
                      f"interval: {agree} of {len(cross)}.</p>")
         parts.append(table(cross, ["framework", "width", "m", "n_measured", "n_low", "n_high",
-                                   "n_model", "model_says", "ratio", "agrees"], fmt))
+                                   "n_model", "model_says", "ratio", "agrees", "source"], fmt))
         raw = rep.get("as_measured")
         if raw:
             parts.append("<p>Read as measured, each time at the speed the machine ran it (no "
