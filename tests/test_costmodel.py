@@ -293,6 +293,26 @@ def test_the_bandwidth_is_the_largest_matvecs_not_the_fastest_in_cache():
                                        [4.0 * 4096 ** 2, 2e10]]
 
 
+def test_every_framework_reads_its_weights_on_the_machines_curve():
+    """A framework whose small matvec is mostly its call (TensorFlow: 1 MiB in 538 us, 1.9 GB/s,
+    where NumPy read 32 GB/s) gets the machine's curve, the best rate of any framework at each
+    size; its own curve is kept beside it, its peak and 64 MiB bandwidth stay its own."""
+    rows = [{"benchmark": cm.BANDWIDTH, "status": "ok", "framework": fw, "size": size,
+             "value": value}
+            for fw, size, value in (("tf", "512", 1.9e9), ("tf", "4096", 8.5e9),
+                                    ("numpy", "512", 3.2e10), ("numpy", "4096", 1.2e10))]
+    rows += [{"benchmark": cm.MATMUL, "status": "ok", "framework": fw, "size": "512",
+              "value": v} for fw, v in (("tf", 7e10), ("numpy", 9e10))]
+    got = cm.rates(pd.DataFrame(rows))
+    machine = [[4.0 * 512 ** 2, 3.2e10], [4.0 * 4096 ** 2, 1.2e10]]
+    assert got.loc["tf", "curve"] == machine == got.loc["numpy", "curve"]
+    assert got.loc["tf", "own_curve"] == [[4.0 * 512 ** 2, 1.9e9], [4.0 * 4096 ** 2, 8.5e9]]
+    assert got.loc["tf", "bandwidth"] == 8.5e9 and got.loc["tf", "peak"] == 7e10
+    # width-256 weights (under 1 MiB) read at the machine's cache rate, not TF's call-bound one
+    weights = cm.work("jacrev", 4, 4, 4, 256).weights
+    assert cm.bandwidth_at(8.5e9, got.loc["tf", "curve"], [weights])[0] == 3.2e10
+
+
 def test_the_weights_are_read_at_the_speed_of_the_smallest_matvec_they_fit_in():
     """W(B_w): the best rate of the matvecs at least as large as the weights, the largest's
     beyond it; a small matvec slowed by its per-call cost does not lower W of smaller weights."""

@@ -123,7 +123,9 @@ def model_html(figures: Path) -> str:
                      + ". P: best matmul flop/s; W: matrix-vector bytes/s where the weights "
                      "live: the best rate of the matvecs whose matrix is at least B<sub>w</sub> "
                      "large (the weights stay in cache between calls), the largest matvec's "
-                     "beyond; both measured in this run."
+                     "beyond; both measured in this run, W from the machine's curve (at each "
+                     "size the best of every framework's matvecs: a framework's own holds its "
+                     "call overhead, which the model counts in c0)."
                      + (f" Every time and rate is read at one machine speed, the median of the "
                         f"probes beside the cases ({rep['speed']['reference_flops_per_s'] / 1e9:.0f} "
                         "GFLOP/s of a float32 matmul; 10th-90th percentile "
@@ -133,13 +135,17 @@ def model_html(figures: Path) -> str:
                         "speed counts half. The same figures read as measured follow the tables."
                         if (rep.get("speed") or {}).get("normalized") else "")
                      + "</p>")
-        curves = [r for r in rep.get("rates", []) if len(r.get("curve") or []) > 1]
+        curves = [r for r in rep.get("rates", [])
+                  if len(r.get("own_curve") or r.get("curve") or []) > 1]
         if curves:
-            sizes = sorted({size for r in curves for size, _ in r["curve"]})
+            own = [(r["framework"], r.get("own_curve") or r["curve"]) for r in curves]
+            if curves[0].get("own_curve"):
+                own.append(("the machine (the best of each size)", curves[0]["curve"]))
+            sizes = sorted({size for _, c in own for size, _ in c})
             label = {size: f"W at {size / 2 ** 20:g} MiB" for size in sizes}
-            rows = [{"framework": r["framework"],
-                     **{label[size]: f"{rate / 1e9:.1f} GB/s" for size, rate in r["curve"]}}
-                    for r in curves]
+            rows = [{"framework": fw,
+                     **{label[size]: f"{rate / 1e9:.1f} GB/s" for size, rate in c}}
+                    for fw, c in own]
             parts.append(table(rows, ["framework", *label.values()], fmt))
         if rep["held_out_widths"]:
             parts.append(table(rep.get("held_out", []), held_columns, fmt))
