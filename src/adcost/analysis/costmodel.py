@@ -226,10 +226,11 @@ def rates(df: pd.DataFrame, reference: float | None = None) -> pd.DataFrame:
     mv = mv.sort_values("size", kind="stable")
     band = mv.groupby("framework")["value"].last()
     sized = mv.dropna(subset=["size"]).groupby(["framework", "size"])["value"].median()
-    curve = {fw: [[float(ITEMSIZE["float32"] * size * size), float(v)] for (_, size), v in g.items()]
+    def bytes_and_rate(pairs):
+        return [[float(ITEMSIZE["float32"] * size * size), float(v)] for size, v in pairs]
+    curve = {fw: bytes_and_rate((size, v) for (_, size), v in g.items())
              for fw, g in sized.groupby(level=0)}
-    best = sized.groupby(level=1).max()
-    machine = [[float(ITEMSIZE["float32"] * size * size), float(v)] for size, v in best.items()]
+    machine = bytes_and_rate(sized.groupby(level=1).max().items())
     out = pd.DataFrame({"peak": peak, "bandwidth": band}).dropna()
     out["curve"] = [machine if curve.get(fw) else [] for fw in out.index]
     out["own_curve"] = [curve.get(fw, []) for fw in out.index]
@@ -432,10 +433,11 @@ def side_by_side(df: pd.DataFrame) -> pd.DataFrame:
     if ok.empty:
         return pd.DataFrame(columns=columns)
     out = pd.DataFrame({"machine": ok.get("machine"), "framework": ok["framework"],
-                        **{c: pd.to_numeric(ok[c], errors="coerce").astype(int)
-                           for c in ("width", "n", "m")},
+                        **{c: pd.to_numeric(ok[c], errors="coerce") for c in ("width", "n", "m")},
                         "ratio": pd.to_numeric(ok["value"], errors="coerce")})
-    return out[out["ratio"] > 0].reset_index(drop=True)[columns]
+    out = out.dropna(subset=["width", "n", "m", "ratio"])
+    out = out[out["ratio"] > 0].astype({"width": int, "n": int, "m": int})
+    return out.reset_index(drop=True)[columns]
 
 
 def measured_crossovers(pts: pd.DataFrame, tolerance: float = TOLERANCE,
