@@ -933,7 +933,12 @@ def test_a_stream_whose_own_code_fails_stops_the_sweep_with_the_error(two_stream
 
 
 INTERRUPTED_SWEEP = r"""
-import os, sys
+import os, signal, sys
+# Ctrl-C as a terminal delivers it, whatever the test runner's process did with SIGINT (an
+# ignored or blocked SIGINT is inherited across exec: the sweep and its runs never saw the
+# signal once in a `make test`, and ran to the end)
+signal.signal(signal.SIGINT, signal.default_int_handler)
+signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
 sys.path.insert(0, sys.argv[1])
 from adcost import sweep, threads
 fake_asv, cpus = sys.argv[2], [int(c) for c in sys.argv[3].split(",")]
