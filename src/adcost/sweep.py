@@ -108,7 +108,7 @@ GROUP_SECONDS = {
     "single JVP and VJP": (21, 123),
     "compile break-even": (0, 305),
     "Jacobians and batched primals over width": (58, 1770),
-    "forward against reverse, side by side": (0, 1200),   # estimated from the width study's
+    "forward against reverse, side by side": (0, 1000),   # 996 s of asv's durations, 9128e62
     "roofline: matmul and bandwidth": (10, 72),
     "checkpointing: bytes and time": (31, 259),
     "checkpointing and forward mode: peak RSS": (94, 762),
