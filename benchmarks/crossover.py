@@ -100,6 +100,14 @@ def _nm_reason(mode):
             f", width {GRID['width']}, depth {GRID['fixed_depth']}); the cost model reads it there")
 
 
+def _compiled_m_reason(framework, m):
+    """Why the width study leaves torch_compile out at this m (None: it runs it)."""
+    if framework == "torch_compile" and m not in (GRID.get("compiled_width_m") or WIDTH_M):
+        return (f"the {grids.grid_name()} grid runs torch_compile's width study at m in "
+                f"{GRID['compiled_width_m']} (each case compiles for seconds)")
+    return None
+
+
 class JacobianWidth(Timed):
     """T_J of the vectorized modes over width (the cost model's axis) at the fixed depth:
     seconds, at every (n, m) of the width grid."""
@@ -110,10 +118,7 @@ class JacobianWidth(Timed):
     def skip_reason(framework, mode, width, n, m):
         if measured_by_nm(framework, mode, width, n, m):
             return _nm_reason(mode)
-        if framework == "torch_compile" and m not in (GRID.get("compiled_width_m") or WIDTH_M):
-            return (f"the {grids.grid_name()} grid runs torch_compile's width study at m in "
-                    f"{GRID['compiled_width_m']} (each case compiles for seconds)")
-        return op_reason(framework, mode)
+        return _compiled_m_reason(framework, m) or op_reason(framework, mode)
 
     def setup(self, framework, mode, width, n, m):
         skip_if(self.skip_reason(framework, mode, width, n, m))
@@ -175,10 +180,8 @@ class SideBySide(Timed):
         if not GRID["side_by_side"]:
             return ("the side-by-side ratios run in the full grid (ADCOST_GRID=full): two n per "
                     "line place a crossover no better than the width study's own times")
-        if framework == "torch_compile" and m not in (GRID.get("compiled_width_m") or WIDTH_M):
-            return (f"the {grids.grid_name()} grid runs torch_compile's width study at m in "
-                    f"{GRID['compiled_width_m']} (each case compiles for seconds)")
-        return op_reason(framework, "jacfwd") or op_reason(framework, "jacrev")
+        return (_compiled_m_reason(framework, m) or op_reason(framework, "jacfwd")
+                or op_reason(framework, "jacrev"))
 
     def setup(self, framework, width, n, m):
         skip_if(self.skip_reason(framework, width, n, m))
