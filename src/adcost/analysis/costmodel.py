@@ -50,12 +50,14 @@ def layer_dims(n: int, m: int, depth: int, width: int) -> list[tuple[int, int]]:
 
 
 class Work(NamedTuple):
-    """What one call moves: FLOPs, bytes, the bytes of the weights and biases among them, and
-    the directions it pushes (tangents, cotangents, or the primal's inputs)."""
+    """What one call moves: FLOPs, bytes, the bytes of the weights and biases among them, the
+    directions it pushes (tangents, cotangents, or the primal's inputs) and the entries of the
+    result it assembles (the Jacobian's n m; the batched primal's k m outputs)."""
     flops: float
     bytes: float
     weights: float
     directions: float
+    entries: float = 0.0
 
 
 def work(op: str, n: int, m: int, depth: int, width: int, batch: int = 1,
@@ -71,14 +73,16 @@ def work(op: str, n: int, m: int, depth: int, width: int, batch: int = 1,
     if op == "primal":
         k = batch
         return Work(2 * k * weights + 3 * k * outs, itemsize * (weights + outs + k * (n + 3 * outs)),
-                    held, float(k))
-    primal_f, primal_b, _, _ = work("primal", n, m, depth, width, 1, itemsize)
+                    held, float(k), float(k * m))
+    primal_f, primal_b, *_ = work("primal", n, m, depth, width, 1, itemsize)
     if op == "jacfwd":        # n tangents through every layer: (n, fan_in) @ W, times tanh'
         return Work(primal_f + 2 * n * weights + 2 * n * outs,
-                    primal_b + itemsize * (weights + n * n + 3 * n * outs), held, float(n))
+                    primal_b + itemsize * (weights + n * n + 3 * n * outs), held, float(n),
+                    float(n * m))
     if op == "jacrev":        # m cotangents back through every layer: (m, fan_out) @ W^T
         return Work(primal_f + 2 * m * weights + 2 * m * ins,
-                    primal_b + itemsize * (weights + m * m + 3 * m * ins), held, float(m))
+                    primal_b + itemsize * (weights + m * m + 3 * m * ins), held, float(m),
+                    float(n * m))
     raise ValueError(f"no cost model for {op!r}; modelled: {', '.join(MODES)}")
 
 
@@ -95,14 +99,16 @@ def bandwidth_at(bandwidth: float, curve, footprint) -> np.ndarray:
 
 
 def terms(c0, alpha, beta, delta, c1, peak, bandwidth, flops, nbytes, weights=0.0, directions=0.0,
-          curve=None):
+          curve=None, c2=0.0, entries=0.0):
     """The model's four terms in seconds: overhead c0 + c1 k, compute alpha F / P, roofline
-    memory beta B / W, weight passes delta B_w / W, with W = bandwidth_at(B_w)."""
+    memory beta B / W, and the passes outside the roofline: over the weights, delta B_w / W
+    with W = bandwidth_at(B_w), and over the result, c2 E (E its entries)."""
     flops, nbytes = np.asarray(flops, float), np.asarray(nbytes, float)
     weights = np.asarray(weights, float)
     w = bandwidth_at(bandwidth, curve, weights)
     return (c0 + c1 * np.asarray(directions, float) + np.zeros(np.shape(flops)),
-            alpha * flops / peak, beta * nbytes / w, delta * weights / w)
+            alpha * flops / peak, beta * nbytes / w,
+            delta * weights / w + c2 * np.asarray(entries, float))
 
 
 def model_time(over, compute, memory, passes):
@@ -126,17 +132,19 @@ class ModeFit:
     delta: float = 0.0        # weight passes outside the roofline: delta * B_w / W seconds
     c1: float = 0.0           # seconds per direction: c1 * k
     curve: list = field(default_factory=list)   # [matrix bytes, bytes/s] of the run's matvecs
+    c2: float = 0.0           # seconds per entry of the result: c2 * E
 
-    def terms(self, flops, nbytes, weights=0.0, directions=0.0):
-        """(overhead, compute, roofline memory, weight passes) in seconds."""
+    def terms(self, flops, nbytes, weights=0.0, directions=0.0, entries=0.0):
+        """(overhead, compute, roofline memory, passes outside it) in seconds."""
         return terms(self.c0, self.alpha, self.beta, self.delta, self.c1, self.peak,
-                     self.bandwidth, flops, nbytes, weights, directions, self.curve)
+                     self.bandwidth, flops, nbytes, weights, directions, self.curve, self.c2,
+                     entries)
 
-    def predict(self, flops, nbytes, weights=0.0, directions=0.0):
-        return model_time(*self.terms(flops, nbytes, weights, directions))
+    def predict(self, flops, nbytes, weights=0.0, directions=0.0, entries=0.0):
+        return model_time(*self.terms(flops, nbytes, weights, directions, entries))
 
-    def regime(self, flops, nbytes, weights=0.0, directions=0.0):
-        over, compute, memory, passes = self.terms(flops, nbytes, weights, directions)
+    def regime(self, flops, nbytes, weights=0.0, directions=0.0, entries=0.0):
+        over, compute, memory, passes = self.terms(flops, nbytes, weights, directions, entries)
         stacked = np.stack(np.broadcast_arrays(over, memory + passes, compute))
         return np.asarray(REGIMES)[np.argmax(stacked, axis=0)]
 
@@ -149,25 +157,30 @@ class ModeFit:
         return asdict(self)
 
 
-CONSTANTS = ("c0", "alpha", "beta", "delta", "c1")   # delta and c1 only given weights, directions
+# delta, c1 and c2 only given the weights, the directions and the entries
+CONSTANTS = ("c0", "alpha", "beta", "delta", "c1", "c2")
+OPTIONAL = 3
 
 
 def fit_mode(seconds, flops, nbytes, peak: float, bandwidth: float, framework: str = "",
              mode: str = "", ranges: dict | None = None, weights=None,
-             directions=None, curve=None) -> ModeFit:
-    """c0, alpha, beta (delta given the weight bytes, c1 given the directions) by least squares
-    on log T (scipy.optimize.least_squares, soft-L1); a term whose sizes are not given is 0.
-    `curve`: the matvecs' (matrix bytes, bytes/s), for W(B_w) (bandwidth_at)."""
+             directions=None, curve=None, entries=None) -> ModeFit:
+    """c0, alpha, beta (delta given the weight bytes, c1 given the directions, c2 given the
+    result's entries) by least squares on log T (scipy.optimize.least_squares, soft-L1); a term
+    whose sizes are not given is 0.  `curve`: the matvecs' (matrix bytes, bytes/s), for W(B_w)
+    (bandwidth_at)."""
     from scipy.optimize import least_squares
 
     t, f, b = (np.asarray(v, float) for v in (seconds, flops, nbytes))
     w = np.zeros_like(t) if weights is None else np.asarray(weights, float)
     k = np.zeros_like(t) if directions is None else np.asarray(directions, float)
+    e = np.zeros_like(t) if entries is None else np.asarray(entries, float)
     keep = (np.isfinite(t) & (t > 0) & np.isfinite(f) & np.isfinite(b) & np.isfinite(w)
-            & np.isfinite(k))
-    t, f, b, w, k = t[keep], f[keep], b[keep], w[keep], k[keep]
-    extra = [name for name, given in (("delta", weights), ("c1", directions)) if given is not None]
-    free = len(CONSTANTS) - 2 + len(extra)
+            & np.isfinite(k) & np.isfinite(e))
+    t, f, b, w, k, e = t[keep], f[keep], b[keep], w[keep], k[keep], e[keep]
+    extra = [name for name, given in (("delta", weights), ("c1", directions), ("c2", entries))
+             if given is not None]
+    free = len(CONSTANTS) - OPTIONAL + len(extra)
     if len(t) < free:
         raise ValueError(f"{framework} {mode}: {len(t)} points, the model needs at least {free}")
     lt = np.log(t)
@@ -175,16 +188,19 @@ def fit_mode(seconds, flops, nbytes, peak: float, bandwidth: float, framework: s
     def constants(theta):
         c0, alpha, beta = np.exp(theta[:3])
         more = dict(zip(extra, np.exp(theta[3:])))
-        return c0, alpha, beta, float(more.get("delta", 0.0)), float(more.get("c1", 0.0))
+        return (c0, alpha, beta, *(float(more.get(name, 0.0)) for name in ("delta", "c1", "c2")))
 
     def residual(theta):
-        c0, alpha, beta, delta, c1 = constants(theta)
+        c0, alpha, beta, delta, c1, c2 = constants(theta)
         return np.log(model_time(*terms(c0, alpha, beta, delta, c1, peak, bandwidth, f, b, w, k,
-                                        curve))) - lt
+                                        curve, c2, e))) - lt
 
     # starts: the max() makes the surface kinked; delta from few or many passes; c1 from
-    # nothing (a ns a direction) or a noticeable share of the smallest time
-    starts = {"delta": (-2.0, 1.0), "c1": (math.log(1e-9), math.log(max(t.min(), 1e-9) / 1e3))}
+    # nothing (a ns a direction) or a noticeable share of the smallest time; c2 from 0.1 ns an
+    # entry (a copy at 40 GB/s; starting from 0.1 ps and 1 ns as well found the same crossovers
+    # on the reference run, 9128e62, and held-out errors within 3 points, in twice the time)
+    starts = {"delta": (-2.0, 1.0), "c1": (math.log(1e-9), math.log(max(t.min(), 1e-9) / 1e3)),
+              "c2": (math.log(1e-10),)}
     best = None
     for shift in (0.0, 2.0, -2.0):
         base = np.log([max(t.min() / 2, 1e-9), 1.0, 1.0]) + [0.0, shift, -shift]
@@ -192,11 +208,11 @@ def fit_mode(seconds, flops, nbytes, peak: float, bandwidth: float, framework: s
             res = least_squares(residual, np.r_[base, more], loss="soft_l1", f_scale=0.1)
             if best is None or res.cost < best.cost:
                 best = res
-    c0, alpha, beta, delta, c1 = constants(best.x)
+    c0, alpha, beta, delta, c1, c2 = constants(best.x)
     spread = float(np.quantile(np.abs(residual(best.x)), 0.9))
     return ModeFit(framework, mode, float(c0), float(alpha), float(beta), float(peak),
                    float(bandwidth), int(len(t)), spread, ranges or {}, delta, c1,
-                   [[float(a), float(r)] for a, r in curve or ()])
+                   [[float(a), float(r)] for a, r in curve or ()], c2)
 
 
 # -- from the tidy data -----------------------------------------------------------------------
@@ -307,7 +323,7 @@ def split(pts: pd.DataFrame, by: str = "width") -> tuple[pd.DataFrame, pd.DataFr
     return pts[~mask], pts[mask]
 
 
-FREE = len(CONSTANTS)   # what fit_all fits: fit_mode with weights and directions, every constant
+FREE = len(CONSTANTS)   # what fit_all fits: fit_mode with every size given, every constant
 
 
 def fit_all(pts: pd.DataFrame, rate: pd.DataFrame) -> dict[tuple[str, str], ModeFit]:
@@ -321,7 +337,7 @@ def fit_all(pts: pd.DataFrame, rate: pd.DataFrame) -> dict[tuple[str, str], Mode
         curve = rate.loc[fw, "curve"] if "curve" in rate else None
         fits[fw, mode] = fit_mode(g["seconds"], g["flops"], g["bytes"], rate.loc[fw, "peak"],
                                   rate.loc[fw, "bandwidth"], fw, mode, ranges, g["weights"],
-                                  g["directions"], curve)
+                                  g["directions"], curve, g["entries"])
     return fits
 
 
