@@ -1,7 +1,7 @@
 """A cost model that explains and predicts the mlp problem's times: a fixed cost per call and
 per direction, a roofline term, and the passes over the weights that do not overlap with it,
 
-    T(op, point) = c0 + c1 * k + max(alpha * F / P,  beta * B / W) + delta * B_w / W
+    T(op, point) = c0 + c1 * k + max(alpha * F / P,  beta * B / W) + delta * B_w / W + c2 * E
 
 F and B are the FLOPs and bytes one call of the operation moves at the point (`work`: analytic,
 from the layer shapes), B_w the bytes of the weights and biases (read once per pass), k the
@@ -12,13 +12,15 @@ of the roofline run at several sizes (1 to 64 MiB in the full grid), and a call 
 (B_w) fit in a matvec's matrix that ran at cache speed reads them at that speed, since the
 weights stay in cache from one call to the next: W(B_w) is the best rate of the matvecs at
 least B_w large (the largest size's beyond it; `bandwidth_at`). With one size, W is that
-size's rate. c0 (seconds), c1 (seconds per direction, whatever the width),
+size's rate. E is the entries of the result a call assembles (the Jacobian's n m). c0
+(seconds), c1 (seconds per direction, whatever the width), c2 (seconds per entry of the result
+beyond the roofline's bytes: TensorFlow's jacfwd transposes its n x m result at about 1 GB/s),
 alpha and beta (how far the operation runs below the measured rates: 1 = at the rate) and
 delta (the weight passes outside the roofline: 0 when the weights are read only while the
 matmuls run, about 1 when a second pass reads them again, far above 1 when the framework copies
 or transposes them each call) are fitted per framework and mode by least squares on log T. The
-largest of overhead (c0 + c1 k), compute (alpha F / P) and memory (beta B / W + delta B_w / W)
-names the point's regime.
+largest of overhead (c0 + c1 k), compute (alpha F / P) and memory (beta B / W + delta B_w / W
++ c2 E) names the point's regime.
 
 Only the vectorized Jacobians (jacfwd: all n tangents in one pass; jacrev: all m cotangents)
 and the primal batched over k inputs are modelled; the loop modes are k single calls.
