@@ -247,6 +247,11 @@ def test_benchmark_import_imports_no_framework_outside_asvs_forkserver():
     off = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
                          env={**env, "ADCOST_PREIMPORT": "0"})
     assert off.stdout.strip() == "[] []", off.stderr
+    # the noise probe's: only the frameworks it times
+    only = subprocess.run([sys.executable, "-c", code.replace("force=True", "force=True, "
+                                                              "frameworks=['numpy']")],
+                          cwd=ROOT, capture_output=True, text=True, env=env)
+    assert only.stdout.strip() == "[] []", only.stderr
 
 
 def test_the_grids_ascend_so_smaller_sizes_run_first():

@@ -122,9 +122,9 @@ def in_asv_forkserver() -> bool:
     return False
 
 
-def preimport(force: bool = False) -> list[str]:
+def preimport(force: bool = False, frameworks=None) -> list[str]:
     """Import the installed frameworks (and what they import on first use) now, inside asv's
-    forkserver only (or when `force`d).
+    forkserver only (or when `force`d); `frameworks`: only these of them (the noise probe's).
 
     The forkserver imports the benchmark suite once and forks one process per parameter
     combination: importing torch, JAX and TensorFlow there (about 6 s together, without
@@ -137,6 +137,8 @@ def preimport(force: bool = False) -> list[str]:
 
     done = []
     for name in FRAMEWORKS:
+        if frameworks is not None and name not in frameworks:
+            continue
         rec = records()[name]
         if rec.package and missing_reason(name) is None:
             import_framework(rec)

@@ -56,13 +56,13 @@ def installed() -> list[str]:
 
 
 def forked(processes: int, frameworks: list[str]) -> dict[str, list[float]]:
-    """In this process: import the frameworks (adcost.bench.preimport, as asv's forkserver
-    does), then fork `processes` children one after another, each timing every case (child);
+    """In this process: import the frameworks it times (adcost.bench.preimport, as asv's
+    forkserver does), then fork `processes` children one after another, each timing every case (child);
     each case's medians, one per child.  RuntimeError when a child fails."""
     from .. import threads
     threads.apply()
     from ..bench import preimport
-    preimport(force=True)
+    preimport(force=True, frameworks=frameworks)
     cases: dict[str, list[float]] = {}
     for _ in range(processes):
         read, write = os.pipe()
