@@ -113,7 +113,8 @@ def model_html(figures: Path) -> str:
         parts.append(f"<p>T = c0 + c1·k + max(α·F/P, β·B/W) + δ·B<sub>w</sub>/W + c2·E (k: "
                      "the directions pushed; B<sub>w</sub>: the weights' bytes; δ: passes over "
                      "the weights outside the roofline; E: the entries of the result, n·m for a "
-                     "Jacobian, and c2 what assembling each costs, such as a transpose), fitted per framework and mode at widths "
+                     "Jacobian, and c2 what assembling each costs, such as a transpose), fitted "
+                     "per framework and mode at widths "
                      f"{', '.join(map(str, rep['fitted_widths']))} (depth {rep['depth']}); "
                      + (f"judged on widths {', '.join(map(str, rep['held_out_widths']))}, points "
                         f"of at least {rep['min_seconds'] * 1e6:.0f} µs" if rep["held_out_widths"]
