@@ -159,9 +159,9 @@ class ModeFit:
         return asdict(self)
 
 
-# delta, c1 and c2 only given the weights, the directions and the entries
+# the last three (delta, c1, c2) only given the weights, the directions and the entries
 CONSTANTS = ("c0", "alpha", "beta", "delta", "c1", "c2")
-OPTIONAL = 3
+OPTIONAL = CONSTANTS[3:]
 
 
 def fit_mode(seconds, flops, nbytes, peak: float, bandwidth: float, framework: str = "",
@@ -182,7 +182,7 @@ def fit_mode(seconds, flops, nbytes, peak: float, bandwidth: float, framework: s
     t, f, b, w, k, e = t[keep], f[keep], b[keep], w[keep], k[keep], e[keep]
     extra = [name for name, given in (("delta", weights), ("c1", directions), ("c2", entries))
              if given is not None]
-    free = len(CONSTANTS) - OPTIONAL + len(extra)
+    free = len(CONSTANTS) - len(OPTIONAL) + len(extra)
     if len(t) < free:
         raise ValueError(f"{framework} {mode}: {len(t)} points, the model needs at least {free}")
     lt = np.log(t)
@@ -190,7 +190,7 @@ def fit_mode(seconds, flops, nbytes, peak: float, bandwidth: float, framework: s
     def constants(theta):
         c0, alpha, beta = np.exp(theta[:3])
         more = dict(zip(extra, np.exp(theta[3:])))
-        return (c0, alpha, beta, *(float(more.get(name, 0.0)) for name in ("delta", "c1", "c2")))
+        return (c0, alpha, beta, *(float(more.get(name, 0.0)) for name in OPTIONAL))
 
     def residual(theta):
         c0, alpha, beta, delta, c1, c2 = constants(theta)
