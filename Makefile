@@ -20,7 +20,7 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/python src/adcost/bytecode.py
 	touch $(STAMP)
 
-# Every test (3.7-5.8 minutes on 2 cores as the VM's speed moves, about 2 more with the install), on TEST_WORKERS pytest-xdist
+# Every test (3.2-5.8 minutes on 2 cores as the VM's speed moves, 1.5-2 more with the install), on TEST_WORKERS pytest-xdist
 # workers (0: in one process); test-fast leaves out the slow ones (subprocesses, asv, Chromium,
 # fresh-process probes, whole sites): about 1.5 minutes on the same workers.
 TEST_WORKERS ?= 2
