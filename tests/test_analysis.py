@@ -346,6 +346,64 @@ def test_compare_flags_only_real_slowdowns(asv_dir, tmp_path, capsys):
     assert f"slower or bigger: {len(worse)}" in capsys.readouterr().out
 
 
+def _side_by_side(ratios: pd.DataFrame, column: str) -> pd.DataFrame:
+    """Tidy rows of crossover.SideBySide from a table of ratios (framework, width, n, m, column)."""
+    from adcost.analysis.costmodel import SIDE_BY_SIDE
+    return ratios.assign(benchmark=SIDE_BY_SIDE, status="ok", unit="ratio", value=ratios[column],
+                         op="", problem="mlp", machine="vm", commit="0" * 40,
+                         date="2026-12-03")[
+        ["benchmark", "status", "unit", "value", "framework", "op", "problem", "n", "m", "width",
+         "machine", "commit", "date"]]
+
+
+def test_compare_tells_which_measured_crossovers_moved(tmp_path, capsys):
+    ns = [4, 16, 64, 256, 1024]
+    line = lambda fw, m, ratios: pd.DataFrame({"framework": fw, "width": 64, "n": ns, "m": m,
+                                               "r": ratios})
+    a = pd.concat([line("jax", 4, [0.5, 0.8, 1.5, 3, 9]),       # crosses between 16 and 64
+                   line("tf", 64, [0.5, 0.8, 1.5, 3, 9]),
+                   line("torch", 4, [1.01, 2, 3, 4, 5]),         # 1 at the grid's first n
+                   line("numpy", 4, [2, 3, 4, 5, 6])])           # never crosses
+    b = pd.concat([line("jax", 4, [0.5, 0.85, 1.4, 3, 9]),      # the same crossing, nearly
+                   line("tf", 64, [0.3, 0.4, 0.5, 0.8, 1.5]),    # crosses near 600: moved
+                   line("torch", 4, [0.97, 2, 3, 4, 5]),
+                   line("numpy", 4, [2, 3, 4, 5, 6])])
+    table = compare.crossover_changes(_side_by_side(a, "r"), _side_by_side(b, "r"))
+    change = table.set_index("framework")["change"].to_dict()
+    assert change == {"jax": "same", "tf": "moved", "torch": "one run", "numpy": "neither"}
+    tf = table.set_index("framework").loc["tf"]
+    assert 16 < tf["n_a"] < 64 and 256 < tf["n_b"] < 1024 and tf["ratio"] > 4
+    text = compare.crossover_report(table)
+    assert "4 lines, 2 cross in both, 1 of them within 1.5x" in text
+    assert "moved beyond 1.5x: 1" in text and "tf width=64 m=64" in text
+    assert "cross in one run only" in text and "torch width=64 m=4: n none -> " in text
+    # from the shell: two tidy tables, the crossover lines after the measurements' table
+    paths = []
+    for name, frame in (("a", a), ("b", b)):
+        paths.append(tmp_path / f"{name}.csv")
+        _side_by_side(frame, "r").drop(columns="date" if name == "b" else []).to_csv(paths[-1], index=False)
+    assert cli.main(["compare", *map(str, paths)]) == 0
+    out = capsys.readouterr().out
+    assert "moved beyond 1.5x: 1" in out
+    # a ratio of two modes' times is neither slower nor faster: never in the measurements' table
+    assert "slower or bigger: 0" in out and "faster or smaller: 0" in out
+    assert compare.compare(_side_by_side(a, "r"), _side_by_side(b, "r")).empty
+
+
+def test_compare_finds_the_committed_side_by_side_repeat():
+    """The AMD run's side-by-side group and its repeat (results/reference/machines): the
+    figures docs/costmodel.md and the README quote, and compare's 1.5x."""
+    ratios = pd.read_csv(ROOT / "results" / "reference" / "machines" / "vm-amd-epyc"
+                         / "side_by_side_repeat.csv")
+    table = compare.crossover_changes(_side_by_side(ratios, "ratio_sweep"),
+                                      _side_by_side(ratios, "ratio_repeat"))
+    counts = table["change"].value_counts().to_dict()
+    assert len(table) == 65 and counts["same"] == 39 and counts["moved"] == 1
+    assert counts["one run"] == 6
+    moved = table[table["change"] == "moved"].iloc[0]
+    assert (moved["framework"], moved["width"], moved["m"]) == ("jax", 16, 64)
+
+
 def test_compare_higher_is_better_units():
     def frame(v):
         return load.tidy([{"benchmark": "roofline.Matmul.track_flops_per_s", "framework": "jax", "size": 64,

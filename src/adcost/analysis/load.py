@@ -352,7 +352,7 @@ def describe_run(df: pd.DataFrame) -> str:
         where = "; ".join(f"machine {m} ({', '.join(s)})" for m, s in per_machine.items())
     text = (f"{where}; "
             f"commit{'s' if len(commits) > 1 else ''} {', '.join(commits)}; "
-            f"{dates[0]}{' to ' + dates[-1] if len(dates) > 1 else ''}")
+            + (f"{dates[0]}{' to ' + dates[-1] if len(dates) > 1 else ''}" if dates else "no date"))
     if "under_load" in df:
         loaded = int(df["under_load"].fillna(False).astype(bool).sum())
         if loaded:
