@@ -17,9 +17,9 @@ time T taken at speed s reads T * s / s_ref, as the cost model reads them: `at_o
 `--as-measured` compares them as taken. The ratio as measured stays in the table.
 
 The side-by-side ratios of the full grid (crossover.SideBySide, T(jacfwd) / T(jacrev): no
-better or worse) are compared by where they cross 1 instead: each (framework, width, m) line's crossing in A and in B,
-and those that moved beyond 1.5x (`crossover_changes`; a second run of the group on one
-checkout placed 39 of 40 within that) or cross in one run only.
+better or worse) are compared by where they cross 1 instead: each (framework, width, m) line's
+crossing in A and in B, and those that moved beyond 1.5x (`crossover_changes`; a second run of
+the group on one checkout placed 39 of 40 within that) or cross in one run only.
 
     python -m adcost.analysis.compare A B [--factor 1.1] [--all] [--strict] [--as-measured]   (also: adcost compare)
 """
