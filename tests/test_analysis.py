@@ -395,8 +395,8 @@ def test_compare_finds_the_committed_side_by_side_repeat():
     figures docs/costmodel.md and the README quote, and compare's 1.5x."""
     ratios = pd.read_csv(ROOT / "results" / "reference" / "machines" / "vm-amd-epyc"
                          / "side_by_side_repeat.csv")
-    table = compare.crossover_changes(_side_by_side(ratios, "ratio_sweep"),
-                                      _side_by_side(ratios, "ratio_repeat"))
+    table = compare.crossover_table(*(ratios.rename(columns={run: "ratio"})
+                                      for run in ("ratio_sweep", "ratio_repeat")))
     counts = table["change"].value_counts().to_dict()
     assert len(table) == 65 and counts["same"] == 39 and counts["moved"] == 1
     assert counts["one run"] == 6

@@ -63,10 +63,9 @@ def _quoted(text: str) -> None:
 
 
 def test_the_readme_quotes_the_reference_runs_crossover():
-    import numpy as np
     import pandas as pd
 
-    from adcost.analysis import costmodel, load, speedups
+    from adcost.analysis import compare, load, speedups
     ref, df, summary = _reference()
     ratio = summary.set_index("framework")["crossover_ratio"]
     textbook = ratio[["jax", "numpy", "tf"]]
@@ -97,13 +96,11 @@ def test_the_readme_quotes_the_reference_runs_crossover():
     strict = sum(c["ratio"] is not None and c["ratio"] <= 1.5 for c in cells)
     _quoted(f"within 1.5× in {strict} of {len(cells)} cells")
     ratios = pd.read_csv(second / "side_by_side_repeat.csv")
-    found = {run: {key: costmodel.crossing(g["n"], np.log(g[run]), costmodel.PAIRED_TOLERANCE)
-                   for key, g in ratios.groupby(["framework", "width", "m"])}
-             for run in ("ratio_sweep", "ratio_repeat")}
-    both = [(a["n_measured"], found["ratio_repeat"][key]["n_measured"])
-            for key, a in found["ratio_sweep"].items() if a and found["ratio_repeat"][key]]
-    close = sum(max(a / b, b / a) <= 1.5 for a, b in both)
-    _quoted(f"within 1.5× of itself in {close} of the {len(both)} lines that crossed in both runs")
+    table = compare.crossover_table(*(ratios.rename(columns={run: "ratio"})
+                                      for run in ("ratio_sweep", "ratio_repeat")))
+    both = table[table["change"].isin(["same", "moved"])]
+    _quoted(f"within 1.5× of itself in {(both['change'] == 'same').sum()} of the {len(both)} "
+            "lines that crossed in both runs")
 
 
 def test_the_readme_quotes_the_reference_runs_memory_second_order_and_workloads():

@@ -249,27 +249,24 @@ CROSSOVER_COLUMNS = ["framework", "width", "m", "n_a", "n_b", "ratio", "change"]
 
 def crossover_changes(a: pd.DataFrame, b: pd.DataFrame,
                       factor: float = CROSSOVER_FACTOR) -> pd.DataFrame:
-    """The measured crossovers of two runs side by side: per (framework, width, m) line that has
-    side-by-side ratios (crossover.SideBySide) in both, the n where each run's ratio crosses 1
-    (costmodel.crossing, told from 1 beyond PAIRED_TOLERANCE; None where it keeps one sign),
-    n_b / n_a, and the change: "moved" (beyond `factor` either way), "same", "one run" (crosses in
-    one run only: its ratio is near 1 at the grid's first or last n) or "neither".  The ratios
-    need no speed correction: both modes of a round ran at one speed."""
-    from . import costmodel
-    lines = []
-    for run in (a, b):
-        paired = costmodel.side_by_side(run)
-        lines.append({key: g.groupby("n")["ratio"].median().sort_index()
-                      for key, g in paired.groupby(["framework", "width", "m"])})
+    """The measured crossovers of two runs side by side (crossover_table of their side-by-side
+    ratios, crossover.SideBySide)."""
+    from .costmodel import side_by_side
+    return crossover_table(side_by_side(a), side_by_side(b), factor)
+
+
+def crossover_table(paired_a: pd.DataFrame, paired_b: pd.DataFrame,
+                    factor: float = CROSSOVER_FACTOR) -> pd.DataFrame:
+    """Per (framework, width, m) line with side-by-side ratios in both (costmodel.side_by_side's
+    columns), the n where each run's ratio crosses 1 (costmodel.paired_crossings; None where it
+    keeps one side), n_b / n_a, and the change: "moved" (beyond `factor` either way), "same",
+    "one run" (crosses in one run only: its ratio is near 1 at the grid's first or last n) or
+    "neither".  The ratios need no speed correction: both modes of a round ran at one speed."""
+    from .costmodel import paired_crossings
+    found = [paired_crossings(p) for p in (paired_a, paired_b)]
     rows = []
-    for key in sorted(set(lines[0]) & set(lines[1])):
-        found = []
-        for run in lines:
-            g = run[key]
-            hit = costmodel.crossing(g.index.to_numpy(float), np.log(g.to_numpy(float)),
-                                     costmodel.PAIRED_TOLERANCE)
-            found.append(hit["n_measured"] if hit else None)
-        n_a, n_b = found
+    for key in sorted(set(found[0]) & set(found[1])):
+        n_a, n_b = (f[key]["n_measured"] if f[key] else None for f in found)
         ratio = n_b / n_a if n_a and n_b else None
         change = ("neither" if n_a is None and n_b is None else "one run" if ratio is None else
                   "moved" if max(ratio, 1 / ratio) > factor else "same")

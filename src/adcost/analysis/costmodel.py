@@ -458,6 +458,18 @@ def side_by_side(df: pd.DataFrame) -> pd.DataFrame:
     return out.reset_index(drop=True)[columns]
 
 
+def paired_crossings(paired: pd.DataFrame, tolerance: float = PAIRED_TOLERANCE) -> dict:
+    """Per (framework, width, m) line of side-by-side ratios (side_by_side's columns; a line's
+    repeats at one n: their median): where its ratio crosses 1 (`crossing`, told from 1 beyond
+    `tolerance`), None where it keeps one side."""
+    out = {}
+    for (fw, width, m), g in paired.groupby(["framework", "width", "m"]):
+        g = g.groupby("n")["ratio"].median().sort_index()
+        out[fw, int(width), int(m)] = crossing(g.index.to_numpy(float),
+                                               np.log(g.to_numpy(float)), tolerance)
+    return out
+
+
 def measured_crossovers(pts: pd.DataFrame, tolerance: float = TOLERANCE,
                         paired: pd.DataFrame | None = None,
                         paired_tolerance: float = PAIRED_TOLERANCE) -> pd.DataFrame:
@@ -470,12 +482,10 @@ def measured_crossovers(pts: pd.DataFrame, tolerance: float = TOLERANCE,
     `noise_tolerance`).  No row where the gap keeps one sign."""
     rows, done = [], set()
     if paired is not None and len(paired):
-        for (fw, width, m), g in paired.groupby(["framework", "width", "m"]):
-            g = g.groupby("n")["ratio"].median().sort_index()
-            done.add((fw, int(width), int(m)))
-            found = crossing(g.index.to_numpy(float), np.log(g.to_numpy(float)), paired_tolerance)
+        for (fw, width, m), found in paired_crossings(paired, paired_tolerance).items():
+            done.add((fw, width, m))
             if found:
-                rows.append({"framework": fw, "width": int(width), "m": int(m), **found,
+                rows.append({"framework": fw, "width": width, "m": m, **found,
                              "source": "side by side"})
     jac = pts[pts["mode"].isin(["jacfwd", "jacrev"])]
     wide = jac.pivot_table(index=["framework", "width", "m", "n"], columns="mode", values="seconds")
