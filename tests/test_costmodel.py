@@ -140,6 +140,13 @@ def test_the_report_of_fixture_results_recovers_the_model_it_was_timed_with(tmp_
     assert set(table["framework"]) == {"torch", "jax"} and (table["median_error"] < 0.1).all()
     cross = pd.DataFrame(rep["crossovers"]).dropna(subset=["n_model"])
     assert len(cross) >= 4 and (cross["ratio"] < 1.5).all() and cross["agrees"].all()
+    every = pd.DataFrame(rep["crossovers"])
+    assert set(every.loc[~every["width_fitted"], "width"]) <= {64}
+    counts = rep["crossover_counts"]
+    assert counts["held_out"]["cells"] == int((every["width"] == 64).sum()) > 0
+    assert counts["fitted"]["cells"] + counts["held_out"]["cells"] == counts["all"]["cells"] == len(every)
+    assert counts["all"]["within"] == counts["fitted"]["within"] + counts["held_out"]["within"]
+    assert counts["all"]["within"] == int((every["ratio"] <= 1.5).sum())
     fits = cm.fits_from(json.loads(json.dumps(rep)))
     c0, alpha, beta, delta, c1, c2 = fx.MODEL["jacrev"]
     assert fits["torch", "jacrev"].c0 == pytest.approx(c0, rel=0.15)
@@ -282,6 +289,30 @@ def test_the_site_says_when_no_width_is_held_out(tmp_path):
     (tmp_path / "cost_model.json").write_text(json.dumps(rep))
     text = site.model_html(tmp_path)
     assert "W at 1 MiB" in text and "W at 64 MiB" in text and "50.0 GB/s" in text
+    assert "held out of the fit" not in text     # a report from before the split: no counts
+    rep["crossover_counts"] = {"all": {"cells": 5, "within": 3, "agrees": 4},
+                               "fitted": {"cells": 3, "within": 1, "agrees": 2},
+                               "held_out": {"cells": 2, "within": 2, "agrees": 2}}
+    (tmp_path / "cost_model.json").write_text(json.dumps(rep))
+    text = site.model_html(tmp_path)
+    assert "fitted on (both modes' times; the side-by-side ratios are never fitted): 1 of 3" in text
+    assert "held out of the fit, where it predicts: 2 of 2" in text
+
+
+def test_crossover_counts_split_the_fitted_widths_from_the_held_out_ones():
+    """Counted from a report's crossover records: within 1.5x of the point (a missing or
+    infinite ratio is no agreement), within the interval, apart by the width's role; records
+    without the role (older reports) count only in "all"."""
+    rows = [{"ratio": 1.2, "agrees": True, "width_fitted": True},
+            {"ratio": 3.0, "agrees": True, "width_fitted": True},
+            {"ratio": None, "agrees": False, "width_fitted": False},
+            {"ratio": float("nan"), "agrees": False, "width_fitted": False},
+            {"ratio": 1.49, "agrees": True, "width_fitted": False},
+            {"ratio": 1.0, "agrees": True}]
+    counts = cm.crossover_counts(rows)
+    assert counts["all"] == {"cells": 6, "within": 3, "agrees": 4}
+    assert counts["fitted"] == {"cells": 2, "within": 1, "agrees": 2}
+    assert counts["held_out"] == {"cells": 3, "within": 1, "agrees": 1}
 
 
 def test_the_bandwidth_is_the_largest_matvecs_not_the_fastest_in_cache():

@@ -632,6 +632,9 @@ def report(df: pd.DataFrame, itemsize: int = 4, normalize: bool = True) -> dict:
     cross["n_model"] = cross["n_model"].where((cross["n_model"] > 0) & np.isfinite(cross["n_model"]))
     cross["ratio"] = np.maximum(cross["n_model"] / cross["n_measured"],
                                 cross["n_measured"] / cross["n_model"])
+    # a crossover at a fitted width compares the model with the points it was fitted on (both
+    # modes' times; the side-by-side ratios are not fitted); at a held-out width it predicts
+    cross["width_fitted"] = cross["width"].isin(set(train["width"].unique()))
     pred = predictions(fits, pts)
     compute = pred[(pred["regime"] == "compute") & (pred["mode"] != "primal")]
     compute = compute.assign(flop_ratio=compute["seconds"] / (compute["flops"] /
@@ -644,6 +647,7 @@ def report(df: pd.DataFrame, itemsize: int = 4, normalize: bool = True) -> dict:
             "fits": [f.to_dict() for f in fits.values()],
             "held_out": errors.to_dict("records"),
             "crossovers": cross.astype(object).where(cross.notna(), None).to_dict("records"),
+            "crossover_counts": crossover_counts(cross.to_dict("records")),
             "crossover_tolerance": tolerance,
             "paired_tolerance": PAIRED_TOLERANCE,
             "compute_bound": {fw: float(v) for fw, v in bound.items()},
@@ -653,13 +657,32 @@ def report(df: pd.DataFrame, itemsize: int = 4, normalize: bool = True) -> dict:
                if speed["normalized"] else {})}
 
 
+def crossover_counts(cross: list[dict], factor: float = 1.5) -> dict:
+    """How many of a report's crossovers (its records) the model places within `factor` of the
+    measured crossing ("within"), within `factor` of the measured interval ("agrees"), out of
+    "cells": over all widths, and apart at the widths the model was fitted on ("fitted") and at
+    those held out of the fit ("held_out", the model's prediction)."""
+    def count(rows):
+        return {"cells": len(rows),
+                "within": sum(1 for r in rows if r.get("ratio") is not None
+                              and np.isfinite(r["ratio"]) and r["ratio"] <= factor),
+                "agrees": sum(1 for r in rows if r.get("agrees"))}
+    return {"all": count(cross),
+            "fitted": count([r for r in cross if r.get("width_fitted") is not None
+                             and bool(r["width_fitted"])]),
+            "held_out": count([r for r in cross if r.get("width_fitted") is not None
+                               and not bool(r["width_fitted"])])}
+
+
 def as_measured(rep: dict) -> dict:
     """The figures of a report read as measured, to set beside those read at one speed: the
-    held-out errors, how many crossovers lie within 1.5x and the compute-bound ratio."""
+    held-out errors, how many crossovers lie within 1.5x (at every width, and apart at the
+    fitted and the held-out widths) and the compute-bound ratio."""
     cross = rep.get("crossovers") or []
+    counts = crossover_counts(cross)
     return {"held_out": rep.get("held_out", []), "crossovers": len(cross),
-            "crossovers_within_1_5": sum(1 for r in cross if r.get("ratio") is not None
-                                         and r["ratio"] <= 1.5),
+            "crossovers_within_1_5": counts["all"]["within"],
+            "crossover_counts": counts,
             "compute_bound": rep.get("compute_bound", {})}
 
 

@@ -170,14 +170,16 @@ def model_html(figures: Path) -> str:
                      f"{rep.get('paired_tolerance', 1.15):.2f}× side by side, the run's "
                      f"{rep.get('crossover_tolerance', 1.1):.2f}× apart). Model within "
                      f"1.5× of the measured crossing: {close} of {len(cross)}; within 1.5× of the "
-                     f"interval: {agree} of {len(cross)}.</p>")
+                     f"interval: {agree} of {len(cross)}." + split_counts(rep.get("crossover_counts"))
+                     + "</p>")
         parts.append(table(cross, ["framework", "width", "m", "n_measured", "n_low", "n_high",
                                    "n_model", "model_says", "ratio", "agrees", "source"], fmt))
         raw = rep.get("as_measured")
         if raw:
             parts.append("<p>Read as measured, each time at the speed the machine ran it (no "
                          f"correction): model within 1.5× of the measured crossing in "
-                         f"{raw['crossovers_within_1_5']} of {raw['crossovers']} cells; "
+                         f"{raw['crossovers_within_1_5']} of {raw['crossovers']} cells"
+                         + split_counts(raw.get("crossover_counts"), brief=True) + "; "
                          f"compute-bound points at {ratios(raw['compute_bound'])} the matmul time; held-out "
                          "errors:</p>")
             if rep["held_out_widths"]:
@@ -190,6 +192,21 @@ def model_html(figures: Path) -> str:
                                                "t_compiled", "t_eager", "speedup",
                                                "break_even_calls"], fmt))
     return "".join(parts)
+
+
+def split_counts(counts: dict | None, brief: bool = False) -> str:
+    """The crossovers within 1.5x at the fitted and at the held-out widths
+    (costmodel.crossover_counts), or "" for a report without them or without a held-out width."""
+    if not counts or not counts.get("held_out", {}).get("cells"):
+        return ""
+    fitted, held = counts["fitted"], counts["held_out"]
+    if brief:
+        return (f" ({fitted['within']} of {fitted['cells']} at the fitted widths, "
+                f"{held['within']} of {held['cells']} at the held-out ones)")
+    return (f" At the widths the model was fitted on (both modes' times; the side-by-side ratios "
+            f"are never fitted): {fitted['within']} of {fitted['cells']} within 1.5×, "
+            f"{fitted['agrees']} within the interval; at the widths held out of the fit, where it "
+            f"predicts: {held['within']} of {held['cells']}, {held['agrees']} within the interval.")
 
 
 def rel(path: Path, site: Path) -> str:
