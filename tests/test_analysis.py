@@ -204,8 +204,21 @@ def test_figures_drawn_on_forked_processes_match_one_process(asv_dir, tmp_path, 
 
 
 def test_plots_main_without_results(tmp_path, capsys):
-    assert plots.main(["--results", str(tmp_path / "none")]) == 1
+    assert plots.main(["--results", str(tmp_path / "none")]) == 2
     assert "no asv results" in capsys.readouterr().err
+    assert not (tmp_path / "none").exists()
+
+
+def test_tidy_and_site_main_without_results(tmp_path, capsys):
+    """No results where --results points: one line on stderr, exit 2, no folder made."""
+    from adcost.analysis import load, site
+    assert load.main(["--results", str(tmp_path / "none")]) == 2
+    err = capsys.readouterr().err
+    assert "no asv results" in err and len(err.strip().splitlines()) == 1
+    assert site.main(["--results", str(tmp_path / "none")]) == 2
+    err = capsys.readouterr().err
+    assert "no results folder at" in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "none").exists()
 
 
 # -- advisor ----------------------------------------------------------------------------

@@ -103,6 +103,39 @@ def test_cli_profile_bad_input_is_one_line(user_module, capsys, argv, message):
     assert {p.name for p in user_module.iterdir()} - {"__pycache__"} == {"x.npy", "userfns.py"}
 
 
+@pytest.mark.parametrize("source, spec, message", [
+    ("def f(xp, x):\n    return x[\n", "broken.py:f", "SyntaxError"),
+    ("raise RuntimeError('boom at import')\n", "broken.py:f", "RuntimeError: boom at import"),
+    ("", "elsewhere/none.py:f", "no such file"),
+    ("def g(xp, x):\n    return x\n", "broken.py:f", "has no 'f'"),
+])
+def test_a_module_that_cannot_be_imported_is_one_line(user_module, capsys, source, spec, message):
+    """A file that does not parse, that raises as it runs, that is not there, or that lacks
+    the function: one line on stderr, exit 2, nothing written."""
+    np.save(user_module / "x.npy", np.array([1.0, 2.0, 3.0]))
+    (user_module / "broken.py").write_text(source)
+    assert cli.main(["profile", spec, "--x0", "x.npy"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and len(err.splitlines()) == 1, err
+    assert {p.name for p in user_module.iterdir()} - {"__pycache__"} == {"x.npy", "userfns.py",
+                                                                         "broken.py"}
+
+
+def test_a_function_is_found_by_its_files_path(user_module, capsys, tmp_path_factory):
+    """`mine.py:f` (the path of a .py file, relative or absolute) as well as `mine:f`: the
+    workers load the same file from its absolute path, from another directory too."""
+    np.save(user_module / "x.npy", np.array([1.0, 2.0, 3.0]))
+    code = cli.main(["profile", "userfns.py:wide", "--x0", "x.npy", "--framework", "numpy",
+                     "--budget", "20", "--json"])
+    assert code == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert {r["status"] for r in rows} == {"ok"} and rows[0]["mode"].startswith("jacfwd")
+    assert prof.absolute_spec("userfns.py:wide") == f"{user_module / 'userfns.py'}:wide"
+    assert prof.absolute_spec("userfns:wide") == "userfns:wide"
+    fn = prof.load_function(f"{user_module / 'userfns.py'}:tall")
+    assert fn(np, np.zeros(4)).shape == (1,)
+
+
 def test_bad_budget_is_refused():
     with pytest.raises(SystemExit) as exc:
         cli.main(["profile", "--problem", "lse", "--budget", "0"])

@@ -83,7 +83,8 @@ def parser() -> Parser:
                         "when m = 1) of every installed framework on one function, within a time "
                         "budget; print them ranked, fastest first.")
     pr.add_argument("target", nargs="?", metavar="MODULE:FUNCTION",
-                    help="fn(xp, x) -> (m,) (or fn(xp, x, data) with --data), importable from here")
+                    help="fn(xp, x) -> (m,) (or fn(xp, x, data) with --data): a module importable "
+                         "from here, or a .py file's path (mine.py:f)")
     pr.add_argument("--problem", choices=problems, metavar="PROBLEM",
                     help=f"a registered problem instead: {', '.join(problems)}")
     pr.add_argument("--size", type=size_pair, action="append", default=[],

@@ -14,9 +14,11 @@ seconds, compile_s, call (the API call to use) and status.
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
@@ -53,18 +55,53 @@ class Target:
         return function_problem(fn, self.x0, self.data, self.m, name=self.function)
 
 
+def module_file(module: str) -> Path | None:
+    """The file a MODULE of MODULE:FUNCTION names (`mine.py`, `src/mine.py`), absolute; None for
+    a module name (`mine`, `pkg.mine`); ValueError for a file that is not there."""
+    if not (module.endswith(".py") or "/" in module or os.sep in module):
+        return None
+    file = Path(module).expanduser()
+    if not file.is_file():
+        raise ValueError(f"cannot import {module!r}: no such file")
+    return file.resolve()
+
+
+def _load_file(file: Path):
+    """The module of a .py file, run once per process (its name: adcost_user_<stem>)."""
+    import importlib.util
+    import re
+
+    name = "adcost_user_" + re.sub(r"\W", "_", file.stem)
+    found = sys.modules.get(name)
+    if found is not None and getattr(found, "__file__", None) == str(file):
+        return found
+    spec = importlib.util.spec_from_file_location(name, file)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        del sys.modules[name]
+        raise
+    return module
+
+
 def load_function(spec: str, path=()) -> Callable:
-    """`module:function` (the module importable from the current directory or `path`)."""
-    module, sep, name = spec.partition(":")
+    """`module:function`: the module importable from the current directory or `path`, or a
+    .py file by its path (`mine.py:f`)."""
+    module, sep, name = spec.rpartition(":") if spec.count(":") > 1 else spec.partition(":")
     if not sep or not module or not name:
         raise ValueError(f"{spec!r} is not MODULE:FUNCTION")
     for entry in reversed(list(path) or [""]):
         if entry not in sys.path:
             sys.path.insert(0, entry)
+    file = module_file(module)
     try:
-        obj = importlib.import_module(module)
+        obj = _load_file(file) if file else importlib.import_module(module)
     except ImportError as exc:
         raise ValueError(f"cannot import {module!r}: {exc}") from None
+    except Exception as exc:      # a SyntaxError, or the module failing as it runs
+        raise ValueError(f"cannot import {module!r}: {type(exc).__name__}: {exc}") from None
     for part in name.split("."):
         if not hasattr(obj, part):
             raise ValueError(f"{module!r} has no {name!r}")
@@ -119,16 +156,24 @@ def target_of(obj, x0=None, data=None, m=None) -> tuple[Target | None, Problem]:
     if isinstance(obj, str) and obj in PROBLEMS:
         return Target(problem=obj), make_problem(obj)
     if isinstance(obj, str):
-        fn, spec = load_function(obj), obj
+        fn, spec = load_function(obj), absolute_spec(obj)
     else:
         fn, spec = obj, _importable(obj)
     if x0 is None:
         raise ValueError("profile: x0 is needed with a function")
-    problem = function_problem(fn, x0, data, m, name=spec or getattr(fn, "__name__", "user"))
+    shown = obj if isinstance(obj, str) else spec      # the user's own words for it
+    problem = function_problem(fn, x0, data, m, name=shown or getattr(fn, "__name__", "user"))
     if spec is None:
         return None, problem
     return Target(function=spec, x0=np.asarray(x0, dtype=float), m=problem.m, data=data,
                   path=tuple(p for p in sys.path if p)), problem
+
+
+def absolute_spec(spec: str) -> str:
+    """MODULE:FUNCTION with a file's path made absolute, so a worker finds it from anywhere."""
+    module, _, name = spec.rpartition(":") if spec.count(":") > 1 else spec.partition(":")
+    file = module_file(module)
+    return f"{file}:{name}" if file else spec
 
 
 def _importable(fn) -> str | None:

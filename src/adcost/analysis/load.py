@@ -453,7 +453,7 @@ def main(argv: list[str] | None = None) -> int:
     df = load_asv(paths.asv_results(args.results))
     if df.empty:
         print(f"load: no asv results under {paths.asv_results(args.results)}", file=sys.stderr)
-        return 1
+        return 2
     written = export(df, args.results)
     ok = int((df["status"] == "ok").sum())
     print(f"load: {len(df)} rows ({ok} measured, {len(df) - ok} skipped) -> {', '.join(map(str, written))}")

@@ -99,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
     if df.empty:
         print(f"plots: no asv results under {asv}; nothing to plot (run `make bench` first)",
               file=sys.stderr)
-        return 1
+        return 2
     print(f"plots: tidy data -> {', '.join(map(str, load.export(df, args.results)))}")
     build_all(df, load.paths.figures(args.results))
     return 0

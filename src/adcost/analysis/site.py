@@ -367,6 +367,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--results", help="results folder holding tidy data and figures/ (default results/)")
     p.add_argument("--out", help="folder for index.html (default <results>/site)")
     args = p.parse_args(argv)
+    results = paths.results(args.results)
+    if not results.is_dir():        # a mistyped --results: say so, and make no folder there
+        print(f"site: no results folder at {results} (run `make bench` first, or give "
+              "--results the folder that holds asv/)", file=sys.stderr)
+        return 2
     target = build(args.results, args.out)
     print(f"site: wrote {target}")
     return 0
