@@ -4,6 +4,7 @@ import sys
 import time
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from adcost import cli
@@ -134,6 +135,28 @@ def test_a_function_is_found_by_its_files_path(user_module, capsys, tmp_path_fac
     assert prof.absolute_spec("userfns:wide") == "userfns:wide"
     fn = prof.load_function(f"{user_module / 'userfns.py'}:tall")
     assert fn(np, np.zeros(4)).shape == (1,)
+
+
+def test_a_function_that_calls_numpy_is_measured_by_no_mode_and_told_why(user_module, capsys):
+    """np.sin(x) instead of xp.sin(x): no framework can trace it; the profile says so, hints at
+    the namespace, and exits 1 (nothing measured) rather than 0."""
+    np.save(user_module / "x.npy", np.array([1.0, 2.0, 3.0]))
+    (user_module / "rawnp.py").write_text("import numpy as np\n\ndef f(xp, x):\n    return np.sin(x)\n")
+    assert cli.main(["profile", "rawnp.py:f", "--x0", "x.npy", "--framework", "numpy",
+                     "--budget", "20"]) == 1
+    out = capsys.readouterr().out
+    assert "no mode could be measured" in out and "xp.sin(x)" in out
+    rows = pd.DataFrame({"status": ["failed", "skipped"],
+                         "note": ["TracerArrayConversionError: ...\nSee https://...", "x"]})
+    assert not prof.calls_numpy(rows)       # one mode failed for another reason: no hint
+
+
+def test_a_value_that_is_not_finite_at_x0_is_one_line(user_module, capsys):
+    np.save(user_module / "x.npy", np.array([1.0, 2.0, 3.0]))
+    (user_module / "logneg.py").write_text("def f(xp, x):\n    return xp.log(x - 5.0)\n")
+    assert cli.main(["profile", "logneg.py:f", "--x0", "x.npy"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "is not finite at x0" in err and len(err.splitlines()) == 1, err
 
 
 def test_bad_budget_is_refused():

@@ -274,7 +274,7 @@ def cmd_profile(args) -> int:
     else:
         print(prof.table(df))
         print("\n".join(prof.summary(df)))
-    return 0
+    return 0 if (df["status"] == "ok").any() else 1     # nothing measured: a script can tell
 
 
 def cmd_compare(args) -> int:

@@ -119,7 +119,8 @@ def function_problem(fn: Callable, x0, data=None, m: int | None = None, name: st
         raise ValueError(f"{name}: x0 is empty")
     call = (lambda xp, x, d: fn(xp, x, d)) if data is not None else (lambda xp, x, d: fn(xp, x))
     try:
-        y = np.asarray(call(numpy_xp(), x0, data), dtype=float)
+        with np.errstate(all="ignore"):    # a value that is not finite is said below, once
+            y = np.asarray(call(numpy_xp(), x0, data), dtype=float)
     except Exception as exc:
         raise ValueError(f"{name} fails at x0 with NumPy: {type(exc).__name__}: {exc}") from None
     if y.ndim > 1:
@@ -412,7 +413,7 @@ def summary(df) -> list[str]:
     ok = df[df["status"] == "ok"]
     lines = [f"{info.get('name', '?')}: n = {info.get('n')}, m = {info.get('m')}"]
     if not len(ok):
-        return lines + ["no mode could be measured"]
+        return lines + ["no mode could be measured"] + ([NUMPY_HINT] if calls_numpy(df) else [])
     top = ok.iloc[0]
     lines.append(f"recommended: {top['framework']} {top['mode']} ({_fmt(top['seconds'])} a call, "
                  f"{_fmt(top['compile_s'])} before the first) -> {top['call']}")
@@ -432,6 +433,20 @@ def summary(df) -> list[str]:
     lines.append(f"problem = adcost.make_problem({name!r}, **sizes)" if name in PROBLEMS else
                  "problem = adcost.custom_problem(name, f, n, m, x0) (data=... for f(xp, x, data))")
     return lines
+
+
+# what the frameworks say when a function calls NumPy (np.sin) on their traced values
+NUMPY_SIGNS = ("does not support ufuncs", "TracerArrayConversionError", "Can't call numpy() on Tensor",
+               "Cannot access data pointer of Tensor", "__array__")
+NUMPY_HINT = ("hint: the function seems to call NumPy on x (np.sin(x) and the like); write it "
+              "with the namespace it is given (xp.sin(x)) so that each framework can trace it")
+
+
+def calls_numpy(df) -> bool:
+    """Whether every failed or skipped mode failed the way a direct NumPy call makes it fail."""
+    bad = df[df["status"].isin(["failed", "skipped"])]
+    return bool(len(bad)) and all(any(sign in str(note) for sign in NUMPY_SIGNS)
+                                  for note in bad["note"])
 
 
 def break_even(df) -> list[dict]:
@@ -469,7 +484,7 @@ def table(df) -> str:
     lines = [f"{'framework':<13} {'mode':<29} {'time':>10} {'compile':>10} {'x best':>7} {'status':<8} call / note"]
     for _, r in df.iterrows():
         ratio = "" if not np.isfinite(r["ratio"]) else f"{r['ratio']:.1f}"
-        tail = r["call"] if r["status"] == "ok" else r["note"]
+        tail = r["call"] if r["status"] == "ok" else str(r["note"]).strip().split("\n")[0]
         lines.append(f"{r['framework']:<13} {r['mode']:<29} {_fmt(r['seconds']):>10} "
                      f"{_fmt(r['compile_s']):>10} {ratio:>7} {r['status']:<8} {tail}")
     return "\n".join(lines)
