@@ -242,11 +242,21 @@ def test_advisor_known_answers(grid_only, n, m, framework, mode):
 
 
 def test_advisor_extrapolation_and_depth(grid_only):
-    a = advise.advise(grid_only, 4096, 2, depth=16, framework="jax")
+    a = advise.advise(grid_only, 2048, 2, depth=16, framework="jax")
     assert a.best.mode == "jacrev" and a.best.extrapolated
     assert any("outside the measured range" in note for note in a.notes)
     # depth 16 vs the sweep's depth 4: 4x the time; m = 2 extrapolates c_rev·m·T_f
     assert a.best.seconds == pytest.approx(4 * fx.C_REV["jax"] * 2 * fx.T_F["jax"], rel=0.1)
+
+
+def test_advisor_does_not_extrapolate_the_grid_far(grid_only, tidy):
+    """Beyond GRID_REACH x the measured n x m grid (512 here) a grid-only mode is left out with
+    a note; with nothing else to predict from, one clear error.  The cost model's modes go on."""
+    with pytest.raises(advise.NoResults, match="more than 4x beyond the n x m grid"):
+        advise.advise(grid_only, 4096, 2, framework="jax")
+    a = advise.advise(tidy, 4096, 2, framework="jax")
+    assert {p.source for p in a.predictions} == {"cost model"}
+    assert any("left out jax jacfwd_loop, jax jacrev_loop" in note for note in a.notes)
 
 
 def test_advisor_with_a_dimension_measured_once(grid_only):

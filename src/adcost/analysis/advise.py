@@ -32,6 +32,12 @@ def forward_family(mode: str) -> bool:
     return describe(mode).family in ("forward", "fd")
 
 INEXACT = ("fd",)   # approximations: listed, never recommended over an exact mode
+# How far beyond the measured n x m grid (a factor on n or m) a mode measured there only is
+# extrapolated (the plane of log T in log n, log m).  Measured (JAX, width 64, m = 3, one thread,
+# the AMD VM, 2026-12-03): jacrev_loop took 0.23 ms at n = 4096 (4x the grid's 1024; the plane
+# from the reference run said 0.24), 1.06 ms at 16384 (the plane: 0.23) and 16.1 ms at 100000
+# (0.21): beyond the grid the first layer's weights, not the per-call cost, set the time.
+GRID_REACH = 4.0
 GENERIC_API = {
     "jacfwd_loop": "a loop of n JVPs, one per basis vector (adcost jacfwd_loop)",
     "jacrev_loop": "a loop of m VJPs, one per basis covector (adcost jacrev_loop)",
@@ -264,6 +270,17 @@ def advise(df, n: int, m: int, depth: int | None = None, framework: str | None =
     if len(rows) and not (ns.min() <= n <= ns.max() and ms.min() <= m <= ms.max()):
         advice.notes.append(f"n={n}, m={m} lies outside the measured range n in [{ns.min():g}, {ns.max():g}], "
                             f"m in [{ms.min():g}, {ms.max():g}]: times are extrapolated")
+    if len(rows) and not (ns.min() / GRID_REACH <= n <= ns.max() * GRID_REACH
+                          and ms.min() / GRID_REACH <= m <= ms.max() * GRID_REACH):
+        left = sorted({f"{fw} {mode}" for fw, mode in zip(rows["framework"], rows["op"])
+                       if (fw, mode) not in done})
+        if left:
+            advice.notes.append(
+                f"left out {', '.join(left)}: n={n}, m={m} lies more than {GRID_REACH:g}x beyond the "
+                f"n x m grid they were measured on, too far for a power law fitted where the calls "
+                f"are mostly per-call cost" + (" (the cost model's jacfwd and jacrev count FLOPs and "
+                                               "bytes, and go on)" if modelled else ""))
+        rows = rows.iloc[:0]
     for (fw, mode), g in rows.groupby(["framework", "op"]):
         if (fw, mode) in done:
             continue
@@ -277,6 +294,9 @@ def advise(df, n: int, m: int, depth: int | None = None, framework: str | None =
             seconds *= _depth_scale(df, advice, g, fw, mode, depth)
         advice.predictions.append(Prediction(fw, mode, seconds, outside, api_of(fw, mode)))
     if not advice.predictions:
+        if problem is None:
+            raise NoResults(f"no mode of {source} can be predicted at n={n}, m={m}: "
+                            + "; ".join(advice.notes))
         raise NoResults(f"no measured framework and mode in {source} can run {problem.name}")
     advice.predictions.sort(key=lambda p: p.seconds)
     advice.problem = None if problem is None else problem.name
