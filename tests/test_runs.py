@@ -275,6 +275,11 @@ BAD = [
     (["jacobian", "--problem", "mlp", "--framework", "numpy", "--depth", "1000000000"], {}, "--depth 1000000000"),
     (["jacobian", "--problem", "mlp", "--framework", "numpy", "--n", "99999999999999999999999"], {}, "GiB"),
     (["jacobian", "--problem", "mlp", "--framework", "numpy", "--seed", "-1"], {}, "argument --seed"),
+    # the problem fits (13 MB of weights), one call does not: n = 100000 tangents at once
+    (["jacobian", "--problem", "mlp", "--framework", "numpy", "--mode", "jacfwd", "--n", "100000"],
+     {}, "--n 100000: jacfwd on mlp needs about"),
+    (["jacobian", "--problem", "lse", "--framework", "numpy", "--mode", "jacfwd", "--n", "100000"],
+     {}, "--n 100000: jacfwd on lse needs about"),
     (["list"], {"ADCOST_GRID": "bogus"}, "ADCOST_GRID must be one of"),
     (["list"], {"ADCOST_MEMORY_BUDGET": "abc"}, "ADCOST_MEMORY_BUDGET must be"),
     (["list"], {"ADCOST_THREADS": "two"}, "ADCOST_THREADS must be"),

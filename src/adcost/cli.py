@@ -166,22 +166,54 @@ def cmd_jacobian(args) -> int:
         return _print_jacobian(args, _user_function(args.function, args.x0, args.data))
     if args.x0 or args.data:
         raise ValueError("jacobian: --x0 and --data go with --function")
-    return _print_jacobian(args, checked_problem(args.problem, sizes))
+    return _print_jacobian(args, checked_problem(args.problem, sizes, op=args.mode, dtype=args.dtype))
 
 
-def checked_problem(name: str, sizes: dict):
-    """make_problem(name, **sizes) after checking the size names and that it fits in memory."""
+def checked_problem(name: str, sizes: dict, op: str | None = None, dtype: str = "float64"):
+    """make_problem(name, **sizes) after checking the size names and that it fits in memory,
+    and, given the operation `op`, that one call of it does too (the sweep's estimates,
+    adcost.bench: the tangents or cotangents pushed at once, the Jacobian)."""
     allowed = size_names(name)
     unknown = sorted(set(sizes) - set(allowed))
     if unknown:
         raise ValueError(f"{name} takes no size {', '.join(unknown)} "
                          f"(it takes: {', '.join(allowed) or 'none'})")
+    given = " ".join(f"--{k} {v}" for k, v in sizes.items() if k in ("n", "m", "depth", "width", "batch"))
     need, have = estimate_bytes(name, sizes), available_memory()
     if need is not None and need > have:
-        given = " ".join(f"--{k} {v}" for k, v in sizes.items() if k in ("n", "m", "depth", "width", "batch"))
         raise ValueError(f"{given or name}: {name} needs about {need / 2**30:.3g} GiB, "
                          f"more than the {have / 2**30:.3g} GiB this machine has available")
-    return make_problem(name, **sizes)
+    # the call's own bytes come on top of the problem's: the framework holds its own copy of the
+    # parameters (converted to its arrays) beside the NumPy ones
+    if op is not None and name == "mlp":      # before it is built: its weights alone may be GiBs
+        call = _mlp_call_bytes(op, sizes, dtype)
+        call = None if call is None else call + (need or 0)
+        if call is not None and call > have:
+            raise ValueError(f"{given or name}: {op} on {name} needs about {call / 2**30:.3g} GiB, "
+                             f"more than the {have / 2**30:.3g} GiB this machine has available")
+    problem = make_problem(name, **sizes)
+    if op is not None and name != "mlp":
+        from .bench import estimate_problem_bytes
+        call = estimate_problem_bytes(op, problem, np.dtype(dtype).itemsize) + (need or 0)
+        if call > have:
+            raise ValueError(f"{given or name}: {op} on {name} needs about {call / 2**30:.3g} GiB, "
+                             f"more than the {have / 2**30:.3g} GiB this machine has available")
+    return problem
+
+
+def _mlp_call_bytes(op: str, sizes: dict, dtype: str) -> int | None:
+    """adcost.bench.estimate_bytes of one call of `op` on mlp(**sizes), its defaults filled in."""
+    import inspect
+
+    from .bench import estimate_bytes as call_bytes
+    defaults = {k: p.default for k, p in inspect.signature(PROBLEMS["mlp"]).parameters.items()
+                if p.default is not inspect.Parameter.empty}
+    s = {**defaults, **sizes}
+    try:
+        return call_bytes(op, int(s["n"]), int(s["m"]), int(s["depth"]), int(s["width"]),
+                          np.dtype(dtype).itemsize)
+    except (KeyError, TypeError, ValueError):
+        return None
 
 
 def _print_jacobian(args, problem) -> int:
