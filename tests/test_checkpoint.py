@@ -25,7 +25,7 @@ def schedules(framework):
 @pytest.mark.needs("torch")
 @pytest.mark.parametrize("depth", [1, 2, 5, 9, 16])
 @pytest.mark.parametrize("strategy", ["none", "every_2", "every_4", "sqrt", "per_layer",
-                                      "sqrt_sequential"])
+                                      "sqrt_sequential", "binomial"])
 def test_analytic_equals_torch_saved_bytes(strategy, depth):
     case = study_case("torch", strategy, depth, dtype="float64", **SMALL)
     assert saved_bytes(case) == analytic_bytes(case)["stored_bytes"]
@@ -145,8 +145,8 @@ def test_missing_framework_skips(monkeypatch):
 
 def test_unsupported_pair_skips():
     bench = pytest.importorskip("benchmarks.memory")
-    with pytest.raises(NotImplementedError, match="no 'binomial'"):
-        bench.Checkpoint().setup("torch", "binomial", 4)
+    with pytest.raises(NotImplementedError, match="no 'per_layer_dots'"):
+        bench.Checkpoint().setup("torch", "per_layer_dots", 4)
 
 
 def test_asv_params_agree_with_param_names():
@@ -364,6 +364,18 @@ def test_memory_setup_builds_each_case_once_per_process(monkeypatch):
     assert bench._GRADIENT["case"] is first and built == [("numpy", "none", 4)]
     bench.Loss().setup("numpy", 4)
     assert built[-1] == ("numpy", "forward", 4)
+
+
+@pytest.mark.needs("torch")
+@pytest.mark.parametrize("depth, slots", [(1, 1), (6, 1), (6, 2), (11, 3)])
+def test_torchs_binomial_holds_what_the_numpy_ledger_holds(depth, slots):
+    """The same schedule in both: the bytes held when the backward begins (torch: the
+    checkpoints kept and what autograd saved for the step taped last), the gradient alike."""
+    sizes = {**SMALL, "slots": slots}
+    torch_case = study_case("torch", "binomial", depth, dtype="float64", **sizes)
+    numpy_case = study_case("numpy", "binomial", depth, dtype="float64", **sizes)
+    assert saved_bytes(torch_case) == saved_bytes(numpy_case) == analytic_bytes(torch_case)["stored_bytes"]
+    np.testing.assert_allclose(torch_case.output(), numpy_case.output(), rtol=0, atol=1e-12)
 
 
 def test_the_analytic_count_from_sizes_is_the_cases_own():

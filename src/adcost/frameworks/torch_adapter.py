@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..checkpoint.schedules import SEGMENT_STRATEGIES, segments, sequential_segments
+from ..checkpoint.schedules import SEGMENT_STRATEGIES, run_binomial, segments, sequential_segments
 from ..problems.mlp import split_parameters, squared_loss
 from ..namespace import torch_namespace
 from ..ops import PER_EXAMPLE_OPS, SECOND_ORDER_OPS
@@ -18,8 +18,10 @@ from .base import Framework, NoDevice, Record, import_framework, register
     lazy_imports=("torch._dynamo", "torch.func", "torch.utils.checkpoint", "torch.utils.flop_counter",
                   "torch._decomp.decompositions_for_jvp"),
     thread_vars=("OMP_NUM_THREADS", "MKL_NUM_THREADS"),
-    schedules=SEGMENT_STRATEGIES,
-    saved_bytes="saved_tensors_hooks: unique storages autograd packs, the inputs excluded",
+    schedules=SEGMENT_STRATEGIES + ("binomial",),
+    saved_bytes="saved_tensors_hooks: unique storages autograd packs, the inputs excluded "
+                "(binomial: those of the step taped when the backward begins, and the "
+                "checkpoints the schedule holds then)",
     flops="torch.utils.flop_counter.FlopCounterMode: matmul-like ops only",
     notes={
         "jacfwd": "torch.func.jacfwd (vmap over JVPs)",
@@ -38,7 +40,9 @@ from .base import Framework, NoDevice, Record, import_framework, register
         "pe_grad_loop": "a Python loop of torch.autograd.grad, one example's loss each",
         "pe_grad_vmap": "torch.func.vmap(torch.func.grad(loss of one example))",
         "ckpt_grad": "torch.autograd.grad with torch.utils.checkpoint(use_reentrant=False) per "
-                     "segment (sqrt_sequential: checkpoint_sequential)",
+                     "segment (sqrt_sequential: checkpoint_sequential; binomial: the revolve-style "
+                     "schedule run step by step, each step taped and pulled back by "
+                     "torch.autograd.grad)",
     }))
 class Torch(Framework):
     modes = ("jacfwd", "jacrev", "jacfwd_loop", "jacrev_loop",
@@ -233,17 +237,100 @@ class Torch(Framework):
 
         def gradient(data, theta):
             return torch.autograd.grad(loss(data, theta), leaves)
+        if schedule == "binomial":
+            gradient = self._binomial_gradient(problem, slots)
         gradient.loss, gradient.problem = loss, problem
         gradient.inputs = leaves + list(data.values())
         return gradient, (data, theta)
+
+    def _binomial_gradient(self, problem, slots):
+        """The gradient under the binomial schedule (schedules.run_binomial, as the NumPy engine
+        runs it): the L hidden layers and the head with its loss are L + 1 steps; a step is
+        advanced under no_grad, or taped (its input detached into a leaf that requires grad)
+        and pulled back at once by torch.autograd.grad.  `stored_bytes` runs it once and
+        returns what is held when the backward begins: the checkpoints kept then and what
+        autograd saved for the step taped last (unique storages, the inputs excluded)."""
+        import contextlib
+
+        from ..measure.memory import SavedBytes
+
+        torch, layers = self.torch, problem.layers
+        L, batch = layers.depth, problem.meta["batch"]
+
+        def storage(t):
+            return t.untyped_storage().data_ptr()
+
+        class Held:
+            """The checkpoints run_binomial holds, by storage (its ledger's interface)."""
+            def __init__(self, exclude):
+                self.exclude = {storage(t) for t in exclude}
+                self.count, self.size = {}, {}
+
+            def hold(self, *tensors):
+                for t in tensors:
+                    if storage(t) not in self.exclude:
+                        self.count[storage(t)] = self.count.get(storage(t), 0) + 1
+                        self.size[storage(t)] = t.untyped_storage().nbytes()
+
+            def release(self, *tensors):
+                for t in tensors:
+                    if storage(t) in self.count:
+                        self.count[storage(t)] -= 1
+                        if not self.count[storage(t)]:
+                            del self.count[storage(t)], self.size[storage(t)]
+
+        def run(data, theta, inputs=None):
+            """The gradient; with `inputs`, also the bytes held when the backward begins."""
+            grads, found, held = {}, {}, Held([data["X"]])
+
+            def advance(k, h):
+                with torch.no_grad():
+                    return layers.apply(torch, h, theta[k])
+
+            def taped(k, h):
+                x = h if k == 0 else h.detach().requires_grad_(True)
+                saved = SavedBytes(inputs) if inputs is not None else None
+                hooks = (torch.autograd.graph.saved_tensors_hooks(saved.pack, lambda t: t)
+                         if saved is not None else contextlib.nullcontext())
+                with torch.enable_grad(), hooks:
+                    if k < L:
+                        out = layers.apply(torch, x, theta[k])
+                    else:
+                        y = layers.apply(torch, x, theta[L], last=True)
+                        out = squared_loss(torch, y, data["T"], batch)[0]
+                return x, out, saved
+
+            def backprop(k, tape, g):
+                x, out, saved = tape
+                if saved is not None and "stored" not in found:
+                    found["stored"] = sum({**held.size, **saved.storages}.values())
+                wrt = tuple(theta[k]) + ((x,) if k > 0 else ())
+                got = torch.autograd.grad(out, wrt, grad_outputs=g)
+                grads[k] = got[:len(theta[k])]
+                return got[-1] if k > 0 else None
+
+            run_binomial(L + 1, slots, data["X"], advance, taped, backprop, None, held)
+            return tuple(g for k in range(L + 1) for g in grads[k]), found.get("stored")
+
+        def gradient(data, theta):
+            return run(data, theta)[0]
+
+        def stored_bytes(data, theta):
+            inputs = [t for params in theta for t in params] + list(data.values())
+            return int(run(data, theta, inputs)[1])
+        gradient.stored_bytes = stored_bytes
+        return gradient
 
     def flat_gradient(self, out) -> np.ndarray:
         return np.concatenate([self.to_numpy(t).ravel() for t in out])
 
     def saved_bytes(self, case) -> int:
-        """Bytes of unique storages autograd saved in the forward pass, the inputs excluded."""
+        """Bytes of unique storages autograd saved in the forward pass, the inputs excluded
+        (binomial: held when the backward begins, `_binomial_gradient`)."""
         from ..measure.memory import torch_saved_bytes
 
+        if hasattr(case.source, "stored_bytes"):
+            return case.source.stored_bytes(*case.args)
         with torch_saved_bytes(exclude=case.source.inputs) as saved:
             loss = case.source.loss(*case.args)
         self.torch.autograd.grad(loss, case.source.inputs[:1], allow_unused=True)
