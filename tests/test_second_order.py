@@ -1,4 +1,5 @@
 """Second order (HVP compositions, Hessians), per-example gradients and the mixed-mode oracle."""
+import dataclasses
 import itertools
 
 import numpy as np
@@ -260,9 +261,24 @@ def test_tensorflows_nested_forward_failure_on_relu_is_named():
 
 
 @pytest.mark.needs("jax")
-def test_jax_checkpointing_refuses_a_first_layer_of_another_shape():
-    p = adcost.make_problem("linear_relu")          # 5 features -> width 8: scan cannot carry it
-    assert "features = width" in get_framework("jax").supports(p, "ckpt_grad", "sqrt")
+@pytest.mark.parametrize("name, sizes", [("linear_relu", {}),
+                                         ("mlp_loss", {"features": 5, "width": 8, "depth": 2}),
+                                         ("mlp_loss", {"features": 11, "width": 8, "depth": 5})])
+def test_jax_checkpoints_a_first_layer_of_another_shape(name, sizes):
+    """features != width: the first layer runs before the scanned ones, inside the first
+    segment; every schedule is validated against the float64 gradient by prepare."""
+    import copy
+
+    from adcost.frameworks.base import records
+    p = adcost.make_problem(name, **sizes)
+    assert p.layers.shapes[0][0] != p.layers.shapes[0][1]
+    for schedule in records()["jax"].schedules:
+        case = adcost.prepare(p, "jax", "ckpt_grad", schedule=schedule, slots=2, warmup=0)
+        assert case.error < 1e-12, schedule
+    uneven = copy.copy(p)          # hidden layers of two shapes after the first: no one scan
+    object.__setattr__(uneven, "layers", dataclasses.replace(
+        p.layers, shapes=((5, 8), (8, 6), (6, 6), (6, 6), (6, 3))))
+    assert "one shape" in get_framework("jax").supports(uneven, "ckpt_grad", "sqrt")
 
 
 def test_adcost_list_names_the_second_order_and_per_example_operations(capsys):

@@ -192,10 +192,19 @@ class Jax(Framework):
 
     # -- checkpointing -----------------------------------------------------------------
     def unsupported(self, problem, op):
-        if op == "ckpt_grad" and any(a != b for a, b in problem.layers.shapes[:-1]):
-            return ("jax scans the hidden layers, which needs one shape for all of them "
-                    "(features = width)")
+        # the first layer may differ (features != width): it runs before the scan, in the first
+        # segment; the other hidden layers are scanned, and need one shape
+        if op == "ckpt_grad" and len({shape for shape in problem.layers.shapes[1:-1]}) > 1:
+            return ("jax scans the hidden layers after the first, which needs one shape for all "
+                    "of them")
         return None
+
+    @staticmethod
+    def _peeled(layers) -> int:
+        """1 when the first layer runs apart from the scanned ones (features != width: it is not
+        square like them), else 0."""
+        fan_in, fan_out = layers.shapes[0]
+        return int(fan_in != fan_out)
 
     def op_ckpt_grad(self, problem, schedule, slots):
         """jit(grad) of the loss; the hidden layers run under lax.scan (weights stacked to
@@ -205,30 +214,46 @@ class Jax(Framework):
         jax, jnp, layers = self.jax, self.xp, problem.layers
         L, batch = layers.depth, problem.meta["batch"]
         per_layer = split_parameters(problem)
-        theta = {"hidden": tuple(self.asarray(np.stack([p[i] for p in per_layer[:L]]))
-                                 for i in range(len(per_layer[0]))),
+        first = self._peeled(layers)     # a first layer of its own shape runs before the scan
+        theta = {"first": tuple(self.asarray(a) for a in per_layer[0]) if first else (),
+                 "hidden": tuple(self.asarray(np.stack([p[i] for p in per_layer[first:L]]))
+                                 for i in range(len(per_layer[0]))) if L > first else (),
                  "out": tuple(self.asarray(a) for a in per_layer[L])}
         data = self.params(problem)
 
         def chain(h, hidden):
+            if not hidden or not len(hidden[0]):     # no scanned layer (depth 1, first peeled)
+                return h
             return jax.lax.scan(lambda h, p: (layers.apply(jnp, h, p), None), h, hidden)[0]
 
-        def run_hidden(h, hidden):
+        def head(h, p0, hidden):
+            """The first segment when the first layer is peeled: that layer, then the scan."""
+            return chain(layers.apply(jnp, h, p0), hidden)
+
+        def run_hidden(h, p0, hidden):
             if schedule == "none":
-                return chain(h, hidden)
+                return chain(layers.apply(jnp, h, p0) if first else h, hidden)
             policy = getattr(jax.checkpoint_policies, POLICIES.get(schedule, "nothing_saveable"))
             # prevent_cse=False is safe (and recommended) under scan, which already stops CSE
             segment = jax.checkpoint(chain, policy=policy, prevent_cse=False)
             k = segment_length("per_layer" if schedule == "per_layer_dots" else schedule, L)
-            full, count = (L // k) * k, L // k
-            grouped = tuple(a[:full].reshape((count, k) + a.shape[1:]) for a in hidden)
-            h = jax.lax.scan(lambda h, p: (segment(h, p), None), h, grouped)[0]
-            if full < L:  # the remainder: one shorter checkpointed segment
+            if first:     # the first segment, layers 0 .. k-1, checkpointed as one
+                k0 = min(k, L)
+                h = jax.checkpoint(head, policy=policy, prevent_cse=False)(
+                    h, p0, tuple(a[:k0 - 1] for a in hidden))
+                hidden, rest = tuple(a[k0 - 1:] for a in hidden), L - k0
+            else:
+                rest = L
+            full, count = (rest // k) * k, rest // k
+            if count:
+                grouped = tuple(a[:full].reshape((count, k) + a.shape[1:]) for a in hidden)
+                h = jax.lax.scan(lambda h, p: (segment(h, p), None), h, grouped)[0]
+            if full < rest and hidden:  # the remainder: one shorter checkpointed segment
                 h = segment(h, tuple(a[full:] for a in hidden))
             return h
 
         def loss(theta, data):
-            h = run_hidden(data["X"], theta["hidden"])
+            h = run_hidden(data["X"], theta["first"], theta["hidden"])
             y = layers.apply(jnp, h, theta["out"], last=True)
             return squared_loss(jnp, y, data["T"], batch)[0]
 
@@ -238,7 +263,8 @@ class Jax(Framework):
 
     def flat_gradient(self, out) -> np.ndarray:
         hidden = [np.asarray(a) for a in out["hidden"]]
-        per_layer = [tuple(a[k] for a in hidden) for k in range(len(hidden[0]))]
+        per_layer = [tuple(np.asarray(a) for a in out["first"])] if out.get("first") else []
+        per_layer += [tuple(a[k] for a in hidden) for k in range(len(hidden[0]) if hidden else 0)]
         per_layer.append(tuple(np.asarray(a) for a in out["out"]))
         return np.concatenate([a.ravel() for params in per_layer for a in params])
 
