@@ -159,6 +159,27 @@ def test_a_value_that_is_not_finite_at_x0_is_one_line(user_module, capsys):
     assert "is not finite at x0" in err and len(err.splitlines()) == 1, err
 
 
+def test_a_mode_that_cannot_fit_in_memory_is_skipped_with_its_estimate(monkeypatch):
+    """The MLP by the sweep's estimate of one call, any other function by what it must hold at
+    the least (the Jacobian and its basis): skipped with the figure, not a MemoryError."""
+    from adcost import envvars
+    monkeypatch.setattr(envvars, "available_memory", lambda: 2 ** 30)       # 1 GiB
+    mlp = adcost_problem("mlp", n=20000, m=3)
+    assert "one call needs about" in prof.memory_reason(mlp, "jacfwd", "float64")
+    assert prof.memory_reason(mlp, "jacrev", "float64") is None
+    lse = adcost_problem("lse", n=20000)                       # 20000^2 doubles: 3 GiB
+    assert "at least 2.98 GiB, more than the 1 GiB" in prof.memory_reason(lse, "jacfwd", "float64")
+    assert "at least" in prof.memory_reason(lse, "autograd_jacobian_forward", "float64")
+    assert prof.memory_reason(lse, "grad", "float64") is None
+    row = prof.measure(lse, "numpy", "jacfwd", "float64", 5.0)
+    assert row["status"] == "skipped" and "GiB" in row["note"]
+
+
+def adcost_problem(name, **sizes):
+    from adcost.problems import make_problem
+    return make_problem(name, **sizes)
+
+
 def test_bad_budget_is_refused():
     with pytest.raises(SystemExit) as exc:
         cli.main(["profile", "--problem", "lse", "--budget", "0"])

@@ -210,12 +210,34 @@ def _weight(mode: str) -> float:
 
 
 # -- measuring one mode --------------------------------------------------------------------
+def memory_reason(problem: Problem, mode: str, dtype: str) -> str | None:
+    """Why one call of `mode` cannot fit in this machine's available memory, or None: for the
+    MLP the sweep's estimate of the call (adcost.bench.estimate_bytes), for any other function
+    what it must hold at the least, the dense Jacobian and the basis it pushes (n x n tangents
+    forward, m x m cotangents in reverse).  Before, a basis of n^2 floats failed with NumPy's
+    MemoryError, or, just under the machine's memory, was killed by the OS."""
+    from .bench import estimate_bytes
+    from .envvars import available_memory
+    itemsize, meta, n, m = np.dtype(dtype).itemsize, problem.meta, problem.n, problem.m
+    if problem.name == "mlp" and not meta.get("batch") and "depth" in meta and "width" in meta:
+        need, what = estimate_bytes(mode, n, m, meta["depth"], meta["width"], itemsize), "about"
+    else:
+        family = ops.describe(mode).family
+        basis = n * n if family == "forward" else m * m if family == "reverse" else 0
+        need, what = itemsize * (n * m + basis), "at least"
+    have = available_memory()
+    if need > have:
+        return (f"one call needs {what} {need / 2 ** 30:.3g} GiB, more than the "
+                f"{have / 2 ** 30:.3g} GiB available")
+    return None
+
+
 def measure(problem: Problem, framework: str, mode: str, dtype: str, share_s: float) -> dict:
     """Prepare (validated), then time `mode`; a dict row (status ok / skipped / failed)."""
     from .cases import prepare
     from .validate import ValidationError
     fw = framework_class(framework)(dtype=dtype)
-    reason = fw.supports(problem, mode)
+    reason = fw.supports(problem, mode) or memory_reason(problem, mode, dtype)
     if reason is not None:
         return {"status": "skipped", "note": reason}
     start = time.perf_counter()
