@@ -194,9 +194,9 @@ class Jax(Framework):
     def unsupported(self, problem, op):
         # the first layer may differ (features != width): it runs before the scan, in the first
         # segment; the other hidden layers are scanned, and need one shape
-        if op == "ckpt_grad" and len({shape for shape in problem.layers.shapes[1:-1]}) > 1:
+        if op == "ckpt_grad" and any(a != b for a, b in problem.layers.shapes[1:-1]):
             return ("jax scans the hidden layers after the first, which needs one shape for all "
-                    "of them")
+                    "of them (width -> width)")
         return None
 
     @staticmethod
