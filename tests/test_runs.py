@@ -279,7 +279,7 @@ BAD = [
     (["jacobian", "--problem", "mlp", "--framework", "numpy", "--mode", "jacfwd", "--n", "100000"],
      {}, "--n 100000: jacfwd on mlp needs about"),
     (["jacobian", "--problem", "lse", "--framework", "numpy", "--mode", "jacfwd", "--n", "100000"],
-     {}, "--n 100000: jacfwd on lse needs about"),
+     {}, "--n 100000: jacfwd on lse: one call needs at least"),
     (["list"], {"ADCOST_GRID": "bogus"}, "ADCOST_GRID must be one of"),
     (["list"], {"ADCOST_MEMORY_BUDGET": "abc"}, "ADCOST_MEMORY_BUDGET must be"),
     (["list"], {"ADCOST_THREADS": "two"}, "ADCOST_THREADS must be"),

@@ -171,8 +171,9 @@ def cmd_jacobian(args) -> int:
 
 def checked_problem(name: str, sizes: dict, op: str | None = None, dtype: str = "float64"):
     """make_problem(name, **sizes) after checking the size names and that it fits in memory,
-    and, given the operation `op`, that one call of it does too (the sweep's estimates,
-    adcost.bench: the tangents or cotangents pushed at once, the Jacobian)."""
+    and, given the operation `op`, that one call of it does too (the MLP: the sweep's estimate,
+    adcost.bench, checked before it is built; any other problem: at least its Jacobian and the
+    basis the mode pushes, profiling.memory_reason)."""
     allowed = size_names(name)
     unknown = sorted(set(sizes) - set(allowed))
     if unknown:
@@ -192,12 +193,11 @@ def checked_problem(name: str, sizes: dict, op: str | None = None, dtype: str = 
             raise ValueError(f"{given or name}: {op} on {name} needs about {call / 2**30:.3g} GiB, "
                              f"more than the {have / 2**30:.3g} GiB this machine has available")
     problem = make_problem(name, **sizes)
-    if op is not None and name != "mlp":
-        from .bench import estimate_problem_bytes
-        call = estimate_problem_bytes(op, problem, np.dtype(dtype).itemsize) + (need or 0)
-        if call > have:
-            raise ValueError(f"{given or name}: {op} on {name} needs about {call / 2**30:.3g} GiB, "
-                             f"more than the {have / 2**30:.3g} GiB this machine has available")
+    if op is not None and name != "mlp":      # what the call must hold at the least
+        from .profiling import memory_reason
+        reason = memory_reason(problem, op, dtype)
+        if reason:
+            raise ValueError(f"{given or name}: {op} on {name}: {reason}")
     return problem
 
 
