@@ -280,11 +280,25 @@ BAD = [
      {}, "--n 100000: jacfwd on mlp needs about"),
     (["jacobian", "--problem", "lse", "--framework", "numpy", "--mode", "jacfwd", "--n", "100000"],
      {}, "--n 100000: jacfwd on lse: one call needs at least"),
+    (["compare", "a.csv", "b.csv", "--csv", "nowhere/out.csv"], {}, "no folder"),
+    (["compare", "a.csv", "b.csv", "--factor", "0.9"], {}, "expected a ratio above 1"),
     (["list"], {"ADCOST_GRID": "bogus"}, "ADCOST_GRID must be one of"),
     (["list"], {"ADCOST_MEMORY_BUDGET": "abc"}, "ADCOST_MEMORY_BUDGET must be"),
     (["list"], {"ADCOST_THREADS": "two"}, "ADCOST_THREADS must be"),
     (["list"], {"ADCOST_PREIMPORT": "yes"}, "ADCOST_PREIMPORT must be 0 or 1"),
 ]
+
+
+def test_a_passed_on_command_that_stops_with_a_message_says_it(monkeypatch, capsys):
+    """`adcost sweep` outside the checkout stopped with SystemExit("sweep: run it from the
+    adcost checkout ..."): exit 2 and no word, since Python prints the message only uncaught."""
+    from adcost import sweep
+
+    def stop(argv):
+        raise SystemExit("sweep: run it from the adcost checkout (the folder with asv.conf.json)")
+    monkeypatch.setattr(sweep, "main", stop)
+    assert cli.main(["sweep", "--resume"]) == 2
+    assert "run it from the adcost checkout" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("argv, env, message", BAD, ids=[m for _, _, m in BAD])

@@ -52,14 +52,39 @@ def compare_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
     """compare's options, on `adcost compare` and on this module's main alike."""
     p.add_argument("a", help="baseline: tidy file, asv result file or folder, or commit prefix")
     p.add_argument("b", help="contender, the same kinds")
-    p.add_argument("--factor", type=float, default=1.10, help="minimum ratio that counts (default 1.10)")
+    p.add_argument("--factor", type=ratio_above_one, default=1.10,
+                   help="minimum ratio that counts, above 1 (default 1.10)")
     p.add_argument("--all", action="store_true", help="also list the unchanged measurements")
     p.add_argument("--strict", action="store_true", help="exit 1 when anything got worse")
-    p.add_argument("--csv", help="write the full comparison table here")
+    p.add_argument("--csv", type=writable_file, help="write the full comparison table here")
     p.add_argument("--as-measured", action="store_true",
                    help="compare times as taken, not read at one machine speed where both runs probed it")
     p.add_argument("--results", help="results folder where commit prefixes are looked up (default ./results)")
     return p
+
+
+def ratio_above_one(text: str) -> float:
+    """An argparse type: a ratio > 1 (a change counts when B/A is at least it, or at most its
+    inverse: 1 or less would count everything)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a ratio above 1, got {text!r}") from None
+    if not value > 1 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a ratio above 1 (e.g. 1.1), got {text!r}")
+    return value
+
+
+def writable_file(text: str) -> str:
+    """An argparse type: a file path whose folder exists (checked before any work, so a typo
+    costs one line, not the run's output and a traceback)."""
+    import os
+    folder = os.path.dirname(os.path.abspath(os.path.expanduser(text)))
+    if not os.path.isdir(folder):
+        raise argparse.ArgumentTypeError(f"no folder {folder!r} to write {text!r} in")
+    if os.path.isdir(text):
+        raise argparse.ArgumentTypeError(f"{text!r} is a folder, not a file")
+    return text
 
 
 def shard_spec(text: str) -> tuple[int, int]:

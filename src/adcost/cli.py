@@ -321,7 +321,11 @@ def cmd_passing(module: str):
         try:
             return importlib.import_module(f"adcost.{module}").main(args.rest)
         except SystemExit as stop:   # its parser's one-line error (exit 2) or --help (0)
-            return stop.code if isinstance(stop.code, int) else 2
+            if isinstance(stop.code, int):
+                return stop.code
+            if stop.code is not None:  # SystemExit("message"): Python prints it only uncaught
+                print(stop.code, file=sys.stderr)
+            return 2 if stop.code is not None else 0
     return run
 
 
