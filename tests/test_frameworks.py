@@ -105,3 +105,37 @@ def test_available_frameworks_lists_the_dependency_free_engines():
     names = adcost.available_frameworks()
     assert {"fd", "numpy", "python"} <= set(names)
     assert names == sorted(names)
+
+
+def test_a_quiet_import_holds_back_what_native_code_prints_unless_it_fails(tmp_path, monkeypatch, capfd):
+    """TensorFlow writes its oneDNN notice to file descriptor 2 before any log setting applies:
+    a record with quiet_import holds that back, and shows it when the import fails."""
+    import sys
+
+    from adcost.frameworks.base import Record, import_framework
+    (tmp_path / "noisy_ok.py").write_text("import os\nos.write(2, b'native notice\\n')\n")
+    (tmp_path / "noisy_bad.py").write_text("import os\nos.write(2, b'native clue\\n')\n"
+                                          "raise ImportError('broken build')\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    for name in ("noisy_ok", "noisy_bad"):
+        monkeypatch.delitem(sys.modules, name, raising=False)
+    assert import_framework(Record("x", package="noisy_ok", quiet_import=True)).__name__ == "noisy_ok"
+    assert "native notice" not in capfd.readouterr().err
+    with pytest.raises(ImportError, match="broken build"):
+        import_framework(Record("y", package="noisy_bad", quiet_import=True))
+    assert "native clue" in capfd.readouterr().err
+
+
+def test_tensorflow_runs_with_its_own_kernels_and_every_result_records_the_choice(monkeypatch):
+    """oneDNN is left as TensorFlow sets it (forcing it off made its jacrev up to 4.6x slower
+    than the TensorFlow users run); the variable that chooses it is in every result's
+    environment, None when unset."""
+    from adcost.frameworks.base import records
+    from adcost.measure.environment import thread_settings
+    tf = records()["tf"]
+    assert "TF_ENABLE_ONEDNN_OPTS" not in tf.environment and tf.quiet_import
+    assert "TF_ENABLE_ONEDNN_OPTS" in tf.kernel_vars
+    monkeypatch.delenv("TF_ENABLE_ONEDNN_OPTS", raising=False)
+    assert thread_settings()["TF_ENABLE_ONEDNN_OPTS"] is None
+    monkeypatch.setenv("TF_ENABLE_ONEDNN_OPTS", "0")
+    assert thread_settings()["TF_ENABLE_ONEDNN_OPTS"] == "0"

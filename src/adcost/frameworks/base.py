@@ -25,6 +25,7 @@ import contextlib
 import importlib
 import importlib.util
 import pkgutil
+import sys
 from dataclasses import dataclass, field
 from typing import Any, Callable, ClassVar, Mapping
 
@@ -47,6 +48,11 @@ class Record:
     lazy_imports   modules the framework imports on first use (asv's forkserver imports them once)
     thread_vars    environment variables that size its thread pools (ADCOST_THREADS sets them)
     environment    variables set (if unset) before the package is imported
+    kernel_vars    environment variables that choose its kernels; every result records their
+                   values (unset: the framework's own default)
+    quiet_import   whether what its native libraries print while it is imported (start-up
+                   notices written before any log setting applies) is held back: shown only
+                   when the import fails
     sweep          whether the benchmark sweep runs it
     order          its place in every listing
     tolerance      dtype -> relative error the gate allows, where it differs from the default
@@ -68,6 +74,8 @@ class Record:
     lazy_imports: tuple[str, ...] = ()
     thread_vars: tuple[str, ...] = ()
     environment: Mapping[str, str] = field(default_factory=dict)
+    kernel_vars: tuple[str, ...] = ()
+    quiet_import: bool = False
     sweep: bool = True
     order: int = 50
     tolerance: Mapping[str, float] = field(default_factory=dict)
@@ -284,7 +292,49 @@ def import_framework(record: Record) -> Any:
     import os
     for key, value in record.environment.items():
         os.environ.setdefault(key, value)
-    return importlib.import_module(record.package)
+    if not record.quiet_import or record.package in sys.modules:
+        return importlib.import_module(record.package)
+    with _native_stderr_held() as held:
+        try:
+            return importlib.import_module(record.package)
+        except BaseException:
+            held.release()
+            raise
+
+
+class _Held:
+    def __init__(self, saved_fd: int, sink):
+        self.saved_fd, self.sink, self.released = saved_fd, sink, False
+
+    def release(self):
+        """Put the real stderr back and show what was held (the import failed)."""
+        import os
+        if not self.released:
+            os.dup2(self.saved_fd, 2)
+            self.sink.seek(0)
+            sys.stderr.write(self.sink.read().decode(errors="replace"))
+            sys.stderr.flush()
+            self.released = True
+
+
+@contextlib.contextmanager
+def _native_stderr_held():
+    """File descriptor 2 pointed at a temporary file while the body runs (C++ libraries write
+    there directly, past sys.stderr), then restored."""
+    import os
+    import tempfile
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as sink:
+        os.dup2(sink.fileno(), 2)
+        held = _Held(saved, sink)
+        try:
+            yield held
+        finally:
+            if not held.released:
+                sys.stderr.flush()
+                os.dup2(saved, 2)
+            os.close(saved)
 
 
 class Framework:

@@ -33,8 +33,13 @@ def _placed(tf, device, body, *args):
 @register(Record(
     "tf", package="tensorflow", distributions=("tensorflow-cpu", "tensorflow"), order=30, compiled=True,
     thread_vars=("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS"),
-    # silence TensorFlow's C++ start-up banner (oneDNN notice, info logs) unless the user chose
-    environment={"TF_ENABLE_ONEDNN_OPTS": "0", "TF_CPP_MIN_LOG_LEVEL": "2"},
+    # silence TensorFlow's C++ start-up banner (oneDNN notice, info logs) unless the user chose;
+    # the notices written before absl's log set-up are held back by quiet_import.
+    # oneDNN stays as TensorFlow sets it (on for x86 Linux since 2.9): until 2026-12-03 this set
+    # TF_ENABLE_ONEDNN_OPTS=0 to silence the notice, and so timed a TensorFlow nobody runs: its
+    # jacrev at width 1024, n = 4, m = 4 took 11.1 ms against 2.4 with oneDNN (docs/costmodel.md)
+    environment={"TF_CPP_MIN_LOG_LEVEL": "2"},
+    kernel_vars=("TF_ENABLE_ONEDNN_OPTS",), quiet_import=True,
     schedules=("none", "every_2", "every_4", "sqrt", "per_layer"),
     saved_bytes=None, flops=None,
     notes={

@@ -76,8 +76,17 @@ def versions() -> dict[str, str]:
     return found
 
 
+def kernel_vars() -> tuple[str, ...]:
+    """Every framework's kernel-choosing variables (Record.kernel_vars), each once."""
+    from ..frameworks.base import records
+    return tuple(dict.fromkeys(v for rec in records().values() for v in rec.kernel_vars))
+
+
 def thread_settings() -> dict[str, str | int | None]:
-    keys = (threads.VARIABLE, *threads.thread_vars(), "XLA_FLAGS", "MALLOC_MMAP_THRESHOLD_")
+    """The thread limits and the variables that choose kernels (None: unset, the framework's
+    own default), as this process sees them."""
+    keys = (threads.VARIABLE, *threads.thread_vars(), "XLA_FLAGS", "MALLOC_MMAP_THRESHOLD_",
+            *kernel_vars())
     from threadpoolctl import threadpool_info
     return {"cpu_count": os.cpu_count(), "cpus_allowed": len(threads.available_cpus()),
             **{k: os.environ.get(k) for k in keys},
