@@ -259,6 +259,25 @@ def test_advisor_does_not_extrapolate_the_grid_far(grid_only, tidy):
     assert any("left out jax jacfwd_loop, jax jacrev_loop" in note for note in a.notes)
 
 
+def test_advisor_scales_the_model_by_the_measured_depth_sweep_and_stops_beyond_it(tidy):
+    """At another depth the cost model's prediction at its own depth is scaled by the mode's
+    measured T(depth) / T(fitted depth); beyond DEPTH_REACH x the depths measured (1-64 here)
+    nothing is predicted: one clear error."""
+    from adcost.analysis import costmodel
+    report = costmodel.report(tidy)
+    fit = costmodel.fits_from(report)["jax", "jacrev"]
+    at_fit = float(fit.predict(*costmodel.work("jacrev", 16, 64, report["depth"], 256)))
+    sweep = advise._ok(tidy, "JacobianDepth.time_jacobian")
+    rows = sweep[(sweep["framework"] == "jax") & (sweep["op"] == "jacrev")]
+    a = advise.advise(tidy, 16, 64, depth=32, framework="jax", width=256)
+    pred = {p.mode: p for p in a.predictions}
+    assert pred["jacrev"].seconds == pytest.approx(
+        at_fit * advise.depth_factor(rows, 32, report["depth"]), rel=1e-9)
+    assert advise.advise(tidy, 16, 64, depth=100, framework="jax", width=256).best.extrapolated
+    with pytest.raises(advise.NoResults, match="beyond the depths the run measured .1-64."):
+        advise.advise(tidy, 16, 64, depth=1000, framework="jax", width=256)
+
+
 def test_advisor_with_a_dimension_measured_once(grid_only):
     """torch jacfwd_loop lost n = 512 (null); on the 8/512 grid it keeps n = 8 only: slope 1 in n assumed."""
     tidy = grid_only

@@ -38,6 +38,12 @@ INEXACT = ("fd",)   # approximations: listed, never recommended over an exact mo
 # from the reference run said 0.24), 1.06 ms at 16384 (the plane: 0.23) and 16.1 ms at 100000
 # (0.21): beyond the grid the first layer's weights, not the per-call cost, set the time.
 GRID_REACH = 4.0
+# The same for --depth, from the measured depth sweep (crossover.JacobianDepth, depths 1-64 in the
+# full grid) scaled by the power law fitted over it.  Measured (JAX, n = m = 5, width 64, one
+# thread, the AMD VM, 2026-12-03, against the reference run's predictions): jacrev_loop 1.79 ms at
+# depth 128 (predicted 2.02), 7.65 at 256 (2.74) and jacfwd_loop 46.6 ms at 1000 (2.97): the
+# per-call cost that flattens the small depths' slope stops hiding the layers' own.
+DEPTH_REACH = 2.0
 GENERIC_API = {
     "jacfwd_loop": "a loop of n JVPs, one per basis vector (adcost jacfwd_loop)",
     "jacrev_loop": "a loop of m VJPs, one per basis covector (adcost jacrev_loop)",
@@ -167,6 +173,17 @@ def depth_factor(rows, depth: int, base_depth: int) -> float:
     return math.exp(f(depth) - f(base_depth))
 
 
+def _measured_depths(df) -> tuple[int, int] | None:
+    """The smallest and largest depth of the run's depth sweep (JacobianDepth, else
+    PrimalDepth), None without one."""
+    for suffix in ("JacobianDepth.time_jacobian", "PrimalDepth.time_primal"):
+        rows = _ok(df, suffix)
+        if "depth" in rows and rows["depth"].notna().any():
+            depths = rows["depth"].dropna().astype(int)
+            return int(depths.min()), int(depths.max())
+    return None
+
+
 def _depth_scale(df, advice: Advice, g, fw: str, mode: str, depth: int) -> float:
     """Factor from the n × m sweep's depth to `depth`: the mode's JacobianDepth, else the primal's."""
     base = g["depth"].dropna() if "depth" in g else []
@@ -203,20 +220,36 @@ def model_predictions(df, n: int, m: int, depth: int | None, width: int | None,
     report = costmodel.report(df)
     if not report:
         return [], {}
-    depth = depth or report["depth"]
+    fitted_depth = report["depth"]
+    depth = depth or fitted_depth
     width = width or grids.crossover()["width"]
     out = []
     held = {(r["framework"], r["mode"]): r["p90_error"] for r in report.get("held_out", [])}
+    # Another depth: the model at the depth it was fitted at, times the mode's measured
+    # T(depth) / T(fitted depth) from the depth sweep (at width 64).  Its own FLOPs and bytes
+    # over depth have no per-layer cost: JAX's jacrev at n = m = 5, width 64 took 0.24, 2.66 and
+    # 16.6 ms at depths 64, 256 and 1000 where they said 0.41, 1.48 and 5.64 (the AMD VM against
+    # the reference run's model, 2026-12-03).
+    sweep = _ok(df, "JacobianDepth.time_jacobian") if depth != fitted_depth else None
+    measured = _measured_depths(df) if depth != fitted_depth else None
     for (fw, mode), fit in costmodel.fits_from(report).items():
         if mode == "primal" or (framework and fw != framework):
             continue
         moved = costmodel.work(mode, n, m, depth, width)
-        seconds = float(fit.predict(*moved))
+        rows = (sweep[(sweep["framework"] == fw) & (sweep["op"] == mode)]
+                if sweep is not None else None)
+        if rows is not None and len(rows) and rows["depth"].nunique() > 1:
+            seconds = float(fit.predict(*costmodel.work(mode, n, m, fitted_depth, width))
+                            * depth_factor(rows, depth, fitted_depth))
+            outside = not (measured[0] <= depth <= measured[1])
+            extrapolated = fit.extrapolated(n=n, m=m, width=width) or outside
+        else:
+            seconds = float(fit.predict(*moved))
+            extrapolated = fit.extrapolated(n=n, m=m, width=width, depth=depth)
         # the interval: the larger of the fit's 90th-percentile residual and the 90th-percentile
         # error on the widths held out of the fit
         factor = math.exp(max(fit.spread, math.log1p(held.get((fw, mode), 0.0))))
-        out.append(Prediction(fw, mode, seconds,
-                              fit.extrapolated(n=n, m=m, width=width, depth=depth), api_of(fw, mode),
+        out.append(Prediction(fw, mode, seconds, extrapolated, api_of(fw, mode),
                               seconds / factor, seconds * factor, str(fit.regime(*moved)),
                               "cost model"))
     return out, report
@@ -253,6 +286,15 @@ def advise(df, n: int, m: int, depth: int | None = None, framework: str | None =
             + (f"; times at the run's median machine speed ({report['speed']['reference_flops_per_s'] / 1e9:.0f} "
                "GFLOP/s of its matmul probe), the measured modes' as measured"
                if (report.get("speed") or {}).get("normalized") else ""))
+    measured_depths = _measured_depths(df) if depth is not None else None
+    too_deep = bool(measured_depths) and not (measured_depths[0] / DEPTH_REACH <= depth
+                                              <= measured_depths[1] * DEPTH_REACH)
+    if too_deep:     # measured: JAX's loops ran 2.8x and 16x over the depth sweep's power law
+        # at depths 256 and 1000, its jacrev 3x over the cost model's layers at 1000
+        raise NoResults(f"depth {depth} lies more than {DEPTH_REACH:g}x beyond the depths the run "
+                        f"measured ({measured_depths[0]}-{measured_depths[1]}): no mode is "
+                        f"predicted there; measure it: adcost profile --problem mlp --size "
+                        f"depth={depth} --size n={n} --size m={m}")
     for p in modelled:
         if problem is not None and runnable(problem, p.framework, p.mode) is not None:
             continue
@@ -270,8 +312,9 @@ def advise(df, n: int, m: int, depth: int | None = None, framework: str | None =
     if len(rows) and not (ns.min() <= n <= ns.max() and ms.min() <= m <= ms.max()):
         advice.notes.append(f"n={n}, m={m} lies outside the measured range n in [{ns.min():g}, {ns.max():g}], "
                             f"m in [{ms.min():g}, {ms.max():g}]: times are extrapolated")
-    if len(rows) and not (ns.min() / GRID_REACH <= n <= ns.max() * GRID_REACH
-                          and ms.min() / GRID_REACH <= m <= ms.max() * GRID_REACH):
+    far = bool(len(rows)) and not (ns.min() / GRID_REACH <= n <= ns.max() * GRID_REACH
+                                   and ms.min() / GRID_REACH <= m <= ms.max() * GRID_REACH)
+    if far:
         left = sorted({f"{fw} {mode}" for fw, mode in zip(rows["framework"], rows["op"])
                        if (fw, mode) not in done})
         if left:
@@ -281,6 +324,9 @@ def advise(df, n: int, m: int, depth: int | None = None, framework: str | None =
                 f"are mostly per-call cost" + (" (the cost model's jacfwd and jacrev count FLOPs and "
                                                "bytes, and go on)" if modelled else ""))
         rows = rows.iloc[:0]
+    if too_deep:
+        rows = rows.iloc[:0]
+    depth_outside = bool(measured_depths) and not (measured_depths[0] <= depth <= measured_depths[1])
     for (fw, mode), g in rows.groupby(["framework", "op"]):
         if (fw, mode) in done:
             continue
@@ -292,11 +338,16 @@ def advise(df, n: int, m: int, depth: int | None = None, framework: str | None =
         seconds, outside = predict_mode(g, n, m, mode)
         if depth is not None:
             seconds *= _depth_scale(df, advice, g, fw, mode, depth)
-        advice.predictions.append(Prediction(fw, mode, seconds, outside, api_of(fw, mode)))
+        advice.predictions.append(Prediction(fw, mode, seconds, outside or depth_outside,
+                                             api_of(fw, mode)))
     if not advice.predictions:
+        if problem is None and not far:
+            raise NoResults(f"no mode of the run can be predicted here: " + "; ".join(advice.notes))
         if problem is None:
-            raise NoResults(f"no mode of {source} can be predicted at n={n}, m={m}: "
-                            + "; ".join(advice.notes))
+            raise NoResults(f"no mode can be predicted at n={n}, m={m}: it lies more than "
+                            f"{GRID_REACH:g}x beyond the n x m grid the run measured (n "
+                            f"{ns.min():g}-{ns.max():g}, m {ms.min():g}-{ms.max():g}) and the run "
+                            "has no cost model (its width study)")
         raise NoResults(f"no measured framework and mode in {source} can run {problem.name}")
     advice.predictions.sort(key=lambda p: p.seconds)
     advice.problem = None if problem is None else problem.name
