@@ -278,6 +278,15 @@ def test_advisor_scales_the_model_by_the_measured_depth_sweep_and_stops_beyond_i
         advise.advise(tidy, 16, 64, depth=1000, framework="jax", width=256)
 
 
+def test_advisor_says_when_the_network_would_not_fit_in_memory(tidy, monkeypatch):
+    from adcost import envvars
+    monkeypatch.setattr(envvars, "available_memory", lambda: 2 ** 30)       # 1 GiB
+    a = advise.advise(tidy, 16, 64, framework="jax", width=32768)          # 4 x 4 GiB of weights
+    assert any("GiB of float32 weights, more than the 1 GiB" in note for note in a.notes)
+    a = advise.advise(tidy, 16, 64, framework="jax", width=256)
+    assert not any("float32 weights" in note for note in a.notes)
+
+
 def test_advisor_with_a_dimension_measured_once(grid_only):
     """torch jacfwd_loop lost n = 512 (null); on the 8/512 grid it keeps n = 8 only: slope 1 in n assumed."""
     tidy = grid_only

@@ -173,6 +173,20 @@ def depth_factor(rows, depth: int, base_depth: int) -> float:
     return math.exp(f(depth) - f(base_depth))
 
 
+def _note_memory(advice: Advice, n: int, m: int, depth: int, width: int) -> None:
+    """A note when the MLP advised on holds more float32 weights than this machine has memory
+    available: the times are then of a network that would not run here."""
+    from ..envvars import available_memory
+    from .costmodel import layer_dims
+    weights = 4.0 * sum(a * b + b for a, b in layer_dims(n, m, depth, width))
+    have = available_memory()
+    if weights > have:
+        advice.notes.append(f"an MLP of width {width} and depth {depth} with n={n}, m={m} holds "
+                            f"{weights / 2 ** 30:.3g} GiB of float32 weights, more than the "
+                            f"{have / 2 ** 30:.3g} GiB this machine has available: it would not run "
+                            "here")
+
+
 def _measured_depths(df) -> tuple[int, int] | None:
     """The smallest and largest depth of the run's depth sweep (JacobianDepth, else
     PrimalDepth), None without one."""
@@ -277,6 +291,8 @@ def advise(df, n: int, m: int, depth: int | None = None, framework: str | None =
     if rows.empty and not modelled:
         raise NoResults(f"no crossover.JacobianNM.time_jacobian results in {source}")
     advice = Advice(n, m, depth, [], source, width=width or (grids.crossover()["width"] if modelled else None))
+    if modelled and problem is None:
+        _note_memory(advice, n, m, depth or report["depth"], advice.width)
     if modelled:
         advice.notes.append(
             f"jacfwd and jacrev from the cost model (fitted at widths "
