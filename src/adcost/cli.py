@@ -203,12 +203,9 @@ def checked_problem(name: str, sizes: dict, op: str | None = None, dtype: str = 
 
 def _mlp_call_bytes(op: str, sizes: dict, dtype: str) -> int | None:
     """adcost.bench.estimate_bytes of one call of `op` on mlp(**sizes), its defaults filled in."""
-    import inspect
-
     from .bench import estimate_bytes as call_bytes
-    defaults = {k: p.default for k, p in inspect.signature(PROBLEMS["mlp"]).parameters.items()
-                if p.default is not inspect.Parameter.empty}
-    s = {**defaults, **sizes}
+    from .problems import with_defaults
+    s = with_defaults("mlp", sizes)
     try:
         return call_bytes(op, int(s["n"]), int(s["m"]), int(s["depth"]), int(s["width"]),
                           np.dtype(dtype).itemsize)

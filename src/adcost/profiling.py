@@ -55,6 +55,11 @@ class Target:
         return function_problem(fn, self.x0, self.data, self.m, name=self.function)
 
 
+def _split(spec: str) -> tuple[str, str, str]:
+    """MODULE:FUNCTION at its last colon when there are several (a path with a drive letter)."""
+    return spec.rpartition(":") if spec.count(":") > 1 else spec.partition(":")
+
+
 def module_file(module: str) -> Path | None:
     """The file a MODULE of MODULE:FUNCTION names (`mine.py`, `src/mine.py`), absolute; None for
     a module name (`mine`, `pkg.mine`); ValueError for a file that is not there."""
@@ -89,7 +94,7 @@ def _load_file(file: Path):
 def load_function(spec: str, path=()) -> Callable:
     """`module:function`: the module importable from the current directory or `path`, or a
     .py file by its path (`mine.py:f`)."""
-    module, sep, name = spec.rpartition(":") if spec.count(":") > 1 else spec.partition(":")
+    module, sep, name = _split(spec)
     if not sep or not module or not name:
         raise ValueError(f"{spec!r} is not MODULE:FUNCTION")
     for entry in reversed(list(path) or [""]):
@@ -172,7 +177,7 @@ def target_of(obj, x0=None, data=None, m=None) -> tuple[Target | None, Problem]:
 
 def absolute_spec(spec: str) -> str:
     """MODULE:FUNCTION with a file's path made absolute, so a worker finds it from anywhere."""
-    module, _, name = spec.rpartition(":") if spec.count(":") > 1 else spec.partition(":")
+    module, _, name = _split(spec)
     file = module_file(module)
     return f"{file}:{name}" if file else spec
 

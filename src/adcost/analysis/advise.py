@@ -177,8 +177,8 @@ def _note_memory(advice: Advice, n: int, m: int, depth: int, width: int) -> None
     """A note when the MLP advised on holds more float32 weights than this machine has memory
     available: the times are then of a network that would not run here."""
     from ..envvars import available_memory
-    from .costmodel import layer_dims
-    weights = 4.0 * sum(a * b + b for a, b in layer_dims(n, m, depth, width))
+    from .costmodel import work
+    weights = work("primal", n, m, depth, width).weights     # weights and biases, float32
     have = available_memory()
     if weights > have:
         advice.notes.append(f"an MLP of width {width} and depth {depth} with n={n}, m={m} holds "
@@ -228,7 +228,8 @@ def runnable(problem, framework: str, mode: str) -> str | None:
 
 
 def model_predictions(df, n: int, m: int, depth: int | None, width: int | None,
-                      framework: str | None) -> tuple[list[Prediction], dict]:
+                      framework: str | None, measured: tuple[int, int] | None = None
+                      ) -> tuple[list[Prediction], dict]:
     """The cost model's predictions of the vectorized modes (none without width results)."""
     from . import costmodel
     report = costmodel.report(df)
@@ -244,8 +245,8 @@ def model_predictions(df, n: int, m: int, depth: int | None, width: int | None,
     # over depth have no per-layer cost: JAX's jacrev at n = m = 5, width 64 took 0.24, 2.66 and
     # 16.6 ms at depths 64, 256 and 1000 where they said 0.41, 1.48 and 5.64 (the AMD VM against
     # the reference run's model, 2026-12-03).
-    sweep = _ok(df, "JacobianDepth.time_jacobian") if depth != fitted_depth else None
-    measured = _measured_depths(df) if depth != fitted_depth else None
+    # `measured`: the depth sweep's (smallest, largest) depth (_measured_depths)
+    sweep = _ok(df, "JacobianDepth.time_jacobian") if depth != fitted_depth and measured else None
     for (fw, mode), fit in costmodel.fits_from(report).items():
         if mode == "primal" or (framework and fw != framework):
             continue
@@ -276,7 +277,16 @@ def advise(df, n: int, m: int, depth: int | None = None, framework: str | None =
     `problem`, its n and m are used and modes that cannot run it are left out (noted)."""
     if problem is not None:
         n, m = problem.n, problem.m
-    modelled, report = model_predictions(df, n, m, depth, width, framework)
+    measured_depths = _measured_depths(df) if depth is not None else None
+    if measured_depths and not (measured_depths[0] / DEPTH_REACH <= depth
+                                <= measured_depths[1] * DEPTH_REACH):
+        # measured: JAX's loops ran 2.8x and 16x over the depth sweep's power law at depths 256
+        # and 1000, its jacrev 3x over the cost model's layers at 1000
+        raise NoResults(f"depth {depth} lies more than {DEPTH_REACH:g}x beyond the depths the run "
+                        f"measured ({measured_depths[0]}-{measured_depths[1]}): no mode is "
+                        f"predicted there; measure it: adcost profile --problem mlp --size "
+                        f"depth={depth} --size n={n} --size m={m}")
+    modelled, report = model_predictions(df, n, m, depth, width, framework, measured_depths)
     rows = _ok(df, "JacobianNM.time_jacobian")
     if framework:
         # a framework the model covers needs no n x m results (the full grid's torch_compile
@@ -302,15 +312,6 @@ def advise(df, n: int, m: int, depth: int | None = None, framework: str | None =
             + (f"; times at the run's median machine speed ({report['speed']['reference_flops_per_s'] / 1e9:.0f} "
                "GFLOP/s of its matmul probe), the measured modes' as measured"
                if (report.get("speed") or {}).get("normalized") else ""))
-    measured_depths = _measured_depths(df) if depth is not None else None
-    too_deep = bool(measured_depths) and not (measured_depths[0] / DEPTH_REACH <= depth
-                                              <= measured_depths[1] * DEPTH_REACH)
-    if too_deep:     # measured: JAX's loops ran 2.8x and 16x over the depth sweep's power law
-        # at depths 256 and 1000, its jacrev 3x over the cost model's layers at 1000
-        raise NoResults(f"depth {depth} lies more than {DEPTH_REACH:g}x beyond the depths the run "
-                        f"measured ({measured_depths[0]}-{measured_depths[1]}): no mode is "
-                        f"predicted there; measure it: adcost profile --problem mlp --size "
-                        f"depth={depth} --size n={n} --size m={m}")
     for p in modelled:
         if problem is not None and runnable(problem, p.framework, p.mode) is not None:
             continue
@@ -339,8 +340,6 @@ def advise(df, n: int, m: int, depth: int | None = None, framework: str | None =
                 f"n x m grid they were measured on, too far for a power law fitted where the calls "
                 f"are mostly per-call cost" + (" (the cost model's jacfwd and jacrev count FLOPs and "
                                                "bytes, and go on)" if modelled else ""))
-        rows = rows.iloc[:0]
-    if too_deep:
         rows = rows.iloc[:0]
     depth_outside = bool(measured_depths) and not (measured_depths[0] <= depth <= measured_depths[1])
     for (fw, mode), g in rows.groupby(["framework", "op"]):

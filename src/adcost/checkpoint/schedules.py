@@ -134,10 +134,12 @@ def binomial_cost(steps: int, slots: int) -> tuple[int, int]:
 
 
 class Ledger:
-    """Bytes held for the backward pass, unique by array identity; records the peak."""
+    """Bytes held for the backward pass, unique by array identity (or by `key`: torch's
+    binomial schedule counts storages, which a detached view shares); records the peak."""
 
-    def __init__(self, exclude=()):
-        self.exclude = {id(a) for a in exclude}
+    def __init__(self, exclude=(), key=id, nbytes=lambda a: a.nbytes):
+        self.key, self.nbytes = key, nbytes
+        self.exclude = {key(a) for a in exclude}
         self.count: dict[int, int] = {}
         self.size: dict[int, int] = {}
         self.held = 0
@@ -145,18 +147,18 @@ class Ledger:
 
     def hold(self, *arrays):
         for a in arrays:
-            key = id(a)
+            key = self.key(a)
             if key in self.exclude:
                 continue
             if key not in self.count:
-                self.count[key], self.size[key] = 0, int(a.nbytes)
+                self.count[key], self.size[key] = 0, int(self.nbytes(a))
                 self.held += self.size[key]
                 self.peak = max(self.peak, self.held)
             self.count[key] += 1
 
     def release(self, *arrays):
         for a in arrays:
-            key = id(a)
+            key = self.key(a)
             if key in self.exclude:
                 continue
             self.count[key] -= 1

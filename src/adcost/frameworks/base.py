@@ -294,47 +294,30 @@ def import_framework(record: Record) -> Any:
         os.environ.setdefault(key, value)
     if not record.quiet_import or record.package in sys.modules:
         return importlib.import_module(record.package)
-    with _native_stderr_held() as held:
-        try:
-            return importlib.import_module(record.package)
-        except BaseException:
-            held.release()
-            raise
+    return _import_holding_stderr(record.package)
 
 
-class _Held:
-    def __init__(self, saved_fd: int, sink):
-        self.saved_fd, self.sink, self.released = saved_fd, sink, False
-
-    def release(self):
-        """Put the real stderr back and show what was held (the import failed)."""
-        import os
-        if not self.released:
-            os.dup2(self.saved_fd, 2)
-            self.sink.seek(0)
-            sys.stderr.write(self.sink.read().decode(errors="replace"))
-            sys.stderr.flush()
-            self.released = True
-
-
-@contextlib.contextmanager
-def _native_stderr_held():
-    """File descriptor 2 pointed at a temporary file while the body runs (C++ libraries write
-    there directly, past sys.stderr), then restored."""
+def _import_holding_stderr(package: str) -> Any:
+    """Import `package` with file descriptor 2 pointed at a temporary file (C++ libraries write
+    there directly, past sys.stderr); what it held is shown only if the import fails."""
     import os
     import tempfile
     sys.stderr.flush()
-    saved = os.dup(2)
+    saved, failed = os.dup(2), False
     with tempfile.TemporaryFile() as sink:
         os.dup2(sink.fileno(), 2)
-        held = _Held(saved, sink)
         try:
-            yield held
+            return importlib.import_module(package)
+        except BaseException:
+            failed = True
+            raise
         finally:
-            if not held.released:
-                sys.stderr.flush()
-                os.dup2(saved, 2)
+            os.dup2(saved, 2)
             os.close(saved)
+            if failed:
+                sink.seek(0)
+                sys.stderr.write(sink.read().decode(errors="replace"))
+                sys.stderr.flush()
 
 
 class Framework:

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..checkpoint.schedules import SEGMENT_STRATEGIES, run_binomial, segments, sequential_segments
+from ..checkpoint.schedules import (SEGMENT_STRATEGIES, Ledger, run_binomial, segments,
+                                    sequential_segments)
 from ..problems.mlp import split_parameters, squared_loss
 from ..namespace import torch_namespace
 from ..ops import PER_EXAMPLE_OPS, SECOND_ORDER_OPS
@@ -252,36 +253,16 @@ class Torch(Framework):
         autograd saved for the step taped last (unique storages, the inputs excluded)."""
         import contextlib
 
-        from ..measure.memory import SavedBytes
+        from ..measure.memory import torch_saved_bytes
 
         torch, layers = self.torch, problem.layers
         L, batch = layers.depth, problem.meta["batch"]
 
-        def storage(t):
-            return t.untyped_storage().data_ptr()
-
-        class Held:
-            """The checkpoints run_binomial holds, by storage (its ledger's interface)."""
-            def __init__(self, exclude):
-                self.exclude = {storage(t) for t in exclude}
-                self.count, self.size = {}, {}
-
-            def hold(self, *tensors):
-                for t in tensors:
-                    if storage(t) not in self.exclude:
-                        self.count[storage(t)] = self.count.get(storage(t), 0) + 1
-                        self.size[storage(t)] = t.untyped_storage().nbytes()
-
-            def release(self, *tensors):
-                for t in tensors:
-                    if storage(t) in self.count:
-                        self.count[storage(t)] -= 1
-                        if not self.count[storage(t)]:
-                            del self.count[storage(t)], self.size[storage(t)]
-
         def run(data, theta, inputs=None):
             """The gradient; with `inputs`, also the bytes held when the backward begins."""
-            grads, found, held = {}, {}, Held([data["X"]])
+            grads, found = {}, {}
+            held = Ledger([data["X"]], key=lambda t: t.untyped_storage().data_ptr(),
+                          nbytes=lambda t: t.untyped_storage().nbytes())
 
             def advance(k, h):
                 with torch.no_grad():
@@ -289,10 +270,9 @@ class Torch(Framework):
 
             def taped(k, h):
                 x = h if k == 0 else h.detach().requires_grad_(True)
-                saved = SavedBytes(inputs) if inputs is not None else None
-                hooks = (torch.autograd.graph.saved_tensors_hooks(saved.pack, lambda t: t)
-                         if saved is not None else contextlib.nullcontext())
-                with torch.enable_grad(), hooks:
+                counting = (torch_saved_bytes(inputs) if inputs is not None
+                            else contextlib.nullcontext())
+                with torch.enable_grad(), counting as saved:
                     if k < L:
                         out = layers.apply(torch, x, theta[k])
                     else:

@@ -47,16 +47,21 @@ def make_problem(name: str, **sizes) -> Problem:
     return PROBLEMS[name](**sizes)
 
 
+def with_defaults(name: str, sizes: dict) -> dict:
+    """`sizes` of a registered problem with its builder's defaults filled in."""
+    import inspect as _inspect
+    defaults = {k: p.default for k, p in _inspect.signature(PROBLEMS[name]).parameters.items()
+                if p.default is not _inspect.Parameter.empty}
+    return {**defaults, **sizes}
+
+
 def estimate_bytes(name: str, sizes: dict) -> int | None:
     """Rough bytes a registered problem needs (parameters, its point and the Jacobian, float64)
     before it is built, from its sizes; None where nothing is known.  Lets the command line
     refuse sizes the machine cannot hold instead of failing inside NumPy."""
-    import inspect as _inspect
     if name not in PROBLEMS:
         return None
-    defaults = {k: p.default for k, p in _inspect.signature(PROBLEMS[name]).parameters.items()
-                if p.default is not _inspect.Parameter.empty}
-    s = {**defaults, **sizes}
+    s = with_defaults(name, sizes)
     try:
         if name == "mlp":
             rows = s.get("batch") or 1
