@@ -191,7 +191,8 @@ class SideBySide(Timed):
         speed_beside(self, framework, width, n, m)
 
     def track_fwd_over_rev(self, framework, width, n, m):
-        return fwd_over_rev(self.cases["jacfwd"], self.cases["jacrev"])
+        return fwd_over_rev(self.cases["jacfwd"], self.cases["jacrev"], self, framework, width,
+                            n, m)
 
 
 def _break_even_frameworks() -> tuple[str, ...]:

@@ -688,6 +688,16 @@ def test_the_machines_speed_is_probed_once_beside_each_case_and_follows_its_row(
     assert rows["speed"].isna().sum() == len(rows) - 2                # unprobed rows: none
     assert ("speed beside the cases 75 GFLOP/s (median), moving 55-95 (10th-90th percentile of 2 "
             "probes)") in load.describe_run(df)
+    # the side-by-side benchmark's two medians travel with its probe into the tidy rows
+    speed.append(tmp_path / "timed.jsonl", "crossover.JacobianNM('torch', 'jacrev', 8, 64)", 4e10,
+                 timed={"forward_s": 2e-3, "reverse_s": 1e-3})
+    timed = speed.read(tmp_path / "timed.jsonl")["crossover.JacobianNM('torch', 'jacrev', 8, 64)"]
+    assert timed[2] == {"forward_s": 2e-3, "reverse_s": 1e-3} and len(got["k"]) == 2
+    sweep.stamp_file(path, env, speeds={"crossover.JacobianNM('torch', 'jacrev', 8, 64)": timed})
+    rows = load.load_asv(tmp_path / "asv").set_index(["benchmark", "framework", "op", "n", "m"])
+    row = rows.loc[("crossover.JacobianNM.time_jacobian", "torch", "jacrev", 8, 64)]
+    assert (row["paired_forward_s"], row["paired_reverse_s"], row["speed"]) == (2e-3, 1e-3, 4e10)
+    assert rows["paired_forward_s"].notna().sum() == 1
     calm = df[df["framework"] == "torch"]
     assert "speed beside the cases 50 GFLOP/s (median of 1 probe)" in load.describe_run(calm)
     from adcost.analysis import site

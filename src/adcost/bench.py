@@ -566,15 +566,23 @@ def roofline_rate(case) -> float:
     return work / measure(case, repeats=7, min_time=0.05)["median_s"]
 
 
-def fwd_over_rev(forward, reverse) -> float:
+def fwd_over_rev(forward, reverse, benchmark=None, *params) -> float:
     """T(forward) / T(reverse) of two warm cases timed in interleaved rounds in this process
     (measure_paired: each round times both at the machine's speed of that moment; the median of
-    the rounds' ratios), with the grid's rounds and least seconds per sample."""
+    the rounds' ratios), with the grid's rounds and least seconds per sample.  Given the
+    benchmark and its parameters, both modes' median seconds are logged with the speed probed
+    beside them (speed_beside; the results' `paired_forward_s` / `paired_reverse_s`): two
+    times taken at one speed, which the ratio alone does not give back."""
     from .measure.timing import measure_paired
 
     timing = grids.timing()
     got = measure_paired({"forward": forward, "reverse": reverse}, baseline="reverse",
                          rounds=timing["paired_rounds"], min_time=timing["paired_min_s"])
+    if benchmark is not None:
+        name = speed.key_of(benchmark, params)
+        speed.append(speed_log(), name, speed_beside(benchmark, *params),
+                     timed={"forward_s": got["forward"]["median_s"],
+                            "reverse_s": got["reverse"]["median_s"]})
     return 1.0 + got["forward"]["overhead"]
 
 

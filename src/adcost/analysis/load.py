@@ -168,6 +168,11 @@ def result_rows(path: Path, benchmarks: dict | None = None, machine: dict | None
             probed = beside.get(f"{suite}.{cls}({', '.join(str(t) for t in combo)})")
             row["speed"] = float(probed[0]) if probed else None   # measure.speed, flop/s
             row["speed_at"] = float(probed[1]) if probed else None   # when (time.time())
+            timed = probed[2] if probed and len(probed) > 2 and isinstance(probed[2], dict) else {}
+            for mode in ("forward", "reverse"):   # crossover.SideBySide: both modes' seconds
+                value = timed.get(f"{mode}_s")
+                if isinstance(value, (int, float)):
+                    row[f"paired_{mode}_s"] = float(value)
             value = result[j] if j < len(result) else None
             ok = isinstance(value, (int, float)) and not math.isnan(value)
             row.update(value=float(value) if ok else None, status="ok" if ok else "skipped",
@@ -247,7 +252,8 @@ def tidy(rows: list[dict]) -> pd.DataFrame:
     df = df[COLUMNS + extra]
     for column in INT_COLUMNS:
         df[column] = pd.to_numeric(df[column], errors="coerce").astype("Int64")
-    for column in ("value", "q25", "q75", "ci_lo", "ci_hi") + tuple(c for c in ("speed", "speed_at") if c in df):
+    for column in ("value", "q25", "q75", "ci_lo", "ci_hi") + tuple(
+            c for c in ("speed", "speed_at", "paired_forward_s", "paired_reverse_s") if c in df):
         df[column] = pd.to_numeric(df[column], errors="coerce").astype("float64")
     for column in df.columns:
         if df[column].dtype == object:   # mixed parameter values: store as text

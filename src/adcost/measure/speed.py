@@ -63,10 +63,14 @@ def key_of(obj, params) -> str:
     return key(f"{module}.{type(obj).__name__}", params)
 
 
-def append(log: Path, entry_key: str, rate: float, scope: str | None = None) -> None:
-    """One probe's line; appended in one write (whole lines from concurrent writers)."""
+def append(log: Path, entry_key: str, rate: float, scope: str | None = None,
+           timed: dict | None = None) -> None:
+    """One probe's line; appended in one write (whole lines from concurrent writers).
+    `timed`: what the case measured beside the probe that its benchmark's value does not
+    hold (crossover.SideBySide: both modes' seconds, not only their ratio), kept with it."""
     line = json.dumps({"key": entry_key, "flops_per_s": float(rate), "time": time.time(),
-                       **({"scope": scope} if scope else {})}) + "\n"
+                       **({"scope": scope} if scope else {}),
+                       **({"timed": timed} if timed else {})}) + "\n"
     log.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(log, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
     try:
@@ -77,7 +81,8 @@ def append(log: Path, entry_key: str, rate: float, scope: str | None = None) -> 
 
 def read(log: Path, since: float = 0.0, scope: str | None = None) -> dict[str, list[float]]:
     """{key: [flop/s, time]} of the lines written at or after `since` (of `scope` when given);
-    the latest line of a key wins.  A torn or foreign line is left out."""
+    the latest line of a key wins, and [flop/s, time, timed] where it holds `timed` (append).
+    A torn or foreign line is left out."""
     found: dict[str, list[float]] = {}
     try:
         text = Path(log).read_text()
@@ -92,7 +97,8 @@ def read(log: Path, since: float = 0.0, scope: str | None = None) -> dict[str, l
         if when < since or (scope is not None and entry.get("scope") != scope):
             continue
         if name not in found or found[name][1] <= when:
-            found[name] = [rate, when]
+            timed = entry.get("timed")
+            found[name] = [rate, when] + ([timed] if isinstance(timed, dict) else [])
     return found
 
 
