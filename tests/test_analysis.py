@@ -249,6 +249,16 @@ def test_advisor_extrapolation_and_depth(grid_only):
     assert a.best.seconds == pytest.approx(4 * fx.C_REV["jax"] * 2 * fx.T_F["jax"], rel=0.1)
 
 
+def test_advisor_offers_the_gradient_for_one_output(grid_only):
+    """For m = 1 the Jacobian is the gradient: one VJP, measured by crossover.Products, is
+    among the modes (for m > 1 it gives one row only and is not)."""
+    a = advise.advise(grid_only, 64, 1, framework="jax")
+    vjp = {p.mode: p for p in a.predictions}["vjp"]
+    assert vjp.seconds == pytest.approx(fx.C_REV["jax"] * fx.T_F["jax"], rel=0.08)
+    assert "the gradient" in vjp.api and not vjp.extrapolated
+    assert "vjp" not in {p.mode for p in advise.advise(grid_only, 64, 2, framework="jax").predictions}
+
+
 def test_advisor_does_not_extrapolate_the_grid_far(grid_only, tidy):
     """Beyond GRID_REACH x the measured n x m grid (512 here) a grid-only mode is left out with
     a note; with nothing else to predict from, one clear error.  The cost model's modes go on."""

@@ -10,7 +10,8 @@ in the tidy data: inside the
 measured (n, m) grid, bilinear interpolation of log T in (log n, log m); outside it, the
 least-squares plane log T = a + b log n + c log m of that mode (said so in the answer).
 With --depth and crossover.JacobianDepth results, times are scaled by the measured
-T(depth) / T(depth of the n × m sweep) of the same mode.
+T(depth) / T(depth of the n × m sweep) of the same mode.  For m = 1 the Jacobian is the
+gradient, one VJP: the measured VJPs (crossover.Products.time_vjp) are among the modes.
 """
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from .. import grids, paths
 from ..frameworks.base import records
@@ -288,6 +290,9 @@ def advise(df, n: int, m: int, depth: int | None = None, framework: str | None =
                         f"depth={depth} --size n={n} --size m={m}")
     modelled, report = model_predictions(df, n, m, depth, width, framework, measured_depths)
     rows = _ok(df, "JacobianNM.time_jacobian")
+    if m == 1:   # one output: the Jacobian is the gradient, one VJP (crossover.Products)
+        vjp = _ok(df, "Products.time_vjp")
+        rows = pd.concat([rows, vjp.assign(op="vjp")], ignore_index=True) if len(vjp) else rows
     if framework:
         # a framework the model covers needs no n x m results (the full grid's torch_compile
         # runs in the width study only)
@@ -353,8 +358,8 @@ def advise(df, n: int, m: int, depth: int | None = None, framework: str | None =
         seconds, outside = predict_mode(g, n, m, mode)
         if depth is not None:
             seconds *= _depth_scale(df, advice, g, fw, mode, depth)
-        advice.predictions.append(Prediction(fw, mode, seconds, outside or depth_outside,
-                                             api_of(fw, mode)))
+        api = api_of(fw, mode) + (" (the gradient: f has one output)" if mode == "vjp" else "")
+        advice.predictions.append(Prediction(fw, mode, seconds, outside or depth_outside, api))
     if not advice.predictions:
         if problem is None and not far:
             raise NoResults(f"no mode of the run can be predicted here: " + "; ".join(advice.notes))

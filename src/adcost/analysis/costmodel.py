@@ -292,10 +292,47 @@ def width_rows(df: pd.DataFrame) -> pd.DataFrame:
     return pd.concat([own, nm], ignore_index=True)
 
 
+PAIRED_COLUMNS = {"jacfwd": "paired_forward_s", "jacrev": "paired_reverse_s"}
+
+
+def paired_rows(df: pd.DataFrame) -> pd.DataFrame:
+    """jacfwd and jacrev at each point of the side-by-side group (crossover.SideBySide) whose
+    two median seconds the run logged (the tidy rows' paired_forward_s / paired_reverse_s,
+    since cd47208): machine, framework, mode, n, m, width, depth, seconds, speed, speed_at.
+    Both times were taken in one process in interleaved rounds, at one machine speed, with
+    calls back to back (measure.timing.measure_paired)."""
+    columns = ["machine", "framework", "mode", "n", "m", "width", "depth", "seconds", "speed",
+               "speed_at"]
+    if "benchmark" not in df or not set(PAIRED_COLUMNS.values()) <= set(df.columns):
+        return pd.DataFrame(columns=columns)
+    ok = df[(df["status"] == "ok") & (df["benchmark"] == SIDE_BY_SIDE)]
+    out = []
+    for mode, column in PAIRED_COLUMNS.items():
+        rows = ok.dropna(subset=[column, "n", "m", "width", "depth"])
+        out.append(pd.DataFrame({
+            "machine": rows.get("machine"), "framework": rows["framework"], "mode": mode,
+            **{c: pd.to_numeric(rows[c]).astype(int) for c in ("n", "m", "width", "depth")},
+            "seconds": pd.to_numeric(rows[column], errors="coerce"),
+            **{c: pd.to_numeric(rows[c], errors="coerce") if c in rows else math.nan
+               for c in ("speed", "speed_at")}}))
+    found = pd.concat(out, ignore_index=True) if out else pd.DataFrame(columns=columns)
+    return found[found["seconds"] > 0].reset_index(drop=True)[columns]
+
+
 def points(df: pd.DataFrame, itemsize: int = 4) -> pd.DataFrame:
     """The width study's measured points (width_rows) with their FLOPs and bytes: framework,
     mode, n, m, width, depth, batch, seconds, speed and speed_at (measure.speed's probe beside
-    the point, flop/s, and when; nan without one), flops, bytes."""
+    the point, flop/s, and when; nan without one), source, flops, bytes.
+
+    A Jacobian's time comes from the side-by-side group where the run logged it there
+    (paired_rows; source "side by side"), else from the width study (source "apart": each
+    mode timed in its own process, one call a sample).  Side by side, a point's two modes were
+    timed at one machine speed, so their ratio is the side-by-side one the crossovers are
+    measured from; apart, the processes' spread (1.6-2x on these VMs) moves that ratio.
+    Measured on the AMD VM (2026-12-04, one thread, every point of the width study, at one
+    speed): the side-by-side medians read 0.55-1.13x the width study's times (medians per
+    framework and width; torch 0.68-0.91x), lower where the call is short: back-to-back calls
+    against single calls after asv's setup."""
     rows = []
     for _, r in width_rows(df).iterrows():
         primal = r["benchmark"] in (WIDTH_PRIMAL, NM_PRIMAL)
@@ -305,9 +342,16 @@ def points(df: pd.DataFrame, itemsize: int = 4) -> pd.DataFrame:
                      "width": int(r["width"]), "depth": int(r["depth"]), "batch": batch,
                      "seconds": float(r["value"]),
                      **{c: float(r[c]) if pd.notna(r.get(c)) else math.nan
-                        for c in ("speed", "speed_at")}})
-    out = pd.DataFrame(rows, columns=["machine", "framework", "mode", *SIZES, "seconds", "speed",
-                                      "speed_at"])
+                        for c in ("speed", "speed_at")}, "source": "apart"})
+    columns = ["machine", "framework", "mode", *SIZES, "seconds", "speed", "speed_at", "source"]
+    out = pd.DataFrame(rows, columns=columns)
+    paired = paired_rows(df)
+    if len(paired):
+        key = ["machine", "framework", "mode", "n", "m", "width", "depth"]
+        have = set(paired[key].astype(object).itertuples(index=False, name=None))
+        out = out[[k not in have for k in out[key].astype(object).itertuples(index=False, name=None)]]
+        out = pd.concat([out, paired.assign(batch=1, source="side by side")[columns]],
+                        ignore_index=True)
     if out.empty:
         return out.assign(flops=[], bytes=[], weights=[])
     found = [work(r.mode, r.n, r.m, r.depth, r.width, r.batch, itemsize) for r in out.itertuples()]
@@ -644,6 +688,9 @@ def report(df: pd.DataFrame, itemsize: int = 4, normalize: bool = True) -> dict:
             "fitted_widths": sorted(int(w) for w in train["width"].unique()),
             "held_out_widths": sorted(int(w) for w in held["width"].unique()),
             "depth": depth,
+            # where the Jacobians' times come from (points: side by side where logged)
+            "jacobian_sources": {str(k): int(v) for k, v in
+                                 pts[pts["mode"] != "primal"]["source"].value_counts().items()},
             "fits": [f.to_dict() for f in fits.values()],
             "held_out": errors.to_dict("records"),
             "crossovers": cross.astype(object).where(cross.notna(), None).to_dict("records"),

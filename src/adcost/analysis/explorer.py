@@ -223,7 +223,11 @@ def cost_view(df: pd.DataFrame, fits: dict | None = None):
                           " (at the run's median speed)" if speed["normalized"] else "")},
                       height=620)
     drawn = set(costmodel.width_rows(df)["benchmark"])   # the n x m group's width-64 points too
-    sources = [b for b in (costmodel.WIDTH_JACOBIAN, costmodel.NM_JACOBIAN) if b in drawn]
+    jac = pts[pts["mode"] != "primal"]["source"]   # a Jacobian's time: side by side where logged
+    sources = [b for b in (costmodel.WIDTH_JACOBIAN, costmodel.NM_JACOBIAN)
+               if b in drawn and (jac == "apart").any()]
+    if (jac == "side by side").any():
+        sources.append(costmodel.SIDE_BY_SIDE)
     return fig, ", ".join(sources + ["roofline.*"])
 
 

@@ -49,7 +49,8 @@ def fixed_sizes(suite: str, cls: str) -> dict:
     """Sizes a sweep holds fixed (not asv parameters), from adcost.grids; equal in both grids."""
     if suite == "crossover":
         g = grids.crossover("quick")
-        nm = {"depth": g["fixed_depth"]} if cls.endswith(("NM", "Width")) or cls in ("Products", "Compile", "Flops") \
+        nm = {"depth": g["fixed_depth"]} if cls.endswith(("NM", "Width")) \
+            or cls in ("Products", "Compile", "Flops", "SideBySide") \
             else {"n": g["fixed_nm"], "m": g["fixed_nm"]}
         return {"problem": "mlp", "width": g["width"], **nm}
     if suite == "second_order":

@@ -122,6 +122,7 @@ def model_html(figures: Path) -> str:
                         f"{len(rep['fitted_widths'])}, and the fit keeps the smallest and the "
                         "largest (the full grid, ADCOST_GRID=full, measures five and judges the "
                         "model on two)")
+                     + sources_text(rep.get("jacobian_sources"))
                      + ". P: best matmul flop/s; W: matrix-vector bytes/s where the weights "
                      "live: the best rate of the matvecs whose matrix is at least B<sub>w</sub> "
                      "large (the weights stay in cache between calls), the largest matvec's "
@@ -192,6 +193,19 @@ def model_html(figures: Path) -> str:
                                                "t_compiled", "t_eager", "speedup",
                                                "break_even_calls"], fmt))
     return "".join(parts)
+
+
+def sources_text(sources: dict | None) -> str:
+    """Where the fitted and judged Jacobian times come from (costmodel.points' sources)."""
+    if not sources:
+        return ""
+    paired, apart = sources.get("side by side", 0), sources.get("apart", 0)
+    if not paired:
+        return ("; the Jacobians' times are the width study's (each mode timed in its own "
+                "process)")
+    return (f"; the Jacobians' times are {paired} medians of the side-by-side group (both modes "
+            "timed in one process, in interleaved rounds at one machine speed)"
+            + (f" and {apart} of the width study's, timed apart" if apart else ""))
 
 
 def split_counts(counts: dict | None, brief: bool = False) -> str:
