@@ -109,6 +109,16 @@ def test_the_readme_quotes_the_reference_runs_crossover():
     both = table[table["change"].isin(["same", "moved"])]
     _quoted(f"within 1.5× of itself in {(both['change'] == 'same').sum()} of the {len(both)} "
             "lines that crossed in both runs")
+    latest = json.loads((ref / "machines" / "vm-amd-epyc-2026-12-04" / "figures" / "cost_model.json").read_text())
+    counts = latest["crossover_counts"]
+    assert latest["jacobian_sources"] == {"side by side": 650}
+    _quoted(f"places {counts['all']['within']} of {counts['all']['cells']} within 1.5× "
+            f"({counts['held_out']['within']} of the {counts['held_out']['cells']}")
+    met = [h for h in latest["held_out"] if h["mode"] != "primal"
+           and h["median_error"] <= 0.25 and h["p90_error"] <= 0.60]
+    pairs = [h for h in latest["held_out"] if h["mode"] != "primal"]
+    assert len(met) == len(pairs)
+    _quoted(f"all {len(pairs)} pairs meet the held-out targets")
 
 
 def test_the_readme_quotes_the_reference_runs_memory_second_order_and_workloads():

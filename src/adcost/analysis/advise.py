@@ -50,6 +50,7 @@ GENERIC_API = {
     "jacfwd_loop": "a loop of n JVPs, one per basis vector (adcost jacfwd_loop)",
     "jacrev_loop": "a loop of m VJPs, one per basis covector (adcost jacrev_loop)",
     "fd": "central finite differences (2n evaluations of f, not exact)",
+    "vjp": "one VJP, f(x) and the pullback of a cotangent (adcost vjp)",
 }
 
 
@@ -358,7 +359,7 @@ def advise(df, n: int, m: int, depth: int | None = None, framework: str | None =
         seconds, outside = predict_mode(g, n, m, mode)
         if depth is not None:
             seconds *= _depth_scale(df, advice, g, fw, mode, depth)
-        api = api_of(fw, mode) + (" (the gradient: f has one output)" if mode == "vjp" else "")
+        api = ("the gradient (f has one output): " if mode == "vjp" else "") + api_of(fw, mode)
         advice.predictions.append(Prediction(fw, mode, seconds, outside or depth_outside, api))
     if not advice.predictions:
         if problem is None and not far:

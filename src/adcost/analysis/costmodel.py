@@ -329,10 +329,10 @@ def points(df: pd.DataFrame, itemsize: int = 4) -> pd.DataFrame:
     mode timed in its own process, one call a sample).  Side by side, a point's two modes were
     timed at one machine speed, so their ratio is the side-by-side one the crossovers are
     measured from; apart, the processes' spread (1.6-2x on these VMs) moves that ratio.
-    Measured on the AMD VM (2026-12-04, one thread, every point of the width study, at one
-    speed): the side-by-side medians read 0.55-1.13x the width study's times (medians per
-    framework and width; torch 0.68-0.91x), lower where the call is short: back-to-back calls
-    against single calls after asv's setup."""
+    Measured on the AMD VM (2026-12-04, one sweep, one thread, at one speed): the side-by-side
+    medians read 0.99x the width study's times at the same points (median; 10th-90th
+    percentile 0.72-1.20x), and the times apart place the side-by-side crossing within 1.5x
+    in 30 of its 42 lines."""
     rows = []
     for _, r in width_rows(df).iterrows():
         primal = r["benchmark"] in (WIDTH_PRIMAL, NM_PRIMAL)
