@@ -366,16 +366,18 @@ def test_memory_setup_builds_each_case_once_per_process(monkeypatch):
     assert built[-1] == ("numpy", "forward", 4)
 
 
-@pytest.mark.needs("torch")
+@pytest.mark.parametrize("framework", [pytest.param("torch", marks=pytest.mark.needs("torch")),
+                                       pytest.param("jax", marks=pytest.mark.needs("jax"))])
 @pytest.mark.parametrize("depth, slots", [(1, 1), (6, 1), (6, 2), (11, 3)])
-def test_torchs_binomial_holds_what_the_numpy_ledger_holds(depth, slots):
-    """The same schedule in both: the bytes held when the backward begins (torch: the
-    checkpoints kept and what autograd saved for the step taped last), the gradient alike."""
+def test_binomial_holds_what_the_numpy_ledger_holds(framework, depth, slots):
+    """The same schedule in each: the bytes held when the backward begins (torch: the
+    checkpoints kept and what autograd saved for the step taped last; JAX: the checkpoints and
+    the residuals of the head step's vjp), the gradient alike."""
     sizes = {**SMALL, "slots": slots}
-    torch_case = study_case("torch", "binomial", depth, dtype="float64", **sizes)
+    case = study_case(framework, "binomial", depth, dtype="float64", **sizes)
     numpy_case = study_case("numpy", "binomial", depth, dtype="float64", **sizes)
-    assert saved_bytes(torch_case) == saved_bytes(numpy_case) == analytic_bytes(torch_case)["stored_bytes"]
-    np.testing.assert_allclose(torch_case.output(), numpy_case.output(), rtol=0, atol=1e-12)
+    assert saved_bytes(case) == saved_bytes(numpy_case) == analytic_bytes(case)["stored_bytes"]
+    np.testing.assert_allclose(case.output(), numpy_case.output(), rtol=0, atol=1e-12)
 
 
 def test_the_analytic_count_from_sizes_is_the_cases_own():

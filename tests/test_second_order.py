@@ -281,6 +281,7 @@ def test_jax_checkpoints_a_first_layer_of_another_shape(name, sizes):
     assert "one shape" in get_framework("jax").supports(uneven, "ckpt_grad", "sqrt")
     object.__setattr__(uneven, "layers", dataclasses.replace(p.layers, shapes=((5, 8), (8, 6), (6, 3))))
     assert "one shape" in get_framework("jax").supports(uneven, "ckpt_grad", "sqrt")
+    assert get_framework("jax").supports(uneven, "ckpt_grad", "binomial") is None   # layer by layer
 
 
 def test_adcost_list_names_the_second_order_and_per_example_operations(capsys):

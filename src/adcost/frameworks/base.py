@@ -362,8 +362,9 @@ class Framework:
     def block(self, out: Any) -> None:
         """Wait until `out` is computed (the framework's sync); eager CPU code needs nothing."""
 
-    def unsupported(self, problem, op: str) -> str | None:
-        """Problem-specific reason this adapter cannot run `op`, or None."""
+    def unsupported(self, problem, op: str, schedule: str | None = None) -> str | None:
+        """Problem-specific reason this adapter cannot run `op` (under checkpoint `schedule`),
+        or None."""
         return None
 
     def compile(self, fn: Callable, args: tuple) -> tuple[Callable, float | None]:
@@ -407,7 +408,7 @@ class Framework:
             if schedule not in self.record.schedules:
                 return (f"{self.name} has no {schedule!r} checkpoint schedule "
                         f"(it has {', '.join(self.record.schedules)})")
-        return self.unsupported(problem, op)
+        return self.unsupported(problem, op, schedule)
 
     def saved_bytes(self, case) -> int:
         """Bytes the framework reports keeping for the backward pass of `case` (ckpt_grad)."""

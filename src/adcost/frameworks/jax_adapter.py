@@ -10,7 +10,7 @@ import time
 
 import numpy as np
 
-from ..checkpoint.schedules import segment_length
+from ..checkpoint.schedules import Ledger, run_binomial, segment_length
 from ..problems.mlp import split_parameters, squared_loss
 from ..namespace import jax_namespace
 from ..ops import PER_EXAMPLE_OPS, SECOND_ORDER_OPS
@@ -24,7 +24,7 @@ POLICIES = {"per_layer_dots": "dots_saveable"}  # every other schedule: nothing_
     # what the first jit of a forked case imports (measured 2026-12-02)
     lazy_imports=("jax.scipy.special", "jax.experimental.multihost_utils",
                   "jaxlib.mlir.dialects.mhlo"),
-    schedules=("none", "every_2", "every_4", "sqrt", "per_layer", "per_layer_dots"),
+    schedules=("none", "every_2", "every_4", "sqrt", "per_layer", "per_layer_dots", "binomial"),
     saved_bytes="the activation residuals a jax.vjp pullback holds (inputs excluded)",
     flops="XLA cost_analysis of the compiled program: every HLO op",
     notes={
@@ -41,7 +41,9 @@ POLICIES = {"per_layer_dots": "dots_saveable"}  # every other schedule: nothing_
         "linearize_map": "jax.linearize once, then lax.map of the linear map over the n basis "
                          "vectors, under jit",
         "ckpt_grad": "jax.jit(jax.grad) with the hidden layers under lax.scan, each segment "
-                     "wrapped in jax.checkpoint (policy nothing_saveable, or dots_saveable)",
+                     "wrapped in jax.checkpoint (policy nothing_saveable, or dots_saveable); "
+                     "binomial: the revolve-style schedule driven from Python, one jitted layer "
+                     "or one jitted layer VJP a step",
     }))
 class Jax(Framework):
     modes = ("jacfwd", "jacrev", "jacfwd_loop", "jacrev_loop", "linearize_map")
@@ -191,10 +193,12 @@ class Jax(Framework):
         return fn, args
 
     # -- checkpointing -----------------------------------------------------------------
-    def unsupported(self, problem, op):
+    def unsupported(self, problem, op, schedule=None):
         # the first layer may differ (features != width): it runs before the scan, in the first
-        # segment; the other hidden layers are scanned, and need one shape
-        if op == "ckpt_grad" and any(a != b for a, b in problem.layers.shapes[1:-1]):
+        # segment; the other hidden layers are scanned, and need one shape (not the binomial
+        # schedule's, which runs layer by layer)
+        if (op == "ckpt_grad" and schedule != "binomial"
+                and any(a != b for a, b in problem.layers.shapes[1:-1])):
             return ("jax scans the hidden layers after the first, which needs one shape for all "
                     "of them (width -> width)")
         return None
@@ -205,6 +209,78 @@ class Jax(Framework):
         square like them), else 0."""
         fan_in, fan_out = layers.shapes[0]
         return int(fan_in != fan_out)
+
+    def _binomial_gradient(self, problem, slots):
+        """The gradient under the binomial schedule (schedules.run_binomial, as the NumPy engine
+        and torch run it), driven step by step from Python: the L hidden layers and the head
+        with its loss are L + 1 steps; a step is advanced by one jitted layer, and a taped step
+        is pulled back by one jitted VJP of the layer (its forward recomputed inside that
+        program).  Under one jit, XLA would see the schedule's recomputations as common
+        subexpressions of the forward pass and could merge them away; separate programs keep
+        the schedule as written, at a dispatch per step.  Parameters per layer: {"layers":
+        per-layer (W, b), "out": the head's}.  `stored_bytes` runs it once and returns what is
+        held when the backward begins: the checkpoints kept then and the residuals of the head
+        step's jax.vjp (unique buffers, the inputs excluded)."""
+        jax, jnp, layers = self.jax, self.xp, problem.layers
+        L, batch = layers.depth, problem.meta["batch"]
+
+        def layer(p, h):
+            return layers.apply(jnp, h, p)
+
+        def head(p, h, target):
+            return squared_loss(jnp, layers.apply(jnp, h, p, last=True), target, batch)[0]
+
+        advance_one = jax.jit(layer)
+        pull_layer = jax.jit(lambda p, h, g: jax.vjp(layer, p, h)[1](g))
+        pull_head = jax.jit(jax.grad(head, argnums=(0, 1)))
+
+        def key(a):
+            try:
+                return a.unsafe_buffer_pointer()
+            except Exception:  # noqa: BLE001  (an array without one buffer)
+                return id(a)
+
+        def run(data, theta, count=False):
+            grads, found = {}, {}
+            params = list(theta["layers"]) + [theta["out"]]
+            held = Ledger([data["X"]], key=key)
+
+            def advance(k, h):
+                return advance_one(params[k], h)
+
+            def taped(k, h):
+                return h
+
+            def backprop(k, h, g):
+                if k == L:
+                    if count and "stored" not in found:   # the head step's residuals, eager
+                        _, pullback = jax.vjp(lambda p, x: head(p, x, data["T"]), params[L], h)
+                        inputs = {key(a) for a in jax.tree_util.tree_leaves((theta, data))}
+                        residuals = {key(a): int(a.nbytes)
+                                     for a in jax.tree_util.tree_leaves(pullback)
+                                     if hasattr(a, "nbytes") and key(a) not in inputs
+                                     and tuple(a.shape[-2:]) in shapes}
+                        found["stored"] = sum({**held.size, **residuals}.values())
+                    grads[k], dh = pull_head(params[L], h, data["T"])
+                else:
+                    grads[k], dh = pull_layer(params[k], h, g)
+                return dh if k > 0 else None
+
+            run_binomial(L + 1, slots, data["X"], advance, taped, backprop, None, held)
+            out = {"layers": tuple(grads[k] for k in range(L)), "out": grads[L]}
+            return out, found
+
+        meta = problem.meta
+        shapes = {(meta["batch"], meta["width"]), (meta["batch"], meta["n_out"])}
+
+        def gradient(data, theta):
+            return run(data, theta)[0]
+
+        def stored_bytes(data, theta):
+            with self.scope():
+                return int(run(data, theta, count=True)[1]["stored"])
+        gradient.stored_bytes = stored_bytes
+        return gradient
 
     def op_ckpt_grad(self, problem, schedule, slots):
         """jit(grad) of the loss; the hidden layers run under lax.scan (weights stacked to
@@ -220,6 +296,12 @@ class Jax(Framework):
                                  for i in range(len(per_layer[0]))) if L > first else (),
                  "out": tuple(self.asarray(a) for a in per_layer[L])}
         data = self.params(problem)
+        if schedule == "binomial":
+            theta = {"layers": tuple(tuple(self.asarray(a) for a in p) for p in per_layer[:L]),
+                     "out": tuple(self.asarray(a) for a in per_layer[L])}
+            gradient = self._binomial_gradient(problem, slots)
+            gradient.problem = problem
+            return gradient, (data, theta)
 
         def chain(h, hidden):
             if not hidden or not len(hidden[0]):     # no scanned layer (depth 1, first peeled)
@@ -262,6 +344,10 @@ class Jax(Framework):
         return grad, (data, theta)
 
     def flat_gradient(self, out) -> np.ndarray:
+        if "layers" in out:          # the binomial schedule's: per layer
+            per_layer = [tuple(np.asarray(a) for a in p) for p in out["layers"]]
+            per_layer.append(tuple(np.asarray(a) for a in out["out"]))
+            return np.concatenate([a.ravel() for params in per_layer for a in params])
         hidden = [np.asarray(a) for a in out["hidden"]]
         per_layer = [tuple(np.asarray(a) for a in out["first"])] if out.get("first") else []
         per_layer += [tuple(a[k] for a in hidden) for k in range(len(hidden[0]) if hidden else 0)]
@@ -274,6 +360,8 @@ class Jax(Framework):
         parameter-sized and aliased by XLA under jit: they are not what depth costs."""
         from ..measure.memory import jax_residual_bytes
 
+        if hasattr(case.source, "stored_bytes"):      # binomial: held when the backward begins
+            return case.source.stored_bytes(*case.args)
         data, theta = case.args
         meta = case.problem.meta
         with self.scope():

@@ -369,7 +369,7 @@ class NumpyEngine(Framework):
     def function(self, problem) -> Model:
         return model(problem, self.dtype)
 
-    def unsupported(self, problem, op):
+    def unsupported(self, problem, op, schedule=None):
         if op == "ckpt_grad" and problem.meta.get("arch") != "mlp_loss":
             return f"the numpy engine checkpoints mlp_loss problems; {problem.name} is not one"
         if problem.meta.get("arch") in LAYER_ARCHS:

@@ -207,7 +207,7 @@ class PythonEngine(Framework):
         rows = [list(a) for a in arrays]
         return rows if axis == 0 else [list(col) for col in zip(*rows)]
 
-    def unsupported(self, problem, op):
+    def unsupported(self, problem, op, schedule=None):
         if not problem.scalar:
             return f"the pure-Python engine runs scalar chains only; {problem.name} uses array operations"
         return None

@@ -84,7 +84,7 @@ class Torch(Framework):
         if self.device.startswith("cuda"):
             self.torch.cuda.synchronize(self.device)
 
-    def unsupported(self, problem, op):
+    def unsupported(self, problem, op, schedule=None):
         if (op == "autograd_jacobian_forward" and problem.meta.get("arch") == "mlp"
                 and problem.meta.get("batch") is None):
             # torch 2.13 raises "Trying to set a forward gradient that has a different size"
