@@ -11,7 +11,7 @@ import time
 
 import numpy as np
 
-from ..checkpoint.schedules import segments
+from ..checkpoint.schedules import Ledger, run_binomial, segments
 from ..problems.mlp import split_parameters, squared_loss
 from ..namespace import tf_namespace
 from ..ops import PER_EXAMPLE_OPS, SECOND_ORDER_OPS
@@ -40,7 +40,7 @@ def _placed(tf, device, body, *args):
     # jacrev at width 1024, n = 4, m = 4 took 11.1 ms against 2.4 with oneDNN (docs/costmodel.md)
     environment={"TF_CPP_MIN_LOG_LEVEL": "2"},
     kernel_vars=("TF_ENABLE_ONEDNN_OPTS",), quiet_import=True,
-    schedules=("none", "every_2", "every_4", "sqrt", "per_layer"),
+    schedules=("none", "every_2", "every_4", "sqrt", "per_layer", "binomial"),
     saved_bytes=None, flops=None,
     notes={
         "jacfwd": "tf.vectorized_map (pfor) of a ForwardAccumulator JVP over the n basis tangents; "
@@ -59,7 +59,8 @@ def _placed(tf, device, body, *args):
         "pe_grad_loop": "a Python loop of one traced tape gradient, one example each",
         "pe_grad_vmap": "tf.vectorized_map (pfor) over the examples of one example's tape gradient",
         "ckpt_grad": "GradientTape gradient with each checkpointed segment in tf.recompute_grad, "
-                     "one traced tf.function",
+                     "one traced tf.function; binomial: the revolve-style schedule driven from "
+                     "Python, one traced layer or one traced layer VJP a step",
         "saved_bytes": "TensorFlow has no hook listing what GradientTape keeps",
     }))
 class TensorFlow(Framework):
@@ -327,6 +328,8 @@ class TensorFlow(Framework):
                 return layers.run(xp, h, per_layer, start, stop)
             return tf.recompute_grad(run) if checkpointed else run
 
+        if schedule == "binomial":
+            return self._binomial_gradient(problem, slots), (data, theta)
         stages = [(start, stop, segment(start, stop, c)) for start, stop, c in segments(schedule, L)]
 
         def gradient(data, theta):
@@ -340,6 +343,48 @@ class TensorFlow(Framework):
                 loss = squared_loss(xp, y, data["T"], batch)[0]
             return tape.gradient(loss, leaves)
         return self._function(gradient), (data, theta)
+
+    def _binomial_gradient(self, problem, slots):
+        """The gradient under the binomial schedule (schedules.run_binomial, as the NumPy engine,
+        torch and JAX run it), driven step by step from Python: a step is advanced by one traced
+        layer, and a taped step pulled back by one traced VJP of the layer (its forward
+        recomputed inside that graph), so grappler never sees the schedule's recomputations
+        beside the forward pass they repeat.  No saved bytes: TensorFlow lists none."""
+        tf, xp, layers = self.tf, self.xp, problem.layers
+        L, batch = layers.depth, problem.meta["batch"]
+
+        def layer(p, h):
+            return layers.apply(xp, h, p)
+
+        def pull_layer(p, h, g):
+            with tf.GradientTape() as tape:
+                tape.watch((p, h))
+                out = layer(p, h)
+            return tape.gradient(out, (p, h), output_gradients=g)
+
+        def pull_head(p, h, target):
+            with tf.GradientTape() as tape:
+                tape.watch((p, h))
+                loss = squared_loss(xp, layers.apply(xp, h, p, last=True), target, batch)[0]
+            return tape.gradient(loss, (p, h))
+
+        advance_one, pull_one, pull_last = (self._function(f) for f in (layer, pull_layer, pull_head))
+        nothing = Ledger(nbytes=lambda t: 0)    # the schedule's bookkeeping; TF lists no bytes
+
+        def gradient(data, theta):
+            grads = {}
+
+            def backprop(k, h, g):
+                if k == L:
+                    grads[k], dh = pull_last(theta[L], h, data["T"])
+                else:
+                    grads[k], dh = pull_one(theta[k], h, g)
+                return dh if k > 0 else None
+
+            run_binomial(L + 1, slots, data["X"], lambda k, h: advance_one(theta[k], h),
+                         lambda k, h: h, backprop, None, nothing)
+            return [t for k in range(L + 1) for t in grads[k]]
+        return gradient
 
     def flat_gradient(self, out) -> np.ndarray:
         return np.concatenate([t.numpy().ravel() for t in out])
