@@ -234,16 +234,14 @@ class Jax(Framework):
         pull_layer = jax.jit(lambda p, h, g: jax.vjp(layer, p, h)[1](g))
         pull_head = jax.jit(jax.grad(head, argnums=(0, 1)))
 
-        def key(a):
-            try:
-                return a.unsafe_buffer_pointer()
-            except Exception:  # noqa: BLE001  (an array without one buffer)
-                return id(a)
+        from ..measure.memory import jax_buffer_key, jax_residual_sizes
+        meta = problem.meta      # the activations' and the residual's shapes (of the head step)
+        shapes = {(meta["batch"], meta["width"]), (meta["batch"], meta["n_out"])}
 
         def run(data, theta, count=False):
             grads, found = {}, {}
             params = list(theta["layers"]) + [theta["out"]]
-            held = Ledger([data["X"]], key=key)
+            held = Ledger([data["X"]], key=jax_buffer_key)
 
             def advance(k, h):
                 return advance_one(params[k], h)
@@ -255,11 +253,7 @@ class Jax(Framework):
                 if k == L:
                     if count and "stored" not in found:   # the head step's residuals, eager
                         _, pullback = jax.vjp(lambda p, x: head(p, x, data["T"]), params[L], h)
-                        inputs = {key(a) for a in jax.tree_util.tree_leaves((theta, data))}
-                        residuals = {key(a): int(a.nbytes)
-                                     for a in jax.tree_util.tree_leaves(pullback)
-                                     if hasattr(a, "nbytes") and key(a) not in inputs
-                                     and tuple(a.shape[-2:]) in shapes}
+                        residuals = jax_residual_sizes(pullback, (theta, data), shapes)
                         found["stored"] = sum({**held.size, **residuals}.values())
                     grads[k], dh = pull_head(params[L], h, data["T"])
                 else:
@@ -269,9 +263,6 @@ class Jax(Framework):
             run_binomial(L + 1, slots, data["X"], advance, taped, backprop, None, held)
             out = {"layers": tuple(grads[k] for k in range(L)), "out": grads[L]}
             return out, found
-
-        meta = problem.meta
-        shapes = {(meta["batch"], meta["width"]), (meta["batch"], meta["n_out"])}
 
         def gradient(data, theta):
             return run(data, theta)[0]
@@ -290,18 +281,18 @@ class Jax(Framework):
         jax, jnp, layers = self.jax, self.xp, problem.layers
         L, batch = layers.depth, problem.meta["batch"]
         per_layer = split_parameters(problem)
-        first = self._peeled(layers)     # a first layer of its own shape runs before the scan
-        theta = {"first": tuple(self.asarray(a) for a in per_layer[0]) if first else (),
-                 "hidden": tuple(self.asarray(np.stack([p[i] for p in per_layer[first:L]]))
-                                 for i in range(len(per_layer[0]))) if L > first else (),
-                 "out": tuple(self.asarray(a) for a in per_layer[L])}
         data = self.params(problem)
-        if schedule == "binomial":
+        if schedule == "binomial":      # layer by layer: the parameters as they are
             theta = {"layers": tuple(tuple(self.asarray(a) for a in p) for p in per_layer[:L]),
                      "out": tuple(self.asarray(a) for a in per_layer[L])}
             gradient = self._binomial_gradient(problem, slots)
             gradient.problem = problem
             return gradient, (data, theta)
+        first = self._peeled(layers)     # a first layer of its own shape runs before the scan
+        theta = {"first": tuple(self.asarray(a) for a in per_layer[0]) if first else (),
+                 "hidden": tuple(self.asarray(np.stack([p[i] for p in per_layer[first:L]]))
+                                 for i in range(len(per_layer[0]))) if L > first else (),
+                 "out": tuple(self.asarray(a) for a in per_layer[L])}
 
         def chain(h, hidden):
             if not hidden or not len(hidden[0]):     # no scanned layer (depth 1, first peeled)

@@ -62,28 +62,38 @@ def torch_saved_bytes(exclude=()):
         yield saved
 
 
-def jax_residual_bytes(pullback, exclude=(), trailing=None) -> int:
-    """Bytes of the unique arrays a jax.vjp pullback holds, the inputs `exclude`d.
+def jax_buffer_key(a):
+    """An array's identity for counting bytes once: its buffer's address (sharded or deleted
+    arrays have no single one: then the object's id)."""
+    try:
+        return a.unsafe_buffer_pointer()
+    except Exception:  # noqa: BLE001
+        return id(a)
+
+
+def jax_residual_sizes(pullback, exclude=(), trailing=None) -> dict:
+    """{buffer key: bytes} of the unique arrays a jax.vjp pullback holds, the inputs
+    `exclude`d.
 
     trailing: if given, count only arrays whose last two dimensions are one of these
     shapes (activations, stacked or not), leaving out sliced or reshaped parameters.
     """
     import jax
 
-    def key(a):
-        try:
-            return a.unsafe_buffer_pointer()
-        except Exception:  # noqa: BLE001  (sharded or deleted arrays have no single pointer)
-            return id(a)
-    skip = {key(a) for a in jax.tree_util.tree_leaves(exclude)}
+    skip = {jax_buffer_key(a) for a in jax.tree_util.tree_leaves(exclude)}
     seen: dict = {}
     for leaf in jax.tree_util.tree_leaves(pullback):
-        if not hasattr(leaf, "nbytes") or key(leaf) in skip:
+        if not hasattr(leaf, "nbytes") or jax_buffer_key(leaf) in skip:
             continue
         if trailing is not None and tuple(leaf.shape[-2:]) not in trailing:
             continue
-        seen[key(leaf)] = int(leaf.nbytes)
-    return sum(seen.values())
+        seen[jax_buffer_key(leaf)] = int(leaf.nbytes)
+    return seen
+
+
+def jax_residual_bytes(pullback, exclude=(), trailing=None) -> int:
+    """Bytes of the unique arrays a jax.vjp pullback holds (jax_residual_sizes)."""
+    return sum(jax_residual_sizes(pullback, exclude, trailing).values())
 
 
 # -- resident set size -----------------------------------------------------------------
