@@ -526,3 +526,13 @@ def test_the_jacobians_times_come_from_the_side_by_side_group_where_it_logged_th
     worse = pd.DataFrame(apart["held_out"])
     assert (worse[worse["mode"] != "primal"]["median_error"] > 0.05).any()
     assert "width study's" in site.sources_text(apart["jacobian_sources"])
+
+
+def test_the_speed_window_counts_a_shared_probe_once():
+    """A side-by-side point's two modes share one probe (one time): the median of the window
+    counts it once, so the window spans as many probes as it says."""
+    speed = pd.Series([1.0, 1.0, 1.0, 1.0, 5.0, 5.0], index=list("abcdef"))
+    at = pd.Series([0.0, 0.0, 1.0, 1.0, 2.0, 2.0], index=speed.index)
+    got = cm.smoothed(speed, at, window=3)
+    assert got.to_dict() == {"a": 1.0, "b": 1.0, "c": 1.0, "d": 1.0, "e": 3.0, "f": 3.0}
+    assert (cm.smoothed(speed, at.where(at > 0), window=3) == speed).all()   # a time missing

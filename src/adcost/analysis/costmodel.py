@@ -612,12 +612,15 @@ SPEED_WINDOW = 11
 
 def smoothed(speed: pd.Series, at: pd.Series, window: int = SPEED_WINDOW) -> pd.Series:
     """Each probe's rate replaced by the median of the `window` probes around it in time
-    (centred; fewer at the ends): the machine's speed then, less one probe's noise.  The probes
+    (centred; fewer at the ends): the machine's speed then, less one probe's noise.  Rows that
+    share a probe (the same time: a side-by-side point's two modes) count it once.  The probes
     as they are where a time is missing."""
     if at.isna().any() or window <= 1:
         return speed
-    order = at.sort_values(kind="stable").index
-    return speed.loc[order].rolling(window, center=True, min_periods=1).median().reindex(speed.index)
+    probes = pd.DataFrame({"speed": speed, "at": at}).drop_duplicates("at").sort_values(
+        "at", kind="stable")
+    steady = probes["speed"].rolling(window, center=True, min_periods=1).median()
+    return pd.Series(at.map(dict(zip(probes["at"], steady))).to_numpy(float), index=speed.index)
 
 
 def at_speed(pts: pd.DataFrame, df: pd.DataFrame, normalize: bool = True
