@@ -199,6 +199,21 @@ def run_binomial(steps: int, slots: int, start, advance, taped, backprop, adjoin
     return run_binomial(m, slots, start, advance, taped, backprop, adjoint, ledger)
 
 
+def binomial_pullbacks(steps: int, slots: int, start, advance, pull, ledger) -> list:
+    """run_binomial for a framework whose taped step is recomputed and pulled back in one call
+    (JAX's and TensorFlow's compiled step VJPs): the tape is the step's input, and
+    pull(k, state, adjoint) -> (step k's parameter gradients, the adjoint of its input).
+    Returns each step's parameter gradients, first step first."""
+    grads = {}
+
+    def backprop(k, state, adjoint):
+        grads[k], adjoint = pull(k, state, adjoint)
+        return adjoint if k > 0 else None
+
+    run_binomial(steps, slots, start, advance, lambda k, state: state, backprop, None, ledger)
+    return [grads[k] for k in range(steps)]
+
+
 # -- the analytic formula ---------------------------------------------------------------
 def analytic(strategy: str, model: Sizes, slots: int = 4) -> dict:
     """What `strategy` must store, in bytes, and the layers it recomputes.

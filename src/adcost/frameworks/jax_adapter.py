@@ -10,7 +10,7 @@ import time
 
 import numpy as np
 
-from ..checkpoint.schedules import Ledger, run_binomial, segment_length
+from ..checkpoint.schedules import Ledger, binomial_pullbacks, segment_length
 from ..problems.mlp import split_parameters, squared_loss
 from ..namespace import jax_namespace
 from ..ops import PER_EXAMPLE_OPS, SECOND_ORDER_OPS
@@ -239,30 +239,22 @@ class Jax(Framework):
         shapes = {(meta["batch"], meta["width"]), (meta["batch"], meta["n_out"])}
 
         def run(data, theta, count=False):
-            grads, found = {}, {}
+            found = {}
             params = list(theta["layers"]) + [theta["out"]]
             held = Ledger([data["X"]], key=jax_buffer_key)
 
-            def advance(k, h):
-                return advance_one(params[k], h)
+            def pull(k, h, g):
+                if k < L:
+                    return pull_layer(params[k], h, g)
+                if count and "stored" not in found:   # the head step's residuals, eager
+                    _, pullback = jax.vjp(lambda p, x: head(p, x, data["T"]), params[L], h)
+                    residuals = jax_residual_sizes(pullback, (theta, data), shapes)
+                    found["stored"] = sum({**held.size, **residuals}.values())
+                return pull_head(params[L], h, data["T"])
 
-            def taped(k, h):
-                return h
-
-            def backprop(k, h, g):
-                if k == L:
-                    if count and "stored" not in found:   # the head step's residuals, eager
-                        _, pullback = jax.vjp(lambda p, x: head(p, x, data["T"]), params[L], h)
-                        residuals = jax_residual_sizes(pullback, (theta, data), shapes)
-                        found["stored"] = sum({**held.size, **residuals}.values())
-                    grads[k], dh = pull_head(params[L], h, data["T"])
-                else:
-                    grads[k], dh = pull_layer(params[k], h, g)
-                return dh if k > 0 else None
-
-            run_binomial(L + 1, slots, data["X"], advance, taped, backprop, None, held)
-            out = {"layers": tuple(grads[k] for k in range(L)), "out": grads[L]}
-            return out, found
+            grads = binomial_pullbacks(L + 1, slots, data["X"],
+                                       lambda k, h: advance_one(params[k], h), pull, held)
+            return {"layers": tuple(grads[:L]), "out": grads[L]}, found
 
         def gradient(data, theta):
             return run(data, theta)[0]

@@ -11,7 +11,7 @@ import time
 
 import numpy as np
 
-from ..checkpoint.schedules import Ledger, run_binomial, segments
+from ..checkpoint.schedules import Ledger, binomial_pullbacks, segments
 from ..problems.mlp import split_parameters, squared_loss
 from ..namespace import tf_namespace
 from ..ops import PER_EXAMPLE_OPS, SECOND_ORDER_OPS
@@ -372,18 +372,11 @@ class TensorFlow(Framework):
         nothing = Ledger(nbytes=lambda t: 0)    # the schedule's bookkeeping; TF lists no bytes
 
         def gradient(data, theta):
-            grads = {}
-
-            def backprop(k, h, g):
-                if k == L:
-                    grads[k], dh = pull_last(theta[L], h, data["T"])
-                else:
-                    grads[k], dh = pull_one(theta[k], h, g)
-                return dh if k > 0 else None
-
-            run_binomial(L + 1, slots, data["X"], lambda k, h: advance_one(theta[k], h),
-                         lambda k, h: h, backprop, None, nothing)
-            return [t for k in range(L + 1) for t in grads[k]]
+            def pull(k, h, g):
+                return pull_last(theta[L], h, data["T"]) if k == L else pull_one(theta[k], h, g)
+            grads = binomial_pullbacks(L + 1, slots, data["X"],
+                                       lambda k, h: advance_one(theta[k], h), pull, nothing)
+            return [t for step in grads for t in step]
         return gradient
 
     def flat_gradient(self, out) -> np.ndarray:
