@@ -392,6 +392,87 @@ def test_advise_cli_problem(asv_dir, capsys):
     assert cli.main(["advise", "--m", "3", "--results", str(asv_dir)]) == 2
 
 
+
+GMM = "gmm:d=2,k=5,points=200"
+
+
+def workload_rows(label: str, n: int, m: int, times: dict, skipped=()) -> pd.DataFrame:
+    """Rows of the workload study (workloads.Workload) at one label: (framework, op) -> seconds,
+    with the samples' quartiles at 0.9 and 1.1 of it; `skipped`: (framework, op) skipped there."""
+    rows = [{"framework": fw, "op": op, "value": t, "q25": 0.9 * t, "q75": 1.1 * t,
+             "status": "ok"} for (fw, op), t in times.items()]
+    rows += [{"framework": fw, "op": op, "value": np.nan, "q25": np.nan, "q75": np.nan,
+              "status": "skipped"} for fw, op in skipped]
+    return pd.DataFrame(rows).assign(benchmark="workloads.Workload.time_workload",
+                                     workload=label, problem=label.partition(":")[0], n=n, m=m)
+
+
+@pytest.fixture(scope="module")
+def with_gmm(tidy):
+    gmm = workload_rows(GMM, 30, 1, {("jax", "grad"): 1e-4, ("jax", "jacfwd"): 3e-3,
+                                     ("numpy", "jacrev"): 2e-4, ("fd", "fd"): 1e-5,
+                                     ("jax", "primal"): 5e-5, ("numpy", "primal"): 8e-5},
+                        skipped=[("torch", "jacfwd"), ("fd", "jacfwd")])
+    return pd.concat([tidy, gmm], ignore_index=True)
+
+
+def test_advise_answers_a_measured_problem_from_its_own_times(with_gmm):
+    """At sizes the run's workload study measured, advise answers from those times of the
+    problem (best exact mode first, the samples' quartiles as the interval), not from the MLP
+    study; the seed does not change what was timed; other sizes get the MLP study's
+    predictions and a note naming the measured sizes."""
+    from adcost.problems import make_problem
+    sizes = {"d": 2, "k": 5, "points": 200}
+    a = advise.advise(with_gmm, 0, 0, problem=make_problem("gmm", **sizes), sizes=sizes)
+    assert a.measured == GMM and (a.n, a.m) == (30, 1)
+    assert [(p.framework, p.mode) for p in a.predictions] == [
+        ("fd", "fd"), ("jax", "grad"), ("numpy", "jacrev"), ("jax", "jacfwd")]
+    assert (a.best.framework, a.best.mode) == ("jax", "grad")       # fd is never recommended
+    assert a.best.low == pytest.approx(0.9e-4) and a.best.high == pytest.approx(1.1e-4)
+    assert all(p.source == "measured workload" and not p.extrapolated for p in a.predictions)
+    assert any("skipped in the run): torch jacfwd" in note for note in a.notes)
+    assert any("0.05 ms in jax" in note for note in a.notes)
+    text = advise.format_advice(a)
+    assert "measurements of gmm at these sizes" in text and "MLP" not in text
+    assert "use jax grad" in text and "measured 0.1 ms" in text
+    seeded = advise.advise(with_gmm, 0, 0, problem=make_problem("gmm", seed=3, **sizes),
+                           sizes={**sizes, "seed": 3})
+    assert seeded.measured == GMM
+    other = {"d": 2, "k": 4, "points": 200}
+    b = advise.advise(with_gmm, 0, 0, problem=make_problem("gmm", **other), sizes=other)
+    assert b.measured is None and b.predictions
+    assert all(p.source != "measured workload" for p in b.predictions)
+    assert any("measured gmm at d=2,k=5,points=200" in note for note in b.notes)
+    assert "predictions from the MLP crossover study" in advise.format_advice(b)
+
+
+def test_advise_leaves_the_gradient_out_for_several_outputs_and_falls_back_per_framework(with_gmm):
+    """A measured problem with m > 1 is not offered a gradient; a framework the workload study
+    did not measure there is answered from the MLP study, with a note."""
+    from adcost.problems import make_problem
+    sizes = {"systems": 2, "steps": 3}
+    label = "trajectory:systems=2,steps=3"
+    p = make_problem("trajectory", **sizes)
+    df = pd.concat([with_gmm, workload_rows(label, p.n, p.m, {("jax", "jacfwd"): 2e-4,
+                                                             ("jax", "grad"): 1e-4},
+                                            skipped=[("torch", "jacfwd")])], ignore_index=True)
+    a = advise.advise(df, 0, 0, problem=p, sizes=sizes)
+    assert [(q.framework, q.mode) for q in a.predictions] == [("jax", "jacfwd")]
+    b = advise.advise(df, 0, 0, problem=p, sizes=sizes, framework="torch")
+    assert b.measured is None and any("but not with torch" in note for note in b.notes)
+
+
+def test_advise_cli_answers_a_measured_problem(with_gmm, tmp_path, capsys):
+    where = tmp_path / "tidy.csv.gz"
+    with_gmm.to_csv(where, index=False)
+    assert cli.main(["advise", "--problem", "gmm", "--size", "d=2", "--size", "k=5", "--size",
+                     "points=200", "--json", "--results", str(where)]) == 0
+    rows = __import__("json").loads(capsys.readouterr().out)
+    assert [r["mode"] for r in rows] == ["fd", "grad", "jacrev", "jacfwd"]
+    assert {r["from"] for r in rows} == {"measured workload"}
+    assert rows[1]["low_s"] == pytest.approx(0.9e-4) and rows[1]["regime"] is None
+
+
 # -- compare ----------------------------------------------------------------------------
 def test_compare_flags_only_real_slowdowns(asv_dir, tmp_path, capsys):
     same = fx.write_results(tmp_path / "same", commit="1" * 40, seed=7)

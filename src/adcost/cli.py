@@ -65,7 +65,8 @@ def parser() -> Parser:
     a.add_argument("--m", type=positive, help="outputs of f")
     a.add_argument("--problem", choices=problems, metavar="PROBLEM",
                    help="instead of --n/--m: a registered problem (its n and m; modes that cannot "
-                        "run it are left out)")
+                        "run it are left out); at sizes the run's workload study measured, "
+                        "its measured times")
     a.add_argument("--size", type=size_pair, action="append", default=[],
                    help="a size of --problem, KEY=VALUE (repeatable)")
     a.add_argument("--depth", type=positive, help="layers (the cost model counts them; other modes "
@@ -269,7 +270,7 @@ def cmd_advise(args) -> int:
     elif args.size:
         raise ValueError("advise: --size goes with --problem")
     return run(args.n, args.m, args.depth, args.framework, args.results, problem, args.width,
-               args.json)
+               args.json, dict(args.size) if problem is not None else None)
 
 
 def _load_array(path: str, what: str):

@@ -12,6 +12,12 @@ least-squares plane log T = a + b log n + c log m of that mode (said so in the a
 With --depth and crossover.JacobianDepth results, times are scaled by the measured
 T(depth) / T(depth of the n × m sweep) of the same mode.  For m = 1 the Jacobian is the
 gradient, one VJP: the measured VJPs (crossover.Products.time_vjp) are among the modes.
+
+With --problem NAME at sizes the run's workload study measured (workloads.Workload, a size
+of grids.WORKLOADS), the answer is those measurements of that problem instead: each
+framework's vectorized Jacobians, gradient (m = 1) and finite differences as timed, with the
+samples' 25th-75th percentile; nothing from the MLP study.  At other sizes the MLP study's
+predictions are given, as for --n and --m, with a note naming the sizes the run measured.
 """
 from __future__ import annotations
 
@@ -51,7 +57,12 @@ GENERIC_API = {
     "jacrev_loop": "a loop of m VJPs, one per basis covector (adcost jacrev_loop)",
     "fd": "central finite differences (2n evaluations of f, not exact)",
     "vjp": "one VJP, f(x) and the pullback of a cotangent (adcost vjp)",
+    "grad": "one reverse pass (adcost grad)",
 }
+WORKLOAD = "Workload.time_workload"
+WORKLOAD_MODES = ("jacfwd", "jacrev", "grad", "fd")   # the workload study's derivative modes
+# sizes that set a problem's data, not its shapes: a time measured at one holds at another
+VALUE_SIZES = ("seed",)
 
 
 class NoResults(ValueError):
@@ -86,6 +97,7 @@ class Advice:
     notes: list[str] = field(default_factory=list)
     problem: str | None = None
     width: int | None = None
+    measured: str | None = None     # the workload label the times were measured at (workloads.Workload)
 
     @property
     def best(self) -> Prediction:
@@ -273,13 +285,109 @@ def model_predictions(df, n: int, m: int, depth: int | None, width: int | None,
     return out, report
 
 
+def _shape(name: str, sizes: dict) -> tuple:
+    """A registered problem's sizes with its builder's defaults, less those that set only its
+    data's values (VALUE_SIZES): two equal shapes are the same function to time."""
+    from ..problems import PROBLEMS, with_defaults
+    full = with_defaults(name, sizes) if name in PROBLEMS else dict(sizes)
+    return tuple(sorted((k, str(v)) for k, v in full.items() if k not in VALUE_SIZES))
+
+
+def workload_runs(df, name: str, sizes: dict) -> tuple[str | None, list[str]]:
+    """(the workload label of problem `name` at `sizes` that the run's workload study measured,
+    None if none; every label it measured `name` at, in the run's order)."""
+    rows = _ok(df, WORKLOAD)
+    if rows.empty or "workload" not in rows:
+        return None, []
+    labels = [label for label in dict.fromkeys(rows["workload"].dropna().astype(str))
+              if label.partition(":")[0] == name]
+    want = _shape(name, sizes)
+    same = [label for label in labels if _shape(name, grids.workload_sizes(label)[1]) == want]
+    return (same[0] if same else None), labels
+
+
+def _size_flags(label: str) -> str:
+    return " ".join(f"--size {k}={v}" for k, v in grids.workload_sizes(label)[1].items())
+
+
+def measured_advice(df, problem, label: str, framework: str | None, source: str,
+                    notes: list[str]) -> Advice | None:
+    """Advice from the workload study's times of `problem` at `label` (workloads.Workload):
+    each framework's measured derivative modes (WORKLOAD_MODES; the gradient only for m = 1),
+    the median call with the samples' 25th-75th percentile.  None when the run has none of
+    `framework`'s there."""
+    every = df[df["benchmark"].astype(str).str.endswith(WORKLOAD) & (df["workload"] == label)]
+    every = every[every["op"].isin(WORKLOAD_MODES) & ((every["framework"] == "fd")
+                                                      == (every["op"] == "fd"))]
+    if problem.m != 1:
+        every = every[every["op"] != "grad"]
+    if framework:
+        every = every[every["framework"] == framework]
+    ok = every[(every["status"] == "ok") & every["value"].notna()]
+    if ok.empty:
+        return None
+    advice = Advice(problem.n, problem.m, None, [], source, list(notes), problem.name,
+                    measured=label)
+    for (fw, mode), g in ok.groupby(["framework", "op"]):
+        runnable_reason = runnable(problem, fw, mode)
+        if runnable_reason is not None:       # measured, but a problem of another shape
+            advice.notes.append(f"left out {fw} {mode}: {runnable_reason}")
+            continue
+        r = g.iloc[-1]
+        band = [float(r[c]) if c in g and pd.notna(r[c]) else None for c in ("q25", "q75")]
+        api = ("the gradient (f has one output): " if mode == "grad" else "") + api_of(fw, mode)
+        advice.predictions.append(Prediction(fw, mode, float(r["value"]), False, api, *band,
+                                             source="measured workload"))
+    if not advice.predictions:
+        return None
+    done = {(p.framework, p.mode) for p in advice.predictions}
+    skipped = sorted({f"{fw} {mode}" for fw, mode in zip(every["framework"], every["op"])
+                      if (fw, mode) not in done and (fw, mode) not in
+                      set(zip(ok["framework"], ok["op"]))})
+    if skipped:
+        advice.notes.append(f"not measured at these sizes (skipped in the run): {', '.join(skipped)}")
+    primal = _ok(df, WORKLOAD)
+    primal = primal[(primal["workload"] == label) & (primal["op"] == "primal")]
+    if framework:
+        primal = primal[primal["framework"] == framework]
+    if len(primal):
+        fastest = primal.loc[primal["value"].astype(float).idxmin()]
+        advice.notes.append(f"one call of f (the primal) took {float(fastest['value']) * 1e3:.3g} ms "
+                            f"in {fastest['framework']}, the fastest measured")
+    advice.notes.append("interval: the 25th-75th percentile of the run's samples; the loop modes "
+                        f"were not measured on {problem.name} (adcost profile --problem "
+                        f"{problem.name} {_size_flags(label)} times every mode)")
+    advice.predictions.sort(key=lambda p: p.seconds)
+    return advice
+
+
 def advise(df, n: int, m: int, depth: int | None = None, framework: str | None = None,
-           source: str = "?", problem=None, width: int | None = None) -> Advice:
+           source: str = "?", problem=None, width: int | None = None,
+           sizes: dict | None = None) -> Advice:
     """Predicted seconds per (framework, mode) at (n, m): the vectorized modes from the run's
     cost model when it has width results, the others from the MLP crossover sweep; with
-    `problem`, its n and m are used and modes that cannot run it are left out (noted)."""
+    `problem`, its n and m are used and modes that cannot run it are left out (noted).  With
+    `problem` and its `sizes` (a registered problem's), the run's own times of that problem
+    where its workload study measured those sizes (measured_advice)."""
+    early = []
     if problem is not None:
         n, m = problem.n, problem.m
+        if sizes is not None:
+            label, labels = workload_runs(df, problem.name, sizes)
+            if label is not None:
+                if depth is not None or width is not None:
+                    early.append(f"--depth and --width describe the MLP study's network; "
+                                 f"{problem.name}'s measured times do not use them")
+                found = measured_advice(df, problem, label, framework, source, early)
+                if found is not None:
+                    return found
+                early = [f"the run measured {problem.name} at these sizes, but not with "
+                         f"{framework}"]
+            elif labels:
+                early.append(f"the run measured {problem.name} at "
+                             + "; ".join(label.partition(":")[2] for label in labels)
+                             + f" (its workload study): e.g. adcost advise --problem {problem.name} "
+                             + f"{_size_flags(labels[0])} answers from those measurements")
     measured_depths = _measured_depths(df) if depth is not None else None
     if measured_depths and not (measured_depths[0] / DEPTH_REACH <= depth
                                 <= measured_depths[1] * DEPTH_REACH):
@@ -306,7 +414,8 @@ def advise(df, n: int, m: int, depth: int | None = None, framework: str | None =
                             f"{source} (have: {have})")
     if rows.empty and not modelled:
         raise NoResults(f"no crossover.JacobianNM.time_jacobian results in {source}")
-    advice = Advice(n, m, depth, [], source, width=width or (grids.crossover()["width"] if modelled else None))
+    advice = Advice(n, m, depth, [], source, list(early),
+                    width=width or (grids.crossover()["width"] if modelled else None))
     if modelled and problem is None:
         _note_memory(advice, n, m, depth or report["depth"], advice.width)
     if modelled:
@@ -381,18 +490,25 @@ def _interval(p: Prediction) -> str:
 
 def format_advice(a: Advice) -> str:
     best = a.best
-    lines = [f"For f: R^{a.n} -> R^{a.m}" + (f" at depth {a.depth}" if a.depth else "") +
+    said = "measured" if a.measured else "predicted"
+    lines = [f"For f: R^{a.n} -> R^{a.m}" + (f" ({a.measured})" if a.measured else "")
+             + (f" at depth {a.depth}" if a.depth else "") +
              (f", width {a.width}" if a.width else "") +
              f": use {best.framework} {best.mode}, {best.api}",
-             f"  predicted {best.seconds * 1e3:.3g} ms" + (f" ({_interval(best)}, {best.regime}-bound)"
-                                                          if best.regime else "")
+             f"  {said} {best.seconds * 1e3:.3g} ms" + (f" ({_interval(best)}, {best.regime}-bound)"
+                                                        if best.regime else "")
              + (" (extrapolated)" if best.extrapolated else ""),
-             "", f"  {'framework':<13} {'mode':<26} {'predicted':>12}  {'interval':<19} {'regime':<8}  call"]
+             "", f"  {'framework':<13} {'mode':<26} {said:>12}  {'interval':<19} {'regime':<8}  call"]
     for p in a.predictions:
         flag = " *" if p.extrapolated else ""
         lines.append(f"  {p.framework:<13} {p.mode:<26} {p.seconds * 1e3:>9.3g} ms{flag:2} "
                      f"{_interval(p):<19} {p.regime or '-':<8}  {p.api}")
     lines += [f"  note: {note}" for note in dict.fromkeys(a.notes)]
+    if a.measured:
+        lines.append(f"  from: {a.source} (workloads.Workload at {a.measured})")
+        lines.append(f"  these are the run's measurements of {a.problem} at these sizes (the "
+                     "median call), not predictions")
+        return "\n".join(lines)
     lines.append(f"  from: {a.source} (cost model: crossover.JacobianWidth and roofline; other modes: "
                  "crossover.JacobianNM.time_jacobian; * = extrapolated)")
     lines.append("  these are predictions from the MLP crossover study (an MLP of the measured width "
@@ -405,9 +521,9 @@ def format_advice(a: Advice) -> str:
 
 def run(n: int | None, m: int | None, depth: int | None = None, framework: str | None = None,
         results: str | None = None, problem=None, width: int | None = None,
-        as_json: bool = False) -> int:
+        as_json: bool = False, sizes: dict | None = None) -> int:
     df, source = load_results(results)
-    advice = advise(df, n, m, depth, framework, source, problem, width)
+    advice = advise(df, n, m, depth, framework, source, problem, width, sizes)
     if as_json:
         import json
         print(json.dumps([p.to_dict() for p in advice.predictions], indent=1))
