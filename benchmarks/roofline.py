@@ -2,14 +2,20 @@
 
 Compute: a float32 (size x size) @ (size x size) product (flop/s).  Memory: a float32
 (size x size) @ (size,) product, which reads the matrix once per call (bytes/s; 4096: 64 MiB,
-far above the caches).  Each is validated and warmed like every case, timed with calibrated
-repeats (median).
+far above the caches).  Rows: the seconds of k rows through a float32 (width x width) weight,
+X @ W and X @ W^T, at the width study's widths (the cost model's product times: a few rows
+do not run at the matmul's rate).  Each is validated and warmed like every case, timed with
+calibrated repeats (median).
 """
 from adcost import grids
-from adcost.bench import frameworks_for, roofline_case, roofline_rate, speed_beside
+from adcost.bench import (ORIENTS, frameworks_for, product_seconds, roofline_case, roofline_rate,
+                          speed_beside)
 
 FRAMEWORKS = frameworks_for("roofline")
 GRID = grids.crossover()
+# the width study's frameworks but torch_compile, which compiles each case for seconds (its
+# cost model reads the FLOPs at its matmul rate)
+PRODUCT_FRAMEWORKS = tuple(fw for fw in frameworks_for("width") if fw != "torch_compile")
 
 
 class _Rate:
@@ -40,3 +46,21 @@ class Bandwidth(_Rate):
 
     def track_bytes_per_s(self, framework, size):
         return roofline_rate(self.case)
+
+
+class RowProducts:
+    """Median seconds of one product of `rows` rows through a (size x size) float32 weight:
+    X @ W (orient "N": a layer's forward) or X @ W^T ("T": reverse mode's transpose), one
+    call with its framework's per-call cost."""
+    param_names = ["framework", "orient", "rows", "size"]
+    params = (PRODUCT_FRAMEWORKS, ORIENTS, GRID["product_rows"], GRID["widths"])
+    unit = "seconds"
+    timeout = GRID["timeout_s"]
+    rounds = 1
+
+    def setup(self, framework, orient, rows, size):
+        self.case = roofline_case(framework, "product", size, rows=rows, orient=orient)
+        speed_beside(self, framework, orient, rows, size)
+
+    def track_seconds(self, framework, orient, rows, size):
+        return product_seconds(self.case)

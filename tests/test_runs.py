@@ -563,11 +563,11 @@ def test_the_quick_grid_runs_its_timings_in_one_asv_run():
     for _, _, labels in full:
         assert len({sweep.group_study(dict(sweep.GROUPS)[l]) for l in labels}) == 1
     import re
-    width = next(r for r in full if "roofline: matmul and bandwidth" in r[2])
+    width = next(r for r in full if "roofline: matmul, bandwidth and row products" in r[2])
     assert re.search(width[1], "roofline.Matmul.track_flops_per_s") and \
         re.search(width[1], "crossover.JacobianWidth.time_jacobian") and \
         not re.search(width[1], "crossover.JacobianNM.time_jacobian")
-    timings = next(r for r in quick if "roofline: matmul and bandwidth" in r[2])
+    timings = next(r for r in quick if "roofline: matmul, bandwidth and row products" in r[2])
     assert re.search(timings[1], "crossover.JacobianNM.time_jacobian") and \
         not re.search(timings[1], "memory.PeakRSS.track_peak_rss_bytes")
     # a run's load mark covers each of its groups' benchmarks

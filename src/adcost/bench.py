@@ -526,13 +526,29 @@ def prepare_some(framework: str, ops: tuple[str, ...], **sizes) -> dict:
     return cases
 
 
-def roofline_problem(kernel: str, size: int):
+ORIENTS = ("N", "T")   # a row product's weight as stored (X @ W) or transposed (X @ W^T)
+
+
+def roofline_problem(kernel: str, size: int, rows: int = 1, orient: str = "N"):
     """The roofline's kernels, A and B (size, size) seeded: "matmul" f(x) = A @ B flattened
     (compute-bound: 2 size^3 FLOPs), "matvec" f(x) = A @ x, x in R^size (memory-bound: A's
-    4 size^2 bytes read once per call at float32)."""
+    4 size^2 bytes read once per call at float32), and "product": `rows` rows X through a
+    (size, size) weight W, X @ W ("N": a layer's forward, as the primal and jacfwd push their
+    rows) or X @ W^T ("T": its transpose, as jacrev pulls its cotangents back), flattened."""
     from .problems import Problem
 
     rng = np.random.default_rng(size)
+    if kernel == "product":
+        if orient not in ORIENTS:
+            raise ValueError(f"orient must be one of {', '.join(ORIENTS)}; got {orient!r}")
+        params = {"X": rng.standard_normal((rows, size)), "W": rng.standard_normal((size, size))}
+        if orient == "N":
+            fn = lambda xp, x, p: xp.reshape(xp.matmul(p["X"], p["W"]), (rows * size,))  # noqa: E731
+        else:
+            fn = lambda xp, x, p: xp.reshape(xp.matmul(p["X"], xp.transpose(p["W"])),  # noqa: E731
+                                             (rows * size,))
+        return Problem("product", 1, rows * size, np.zeros(1), fn, params,
+                       {"arch": "product", "size": size, "rows": rows, "orient": orient})
     if kernel == "matmul":
         params = {"A": rng.standard_normal((size, size)), "B": rng.standard_normal((size, size))}
         return Problem("matmul", 1, size * size, np.zeros(1),
@@ -545,15 +561,25 @@ def roofline_problem(kernel: str, size: int):
     raise ValueError(f"unknown roofline kernel {kernel!r}")
 
 
-def roofline_case(framework: str, kernel: str, size: int):
-    """A validated, warmed primal Case of a roofline kernel at the framework's sweep dtype."""
+def roofline_case(framework: str, kernel: str, size: int, **shape):
+    """A validated, warmed primal Case of a roofline kernel at the framework's sweep dtype
+    (`shape`: a product's rows and orient)."""
     from .cases import prepare
 
     _adapter(framework)
     try:
-        return prepare(roofline_problem(kernel, size), framework, "primal", dtype=dtype_for(framework))
+        return prepare(roofline_problem(kernel, size, **shape), framework, "primal",
+                       dtype=dtype_for(framework))
     except Unsupported as exc:
         raise Skip(str(exc)) from None
+
+
+def product_seconds(case) -> float:
+    """The median seconds of one call of a row-product case (calibrated repeats), its
+    framework's per-call cost included (the cost model takes the smallest call's off)."""
+    from .measure.timing import measure
+
+    return float(measure(case, repeats=7, min_time=0.02)["median_s"])
 
 
 def roofline_rate(case) -> float:

@@ -52,6 +52,9 @@ CROSSOVER = {
         "leave_out_why": "ADCOST_GRID=full runs it",
         "matmul": (512,),      # roofline: (size x size) @ (size x size)
         "matvec": (4096,),     # roofline: (size x size) @ (size,), 64 MiB read per call
+        # roofline.RowProducts: k rows through a (width x width) weight, at each width of the
+        # width study, k the directions and batches it pushes (and 1)
+        "product_rows": (1, 16, 256),
         # the cost model's width axis: vectorized Jacobians and the primal batched over k
         # inputs, at every (n, m) of width_n x width_m, depth fixed_depth
         "widths": (64, 1024),
@@ -115,6 +118,7 @@ CROSSOVER = {
         # model reads the weights at the best rate of the matvecs they fit in
         # (costmodel.bandwidth_at: at width 1024 they take 16 MB, inside a 32 MiB L3)
         "matvec": (512, 1024, 2048, 4096),
+        "product_rows": (1, 4, 16, 64, 256, 1024),
         "widths": (16, 64, 256, 1024, 2048),
         "width_n": (4, 16, 64, 256, 1024),   # steps of 4 in n: the measured crossover's grid
         "width_m": (4, 64, 1024),

@@ -41,7 +41,7 @@ GROUPS = (
     ("compile break-even", r"^crossover\.BreakEven\."),
     ("Jacobians and batched primals over width", r"^crossover\.(PrimalWidth|JacobianWidth)\."),
     ("forward against reverse, side by side", r"^crossover\.SideBySide\."),
-    ("roofline: matmul and bandwidth", r"^roofline\."),
+    ("roofline: matmul, bandwidth and row products", r"^roofline\."),
     ("checkpointing: bytes and time", r"^memory\.(Checkpoint|Loss)\."),
     ("checkpointing and forward mode: peak RSS", r"^memory\.(PeakRSS|PeakForward|PeakMem)\."),
     ("forward mode over depth", r"^memory\.Forward\."),
@@ -109,7 +109,7 @@ GROUP_SECONDS = {
     "compile break-even": (0, 305),
     "Jacobians and batched primals over width": (58, 1770),
     "forward against reverse, side by side": (0, 1000),   # 996 s of asv's durations, 9128e62
-    "roofline: matmul and bandwidth": (10, 72),
+    "roofline: matmul, bandwidth and row products": (10, 72),
     "checkpointing: bytes and time": (31, 259),
     "checkpointing and forward mode: peak RSS": (94, 762),
     "forward mode over depth": (19, 79),

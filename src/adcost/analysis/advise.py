@@ -265,11 +265,11 @@ def model_predictions(df, n: int, m: int, depth: int | None, width: int | None,
     for (fw, mode), fit in costmodel.fits_from(report).items():
         if mode == "primal" or (framework and fw != framework):
             continue
-        moved = costmodel.work(mode, n, m, depth, width)
+        moved = fit.work(mode, n, m, depth, width)
         rows = (sweep[(sweep["framework"] == fw) & (sweep["op"] == mode)]
                 if sweep is not None else None)
         if rows is not None and len(rows) and rows["depth"].nunique() > 1:
-            seconds = float(fit.predict(*costmodel.work(mode, n, m, fitted_depth, width))
+            seconds = float(fit.predict(*fit.work(mode, n, m, fitted_depth, width))
                             * depth_factor(rows, depth, fitted_depth))
             outside = not (measured[0] <= depth <= measured[1])
             extrapolated = fit.extrapolated(n=n, m=m, width=width) or outside

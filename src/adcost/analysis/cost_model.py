@@ -65,7 +65,7 @@ def build(df):
                         mfc="none" if w in held_widths else colors[w])
                 xs = np.unique(np.geomspace(r[axis].min(), r[axis].max(), 40).round().astype(int))
                 sizes = {other: fixed}
-                model = [fits[fw, mode].predict(*cm.work(mode, **{axis: x, **sizes}, depth=depth,
+                model = [fits[fw, mode].predict(*fits[fw, mode].work(mode, **{axis: x, **sizes}, depth=depth,
                                                          width=w)) for x in xs]
                 ax.plot(xs, model, "-", color=colors[w], lw=1, label=f"width {w}")
             ax.set_xscale("log", base=2)
@@ -94,7 +94,7 @@ def _regimes(ax, fits, fw, pts, widths, depth):
     fit = fits[fw, "jacfwd"]
     for yi, w in enumerate(widths):
         for xi, n in enumerate(ns):
-            regime = str(fit.regime(*cm.work("jacfwd", n, m, depth, w)))
+            regime = str(fit.regime(*fit.work("jacfwd", n, m, depth, w)))
             ax.add_patch(_rect(xi, yi, REGIME_COLORS[regime]))
             jac = g[(g["mode"] == "jacfwd") & (g["n"] == n) & (g["m"] == m) & (g["width"] == w)]
             pri = g[(g["mode"] == "primal") & (g["n"] == n) & (g["m"] == m) & (g["width"] == w)

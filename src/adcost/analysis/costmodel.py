@@ -100,6 +100,66 @@ def bandwidth_at(bandwidth: float, curve, footprint) -> np.ndarray:
     return out
 
 
+PRODUCTS = "roofline.RowProducts.track_seconds"
+
+
+def product_table(records) -> dict:
+    """{orient: (log rows, log sizes, log seconds grid)} from [orient, rows, size, seconds]
+    records (roofline.RowProducts); an orient whose rows x sizes grid has a hole is left out."""
+    frame = pd.DataFrame(list(records or []), columns=["orient", "rows", "size", "seconds"])
+    out = {}
+    for orient, g in frame.groupby("orient"):
+        grid = g.pivot_table(index="rows", columns="size", values="seconds", aggfunc="median")
+        if grid.isna().any().any() or min(grid.shape) < 1:
+            continue
+        out[orient] = (np.log(grid.index.to_numpy(float)), np.log(grid.columns.to_numpy(float)),
+                       np.log(grid.to_numpy(float)))
+    return out
+
+
+def product_seconds(table: dict, orient: str, rows: int, a: int, b: int, peak: float) -> float:
+    """Seconds of `rows` rows through an (a x b) weight, from the measured products of square
+    (size x size) weights: at size sqrt(a b) (the same multiply-adds per row), less the
+    smallest product's time (the call's own cost, which the model counts in c0), and never
+    below its FLOPs at the matmul rate; bilinear in log rows and log size inside the
+    measured grid, and beyond it the nearest edge scaled by rows and by size^2 (FLOPs)."""
+    ks, ss, logt = table[orient]
+    size = math.sqrt(a * b)
+    lk = min(max(math.log(rows), ks[0]), ks[-1])
+    ls = min(max(math.log(size), ss[0]), ss[-1])
+
+    def axis(values, x):
+        if len(values) == 1:
+            return 0, 0, 0.0
+        i = int(min(max(np.searchsorted(values, x) - 1, 0), len(values) - 2))
+        return i, i + 1, (x - values[i]) / (values[i + 1] - values[i])
+    i, i1, ti = axis(ks, lk)
+    j, j1, tj = axis(ss, ls)
+    t = math.exp((1 - ti) * (1 - tj) * logt[i, j] + ti * (1 - tj) * logt[i1, j]
+                 + (1 - ti) * tj * logt[i, j1] + ti * tj * logt[i1, j1])
+    t *= (rows / math.exp(lk)) * (size / math.exp(ls)) ** 2
+    return max(t - math.exp(logt.min()), 2.0 * rows * a * b / peak)
+
+
+def product_work(table: dict, op: str, n: int, m: int, depth: int, width: int, batch: int,
+                 peak: float) -> float:
+    """The seconds of the products one call of `op` makes on mlp(n, m, depth, width), from the
+    run's measured row products: the primal pushes its batch's rows through each layer; jacfwd
+    a single primal and n tangent rows forward; jacrev a single primal and m cotangent rows
+    back through each layer's transpose ("T")."""
+    shapes = layer_dims(n, m, depth, width)
+
+    def through(rows, orient):
+        return sum(product_seconds(table, orient, rows, a, b, peak) for a, b in shapes)
+    if op == "primal":
+        return through(batch, "N")
+    if op == "jacfwd":
+        return through(1, "N") + through(n, "N")
+    if op == "jacrev":
+        return through(1, "N") + through(m, "T")
+    raise ValueError(f"no cost model for {op!r}; modelled: {', '.join(MODES)}")
+
+
 def terms(c0, alpha, beta, delta, c1, peak, bandwidth, flops, nbytes, weights=0.0, directions=0.0,
           curve=None, c2=0.0, entries=0.0):
     """The model's four terms in seconds: overhead c0 + c1 k, compute alpha F / P, roofline
@@ -135,6 +195,25 @@ class ModeFit:
     c1: float = 0.0           # seconds per direction: c1 * k
     curve: list = field(default_factory=list)   # [matrix bytes, bytes/s] of the run's matvecs
     c2: float = 0.0           # seconds per entry of the result: c2 * E
+    # what F / P counts: "flops" (the analytic FLOPs at the matmul rate P) or "products" (the
+    # run's measured row products, roofline.RowProducts: F / P = their seconds; select_compute)
+    compute_from: str = "flops"
+    products: list = field(default_factory=list)   # [orient, rows, size, seconds] measured
+    mean_square: float = 0.0  # mean of log(T / model)^2 on the fit's points
+    # the framework's pooled_error in each compute form fitted (fit_all chose the smaller)
+    compute_errors: dict = field(default_factory=dict)
+
+    def work(self, op: str, n: int, m: int, depth: int, width: int, batch: int = 1,
+             itemsize: int = 4) -> Work:
+        """`work` of one call, its FLOPs read as this fit reads them: with compute_from
+        "products", the measured products' seconds times P (so alpha F / P is alpha times
+        their seconds)."""
+        moved = work(op, n, m, depth, width, batch, itemsize)
+        if self.compute_from != "products":
+            return moved
+        table = product_table(self.products)
+        return moved._replace(flops=product_work(table, op, n, m, depth, width, batch,
+                                                 self.peak) * self.peak)
 
     def terms(self, flops, nbytes, weights=0.0, directions=0.0, entries=0.0):
         """(overhead, compute, roofline memory, passes outside it) in seconds."""
@@ -211,10 +290,12 @@ def fit_mode(seconds, flops, nbytes, peak: float, bandwidth: float, framework: s
             if best is None or res.cost < best.cost:
                 best = res
     c0, alpha, beta, delta, c1, c2 = constants(best.x)
-    spread = float(np.quantile(np.abs(residual(best.x)), 0.9))
+    left = residual(best.x)
+    spread = float(np.quantile(np.abs(left), 0.9))
     return ModeFit(framework, mode, float(c0), float(alpha), float(beta), float(peak),
                    float(bandwidth), int(len(t)), spread, ranges or {}, delta, c1,
-                   [[float(a), float(r)] for a, r in curve or ()], c2)
+                   [[float(a), float(r)] for a, r in curve or ()], c2,
+                   mean_square=float(np.mean(left ** 2)))
 
 
 # -- from the tidy data -----------------------------------------------------------------------
@@ -233,11 +314,17 @@ def rates(df: pd.DataFrame, reference: float | None = None) -> pd.DataFrame:
     NumPy's read 32 (stream sweep of cd9ef4f), so its own curve put the weights of a width-256
     MLP, which live in cache, at memory speed.  The best rate of any framework is the machine's
     memory hierarchy as closely as the run measured it.
+    products: the framework's measured row products (roofline.RowProducts, product_records),
+    [] without them.
     `reference`: each rate read at that machine speed (flop/s of measure.speed's probe), from
-    the speed probed beside it (value * reference / speed)."""
+    the speed probed beside it (value * reference / speed; a product's seconds
+    value * speed / reference)."""
     ok = df[(df["status"] == "ok") & df["benchmark"].isin([MATMUL, BANDWIDTH])]
+    timed = df[(df["status"] == "ok") & (df["benchmark"] == PRODUCTS)]
     if reference is not None:
         ok = ok.assign(value=ok["value"] * reference / pd.to_numeric(ok["speed"], errors="coerce"))
+        timed = timed.assign(value=timed["value"] * pd.to_numeric(timed["speed"], errors="coerce")
+                             / reference)
     peak = ok[ok["benchmark"] == MATMUL].groupby("framework")["value"].max()
     mv = ok[ok["benchmark"] == BANDWIDTH]
     mv = mv.assign(size=pd.to_numeric(mv["size"], errors="coerce") if "size" in mv else np.nan)
@@ -252,7 +339,19 @@ def rates(df: pd.DataFrame, reference: float | None = None) -> pd.DataFrame:
     out = pd.DataFrame({"peak": peak, "bandwidth": band}).dropna()
     out["curve"] = [machine if curve.get(fw) else [] for fw in out.index]
     out["own_curve"] = [curve.get(fw, []) for fw in out.index]
+    out["products"] = [product_records(timed[timed["framework"] == fw]) for fw in out.index]
     return out
+
+
+def product_records(rows: pd.DataFrame) -> list:
+    """[orient, rows, size, seconds] of a framework's measured row products (RowProducts),
+    [] without a whole rows x sizes grid of both orients."""
+    if rows.empty or not {"orient", "rows", "size"} <= set(rows.columns):
+        return []
+    found = [[str(o), int(k), int(z), float(v)] for o, k, z, v in
+             zip(rows["orient"], pd.to_numeric(rows["rows"]), pd.to_numeric(rows["size"]),
+                 rows["value"]) if np.isfinite(v) and v > 0]
+    return found if set(product_table(found)) == {"N", "T"} else []
 
 
 WIDTH_JACOBIAN = "crossover.JacobianWidth.time_jacobian"
@@ -372,18 +471,76 @@ def split(pts: pd.DataFrame, by: str = "width") -> tuple[pd.DataFrame, pd.DataFr
 FREE = len(CONSTANTS)   # what fit_all fits: fit_mode with every size given, every constant
 
 
-def fit_all(pts: pd.DataFrame, rate: pd.DataFrame) -> dict[tuple[str, str], ModeFit]:
-    """A ModeFit per (framework, mode) with measured rates and at least as many points as the
-    model has constants (FREE); fewer are left unfitted (a run of a few groups only)."""
+def product_flops(fit: ModeFit, frame: pd.DataFrame) -> pd.Series:
+    """F of each point of `frame` as a fit with compute_from "products" reads it: the seconds
+    of its products (product_work) times P."""
+    table = product_table(fit.products)
+    return pd.Series([product_work(table, fit.mode, r.n, r.m, r.depth, r.width, r.batch,
+                                   fit.peak) * fit.peak for r in frame.itertuples()],
+                     index=frame.index, dtype=float)
+
+
+def fit_args(fit: ModeFit, frame: pd.DataFrame) -> list:
+    """The Work columns of `frame` (points) as `fit` reads them (its FLOPs: ModeFit.work)."""
+    args = [frame[c] for c in Work._fields]
+    if fit.compute_from == "products":
+        args[0] = product_flops(fit, frame)
+    return args
+
+
+def _fit_framework(frame: pd.DataFrame, rate: pd.DataFrame, fw: str, products: list | None
+                   ) -> dict[tuple[str, str], ModeFit]:
+    """The framework's ModeFits, its FLOPs read from `products` (its measured row products)
+    when given, else the analytic FLOPs."""
     fits = {}
-    for (fw, mode), g in pts.groupby(["framework", "mode"]):
-        if fw not in rate.index or len(g) < FREE:
+    curve = rate.loc[fw, "curve"] if "curve" in rate else None
+    for mode, g in frame.groupby("mode"):
+        if len(g) < FREE:
             continue
         ranges = {k: (int(g[k].min()), int(g[k].max())) for k in SIZES}
-        curve = rate.loc[fw, "curve"] if "curve" in rate else None
-        fits[fw, mode] = fit_mode(g["seconds"], g["flops"], g["bytes"], rate.loc[fw, "peak"],
-                                  rate.loc[fw, "bandwidth"], fw, mode, ranges, g["weights"],
-                                  g["directions"], curve, g["entries"])
+        flops = g["flops"]
+        if products:
+            flops = product_flops(ModeFit(fw, mode, 0, 0, 0, rate.loc[fw, "peak"], 0, 0, 0,
+                                          compute_from="products", products=products), g)
+        fit = fit_mode(g["seconds"], flops, g["bytes"], rate.loc[fw, "peak"],
+                       rate.loc[fw, "bandwidth"], fw, mode, ranges, g["weights"],
+                       g["directions"], curve, g["entries"])
+        if products:
+            fit.compute_from, fit.products = "products", [list(r) for r in products]
+        fits[fw, mode] = fit
+    return fits
+
+
+def pooled_error(fits: dict) -> float:
+    """The mean of log(T / model)^2 over every point the fits were fitted on."""
+    points = sum(f.points for f in fits.values())
+    return sum(f.mean_square * f.points for f in fits.values()) / points if points else math.inf
+
+
+def fit_all(pts: pd.DataFrame, rate: pd.DataFrame) -> dict[tuple[str, str], ModeFit]:
+    """A ModeFit per (framework, mode) with measured rates and at least as many points as the
+    model has constants (FREE); fewer are left unfitted (a run of a few groups only).
+
+    Where the run measured the framework's row products (roofline.RowProducts), its modes are
+    fitted twice, F / P read from the analytic FLOPs at the matmul rate and from the products'
+    measured seconds, and the form with the smaller pooled error on the fitted points
+    (pooled_error) is kept for all its modes: the choice sees only the fit's own points.
+    A few rows do not run at the matmul's rate, and how far below it depends on the framework's
+    kernels: eager torch's 4-row product at width 1024 took 5.5x its 1-row one, JAX's 1.4x (the
+    AMD VM, 2026-12-03)."""
+    fits = {}
+    for fw, frame in pts.groupby("framework"):
+        if fw not in rate.index:
+            continue
+        forms = {"flops": _fit_framework(frame, rate, fw, None)}
+        products = rate.loc[fw, "products"] if "products" in rate else []
+        if products:
+            forms["products"] = _fit_framework(frame, rate, fw, products)
+        errors = {name: pooled_error(form) for name, form in forms.items()}
+        chosen = forms[min(errors, key=errors.get)]
+        for fit in chosen.values():
+            fit.compute_errors = dict(errors)
+        fits.update(chosen)
     return fits
 
 
@@ -395,7 +552,7 @@ def predictions(fits: dict, pts: pd.DataFrame) -> pd.DataFrame:
     for (fw, mode), fit in fits.items():
         sel = (out["framework"] == fw) & (out["mode"] == mode)
         if sel.any():
-            args = [out.loc[sel, c] for c in Work._fields]
+            args = fit_args(fit, out.loc[sel])
             out.loc[sel, "predicted"] = fit.predict(*args)
             out.loc[sel, "regime"] = fit.regime(*args)
     out["rel_error"] = (out["predicted"] - out["seconds"]).abs() / out["seconds"]
@@ -431,8 +588,8 @@ def crossover_n(fits: dict, framework: str, m: int, depth: int, width: int,
 
     def gap(log_n):
         n = max(1, int(round(math.exp(log_n))))
-        f = fwd.predict(*work("jacfwd", n, m, depth, width, 1, itemsize))
-        r = rev.predict(*work("jacrev", n, m, depth, width, 1, itemsize))
+        f = fwd.predict(*fwd.work("jacfwd", n, m, depth, width, 1, itemsize))
+        r = rev.predict(*rev.work("jacrev", n, m, depth, width, 1, itemsize))
         return float(np.log(f) - np.log(r))
 
     grid = np.linspace(0, math.log(MAX_N), 161)
@@ -631,7 +788,7 @@ def at_speed(pts: pd.DataFrame, df: pd.DataFrame, normalize: bool = True
     around it in time (`smoothed`).  Only where every point and every roofline row of the run
     has a probe; the record says which, the reference speed and the spread of the probes
     (10th-90th percentile)."""
-    roof = df[(df["status"] == "ok") & df["benchmark"].isin([MATMUL, BANDWIDTH])]
+    roof = df[(df["status"] == "ok") & df["benchmark"].isin([MATMUL, BANDWIDTH, PRODUCTS])]
     column = (lambda frame, name: pd.to_numeric(frame[name], errors="coerce") if name in frame
               else pd.Series(np.nan, index=frame.index))
     speeds = column(pts, "speed")
@@ -695,6 +852,9 @@ def report(df: pd.DataFrame, itemsize: int = 4, normalize: bool = True) -> dict:
             "jacobian_sources": {str(k): int(v) for k, v in
                                  pts[pts["mode"] != "primal"]["source"].value_counts().items()},
             "fits": [f.to_dict() for f in fits.values()],
+            # per framework: what F / P counts (fit_all), and the pooled error of each form
+            "compute_from": {fw: {"chosen": f.compute_from, **f.compute_errors}
+                             for (fw, _), f in fits.items()},
             "held_out": errors.to_dict("records"),
             "crossovers": cross.astype(object).where(cross.notna(), None).to_dict("records"),
             "crossover_counts": crossover_counts(cross.to_dict("records")),

@@ -211,7 +211,7 @@ def cost_view(df: pd.DataFrame, fits: dict | None = None):
                               "%{y:.3g} s measured<extra></extra>"))
             if (fw, mode) in fits:
                 xs = np.unique(np.geomspace(h[axis].min(), h[axis].max(), 30).round().astype(int))
-                model = [float(fits[fw, mode].predict(*costmodel.work(
+                model = [float(fits[fw, mode].predict(*fits[fw, mode].work(
                     mode, **{axis: int(x), other: int(fixed)}, depth=depth, width=int(w)))) for x in xs]
                 fig.add_trace(go.Scatter(x=xs, y=model, mode="lines", name=f"{group} (model)",
                                          line={"color": color, "width": 1},
