@@ -94,6 +94,8 @@ REPRESENTATIVE = [
     (crossover.Products, "time_jvp", {"framework": "torch"}),
     (crossover.Products, "time_vjp", {"framework": "jax"}),
     (roofline.Matmul, "track_flops_per_s", {"framework": "numpy"}),
+    (roofline.RowProducts, "track_seconds", {"framework": "jax", "orient": "T"}),
+    (roofline.RowProducts, "track_seconds", {"framework": "torch", "orient": "N"}),
     (second_order.HVP, "time_hvp", {"framework": "torch", "mode": "hvp_rev_over_fwd"}),
     (second_order.HVPTempBytes, "track_temp_bytes", {"framework": "jax", "mode": "hvp_fwd_over_rev"}),
     (second_order.Hessian, "time_hessian", {"framework": "tf", "mode": "hessian_jacrev_jacrev"}),

@@ -536,3 +536,93 @@ def test_the_speed_window_counts_a_shared_probe_once():
     got = cm.smoothed(speed, at, window=3)
     assert got.to_dict() == {"a": 1.0, "b": 1.0, "c": 1.0, "d": 1.0, "e": 3.0, "f": 3.0}
     assert (cm.smoothed(speed, at.where(at > 0), window=3) == speed).all()   # a time missing
+
+
+# -- the compute term from measured row products (roofline.RowProducts) ----------------------
+ROWS, SIZES = (1, 4, 16, 64, 256, 1024), (16, 64, 256, 1024, 2048)
+
+
+def slow_row(orient, k, s):
+    """Seconds of k rows through an (s x s) weight that reads the weight once a row up to 16
+    rows (as eager torch's few-row products at width 1024 and more, 1.3x for the transpose),
+    and runs at the matmul rate beyond."""
+    return max(2 * k * s * s / PEAK, min(k, 16) * 4 * s * s / BAND * (1.3 if orient == "T" else 1))
+
+
+def slow_rows_table(call=5e-6) -> list:
+    """[orient, rows, size, seconds] of slow_row products, each call `call` seconds more."""
+    return [[o, k, s, call + slow_row(o, k, s)] for o in ("N", "T") for k in ROWS for s in SIZES]
+
+
+def product_synthetic(table, noise=0.03, seed=0) -> pd.DataFrame:
+    """The width grid timed by the model with its compute term from `table`'s products."""
+    rng = np.random.default_rng(seed)
+    tab = cm.product_table(table)
+    rows = []
+    for (fw, mode), width, n, m in itertools.product(TRUE, SIZES, (4, 64, 1024), (4, 64, 1024)):
+        batch = 1 if mode != "primal" else n
+        f, b, w, k, e = cm.work(mode, n, m, 4, width, batch)
+        c0, alpha, beta, delta, c1, c2 = TRUE[fw, mode]
+        compute = alpha * cm.product_work(tab, mode, n, m, 4, width, batch, PEAK)
+        t = c0 + c1 * k + max(compute, beta * b / BAND) + delta * w / BAND + c2 * e
+        rows.append({"framework": fw, "mode": mode, "n": n, "m": m, "width": width, "depth": 4,
+                     "batch": batch, "seconds": t * math.exp(rng.normal(0, noise)),
+                     "flops": f, "bytes": b, "weights": w, "directions": k, "entries": e})
+    return pd.DataFrame(rows)
+
+
+def test_a_products_time_is_read_off_the_measured_grid_less_the_call():
+    tab = cm.product_table(slow_rows_table())
+    net = slow_row
+    smallest = 5e-6 + net("N", 1, 16)             # the cheapest call: the call's own cost
+    for o, k, s in (("N", 16, 256), ("T", 4, 2048), ("N", 1024, 64)):
+        assert cm.product_seconds(tab, o, k, s, s, PEAK) == pytest.approx(
+            max(5e-6 + net(o, k, s) - smallest, 2 * k * s * s / PEAK), rel=1e-9)
+    # between grid points: between its neighbours; beyond the grid: rows and size^2 scale it
+    mid = cm.product_seconds(tab, "N", 32, 512, 512, PEAK)
+    assert cm.product_seconds(tab, "N", 16, 256, 256, PEAK) < mid < \
+        cm.product_seconds(tab, "N", 64, 1024, 1024, PEAK)
+    edge = cm.product_seconds(tab, "N", 1024, 2048, 2048, PEAK) + smallest
+    assert cm.product_seconds(tab, "N", 4096, 2048, 2048, PEAK) == pytest.approx(4 * edge - smallest)
+    # an (a x b) weight reads as the square one of the same multiply-adds
+    assert cm.product_seconds(tab, "T", 16, 64, 1024, PEAK) == \
+        cm.product_seconds(tab, "T", 16, 256, 256, PEAK)
+    # a grid with a hole is no table: that orient is left out, and product_records gives none
+    holed = [r for r in slow_rows_table() if not (r[0] == "T" and r[1] == 4 and r[2] == 64)]
+    assert set(cm.product_table(holed)) == {"N", "call"} and cm.product_records(pd.DataFrame(
+        holed, columns=["orient", "rows", "size", "value"])) == []
+    assert len(cm.product_records(pd.DataFrame(slow_rows_table(),
+                                               columns=["orient", "rows", "size", "value"]))) == 60
+
+
+def test_the_fit_reads_the_products_where_they_explain_the_times_better():
+    """Times whose compute term is the measured products' (few rows slow): fit_all keeps the
+    products form and predicts the held-out widths within the noise; without the products it
+    cannot (the FLOPs at one rate).  Times of the FLOPs model with the same table at hand: it
+    keeps the FLOPs."""
+    table = slow_rows_table()
+    train, held = cm.split(product_synthetic(table, seed=2))
+    with_products = pd.DataFrame({"peak": [PEAK], "bandwidth": [BAND], "products": [table]},
+                                 index=["fw"])
+    fits = cm.fit_all(train, with_products)
+    assert {f.compute_from for f in fits.values()} == {"products"}
+    errors = fits["fw", "jacfwd"].compute_errors
+    assert errors["products"] < errors["flops"]
+    good = cm.evaluate(fits, held)
+    assert (good["median_error"] < 0.05).all() and (good["p90_error"] < 0.12).all()
+    flops_only = cm.fit_all(train, pd.DataFrame({"peak": [PEAK], "bandwidth": [BAND]},
+                                                index=["fw"]))
+    assert {f.compute_from for f in flops_only.values()} == {"flops"}
+    worse = cm.evaluate(flops_only, held)
+    assert worse["p90_error"].max() > 3 * good["p90_error"].max()
+    # the crossover at a held-out width: the noise-free model's, where the products put it
+    exact = cm.fit_all(product_synthetic(table, noise=0.0), with_products)
+    true_n = cm.crossover_n(exact, "fw", 4, 4, 1024)
+    assert cm.crossover_n(fits, "fw", 4, 4, 1024) == pytest.approx(true_n, rel=0.1)
+    assert cm.crossover_n(flops_only, "fw", 4, 4, 1024) > 2 * true_n
+    # the model's crossover and a saved report's fits read the products the same way
+    restored = cm.fits_from({"fits": [f.to_dict() for f in fits.values()]})
+    assert cm.crossover_n(restored, "fw", 64, 4, 1024) == cm.crossover_n(fits, "fw", 64, 4, 1024)
+    flops_train, _ = cm.split(synthetic(noise=0.03, seed=3))
+    plain = cm.fit_all(flops_train, with_products)
+    assert {f.compute_from for f in plain.values()} == {"flops"}

@@ -247,7 +247,7 @@ def model_predictions(df, n: int, m: int, depth: int | None, width: int | None,
                       ) -> tuple[list[Prediction], dict]:
     """The cost model's predictions of the vectorized modes (none without width results)."""
     from . import costmodel
-    report = costmodel.report(df)
+    report = costmodel.report(df, measured_too=False)
     if not report:
         return [], {}
     fitted_depth = report["depth"]

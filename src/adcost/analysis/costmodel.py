@@ -105,7 +105,8 @@ PRODUCTS = "roofline.RowProducts.track_seconds"
 
 def product_table(records) -> dict:
     """{orient: (log rows, log sizes, log seconds grid)} from [orient, rows, size, seconds]
-    records (roofline.RowProducts); an orient whose rows x sizes grid has a hole is left out."""
+    records (roofline.RowProducts), and "call": the smallest product's seconds (the call's own
+    cost); an orient whose rows x sizes grid has a hole is left out."""
     frame = pd.DataFrame(list(records or []), columns=["orient", "rows", "size", "seconds"])
     out = {}
     for orient, g in frame.groupby("orient"):
@@ -114,6 +115,8 @@ def product_table(records) -> dict:
             continue
         out[orient] = (np.log(grid.index.to_numpy(float)), np.log(grid.columns.to_numpy(float)),
                        np.log(grid.to_numpy(float)))
+    if out:
+        out["call"] = float(frame["seconds"].min())
     return out
 
 
@@ -138,7 +141,7 @@ def product_seconds(table: dict, orient: str, rows: int, a: int, b: int, peak: f
     t = math.exp((1 - ti) * (1 - tj) * logt[i, j] + ti * (1 - tj) * logt[i1, j]
                  + (1 - ti) * tj * logt[i, j1] + ti * tj * logt[i1, j1])
     t *= (rows / math.exp(lk)) * (size / math.exp(ls)) ** 2
-    return max(t - math.exp(logt.min()), 2.0 * rows * a * b / peak)
+    return max(t - table["call"], 2.0 * rows * a * b / peak)
 
 
 def product_work(table: dict, op: str, n: int, m: int, depth: int, width: int, batch: int,
@@ -351,7 +354,7 @@ def product_records(rows: pd.DataFrame) -> list:
     found = [[str(o), int(k), int(z), float(v)] for o, k, z, v in
              zip(rows["orient"], pd.to_numeric(rows["rows"]), pd.to_numeric(rows["size"]),
                  rows["value"]) if np.isfinite(v) and v > 0]
-    return found if set(product_table(found)) == {"N", "T"} else []
+    return found if {"N", "T"} <= set(product_table(found)) else []
 
 
 WIDTH_JACOBIAN = "crossover.JacobianWidth.time_jacobian"
@@ -811,12 +814,13 @@ def at_speed(pts: pd.DataFrame, df: pd.DataFrame, normalize: bool = True
     return pts, rates(roof, reference), record
 
 
-def report(df: pd.DataFrame, itemsize: int = 4, normalize: bool = True) -> dict:
+def report(df: pd.DataFrame, itemsize: int = 4, normalize: bool = True,
+           measured_too: bool = True) -> dict:
     """Everything the site and `advise` need from one run: the rates, the fits (on the fitted
     widths), the held-out errors, the crossovers measured and modelled, and how close the
     compute-bound points run to the measured matmul rate; read at one machine speed where the
     run probed it (`inputs`), with the same figures read as measured beside them
-    (`as_measured`). {} without width results."""
+    (`as_measured`; not with measured_too=False, which fits once). {} without width results."""
     pts, rate, speed = inputs(df, itemsize, normalize)
     if pts.empty or rate.empty:
         return {}
@@ -864,7 +868,7 @@ def report(df: pd.DataFrame, itemsize: int = 4, normalize: bool = True) -> dict:
             "speed": speed,
             "min_seconds": MIN_SECONDS,
             **({"as_measured": as_measured(report(df, itemsize, normalize=False))}
-               if speed["normalized"] else {})}
+               if speed["normalized"] and measured_too else {})}
 
 
 def crossover_counts(cross: list[dict], factor: float = 1.5) -> dict:

@@ -15,6 +15,7 @@ import argparse
 import base64
 import html
 import json
+import math
 import sys
 from pathlib import Path
 
@@ -129,6 +130,7 @@ def model_html(figures: Path) -> str:
                      "beyond; both measured in this run, W from the machine's curve (at each "
                      "size the best of every framework's matvecs: a framework's own holds its "
                      "call overhead, which the model counts in c0)."
+                     + compute_text(rep.get("compute_from"))
                      + (f" Every time and rate is read at one machine speed, the median of the "
                         f"probes beside the cases ({rep['speed']['reference_flops_per_s'] / 1e9:.0f} "
                         "GFLOP/s of a float32 matmul; 10th-90th percentile "
@@ -206,6 +208,29 @@ def sources_text(sources: dict | None) -> str:
     return (f"; the Jacobians' times are {paired} medians of the side-by-side group (both modes "
             "timed in one process, in interleaved rounds at one machine speed)"
             + (f" and {apart} of the width study's, timed apart" if apart else ""))
+
+
+def compute_text(choices: dict | None) -> str:
+    """Which frameworks' F / P is their measured row products' seconds (costmodel.fit_all)."""
+    if not choices:
+        return ""
+    measured = sorted(fw for fw, c in choices.items() if "products" in c)
+    if not measured:
+        return (" F / P: the analytic FLOPs at the matmul rate (this run measured no row "
+                "products, roofline.RowProducts).")
+    chosen = [fw for fw in measured if choices[fw]["chosen"] == "products"]
+
+    def error(c, form):
+        return f"{math.sqrt(c[form]):.3f}"
+    detail = "; ".join(f"{fw}: {error(choices[fw], 'flops')} from the FLOPs, "
+                       f"{error(choices[fw], 'products')} from the products" for fw in measured)
+    return (" F / P: the analytic FLOPs at the matmul rate, or the seconds of the products "
+            "the call makes, read off this run's measured row products (roofline.RowProducts: "
+            "k rows through a width × width weight, as stored and transposed; a few rows do "
+            "not run at the matmul's rate), whichever fits the framework's points on the "
+            "fitted widths better: the products for "
+            + (", ".join(chosen) if chosen else "none")
+            + f" (root mean square of log(T / model) there, {detail}).")
 
 
 def split_counts(counts: dict | None, brief: bool = False) -> str:
