@@ -112,6 +112,9 @@ def test_the_readme_quotes_the_reference_runs_crossover():
     latest = json.loads((ref / "machines" / "vm-amd-epyc-2026-12-04" / "figures" / "cost_model.json").read_text())
     counts = latest["crossover_counts"]
     assert latest["jacobian_sources"] == {"side by side": 650}
+    # "torch's and NumPy's products read off row products measured in the run"
+    assert {fw for fw, c in latest["compute_from"].items() if c["chosen"] == "products"} \
+        == {"torch", "numpy"}
     _quoted(f"places {counts['all']['within']} of {counts['all']['cells']} within 1.5× "
             f"({counts['held_out']['within']} of the {counts['held_out']['cells']}")
     met = [h for h in latest["held_out"] if h["mode"] != "primal"

@@ -71,7 +71,10 @@ def build(df):
             ax.set_xscale("log", base=2)
             ax.set_yscale("log")
             ax.set_xlabel(axis)
-            ax.set_title(f"{fw} {mode} ({other} = {fixed})")
+            products = fits[fw, mode].compute_from == "products"
+            ax.set_title(f"{fw} {mode} ({other} = {fixed}"
+                         + ("; F/P: its measured products" if products else "") + ")",
+                         fontsize=9 if products else None)
             if i == 0 and j == 0:
                 ax.set_ylabel("seconds (dots measured, lines model)" + (
                     "\nat the run's median speed" if speed["normalized"] else ""))

@@ -29,6 +29,7 @@ The fit uses part of the width grid and is judged on the widths it did not see (
 """
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 from dataclasses import asdict, dataclass, field
@@ -214,9 +215,14 @@ class ModeFit:
         moved = work(op, n, m, depth, width, batch, itemsize)
         if self.compute_from != "products":
             return moved
-        table = product_table(self.products)
+        table = self.table
         return moved._replace(flops=product_work(table, op, n, m, depth, width, batch,
                                                  self.peak) * self.peak)
+
+    @functools.cached_property
+    def table(self) -> dict:
+        """product_table of the fit's measured products (read once)."""
+        return product_table(self.products)
 
     def terms(self, flops, nbytes, weights=0.0, directions=0.0, entries=0.0):
         """(overhead, compute, roofline memory, passes outside it) in seconds."""
@@ -477,7 +483,7 @@ FREE = len(CONSTANTS)   # what fit_all fits: fit_mode with every size given, eve
 def product_flops(fit: ModeFit, frame: pd.DataFrame) -> pd.Series:
     """F of each point of `frame` as a fit with compute_from "products" reads it: the seconds
     of its products (product_work) times P."""
-    table = product_table(fit.products)
+    table = fit.table
     return pd.Series([product_work(table, fit.mode, r.n, r.m, r.depth, r.width, r.batch,
                                    fit.peak) * fit.peak for r in frame.itertuples()],
                      index=frame.index, dtype=float)
