@@ -200,7 +200,7 @@ class ModeFit:
     curve: list = field(default_factory=list)   # [matrix bytes, bytes/s] of the run's matvecs
     c2: float = 0.0           # seconds per entry of the result: c2 * E
     # what F / P counts: "flops" (the analytic FLOPs at the matmul rate P) or "products" (the
-    # run's measured row products, roofline.RowProducts: F / P = their seconds; select_compute)
+    # run's measured row products, roofline.RowProducts: F / P = their seconds; fit_all)
     compute_from: str = "flops"
     products: list = field(default_factory=list)   # [orient, rows, size, seconds] measured
     mean_square: float = 0.0  # mean of log(T / model)^2 on the fit's points
@@ -535,8 +535,10 @@ def fit_all(pts: pd.DataFrame, rate: pd.DataFrame) -> dict[tuple[str, str], Mode
     measured seconds, and the form with the smaller pooled error on the fitted points
     (pooled_error) is kept for all its modes: the choice sees only the fit's own points.
     A few rows do not run at the matmul's rate, and how far below it depends on the framework's
-    kernels: eager torch's 4-row product at width 1024 took 5.5x its 1-row one, JAX's 1.4x (the
-    AMD VM, 2026-12-03)."""
+    kernels: at width 1024, 4 rows took 5.2x 1 row in eager torch, 6.1x in NumPy and 1.5x in
+    JAX (roofline.RowProducts, the AMD VM, cb91d09, 2026-12-04).  Fitted on the AMD run's
+    times, the choice kept the products for torch and NumPy and the FLOPs for JAX and
+    TensorFlow, in both whole runs (docs/costmodel.md)."""
     fits = {}
     for fw, frame in pts.groupby("framework"):
         if fw not in rate.index:
