@@ -109,7 +109,7 @@ GROUP_SECONDS = {
     "compile break-even": (0, 305),
     "Jacobians and batched primals over width": (58, 1770),
     "forward against reverse, side by side": (0, 1000),   # 996 s of asv's durations, 9128e62
-    "roofline: matmul, bandwidth and row products": (30, 198),   # 198 s alone at cb91d09, AMD VM
+    "roofline: matmul, bandwidth and row products": (30, 198),   # full: 198 s alone at cb91d09 (AMD VM); quick: an estimate
     "checkpointing: bytes and time": (31, 259),
     "checkpointing and forward mode: peak RSS": (94, 762),
     "forward mode over depth": (19, 79),
