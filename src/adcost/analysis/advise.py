@@ -340,10 +340,9 @@ def measured_advice(df, problem, label: str, framework: str | None, source: str,
                                              source="measured workload"))
     if not advice.predictions:
         return None
-    done = {(p.framework, p.mode) for p in advice.predictions}
+    timed = set(zip(ok["framework"], ok["op"]))
     skipped = sorted({f"{fw} {mode}" for fw, mode in zip(every["framework"], every["op"])
-                      if (fw, mode) not in done and (fw, mode) not in
-                      set(zip(ok["framework"], ok["op"]))})
+                      if (fw, mode) not in timed})
     if skipped:
         advice.notes.append(f"not measured at these sizes (skipped in the run): {', '.join(skipped)}")
     primal = _ok(df, WORKLOAD)

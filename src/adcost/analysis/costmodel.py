@@ -105,44 +105,42 @@ PRODUCTS = "roofline.RowProducts.track_seconds"
 
 
 def product_table(records) -> dict:
-    """{orient: (log rows, log sizes, log seconds grid)} from [orient, rows, size, seconds]
-    records (roofline.RowProducts), and "call": the smallest product's seconds (the call's own
-    cost); an orient whose rows x sizes grid has a hole is left out."""
+    """{orient: log seconds over (log rows, log size), a scipy RegularGridInterpolator} from
+    [orient, rows, size, seconds] records (roofline.RowProducts), and "call": the smallest
+    product's seconds (the call's own cost); an orient whose rows x sizes grid has a hole, or
+    fewer than two of either, is left out."""
+    from scipy.interpolate import RegularGridInterpolator
+
     frame = pd.DataFrame(list(records or []), columns=["orient", "rows", "size", "seconds"])
     out = {}
     for orient, g in frame.groupby("orient"):
         grid = g.pivot_table(index="rows", columns="size", values="seconds", aggfunc="median")
-        if grid.isna().any().any() or min(grid.shape) < 1:
+        if grid.isna().any().any() or min(grid.shape) < 2:
             continue
-        out[orient] = (np.log(grid.index.to_numpy(float)), np.log(grid.columns.to_numpy(float)),
-                       np.log(grid.to_numpy(float)))
+        out[orient] = RegularGridInterpolator(
+            (np.log(grid.index.to_numpy(float)), np.log(grid.columns.to_numpy(float))),
+            np.log(grid.to_numpy(float)))
     if out:
         out["call"] = float(frame["seconds"].min())
     return out
 
 
-def product_seconds(table: dict, orient: str, rows: int, a: int, b: int, peak: float) -> float:
-    """Seconds of `rows` rows through an (a x b) weight, from the measured products of square
-    (size x size) weights: at size sqrt(a b) (the same multiply-adds per row), less the
-    smallest product's time (the call's own cost, which the model counts in c0), and never
-    below its FLOPs at the matmul rate; bilinear in log rows and log size inside the
-    measured grid, and beyond it the nearest edge scaled by rows and by size^2 (FLOPs)."""
-    ks, ss, logt = table[orient]
-    size = math.sqrt(a * b)
-    lk = min(max(math.log(rows), ks[0]), ks[-1])
-    ls = min(max(math.log(size), ss[0]), ss[-1])
-
-    def axis(values, x):
-        if len(values) == 1:
-            return 0, 0, 0.0
-        i = int(min(max(np.searchsorted(values, x) - 1, 0), len(values) - 2))
-        return i, i + 1, (x - values[i]) / (values[i + 1] - values[i])
-    i, i1, ti = axis(ks, lk)
-    j, j1, tj = axis(ss, ls)
-    t = math.exp((1 - ti) * (1 - tj) * logt[i, j] + ti * (1 - tj) * logt[i1, j]
-                 + (1 - ti) * tj * logt[i, j1] + ti * tj * logt[i1, j1])
-    t *= (rows / math.exp(lk)) * (size / math.exp(ls)) ** 2
-    return max(t - table["call"], 2.0 * rows * a * b / peak)
+def product_seconds(table: dict, orient: str, rows, a, b, peak: float):
+    """Seconds of `rows` rows through an (a x b) weight (scalars or arrays), from the measured
+    products of square (size x size) weights: at size sqrt(a b) (the same multiply-adds per
+    row), less the smallest product's time (the call's own cost, which the model counts in
+    c0), and never below its FLOPs at the matmul rate; bilinear in log rows and log size
+    inside the measured grid, and beyond it the nearest edge scaled by rows and by size^2
+    (FLOPs)."""
+    interp = table[orient]
+    (ks, ss) = interp.grid
+    rows, a, b = np.broadcast_arrays(*(np.asarray(v, float) for v in (rows, a, b)))
+    size = np.sqrt(a * b)
+    lk = np.clip(np.log(rows), ks[0], ks[-1])
+    ls = np.clip(np.log(size), ss[0], ss[-1])
+    t = np.exp(interp(np.stack([lk, ls], axis=-1))) * (rows / np.exp(lk)) * (size / np.exp(ls)) ** 2
+    out = np.maximum(t - table["call"], 2.0 * rows * a * b / peak)
+    return float(out) if out.ndim == 0 else out
 
 
 def product_work(table: dict, op: str, n: int, m: int, depth: int, width: int, batch: int,
@@ -151,10 +149,10 @@ def product_work(table: dict, op: str, n: int, m: int, depth: int, width: int, b
     run's measured row products: the primal pushes its batch's rows through each layer; jacfwd
     a single primal and n tangent rows forward; jacrev a single primal and m cotangent rows
     back through each layer's transpose ("T")."""
-    shapes = layer_dims(n, m, depth, width)
+    a, b = np.array(layer_dims(n, m, depth, width), float).T
 
     def through(rows, orient):
-        return sum(product_seconds(table, orient, rows, a, b, peak) for a, b in shapes)
+        return float(np.sum(product_seconds(table, orient, rows, a, b, peak)))
     if op == "primal":
         return through(batch, "N")
     if op == "jacfwd":
@@ -215,8 +213,7 @@ class ModeFit:
         moved = work(op, n, m, depth, width, batch, itemsize)
         if self.compute_from != "products":
             return moved
-        table = self.table
-        return moved._replace(flops=product_work(table, op, n, m, depth, width, batch,
+        return moved._replace(flops=product_work(self.table, op, n, m, depth, width, batch,
                                                  self.peak) * self.peak)
 
     @functools.cached_property
@@ -480,20 +477,18 @@ def split(pts: pd.DataFrame, by: str = "width") -> tuple[pd.DataFrame, pd.DataFr
 FREE = len(CONSTANTS)   # what fit_all fits: fit_mode with every size given, every constant
 
 
-def product_flops(fit: ModeFit, frame: pd.DataFrame) -> pd.Series:
-    """F of each point of `frame` as a fit with compute_from "products" reads it: the seconds
-    of its products (product_work) times P."""
-    table = fit.table
-    return pd.Series([product_work(table, fit.mode, r.n, r.m, r.depth, r.width, r.batch,
-                                   fit.peak) * fit.peak for r in frame.itertuples()],
-                     index=frame.index, dtype=float)
+def product_flops(table: dict, mode: str, peak: float, frame: pd.DataFrame) -> pd.Series:
+    """F of each point of `frame` (one mode's) read off measured products: the seconds of its
+    products (product_work) times P."""
+    return pd.Series([product_work(table, mode, r.n, r.m, r.depth, r.width, r.batch, peak) * peak
+                      for r in frame.itertuples()], index=frame.index, dtype=float)
 
 
 def fit_args(fit: ModeFit, frame: pd.DataFrame) -> list:
     """The Work columns of `frame` (points) as `fit` reads them (its FLOPs: ModeFit.work)."""
     args = [frame[c] for c in Work._fields]
     if fit.compute_from == "products":
-        args[0] = product_flops(fit, frame)
+        args[0] = product_flops(fit.table, fit.mode, fit.peak, frame)
     return args
 
 
@@ -503,14 +498,12 @@ def _fit_framework(frame: pd.DataFrame, rate: pd.DataFrame, fw: str, products: l
     when given, else the analytic FLOPs."""
     fits = {}
     curve = rate.loc[fw, "curve"] if "curve" in rate else None
+    table = product_table(products) if products else None
     for mode, g in frame.groupby("mode"):
         if len(g) < FREE:
             continue
         ranges = {k: (int(g[k].min()), int(g[k].max())) for k in SIZES}
-        flops = g["flops"]
-        if products:
-            flops = product_flops(ModeFit(fw, mode, 0, 0, 0, rate.loc[fw, "peak"], 0, 0, 0,
-                                          compute_from="products", products=products), g)
+        flops = g["flops"] if table is None else product_flops(table, mode, rate.loc[fw, "peak"], g)
         fit = fit_mode(g["seconds"], flops, g["bytes"], rate.loc[fw, "peak"],
                        rate.loc[fw, "bandwidth"], fw, mode, ranges, g["weights"],
                        g["directions"], curve, g["entries"])
