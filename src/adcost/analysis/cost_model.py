@@ -2,7 +2,7 @@
 
 One row per framework. First two panels: seconds of jacfwd against n (at the middle m of the width
 grid) and of jacrev against m (at the middle n), one colour per width; dots are measured, lines
-the model T = c0 + c1 k + max(alpha F / P, beta B / W) + delta B_w / W + c2 E fitted on the fitted widths (hollow dots: widths
+the model T = c0 + c1 k + max(alpha F / P, beta B / W) + delta B_w / W + c2 E + c3 L fitted on the fitted widths (hollow dots: widths
 held out of the fit). Third and fourth: the regime the model names for jacfwd
 over n x width (overhead, memory, compute), with c = T_jacfwd / T_f(k = n), the Jacobian over the
 primal batched over as many inputs as tangents, written where both were measured; and the
@@ -81,7 +81,7 @@ def build(df):
                 ax.legend(fontsize=7)
         _regimes(axes[i, 2], fits, fw, pts, widths, depth)
         _crossovers(axes[i, 3], fits, fw, pts, cross, widths, depth)
-    fig.suptitle("The cost model T = c0 + c1·k + max(αF/P, βB/W) + δ·Bw/W + c2·E against the measurements "
+    fig.suptitle("The cost model T = c0 + c1·k + max(αF/P, βB/W) + δ·Bw/W + c2·E + c3·L against the measurements "
                  f"(depth {depth}; hollow: widths held out of the fit)")
     return fig
 

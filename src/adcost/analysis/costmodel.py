@@ -2,6 +2,7 @@
 per direction, a roofline term, and the passes over the weights that do not overlap with it,
 
     T(op, point) = c0 + c1 * k + max(alpha * F / P,  beta * B / W) + delta * B_w / W + c2 * E
+                   + c3 * L
 
 F and B are the FLOPs and bytes one call of the operation moves at the point (`work`: analytic,
 from the layer shapes), B_w the bytes of the weights and biases (read once per pass), k the
@@ -12,15 +13,19 @@ of the roofline run at several sizes (1 to 64 MiB in the full grid), and a call 
 (B_w) fit in a matvec's matrix that ran at cache speed reads them at that speed, since the
 weights stay in cache from one call to the next: W(B_w) is the best rate of the matvecs at
 least B_w large (the largest size's beyond it; `bandwidth_at`). With one size, W is that
-size's rate. E is the entries of the result a call assembles (the Jacobian's n m). c0
+size's rate. E is the entries of the result a call assembles (the Jacobian's n m), L the
+entries of the output layer's weight (width m) where jacfwd reads it transposed (0 in the other
+modes: `work`). c0
 (seconds), c1 (seconds per direction, whatever the width), c2 (seconds per entry of the result
 beyond the roofline's bytes: TensorFlow's jacfwd transposes its n x m result at about 1 GB/s),
-alpha and beta (how far the operation runs below the measured rates: 1 = at the rate) and
+c3 (seconds per entry of the output layer's weight in jacfwd: JAX's jacfwd returns its (m, n)
+result with the tangents last, so XLA contracts that weight over its first axis, at about
+2 ns an entry on the AMD VM), alpha and beta (how far the operation runs below the measured rates: 1 = at the rate) and
 delta (the weight passes outside the roofline: 0 when the weights are read only while the
 matmuls run, about 1 when a second pass reads them again, far above 1 when the framework copies
 or transposes them each call) are fitted per framework and mode by least squares on log T. The
 largest of overhead (c0 + c1 k), compute (alpha F / P) and memory (beta B / W + delta B_w / W
-+ c2 E) names the point's regime.
++ c2 E + c3 L) names the point's regime.
 
 Only the vectorized Jacobians (jacfwd: all n tangents in one pass; jacrev: all m cotangents)
 and the primal batched over k inputs are modelled; the loop modes are k single calls.
@@ -54,13 +59,16 @@ def layer_dims(n: int, m: int, depth: int, width: int) -> list[tuple[int, int]]:
 
 class Work(NamedTuple):
     """What one call moves: FLOPs, bytes, the bytes of the weights and biases among them, the
-    directions it pushes (tangents, cotangents, or the primal's inputs) and the entries of the
-    result it assembles (the Jacobian's n m; the batched primal's k m outputs)."""
+    directions it pushes (tangents, cotangents, or the primal's inputs), the entries of the
+    result it assembles (the Jacobian's n m; the batched primal's k m outputs) and, in jacfwd,
+    the entries of the output layer's weight (its fan-in times m), which a result laid out
+    (m, n) has contracted over its first axis."""
     flops: float
     bytes: float
     weights: float
     directions: float
     entries: float = 0.0
+    out_weight: float = 0.0
 
 
 def work(op: str, n: int, m: int, depth: int, width: int, batch: int = 1,
@@ -69,6 +77,7 @@ def work(op: str, n: int, m: int, depth: int, width: int, batch: int = 1,
     biases read once per pass, activations written and read (pre-activation, bias add, tanh:
     three touches per value), tangents or cotangents pushed as one batch."""
     shapes = layer_dims(n, m, depth, width)
+    last = float(shapes[-1][0] * shapes[-1][1])
     weights = float(sum(a * b for a, b in shapes))
     outs = float(sum(b for _, b in shapes))          # values produced per input (biases too)
     ins = float(sum(a for a, _ in shapes))
@@ -78,10 +87,14 @@ def work(op: str, n: int, m: int, depth: int, width: int, batch: int = 1,
         return Work(2 * k * weights + 3 * k * outs, itemsize * (weights + outs + k * (n + 3 * outs)),
                     held, float(k), float(k * m))
     primal_f, primal_b, *_ = work("primal", n, m, depth, width, 1, itemsize)
-    if op == "jacfwd":        # n tangents through every layer: (n, fan_in) @ W, times tanh'
+    # jacfwd: n tangents through every layer, (n, fan_in) @ W times tanh'; its result, laid out
+    # (m, n) with the tangents last, has the output layer's weight contracted over its first
+    # axis (JAX: XLA's CPU dot reads it transposed, 6x vmap(jvp)'s (n, m) at width 256,
+    # m = 1024: docs/costmodel.md)
+    if op == "jacfwd":
         return Work(primal_f + 2 * n * weights + 2 * n * outs,
                     primal_b + itemsize * (weights + n * n + 3 * n * outs), held, float(n),
-                    float(n * m))
+                    float(n * m), last)
     if op == "jacrev":        # m cotangents back through every layer: (m, fan_out) @ W^T
         return Work(primal_f + 2 * m * weights + 2 * m * ins,
                     primal_b + itemsize * (weights + m * m + 3 * m * ins), held, float(m),
@@ -163,16 +176,18 @@ def product_work(table: dict, op: str, n: int, m: int, depth: int, width: int, b
 
 
 def terms(c0, alpha, beta, delta, c1, peak, bandwidth, flops, nbytes, weights=0.0, directions=0.0,
-          curve=None, c2=0.0, entries=0.0):
+          curve=None, c2=0.0, entries=0.0, c3=0.0, out_weight=0.0):
     """The model's four terms in seconds: overhead c0 + c1 k, compute alpha F / P, roofline
     memory beta B / W, and the passes outside the roofline: over the weights, delta B_w / W
-    with W = bandwidth_at(B_w), and over the result, c2 E (E its entries)."""
+    with W = bandwidth_at(B_w), over the result, c2 E (E its entries), and over the output
+    layer's weight where jacfwd reads it transposed, c3 L (L its entries)."""
     flops, nbytes = np.asarray(flops, float), np.asarray(nbytes, float)
     weights = np.asarray(weights, float)
     w = bandwidth_at(bandwidth, curve, weights)
     return (c0 + c1 * np.asarray(directions, float) + np.zeros(np.shape(flops)),
             alpha * flops / peak, beta * nbytes / w,
-            delta * weights / w + c2 * np.asarray(entries, float))
+            delta * weights / w + c2 * np.asarray(entries, float)
+            + c3 * np.asarray(out_weight, float))
 
 
 def model_time(over, compute, memory, passes):
@@ -197,6 +212,8 @@ class ModeFit:
     c1: float = 0.0           # seconds per direction: c1 * k
     curve: list = field(default_factory=list)   # [matrix bytes, bytes/s] of the run's matvecs
     c2: float = 0.0           # seconds per entry of the result: c2 * E
+    # seconds per entry of the output layer's weight read transposed (jacfwd): c3 * L
+    c3: float = 0.0
     # what F / P counts: "flops" (the analytic FLOPs at the matmul rate P) or "products" (the
     # run's measured row products, roofline.RowProducts: F / P = their seconds; fit_all)
     compute_from: str = "flops"
@@ -221,17 +238,18 @@ class ModeFit:
         """product_table of the fit's measured products (read once)."""
         return product_table(self.products)
 
-    def terms(self, flops, nbytes, weights=0.0, directions=0.0, entries=0.0):
+    def terms(self, flops, nbytes, weights=0.0, directions=0.0, entries=0.0, out_weight=0.0):
         """(overhead, compute, roofline memory, passes outside it) in seconds."""
         return terms(self.c0, self.alpha, self.beta, self.delta, self.c1, self.peak,
                      self.bandwidth, flops, nbytes, weights, directions, self.curve, self.c2,
-                     entries)
+                     entries, self.c3, out_weight)
 
-    def predict(self, flops, nbytes, weights=0.0, directions=0.0, entries=0.0):
-        return model_time(*self.terms(flops, nbytes, weights, directions, entries))
+    def predict(self, flops, nbytes, weights=0.0, directions=0.0, entries=0.0, out_weight=0.0):
+        return model_time(*self.terms(flops, nbytes, weights, directions, entries, out_weight))
 
-    def regime(self, flops, nbytes, weights=0.0, directions=0.0, entries=0.0):
-        over, compute, memory, passes = self.terms(flops, nbytes, weights, directions, entries)
+    def regime(self, flops, nbytes, weights=0.0, directions=0.0, entries=0.0, out_weight=0.0):
+        over, compute, memory, passes = self.terms(flops, nbytes, weights, directions, entries,
+                                                   out_weight)
         stacked = np.stack(np.broadcast_arrays(over, memory + passes, compute))
         return np.asarray(REGIMES)[np.argmax(stacked, axis=0)]
 
@@ -244,16 +262,17 @@ class ModeFit:
         return asdict(self)
 
 
-# the last three (delta, c1, c2) only given the weights, the directions and the entries
-CONSTANTS = ("c0", "alpha", "beta", "delta", "c1", "c2")
+# the last four (delta, c1, c2, c3) only given the weights, the directions, the entries and
+# the output layer's weight
+CONSTANTS = ("c0", "alpha", "beta", "delta", "c1", "c2", "c3")
 OPTIONAL = CONSTANTS[3:]
 
 
 def fit_mode(seconds, flops, nbytes, peak: float, bandwidth: float, framework: str = "",
              mode: str = "", ranges: dict | None = None, weights=None,
-             directions=None, curve=None, entries=None) -> ModeFit:
+             directions=None, curve=None, entries=None, out_weight=None) -> ModeFit:
     """c0, alpha, beta (delta given the weight bytes, c1 given the directions, c2 given the
-    result's entries) by least squares on log T (scipy.optimize.least_squares, soft-L1); a term
+    result's entries, c3 given the output layer's weight entries) by least squares on log T (scipy.optimize.least_squares, soft-L1); a term
     whose sizes are not given is 0.  `curve`: the matvecs' (matrix bytes, bytes/s), for W(B_w)
     (bandwidth_at)."""
     from scipy.optimize import least_squares
@@ -262,11 +281,12 @@ def fit_mode(seconds, flops, nbytes, peak: float, bandwidth: float, framework: s
     w = np.zeros_like(t) if weights is None else np.asarray(weights, float)
     k = np.zeros_like(t) if directions is None else np.asarray(directions, float)
     e = np.zeros_like(t) if entries is None else np.asarray(entries, float)
+    o = np.zeros_like(t) if out_weight is None else np.asarray(out_weight, float)
     keep = (np.isfinite(t) & (t > 0) & np.isfinite(f) & np.isfinite(b) & np.isfinite(w)
-            & np.isfinite(k) & np.isfinite(e))
-    t, f, b, w, k, e = t[keep], f[keep], b[keep], w[keep], k[keep], e[keep]
-    extra = [name for name, given in (("delta", weights), ("c1", directions), ("c2", entries))
-             if given is not None]
+            & np.isfinite(k) & np.isfinite(e) & np.isfinite(o))
+    t, f, b, w, k, e, o = t[keep], f[keep], b[keep], w[keep], k[keep], e[keep], o[keep]
+    extra = [name for name, given in (("delta", weights), ("c1", directions), ("c2", entries),
+                                      ("c3", out_weight)) if given is not None]
     free = len(CONSTANTS) - len(OPTIONAL) + len(extra)
     if len(t) < free:
         raise ValueError(f"{framework} {mode}: {len(t)} points, the model needs at least {free}")
@@ -278,16 +298,16 @@ def fit_mode(seconds, flops, nbytes, peak: float, bandwidth: float, framework: s
         return (c0, alpha, beta, *(float(more.get(name, 0.0)) for name in OPTIONAL))
 
     def residual(theta):
-        c0, alpha, beta, delta, c1, c2 = constants(theta)
+        c0, alpha, beta, delta, c1, c2, c3 = constants(theta)
         return np.log(model_time(*terms(c0, alpha, beta, delta, c1, peak, bandwidth, f, b, w, k,
-                                        curve, c2, e))) - lt
+                                        curve, c2, e, c3, o))) - lt
 
     # starts: the max() makes the surface kinked; delta from few or many passes; c1 from
     # nothing (a ns a direction) or a noticeable share of the smallest time; c2 from 0.1 ns an
     # entry (a copy at 40 GB/s; starting from 0.1 ps and 1 ns as well found the same crossovers
     # on the reference run, 9128e62, and held-out errors within 3 points, in twice the time)
     starts = {"delta": (-2.0, 1.0), "c1": (math.log(1e-9), math.log(max(t.min(), 1e-9) / 1e3)),
-              "c2": (math.log(1e-10),)}
+              "c2": (math.log(1e-10),), "c3": (math.log(1e-10),)}
     best = None
     for shift in (0.0, 2.0, -2.0):
         base = np.log([max(t.min() / 2, 1e-9), 1.0, 1.0]) + [0.0, shift, -shift]
@@ -295,12 +315,12 @@ def fit_mode(seconds, flops, nbytes, peak: float, bandwidth: float, framework: s
             res = least_squares(residual, np.r_[base, more], loss="soft_l1", f_scale=0.1)
             if best is None or res.cost < best.cost:
                 best = res
-    c0, alpha, beta, delta, c1, c2 = constants(best.x)
+    c0, alpha, beta, delta, c1, c2, c3 = constants(best.x)
     left = residual(best.x)
     spread = float(np.quantile(np.abs(left), 0.9))
     return ModeFit(framework, mode, float(c0), float(alpha), float(beta), float(peak),
                    float(bandwidth), int(len(t)), spread, ranges or {}, delta, c1,
-                   [[float(a), float(r)] for a, r in curve or ()], c2,
+                   [[float(a), float(r)] for a, r in curve or ()], c2, float(c3),
                    mean_square=float(np.mean(left ** 2)))
 
 
@@ -504,9 +524,11 @@ def _fit_framework(frame: pd.DataFrame, rate: pd.DataFrame, fw: str, products: l
             continue
         ranges = {k: (int(g[k].min()), int(g[k].max())) for k in SIZES}
         flops = g["flops"] if table is None else product_flops(table, mode, rate.loc[fw, "peak"], g)
+        # c3 only where the mode reads the output layer's weight transposed (jacfwd: work)
+        transposed = g["out_weight"] if "out_weight" in g and g["out_weight"].any() else None
         fit = fit_mode(g["seconds"], flops, g["bytes"], rate.loc[fw, "peak"],
                        rate.loc[fw, "bandwidth"], fw, mode, ranges, g["weights"],
-                       g["directions"], curve, g["entries"])
+                       g["directions"], curve, g["entries"], transposed)
         if products:
             fit.compute_from, fit.products = "products", [list(r) for r in products]
         fits[fw, mode] = fit

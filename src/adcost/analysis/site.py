@@ -111,10 +111,12 @@ def model_html(figures: Path) -> str:
         return ", ".join(f"{fw} {v:.2f}×" for fw, v in sorted(bound.items()))
     held_columns = ["framework", "mode", "points", "median_error", "p90_error", "regimes"]
     if rep.get("fits"):
-        parts.append(f"<p>T = c0 + c1·k + max(α·F/P, β·B/W) + δ·B<sub>w</sub>/W + c2·E (k: "
-                     "the directions pushed; B<sub>w</sub>: the weights' bytes; δ: passes over "
+        parts.append(f"<p>T = c0 + c1·k + max(α·F/P, β·B/W) + δ·B<sub>w</sub>/W + c2·E + c3·L "
+                     "(k: the directions pushed; B<sub>w</sub>: the weights' bytes; δ: passes over "
                      "the weights outside the roofline; E: the entries of the result, n·m for a "
-                     "Jacobian, and c2 what assembling each costs, such as a transpose), fitted "
+                     "Jacobian, and c2 what assembling each costs, such as a transpose; L: in "
+                     "jacfwd, the entries of the output layer's weight, which its (m, n) result "
+                     "has read transposed, and c3 what each costs), fitted "
                      "per framework and mode at widths "
                      f"{', '.join(map(str, rep['fitted_widths']))} (depth {rep['depth']}); "
                      + (f"judged on widths {', '.join(map(str, rep['held_out_widths']))}, points "
@@ -154,7 +156,7 @@ def model_html(figures: Path) -> str:
             parts.append(table(rows, ["framework", *label.values()], fmt))
         if rep["held_out_widths"]:
             parts.append(table(rep.get("held_out", []), held_columns, fmt))
-        parts.append(table(rep["fits"], ["framework", "mode", "c0", "c1", "c2", "alpha",
+        parts.append(table(rep["fits"], ["framework", "mode", "c0", "c1", "c2", "c3", "alpha",
                                          "beta", "delta", "peak", "bandwidth", "points",
                                          "spread"], fmt))
         if rep.get("compute_bound"):
