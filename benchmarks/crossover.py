@@ -22,6 +22,7 @@ TABLE_MODES = GRID["table_modes"] or tuple(m for m in MODES if GRID["table_loops
                                            or m not in ops.LOOP_MODES)
 N, M, DEPTHS, FIXED_NM = GRID["n"], GRID["m"], GRID["depth"], GRID["fixed_nm"]
 WIDTHS, WIDTH_N, WIDTH_M = GRID["widths"], GRID["width_n"], GRID["width_m"]
+SIDE_N = GRID.get("side_by_side_n") or WIDTH_N      # the side-by-side group's n
 VECTORIZED = ("jacfwd", "jacrev")
 
 
@@ -170,8 +171,9 @@ class SideBySide(Timed):
     """T(jacfwd) / T(jacrev) at every point of the width study, the two timed in one process in
     interleaved rounds (adcost.bench.fwd_over_rev: the median of the rounds' ratios), so the
     machine's speed, which moves between processes, cancels: the measured crossover (where
-    the ratio is 1; costmodel.measured_crossovers) comes from these ratios.  Full grid only."""
-    params = (WIDTH_FRAMEWORKS, WIDTHS, WIDTH_N, WIDTH_M)
+    the ratio is 1; costmodel.measured_crossovers) comes from these ratios.  Full grid only;
+    at the width study's n, and between them at m up to side_by_side_fine_m (SIDE_N)."""
+    params = (WIDTH_FRAMEWORKS, WIDTHS, SIDE_N, WIDTH_M)
     param_names = ["framework", "width", "n", "m"]
     unit = "ratio"
 
@@ -180,6 +182,11 @@ class SideBySide(Timed):
         if not GRID["side_by_side"]:
             return ("the side-by-side ratios run in the full grid (ADCOST_GRID=full): two n per "
                     "line place a crossover no better than the width study's own times")
+        fine = GRID.get("side_by_side_fine_m")
+        if n not in WIDTH_N and (fine is None or m > fine):
+            return (f"the side-by-side group times n between the width study's "
+                    f"{', '.join(map(str, WIDTH_N))} at m up to {fine} only, where the "
+                    "crossings lie at small n")
         return (_compiled_m_reason(framework, m) or op_reason(framework, "jacfwd")
                 or op_reason(framework, "jacrev"))
 

@@ -643,8 +643,16 @@ def test_the_side_by_side_ratio_times_both_modes_in_one_process_in_the_full_grid
     try:
         full = importlib.reload(full)
         g = full.GRID
-        assert full.SideBySide.params == (full.WIDTH_FRAMEWORKS, g["widths"], g["width_n"],
+        assert full.SideBySide.params == (full.WIDTH_FRAMEWORKS, g["widths"], g["side_by_side_n"],
                                           g["width_m"])
+        # every n of the width study, and n between them at small m only
+        assert set(g["width_n"]) < set(g["side_by_side_n"])
+        between = next(n for n in g["side_by_side_n"] if n not in g["width_n"])
+        assert full.SideBySide.skip_reason("numpy", 16, between, g["side_by_side_fine_m"]) is None
+        large = next(m for m in g["width_m"] if m > g["side_by_side_fine_m"])
+        with pytest.raises(bench.Skip, match="n between the width study's"):
+            full.SideBySide().setup("numpy", 16, between, large)
+        assert full.SideBySide.skip_reason("numpy", 16, g["width_n"][0], large) is None
         left = next(m for m in g["width_m"] if m not in g["compiled_width_m"])
         with pytest.raises(bench.Skip, match="torch_compile's width study at m in"):
             full.SideBySide().setup("torch_compile", 16, 4, left)

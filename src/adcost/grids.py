@@ -137,6 +137,13 @@ CROSSOVER = {
         # width 64, m = 1024: 85 against about 230), while two side-by-side runs of the same
         # lines 1.3x slower and faster agreed within 14 % at every point (2026-12-03, Intel VM)
         "side_by_side": True,
+        # the side-by-side group's n: the width study's, and the n between them (steps of 2)
+        # at m up to side_by_side_fine_m, where the measured crossings lie at small n (4 to 150
+        # on the AMD runs of 2026-12-04) and the width study's steps of 4 left the crossing to
+        # an interpolation across a factor of 4; at m = 1024 they cross near n = m.  The extra
+        # points are fitted (and judged) with the others: costmodel.paired_rows
+        "side_by_side_n": (4, 8, 16, 32, 64, 128, 256, 1024),
+        "side_by_side_fine_m": 64,
         "timeout_s": 300,
         "table_timeout_s": 1800,
         "call_budget_s": 2.0,
