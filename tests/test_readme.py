@@ -109,30 +109,21 @@ def test_the_readme_quotes_the_reference_runs_crossover():
     both = table[table["change"].isin(["same", "moved"])]
     _quoted(f"within 1.5× of itself in {(both['change'] == 'same').sum()} of the {len(both)} "
             "lines that crossed in both runs")
-    latest = json.loads((ref / "machines" / "vm-amd-epyc-2026-12-04" / "figures" / "cost_model.json").read_text())
-    counts = latest["crossover_counts"]
-    assert latest["jacobian_sources"] == {"side by side": 650}
-    # "torch's and NumPy's products read off row products measured in the run"
-    assert {fw for fw, c in latest["compute_from"].items() if c["chosen"] == "products"} \
-        == {"torch", "numpy"}
-    _quoted(f"places {counts['all']['within']} of {counts['all']['cells']} within 1.5× "
-            f"({counts['held_out']['within']} of the {counts['held_out']['cells']}")
-    met = [h for h in latest["held_out"] if h["mode"] != "primal"
-           and h["median_error"] <= 0.25 and h["p90_error"] <= 0.60]
-    pairs = [h for h in latest["held_out"] if h["mode"] != "primal"]
-    assert len(met) == len(pairs)
-    _quoted(f"all {len(pairs)} pairs meet the held-out targets")
-    rows = json.loads((ref / "machines" / "vm-amd-epyc-2026-12-04-rows" / "figures"
+    fine = json.loads((ref / "machines" / "vm-amd-epyc-2026-12-04-fine" / "figures"
                        / "cost_model.json").read_text())
-    counts = rows["crossover_counts"]["all"]
-    met = [h for h in rows["held_out"] if h["mode"] != "primal"
+    counts = fine["crossover_counts"]["all"]
+    met = [h for h in fine["held_out"] if h["mode"] != "primal"
            and h["median_error"] <= 0.25 and h["p90_error"] <= 0.60]
+    assert fine["jacobian_sources"] == {"side by side": 920}
+    # "torch's and NumPy's products read off row products measured in the run"
+    assert {fw for fw, c in fine["compute_from"].items() if c["chosen"] == "products"} \
+        == {"torch", "numpy"}
+    # "also at n = 8, 32 and 128": its side-by-side ratios between the width study's n
     from adcost.analysis import costmodel, load
-    tidy = load.load(ref / "machines" / "vm-amd-epyc-2026-12-04-rows" / "asv")
-    flops = costmodel.report(tidy[tidy["benchmark"] != costmodel.PRODUCTS], measured_too=False)
-    _quoted(f"with the row products from the start (`-rows`) places {counts['within']} of "
-            f"{counts['cells']} ({flops['crossover_counts']['all']['within']} with the FLOPs "
-            f"alone), {len(met)} of 10 pairs")
+    tidy = load.load(ref / "machines" / "vm-amd-epyc-2026-12-04-fine" / "asv")
+    assert {8, 32, 128} <= set(tidy.loc[tidy["benchmark"] == costmodel.SIDE_BY_SIDE, "n"].astype(int))
+    _quoted(f"places {counts['within']} of {counts['cells']}, {counts['agrees']} of "
+            f"{counts['cells']} within the interval, {len(met)} of 10 pairs")
 
 
 def test_the_readme_quotes_the_reference_runs_memory_second_order_and_workloads():

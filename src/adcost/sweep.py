@@ -108,7 +108,9 @@ GROUP_SECONDS = {
     "single JVP and VJP": (21, 123),
     "compile break-even": (0, 305),
     "Jacobians and batched primals over width": (58, 1770),
-    "forward against reverse, side by side": (0, 1000),   # 996 s of asv's durations, 9128e62
+    # 996 s of asv's durations at 9128e62 (Intel); the n between (8, 32, 128 at m <= 64) took
+    # it from 661 to 879 s on the AMD VM (6e7f981, 384615a): about 1,330 s on the Intel VM
+    "forward against reverse, side by side": (0, 1330),
     "roofline: matmul, bandwidth and row products": (30, 198),   # full: 198 s alone at cb91d09 (AMD VM); quick: an estimate
     "checkpointing: bytes and time": (31, 259),
     "checkpointing and forward mode: peak RSS": (94, 762),
