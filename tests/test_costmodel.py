@@ -148,6 +148,12 @@ def test_the_report_of_fixture_results_recovers_the_model_it_was_timed_with(tmp_
     assert set(table["framework"]) == {"torch", "jax"} and (table["median_error"] < 0.1).all()
     cross = pd.DataFrame(rep["crossovers"]).dropna(subset=["n_model"])
     assert len(cross) >= 4 and (cross["ratio"] < 1.5).all() and cross["agrees"].all()
+    # where the model is the one the times were made with, it has the two modes within 15 % of
+    # each other where their measured ratio is 1 (the measured crossing is interpolated across a
+    # factor of 4 in n, and the gap is not straight in log n)
+    assert (np.abs(np.log(cross["model_ratio"])) < math.log(1.15)).all()
+    near = np.abs(np.log(cross["model_ratio"])) <= np.log(cross["tolerance"])
+    assert rep["crossover_counts"]["all"]["ratio_within"] == int(near.sum()) > len(cross) // 2
     every = pd.DataFrame(rep["crossovers"])
     assert set(every.loc[~every["width_fitted"], "width"]) <= {64}
     counts = rep["crossover_counts"]
@@ -317,10 +323,16 @@ def test_crossover_counts_split_the_fitted_widths_from_the_held_out_ones():
             {"ratio": float("nan"), "agrees": False, "width_fitted": False},
             {"ratio": 1.49, "agrees": True, "width_fitted": False},
             {"ratio": 1.0, "agrees": True}]
+    # the model's T_fwd / T_rev at the measured crossing, against the row's tolerance
+    for row, (value, tolerance) in zip(rows, [(1.1, 1.15), (0.85, 1.15), (None, 1.15),
+                                              (1.05, 1.1), (1.2, 1.6), (1 / 1.14, 1.15)]):
+        row.update(model_ratio=value, tolerance=tolerance)
     counts = cm.crossover_counts(rows)
-    assert counts["all"] == {"cells": 6, "within": 3, "agrees": 4}
-    assert counts["fitted"] == {"cells": 2, "within": 1, "agrees": 2}
-    assert counts["held_out"] == {"cells": 3, "within": 1, "agrees": 1}
+    assert counts["all"] == {"cells": 6, "within": 3, "agrees": 4, "ratio_within": 4}
+    assert counts["fitted"] == {"cells": 2, "within": 1, "agrees": 2, "ratio_within": 1}
+    assert counts["held_out"] == {"cells": 3, "within": 1, "agrees": 1, "ratio_within": 2}
+    # a record without them (an older report) counts in none
+    assert cm.crossover_counts([{"ratio": 1.0}])["all"]["ratio_within"] == 0
 
 
 def test_the_bandwidth_is_the_largest_matvecs_not_the_fastest_in_cache():

@@ -608,22 +608,27 @@ def crossover_n(fits: dict, framework: str, m: int, depth: int, width: int,
     """The n at which the model's jacfwd and jacrev take equal time (forward cheaper below it);
     nan when one of the two fits is missing or they do not cross for n in [1, MAX_N]: then 0.0
     where the model has forward mode dearer at every n, inf where cheaper at every n."""
-    fwd, rev = fits.get((framework, "jacfwd")), fits.get((framework, "jacrev"))
-    if fwd is None or rev is None:
+    if (framework, "jacfwd") not in fits or (framework, "jacrev") not in fits:
         return math.nan
-
-    def gap(log_n):
-        n = max(1, int(round(math.exp(log_n))))
-        f = fwd.predict(*fwd.work("jacfwd", n, m, depth, width, 1, itemsize))
-        r = rev.predict(*rev.work("jacrev", n, m, depth, width, 1, itemsize))
-        return float(np.log(f) - np.log(r))
-
     grid = np.linspace(0, math.log(MAX_N), 161)
-    values = [gap(g) for g in grid]
+    values = [math.log(model_ratio(fits, framework, math.exp(g), m, depth, width, itemsize))
+              for g in grid]
     for a, b, va, vb in zip(grid[:-1], grid[1:], values[:-1], values[1:]):
         if va <= 0 < vb or va >= 0 > vb:
             return float(math.exp(a + (b - a) * va / (va - vb)))
     return 0.0 if values[0] > 0 else math.inf
+
+
+def model_ratio(fits: dict, framework: str, n: float, m: int, depth: int, width: int,
+                itemsize: int = 4) -> float:
+    """The model's T(jacfwd) / T(jacrev) at n (rounded, at least 1); nan when one of the two
+    fits is missing."""
+    fwd, rev = fits.get((framework, "jacfwd")), fits.get((framework, "jacrev"))
+    if fwd is None or rev is None or not np.isfinite(n):
+        return math.nan
+    n = max(1, int(round(n)))
+    return float(fwd.predict(*fwd.work("jacfwd", n, m, depth, width, 1, itemsize))
+                 / rev.predict(*rev.work("jacrev", n, m, depth, width, 1, itemsize)))
 
 
 TOLERANCE = 1.10   # the smallest ratio of two times told apart: compare's factor
@@ -856,6 +861,11 @@ def report(df: pd.DataFrame, itemsize: int = 4, normalize: bool = True,
     cross["n_model"] = [crossover_n(fits, r.framework, r.m, depth, r.width, itemsize)
                         for r in cross.itertuples()]
     cross["agrees"] = crossover_agreement(cross)
+    # the model's T_fwd / T_rev where the measured ratio is 1: how far it misjudges the two
+    # modes there (a line whose modes stay close over a range of n moves its crossing far on a
+    # few per cent; a steep one hardly moves on 20 %)
+    cross["model_ratio"] = [model_ratio(fits, r.framework, r.n_measured, r.m, depth, r.width,
+                                        itemsize) for r in cross.itertuples()]
     # the model's side where it does not cross: "forward dearer at every n" (0) or cheaper (inf)
     cross["model_says"] = [None if 0 < v < math.inf or np.isnan(v) else
                            ("reverse cheaper at every n" if v == 0 else "forward cheaper at every n")
@@ -896,14 +906,22 @@ def report(df: pd.DataFrame, itemsize: int = 4, normalize: bool = True,
 
 def crossover_counts(cross: list[dict], factor: float = 1.5) -> dict:
     """How many of a report's crossovers (its records) the model places within `factor` of the
-    measured crossing ("within"), within `factor` of the measured interval ("agrees"), out of
-    "cells": over all widths, and apart at the widths the model was fitted on ("fitted") and at
-    those held out of the fit ("held_out", the model's prediction)."""
+    measured crossing ("within"), within `factor` of the measured interval ("agrees"), and
+    where its T_fwd / T_rev at the measured crossing is within the row's tolerance of 1 (the
+    ratio the measurement tells from 1: "ratio_within"), out of "cells": over all widths, and
+    apart at the widths the model was fitted on ("fitted") and at those held out of the fit
+    ("held_out", the model's prediction)."""
+    def near(r):
+        value, tolerance = r.get("model_ratio"), r.get("tolerance")
+        return (value is not None and tolerance is not None and np.isfinite(value) and value > 0
+                and abs(math.log(value)) <= math.log(tolerance))
+
     def count(rows):
         return {"cells": len(rows),
                 "within": sum(1 for r in rows if r.get("ratio") is not None
                               and np.isfinite(r["ratio"]) and r["ratio"] <= factor),
-                "agrees": sum(1 for r in rows if r.get("agrees"))}
+                "agrees": sum(1 for r in rows if r.get("agrees")),
+                "ratio_within": sum(1 for r in rows if near(r))}
     return {"all": count(cross),
             "fitted": count([r for r in cross if r.get("width_fitted") is not None
                              and bool(r["width_fitted"])]),

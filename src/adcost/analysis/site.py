@@ -176,9 +176,10 @@ def model_html(figures: Path) -> str:
                      f"{rep.get('crossover_tolerance', 1.1):.2f}× apart). Model within "
                      f"1.5× of the measured crossing: {close} of {len(cross)}; within 1.5× of the "
                      f"interval: {agree} of {len(cross)}." + split_counts(rep.get("crossover_counts"))
-                     + "</p>")
+                     + ratio_text(rep.get("crossover_counts"), len(cross)) + "</p>")
         parts.append(table(cross, ["framework", "width", "m", "n_measured", "n_low", "n_high",
-                                   "n_model", "model_says", "ratio", "agrees", "source"], fmt))
+                                   "n_model", "model_says", "ratio", "agrees", "model_ratio",
+                                   "source"], fmt))
         raw = rep.get("as_measured")
         if raw:
             parts.append("<p>Read as measured, each time at the speed the machine ran it (no "
@@ -233,6 +234,18 @@ def compute_text(choices: dict | None) -> str:
             "fitted widths better: the products for "
             + (", ".join(chosen) if chosen else "none")
             + f" (root mean square of log(T / model) there, {detail}).")
+
+
+def ratio_text(counts: dict | None, cells: int) -> str:
+    """What the model says at the measured crossings (costmodel.crossover_counts'
+    "ratio_within"), or "" for a report without it."""
+    found = (counts or {}).get("all", {}).get("ratio_within")
+    if found is None or not cells:
+        return ""
+    return (" model_ratio: the model's T<sub>fwd</sub>/T<sub>rev</sub> at the measured crossing, "
+            "where the measured ratio is 1; within the row's tolerance of 1 in "
+            f"{found} of {cells}: where the two modes stay close over a range of n, a few per "
+            "cent move the crossing far, and where the ratio is steep, 20 % hardly moves it.")
 
 
 def split_counts(counts: dict | None, brief: bool = False) -> str:
