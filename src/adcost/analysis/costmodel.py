@@ -15,17 +15,17 @@ weights stay in cache from one call to the next: W(B_w) is the best rate of the 
 least B_w large (the largest size's beyond it; `bandwidth_at`). With one size, W is that
 size's rate. E is the entries of the result a call assembles (the Jacobian's n m), L the
 entries of the output layer's weight (width m) where jacfwd reads it transposed (0 in the other
-modes: `work`). c0
-(seconds), c1 (seconds per direction, whatever the width), c2 (seconds per entry of the result
-beyond the roofline's bytes: TensorFlow's jacfwd transposes its n x m result at about 1 GB/s),
-c3 (seconds per entry of the output layer's weight in jacfwd: JAX's jacfwd returns its (m, n)
-result with the tangents last, so XLA contracts that weight over its first axis, at about
-2 ns an entry on the AMD VM), alpha and beta (how far the operation runs below the measured rates: 1 = at the rate) and
-delta (the weight passes outside the roofline: 0 when the weights are read only while the
-matmuls run, about 1 when a second pass reads them again, far above 1 when the framework copies
-or transposes them each call) are fitted per framework and mode by least squares on log T. The
-largest of overhead (c0 + c1 k), compute (alpha F / P) and memory (beta B / W + delta B_w / W
-+ c2 E + c3 L) names the point's regime.
+modes: `work`). c0 (seconds), c1 (seconds per direction, whatever the width), c2 (seconds per
+entry of the result beyond the roofline's bytes: TensorFlow's jacfwd transposes its n x m
+result at about 1 GB/s), c3 (seconds per entry of the output layer's weight in jacfwd: JAX's
+jacfwd returns its (m, n) result with the tangents last, so XLA contracts that weight over its
+first axis, at about 2 ns an entry on the AMD VM), alpha and beta (how far the operation runs
+below the measured rates: 1 = at the rate) and delta (the weight passes outside the
+roofline: 0 when the weights are read only while the matmuls run, about 1 when a second pass
+reads them again, far above 1 when the framework copies or transposes them each call) are
+fitted per framework and mode by least squares on log T. The largest of overhead (c0 + c1 k),
+compute (alpha F / P) and memory (beta B / W + delta B_w / W + c2 E + c3 L) names the point's
+regime.
 
 Only the vectorized Jacobians (jacfwd: all n tangents in one pass; jacrev: all m cotangents)
 and the primal batched over k inputs are modelled; the loop modes are k single calls.
@@ -89,8 +89,8 @@ def work(op: str, n: int, m: int, depth: int, width: int, batch: int = 1,
     primal_f, primal_b, *_ = work("primal", n, m, depth, width, 1, itemsize)
     # jacfwd: n tangents through every layer, (n, fan_in) @ W times tanh'; its result, laid out
     # (m, n) with the tangents last, has the output layer's weight contracted over its first
-    # axis (JAX: XLA's CPU dot reads it transposed, 6x vmap(jvp)'s (n, m) at width 256,
-    # m = 1024: docs/costmodel.md)
+    # axis (JAX: XLA's CPU dot reads it transposed; jax.jacfwd took 6x a vmap(jvp) whose result
+    # is (n, m), at width 256, m = 1024: docs/costmodel.md)
     if op == "jacfwd":
         return Work(primal_f + 2 * n * weights + 2 * n * outs,
                     primal_b + itemsize * (weights + n * n + 3 * n * outs), held, float(n),
@@ -272,9 +272,9 @@ def fit_mode(seconds, flops, nbytes, peak: float, bandwidth: float, framework: s
              mode: str = "", ranges: dict | None = None, weights=None,
              directions=None, curve=None, entries=None, out_weight=None) -> ModeFit:
     """c0, alpha, beta (delta given the weight bytes, c1 given the directions, c2 given the
-    result's entries, c3 given the output layer's weight entries) by least squares on log T (scipy.optimize.least_squares, soft-L1); a term
-    whose sizes are not given is 0.  `curve`: the matvecs' (matrix bytes, bytes/s), for W(B_w)
-    (bandwidth_at)."""
+    result's entries, c3 given the output layer's weight entries) by least squares on log T
+    (scipy.optimize.least_squares, soft-L1); a term whose sizes are not given is 0.  `curve`:
+    the matvecs' (matrix bytes, bytes/s), for W(B_w) (bandwidth_at)."""
     from scipy.optimize import least_squares
 
     t, f, b = (np.asarray(v, float) for v in (seconds, flops, nbytes))
