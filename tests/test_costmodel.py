@@ -19,22 +19,28 @@ TRUE = {("fw", "jacfwd"): (20e-6, 1.5, 1.2, 0.0, 0.5e-6, 3e-9, 2e-9),
         ("fw", "primal"): (5e-6, 1.2, 1.0, 0.0, 0.0, 0.0, 0.0)}
 
 
-def synthetic(noise=0.03, seed=0) -> pd.DataFrame:
-    """Points of the width grid timed by the model itself with known constants, times noise."""
+def timed_grid(widths, noise, seed, compute=None) -> pd.DataFrame:
+    """The width grid (depth 4) timed by the model with the constants of TRUE, times noise;
+    its compute term alpha F / P, or alpha times `compute(mode, n, m, width, batch)` seconds."""
     rng = np.random.default_rng(seed)
     rows = []
-    for (fw, mode), width, n, m in itertools.product(TRUE, (16, 64, 256, 1024, 2048),
-                                                     (4, 64, 1024), (4, 64, 1024)):
+    for (fw, mode), width, n, m in itertools.product(TRUE, widths, (4, 64, 1024), (4, 64, 1024)):
         batch = 1 if mode != "primal" else n
-        f, b, w, k, e, o = cm.work(mode, n, m, 4, width, batch)
+        moved = cm.work(mode, n, m, 4, width, batch)
+        f, b, w, k, e, o = moved
         c0, alpha, beta, delta, c1, c2, c3 = TRUE[fw, mode]
-        t = (c0 + c1 * k + max(alpha * f / PEAK, beta * b / BAND) + delta * w / BAND + c2 * e
+        work_s = f / PEAK if compute is None else compute(mode, n, m, width, batch)
+        t = (c0 + c1 * k + max(alpha * work_s, beta * b / BAND) + delta * w / BAND + c2 * e
              + c3 * o)
         rows.append({"framework": fw, "mode": mode, "n": n, "m": m, "width": width, "depth": 4,
                      "batch": batch, "seconds": t * math.exp(rng.normal(0, noise)),
-                     "flops": f, "bytes": b, "weights": w, "directions": k, "entries": e,
-                     "out_weight": o})
+                     **moved._asdict()})
     return pd.DataFrame(rows)
+
+
+def synthetic(noise=0.03, seed=0) -> pd.DataFrame:
+    """Points of the width grid timed by the model itself with known constants, times noise."""
+    return timed_grid((16, 64, 256, 1024, 2048), noise, seed)
 
 
 def test_work_counts_the_matmuls_and_the_weights_read():
@@ -576,21 +582,9 @@ def slow_rows_table(call=5e-6) -> list:
 
 def product_synthetic(table, noise=0.03, seed=0) -> pd.DataFrame:
     """The width grid timed by the model with its compute term from `table`'s products."""
-    rng = np.random.default_rng(seed)
     tab = cm.product_table(table)
-    rows = []
-    for (fw, mode), width, n, m in itertools.product(TRUE, SIZES, (4, 64, 1024), (4, 64, 1024)):
-        batch = 1 if mode != "primal" else n
-        f, b, w, k, e, o = cm.work(mode, n, m, 4, width, batch)
-        c0, alpha, beta, delta, c1, c2, c3 = TRUE[fw, mode]
-        compute = alpha * cm.product_work(tab, mode, n, m, 4, width, batch, PEAK)
-        t = (c0 + c1 * k + max(compute, beta * b / BAND) + delta * w / BAND + c2 * e
-             + c3 * o)
-        rows.append({"framework": fw, "mode": mode, "n": n, "m": m, "width": width, "depth": 4,
-                     "batch": batch, "seconds": t * math.exp(rng.normal(0, noise)),
-                     "flops": f, "bytes": b, "weights": w, "directions": k, "entries": e,
-                     "out_weight": o})
-    return pd.DataFrame(rows)
+    return timed_grid(SIZES, noise, seed, lambda mode, n, m, width, batch:
+                      cm.product_work(tab, mode, n, m, 4, width, batch, PEAK))
 
 
 def test_a_products_time_is_read_off_the_measured_grid_less_the_call():
