@@ -139,3 +139,17 @@ def test_tensorflow_runs_with_its_own_kernels_and_every_result_records_the_choic
     assert thread_settings()["TF_ENABLE_ONEDNN_OPTS"] is None
     monkeypatch.setenv("TF_ENABLE_ONEDNN_OPTS", "0")
     assert thread_settings()["TF_ENABLE_ONEDNN_OPTS"] == "0"
+
+
+@pytest.mark.needs("jax")
+def test_jax_jacfwd_vmap_builds_the_tangents_first_behind_a_barrier():
+    """jacfwd_vmap is jacfwd's Jacobian with the tangents' axis first until one transpose:
+    without the barrier XLA folds the transpose into the output layer's dot (as jax.jacfwd)."""
+    p = adcost.make_problem("mlp", n=3, m=40, depth=2, width=8)
+    assert np.allclose(adcost.jacobian(p, "jax", "jacfwd_vmap"), adcost.jacobian(p, "jax", "jacfwd"),
+                       rtol=1e-12, atol=1e-14)
+    adapter = adcost.get_framework("jax", dtype="float32")
+    fn, args = adapter.build(p, "jacfwd_vmap")
+    text = fn.lower(*args).as_text()
+    assert "optimization_barrier" in text and "transpose" in text
+    assert "optimization_barrier" not in adapter.build(p, "jacfwd")[0].lower(*args).as_text()

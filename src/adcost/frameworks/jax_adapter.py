@@ -30,6 +30,9 @@ POLICIES = {"per_layer_dots": "dots_saveable"}  # every other schedule: nothing_
     notes={
         "jacfwd": "jax.jit(jax.jacfwd(f))",
         "jacrev": "jax.jit(jax.jacrev(f))",
+        "jacfwd_vmap": "jax.jit(jax.vmap(jvp) over the n basis vectors, tangents first, then "
+                       "transposed behind lax.optimization_barrier): jacfwd's products, its "
+                       "result built (n, m) and copied to (m, n) once",
         "hvp_fwd_over_rev": "jax.jit(jax.jvp(jax.grad(f), (x,), (v,)))",
         "hvp_rev_over_fwd": "jax.jit(jax.grad of jax.jvp(f, (x,), (v,)))",
         "hvp_rev_over_rev": "jax.jit(jax.vjp(jax.grad(f), x)) applied to v",
@@ -46,7 +49,7 @@ POLICIES = {"per_layer_dots": "dots_saveable"}  # every other schedule: nothing_
                      "or one jitted layer VJP a step",
     }))
 class Jax(Framework):
-    modes = ("jacfwd", "jacrev", "jacfwd_loop", "jacrev_loop", "linearize_map")
+    modes = ("jacfwd", "jacrev", "jacfwd_vmap", "jacfwd_loop", "jacrev_loop", "linearize_map")
     second_order = SECOND_ORDER_OPS      # every composition and Hessian mode (adcost.ops)
     per_example = PER_EXAMPLE_OPS
 
@@ -128,6 +131,21 @@ class Jax(Framework):
     def op_jacrev(self, f):
         jax = self.jax
         return jax.jit(lambda params, x: jax.jacrev(lambda z: f(params, z))(x))
+
+    def op_jacfwd_vmap(self, f):
+        """jacfwd's n JVPs pushed as one batch, its result built tangents first, (n, m), then
+        transposed.  jax.jacfwd builds it (m, n) (vmap out_axes=-1), and XLA's CPU dot then
+        reads the output layer's weight transposed (docs/costmodel.md, c3 · L).  Without the
+        optimization barrier XLA folds the transpose back into that dot (measured: as slow as
+        jax.jacfwd); with it the dot runs as the tangents' own and n m entries are copied."""
+        jax = self.jax
+
+        def jacobian(params, x):
+            basis = jax.numpy.eye(x.shape[0], dtype=x.dtype)
+            push = lambda t: jax.jvp(lambda z: f(params, z), (x,), (t,))[1]  # noqa: E731
+            rows = jax.lax.optimization_barrier(jax.vmap(push)(basis))   # (n, m...)
+            return jax.numpy.moveaxis(rows, 0, -1)                      # (m..., n), as jacfwd's
+        return jax.jit(jacobian)
 
     def op_linearize_map(self, f):
         jax = self.jax
