@@ -63,7 +63,7 @@ bench: $(STAMP)  ## the quick sweep and the site; DEVICE=cuda runs every case th
 smoke: $(STAMP)
 	$(BIN)/adcost smoke --grid $(ADCOST_GRID) $(if $(DEVICE),--device $(DEVICE))
 
-sweep: $(STAMP)  ## the full grid (1 h 15 min on a fresh clone of the 2-vCPU VM, two streams)
+sweep: $(STAMP)  ## the full grid (fresh clones, two streams: 1 h 15 min on the Intel 2-vCPU VM, 59 min on the AMD one)
 	$(MAKE) --no-print-directory bench ADCOST_GRID=full
 
 resume: $(STAMP)  ## finish a stopped sweep: the benchmarks not yet saved for HEAD

@@ -124,6 +124,17 @@ def test_the_readme_quotes_the_reference_runs_crossover():
     assert {8, 32, 128} <= set(tidy.loc[tidy["benchmark"] == costmodel.SIDE_BY_SIDE, "n"].astype(int))
     _quoted(f"places {counts['within']} of {counts['cells']}, {counts['agrees']} of "
             f"{counts['cells']} within the interval, {len(met)} of 10 pairs")
+    # the whole grid in one sweep: every study's benchmarks in its results file
+    full_dir = ref / "machines" / "vm-amd-epyc-2026-12-04-full"
+    full = json.loads((full_dir / "figures" / "cost_model.json").read_text())
+    counts = full["crossover_counts"]["all"]
+    met = [h for h in full["held_out"] if h["mode"] != "primal"
+           and h["median_error"] <= 0.25 and h["p90_error"] <= 0.60]
+    suites = set(load.load(full_dir / "asv")["suite"])
+    assert {"crossover", "memory", "roofline", "second_order", "workloads"} <= suites, suites
+    _quoted(f"one `make sweep` there (`machines/vm-amd-epyc-2026-12-04-full`, 59 min) places "
+            f"{counts['within']} of {counts['cells']}, {counts['agrees']} of {counts['cells']} "
+            f"within the interval, {len(met)} of 10 pairs")
 
 
 def test_the_readme_quotes_the_reference_runs_memory_second_order_and_workloads():

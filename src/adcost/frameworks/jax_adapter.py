@@ -30,9 +30,8 @@ POLICIES = {"per_layer_dots": "dots_saveable"}  # every other schedule: nothing_
     notes={
         "jacfwd": "jax.jit(jax.jacfwd(f))",
         "jacrev": "jax.jit(jax.jacrev(f))",
-        "jacfwd_vmap": "jax.jit(jax.vmap(jvp) over the n basis vectors, tangents first, then "
-                       "transposed behind lax.optimization_barrier): jacfwd's products, its "
-                       "result built (n, m) and copied to (m, n) once",
+        "jacfwd_vmap": "jax.jit(jnp.moveaxis(lax.optimization_barrier(jax.vmap(jvp)(eye)), 0, "
+                       "-1)): the tangents first, one copy to (m, n)",
         "hvp_fwd_over_rev": "jax.jit(jax.jvp(jax.grad(f), (x,), (v,)))",
         "hvp_rev_over_fwd": "jax.jit(jax.grad of jax.jvp(f, (x,), (v,)))",
         "hvp_rev_over_rev": "jax.jit(jax.vjp(jax.grad(f), x)) applied to v",
