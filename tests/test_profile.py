@@ -229,3 +229,26 @@ def test_profile_reports_what_compiling_buys():
     text = "\n".join(profiling.summary(df))
     assert "torch_compile pays off against torch after 5e+03 calls" in text
     assert "jax pays off against jax_eager after no number of calls (not faster)" in text
+
+
+def test_modes_whose_spread_overlaps_the_fastest_are_named_as_tied():
+    """The ranking orders medians; where the calls' interquartile ranges overlap the fastest's,
+    the summary says the order among them is not measured (and says nothing when none do)."""
+    from adcost import profiling
+    from adcost.problems import make_problem
+
+    def row(mode, seconds, q25, q75, family="forward"):
+        return {"framework": "jax", "mode": mode, "status": "ok", "seconds": seconds, "q25": q25,
+                "q75": q75, "compile_s": 0.1, "family": family, "call": mode}
+    problem = make_problem("mlp", n=4, m=12, depth=1, width=4)
+    df = profiling.rank(pd.DataFrame([
+        row("jacrev", 1.02e-5, 0.95e-5, 1.10e-5, "reverse"), row("jacfwd_vmap", 1.0e-5, 0.9e-5, 1.05e-5),
+        row("jacfwd_loop", 8e-5, 7.5e-5, 9e-5),
+        {"framework": "jax", "mode": "x", "status": "skipped", "note": "n/a"}]), problem)
+    assert list(df["mode"]) == ["jacfwd_vmap", "jacrev", "jacfwd_loop", "x"]
+    assert list(df["tied"]) == [False, True, False, False]
+    text = "\n".join(profiling.summary(df))
+    assert "order among them is not measured): jax jacrev (1.02x)" in text and "jacfwd_loop (" not in text
+    apart = profiling.rank(pd.DataFrame([row("jacrev", 2e-5, 1.9e-5, 2.1e-5, "reverse"),
+                                         row("jacfwd_vmap", 1e-5, 0.9e-5, 1.1e-5)]), problem)
+    assert not apart["tied"].any() and "not measured" not in "\n".join(profiling.summary(apart))

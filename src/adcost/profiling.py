@@ -263,7 +263,9 @@ def measure(problem: Problem, framework: str, mode: str, dtype: str, share_s: fl
         times.append(time.perf_counter() - t0)
         if sum(times) > max(left, 0.0):
             break
+    q25, q75 = np.percentile(times, [25, 75])
     return {"status": "ok", "seconds": float(np.median(times)), "calls": len(times),
+            "q25": float(q25), "q75": float(q75),
             "compile_s": (case.compile_s or 0.0) + case.first_call_s, "error": case.error,
             "reference": case.reference}
 
@@ -413,14 +415,16 @@ def _row(framework: str, mode: str, problem: Problem, result: dict) -> dict:
            else "adcost.jacobian(problem, {fw!r}, {mode!r})").format(fw=framework, mode=mode)
     native = records()[framework].notes.get(mode, "") if framework in records() else ""
     return {"framework": framework, "mode": mode, "family": family,
-            "seconds": result.get("seconds"), "compile_s": result.get("compile_s"),
+            "seconds": result.get("seconds"), "q25": result.get("q25"), "q75": result.get("q75"),
+            "compile_s": result.get("compile_s"),
             "calls": result.get("calls"), "status": result["status"], "call": api,
             "native": native, "error": result.get("error"), "note": result.get("note", ""),
             "n": problem.n, "m": problem.m}
 
 
 def rank(df, problem: Problem):
-    """Measured rows fastest first, then the rest; `ratio` is seconds over the fastest."""
+    """Measured rows fastest first, then the rest; `ratio` is seconds over the fastest; `tied`:
+    a row whose calls' 25th-75th percentile overlaps the fastest's (their order is not measured)."""
     ok = df[df["status"] == "ok"].sort_values("seconds")
     rest = df[df["status"] != "ok"]
     import pandas as pd
@@ -428,10 +432,24 @@ def rank(df, problem: Problem):
     best = ok["seconds"].min() if len(ok) else np.nan
     out["ratio"] = out["seconds"] / best
     out["recommended"] = False
+    out["tied"] = False
     if len(ok):
         out.loc[0, "recommended"] = True
+        out.loc[1:len(ok) - 1, "tied"] = tied_with(out.iloc[:len(ok)], out.iloc[0])[1:]
     out.attrs["problem"] = {"name": problem.name, "n": problem.n, "m": problem.m}
     return out
+
+
+def tied_with(rows, top) -> np.ndarray:
+    """Whether each row's interquartile range of call times overlaps `top`'s (rows without
+    the percentiles: False)."""
+    import pandas as pd
+
+    def col(name):
+        return pd.to_numeric(rows[name], errors="coerce") if name in rows else pd.Series(np.nan, rows.index)
+    top_low, top_high = (pd.to_numeric(pd.Series([top.get(k)]), errors="coerce").iloc[0]
+                         for k in ("q25", "q75"))
+    return ((col("q25") <= top_high) & (col("q75") >= top_low)).to_numpy()
 
 
 def summary(df) -> list[str]:
@@ -444,6 +462,11 @@ def summary(df) -> list[str]:
     top = ok.iloc[0]
     lines.append(f"recommended: {top['framework']} {top['mode']} ({_fmt(top['seconds'])} a call, "
                  f"{_fmt(top['compile_s'])} before the first) -> {top['call']}")
+    tied = ok[ok["tied"]] if "tied" in ok else ok.iloc[:0]
+    if len(tied):
+        names = ", ".join(f"{r['framework']} {r['mode']} ({r['ratio']:.2f}x)" for _, r in tied.iterrows())
+        lines.append(f"as fast within the calls' spread (their 25th-75th percentiles overlap the "
+                     f"recommended one's; the order among them is not measured): {names}")
     for family in ("forward", "reverse", "fd"):
         part = ok[ok["family"] == family]
         if len(part):
