@@ -435,21 +435,12 @@ def rank(df, problem: Problem):
     out["tied"] = False
     if len(ok):
         out.loc[0, "recommended"] = True
-        out.loc[1:len(ok) - 1, "tied"] = tied_with(out.iloc[:len(ok)], out.iloc[0])[1:]
+        if {"q25", "q75"} <= set(out):      # NaN (no percentiles) compares False: not tied
+            low, high = (pd.to_numeric(out[q], errors="coerce") for q in ("q25", "q75"))
+            others = out.index[1:len(ok)]
+            out.loc[others, "tied"] = (low[others] <= high[0]) & (high[others] >= low[0])
     out.attrs["problem"] = {"name": problem.name, "n": problem.n, "m": problem.m}
     return out
-
-
-def tied_with(rows, top) -> np.ndarray:
-    """Whether each row's interquartile range of call times overlaps `top`'s (rows without
-    the percentiles: False)."""
-    import pandas as pd
-
-    def col(name):
-        return pd.to_numeric(rows[name], errors="coerce") if name in rows else pd.Series(np.nan, rows.index)
-    top_low, top_high = (pd.to_numeric(pd.Series([top.get(k)]), errors="coerce").iloc[0]
-                         for k in ("q25", "q75"))
-    return ((col("q25") <= top_high) & (col("q75") >= top_low)).to_numpy()
 
 
 def summary(df) -> list[str]:
