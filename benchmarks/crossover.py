@@ -5,7 +5,7 @@ only dtype).  Every case is validated and warmed in setup; the timed call runs t
 and the framework's sync only.  A (framework, mode) pair that does not exist is skipped.
 """
 from adcost import grids, ops
-from adcost.frameworks.base import records
+from adcost.frameworks.base import REGISTRY, records
 from adcost.bench import (PRODUCT_OPS, cost_table, frameworks_for, from_table, fwd_over_rev,
                           jacobian_modes, op_reason, prepare_or_skip, prepare_some, require,
                           skip_if, speed_beside)
@@ -24,6 +24,11 @@ N, M, DEPTHS, FIXED_NM = GRID["n"], GRID["m"], GRID["depth"], GRID["fixed_nm"]
 WIDTHS, WIDTH_N, WIDTH_M = GRID["widths"], GRID["width_n"], GRID["width_m"]
 SIDE_N = GRID.get("side_by_side_n") or WIDTH_N      # the side-by-side group's n
 VECTORIZED = ("jacfwd", "jacrev")
+# the width study's modes: the vectorized two and the frameworks' other one-pass forward modes
+# the cost model reads (JAX's jacfwd_vmap); a framework without one skips it by name
+WIDTH_MODES = GRID["width_modes"]
+# the frameworks whose other forward modes are timed side by side with jacrev as well
+OTHER_FORWARD = tuple(mode for mode in WIDTH_MODES if mode not in VECTORIZED)
 
 
 class Timed:
@@ -112,14 +117,15 @@ def _compiled_m_reason(framework, m):
 class JacobianWidth(Timed):
     """T_J of the vectorized modes over width (the cost model's axis) at the fixed depth:
     seconds, at every (n, m) of the width grid."""
-    params = (WIDTH_FRAMEWORKS, VECTORIZED, WIDTHS, WIDTH_N, WIDTH_M)
+    params = (WIDTH_FRAMEWORKS, WIDTH_MODES, WIDTHS, WIDTH_N, WIDTH_M)
     param_names = ["framework", "mode", "width", "n", "m"]
 
     @staticmethod
     def skip_reason(framework, mode, width, n, m):
-        if measured_by_nm(framework, mode, width, n, m):
+        missing = op_reason(framework, mode)
+        if missing is None and measured_by_nm(framework, mode, width, n, m):
             return _nm_reason(mode)
-        return _compiled_m_reason(framework, m) or op_reason(framework, mode)
+        return missing or _compiled_m_reason(framework, m)
 
     def setup(self, framework, mode, width, n, m):
         skip_if(self.skip_reason(framework, mode, width, n, m))
@@ -200,6 +206,33 @@ class SideBySide(Timed):
     def track_fwd_over_rev(self, framework, width, n, m):
         return fwd_over_rev(self.cases["jacfwd"], self.cases["jacrev"], self, framework, width,
                             n, m)
+
+
+class SideBySideForward(Timed):
+    """T(forward) / T(jacrev) as SideBySide, for a framework's other one-pass forward modes
+    (WIDTH_MODES beyond jacfwd and jacrev: JAX's jacfwd_vmap), at the same points: their
+    measured crossover with reverse mode (costmodel.measured_crossovers, forward=mode).
+    Full grid only."""
+    params = (tuple(fw for fw in WIDTH_FRAMEWORKS
+                    if any(mode in REGISTRY[fw].modes for mode in OTHER_FORWARD)),
+              OTHER_FORWARD, WIDTHS, SIDE_N, WIDTH_M)
+    param_names = ["framework", "mode", "width", "n", "m"]
+    unit = "ratio"
+
+    @staticmethod
+    def skip_reason(framework, mode, width, n, m):
+        return (SideBySide.skip_reason(framework, width, n, m)
+                or op_reason(framework, mode))
+
+    def setup(self, framework, mode, width, n, m):
+        skip_if(self.skip_reason(framework, mode, width, n, m))
+        self.cases = {op: prepare_or_skip(framework, op, grow=("width", "n", "m"), n=n, m=m,
+                                          width=width) for op in (mode, "jacrev")}
+        speed_beside(self, framework, mode, width, n, m)
+
+    def track_fwd_over_rev(self, framework, mode, width, n, m):
+        return fwd_over_rev(self.cases[mode], self.cases["jacrev"], self, framework, mode,
+                            width, n, m)
 
 
 def _break_even_frameworks() -> tuple[str, ...]:

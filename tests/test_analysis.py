@@ -344,7 +344,13 @@ def test_advise_json_lists_predictions_best_first(asv_dir, capsys):
     rows = json.loads(capsys.readouterr().out)
     assert {"framework", "mode", "predicted_s", "low_s", "high_s", "regime", "extrapolated"} <= set(rows[0])
     assert [r["predicted_s"] for r in rows] == sorted(r["predicted_s"] for r in rows)
-    assert {r["mode"] for r in rows} == {"jacfwd", "jacrev"} and not any(r["extrapolated"] for r in rows)
+    assert {r["mode"] for r in rows} == {"jacfwd", "jacfwd_vmap", "jacrev"}
+    assert not any(r["extrapolated"] for r in rows)
+    # the model's jacfwd_vmap: JAX's only (torch has no such mode), predicted as the fixture timed it
+    vmap = [r for r in rows if r["mode"] == "jacfwd_vmap"]
+    assert [r["framework"] for r in vmap] == ["jax"]
+    assert vmap[0]["predicted_s"] == pytest.approx(fx.model_time("jax", "jacfwd_vmap", 256, 16, 64),
+                                                   rel=0.1)
     with pytest.raises(SystemExit) as info:
         cli.main(["advise", "--n", "16", "--m", "64", "--width", "0", "--results", str(asv_dir)])
     assert info.value.code == 2 and "--width" in capsys.readouterr().err
@@ -356,7 +362,8 @@ def test_advise_answers_for_a_framework_the_model_covers_without_n_x_m_results(a
     df = load.load_asv(asv_dir)
     df = df[~((df["framework"] == "jax") & df["benchmark"].astype(str).str.contains("JacobianNM"))]
     a = advise.advise(df, 16, 64, framework="jax", width=256)
-    assert {(p.framework, p.mode) for p in a.predictions} == {("jax", "jacfwd"), ("jax", "jacrev")}
+    assert {(p.framework, p.mode) for p in a.predictions} == {("jax", "jacfwd"), ("jax", "jacfwd_vmap"),
+                                                             ("jax", "jacrev")}
     assert all(p.source == "cost model" for p in a.predictions)
     with pytest.raises(advise.NoResults, match="framework 'nope'.*have: .*jax"):
         advise.advise(df, 16, 64, framework="nope")
@@ -479,7 +486,10 @@ def test_compare_flags_only_real_slowdowns(asv_dir, tmp_path, capsys):
     slow = fx.write_results(tmp_path / "slow", commit="2" * 40, seed=8, slow=1.5)
     base = load.load_asv(asv_dir)
     table = compare.compare(base, load.load(same))
-    assert (table["change"] == "worse").sum() == 0 and len(table) == int((base["status"] == "ok").sum())
+    # every measurement but the side-by-side ratios (compared by where they cross 1)
+    directed = (base["status"] == "ok") & ~base["unit"].isin(compare.NO_DIRECTION)
+    assert (base["unit"] == "ratio").any()
+    assert (table["change"] == "worse").sum() == 0 and len(table) == int(directed.sum())
     table = compare.compare(base, load.load(slow))
     worse = table[table["change"] == "worse"]
     assert set(worse["benchmark"]) == {"crossover.JacobianNM.time_jacobian"}

@@ -680,6 +680,43 @@ def test_the_side_by_side_ratio_times_both_modes_in_one_process_in_the_full_grid
         importlib.reload(full)
 
 
+def test_jacfwd_vmap_is_timed_over_width_and_side_by_side_by_the_frameworks_that_have_it(monkeypatch):
+    """JAX's jacfwd_vmap is a mode of the width study (both grids) and of its own side-by-side
+    group against jacrev (crossover.SideBySideForward, full grid only, in the side-by-side
+    sweep group): a framework without it skips by name, before anything is built, even at the
+    points the n x m group times; its side-by-side case times jacfwd_vmap against jacrev."""
+    import importlib
+    import re
+    from adcost import sweep
+    assert "jacfwd_vmap" in crossover.JacobianWidth.params[1]
+    assert "has no operation 'jacfwd_vmap'" in crossover.JacobianWidth.skip_reason(
+        "numpy", "jacfwd_vmap", crossover.GRID["width"], crossover.WIDTH_N[0], crossover.WIDTH_M[0])
+    with pytest.raises(bench.Skip, match="full grid"):
+        crossover.SideBySideForward().setup("jax", "jacfwd_vmap", 64, 16, 16)
+    pattern = dict(sweep.GROUPS)["forward against reverse, side by side"]
+    assert re.match(pattern, "crossover.SideBySideForward.track_fwd_over_rev")
+    assert sweep.study_of("crossover.SideBySideForward.track_fwd_over_rev") == "cost model"
+    monkeypatch.setenv("ADCOST_GRID", "full")
+    full = importlib.import_module("benchmarks.crossover")
+    try:
+        full = importlib.reload(full)
+        g = full.GRID
+        assert full.SideBySideForward.params == (("jax",), ("jacfwd_vmap",), g["widths"],
+                                                 g["side_by_side_n"], g["width_m"])
+        built = []
+
+        def fake(fw, mode, **sizes):
+            built.append(mode)
+            return lambda: None
+        monkeypatch.setattr(full, "prepare_or_skip", fake)
+        b = full.SideBySideForward()
+        b.setup("jax", "jacfwd_vmap", 16, 4, 64)
+        assert sorted(built) == ["jacfwd_vmap", "jacrev"] and set(b.cases) == set(built)
+    finally:
+        monkeypatch.setenv("ADCOST_GRID", "quick")
+        importlib.reload(full)
+
+
 def test_the_full_break_even_group_leaves_the_n_x_m_groups_points_to_it(monkeypatch):
     """In the full grid the compile break-even group skips, unbuilt, the points the n x m group
     times (jax, tf, torch: their times are read there) and builds the others (torch_compile and

@@ -55,6 +55,11 @@ def test_work_counts_the_matmuls_and_the_weights_read():
     assert o == cm.work("jacrev", 8, 2, 1, 16).out_weight == 0
     assert f == 2 * (8 * 16 + 16 * 2) + 3 * 18 and b == 4 * (160 + 18 + 8 + 3 * 18)
     assert w == 4 * (160 + 18) == cm.work("jacrev", 8, 2, 1, 16).weights   # weights and biases
+    # JAX's jacfwd_vmap: jacfwd's products and directions, no transposed output layer, and its
+    # (n, m) result copied once to (m, n): 2 n m values read and written more
+    vmap, fwd = cm.work("jacfwd_vmap", 8, 2, 1, 16), cm.work("jacfwd", 8, 2, 1, 16)
+    assert vmap._replace(bytes=fwd.bytes, out_weight=fwd.out_weight) == fwd
+    assert vmap.out_weight == 0 and vmap.bytes - fwd.bytes == 4 * 2 * 8 * 2
     fwd_f = cm.work("jacfwd", 8, 2, 1, 16).flops
     rev_f = cm.work("jacrev", 8, 2, 1, 16).flops
     assert fwd_f - f == 2 * 8 * 160 + 2 * 8 * 18 and rev_f - f == 2 * 2 * 160 + 2 * 2 * 24
@@ -168,6 +173,24 @@ def test_the_report_of_fixture_results_recovers_the_model_it_was_timed_with(tmp_
     assert counts["all"]["within"] == counts["fitted"]["within"] + counts["held_out"]["within"]
     assert counts["all"]["within"] == int((every["ratio"] <= 1.5).sum())
     fits = cm.fits_from(json.loads(json.dumps(rep)))
+    # JAX's jacfwd_vmap, a mode of its own: fitted with no transposed output layer (c3 = 0),
+    # judged on the held-out width, and its crossover with jacrev measured from its side-by-side
+    # ratios (crossover.SideBySideForward) and reported apart from jacfwd's
+    assert ("jax", "jacfwd_vmap") in fits and ("torch", "jacfwd_vmap") not in fits
+    assert fits["jax", "jacfwd_vmap"].c3 == 0.0      # not fitted: its work has no such entries
+    vmap = table[table["mode"] == "jacfwd_vmap"]
+    assert list(vmap["framework"]) == ["jax"] and (vmap["median_error"] < 0.1).all()
+    other = rep["other_forward"]["jacfwd_vmap"]
+    found = pd.DataFrame(other["crossovers"]).dropna(subset=["n_model"])
+    assert len(found) >= 2 and set(found["framework"]) == {"jax"}
+    assert (found["source"] == "side by side").all() and (found["ratio"] < 1.5).all()
+    assert other["crossover_counts"]["all"]["cells"] == len(other["crossovers"])
+    assert set(every["framework"]) == {"torch", "jax"}     # jacfwd's own: unchanged by it
+    some = found.iloc[0]
+    assert some["n_model"] == pytest.approx(cm.crossover_n(fits, "jax", int(some["m"]), 4,
+                                                           int(some["width"]), forward="jacfwd_vmap"))
+    assert some["n_model"] != pytest.approx(cm.crossover_n(fits, "jax", int(some["m"]), 4,
+                                                           int(some["width"])), rel=0.01)
     c0, alpha, beta, delta, c1, c2 = fx.MODEL["jacrev"]
     assert fits["torch", "jacrev"].c0 == pytest.approx(c0, rel=0.15)
     assert fits["torch", "jacrev"].beta == pytest.approx(beta, rel=0.15)
@@ -528,14 +551,17 @@ def test_the_jacobians_times_come_from_the_side_by_side_group_where_it_logged_th
 
     df = load.load(path)
     pts = cm.points(df)
-    jac = pts[pts["mode"] != "primal"]
+    # jacfwd and jacrev (the fixture's jacfwd_vmap has ratios only, its times are the width study's)
+    jac = pts[pts["mode"].isin(["jacfwd", "jacrev"])]
+    vmap = int((pts["mode"] == "jacfwd_vmap").sum())
+    assert vmap and (pts[pts["mode"] == "jacfwd_vmap"]["source"] == "apart").all()
     assert (jac["source"] == "side by side").all() and (pts[pts["mode"] == "primal"]["source"] == "apart").all()
     one = jac.set_index(["framework", "mode", "width", "n", "m"])["seconds"]
     assert one[("torch", "jacrev", 64, 16, 4)] == pytest.approx(fx.model_time("torch", "jacrev", 64, 16, 4))
     rep = cm.report(df)
-    assert rep["jacobian_sources"] == {"side by side": len(jac)}
+    assert rep["jacobian_sources"] == {"side by side": len(jac), "apart": vmap}
     held = pd.DataFrame(rep["held_out"])
-    assert (held[held["mode"] != "primal"]["median_error"] < 0.02).all()
+    assert (held[held["mode"].isin(["jacfwd", "jacrev"])]["median_error"] < 0.02).all()
     cross = pd.DataFrame(rep["crossovers"])
     assert (cross["source"] == "side by side").all() and len(cross) >= 4
     assert (cross["ratio"] < 1.25).all()    # the measured crossing interpolates between grid n
@@ -548,9 +574,9 @@ def test_the_jacobians_times_come_from_the_side_by_side_group_where_it_logged_th
     df = load.load(path)
     assert "paired_forward_s" not in df and (cm.points(df)["source"] == "apart").all()
     apart = cm.report(df)
-    assert apart["jacobian_sources"] == {"apart": len(jac)}
+    assert apart["jacobian_sources"] == {"apart": len(jac) + vmap}
     worse = pd.DataFrame(apart["held_out"])
-    assert (worse[worse["mode"] != "primal"]["median_error"] > 0.05).any()
+    assert (worse[worse["mode"].isin(["jacfwd", "jacrev"])]["median_error"] > 0.05).any()
     assert "width study's" in site.sources_text(apart["jacobian_sources"])
 
 

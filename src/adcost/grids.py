@@ -60,6 +60,9 @@ CROSSOVER = {
         "widths": (64, 1024),
         "width_n": (16, 256),
         "width_m": (16, 256),
+        # the width study's Jacobian modes: jacfwd, jacrev and JAX's jacfwd_vmap (the tangents
+        # first: no transposed output layer), which the cost model fits as a mode of its own
+        "width_modes": ("jacfwd", "jacfwd_vmap", "jacrev"),
         # the compile break-even group (crossover.BreakEven): full grid only (the sweep leaves
         # it out of the quick grid: torch.compile compiles each of its cases for seconds)
         "break_even_n": (16, 256),
@@ -122,6 +125,7 @@ CROSSOVER = {
         "widths": (16, 64, 256, 1024, 2048),
         "width_n": (4, 16, 64, 256, 1024),   # steps of 4 in n: the measured crossover's grid
         "width_m": (4, 64, 1024),
+        "width_modes": ("jacfwd", "jacfwd_vmap", "jacrev"),
         # the width study's m for torch_compile (None: width_m): each of its cases compiles for
         # 4-9 s (about 900 s of the full sweep at every m, 600 s at two); at m = 64 its measured
         # crossover lies inside the n grid (at m = 4 and 1024, where it ran until 2026-12-02, it

@@ -40,7 +40,7 @@ GROUPS = (
     ("single JVP and VJP", r"^crossover\.Products\."),
     ("compile break-even", r"^crossover\.BreakEven\."),
     ("Jacobians and batched primals over width", r"^crossover\.(PrimalWidth|JacobianWidth)\."),
-    ("forward against reverse, side by side", r"^crossover\.SideBySide\."),
+    ("forward against reverse, side by side", r"^crossover\.SideBySide(Forward)?\."),
     ("roofline: matmul, bandwidth and row products", r"^roofline\."),
     ("checkpointing: bytes and time", r"^memory\.(Checkpoint|Loss)\."),
     ("checkpointing and forward mode: peak RSS", r"^memory\.(PeakRSS|PeakForward|PeakMem)\."),
@@ -75,6 +75,7 @@ PROBE_GROUPS = ("checkpointing and forward mode: peak RSS", "second order: peak 
 # break-even run must not hide another machine's n x m grid).
 STUDIES = {"roofline": "cost model", "crossover.JacobianWidth": "cost model",
            "crossover.PrimalWidth": "cost model", "crossover.SideBySide": "cost model",
+           "crossover.SideBySideForward": "cost model",
            "crossover.BreakEven": "compile break-even"}
 
 

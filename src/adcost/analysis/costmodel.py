@@ -27,8 +27,10 @@ fitted per framework and mode by least squares on log T. The largest of overhead
 compute (alpha F / P) and memory (beta B / W + delta B_w / W + c2 E + c3 L) names the point's
 regime.
 
-Only the vectorized Jacobians (jacfwd: all n tangents in one pass; jacrev: all m cotangents)
-and the primal batched over k inputs are modelled; the loop modes are k single calls.
+Only the vectorized Jacobians (jacfwd: all n tangents in one pass; jacrev: all m cotangents;
+JAX's jacfwd_vmap: jacfwd's tangents with their axis first, its output layer read as the others
+and its result copied once) and the primal batched over k inputs are modelled; the loop modes
+are k single calls.
 The fit uses part of the width grid and is judged on the widths it did not see (`split`,
 `evaluate`).
 """
@@ -46,7 +48,7 @@ import pandas as pd
 from ..frameworks.base import variant_pairs   # the (compiled, eager) pairs of break_even
 
 REGIMES = ("overhead", "memory", "compute")
-MODES = ("primal", "jacfwd", "jacrev")
+MODES = ("primal", "jacfwd", "jacfwd_vmap", "jacrev")
 ITEMSIZE = {"float32": 4, "float64": 8}
 SIZES = ("n", "m", "width", "depth", "batch")
 MIN_SECONDS = 100e-6        # the targets judge points of at least this many seconds
@@ -95,6 +97,13 @@ def work(op: str, n: int, m: int, depth: int, width: int, batch: int = 1,
         return Work(primal_f + 2 * n * weights + 2 * n * outs,
                     primal_b + itemsize * (weights + n * n + 3 * n * outs), held, float(n),
                     float(n * m), last)
+    # jacfwd_vmap (JAX): the same n tangents with the tangents' axis first, so the output layer's
+    # weight is read as the other layers' (no c3 L), and its (n, m) result copied once to
+    # (m, n) (read and written: 2 n m values more)
+    if op == "jacfwd_vmap":
+        return Work(primal_f + 2 * n * weights + 2 * n * outs,
+                    primal_b + itemsize * (weights + n * n + 3 * n * outs + 2 * n * m), held,
+                    float(n), float(n * m), 0.0)
     if op == "jacrev":        # m cotangents back through every layer: (m, fan_out) @ W^T
         return Work(primal_f + 2 * m * weights + 2 * m * ins,
                     primal_b + itemsize * (weights + m * m + 3 * m * ins), held, float(m),
@@ -160,7 +169,7 @@ def product_work(table: dict, op: str, n: int, m: int, depth: int, width: int, b
                  peak: float) -> float:
     """The seconds of the products one call of `op` makes on mlp(n, m, depth, width), from the
     run's measured row products: the primal pushes its batch's rows through each layer; jacfwd
-    a single primal and n tangent rows forward; jacrev a single primal and m cotangent rows
+    (and jacfwd_vmap) a single primal and n tangent rows forward; jacrev a single primal and m cotangent rows
     back through each layer's transpose ("T")."""
     a, b = np.array(layer_dims(n, m, depth, width), float).T
 
@@ -168,7 +177,7 @@ def product_work(table: dict, op: str, n: int, m: int, depth: int, width: int, b
         return float(np.sum(product_seconds(table, orient, rows, a, b, peak)))
     if op == "primal":
         return through(batch, "N")
-    if op == "jacfwd":
+    if op in ("jacfwd", "jacfwd_vmap"):
         return through(1, "N") + through(n, "N")
     if op == "jacrev":
         return through(1, "N") + through(m, "T")
@@ -396,8 +405,12 @@ def width_rows(df: pd.DataFrame) -> pd.DataFrame:
     itself (an older run measured both)."""
     ok = df[df["status"] == "ok"]
     own = ok[ok["benchmark"].isin([WIDTH_JACOBIAN, WIDTH_PRIMAL])]
+    # jacfwd, jacrev, and a mode the width study times itself (an older run's width study had
+    # no jacfwd_vmap, which the n x m group timed: at one width, its points would be no fit)
+    modes = {"jacfwd", "jacrev"} | (set(own.loc[own["benchmark"] == WIDTH_JACOBIAN, "op"].dropna())
+                                    & set(MODES))
     nm = ok[(ok["benchmark"] == NM_PRIMAL)
-            | ((ok["benchmark"] == NM_JACOBIAN) & ok["op"].isin(["jacfwd", "jacrev"]))]
+            | ((ok["benchmark"] == NM_JACOBIAN) & ok["op"].isin(modes))]
     if own.empty or nm.empty:
         return own
     nm = nm.dropna(subset=["n", "m", "width", "depth"])
@@ -418,6 +431,9 @@ def width_rows(df: pd.DataFrame) -> pd.DataFrame:
 
 
 PAIRED_COLUMNS = {"jacfwd": "paired_forward_s", "jacrev": "paired_reverse_s"}
+# the other one-pass forward modes timed side by side with jacrev (crossover.SideBySideForward:
+# JAX's jacfwd_vmap), their mode in the row's op
+SIDE_BY_SIDE_FORWARD = "crossover.SideBySideForward.track_fwd_over_rev"
 
 
 def paired_rows(df: pd.DataFrame) -> pd.DataFrame:
@@ -425,17 +441,23 @@ def paired_rows(df: pd.DataFrame) -> pd.DataFrame:
     two median seconds the run logged (the tidy rows' paired_forward_s / paired_reverse_s,
     since cd47208): machine, framework, mode, n, m, width, depth, seconds, speed, speed_at.
     Both times were taken in one process in interleaved rounds, at one machine speed, with
-    calls back to back (measure.timing.measure_paired)."""
+    calls back to back (measure.timing.measure_paired).  The other forward modes' side-by-side
+    group (crossover.SideBySideForward) adds its forward mode's times (its jacrev is the side
+    by side group's)."""
     columns = ["machine", "framework", "mode", "n", "m", "width", "depth", "seconds", "speed",
                "speed_at"]
     if "benchmark" not in df or not set(PAIRED_COLUMNS.values()) <= set(df.columns):
         return pd.DataFrame(columns=columns)
     ok = df[(df["status"] == "ok") & (df["benchmark"] == SIDE_BY_SIDE)]
+    other = df[(df["status"] == "ok") & (df["benchmark"] == SIDE_BY_SIDE_FORWARD)]
+    sources = [(mode, column, ok) for mode, column in PAIRED_COLUMNS.items()]
+    sources.append((None, PAIRED_COLUMNS["jacfwd"], other))    # its mode: the row's op
     out = []
-    for mode, column in PAIRED_COLUMNS.items():
-        rows = ok.dropna(subset=[column, "n", "m", "width", "depth"])
+    for mode, column, rows in sources:
+        rows = rows.dropna(subset=[column, "n", "m", "width", "depth"])
         out.append(pd.DataFrame({
-            "machine": rows.get("machine"), "framework": rows["framework"], "mode": mode,
+            "machine": rows.get("machine"), "framework": rows["framework"],
+            "mode": rows["op"] if mode is None else mode,
             **{c: pd.to_numeric(rows[c]).astype(int) for c in ("n", "m", "width", "depth")},
             "seconds": pd.to_numeric(rows[column], errors="coerce"),
             **{c: pd.to_numeric(rows[c], errors="coerce") if c in rows else math.nan
@@ -604,15 +626,16 @@ MAX_N = 2 ** 20
 
 
 def crossover_n(fits: dict, framework: str, m: int, depth: int, width: int,
-                itemsize: int = 4) -> float:
-    """The n at which the model's jacfwd and jacrev take equal time (forward cheaper below it);
-    nan when one of the two fits is missing or they do not cross for n in [1, MAX_N]: then 0.0
-    where the model has forward mode dearer at every n, inf where cheaper at every n."""
-    if (framework, "jacfwd") not in fits or (framework, "jacrev") not in fits:
+                itemsize: int = 4, forward: str = "jacfwd") -> float:
+    """The n at which the model's `forward` (jacfwd or another forward mode) and jacrev take
+    equal time (forward cheaper below it); nan when one of the two fits is missing or they do
+    not cross for n in [1, MAX_N]: then 0.0 where the model has forward mode dearer at every
+    n, inf where cheaper at every n."""
+    if (framework, forward) not in fits or (framework, "jacrev") not in fits:
         return math.nan
     grid = np.linspace(0, math.log(MAX_N), 161)
-    values = [math.log(model_ratio(fits, framework, math.exp(g), m, depth, width, itemsize))
-              for g in grid]
+    values = [math.log(model_ratio(fits, framework, math.exp(g), m, depth, width, itemsize,
+                                   forward)) for g in grid]
     for a, b, va, vb in zip(grid[:-1], grid[1:], values[:-1], values[1:]):
         if va <= 0 < vb or va >= 0 > vb:
             return float(math.exp(a + (b - a) * va / (va - vb)))
@@ -620,14 +643,14 @@ def crossover_n(fits: dict, framework: str, m: int, depth: int, width: int,
 
 
 def model_ratio(fits: dict, framework: str, n: float, m: int, depth: int, width: int,
-                itemsize: int = 4) -> float:
-    """The model's T(jacfwd) / T(jacrev) at n (rounded, at least 1); nan when one of the two
+                itemsize: int = 4, forward: str = "jacfwd") -> float:
+    """The model's T(forward) / T(jacrev) at n (rounded, at least 1); nan when one of the two
     fits is missing."""
-    fwd, rev = fits.get((framework, "jacfwd")), fits.get((framework, "jacrev"))
+    fwd, rev = fits.get((framework, forward)), fits.get((framework, "jacrev"))
     if fwd is None or rev is None or not np.isfinite(n):
         return math.nan
     n = max(1, int(round(n)))
-    return float(fwd.predict(*fwd.work("jacfwd", n, m, depth, width, 1, itemsize))
+    return float(fwd.predict(*fwd.work(forward, n, m, depth, width, 1, itemsize))
                  / rev.predict(*rev.work("jacrev", n, m, depth, width, 1, itemsize)))
 
 
@@ -673,13 +696,17 @@ def crossing(ns, gap, tolerance: float) -> dict | None:
             "tolerance": float(tolerance)}
 
 
-def side_by_side(df: pd.DataFrame) -> pd.DataFrame:
-    """The side-by-side ratios T(jacfwd) / T(jacrev) (crossover.SideBySide): machine,
-    framework, width, n, m, ratio."""
+def side_by_side(df: pd.DataFrame, forward: str = "jacfwd") -> pd.DataFrame:
+    """The side-by-side ratios T(forward) / T(jacrev) (crossover.SideBySide for jacfwd,
+    SideBySideForward for the other forward modes): machine, framework, width, n, m, ratio."""
     columns = ["machine", "framework", "width", "n", "m", "ratio"]
     if "benchmark" not in df:
         return pd.DataFrame(columns=columns)
-    ok = df[(df["status"] == "ok") & (df["benchmark"] == SIDE_BY_SIDE)]
+    if forward == "jacfwd":
+        ok = df[(df["status"] == "ok") & (df["benchmark"] == SIDE_BY_SIDE)]
+    else:
+        ok = df[(df["status"] == "ok") & (df["benchmark"] == SIDE_BY_SIDE_FORWARD)
+                & (df["op"] == forward)]
     if ok.empty:
         return pd.DataFrame(columns=columns)
     out = pd.DataFrame({"machine": ok.get("machine"), "framework": ok["framework"],
@@ -704,8 +731,10 @@ def paired_crossings(paired: pd.DataFrame, tolerance: float = PAIRED_TOLERANCE) 
 
 def measured_crossovers(pts: pd.DataFrame, tolerance: float = TOLERANCE,
                         paired: pd.DataFrame | None = None,
-                        paired_tolerance: float = PAIRED_TOLERANCE) -> pd.DataFrame:
-    """Per (framework, width, m): where jacfwd and jacrev take equal time (`crossing`).
+                        paired_tolerance: float = PAIRED_TOLERANCE,
+                        forward: str = "jacfwd") -> pd.DataFrame:
+    """Per (framework, width, m): where `forward` (jacfwd, or another forward mode) and jacrev
+    take equal time (`crossing`).
 
     From the side-by-side ratios where the run has them (`paired`, side_by_side: both modes
     timed in one process, at one machine speed; source "side by side", told from 1 beyond
@@ -719,15 +748,15 @@ def measured_crossovers(pts: pd.DataFrame, tolerance: float = TOLERANCE,
             if found:
                 rows.append({"framework": fw, "width": width, "m": m, **found,
                              "source": "side by side"})
-    jac = pts[pts["mode"].isin(["jacfwd", "jacrev"])]
+    jac = pts[pts["mode"].isin([forward, "jacrev"])]
     wide = jac.pivot_table(index=["framework", "width", "m", "n"], columns="mode", values="seconds")
-    if {"jacfwd", "jacrev"} <= set(wide.columns):
+    if {forward, "jacrev"} <= set(wide.columns):
         for (fw, width, m), g in wide.dropna().groupby(level=[0, 1, 2]):
             if (fw, int(width), int(m)) in done:
                 continue
             ns = g.index.get_level_values("n").to_numpy(float)
             order = np.argsort(ns)
-            gap = np.log(g["jacfwd"].to_numpy() / g["jacrev"].to_numpy())[order]
+            gap = np.log(g[forward].to_numpy() / g["jacrev"].to_numpy())[order]
             found = crossing(ns[order], gap, tolerance)
             if found:
                 rows.append({"framework": fw, "width": int(width), "m": int(m), **found,
@@ -736,16 +765,16 @@ def measured_crossovers(pts: pd.DataFrame, tolerance: float = TOLERANCE,
     return out.sort_values(["framework", "width", "m"], kind="stable").reset_index(drop=True)
 
 
-def run_crossovers(df: pd.DataFrame, pts: pd.DataFrame, tolerance: float | None = None
-                   ) -> pd.DataFrame:
-    """measured_crossovers of a run: its side-by-side ratios on the machines of the width
-    study's points `pts`, else those points at the run's process-to-process `tolerance`
-    (noise_tolerance when None)."""
-    paired = side_by_side(df)
+def run_crossovers(df: pd.DataFrame, pts: pd.DataFrame, tolerance: float | None = None,
+                   forward: str = "jacfwd") -> pd.DataFrame:
+    """measured_crossovers of a run (`forward` against jacrev): its side-by-side ratios on the
+    machines of the width study's points `pts`, else those points at the run's
+    process-to-process `tolerance` (noise_tolerance when None)."""
+    paired = side_by_side(df, forward)
     if "machine" in pts and pts["machine"].notna().any() and paired["machine"].notna().any():
         paired = paired[paired["machine"].isin(set(pts["machine"].dropna()))]
     return measured_crossovers(pts, noise_tolerance(df) if tolerance is None else tolerance,
-                               paired)
+                               paired, forward=forward)
 
 
 def crossover_agreement(cross: pd.DataFrame, factor: float = 1.5) -> pd.Series:
@@ -856,26 +885,12 @@ def report(df: pd.DataFrame, itemsize: int = 4, normalize: bool = True,
     fits = fit_all(train, rate)
     errors = evaluate(fits, held)
     tolerance = noise_tolerance(df)
-    cross = run_crossovers(df, pts, tolerance)
     depth = int(pts["depth"].iloc[0])
-    cross["n_model"] = [crossover_n(fits, r.framework, r.m, depth, r.width, itemsize)
-                        for r in cross.itertuples()]
-    cross["agrees"] = crossover_agreement(cross)
-    # the model's T_fwd / T_rev where the measured ratio is 1: how far it misjudges the two
-    # modes there (a line whose modes stay close over a range of n moves its crossing far on a
-    # few per cent; a steep one hardly moves on 20 %)
-    cross["model_ratio"] = [model_ratio(fits, r.framework, r.n_measured, r.m, depth, r.width,
-                                        itemsize) for r in cross.itertuples()]
-    # the model's side where it does not cross: "forward dearer at every n" (0) or cheaper (inf)
-    cross["model_says"] = [None if 0 < v < math.inf or np.isnan(v) else
-                           ("reverse cheaper at every n" if v == 0 else "forward cheaper at every n")
-                           for v in cross["n_model"]]
-    cross["n_model"] = cross["n_model"].where((cross["n_model"] > 0) & np.isfinite(cross["n_model"]))
-    cross["ratio"] = np.maximum(cross["n_model"] / cross["n_measured"],
-                                cross["n_measured"] / cross["n_model"])
-    # a crossover at a fitted width compares the model with the points it was fitted on (both
-    # modes' times; the side-by-side ratios are not fitted); at a held-out width it predicts
-    cross["width_fitted"] = cross["width"].isin(set(train["width"].unique()))
+    cross = crossover_table(df, pts, fits, train, tolerance, depth, itemsize)
+    # the other one-pass forward modes (JAX's jacfwd_vmap) against jacrev, apart from the
+    # crossovers above (jacfwd against jacrev, which the issue's targets judge)
+    others = {mode: crossover_table(df, pts, fits, train, tolerance, depth, itemsize, mode)
+              for mode in sorted({mode for _, mode in fits} - {"primal", "jacfwd", "jacrev"})}
     pred = predictions(fits, pts)
     compute = pred[(pred["regime"] == "compute") & (pred["mode"] != "primal")]
     compute = compute.assign(flop_ratio=compute["seconds"] / (compute["flops"] /
@@ -893,8 +908,11 @@ def report(df: pd.DataFrame, itemsize: int = 4, normalize: bool = True,
             "compute_from": {fw: {"chosen": f.compute_from, **f.compute_errors}
                              for (fw, _), f in fits.items()},
             "held_out": errors.to_dict("records"),
-            "crossovers": cross.astype(object).where(cross.notna(), None).to_dict("records"),
+            "crossovers": as_records(cross),
             "crossover_counts": crossover_counts(cross.to_dict("records")),
+            "other_forward": {mode: {"crossovers": as_records(found),
+                                     "crossover_counts": crossover_counts(found.to_dict("records"))}
+                              for mode, found in others.items()},
             "crossover_tolerance": tolerance,
             "paired_tolerance": PAIRED_TOLERANCE,
             "compute_bound": {fw: float(v) for fw, v in bound.items()},
@@ -902,6 +920,38 @@ def report(df: pd.DataFrame, itemsize: int = 4, normalize: bool = True,
             "min_seconds": MIN_SECONDS,
             **({"as_measured": as_measured(report(df, itemsize, normalize=False))}
                if speed["normalized"] and measured_too else {})}
+
+
+def as_records(frame: pd.DataFrame) -> list[dict]:
+    """A frame's rows as JSON-ready records (missing values None)."""
+    return frame.astype(object).where(frame.notna(), None).to_dict("records")
+
+
+def crossover_table(df: pd.DataFrame, pts: pd.DataFrame, fits: dict, train: pd.DataFrame,
+                    tolerance: float, depth: int, itemsize: int = 4,
+                    forward: str = "jacfwd") -> pd.DataFrame:
+    """The measured crossovers of `forward` against jacrev (run_crossovers) beside the model's
+    (crossover_n): n_model, agrees, model_ratio, model_says, ratio, width_fitted."""
+    cross = run_crossovers(df, pts, tolerance, forward)
+    cross["n_model"] = [crossover_n(fits, r.framework, r.m, depth, r.width, itemsize, forward)
+                        for r in cross.itertuples()]
+    cross["agrees"] = crossover_agreement(cross)
+    # the model's T_fwd / T_rev where the measured ratio is 1: how far it misjudges the two
+    # modes there (a line whose modes stay close over a range of n moves its crossing far on a
+    # few per cent; a steep one hardly moves on 20 %)
+    cross["model_ratio"] = [model_ratio(fits, r.framework, r.n_measured, r.m, depth, r.width,
+                                        itemsize, forward) for r in cross.itertuples()]
+    # the model's side where it does not cross: "forward dearer at every n" (0) or cheaper (inf)
+    cross["model_says"] = [None if 0 < v < math.inf or np.isnan(v) else
+                           ("reverse cheaper at every n" if v == 0 else "forward cheaper at every n")
+                           for v in cross["n_model"]]
+    cross["n_model"] = cross["n_model"].where((cross["n_model"] > 0) & np.isfinite(cross["n_model"]))
+    cross["ratio"] = np.maximum(cross["n_model"] / cross["n_measured"],
+                                cross["n_measured"] / cross["n_model"])
+    # a crossover at a fitted width compares the model with the points it was fitted on (both
+    # modes' times; the side-by-side ratios are not fitted); at a held-out width it predicts
+    cross["width_fitted"] = cross["width"].isin(set(train["width"].unique()))
+    return cross
 
 
 def crossover_counts(cross: list[dict], factor: float = 1.5) -> dict:

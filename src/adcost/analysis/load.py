@@ -50,7 +50,7 @@ def fixed_sizes(suite: str, cls: str) -> dict:
     if suite == "crossover":
         g = grids.crossover("quick")
         nm = {"depth": g["fixed_depth"]} if cls.endswith(("NM", "Width")) \
-            or cls in ("Products", "Compile", "Flops", "SideBySide") \
+            or cls in ("Products", "Compile", "Flops", "SideBySide", "SideBySideForward") \
             else {"n": g["fixed_nm"], "m": g["fixed_nm"]}
         return {"problem": "mlp", "width": g["width"], **nm}
     if suite == "second_order":
