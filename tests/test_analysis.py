@@ -309,7 +309,8 @@ def test_advisor_with_a_dimension_measured_once(grid_only):
 
 def test_the_cost_model_figure_has_a_row_per_framework_with_a_modelled_jacobian(tidy):
     """A framework with a batched primal and rates but no Jacobian (fd) gets no row: the row's
-    panels would all be hidden, a blank band across the figure."""
+    panels would all be hidden, a blank band across the figure.  JAX's jacfwd_vmap has a row of
+    its own, in jacfwd's place (its times over n, its regimes, its crossover with jacrev)."""
     import pandas as pd
     from adcost.analysis import cost_model
     extra = tidy[(tidy["framework"] == "torch") & tidy["benchmark"].isin(
@@ -317,8 +318,10 @@ def test_the_cost_model_figure_has_a_row_per_framework_with_a_modelled_jacobian(
          "roofline.Bandwidth.track_bytes_per_s"])].assign(framework="fd")
     fig = cost_model.build(pd.concat([tidy, extra]))
     titles = [ax.get_title() for ax in fig.axes if ax.get_visible()]
-    assert len(fig.axes) == 4 * 2 and not any(t.startswith("fd") for t in titles)
-    assert any(t.startswith("jax jacfwd") for t in titles) and any(t.startswith("torch") for t in titles)
+    assert len(fig.axes) == 4 * 3 and not any(t.startswith("fd") for t in titles)
+    assert any(t.startswith("jax jacfwd (") for t in titles) and any(t.startswith("torch") for t in titles)
+    vmap = [t for t in titles if "jacfwd_vmap" in t]
+    assert len(vmap) == 3 and all(t.startswith("jax") for t in vmap)   # over n, regimes, crossover
 
 
 def test_advisor_uses_the_cost_model_of_the_width_study(tidy):

@@ -305,6 +305,27 @@ def test_crossover_agreement_is_within_the_factor_of_the_point_or_of_the_interva
                                                       True, False, True]
 
 
+def test_the_site_shows_the_other_forward_modes_crossovers_apart(tmp_path):
+    """The fixture run's report (with JAX's jacfwd_vmap timed side by side with jacrev): the
+    site has a table of jacfwd_vmap's crossovers after jacfwd's, with its own counts, said to be
+    outside the counts the targets judge; a report without it (older runs) has no such table."""
+    import json
+
+    from adcost.analysis import load, site
+    from fixtures import asv_fixture as fx
+    rep = cm.report(load.load(fx.write_results(tmp_path / "asv")), measured_too=False)
+    (tmp_path / "cost_model.json").write_text(json.dumps(rep, default=str))
+    text = site.model_html(tmp_path)
+    counts = rep["other_forward"]["jacfwd_vmap"]["crossover_counts"]["all"]
+    assert "id='crossover-jacfwd_vmap'" in text
+    assert (f"in {counts['within']} of {counts['cells']}, within 1.5× of the interval in "
+            f"{counts['agrees']}") in text
+    assert text.index("The same for jacfwd_vmap") > text.index("Crossover n (forward mode")
+    del rep["other_forward"]
+    (tmp_path / "cost_model.json").write_text(json.dumps(rep, default=str))
+    assert "jacfwd_vmap against jacrev" not in site.model_html(tmp_path)
+
+
 def test_the_site_says_when_no_width_is_held_out(tmp_path):
     """A run of two widths (the quick grid) fits on both: the site says nothing was held out
     and why, instead of "judged on widths ," over an empty table."""

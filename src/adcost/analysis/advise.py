@@ -1,6 +1,6 @@
 """`adcost advise`: which Jacobian mode to call for an f: R^n -> R^m, from the measured results.
 
-The vectorized modes (jacfwd, jacrev) are predicted by the cost model of the run
+The vectorized modes (jacfwd, jacrev, JAX's jacfwd_vmap) are predicted by the cost model of the run
 (adcost.analysis.costmodel, fitted on crossover.JacobianWidth with the run's roofline rates):
 seconds at (n, m, width, depth) with an interval (the larger of the fit's 90th-percentile
 residual and its 90th-percentile error on the held-out widths) and
@@ -417,9 +417,12 @@ def advise(df, n: int, m: int, depth: int | None = None, framework: str | None =
                     width=width or (grids.crossover()["width"] if modelled else None))
     if modelled and problem is None:
         _note_memory(advice, n, m, depth or report["depth"], advice.width)
+    # the modes the model predicts ("jacfwd, jacfwd_vmap and jacrev" where JAX's is fitted)
+    covered = sorted({p.mode for p in modelled})
+    covered = " and ".join(filter(None, [", ".join(covered[:-1]), covered[-1]])) if covered else ""
     if modelled:
         advice.notes.append(
-            f"jacfwd and jacrev from the cost model (fitted at widths "
+            f"{covered} from the cost model (fitted at widths "
             f"{', '.join(map(str, report['fitted_widths']))}, depth {report['depth']}), at width "
             f"{advice.width}" + ("" if width else " (the crossover grid's; --width sets it)")
             + (f", depth {depth}" if depth else "")
@@ -437,7 +440,7 @@ def advise(df, n: int, m: int, depth: int | None = None, framework: str | None =
                        if (fw, mode) not in done})
         if left:
             advice.notes.append(f"left out {', '.join(left)}: measured at width {grid_width} only "
-                                f"(the cost model covers jacfwd and jacrev)")
+                                f"(the cost model covers {covered})")
         rows = rows.iloc[:0]
     ns, ms = rows["n"].astype(float), rows["m"].astype(float)
     if len(rows) and not (ns.min() <= n <= ns.max() and ms.min() <= m <= ms.max()):
@@ -452,7 +455,7 @@ def advise(df, n: int, m: int, depth: int | None = None, framework: str | None =
             advice.notes.append(
                 f"left out {', '.join(left)}: n={n}, m={m} lies more than {GRID_REACH:g}x beyond the "
                 f"n x m grid they were measured on, too far for a power law fitted where the calls "
-                f"are mostly per-call cost" + (" (the cost model's jacfwd and jacrev count FLOPs and "
+                f"are mostly per-call cost" + (f" (the cost model's {covered} count FLOPs and "
                                                "bytes, and go on)" if modelled else ""))
         rows = rows.iloc[:0]
     depth_outside = bool(measured_depths) and not (measured_depths[0] <= depth <= measured_depths[1])

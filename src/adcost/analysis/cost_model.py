@@ -9,7 +9,8 @@ primal batched over as many inputs as tangents, written where both were measured
 crossover n (forward mode cheaper below it) against m, one colour per width, measured (the
 monotone gap's zero between the measured n: dots from the side-by-side ratios of
 crossover.SideBySide, crosses from the width study's times where the run has no ratios) beside
-the model's (lines).
+the model's (lines).  A framework's other forward mode (JAX's jacfwd_vmap) has a row of its
+own below, in jacfwd's place (its ratios: crossover.SideBySideForward).
 """
 from __future__ import annotations
 
@@ -37,19 +38,23 @@ def build(df):
         raise MissingData("no crossover.JacobianWidth results with roofline rates")
     train, held = cm.split(pts)
     fits = cm.fit_all(train, rate)
-    # a row per framework with a modelled Jacobian (fd has a primal only: its row would be blank)
+    # a row per framework with a modelled Jacobian (fd has a primal only: its row would be blank),
+    # and one per other forward mode fitted (JAX's jacfwd_vmap) in jacfwd's place
     fws = sorted({fw for fw, mode in fits if mode in ("jacfwd", "jacrev")})
     if not fws:
         raise MissingData("too few width points to fit the model")
+    rows = [(fw, "jacfwd") for fw in fws] + sorted(
+        (fw, mode) for fw, mode in fits if mode not in ("primal", "jacfwd", "jacrev"))
     widths = sorted(pts["width"].unique())
     depth = int(pts["depth"].iloc[0])
     colors = {w: f"C{i}" for i, w in enumerate(widths)}
     held_widths = set(held["width"].unique())
-    cross = cm.run_crossovers(df, pts)
-    fig, axes = figure(ncols=4, nrows=len(fws), width=3.4, height=3.0, layout="constrained")
-    for i, fw in enumerate(fws):
+    cross = {forward: cm.run_crossovers(df, pts, forward=forward)
+             for forward in {forward for _, forward in rows}}
+    fig, axes = figure(ncols=4, nrows=len(rows), width=3.4, height=3.0, layout="constrained")
+    for i, (fw, forward) in enumerate(rows):
         g = pts[pts["framework"] == fw]
-        for j, (mode, axis, other) in enumerate((("jacfwd", "n", "m"), ("jacrev", "m", "n"))):
+        for j, (mode, axis, other) in enumerate(((forward, "n", "m"), ("jacrev", "m", "n"))):
             ax = axes[i, j]
             h = g[g["mode"] == mode]
             if h.empty or (fw, mode) not in fits:
@@ -79,27 +84,27 @@ def build(df):
                 ax.set_ylabel("seconds (dots measured, lines model)" + (
                     "\nat the run's median speed" if speed["normalized"] else ""))
                 ax.legend(fontsize=7)
-        _regimes(axes[i, 2], fits, fw, pts, widths, depth)
-        _crossovers(axes[i, 3], fits, fw, pts, cross, widths, depth)
+        _regimes(axes[i, 2], fits, fw, pts, widths, depth, forward)
+        _crossovers(axes[i, 3], fits, fw, pts, cross[forward], widths, depth, forward)
     fig.suptitle("The cost model T = c0 + c1·k + max(αF/P, βB/W) + δ·Bw/W + c2·E + c3·L against the measurements "
                  f"(depth {depth}; hollow: widths held out of the fit)")
     return fig
 
 
-def _regimes(ax, fits, fw, pts, widths, depth):
-    """Regime of jacfwd over n x width (m at its middle value); c = T_jacfwd / T_f(k = n)."""
-    if (fw, "jacfwd") not in fits:
+def _regimes(ax, fits, fw, pts, widths, depth, forward="jacfwd"):
+    """Regime of `forward` (jacfwd) over n x width (m at its middle value); c = T_fwd / T_f(k = n)."""
+    if (fw, forward) not in fits:
         ax.set_visible(False)
         return
     g = pts[pts["framework"] == fw]
     m = _middle(g["m"].unique())
     ns = sorted(g["n"].unique())
-    fit = fits[fw, "jacfwd"]
+    fit = fits[fw, forward]
     for yi, w in enumerate(widths):
         for xi, n in enumerate(ns):
-            regime = str(fit.regime(*fit.work("jacfwd", n, m, depth, w)))
+            regime = str(fit.regime(*fit.work(forward, n, m, depth, w)))
             ax.add_patch(_rect(xi, yi, REGIME_COLORS[regime]))
-            jac = g[(g["mode"] == "jacfwd") & (g["n"] == n) & (g["m"] == m) & (g["width"] == w)]
+            jac = g[(g["mode"] == forward) & (g["n"] == n) & (g["m"] == m) & (g["width"] == w)]
             pri = g[(g["mode"] == "primal") & (g["n"] == n) & (g["m"] == m) & (g["width"] == w)
                     & (g["batch"] == n)]
             if len(jac) and len(pri):
@@ -115,7 +120,7 @@ def _regimes(ax, fits, fw, pts, widths, depth):
     for name, color in REGIME_COLORS.items():
         ax.plot([], [], "s", color=color, label=name)
     ax.legend(fontsize=6, loc="upper left")
-    ax.set_title(f"{fw} jacfwd: regime (model), c vs T_f(n) (m = {m})", fontsize=8)
+    ax.set_title(f"{fw} {forward}: regime (model), c vs T_f(n) (m = {m})", fontsize=8)
 
 
 def _rect(x, y, color):
@@ -123,11 +128,11 @@ def _rect(x, y, color):
     return Rectangle((x - 0.5, y - 0.5), 1, 1, color=color)
 
 
-def _crossovers(ax, fits, fw, pts, cross, widths, depth):
-    """The crossover n against m, one line per width: measured (dots: side by side; crosses:
-    from times of separate processes) and model (lines)."""
+def _crossovers(ax, fits, fw, pts, cross, widths, depth, forward="jacfwd"):
+    """The crossover n of `forward` (jacfwd) against jacrev over m, one line per width:
+    measured (dots: side by side; crosses: from times of separate processes) and model (lines)."""
     cross = cross[cross["framework"] == fw]
-    if (fw, "jacfwd") not in fits or (fw, "jacrev") not in fits:
+    if (fw, forward) not in fits or (fw, "jacrev") not in fits:
         ax.set_visible(False)
         return
     ms = sorted(pts[pts["framework"] == fw]["m"].unique())
@@ -138,7 +143,7 @@ def _crossovers(ax, fits, fw, pts, cross, widths, depth):
             d = c[c["source"] == source]
             ax.plot(d["m"], d["n_measured"], marker, color=color, ms=4)
         grid = np.geomspace(min(ms), max(ms), 12)
-        model = [cm.crossover_n(fits, fw, int(round(m)), depth, w) for m in grid]
+        model = [cm.crossover_n(fits, fw, int(round(m)), depth, w, forward=forward) for m in grid]
         ax.plot(grid, [n if 0 < n < math.inf else math.nan for n in model], "-",   # no crossing
                 color=color, lw=1, label=f"width {w}")
     ax.plot(ms, ms, ":", color="gray", lw=1, label="n = m")
@@ -146,8 +151,8 @@ def _crossovers(ax, fits, fw, pts, cross, widths, depth):
     ax.set_yscale("log", base=2)
     ax.set_xlabel("m")
     ax.set_ylabel("crossover n (forward cheaper below)")
-    ax.set_title(f"{fw}: crossover, measured (dots side by side, x apart) vs model (lines)",
-                 fontsize=8)
+    ax.set_title(f"{fw}{'' if forward == 'jacfwd' else ' ' + forward}: crossover, measured "
+                 "(dots side by side, x apart) vs model (lines)", fontsize=8)
     ax.legend(fontsize=6)
 
 

@@ -178,7 +178,7 @@ def crossover_view(df: pd.DataFrame):
 
 
 def cost_view(df: pd.DataFrame, fits: dict | None = None):
-    """Seconds against n (jacfwd, middle m) and m (jacrev, middle n) of the width study, one
+    """Seconds against n (jacfwd and jacfwd_vmap, middle m) and m (jacrev, middle n) of the width study, one
     trace per framework, mode and width, with the cost model's line beside each (`fits`: the
     ones `adcost plots` wrote to figures/cost_model.json, else fitted here)."""
     import plotly.graph_objects as go
@@ -196,7 +196,7 @@ def cost_view(df: pd.DataFrame, fits: dict | None = None):
     palette = plotly.colors.qualitative.Dark24
     count = 0
     for (fw, mode), g in pts[pts["mode"] != "primal"].groupby(["framework", "mode"]):
-        axis, other = ("n", "m") if mode == "jacfwd" else ("m", "n")
+        axis, other = ("n", "m") if mode.startswith("jacfwd") else ("m", "n")   # jacfwd_vmap too
         values = sorted(g[other].unique())
         fixed = values[len(values) // 2]
         for w, h in g[g[other] == fixed].groupby("width"):

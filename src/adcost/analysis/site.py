@@ -180,6 +180,21 @@ def model_html(figures: Path) -> str:
         parts.append(table(cross, ["framework", "width", "m", "n_measured", "n_low", "n_high",
                                    "n_model", "model_says", "ratio", "agrees", "model_ratio",
                                    "source"], fmt))
+        for mode, found in sorted((rep.get("other_forward") or {}).items()):
+            rows = found.get("crossovers") or []
+            if not rows:
+                continue
+            counts = (found.get("crossover_counts") or {}).get("all") or {}
+            parts.append(f"<p id='crossover-{html.escape(mode)}'>The same for {html.escape(mode)} "
+                         "against jacrev (another forward mode, one pass over n tangents: "
+                         "JAX's jacfwd_vmap, the tangents' axis first; measured side by side "
+                         "with jacrev in crossover.SideBySideForward): model within 1.5× of the "
+                         f"measured crossing in {counts.get('within', 0)} of {len(rows)}, within "
+                         f"1.5× of the interval in {counts.get('agrees', 0)}. These are not among "
+                         "the counts above, which judge jacfwd.</p>")
+            parts.append(table(rows, ["framework", "width", "m", "n_measured", "n_low", "n_high",
+                                      "n_model", "model_says", "ratio", "agrees", "model_ratio",
+                                      "source"], fmt))
         raw = rep.get("as_measured")
         if raw:
             parts.append("<p>Read as measured, each time at the speed the machine ran it (no "
