@@ -532,6 +532,19 @@ def test_compare_tells_which_measured_crossovers_moved(tmp_path, capsys):
     assert "4 lines, 2 cross in both, 1 of them within 1.5x" in text
     assert "moved beyond 1.5x: 1" in text and "tf width=64 m=64" in text
     assert "cross in one run only" in text and "torch width=64 m=4: n none -> " in text
+    # another forward mode timed against jacrev (crossover.SideBySideForward): its lines apart
+    from adcost.analysis.costmodel import SIDE_BY_SIDE_FORWARD
+    vmap = [_side_by_side(line("jax", 64, ratios), "r").assign(benchmark=SIDE_BY_SIDE_FORWARD,
+                                                                op="jacfwd_vmap")
+            for ratios in ([0.5, 0.8, 1.5, 3, 9], [0.3, 0.4, 0.5, 0.8, 1.5])]
+    both = compare.crossover_changes(pd.concat([_side_by_side(a, "r"), vmap[0]]),
+                                     pd.concat([_side_by_side(b, "r"), vmap[1]]))
+    assert both.set_index("forward").loc["jacfwd_vmap", "change"] == "moved"
+    assert (both["forward"] == "jacfwd").sum() == len(table)
+    text = compare.crossover_report(both)
+    assert "measured crossovers of jacfwd_vmap against jacrev (side-by-side ratios in both runs): " \
+           "1 lines, 1 cross in both, 0 of them within 1.5x" in text
+    assert text.index("of jacfwd_vmap") > text.index("tf width=64 m=64")
     # from the shell: two tidy tables, the crossover lines after the measurements' table
     paths = []
     for name, frame in (("a", a), ("b", b)):

@@ -250,9 +250,16 @@ CROSSOVER_COLUMNS = ["framework", "width", "m", "n_a", "n_b", "ratio", "change"]
 def crossover_changes(a: pd.DataFrame, b: pd.DataFrame,
                       factor: float = CROSSOVER_FACTOR) -> pd.DataFrame:
     """The measured crossovers of two runs side by side (crossover_table of their side-by-side
-    ratios, crossover.SideBySide)."""
-    from .costmodel import side_by_side
-    return crossover_table(side_by_side(a), side_by_side(b), factor)
+    ratios): jacfwd's (crossover.SideBySide) and any other forward mode's both runs timed
+    against jacrev (crossover.SideBySideForward: JAX's jacfwd_vmap), its name in the column
+    `forward`."""
+    from .costmodel import MODES, side_by_side
+    tables = []
+    for forward in ["jacfwd", *(mode for mode in MODES if mode.startswith("jacfwd_"))]:
+        table = crossover_table(side_by_side(a, forward), side_by_side(b, forward), factor)
+        if len(table) or forward == "jacfwd":
+            tables.append(table.assign(forward=forward))
+    return pd.concat(tables, ignore_index=True)[["forward", *CROSSOVER_COLUMNS]]
 
 
 def crossover_table(paired_a: pd.DataFrame, paired_b: pd.DataFrame,
@@ -275,21 +282,27 @@ def crossover_table(paired_a: pd.DataFrame, paired_b: pd.DataFrame,
 
 
 def crossover_report(table: pd.DataFrame, factor: float = CROSSOVER_FACTOR) -> str:
-    """The crossover lines of `crossover_changes`, those that moved first."""
-    both = table[table["change"].isin(["moved", "same"])]
-    lines = [f"measured crossovers (side-by-side ratios in both runs): {len(table)} lines, "
-             f"{len(both)} cross in both, {int((both['change'] == 'same').sum())} of them within "
-             f"{factor:g}x of each other"]
-    for change, title in (("moved", f"moved beyond {factor:g}x"),
-                          ("one run", "cross in one run only (the ratio near 1 at the grid's end)")):
-        rows = table[table["change"] == change]
-        if len(rows):
-            lines.append(f"{title}: {len(rows)}")
-        for r in rows.itertuples():
-            n_a = f"{r.n_a:.1f}" if pd.notna(r.n_a) else "none"
-            n_b = f"{r.n_b:.1f}" if pd.notna(r.n_b) else "none"
-            lines.append(f"  {r.framework} width={r.width} m={r.m}: n {n_a} -> {n_b}"
-                         + (f" ({r.ratio:.2f}x)" if pd.notna(r.ratio) else ""))
+    """The crossover lines of `crossover_changes`, those that moved first; each forward mode
+    other than jacfwd (against jacrev) apart, after jacfwd's."""
+    lines = []
+    modes = table["forward"] if "forward" in table else pd.Series("jacfwd", index=table.index)
+    for forward in sorted(set(modes), key=lambda mode: (mode != "jacfwd", mode)):
+        part = table[modes == forward]
+        both = part[part["change"].isin(["moved", "same"])]
+        name = "" if forward == "jacfwd" else f" of {forward} against jacrev"
+        lines.append(f"measured crossovers{name} (side-by-side ratios in both runs): {len(part)} "
+                     f"lines, {len(both)} cross in both, {int((both['change'] == 'same').sum())} "
+                     f"of them within {factor:g}x of each other")
+        for change, title in (("moved", f"moved beyond {factor:g}x"),
+                              ("one run", "cross in one run only (the ratio near 1 at the grid's end)")):
+            rows = part[part["change"] == change]
+            if len(rows):
+                lines.append(f"{title}: {len(rows)}")
+            for r in rows.itertuples():
+                n_a = f"{r.n_a:.1f}" if pd.notna(r.n_a) else "none"
+                n_b = f"{r.n_b:.1f}" if pd.notna(r.n_b) else "none"
+                lines.append(f"  {r.framework} width={r.width} m={r.m}: n {n_a} -> {n_b}"
+                             + (f" ({r.ratio:.2f}x)" if pd.notna(r.ratio) else ""))
     return "\n".join(lines)
 
 
