@@ -153,3 +153,54 @@ def test_jax_jacfwd_vmap_builds_the_tangents_first_behind_a_barrier():
     text = fn.lower(*args).as_text()
     assert "optimization_barrier" in text and "transpose" in text
     assert "optimization_barrier" not in adapter.build(p, "jacfwd")[0].lower(*args).as_text()
+
+
+def test_jax_async_cpu_dispatch_is_turned_off_where_the_variable_says_so(monkeypatch):
+    """$JAX_CPU_ENABLE_ASYNC_DISPATCH (which JAX 0.10.2 does not read) is applied by the
+    adapter: false or 0 turns JAX's asynchronous CPU dispatch off, anything else leaves JAX's
+    own; the sweep's benchmark processes and `adcost profile` get false unless the caller set
+    it, and every result records it."""
+    from adcost import sweep
+    from adcost.frameworks import jax_adapter
+    from adcost.measure import environment
+
+    class Config:
+        def __init__(self):
+            self.calls = []
+
+        def update(self, name, value):
+            self.calls.append((name, value))
+
+    class FakeJax:
+        config = Config()
+    for value, applied in (("false", False), ("0", False), ("true", None), (None, None)):
+        FakeJax.config = Config()
+        if value is None:
+            monkeypatch.delenv(jax_adapter.ASYNC_DISPATCH, raising=False)
+        else:
+            monkeypatch.setenv(jax_adapter.ASYNC_DISPATCH, value)
+        assert jax_adapter.cpu_dispatch(FakeJax) is applied
+        assert FakeJax.config.calls == ([("jax_cpu_enable_async_dispatch", False)]
+                                        if applied is False else [])
+    assert sweep.asv_environ({})[jax_adapter.ASYNC_DISPATCH] == "false"
+    assert sweep.asv_environ({jax_adapter.ASYNC_DISPATCH: "true"})[jax_adapter.ASYNC_DISPATCH] == "true"
+    assert jax_adapter.ASYNC_DISPATCH in environment.kernel_vars()
+
+
+@pytest.mark.slow
+def test_jax_runs_its_cpu_computations_on_the_calling_thread_in_a_fresh_process():
+    """In a fresh process with the variable false, the adapter's first case starts JAX's CPU
+    client with asynchronous dispatch off (the flag JAX reads when the client starts)."""
+    import os
+    import subprocess
+    import sys
+    code = ("import adcost, jax\n"
+            "adcost.prepare('mlp', 'jax', 'jacrev', dtype='float32', n=3, m=2)\n"
+            "from jax._src import xla_bridge\n"
+            "print(xla_bridge._CPU_ENABLE_ASYNC_DISPATCH.value)\n")
+    for value, expected in (("false", "False"), ("true", "True")):
+        env = {**os.environ, "JAX_CPU_ENABLE_ASYNC_DISPATCH": value}
+        out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                             text=True, timeout=300)
+        assert out.returncode == 0, out.stderr[-2000:]
+        assert out.stdout.strip().splitlines()[-1] == expected

@@ -441,11 +441,22 @@ def asv_config(results: Path | None = None, **overrides) -> list[str]:
     return ["--config", str(path)]
 
 
+# What the benchmark processes run with unless the caller set it (every result records it):
+# JAX's CPU computations on the calling thread (frameworks.jax_adapter.cpu_dispatch)
+def _timing_defaults() -> dict:
+    from .frameworks.jax_adapter import ASYNC_DISPATCH
+    return {ASYNC_DISPATCH: "false"}
+
+
+TIMING_DEFAULTS = _timing_defaults()
+
+
 def asv_environ(env: dict) -> dict:
-    """`env` with the checkout on PYTHONPATH: asv imports the plugin benchmarks.asv_plugin from
-    the config's folder, which is not the checkout when the results go elsewhere."""
+    """`env` with the checkout on PYTHONPATH (asv imports the plugin benchmarks.asv_plugin from
+    the config's folder, which is not the checkout when the results go elsewhere) and the
+    timing defaults it does not set (TIMING_DEFAULTS)."""
     path = [str(checkout().resolve())] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
-    return {**env, "PYTHONPATH": os.pathsep.join(path)}
+    return {**TIMING_DEFAULTS, **env, "PYTHONPATH": os.pathsep.join(path)}
 
 
 def asv_command(pattern: str, machine: str, commit: str, resume: bool, extra: list[str],
@@ -491,6 +502,8 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as exc:
         parser.error(str(exc))
     os.environ[DEVICE_VARIABLE] = args.device   # every case asv runs (and the noise probe)
+    for key, value in TIMING_DEFAULTS.items():  # the noise probe's too; the results record them
+        os.environ.setdefault(key, value)
     args.grid = args.grid or grids.grid_name()
     args.machine = args.machine or machine_name() + (
         "" if args.device == "cpu" else "-" + args.device.replace(":", ""))

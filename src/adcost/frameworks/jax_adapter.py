@@ -18,6 +18,28 @@ from .base import Framework, NoDevice, Record, Unsupported, import_framework, re
 
 POLICIES = {"per_layer_dots": "dots_saveable"}  # every other schedule: nothing_saveable
 
+# JAX's asynchronous CPU dispatch: "false" (what the sweep and `adcost profile` set, unless the
+# caller set it) runs each computation on the calling thread.  JAX 0.10.2 does not read this
+# variable itself; the adapter applies it (`cpu_dispatch`) before JAX's CPU client starts.
+ASYNC_DISPATCH = "JAX_CPU_ENABLE_ASYNC_DISPATCH"
+
+
+def cpu_dispatch(jax) -> bool | None:
+    """Turn JAX's asynchronous CPU dispatch off where $JAX_CPU_ENABLE_ASYNC_DISPATCH says
+    false (or 0); returns the setting applied (None: JAX's own).  Only a CPU client started
+    after this takes it: a process that ran JAX before keeps its client.
+
+    Why: with it on, JAX 0.10.2 hands the computations XLA deems expensive (loops among them)
+    to another thread, and identical calls of adcost's jit(vjp(grad)) HVP of mlp_loss at width
+    64, depth 16 took either 0.9-1.5 ms or 22-86 ms, 25 calls in a row; with it off, 1.0-1.4 ms
+    each (the AMD VM, 2026-12-04; docs/methodology.md).  Upstream: openxla/xla#18608."""
+    import os
+    value = os.environ.get(ASYNC_DISPATCH, "").strip().lower()
+    if value in ("0", "false"):
+        jax.config.update("jax_cpu_enable_async_dispatch", False)
+        return False
+    return None
+
 
 @register(Record(
     "jax", package="jax", distributions=("jax", "jaxlib"), order=20, compiled=True,
@@ -25,6 +47,7 @@ POLICIES = {"per_layer_dots": "dots_saveable"}  # every other schedule: nothing_
     lazy_imports=("jax.scipy.special", "jax.experimental.multihost_utils",
                   "jaxlib.mlir.dialects.mhlo"),
     schedules=("none", "every_2", "every_4", "sqrt", "per_layer", "per_layer_dots", "binomial"),
+    kernel_vars=(ASYNC_DISPATCH,),
     saved_bytes="the activation residuals a jax.vjp pullback holds (inputs excluded)",
     flops="XLA cost_analysis of the compiled program: every HLO op",
     notes={
@@ -56,6 +79,7 @@ class Jax(Framework):
         super().__init__(dtype, device)
         device = self.device   # None: $ADCOST_DEVICE, else the CPU
         jax = import_framework(self.record)  # lazy: no framework cost until used
+        cpu_dispatch(jax)                      # before jax.devices starts the CPU client
 
         self.jax = jax
         self.xp = jax_namespace(jax)
