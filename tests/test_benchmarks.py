@@ -1,4 +1,5 @@
 """The asv benchmarks: params agree with param_names, setups run at the smallest sizes, skips."""
+import contextlib
 import importlib.util
 import inspect
 import math
@@ -627,21 +628,29 @@ def test_the_full_width_study_leaves_the_n_x_m_groups_points_to_it_and_compiles_
         importlib.reload(crossover)
 
 
+@contextlib.contextmanager
+def full_crossover(monkeypatch):
+    """benchmarks.crossover reloaded under the full grid; under the quick grid again after."""
+    monkeypatch.setenv("ADCOST_GRID", "full")
+    module = importlib.import_module("benchmarks.crossover")
+    try:
+        yield importlib.reload(module)
+    finally:
+        monkeypatch.setenv("ADCOST_GRID", "quick")
+        importlib.reload(module)
+
+
 def test_the_side_by_side_ratio_times_both_modes_in_one_process_in_the_full_grid_only(monkeypatch):
     """crossover.SideBySide: skipped in the quick grid with the reason; in the full grid it
     builds jacfwd and jacrev of one width-study point (torch_compile at compiled_width_m only)
     and returns the median ratio of interleaved rounds: about 1 for two equal cases, about 3
     where forward mode's case does three times the work."""
-    import importlib
     from adcost import sweep
     with pytest.raises(bench.Skip, match="full grid"):
         crossover.SideBySide().setup("numpy", 64, 16, 16)
     assert "forward against reverse, side by side" in sweep.FULL_ONLY
     assert sweep.study_of("crossover.SideBySide.track_fwd_over_rev") == "cost model"
-    monkeypatch.setenv("ADCOST_GRID", "full")
-    full = importlib.import_module("benchmarks.crossover")
-    try:
-        full = importlib.reload(full)
+    with full_crossover(monkeypatch) as full:
         g = full.GRID
         assert full.SideBySide.params == (full.WIDTH_FRAMEWORKS, g["widths"], g["side_by_side_n"],
                                           g["width_m"])
@@ -675,9 +684,6 @@ def test_the_side_by_side_ratio_times_both_modes_in_one_process_in_the_full_grid
         assert calls["jacfwd"] > 7 and calls["jacrev"] > 7           # calibrated, 7 rounds each
         b.cases["jacfwd"] = b.cases["jacrev"]
         assert 0.7 < b.track_fwd_over_rev("numpy", 16, 4, 16) < 1.4
-    finally:
-        monkeypatch.setenv("ADCOST_GRID", "quick")
-        importlib.reload(full)
 
 
 def test_jacfwd_vmap_is_timed_over_width_and_side_by_side_by_the_frameworks_that_have_it(monkeypatch):
@@ -685,7 +691,6 @@ def test_jacfwd_vmap_is_timed_over_width_and_side_by_side_by_the_frameworks_that
     group against jacrev (crossover.SideBySideForward, full grid only, in the side-by-side
     sweep group): a framework without it skips by name, before anything is built, even at the
     points the n x m group times; its side-by-side case times jacfwd_vmap against jacrev."""
-    import importlib
     import re
     from adcost import sweep
     assert "jacfwd_vmap" in crossover.JacobianWidth.params[1]
@@ -696,10 +701,7 @@ def test_jacfwd_vmap_is_timed_over_width_and_side_by_side_by_the_frameworks_that
     pattern = dict(sweep.GROUPS)["forward against reverse, side by side"]
     assert re.match(pattern, "crossover.SideBySideForward.track_fwd_over_rev")
     assert sweep.study_of("crossover.SideBySideForward.track_fwd_over_rev") == "cost model"
-    monkeypatch.setenv("ADCOST_GRID", "full")
-    full = importlib.import_module("benchmarks.crossover")
-    try:
-        full = importlib.reload(full)
+    with full_crossover(monkeypatch) as full:
         g = full.GRID
         assert full.SideBySideForward.params == (("jax",), ("jacfwd_vmap",), g["widths"],
                                                  g["side_by_side_n"], g["width_m"])
@@ -712,9 +714,6 @@ def test_jacfwd_vmap_is_timed_over_width_and_side_by_side_by_the_frameworks_that
         b = full.SideBySideForward()
         b.setup("jax", "jacfwd_vmap", 16, 4, 64)
         assert sorted(built) == ["jacfwd_vmap", "jacrev"] and set(b.cases) == set(built)
-    finally:
-        monkeypatch.setenv("ADCOST_GRID", "quick")
-        importlib.reload(full)
 
 
 def test_the_full_break_even_group_leaves_the_n_x_m_groups_points_to_it(monkeypatch):
