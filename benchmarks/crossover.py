@@ -27,7 +27,7 @@ VECTORIZED = ("jacfwd", "jacrev")
 # the width study's modes: the vectorized two and the frameworks' other one-pass forward modes
 # the cost model reads (JAX's jacfwd_vmap); a framework without one skips it by name
 WIDTH_MODES = GRID["width_modes"]
-# the frameworks whose other forward modes are timed side by side with jacrev as well
+# those other forward modes, timed side by side with jacrev as well (SideBySideForward)
 OTHER_FORWARD = tuple(mode for mode in WIDTH_MODES if mode not in VECTORIZED)
 
 

@@ -29,6 +29,7 @@ from . import grids, paths, threads
 from .argv import Parser, nonnegative, positive, shard_spec
 from .envvars import check as check_environment
 from .frameworks.base import DEVICE_VARIABLE, check_device, default_device
+from .frameworks.jax_adapter import ASYNC_DISPATCH
 from .measure import load, noise, speed
 from .measure.environment import machine_name
 
@@ -443,12 +444,7 @@ def asv_config(results: Path | None = None, **overrides) -> list[str]:
 
 # What the benchmark processes run with unless the caller set it (every result records it):
 # JAX's CPU computations on the calling thread (frameworks.jax_adapter.cpu_dispatch)
-def _timing_defaults() -> dict:
-    from .frameworks.jax_adapter import ASYNC_DISPATCH
-    return {ASYNC_DISPATCH: "false"}
-
-
-TIMING_DEFAULTS = _timing_defaults()
+TIMING_DEFAULTS = {ASYNC_DISPATCH: "false"}
 
 
 def asv_environ(env: dict) -> dict:
