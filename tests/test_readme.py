@@ -103,7 +103,7 @@ def test_the_readme_quotes_the_reference_runs_crossover():
     # file, their counts, and how far the measured crossing moved from one to the other
     from adcost.analysis import costmodel
     runs = {}
-    for name, minutes in (("vm-amd-epyc-2026-12-04-vmap", 53), ("vm-amd-epyc-2026-12-04-full", 59)):
+    for name, minutes in (("vm-amd-epyc-2026-12-04-sync", 62), ("vm-amd-epyc-2026-12-04-vmap", 53)):
         folder = ref / "machines" / name
         report = json.loads((folder / "figures" / "cost_model.json").read_text())
         counts, met = report["crossover_counts"]["all"], pairs_met(report)
@@ -112,11 +112,18 @@ def test_the_readme_quotes_the_reference_runs_crossover():
         assert {"crossover", "memory", "roofline", "second_order", "workloads"} <= suites, suites
         _quoted(f"(`machines/{name}`, {minutes} min) places {counts['within']} of {counts['cells']}, "
                 f"{counts['agrees']} of {counts['cells']} within the interval, {len(met)} of 10 pairs")
-    # the newer run times JAX's jacfwd_vmap in the width study, and models it
-    assert "jacfwd_vmap" in set(runs["vm-amd-epyc-2026-12-04-vmap"].loc[
-        runs["vm-amd-epyc-2026-12-04-vmap"]["benchmark"] == costmodel.WIDTH_JACOBIAN, "op"])
+    # the newest ran JAX's computations on the calling thread (every JAX row records it), the
+    # one before with JAX's default (no row records the variable)
+    def dispatch(name):
+        jax = runs[name][runs[name]["framework"] == "jax"]["threads"].dropna()
+        return {json.loads(t).get("JAX_CPU_ENABLE_ASYNC_DISPATCH") for t in jax}
+    assert dispatch("vm-amd-epyc-2026-12-04-sync") == {"false"}
+    assert dispatch("vm-amd-epyc-2026-12-04-vmap") == {None}
+    # both time JAX's jacfwd_vmap in the width study, and model it
+    for run in runs.values():
+        assert "jacfwd_vmap" in set(run.loc[run["benchmark"] == costmodel.WIDTH_JACOBIAN, "op"])
     table = compare.crossover_table(*(costmodel.side_by_side(runs[name]) for name in
-                                      ("vm-amd-epyc-2026-12-04-full", "vm-amd-epyc-2026-12-04-vmap")))
+                                      ("vm-amd-epyc-2026-12-04-vmap", "vm-amd-epyc-2026-12-04-sync")))
     both = table[table["change"].isin(["same", "moved"])]
     _quoted(f"moved beyond 1.5× in {(both['change'] == 'moved').sum()} of the {len(both)} lines "
             "that crossed in both")
