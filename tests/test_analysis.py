@@ -349,6 +349,12 @@ def test_advise_json_lists_predictions_best_first(asv_dir, capsys):
     assert [r["predicted_s"] for r in rows] == sorted(r["predicted_s"] for r in rows)
     assert {r["mode"] for r in rows} == {"jacfwd", "jacfwd_vmap", "jacrev"}
     assert not any(r["extrapolated"] for r in rows)
+    assert rows[0]["over_best"] == 1.0 and not rows[0]["tied_with_best"]
+    best = rows[0]
+    for r in rows[1:]:
+        assert r["over_best"] == pytest.approx(r["predicted_s"] / best["predicted_s"])
+        assert r["tied_with_best"] == (r["framework"] == best["framework"]
+                                       and r["over_best"] <= advise.TIE)
     # the model's jacfwd_vmap: JAX's only (torch has no such mode), predicted as the fixture timed it
     vmap = [r for r in rows if r["mode"] == "jacfwd_vmap"]
     assert [r["framework"] for r in vmap] == ["jax"]
@@ -357,6 +363,27 @@ def test_advise_json_lists_predictions_best_first(asv_dir, capsys):
     with pytest.raises(SystemExit) as info:
         cli.main(["advise", "--n", "16", "--m", "64", "--width", "0", "--results", str(asv_dir)])
     assert info.value.code == 2 and "--width" in capsys.readouterr().err
+
+
+def test_advice_says_when_the_best_mode_is_not_told_apart_from_another():
+    """Modes of the best's framework predicted within TIE of the best are named as fast: the
+    side-by-side timings do not tell them apart; other frameworks and finite differences are
+    not, and nothing is said when no mode is that close."""
+    P = advise.Prediction
+    fast = P("jax", "jacfwd", 1.0e-3, False, "jax.jacfwd")
+    near = P("jax", "jacrev", 1.0e-3 * (advise.TIE - 0.01), False, "jax.jacrev")
+    far = P("jax", "jacfwd_vmap", 1.0e-3 * (advise.TIE + 0.01), False, "vmap")
+    other = P("torch", "jacrev", 1.01e-3, False, "torch.func.jacrev")
+    fd = P("jax", "fd", 1.01e-3, False, "finite differences")
+    a = advise.Advice(32, 64, None, [fast, near, other, fd, far], "fixture")
+    assert a.best is fast and a.tied == [near]
+    text = advise.format_advice(a)
+    assert "as fast here: jacrev (1.14x)" in text and "either will do" in text
+    records = {(r["framework"], r["mode"]): r for r in a.as_records()}
+    assert [k for k, r in records.items() if r["tied_with_best"]] == [("jax", "jacrev")]
+    assert records["jax", "jacfwd_vmap"]["over_best"] == pytest.approx(advise.TIE + 0.01)
+    alone = advise.Advice(32, 64, None, [fast, far, other], "fixture")
+    assert alone.tied == [] and "as fast here" not in advise.format_advice(alone)
 
 
 def test_advise_answers_for_a_framework_the_model_covers_without_n_x_m_results(asv_dir):

@@ -5,7 +5,8 @@ The vectorized modes (jacfwd, jacrev, JAX's jacfwd_vmap) are predicted by the co
 seconds at (n, m, width, depth) with an interval (the larger of the fit's 90th-percentile
 residual and its 90th-percentile error on the held-out widths) and
 the regime (overhead, memory, compute); "extrapolated" outside the sizes the model was fitted
-on.  Other modes, and runs without width results, come from crossover.JacobianNM.time_jacobian
+on; another mode of the best's framework predicted within TIE of the best is named as fast
+(`tied_with_best`).  Other modes, and runs without width results, come from crossover.JacobianNM.time_jacobian
 in the tidy data: inside the
 measured (n, m) grid, bilinear interpolation of log T in (log n, log m); outside it, the
 least-squares plane log T = a + b log n + c log m of that mode (said so in the answer).
@@ -32,6 +33,7 @@ from .. import grids, paths
 from ..frameworks.base import records
 from ..ops import describe
 from . import load as loading
+from .costmodel import PAIRED_TOLERANCE
 
 
 
@@ -63,6 +65,12 @@ WORKLOAD = "Workload.time_workload"
 WORKLOAD_MODES = ("jacfwd", "jacrev", "grad", "fd")   # the workload study's derivative modes
 # sizes that set a problem's data, not its shapes: a time measured at one holds at another
 VALUE_SIZES = ("seed",)
+
+
+# Two modes' times closer than this are not told apart: the side-by-side timings of jacfwd and
+# jacrev in one process repeat within it, and the measured crossover lies where the two modes
+# are this close over a range of n
+TIE = PAIRED_TOLERANCE
 
 
 class NoResults(ValueError):
@@ -104,6 +112,24 @@ class Advice:
         """The fastest exact mode (finite differences only when nothing else was measured)."""
         exact = [p for p in self.predictions if p.mode not in INEXACT] or self.predictions
         return min(exact, key=lambda p: p.seconds)
+
+    @property
+    def tied(self) -> list[Prediction]:
+        """The best's framework's other exact modes predicted within TIE of it: the two
+        modes timed side by side in one process are not told apart closer than that, so the
+        advice cannot name one of them faster (the cost model's crossover falls in such
+        lines: docs/costmodel.md)."""
+        best = self.best
+        return [p for p in self.predictions
+                if p is not best and p.framework == best.framework and p.mode not in INEXACT
+                and p.seconds <= best.seconds * TIE]
+
+    def as_records(self) -> list[dict]:
+        """--json: the predictions, best first, each with its time over the best's and
+        whether it is tied with the best (`tied`)."""
+        best, tied = self.best, self.tied
+        return [dict(p.to_dict(), over_best=p.seconds / best.seconds,
+                     tied_with_best=any(p is t for t in tied)) for p in self.predictions]
 
 
 def api_of(framework: str, mode: str) -> str:
@@ -500,6 +526,11 @@ def format_advice(a: Advice) -> str:
              f"  {said} {best.seconds * 1e3:.3g} ms" + (f" ({_interval(best)}, {best.regime}-bound)"
                                                         if best.regime else "")
              + (" (extrapolated)" if best.extrapolated else ""),
+             *([f"  as fast here: " + ", ".join(f"{p.mode} ({p.seconds / best.seconds:.2f}x)"
+                                                 for p in a.tied)
+                + f": {best.framework}'s modes within {TIE:g}x of each other are not told apart "
+                "(two modes timed side by side in one process repeat within that), so either will do"]
+               if a.tied else []),
              "", f"  {'framework':<13} {'mode':<26} {said:>12}  {'interval':<19} {'regime':<8}  call"]
     for p in a.predictions:
         flag = " *" if p.extrapolated else ""
@@ -528,7 +559,7 @@ def run(n: int | None, m: int | None, depth: int | None = None, framework: str |
     advice = advise(df, n, m, depth, framework, source, problem, width, sizes)
     if as_json:
         import json
-        print(json.dumps([p.to_dict() for p in advice.predictions], indent=1))
+        print(json.dumps(advice.as_records(), indent=1))
     else:
         print(format_advice(advice))
     return 0
