@@ -74,7 +74,8 @@ def parser() -> Parser:
     a.add_argument("--width", type=positive, help="hidden width for the cost model's predictions "
                    "(default: the crossover grid's width, 64)")
     a.add_argument("--json", action="store_true", help="print the predictions as a JSON list, best "
-                   "first: framework, mode, predicted_s, low_s, high_s, regime, extrapolated")
+                   "first: framework, mode, predicted_s, low_s, high_s, regime, extrapolated, "
+                   "over_best, tied_with_best")
     a.add_argument("--framework", choices=frameworks, metavar="FRAMEWORK",
                    help=f"only this framework's modes: {', '.join(frameworks)}")
     a.add_argument("--results", help="results folder, tidy file or asv results folder (default ./results)")
