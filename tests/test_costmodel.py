@@ -191,6 +191,15 @@ def test_the_report_of_fixture_results_recovers_the_model_it_was_timed_with(tmp_
                                                            int(some["width"]), forward="jacfwd_vmap"))
     assert some["n_model"] != pytest.approx(cm.crossover_n(fits, "jax", int(some["m"]), 4,
                                                            int(some["width"])), rel=0.01)
+    # the forward-or-reverse answer at every side-by-side point: the model the times were made
+    # with never names the wrong mode (the fixture times only jacfwd_vmap side by side)
+    dec = other["decisions"]
+    assert dec["forward"] == "jacfwd_vmap" and rep["decisions"] == {}
+    assert dec["all"]["points"] == dec["fitted"]["points"] + dec["held_out"]["points"]
+    assert dec["all"]["wrong"] == 0 and dec["held_out"]["points"] > 0
+    assert dec["all"]["named"] + dec["all"]["tied"] == dec["all"]["points"]
+    assert dec["all"]["points"] == len(cm.side_by_side(df, "jacfwd_vmap")
+                                       .drop_duplicates(["framework", "width", "n", "m"]))
     c0, alpha, beta, delta, c1, c2 = fx.MODEL["jacrev"]
     assert fits["torch", "jacrev"].c0 == pytest.approx(c0, rel=0.15)
     assert fits["torch", "jacrev"].beta == pytest.approx(beta, rel=0.15)
@@ -262,6 +271,32 @@ def test_the_measured_crossover_ignores_noise_below_it():
     assert flat["n_low"] == 4 and flat["n_high"] == 1024
 
 
+def test_decisions_count_the_models_answer_against_the_side_by_side_ratios(monkeypatch):
+    """Each side-by-side point (its repeats' median) against the model's ratio there: named
+    and right, named and wrong (the other mode faster beyond the tie), named where the
+    measurement ties, tied by the model; fitted and held-out widths apart; a point the model
+    cannot predict is left out."""
+    def ratio_row(n, value, width=16):
+        return {"benchmark": cm.SIDE_BY_SIDE, "status": "ok", "framework": "fw", "width": str(width),
+                "n": str(n), "m": "64", "value": value, "machine": None}
+    measured = {(16, 4): (0.5, 0.7), (16, 16): (1.3,), (16, 64): (1.4,), (16, 256): (1.1,),
+                (64, 4): (0.7,), (64, 16): (2.0,)}
+    model = {(16, 4): 0.5, (16, 16): 0.8, (16, 64): 1.05, (16, 256): 2.0, (64, 4): 0.5,
+             (64, 16): math.nan}
+    df = pd.DataFrame([ratio_row(n, v, w) for (w, n), values in measured.items() for v in values])
+    monkeypatch.setattr(cm, "model_ratio", lambda fits, fw, n, m, depth, width, itemsize, forward:
+                        model[width, n])
+    dec = cm.decisions(df, pd.DataFrame({"width": [16, 64]}), {}, pd.DataFrame({"width": [16]}), 4)
+    assert dec["tie"] == cm.PAIRED_TOLERANCE and dec["forward"] == "jacfwd"
+    assert dec["all"] == {"points": 5, "named": 4, "wrong": 1, "worst_named": pytest.approx(1.3),
+                          "tied": 1, "worst_tied": pytest.approx(1.4)}
+    assert dec["fitted"]["points"] == 4 and dec["fitted"]["wrong"] == 1
+    assert dec["held_out"] == {"points": 1, "named": 1, "wrong": 0, "worst_named": 1.0, "tied": 0,
+                               "worst_tied": None}
+    assert cm.decisions(df.iloc[:0], pd.DataFrame({"width": [16]}), {},
+                        pd.DataFrame({"width": [16]}), 4) == {}
+
+
 def test_the_side_by_side_ratios_place_the_crossover_where_the_run_has_them():
     """The width study's times apart cross between 4 and 16 (a process timed in a slow
     minute); the side-by-side ratios of the same line cross between 64 and 256, and they are
@@ -324,6 +359,36 @@ def test_the_site_shows_the_other_forward_modes_crossovers_apart(tmp_path):
     del rep["other_forward"]
     (tmp_path / "cost_model.json").write_text(json.dumps(rep, default=str))
     assert "jacfwd_vmap against jacrev" not in site.model_html(tmp_path)
+
+
+def test_the_site_says_how_often_the_models_answer_was_wrong(tmp_path):
+    """A report with the model's forward-or-reverse answers against the side-by-side points
+    (costmodel.decisions): the site gives their counts and worst costs; without them, nothing."""
+    import json
+
+    from adcost.analysis import site
+    found = {"tie": 1.15, "forward": "jacfwd",
+             "all": {"points": 460, "named": 383, "wrong": 2, "worst_named": 1.31, "tied": 77,
+                     "worst_tied": 1.44},
+             "fitted": {"points": 276, "named": 230, "wrong": 2, "worst_named": 1.31, "tied": 46,
+                        "worst_tied": 1.44},
+             "held_out": {"points": 184, "named": 153, "wrong": 0, "worst_named": 1.0, "tied": 31,
+                          "worst_tied": 1.36}}
+    text = site.decisions_text(found)
+    assert "each of the 460 points" in text and "(184 at held-out widths)" in text
+    assert "by more than 1.15× at 2 (held out: 0 of 153)" in text
+    assert "at most 1.31× the faster" in text and "77 points tied" in text and "at most 1.44×" in text
+    assert site.decisions_text({}) == "" and site.decisions_text(None) == ""
+    from adcost.analysis import load
+    from fixtures import asv_fixture as fx
+    rep = cm.report(load.load(fx.write_results(tmp_path / "asv")), measured_too=False)
+    assert rep["decisions"] == {}       # the fixture times jacfwd_vmap only side by side
+    (tmp_path / "cost_model.json").write_text(json.dumps(rep, default=str))
+    assert "id='decisions'" not in site.model_html(tmp_path)
+    rep["decisions"] = found
+    (tmp_path / "cost_model.json").write_text(json.dumps(rep, default=str))
+    page = site.model_html(tmp_path)
+    assert "id='decisions'" in page and page.index("id='decisions'") > page.index("Crossover n (")
 
 
 def test_the_site_says_when_no_width_is_held_out(tmp_path):

@@ -509,7 +509,23 @@ def advise(df, n: int, m: int, depth: int | None = None, framework: str | None =
         raise NoResults(f"no measured framework and mode in {source} can run {problem.name}")
     advice.predictions.sort(key=lambda p: p.seconds)
     advice.problem = None if problem is None else problem.name
+    _note_ties(advice, report)
     return advice
+
+
+def _note_ties(advice: Advice, report: dict) -> None:
+    """Where the best is tied with another mode: what a tied call cost in the run (the model's
+    `decisions` against its side-by-side ratios), and how to settle it."""
+    tied = [p for p in advice.tied if p.source == "cost model" == advice.best.source]
+    if not tied:
+        return
+    found = (report.get("decisions") or {}).get("all") or {}
+    said = (f"where this run's model called jacfwd and jacrev tied ({found['tied']} of "
+            f"{found['points']} side-by-side points), the slower of the two measured at most "
+            f"{found['worst_tied']:.2f}x the faster; "
+            if found.get("tied") and found.get("worst_tied") else "")
+    advice.notes.append(said + "to know which is faster on your function, time both: "
+                        "adcost profile MODULE:FUNCTION --x0 FILE.npy")
 
 
 def _interval(p: Prediction) -> str:
@@ -528,8 +544,8 @@ def format_advice(a: Advice) -> str:
              + (" (extrapolated)" if best.extrapolated else ""),
              *([f"  as fast here: " + ", ".join(f"{p.mode} ({p.seconds / best.seconds:.2f}x)"
                                                  for p in a.tied)
-                + f": {best.framework}'s modes within {TIE:g}x of each other are not told apart "
-                "(two modes timed side by side in one process repeat within that), so either will do"]
+                + f": the model does not tell {best.framework}'s modes within {TIE:g}x apart "
+                "(two modes timed side by side in one process repeat within that)"]
                if a.tied else []),
              "", f"  {'framework':<13} {'mode':<26} {said:>12}  {'interval':<19} {'regime':<8}  call"]
     for p in a.predictions:

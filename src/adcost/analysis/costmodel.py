@@ -910,8 +910,12 @@ def report(df: pd.DataFrame, itemsize: int = 4, normalize: bool = True,
             "held_out": errors.to_dict("records"),
             "crossovers": as_records(cross),
             "crossover_counts": crossover_counts(cross.to_dict("records")),
+            # the forward-or-reverse answer at every side-by-side point (`decisions`)
+            "decisions": decisions(df, pts, fits, train, depth, itemsize),
             "other_forward": {mode: {"crossovers": as_records(found),
-                                     "crossover_counts": crossover_counts(found.to_dict("records"))}
+                                     "crossover_counts": crossover_counts(found.to_dict("records")),
+                                     "decisions": decisions(df, pts, fits, train, depth, itemsize,
+                                                            mode)}
                               for mode, found in others.items()},
             "crossover_tolerance": tolerance,
             "paired_tolerance": PAIRED_TOLERANCE,
@@ -952,6 +956,51 @@ def crossover_table(df: pd.DataFrame, pts: pd.DataFrame, fits: dict, train: pd.D
     # modes' times; the side-by-side ratios are not fitted); at a held-out width it predicts
     cross["width_fitted"] = cross["width"].isin(set(train["width"].unique()))
     return cross
+
+
+def decisions(df: pd.DataFrame, pts: pd.DataFrame, fits: dict, train: pd.DataFrame, depth: int,
+              itemsize: int = 4, forward: str = "jacfwd", tie: float = PAIRED_TOLERANCE) -> dict:
+    """The forward-or-reverse answer the model gives (what `adcost advise` says) against the
+    run's side-by-side ratios T(forward) / T(jacrev), at every point where both exist (a
+    point's repeats: their median).  Each side says "forward", "reverse", or "tie" when the
+    ratio lies within `tie` of 1 (the side-by-side tolerance; advise.TIE).  Per "all",
+    "fitted" and "held_out" widths: the points; "named", where the model names one mode;
+    "wrong", where it names one and the measurement has the other faster beyond `tie`;
+    "worst_named", the largest measured T(named mode) / T(faster mode) over the named points
+    (1 where the named one was faster); "tied", where the model calls the modes tied, and
+    "worst_tied", the largest measured max(r, 1/r) there (what taking either may cost)."""
+    paired = side_by_side(df, forward)
+    if "machine" in pts and pts["machine"].notna().any() and paired["machine"].notna().any():
+        paired = paired[paired["machine"].isin(set(pts["machine"].dropna()))]
+    if paired.empty:
+        return {}
+    lines = paired.groupby(["framework", "width", "n", "m"])["ratio"].median().reset_index()
+    fitted_widths = set(train["width"].unique())
+    rows = []
+    for r in lines.itertuples():
+        model = model_ratio(fits, r.framework, r.n, r.m, depth, r.width, itemsize, forward)
+        if not np.isfinite(model) or model <= 0:
+            continue
+        rows.append({"fitted": r.width in fitted_widths, "model": model, "measured": r.ratio})
+
+    def side(value):
+        return "forward" if value < 1 / tie else "reverse" if value > tie else "tie"
+
+    def count(group):
+        named = [r for r in group if side(r["model"]) != "tie"]
+        tied = [r for r in group if side(r["model"]) == "tie"]
+        cost = [max(r["measured"], 1.0) if r["model"] < 1 else max(1 / r["measured"], 1.0)
+                for r in named]
+        return {"points": len(group), "named": len(named),
+                "wrong": sum(1 for r in named
+                             if {side(r["model"]), side(r["measured"])} == {"forward", "reverse"}),
+                "worst_named": float(max(cost)) if cost else None,
+                "tied": len(tied),
+                "worst_tied": float(max(max(r["measured"], 1 / r["measured"]) for r in tied))
+                if tied else None}
+    return {"tie": float(tie), "forward": forward, "all": count(rows),
+            "fitted": count([r for r in rows if r["fitted"]]),
+            "held_out": count([r for r in rows if not r["fitted"]])}
 
 
 def crossover_counts(cross: list[dict], factor: float = 1.5) -> dict:

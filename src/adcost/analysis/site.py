@@ -180,6 +180,9 @@ def model_html(figures: Path) -> str:
         parts.append(table(cross, ["framework", "width", "m", "n_measured", "n_low", "n_high",
                                    "n_model", "model_says", "ratio", "agrees", "model_ratio",
                                    "source"], fmt))
+        decided = decisions_text(rep.get("decisions"))
+        if decided:
+            parts.append(f"<p id='decisions'>{decided}</p>")
         for mode, found in sorted((rep.get("other_forward") or {}).items()):
             rows = found.get("crossovers") or []
             if not rows:
@@ -249,6 +252,25 @@ def compute_text(choices: dict | None) -> str:
             "fitted widths better: the products for "
             + (", ".join(chosen) if chosen else "none")
             + f" (root mean square of log(T / model) there, {detail}).")
+
+
+def decisions_text(found: dict | None) -> str:
+    """The model's forward-or-reverse answer against every side-by-side point
+    (costmodel.decisions), or "" for a report without it."""
+    if not found or not found.get("all", {}).get("points"):
+        return ""
+    every, held = found["all"], found["held_out"]
+    tie = found["tie"]
+    worst = lambda v: "–" if v is None else f"{v:.2f}×"
+    return (f"Forward or reverse, point by point: at each of the {every['points']} points timed "
+            f"side by side ({held['points']} at held-out widths), the model names "
+            f"{html.escape(found['forward'])} or jacrev where its two times differ by more than "
+            f"{tie:.2f}× (<code>adcost advise</code>'s answer), else calls them tied. It named one at "
+            f"{every['named']} points and the measurement had the other faster by more than "
+            f"{tie:.2f}× at {every['wrong']} (held out: {held['wrong']} of {held['named']}); the "
+            f"named mode took at most {worst(every['worst_named'])} the faster one's time. It called "
+            f"{every['tied']} points tied, where the slower measured at most "
+            f"{worst(every['worst_tied'])} the faster.")
 
 
 def ratio_text(counts: dict | None, cells: int) -> str:
