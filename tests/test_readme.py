@@ -127,6 +127,12 @@ def test_the_readme_quotes_the_reference_runs_crossover():
     both = table[table["change"].isin(["same", "moved"])]
     _quoted(f"moved beyond 1.5× in {(both['change'] == 'moved').sum()} of the {len(both)} lines "
             "that crossed in both")
+    # the model's forward-or-reverse answer at every side-by-side point (costmodel.decisions)
+    sync = json.loads((ref / "machines" / "vm-amd-epyc-2026-12-04-sync" / "figures" /
+                       "cost_model.json").read_text())["decisions"]["all"]
+    mine = json.loads((ref / "figures" / "cost_model.json").read_text())["decisions"]["all"]
+    _quoted(f"at {sync['wrong']} of {sync['named']} side-by-side points of `-sync`, "
+            f"{mine['wrong']} of {mine['named']} of the reference run")
 
 def test_the_readme_quotes_the_reference_runs_memory_second_order_and_workloads():
     import json
