@@ -386,6 +386,27 @@ def test_advice_says_when_the_best_mode_is_not_told_apart_from_another():
     assert alone.tied == [] and "as fast here" not in advise.format_advice(alone)
 
 
+def test_a_tie_note_quotes_what_the_same_pair_of_modes_cost_when_tied_in_the_run():
+    """The note under a tie quotes the run's `decisions` of the tied pair's forward mode
+    against jacrev; a tie of two forward modes, or of modes from the measured grid, quotes none
+    (the latter gets no note: the model did not call it)."""
+    P = advise.Prediction
+
+    def note(best, other, source="cost model"):
+        a = advise.Advice(16, 64, None, [P("jax", best, 1e-3, False, best, source=source),
+                                         P("jax", other, 1.1e-3, False, other, source=source)], "x")
+        report = {"decisions": {"all": {"points": 460, "tied": 77, "worst_tied": 1.44}},
+                  "other_forward": {"jacfwd_vmap": {"decisions": {
+                      "all": {"points": 105, "tied": 15, "worst_tied": 1.5}}}}}
+        advise._note_ties(a, report)
+        return a.notes
+    assert "jacfwd and jacrev tied (77 of 460" in note("jacrev", "jacfwd")[0]
+    assert "jacfwd_vmap and jacrev tied (15 of 105" in note("jacfwd_vmap", "jacrev")[0]
+    only = note("jacfwd", "jacfwd_vmap")
+    assert len(only) == 1 and "tied (" not in only[0] and "adcost profile" in only[0]
+    assert note("jacfwd_loop", "jacrev_loop", source="measured grid") == []
+
+
 def test_advise_answers_for_a_framework_the_model_covers_without_n_x_m_results(asv_dir):
     """The full grid times torch_compile in the width study only: a framework with a cost model
     and no JacobianNM rows is advised from the model; one with neither is one clear error."""

@@ -514,16 +514,27 @@ def advise(df, n: int, m: int, depth: int | None = None, framework: str | None =
 
 
 def _note_ties(advice: Advice, report: dict) -> None:
-    """Where the best is tied with another mode: what a tied call cost in the run (the model's
-    `decisions` against its side-by-side ratios), and how to settle it."""
-    tied = [p for p in advice.tied if p.source == "cost model" == advice.best.source]
+    """Where the best is tied with another mode: what a tied call of the same pair of modes
+    cost in the run (the model's `decisions` of that forward mode against jacrev, from its
+    side-by-side ratios), and how to settle it."""
+    best = advice.best
+    tied = [p for p in advice.tied if p.source == "cost model" == best.source]
     if not tied:
         return
-    found = (report.get("decisions") or {}).get("all") or {}
-    said = (f"where this run's model called jacfwd and jacrev tied ({found['tied']} of "
-            f"{found['points']} side-by-side points), the slower of the two measured at most "
-            f"{found['worst_tied']:.2f}x the faster; "
-            if found.get("tied") and found.get("worst_tied") else "")
+    said = ""
+    for p in tied:
+        pair = {best.mode, p.mode}
+        forward = next(iter(pair - {"jacrev"}))
+        if "jacrev" not in pair:
+            continue
+        found = (report.get("decisions") if forward == "jacfwd" else
+                 ((report.get("other_forward") or {}).get(forward) or {}).get("decisions"))
+        found = (found or {}).get("all") or {}
+        if found.get("tied") and found.get("worst_tied"):
+            said = (f"where this run's model called {forward} and jacrev tied ({found['tied']} of "
+                    f"{found['points']} side-by-side points), the slower of the two measured at "
+                    f"most {found['worst_tied']:.2f}x the faster; ")
+            break
     advice.notes.append(said + "to know which is faster on your function, time both: "
                         "adcost profile MODULE:FUNCTION --x0 FILE.npy")
 
