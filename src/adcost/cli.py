@@ -298,9 +298,8 @@ def cmd_profile(args) -> int:
     quiet = args.json or not sys.stderr.isatty()
     progress = None if quiet else (lambda r: print(f"  {r['framework']} {r['mode']}: {r['status']}",
                                                    file=sys.stderr))
-    from .sweep import TIMING_DEFAULTS     # timed as the sweep times (unless set): its results record them
-    for key, value in TIMING_DEFAULTS.items():
-        os.environ.setdefault(key, value)
+    from .sweep import apply_timing_defaults
+    apply_timing_defaults()                 # timed as the sweep times, unless set
     df = prof.profile(target, x0=x0, data=data, frameworks=args.framework, budget_s=args.budget,
                       m=args.m, dtype=args.dtype, progress=progress)
     if args.json:

@@ -447,6 +447,13 @@ def asv_config(results: Path | None = None, **overrides) -> list[str]:
 TIMING_DEFAULTS = {ASYNC_DISPATCH: "false"}
 
 
+def apply_timing_defaults() -> None:
+    """Set TIMING_DEFAULTS in this process's environment where the caller did not: what it
+    times, and the processes it starts, run with them, and the results record them."""
+    for key, value in TIMING_DEFAULTS.items():
+        os.environ.setdefault(key, value)
+
+
 def asv_environ(env: dict) -> dict:
     """`env` with the checkout on PYTHONPATH (asv imports the plugin benchmarks.asv_plugin from
     the config's folder, which is not the checkout when the results go elsewhere) and the
@@ -498,8 +505,7 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as exc:
         parser.error(str(exc))
     os.environ[DEVICE_VARIABLE] = args.device   # every case asv runs (and the noise probe)
-    for key, value in TIMING_DEFAULTS.items():  # the noise probe's too; the results record them
-        os.environ.setdefault(key, value)
+    apply_timing_defaults()                     # the noise probe's too
     args.grid = args.grid or grids.grid_name()
     args.machine = args.machine or machine_name() + (
         "" if args.device == "cpu" else "-" + args.device.replace(":", ""))

@@ -523,10 +523,9 @@ def _note_ties(advice: Advice, report: dict) -> None:
         return
     said = ""
     for p in tied:
-        pair = {best.mode, p.mode}
-        forward = next(iter(pair - {"jacrev"}))
-        if "jacrev" not in pair:
-            continue
+        if "jacrev" not in (best.mode, p.mode):
+            continue                 # two forward modes: the run's decisions do not pair them
+        forward = p.mode if best.mode == "jacrev" else best.mode
         found = (report.get("decisions") if forward == "jacfwd" else
                  ((report.get("other_forward") or {}).get(forward) or {}).get("decisions"))
         found = (found or {}).get("all") or {}

@@ -765,14 +765,21 @@ def measured_crossovers(pts: pd.DataFrame, tolerance: float = TOLERANCE,
     return out.sort_values(["framework", "width", "m"], kind="stable").reset_index(drop=True)
 
 
+def run_side_by_side(df: pd.DataFrame, pts: pd.DataFrame, forward: str = "jacfwd") -> pd.DataFrame:
+    """A run's side-by-side ratios of `forward` against jacrev (side_by_side), on the machines
+    of the width study's points `pts` where both name them."""
+    paired = side_by_side(df, forward)
+    if "machine" in pts and pts["machine"].notna().any() and paired["machine"].notna().any():
+        paired = paired[paired["machine"].isin(set(pts["machine"].dropna()))]
+    return paired
+
+
 def run_crossovers(df: pd.DataFrame, pts: pd.DataFrame, tolerance: float | None = None,
                    forward: str = "jacfwd") -> pd.DataFrame:
     """measured_crossovers of a run (`forward` against jacrev): its side-by-side ratios on the
     machines of the width study's points `pts`, else those points at the run's
     process-to-process `tolerance` (noise_tolerance when None)."""
-    paired = side_by_side(df, forward)
-    if "machine" in pts and pts["machine"].notna().any() and paired["machine"].notna().any():
-        paired = paired[paired["machine"].isin(set(pts["machine"].dropna()))]
+    paired = run_side_by_side(df, pts, forward)
     return measured_crossovers(pts, noise_tolerance(df) if tolerance is None else tolerance,
                                paired, forward=forward)
 
@@ -969,9 +976,7 @@ def decisions(df: pd.DataFrame, pts: pd.DataFrame, fits: dict, train: pd.DataFra
     "worst_named", the largest measured T(named mode) / T(faster mode) over the named points
     (1 where the named one was faster); "tied", where the model calls the modes tied, and
     "worst_tied", the largest measured max(r, 1/r) there (what taking either may cost)."""
-    paired = side_by_side(df, forward)
-    if "machine" in pts and pts["machine"].notna().any() and paired["machine"].notna().any():
-        paired = paired[paired["machine"].isin(set(pts["machine"].dropna()))]
+    paired = run_side_by_side(df, pts, forward)
     if paired.empty:
         return {}
     lines = paired.groupby(["framework", "width", "n", "m"])["ratio"].median().reset_index()

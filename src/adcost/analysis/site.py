@@ -261,7 +261,9 @@ def decisions_text(found: dict | None) -> str:
         return ""
     every, held = found["all"], found["held_out"]
     tie = found["tie"]
-    worst = lambda v: "–" if v is None else f"{v:.2f}×"
+
+    def worst(value):
+        return "–" if value is None else f"{value:.2f}×"
     return (f"Forward or reverse, point by point: at each of the {every['points']} points timed "
             f"side by side ({held['points']} at held-out widths), the model names "
             f"{html.escape(found['forward'])} or jacrev where its two times differ by more than "
