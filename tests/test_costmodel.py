@@ -205,6 +205,10 @@ def test_the_report_of_fixture_results_recovers_the_model_it_was_timed_with(tmp_
     assert fits["torch", "jacrev"].beta == pytest.approx(beta, rel=0.15)
     assert fits["torch", "jacrev"].delta == pytest.approx(delta, rel=0.25)
     assert 0.5 < min(rep["compute_bound"].values()) and max(rep["compute_bound"].values()) < 3
+    assert set(rep["compute_bound_rows"]) == set(rep["compute_bound"])
+    for fw, rows in rep["compute_bound_rows"].items():
+        medians = [r["median"] for r in rows]
+        assert min(medians) <= rep["compute_bound"][fw] <= max(medians)
 
 
 def test_break_even_pairs_each_variant_with_its_framework():
@@ -359,6 +363,21 @@ def test_the_site_shows_the_other_forward_modes_crossovers_apart(tmp_path):
     del rep["other_forward"]
     (tmp_path / "cost_model.json").write_text(json.dumps(rep, default=str))
     assert "jacfwd_vmap against jacrev" not in site.model_html(tmp_path)
+
+
+def test_the_site_gives_the_compute_bound_points_by_rows():
+    """costmodel.compute_bound_rows on the site: each framework's rows, with its products' own
+    ratio where the run measured them; nothing without it."""
+    from adcost.analysis import site
+    text = site.rows_text({"torch": [{"directions": 16, "points": 4, "median": 3.41,
+                                      "products": 3.02},
+                                     {"directions": 256, "points": 6, "median": 1.18,
+                                      "products": 1.05}],
+                           "jax": [{"directions": 256, "points": 5, "median": 1.21}]})
+    assert "jax: 256 rows 1.21×;" in text
+    assert "torch: 16 rows 3.41× (its products 3.02×), 256 rows 1.18× (its products 1.05×)." in text
+    assert site.rows_text({}) == "" and site.rows_text(None) == "" and \
+        site.rows_text({"jax": []}) == ""
 
 
 def test_the_site_says_how_often_the_models_answer_was_wrong(tmp_path):
@@ -721,6 +740,35 @@ def test_a_products_time_is_read_off_the_measured_grid_less_the_call():
         holed, columns=["orient", "rows", "size", "value"])) == []
     assert len(cm.product_records(pd.DataFrame(slow_rows_table(),
                                                columns=["orient", "rows", "size", "value"]))) == 60
+
+
+def test_compute_bound_points_by_rows_follow_their_products():
+    """Times whose compute term is the products' (few rows read the weight once a row): the
+    compute-bound points of few directions run further above the FLOPs' time at the matmul
+    rate than those of many, and their products' own measured time says by about as much."""
+    table = slow_rows_table()
+    pts = product_synthetic(table, noise=0.0)
+    rate = pd.DataFrame({"peak": [PEAK], "bandwidth": [BAND], "products": [table]}, index=["fw"])
+    fits = cm.fit_all(pts, rate)
+    compute = cm.compute_points(cm.predictions(fits, pts), rate)
+    by_rows = {r["directions"]: r for r in cm.compute_bound_rows(compute, rate)["fw"]}
+    assert sum(r["points"] for r in by_rows.values()) == len(compute) > 0
+    few, many = min(by_rows), max(by_rows)
+    assert by_rows[few]["median"] > 2 * by_rows[many]["median"]
+    for r in by_rows.values():
+        assert r["median"] == pytest.approx(float(compute[compute["directions"] == r["directions"]]
+                                                   ["flop_ratio"].median()))
+    # the products say why: the few rows' products run as far above the matmul rate, and the
+    # medians over the products vary less across the rows than the medians do
+    assert by_rows[few]["products"] > 2 * by_rows[many]["products"]
+    left = [r["median"] / r["products"] for r in by_rows.values()]
+    medians = [r["median"] for r in by_rows.values()]
+    assert max(left) / min(left) < max(medians) / min(medians)
+    # without measured products: the medians only
+    plain = cm.compute_bound_rows(compute, rate.drop(columns="products"))["fw"]
+    assert [r["median"] for r in plain] == [by_rows[k]["median"] for k in sorted(by_rows)]
+    assert all("products" not in r for r in plain)
+    assert cm.compute_bound_rows(compute.iloc[:0], rate) == {}
 
 
 def test_the_fit_reads_the_products_where_they_explain_the_times_better():

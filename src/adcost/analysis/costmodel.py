@@ -899,10 +899,9 @@ def report(df: pd.DataFrame, itemsize: int = 4, normalize: bool = True,
     others = {mode: crossover_table(df, pts, fits, train, tolerance, depth, itemsize, mode)
               for mode in sorted({mode for _, mode in fits} - {"primal", "jacfwd", "jacrev"})}
     pred = predictions(fits, pts)
-    compute = pred[(pred["regime"] == "compute") & (pred["mode"] != "primal")]
-    compute = compute.assign(flop_ratio=compute["seconds"] / (compute["flops"] /
-                                                              compute["framework"].map(rate["peak"])))
+    compute = compute_points(pred, rate)
     bound = compute.groupby("framework")["flop_ratio"].median()
+    by_rows = compute_bound_rows(compute, rate)
     return {"rates": rate.reset_index(names="framework").to_dict("records"),
             "fitted_widths": sorted(int(w) for w in train["width"].unique()),
             "held_out_widths": sorted(int(w) for w in held["width"].unique()),
@@ -927,10 +926,46 @@ def report(df: pd.DataFrame, itemsize: int = 4, normalize: bool = True,
             "crossover_tolerance": tolerance,
             "paired_tolerance": PAIRED_TOLERANCE,
             "compute_bound": {fw: float(v) for fw, v in bound.items()},
+            # the same points by the rows their products push (compute_bound_rows)
+            "compute_bound_rows": by_rows,
             "speed": speed,
             "min_seconds": MIN_SECONDS,
             **({"as_measured": as_measured(report(df, itemsize, normalize=False))}
                if speed["normalized"] and measured_too else {})}
+
+
+def compute_points(pred: pd.DataFrame, rate: pd.DataFrame) -> pd.DataFrame:
+    """The Jacobian points (`predictions`) the model calls compute-bound, with flop_ratio: their
+    time over their FLOPs' time at the framework's measured matmul rate."""
+    compute = pred[(pred["regime"] == "compute") & (pred["mode"] != "primal")]
+    return compute.assign(flop_ratio=compute["seconds"] / (compute["flops"] /
+                                                           compute["framework"].map(rate["peak"])))
+
+
+def compute_bound_rows(compute: pd.DataFrame, rate: pd.DataFrame) -> dict[str, list[dict]]:
+    """The compute-bound Jacobians' time over their FLOPs' time at the matmul rate (flop_ratio),
+    per framework by the rows their products push (the directions: n for jacfwd, m for jacrev):
+    the points, their median, and where the run measured the framework's row products
+    (roofline.RowProducts), the median of the products' own seconds (product_work) over the same
+    FLOPs' time, `products`, which says how far below the matmul rate products of that many rows
+    run (a few rows through a large weight do not reach it).  The one median of `compute_bound`
+    mixes these rows in the proportion the grid has them."""
+    out = {}
+    for fw, g in compute.groupby("framework"):
+        products = rate.loc[fw, "products"] if "products" in rate and fw in rate.index else []
+        table = product_table(products) if products else {}
+        peak = float(rate.loc[fw, "peak"])
+        rows = []
+        for k, h in g.groupby("directions"):
+            row = {"directions": int(k), "points": int(len(h)),
+                   "median": float(h["flop_ratio"].median())}
+            if table:
+                seconds = [product_work(table, r.mode, r.n, r.m, r.depth, r.width, 1, peak)
+                           for r in h.itertuples()]
+                row["products"] = float(np.median(np.asarray(seconds) / (h["flops"] / peak)))
+            rows.append(row)
+        out[str(fw)] = rows
+    return out
 
 
 def as_records(frame: pd.DataFrame) -> list[dict]:

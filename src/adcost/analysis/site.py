@@ -161,7 +161,8 @@ def model_html(figures: Path) -> str:
                                          "spread"], fmt))
         if rep.get("compute_bound"):
             parts.append("<p>Points the model calls compute-bound (Jacobians) take, in the median, "
-                         + ratios(rep["compute_bound"]) + " the time their FLOPs take at the framework's measured matmul rate.</p>")
+                         + ratios(rep["compute_bound"]) + " the time their FLOPs take at the framework's measured matmul rate."
+                         + rows_text(rep.get("compute_bound_rows")) + "</p>")
         cross = rep.get("crossovers", [])
         close = sum(1 for r in cross if r.get("ratio") is not None and r["ratio"] <= 1.5)
         agree = sum(1 for r in cross if r.get("agrees"))
@@ -285,6 +286,23 @@ def ratio_text(counts: dict | None, cells: int) -> str:
             "where the measured ratio is 1; within the row's tolerance of 1 in "
             f"{found} of {cells}: where the two modes stay close over a range of n, a few per "
             "cent move the crossing far, and where the ratio is steep, 20 % hardly moves it.")
+
+
+def rows_text(by_rows: dict | None) -> str:
+    """The compute-bound points' median by the rows their products push
+    (costmodel.compute_bound_rows), with the run's own products of those rows where it measured
+    them, or "" for a report without it."""
+    if not by_rows:
+        return ""
+
+    def one(r):
+        own = f" (its products {r['products']:.2f}×)" if r.get("products") is not None else ""
+        return f"{r['directions']} rows {r['median']:.2f}×{own}"
+    parts = [f"{html.escape(fw)}: " + ", ".join(one(r) for r in rows)
+             for fw, rows in sorted(by_rows.items()) if rows]
+    return (" By the rows their products push (the directions, n or m), where the products' own "
+            "time is measured, how far below the matmul rate products of that many rows run: "
+            + "; ".join(parts) + ".") if parts else ""
 
 
 def split_counts(counts: dict | None, brief: bool = False) -> str:
