@@ -133,6 +133,24 @@ def test_the_readme_quotes_the_reference_runs_crossover():
     mine = json.loads((ref / "figures" / "cost_model.json").read_text())["decisions"]["all"]
     _quoted(f"at {sync['wrong']} of {sync['named']} side-by-side points of `-sync`, "
             f"{mine['wrong']} of {mine['named']} of the reference run")
+    # the whole grid on the other Intel VM: its counts, its compute-bound range, and how far the
+    # measured crossing moved from the AMD VM's -sync run
+    name = "vm-intel-xeon-2026-12-04"
+    intel = json.loads((ref / "machines" / name / "figures" / "cost_model.json").read_text())
+    counts, met, wrong = (intel["crossover_counts"]["all"], pairs_met(intel),
+                          intel["decisions"]["all"])
+    bound = intel["compute_bound"].values()
+    _quoted(f"(`machines/{name}`, 48 min) places {counts['within']} of {counts['cells']}, "
+            f"{counts['agrees']} of {counts['cells']} within the interval, {len(met)} of 10 pairs, "
+            f"names the slower mode at {wrong['wrong']} of {wrong['named']} points, and its "
+            f"compute-bound points run at {min(bound):.2f}–{max(bound):.2f}× the matmul time")
+    other = load.load(ref / "machines" / name / "asv")
+    assert {"crossover", "memory", "roofline", "second_order", "workloads"} <= set(other["suite"])
+    table = compare.crossover_table(costmodel.side_by_side(runs["vm-amd-epyc-2026-12-04-sync"]),
+                                    costmodel.side_by_side(other))
+    both = table[table["change"].isin(["same", "moved"])]
+    _quoted(f"moved beyond 1.5× from the AMD VM's in {(both['change'] == 'moved').sum()} of the "
+            f"{len(both)} lines that cross on both")
 
 def test_the_readme_quotes_the_reference_runs_memory_second_order_and_workloads():
     import json
