@@ -771,6 +771,31 @@ def test_compute_bound_points_by_rows_follow_their_products():
     assert cm.compute_bound_rows(compute.iloc[:0], rate) == {}
 
 
+def test_the_products_form_names_the_regime_by_the_roofline():
+    """In the products form the compute term is the products' measured time, reads and FLOPs
+    together: where it is the largest, the analytic roofline says compute or memory.  Few rows
+    through a wide weight (the products read it once a row) are memory-bound, many compute-bound;
+    the same point's products term is the largest in both."""
+    table = slow_rows_table()
+    rate = pd.DataFrame({"peak": [PEAK], "bandwidth": [BAND], "products": [table]}, index=["fw"])
+    fit = cm.fit_all(product_synthetic(table, noise=0.0), rate)["fw", "jacfwd"]
+    assert fit.compute_from == "products"
+    for n, regime in ((4, "memory"), (1024, "compute")):
+        moved = fit.work("jacfwd", n, 4, 4, 2048)
+        over, compute, memory, passes = fit.terms(*moved)
+        assert compute > max(over, memory + passes)          # the products term is the largest
+        assert fit.regime_at("jacfwd", n, 4, 4, 2048) == regime
+    plain = cm.work("jacfwd", 4, 4, 4, 2048)
+    assert plain.flops / PEAK < plain.bytes / BAND         # the roofline: memory-bound
+    with pytest.raises(ValueError, match="roofline_flops"):
+        fit.regime(*fit.work("jacfwd", 4, 4, 4, 2048))
+    # predictions name the regimes the same way
+    pts = product_synthetic(table, noise=0.0)
+    pred = cm.predictions({("fw", "jacfwd"): fit}, pts[pts["mode"] == "jacfwd"])
+    got = pred.set_index(["n", "m", "width"])["regime"]
+    assert got[4, 4, 2048] == "memory" and got[1024, 4, 2048] == "compute"
+
+
 def test_the_fit_reads_the_products_where_they_explain_the_times_better():
     """Times whose compute term is the measured products' (few rows slow): fit_all keeps the
     products form and predicts the held-out widths within the noise; without the products it

@@ -306,8 +306,8 @@ def model_predictions(df, n: int, m: int, depth: int | None, width: int | None,
         # error on the widths held out of the fit
         factor = math.exp(max(fit.spread, math.log1p(held.get((fw, mode), 0.0))))
         out.append(Prediction(fw, mode, seconds, extrapolated, api_of(fw, mode),
-                              seconds / factor, seconds * factor, str(fit.regime(*moved)),
-                              "cost model"))
+                              seconds / factor, seconds * factor,
+                              fit.regime_at(mode, n, m, depth, width), "cost model"))
     return out, report
 
 

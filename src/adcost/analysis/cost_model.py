@@ -102,7 +102,7 @@ def _regimes(ax, fits, fw, pts, widths, depth, forward="jacfwd"):
     fit = fits[fw, forward]
     for yi, w in enumerate(widths):
         for xi, n in enumerate(ns):
-            regime = str(fit.regime(*fit.work(forward, n, m, depth, w)))
+            regime = fit.regime_at(forward, n, m, depth, w)
             ax.add_patch(_rect(xi, yi, REGIME_COLORS[regime]))
             jac = g[(g["mode"] == forward) & (g["n"] == n) & (g["m"] == m) & (g["width"] == w)]
             pri = g[(g["mode"] == "primal") & (g["n"] == n) & (g["m"] == m) & (g["width"] == w)
