@@ -65,6 +65,12 @@ def test_the_reference_run_is_read_only(tmp_path, monkeypatch, capsys):
     assert sorted(p.name for p in reference.iterdir()) == [paths.MARKER]   # wrote nothing
     monkeypatch.setenv("ADCOST_PUBLISH_REFERENCE", "1")
     assert paths.writable(reference / "figures" / "x.png")
+    # a reader is told which committed run a folder holds
+    assert paths.reference_label(reference) == "the committed reference run"
+    assert paths.reference_label(reference / "asv") == "the committed reference run"
+    assert paths.reference_label(reference / "machines" / "vm-x" / "asv") == \
+        "a committed run beside the reference, vm-x"
+    assert paths.reference_label(tmp_path / "results") is None
 
 
 def test_load_marks_reach_the_tidy_rows(tmp_path):

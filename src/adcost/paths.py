@@ -34,6 +34,21 @@ def is_reference(folder: str | Path) -> bool:
     return any((p / MARKER).exists() for p in (folder, *folder.parents))
 
 
+def reference_label(folder: str | Path) -> str | None:
+    """How a results folder inside the reference is named to a reader: "the committed reference
+    run" for the reference itself, "a committed run beside the reference, NAME" for a folder of
+    results/reference/machines/NAME (another machine's or another day's run, which the
+    reference's own figures never read); None outside the reference."""
+    folder = Path(folder).resolve()
+    root = next((p for p in (folder, *folder.parents) if (p / MARKER).exists()), None)
+    if root is None:
+        return None
+    parts = folder.relative_to(root).parts
+    if len(parts) >= 2 and parts[0] == "machines":
+        return f"a committed run beside the reference, {parts[1]}"
+    return "the committed reference run"
+
+
 def writable(target: str | Path) -> Path:
     """`target`, or ValueError when it lies in the reference run and no publish was asked for."""
     target = Path(target)

@@ -151,7 +151,7 @@ def load_results(source: str | Path | None = None):
                 raise NoResults(f"no measured results in {where}: {exc}") from None
             continue
         if not df.empty:
-            label = "the committed reference run" if paths.is_reference(where) else "your results"
+            label = paths.reference_label(where) or "your results"
             return df, f"{where} ({label}: {loading.describe_run(df)})"
     where = source or f"{paths.results()} or {paths.reference()}"
     raise NoResults(f"no measured results in {where}; run `make bench` (or pass --results PATH)")

@@ -422,7 +422,7 @@ def build(results: Path | None = None, out: Path | None = None, df: pd.DataFrame
     table = summary.summary_table(df) if not df.empty else pd.DataFrame()
     counts = (f"{int((df['status'] == 'ok').sum())} measurements, {int((df['status'] != 'ok').sum())} skipped. "
               f"Run shown: {html.escape(load.describe_run(df))}"
-              + (" (the committed reference run)" if paths.is_reference(results) else "")
+              + (f" ({paths.reference_label(results)})" if paths.is_reference(results) else "")
               if not df.empty else "no results yet: run <code>make bench</code>")
     data_links = [f'<a href="{rel(results / n, site)}">{n}</a>' for n in load.TIDY_NAMES
                   if (results / n).exists()]
