@@ -365,6 +365,22 @@ def test_the_site_shows_the_other_forward_modes_crossovers_apart(tmp_path):
     assert "jacfwd_vmap against jacrev" not in site.model_html(tmp_path)
 
 
+def test_the_site_says_which_frameworks_read_their_products_and_how_regimes_are_named():
+    """site.compute_text: the frameworks whose F / P is their measured products, the two forms'
+    errors, and, where any reads them, how the regime is named; no products, no such sentence."""
+    from adcost.analysis import site
+    both = {"torch": {"chosen": "products", "flops": 0.04, "products": 0.01},
+            "jax": {"chosen": "flops", "flops": 0.01, "products": 0.04}}
+    text = site.compute_text(both)
+    assert "the products for torch (" in text and "torch: 0.200 from the FLOPs, 0.100 from" in text
+    assert "the analytic roofline names the regime" in text
+    none = site.compute_text({"jax": both["jax"]})
+    assert "the products for none" in none and "names the regime" not in none
+    plain = site.compute_text({"jax": {"chosen": "flops", "flops": 0.01}})
+    assert "measured no row products" in plain
+    assert site.compute_text(None) == "" and site.compute_text({}) == ""
+
+
 def test_the_site_gives_the_compute_bound_points_by_rows():
     """costmodel.compute_bound_rows on the site: each framework's rows, with its products' own
     ratio where the run measured them; nothing without it."""

@@ -252,7 +252,11 @@ def compute_text(choices: dict | None) -> str:
             "not run at the matmul's rate), whichever fits the framework's points on the "
             "fitted widths better: the products for "
             + (", ".join(chosen) if chosen else "none")
-            + f" (root mean square of log(T / model) there, {detail}).")
+            + f" (root mean square of log(T / model) there, {detail})."
+            + (" Where the products' term is the largest, the analytic roofline names the "
+               "regime: compute where the FLOPs at the matmul rate take at least as long as "
+               "the bytes at the bandwidth, else memory (the products' time holds both)."
+               if chosen else ""))
 
 
 def decisions_text(found: dict | None) -> str:
