@@ -87,6 +87,32 @@ def test_page_is_self_contained(results):
     assert "Synthetic CPU" in page and "c_rev/c_fwd" in page and "asv publish" in page
 
 
+def test_a_committed_runs_page_from_its_pngs_written_where_asked(results, tmp_path, monkeypatch,
+                                                                  capsys):
+    """A run under results/reference/machines has its PNGs, not its SVGs (git keeps the PNGs):
+    its page inlines the PNGs, says which committed run it shows, and goes where --out says;
+    without --out, one error line that names --out, and nothing written into the run."""
+    from adcost import cli, paths
+    reference = tmp_path / "results" / "reference"
+    run = reference / "machines" / "vm-x"
+    shutil.copytree(results, run, ignore=shutil.ignore_patterns("*.svg", "site"))
+    (reference / paths.MARKER).write_text("the committed reference run\n")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("ADCOST_PUBLISH_REFERENCE", raising=False)
+    before = sorted(p.relative_to(run) for p in run.rglob("*"))
+    assert cli.main(["site", "--results", str(run)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--out DIR" in err[0]
+    assert cli.main(["site", "--results", str(run), "--out", str(tmp_path / "page")]) == 0
+    page = (tmp_path / "page" / "index.html").read_text()
+    assert page.count("<figure") == 6 and "data:image/png;base64," in page
+    whole = (results / "site" / "index.html").read_text()     # the same run, from its SVGs
+    assert "data:image/svg+xml" not in page
+    assert page.count("Not built: its data") == whole.count("Not built: its data")
+    assert "(a committed run beside the reference, vm-x)" in page
+    assert sorted(p.relative_to(run) for p in run.rglob("*")) == before
+
+
 def test_site_without_results(tmp_path):
     target = site.build(tmp_path)
     page = target.read_text()

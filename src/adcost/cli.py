@@ -5,6 +5,7 @@ import argparse
 import json
 import os
 import sys
+from pathlib import Path
 
 import numpy as np
 
@@ -119,8 +120,14 @@ def parser() -> Parser:
     for name, text in (("tidy", "the tidy table (results/tidy.csv.gz) from the asv results"),
                        ("plots", "every figure, the summary table and the tidy table"),
                        ("site", "the self-contained results page (results/site/index.html)")):
-        sub.add_parser(name, help=text).add_argument(
+        parser = sub.add_parser(name, help=text)
+        parser.add_argument(
             "--results", help="results folder holding asv/ and figures/ (default ./results)")
+        if name == "site":
+            # a committed run's page, written where you say (a committed run is read-only)
+            parser.add_argument("--out", help="folder for index.html (default <results>/site; "
+                                "e.g. adcost site --results results/reference/machines/NAME "
+                                "--out results/site-NAME)")
     return top
 
 
@@ -337,9 +344,16 @@ def cmd_analysis(module: str):
         import importlib
 
         from . import paths
-        paths.writable(paths.results(args.results))
+        out = getattr(args, "out", None)
+        try:
+            paths.writable(Path(out) if out else paths.results(args.results))
+        except ValueError as exc:
+            if module != "site":
+                raise
+            raise ValueError(f"{exc}; or write its page elsewhere: --out DIR") from None
         main = importlib.import_module(f"adcost.analysis.{module}").main
-        return main(["--results", args.results] if args.results else [])
+        return main((["--results", args.results] if args.results else [])
+                    + (["--out", out] if out else []))
     return run
 
 

@@ -64,18 +64,23 @@ th { background: #f4f4f4 } td:first-child, th:first-child { text-align: left }
 
 
 def svg_image(path: Path, alt: str) -> str:
+    """`path` (an SVG, or a PNG) inlined as an <img>."""
+    kind = "svg+xml" if path.suffix == ".svg" else "png"
     data = base64.b64encode(path.read_bytes()).decode("ascii")
-    return f'<img src="data:image/svg+xml;base64,{data}" alt="{html.escape(alt)}">'
+    return f'<img src="data:image/{kind};base64,{data}" alt="{html.escape(alt)}">'
 
 
 def figure_html(module, figures: Path, site: Path) -> str:
+    """A figure inlined: its SVG, else its PNG (a committed run has its PNGs only), else a
+    note that its data is missing."""
     title, _, rest = module.__doc__.strip().partition("\n")
     svg, png = figures / f"{module.NAME}.svg", figures / f"{module.NAME}.png"
-    if not svg.exists():
+    shown = svg if svg.exists() else png if png.exists() else None
+    if shown is None:
         return (f'<section id="{module.NAME}"><h2>{html.escape(title)}</h2>'
                 f'<p class="missing">Not built: its data is missing from these results.</p></section>')
     links = " · ".join(f'<a href="{rel(p, site)}">{p.suffix[1:].upper()}</a>' for p in (svg, png) if p.exists())
-    return (f'<figure id="{module.NAME}">{svg_image(svg, title)}'
+    return (f'<figure id="{module.NAME}">{svg_image(shown, title)}'
             f'<figcaption><b>{html.escape(title)}</b> {html.escape(" ".join(rest.split()))} '
             f'<span class="links">({links})</span></figcaption></figure>')
 
