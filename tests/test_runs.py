@@ -830,8 +830,19 @@ def test_the_benchmark_state_keeps_every_note_of_processes_side_by_side(tmp_path
 
 
 FAKE_ASV = r'''
-import json, os, re, sys
+import json, os, re, sys, time
 config, machine, commit, pattern = sys.argv[1:5]
+if os.environ.get("FAKE_MACHINE_FILE"):   # as asv run: rewrite the machine file as it starts
+    shared = os.environ["FAKE_MACHINE_FILE"]
+    mine = f"{shared}.{os.getpid()}"
+    open(mine, "w").close()
+    others = [n for n in os.listdir(os.path.dirname(shared))
+              if n.startswith(os.path.basename(shared) + ".") and n.rsplit(".", 1)[1].isdigit()
+              and n != os.path.basename(mine)]
+    with open(shared + ".log", "a") as log:
+        log.write(("overlap" if others else "alone") + "\n")
+    time.sleep(0.3)
+    os.remove(mine)
 conf = json.load(open(config))
 folder = os.path.join(conf["results_dir"], machine)
 os.makedirs(folder, exist_ok=True)
@@ -924,6 +935,21 @@ def test_the_sweep_runs_its_streams_side_by_side_and_merges_every_run(two_stream
     assert "cases timed 2 at a time, one per CPU" in load.describe_run(df)
     assert (results / "asv" / "benchmarks.json").exists()
     assert not (results / sweep.STREAMS_FOLDER).exists()
+
+
+@pytest.mark.slow
+def test_the_streams_start_their_asv_runs_one_at_a_time(two_streams, monkeypatch, tmp_path):
+    """asv run rewrites ~/.asv-machine.json as it starts, so two runs starting at once can read
+    it half written: each stream's run starts only when the other's has printed its first line
+    (the fake asv notes whether another one was starting beside it)."""
+    from adcost import sweep
+    shared = tmp_path / "machines" / "asv-machine.json"
+    shared.parent.mkdir()
+    monkeypatch.setenv("FAKE_MACHINE_FILE", str(shared))
+    assert sweep.main(["--grid", "quick", "--noise-processes", "0", "--machine", "box"]) == 0
+    starts = (tmp_path / "machines" / "asv-machine.json.log").read_text().split()
+    plan = sweep.stream_runs(sweep.selected(None, "quick"), "quick", 2)
+    assert len(starts) == len(plan) and set(starts) == {"alone"}
 
 
 @pytest.mark.slow

@@ -16,6 +16,7 @@ run at a time).
 """
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import shlex
@@ -725,6 +726,12 @@ def _run_streams(args, groups, commit, env, state, speed_log, since, probe, devi
         queue.put(item)
     root = paths.results() / STREAMS_FOLDER
     lock, stop = threading.Lock(), threading.Event()
+    # asv run rewrites ~/.asv-machine.json as it starts (Machine.load saves it back, truncating
+    # first): two runs starting at once read it half written and one stopped with "Error parsing
+    # JSON in file '~/.asv-machine.json'" (make bench, 2026-12-04).  So one asv run starts at a
+    # time: a stream holds `starting` until its run has printed its first line (asv prints
+    # nothing before it has loaded the machine).
+    starting = threading.Lock()
     failed, loaded, stopped = [], [], []
     print(f"sweep: {len(planned)} asv runs in {len(cpu_sets)} streams side by side, on CPUs "
           + " | ".join(",".join(map(str, c)) for c in cpu_sets), flush=True)
@@ -751,9 +758,12 @@ def _run_streams(args, groups, commit, env, state, speed_log, since, probe, devi
             cmd = pinned(asv_command(pattern, args.machine, commit, args.resume, args.asv_args,
                                      config), cpus)
             before, run_start = load.snapshot(), time.time()
-            proc = subprocess.Popen(cmd, cwd=checkout(), env=mine, text=True,
-                                    stdout=subprocess.PIPE, stderr=subprocess.STDOUT, bufsize=1)
-            for line in proc.stdout:
+            with starting:
+                proc = subprocess.Popen(cmd, cwd=checkout(), env=mine, text=True,
+                                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                        bufsize=1)
+                first = proc.stdout.readline()
+            for line in itertools.chain([first] if first else [], proc.stdout):
                 say(f"[{number}] {line.rstrip()}")
             code = proc.wait()
             code = 130 if code < 0 else code
