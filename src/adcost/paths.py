@@ -29,9 +29,14 @@ def reference() -> Path:
     return Path("results") / "reference"
 
 
-def is_reference(folder: str | Path) -> bool:
+def reference_root(folder: str | Path) -> Path | None:
+    """The committed reference run `folder` lies in (the nearest folder up with MARKER), or None."""
     folder = Path(folder).resolve()
-    return any((p / MARKER).exists() for p in (folder, *folder.parents))
+    return next((p for p in (folder, *folder.parents) if (p / MARKER).exists()), None)
+
+
+def is_reference(folder: str | Path) -> bool:
+    return reference_root(folder) is not None
 
 
 def reference_label(folder: str | Path) -> str | None:
@@ -39,11 +44,10 @@ def reference_label(folder: str | Path) -> str | None:
     run" for the reference itself, "a committed run beside the reference, NAME" for a folder of
     results/reference/machines/NAME (another machine's or another day's run, which the
     reference's own figures never read); None outside the reference."""
-    folder = Path(folder).resolve()
-    root = next((p for p in (folder, *folder.parents) if (p / MARKER).exists()), None)
+    root = reference_root(folder)
     if root is None:
         return None
-    parts = folder.relative_to(root).parts
+    parts = Path(folder).resolve().relative_to(root).parts
     if len(parts) >= 2 and parts[0] == "machines":
         return f"a committed run beside the reference, {parts[1]}"
     return "the committed reference run"

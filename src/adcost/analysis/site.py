@@ -63,7 +63,7 @@ th { background: #f4f4f4 } td:first-child, th:first-child { text-align: left }
 """
 
 
-def svg_image(path: Path, alt: str) -> str:
+def inline_image(path: Path, alt: str) -> str:
     """`path` (an SVG, or a PNG) inlined as an <img>."""
     kind = "svg+xml" if path.suffix == ".svg" else "png"
     data = base64.b64encode(path.read_bytes()).decode("ascii")
@@ -80,7 +80,7 @@ def figure_html(module, figures: Path, site: Path) -> str:
         return (f'<section id="{module.NAME}"><h2>{html.escape(title)}</h2>'
                 f'<p class="missing">Not built: its data is missing from these results.</p></section>')
     links = " · ".join(f'<a href="{rel(p, site)}">{p.suffix[1:].upper()}</a>' for p in (svg, png) if p.exists())
-    return (f'<figure id="{module.NAME}">{svg_image(shown, title)}'
+    return (f'<figure id="{module.NAME}">{inline_image(shown, title)}'
             f'<figcaption><b>{html.escape(title)}</b> {html.escape(" ".join(rest.split()))} '
             f'<span class="links">({links})</span></figcaption></figure>')
 
@@ -431,7 +431,7 @@ def build(results: Path | None = None, out: Path | None = None, df: pd.DataFrame
     table = summary.summary_table(df) if not df.empty else pd.DataFrame()
     counts = (f"{int((df['status'] == 'ok').sum())} measurements, {int((df['status'] != 'ok').sum())} skipped. "
               f"Run shown: {html.escape(load.describe_run(df))}"
-              + (f" ({paths.reference_label(results)})" if paths.is_reference(results) else "")
+              + (f" ({label})" if (label := paths.reference_label(results)) else "")
               if not df.empty else "no results yet: run <code>make bench</code>")
     data_links = [f'<a href="{rel(results / n, site)}">{n}</a>' for n in load.TIDY_NAMES
                   if (results / n).exists()]
