@@ -2,7 +2,9 @@
 
 Compute: a float32 (size x size) @ (size x size) product (flop/s).  Memory: a float32
 (size x size) @ (size,) product, which reads the matrix once per call (bytes/s; 4096: 64 MiB,
-far above the caches).  Rows: the seconds of k rows through a float32 (width x width) weight,
+far above the caches).  Copy: the same matrix scaled into a new one, read once and written once
+(bytes/s of the matrix read; the rate of the cost model's passes that copy or transpose a
+weight).  Rows: the seconds of k rows through a float32 (width x width) weight,
 X @ W and X @ W^T, at the width study's widths (the cost model's product times: a few rows
 do not run at the matmul's rate).  Each is validated and warmed like every case, timed with
 calibrated repeats (median).
@@ -42,6 +44,16 @@ class Matmul(_Rate):
 class Bandwidth(_Rate):
     """4 * size^2 / (median seconds of one matrix-vector product): bytes/s read."""
     kernel, unit = "matvec", "bytes/s"
+    params = (FRAMEWORKS, GRID["matvec"])
+
+    def track_bytes_per_s(self, framework, size):
+        return roofline_rate(self.case)
+
+
+class Copy(_Rate):
+    """4 * size^2 / (median seconds of one A * x into a new matrix): bytes/s of the matrix
+    read (as many again written)."""
+    kernel, unit = "copy", "bytes/s"
     params = (FRAMEWORKS, GRID["matvec"])
 
     def track_bytes_per_s(self, framework, size):

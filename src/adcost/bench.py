@@ -532,7 +532,9 @@ ORIENTS = ("N", "T")   # a row product's weight as stored (X @ W) or transposed 
 def roofline_problem(kernel: str, size: int, rows: int = 1, orient: str = "N"):
     """The roofline's kernels, A and B (size, size) seeded: "matmul" f(x) = A @ B flattened
     (compute-bound: 2 size^3 FLOPs), "matvec" f(x) = A @ x, x in R^size (memory-bound: A's
-    4 size^2 bytes read once per call at float32), and "product": `rows` rows X through a
+    4 size^2 bytes read once per call at float32), "copy" f(x) = A * x flattened, x in R^1
+    (A read once and a matrix of its size written: the traffic of a pass that copies or
+    transposes a weight; the cost model's weight passes), and "product": `rows` rows X through a
     (size, size) weight W, X @ W ("N": a layer's forward, as the primal and jacfwd push their
     rows) or X @ W^T ("T": its transpose, as jacrev pulls its cotangents back), flattened."""
     from .problems import Problem
@@ -554,6 +556,11 @@ def roofline_problem(kernel: str, size: int, rows: int = 1, orient: str = "N"):
         return Problem("matmul", 1, size * size, np.zeros(1),
                        lambda xp, x, p: xp.reshape(xp.matmul(p["A"], p["B"]), (size * size,)),
                        params, {"arch": "matmul", "size": size})
+    if kernel == "copy":
+        params = {"A": rng.standard_normal((size, size))}
+        return Problem("copy", 1, size * size, np.ones(1),
+                       lambda xp, x, p: xp.reshape(p["A"] * x, (size * size,)),
+                       params, {"arch": "copy", "size": size})
     if kernel == "matvec":
         params = {"A": rng.standard_normal((size, size))}
         return Problem("matvec", size, size, rng.standard_normal(size),
@@ -583,8 +590,9 @@ def product_seconds(case) -> float:
 
 
 def roofline_rate(case) -> float:
-    """FLOP/s of a matmul case (2 size^3 per call) or bytes/s of a matvec case (A's bytes per
-    call): over the median seconds of one call (calibrated repeats)."""
+    """FLOP/s of a matmul case (2 size^3 per call) or bytes/s of a matvec or copy case (A's
+    bytes per call; a copy writes as many again): over the median seconds of one call
+    (calibrated repeats)."""
     from .measure.timing import measure
 
     size, kernel = case.problem.meta["size"], case.problem.meta["arch"]

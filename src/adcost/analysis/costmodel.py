@@ -185,18 +185,29 @@ def product_work(table: dict, op: str, n: int, m: int, depth: int, width: int, b
 
 
 def terms(c0, alpha, beta, delta, c1, peak, bandwidth, flops, nbytes, weights=0.0, directions=0.0,
-          curve=None, c2=0.0, entries=0.0, c3=0.0, out_weight=0.0):
+          curve=None, c2=0.0, entries=0.0, c3=0.0, out_weight=0.0, pass_curve=None):
     """The model's four terms in seconds: overhead c0 + c1 k, compute alpha F / P, roofline
     memory beta B / W, and the passes outside the roofline: over the weights, delta B_w / W
-    with W = bandwidth_at(B_w), over the result, c2 E (E its entries), and over the output
-    layer's weight where jacfwd reads it transposed, c3 L (L its entries)."""
+    with W = bandwidth_at(B_w) (or, given `pass_curve`, the copies' rate at B_w: pass_rate),
+    over the result, c2 E (E its entries), and over the output layer's weight where jacfwd
+    reads it transposed, c3 L (L its entries)."""
     flops, nbytes = np.asarray(flops, float), np.asarray(nbytes, float)
     weights = np.asarray(weights, float)
     w = bandwidth_at(bandwidth, curve, weights)
+    passes = w if not pass_curve else pass_rate(pass_curve, weights)
     return (c0 + c1 * np.asarray(directions, float) + np.zeros(np.shape(flops)),
             alpha * flops / peak, beta * nbytes / w,
-            delta * weights / w + c2 * np.asarray(entries, float)
+            delta * weights / passes + c2 * np.asarray(entries, float)
             + c3 * np.asarray(out_weight, float))
+
+
+def pass_rate(pass_curve, footprint) -> np.ndarray:
+    """The rate of a pass that copies weights of `footprint` bytes: bandwidth_at over the run's
+    copies (roofline.Copy: (matrix bytes, bytes/s of the matrix read), the largest's beyond
+    it).  A copy writes what it reads, and on the Intel VM (2026-12-04) its rate fell from 4 to
+    64 MiB where a matvec's did not: NumPy's copy 14.5 and 6.9 GB/s, its matvec 29.7 and 18.9
+    at one thread, 27.5 GB/s flat in the run's curve."""
+    return bandwidth_at(pass_curve[-1][1], pass_curve, footprint)
 
 
 def model_time(over, compute, memory, passes):
@@ -230,6 +241,12 @@ class ModeFit:
     mean_square: float = 0.0  # mean of log(T / model)^2 on the fit's points
     # the framework's pooled_error in each compute form fitted (fit_all chose the smaller)
     compute_errors: dict = field(default_factory=dict)
+    # what the weight passes' W is: "read" (the matvecs' curve, `curve`) or "copy" (the run's
+    # copies, `pass_curve`: pass_rate); fit_all keeps the one that fits better
+    passes_from: str = "read"
+    pass_curve: list = field(default_factory=list)   # [matrix bytes, bytes/s] of the copies
+    # the framework's pooled_error with each passes' rate fitted (fit_all chose the smaller)
+    pass_errors: dict = field(default_factory=dict)
 
     def work(self, op: str, n: int, m: int, depth: int, width: int, batch: int = 1,
              itemsize: int = 4) -> Work:
@@ -251,7 +268,8 @@ class ModeFit:
         """(overhead, compute, roofline memory, passes outside it) in seconds."""
         return terms(self.c0, self.alpha, self.beta, self.delta, self.c1, self.peak,
                      self.bandwidth, flops, nbytes, weights, directions, self.curve, self.c2,
-                     entries, self.c3, out_weight)
+                     entries, self.c3, out_weight,
+                     self.pass_curve if self.passes_from == "copy" else None)
 
     def predict(self, flops, nbytes, weights=0.0, directions=0.0, entries=0.0, out_weight=0.0):
         return model_time(*self.terms(flops, nbytes, weights, directions, entries, out_weight))
@@ -302,11 +320,13 @@ OPTIONAL = CONSTANTS[3:]
 
 def fit_mode(seconds, flops, nbytes, peak: float, bandwidth: float, framework: str = "",
              mode: str = "", ranges: dict | None = None, weights=None,
-             directions=None, curve=None, entries=None, out_weight=None) -> ModeFit:
+             directions=None, curve=None, entries=None, out_weight=None,
+             pass_curve=None) -> ModeFit:
     """c0, alpha, beta (delta given the weight bytes, c1 given the directions, c2 given the
     result's entries, c3 given the output layer's weight entries) by least squares on log T
     (scipy.optimize.least_squares, soft-L1); a term whose sizes are not given is 0.  `curve`:
-    the matvecs' (matrix bytes, bytes/s), for W(B_w) (bandwidth_at)."""
+    the matvecs' (matrix bytes, bytes/s), for W(B_w) (bandwidth_at); `pass_curve`: the
+    copies' (matrix bytes, bytes/s), the weight passes' rate where given (pass_rate)."""
     from scipy.optimize import least_squares
 
     t, f, b = (np.asarray(v, float) for v in (seconds, flops, nbytes))
@@ -332,7 +352,7 @@ def fit_mode(seconds, flops, nbytes, peak: float, bandwidth: float, framework: s
     def residual(theta):
         c0, alpha, beta, delta, c1, c2, c3 = constants(theta)
         return np.log(model_time(*terms(c0, alpha, beta, delta, c1, peak, bandwidth, f, b, w, k,
-                                        curve, c2, e, c3, o))) - lt
+                                        curve, c2, e, c3, o, pass_curve))) - lt
 
     # starts: the max() makes the surface kinked; delta from few or many passes; c1 from
     # nothing (a ns a direction) or a noticeable share of the smallest time; c2 from 0.1 ns an
@@ -353,13 +373,16 @@ def fit_mode(seconds, flops, nbytes, peak: float, bandwidth: float, framework: s
     return ModeFit(framework, mode, float(c0), float(alpha), float(beta), float(peak),
                    float(bandwidth), int(len(t)), spread, ranges or {}, delta, c1,
                    [[float(a), float(r)] for a, r in curve or ()], c2, float(c3),
-                   mean_square=float(np.mean(left ** 2)))
+                   mean_square=float(np.mean(left ** 2)),
+                   passes_from="copy" if pass_curve else "read",
+                   pass_curve=[[float(a), float(r)] for a, r in pass_curve or ()])
 
 
 # -- from the tidy data -----------------------------------------------------------------------
 
 MATMUL = "roofline.Matmul.track_flops_per_s"
 BANDWIDTH = "roofline.Bandwidth.track_bytes_per_s"
+COPY = "roofline.Copy.track_bytes_per_s"
 
 
 def rates(df: pd.DataFrame, reference: float | None = None) -> pd.DataFrame:
@@ -373,29 +396,39 @@ def rates(df: pd.DataFrame, reference: float | None = None) -> pd.DataFrame:
     MLP, which live in cache, at memory speed.  The best rate of any framework is the machine's
     memory hierarchy as closely as the run measured it.
     products: the framework's measured row products (roofline.RowProducts, product_records),
-    [] without them.
+    [] without them.  copy_curve: the machine's copies (roofline.Copy) as the curve is its
+    matvecs, the best of any framework at each size, [] where the run timed none.
     `reference`: each rate read at that machine speed (flop/s of measure.speed's probe), from
     the speed probed beside it (value * reference / speed; a product's seconds
     value * speed / reference)."""
-    ok = df[(df["status"] == "ok") & df["benchmark"].isin([MATMUL, BANDWIDTH])]
+    ok = df[(df["status"] == "ok") & df["benchmark"].isin([MATMUL, BANDWIDTH, COPY])]
     timed = df[(df["status"] == "ok") & (df["benchmark"] == PRODUCTS)]
     if reference is not None:
         ok = ok.assign(value=ok["value"] * reference / pd.to_numeric(ok["speed"], errors="coerce"))
         timed = timed.assign(value=timed["value"] * pd.to_numeric(timed["speed"], errors="coerce")
                              / reference)
     peak = ok[ok["benchmark"] == MATMUL].groupby("framework")["value"].max()
-    mv = ok[ok["benchmark"] == BANDWIDTH]
-    mv = mv.assign(size=pd.to_numeric(mv["size"], errors="coerce") if "size" in mv else np.nan)
-    mv = mv.sort_values("size", kind="stable")
-    band = mv.groupby("framework")["value"].last()
-    sized = mv.dropna(subset=["size"]).groupby(["framework", "size"])["value"].median()
+    def by_size(benchmark):
+        rows = ok[ok["benchmark"] == benchmark]
+        rows = rows.assign(size=pd.to_numeric(rows["size"], errors="coerce")
+                           if "size" in rows else np.nan)
+        return rows.sort_values("size", kind="stable")
+
     def bytes_and_rate(pairs):
         return [[float(ITEMSIZE["float32"] * size * size), float(v)] for size, v in pairs]
+
+    def sized(rows):
+        return rows.dropna(subset=["size"]).groupby(["framework", "size"])["value"].median()
+
+    mv = by_size(BANDWIDTH)
+    band = mv.groupby("framework")["value"].last()
     curve = {fw: bytes_and_rate((size, v) for (_, size), v in g.items())
-             for fw, g in sized.groupby(level=0)}
-    machine = bytes_and_rate(sized.groupby(level=1).max().items())
+             for fw, g in sized(mv).groupby(level=0)}
+    machine = bytes_and_rate(sized(mv).groupby(level=1).max().items())
+    copies = bytes_and_rate(sized(by_size(COPY)).groupby(level=1).max().items())
     out = pd.DataFrame({"peak": peak, "bandwidth": band}).dropna()
     out["curve"] = [machine if curve.get(fw) else [] for fw in out.index]
+    out["copy_curve"] = [copies for _ in out.index]
     out["own_curve"] = [curve.get(fw, []) for fw in out.index]
     out["products"] = [product_records(timed[timed["framework"] == fw]) for fw in out.index]
     return out
@@ -557,10 +590,11 @@ def fit_args(fit: ModeFit, frame: pd.DataFrame) -> list:
     return args
 
 
-def _fit_framework(frame: pd.DataFrame, rate: pd.DataFrame, fw: str, products: list | None
-                   ) -> dict[tuple[str, str], ModeFit]:
+def _fit_framework(frame: pd.DataFrame, rate: pd.DataFrame, fw: str, products: list | None,
+                   pass_curve: list | None = None) -> dict[tuple[str, str], ModeFit]:
     """The framework's ModeFits, its FLOPs read from `products` (its measured row products)
-    when given, else the analytic FLOPs."""
+    when given, else the analytic FLOPs; its weight passes at the copies' rate given
+    `pass_curve` (pass_rate), else at the matvecs'."""
     fits = {}
     curve = rate.loc[fw, "curve"] if "curve" in rate else None
     table = product_table(products) if products else None
@@ -573,7 +607,7 @@ def _fit_framework(frame: pd.DataFrame, rate: pd.DataFrame, fw: str, products: l
         transposed = g["out_weight"] if "out_weight" in g and g["out_weight"].any() else None
         fit = fit_mode(g["seconds"], flops, g["bytes"], rate.loc[fw, "peak"],
                        rate.loc[fw, "bandwidth"], fw, mode, ranges, g["weights"],
-                       g["directions"], curve, g["entries"], transposed)
+                       g["directions"], curve, g["entries"], transposed, pass_curve)
         if products:
             fit.compute_from, fit.products = "products", [list(r) for r in products]
         fits[fw, mode] = fit
@@ -598,20 +632,33 @@ def fit_all(pts: pd.DataFrame, rate: pd.DataFrame) -> dict[tuple[str, str], Mode
     kernels: at width 1024, 4 rows took 5.2x 1 row in eager torch, 6.1x in NumPy and 1.5x in
     JAX (roofline.RowProducts, the AMD VM, cb91d09, 2026-12-04).  Fitted on the AMD run's
     times, the choice kept the products for torch and NumPy and the FLOPs for JAX and
-    TensorFlow, in both whole runs (docs/costmodel.md)."""
+    TensorFlow, in both whole runs (docs/costmodel.md).
+
+    In the same way, where the run timed copies (roofline.Copy), each compute form is fitted
+    with the weight passes at the matvecs' rate ("read") and at the copies' ("copy", pass_rate),
+    and the pair with the smallest pooled error is kept: `compute_errors` holds each compute
+    form's error at the kept passes' rate, `pass_errors` each passes' rate at the kept compute
+    form.  On the Intel VM (2026-12-04) the copies' rate took the held-out pairs within the
+    targets from 8 to 10 (docs/costmodel.md)."""
     fits = {}
     for fw, frame in pts.groupby("framework"):
         if fw not in rate.index:
             continue
-        forms = {"flops": _fit_framework(frame, rate, fw, None)}
         products = rate.loc[fw, "products"] if "products" in rate else []
-        if products:
-            forms["products"] = _fit_framework(frame, rate, fw, products)
-        errors = {name: pooled_error(form) for name, form in forms.items()}
-        chosen = forms[min(errors, key=errors.get)]
-        for fit in chosen.values():
-            fit.compute_errors = dict(errors)
-        fits.update(chosen)
+        copies = rate.loc[fw, "copy_curve"] if "copy_curve" in rate else []
+        forms = {}
+        for compute in ("flops", "products") if products else ("flops",):
+            for passes in ("read", "copy") if copies else ("read",):
+                forms[compute, passes] = _fit_framework(
+                    frame, rate, fw, products if compute == "products" else None,
+                    copies if passes == "copy" else None)
+        errors = {key: pooled_error(form) for key, form in forms.items()}
+        compute, passes = min(errors, key=errors.get)
+        for fit in forms[compute, passes].values():
+            fit.compute_errors = {c: e for (c, p), e in errors.items() if p == passes}
+            fit.pass_errors = ({p: e for (c, p), e in errors.items() if c == compute}
+                               if copies else {})
+        fits.update(forms[compute, passes])
     return fits
 
 
@@ -936,6 +983,9 @@ def report(df: pd.DataFrame, itemsize: int = 4, normalize: bool = True,
             # per framework: what F / P counts (fit_all), and the pooled error of each form
             "compute_from": {fw: {"chosen": f.compute_from, **f.compute_errors}
                              for (fw, _), f in fits.items()},
+            # per framework: the weight passes' rate (fit_all), and the pooled error of each
+            "passes_from": {fw: {"chosen": f.passes_from, **f.pass_errors}
+                            for (fw, _), f in fits.items()},
             "held_out": errors.to_dict("records"),
             "crossovers": as_records(cross),
             "crossover_counts": crossover_counts(cross.to_dict("records")),
