@@ -95,6 +95,7 @@ REPRESENTATIVE = [
     (crossover.Products, "time_jvp", {"framework": "torch"}),
     (crossover.Products, "time_vjp", {"framework": "jax"}),
     (roofline.Matmul, "track_flops_per_s", {"framework": "numpy"}),
+    (roofline.Copy, "track_bytes_per_s", {"framework": "jax"}),
     (roofline.RowProducts, "track_seconds", {"framework": "jax", "orient": "T"}),
     (roofline.RowProducts, "track_seconds", {"framework": "torch", "orient": "N"}),
     (second_order.HVP, "time_hvp", {"framework": "torch", "mode": "hvp_rev_over_fwd"}),

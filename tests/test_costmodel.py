@@ -19,9 +19,10 @@ TRUE = {("fw", "jacfwd"): (20e-6, 1.5, 1.2, 0.0, 0.5e-6, 3e-9, 2e-9),
         ("fw", "primal"): (5e-6, 1.2, 1.0, 0.0, 0.0, 0.0, 0.0)}
 
 
-def timed_grid(widths, noise, seed, compute=None) -> pd.DataFrame:
+def timed_grid(widths, noise, seed, compute=None, passes=None) -> pd.DataFrame:
     """The width grid (depth 4) timed by the model with the constants of TRUE, times noise;
-    its compute term alpha F / P, or alpha times `compute(mode, n, m, width, batch)` seconds."""
+    its compute term alpha F / P, or alpha times `compute(mode, n, m, width, batch)` seconds;
+    its weight passes at BAND, or at `passes(B_w)` bytes/s."""
     rng = np.random.default_rng(seed)
     rows = []
     for (fw, mode), width, n, m in itertools.product(TRUE, widths, (4, 64, 1024), (4, 64, 1024)):
@@ -30,7 +31,8 @@ def timed_grid(widths, noise, seed, compute=None) -> pd.DataFrame:
         f, b, w, k, e, o = moved
         c0, alpha, beta, delta, c1, c2, c3 = TRUE[fw, mode]
         work_s = f / PEAK if compute is None else compute(mode, n, m, width, batch)
-        t = (c0 + c1 * k + max(alpha * work_s, beta * b / BAND) + delta * w / BAND + c2 * e
+        rate = BAND if passes is None else float(passes(w))
+        t = (c0 + c1 * k + max(alpha * work_s, beta * b / BAND) + delta * w / rate + c2 * e
              + c3 * o)
         rows.append({"framework": fw, "mode": mode, "n": n, "m": m, "width": width, "depth": 4,
                      "batch": batch, "seconds": t * math.exp(rng.normal(0, noise)),
@@ -379,6 +381,19 @@ def test_the_site_says_which_frameworks_read_their_products_and_how_regimes_are_
     plain = site.compute_text({"jax": {"chosen": "flops", "flops": 0.01}})
     assert "measured no row products" in plain
     assert site.compute_text(None) == "" and site.compute_text({}) == ""
+
+
+def test_the_site_says_at_which_rate_each_framework_reads_its_weight_passes():
+    """site.passes_text: the frameworks whose weight passes run at the copies' rate, both
+    rates' errors; a run without copies says so; an older report, nothing."""
+    from adcost.analysis import site
+    both = {"tf": {"chosen": "copy", "read": 0.04, "copy": 0.01},
+            "torch": {"chosen": "read", "read": 0.01, "copy": 0.04}}
+    text = site.passes_text(both)
+    assert "the copies for tf (" in text and "tf: 0.200 at W, 0.100 at the copies' rate" in text
+    assert "the copies for none" in site.passes_text({"torch": both["torch"]})
+    assert "timed no copies" in site.passes_text({"torch": {"chosen": "read"}})
+    assert site.passes_text(None) == "" and site.passes_text({}) == ""
 
 
 def test_the_site_gives_the_compute_bound_points_by_rows():
@@ -843,3 +858,75 @@ def test_the_fit_reads_the_products_where_they_explain_the_times_better():
     flops_train, _ = cm.split(synthetic(noise=0.03, seed=3))
     plain = cm.fit_all(flops_train, with_products)
     assert {f.compute_from for f in plain.values()} == {"flops"}
+
+
+# the run's copies (roofline.Copy) as rates() gives them: as fast as BAND up to 4 MiB (width
+# 256's weights), half of it at 16 MiB (width 1024's), a fifth beyond (width 2048's)
+COPIES = [[4.0 * 1024 ** 2, BAND], [4.0 * 2048 ** 2, BAND / 2], [4.0 * 4096 ** 2, BAND / 5]]
+
+
+def test_the_run_times_copies_beside_its_matvecs():
+    """rates(): the copies' curve is the machine's, the best of any framework at each size, in
+    bytes of the float32 matrix read; a run without copies has none, and the copies change no
+    other rate."""
+    rows = [{"benchmark": cm.BANDWIDTH, "status": "ok", "framework": fw, "size": "4096",
+             "value": 2e10} for fw in ("tf", "numpy")]
+    rows += [{"benchmark": cm.MATMUL, "status": "ok", "framework": fw, "size": "512",
+              "value": 9e10} for fw in ("tf", "numpy")]
+    plain = cm.rates(pd.DataFrame(rows))
+    assert list(plain["copy_curve"]) == [[], []]
+    rows += [{"benchmark": cm.COPY, "status": "ok", "framework": fw, "size": size, "value": v}
+             for fw, size, v in (("tf", "1024", 2e9), ("tf", "4096", 6e9),
+                                 ("numpy", "1024", 1.4e10), ("numpy", "4096", 5e9))]
+    got = cm.rates(pd.DataFrame(rows))
+    machine = [[4.0 * 1024 ** 2, 1.4e10], [4.0 * 4096 ** 2, 6e9]]
+    assert got.loc["tf", "copy_curve"] == machine == got.loc["numpy", "copy_curve"]
+    assert got.drop(columns="copy_curve").equals(plain.drop(columns="copy_curve"))
+    # the passes' rate: the best copy at least as large as the weights, the largest's beyond
+    assert list(cm.pass_rate(machine, [1e6, 8e6, 1e9])) == [1.4e10, 6e9, 6e9]
+    # read at one speed as the matvecs are: a copy timed at half the points' speed reads twice
+    probed = pd.DataFrame(rows).assign(speed=1e11, speed_at=np.nan)
+    probed.loc[probed["benchmark"] == cm.COPY, "speed"] = 5e10
+    pts = pd.DataFrame({"seconds": [1.0, 2.0], "speed": [1e11, 1e11], "speed_at": np.nan})
+    _, steady, record = cm.at_speed(pts, probed)
+    assert record["normalized"]
+    assert steady.loc["tf", "copy_curve"] == [[size, 2 * rate] for size, rate in machine]
+
+
+def test_the_fit_reads_the_weight_passes_at_the_copies_rate_where_they_explain_the_times():
+    """Times whose weight passes run at the copies' rate (slower for wider weights, where a
+    matvec is not): fit_all keeps the copies' rate, recovers delta and predicts the held-out
+    widths within the noise; at the matvecs' rate it cannot.  Times of passes at the matvecs'
+    rate with the copies at hand: it keeps the matvecs'."""
+    copied = timed_grid((16, 64, 256, 1024, 2048), 0.02, 4,
+                        passes=lambda w: cm.pass_rate(COPIES, w))
+    train, held = cm.split(copied)
+    with_copies = pd.DataFrame({"peak": [PEAK], "bandwidth": [BAND], "copy_curve": [COPIES]},
+                               index=["fw"])
+    fits = cm.fit_all(train, with_copies)
+    assert {f.passes_from for f in fits.values()} == {"copy"}
+    errors = fits["fw", "jacrev"].pass_errors
+    assert errors["copy"] < errors["read"]
+    assert fits["fw", "jacrev"].delta == pytest.approx(TRUE["fw", "jacrev"][3], rel=0.15)
+    good = cm.evaluate(fits, held)
+    assert (good["median_error"] < 0.05).all() and (good["p90_error"] < 0.1).all()
+    read_only = cm.fit_all(train, with_copies.drop(columns="copy_curve"))
+    assert {f.passes_from for f in read_only.values()} == {"read"}
+    assert all(f.pass_errors == {} for f in read_only.values())
+    worse = cm.evaluate(read_only, held)
+    assert worse.set_index("mode").loc["jacrev", "p90_error"] > 2 * good["p90_error"].max()
+    # a saved report's fits read the copies the same way
+    restored = cm.fits_from({"fits": [f.to_dict() for f in fits.values()]})
+    point = cm.work("jacrev", 4, 64, 4, 1024)
+    assert restored["fw", "jacrev"].predict(*point) == pytest.approx(
+        fits["fw", "jacrev"].predict(*point), rel=1e-12)
+    # the passes' term alone moves: the copies' rate divides delta B_w
+    fit = fits["fw", "jacrev"]
+    as_read = cm.ModeFit(**{**fit.to_dict(), "passes_from": "read"})
+    over, compute, memory, passes = fit.terms(*point)
+    assert as_read.terms(*point)[:3] == (over, compute, memory)
+    assert float(passes) == pytest.approx(fit.delta * point.weights
+                                          / float(cm.pass_rate(COPIES, point.weights)))
+    # passes at the matvecs' rate, the copies at hand: the matvecs' rate is kept
+    plain, _ = cm.split(synthetic(noise=0.02, seed=5))
+    assert {f.passes_from for f in cm.fit_all(plain, with_copies).values()} == {"read"}

@@ -116,7 +116,7 @@ GROUP_SECONDS = {
     # it from 661 to 879 s on the AMD VM (6e7f981, 384615a): about 1,330 s on the Intel VM
     "forward against reverse, side by side": (0, 1330),
     "roofline: matmul, bandwidth and row products": (30, 198),   # full: 198 s alone at cb91d09 (AMD VM); quick: an estimate
-    "roofline: copies": (10, 40),   # an estimate: 4 sizes (quick: 1) of 4 frameworks and fd
+    "roofline: copies": (10, 91),   # full: 91 s alone at fa2ef078 (Intel VM); quick: an estimate
     "checkpointing: bytes and time": (31, 259),
     "checkpointing and forward mode: peak RSS": (94, 762),
     "forward mode over depth": (19, 79),

@@ -646,6 +646,8 @@ def fit_all(pts: pd.DataFrame, rate: pd.DataFrame) -> dict[tuple[str, str], Mode
             continue
         products = rate.loc[fw, "products"] if "products" in rate else []
         copies = rate.loc[fw, "copy_curve"] if "copy_curve" in rate else []
+        # one size (the quick grid's 64 MiB) is one rate: the same model as W's, delta rescaled
+        copies = copies if len(copies) > 1 else []
         forms = {}
         for compute in ("flops", "products") if products else ("flops",):
             for passes in ("read", "copy") if copies else ("read",):
@@ -925,7 +927,7 @@ def at_speed(pts: pd.DataFrame, df: pd.DataFrame, normalize: bool = True
     around it in time (`smoothed`).  Only where every point and every roofline row of the run
     has a probe; the record says which, the reference speed and the spread of the probes
     (10th-90th percentile)."""
-    roof = df[(df["status"] == "ok") & df["benchmark"].isin([MATMUL, BANDWIDTH, PRODUCTS])]
+    roof = df[(df["status"] == "ok") & df["benchmark"].isin([MATMUL, BANDWIDTH, COPY, PRODUCTS])]
     column = (lambda frame, name: pd.to_numeric(frame[name], errors="coerce") if name in frame
               else pd.Series(np.nan, index=frame.index))
     speeds = column(pts, "speed")

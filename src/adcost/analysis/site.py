@@ -138,6 +138,7 @@ def model_html(figures: Path) -> str:
                      "size the best of every framework's matvecs: a framework's own holds its "
                      "call overhead, which the model counts in c0)."
                      + compute_text(rep.get("compute_from"))
+                     + passes_text(rep.get("passes_from"))
                      + (f" Every time and rate is read at one machine speed, the median of the "
                         f"probes beside the cases ({rep['speed']['reference_flops_per_s'] / 1e9:.0f} "
                         "GFLOP/s of a float32 matmul; 10th-90th percentile "
@@ -153,6 +154,9 @@ def model_html(figures: Path) -> str:
             own = [(r["framework"], r.get("own_curve") or r["curve"]) for r in curves]
             if curves[0].get("own_curve"):
                 own.append(("the machine (the best of each size)", curves[0]["curve"]))
+            if len(curves[0].get("copy_curve") or []) > 1:
+                own.append(("copies, the machine's (weight passes, roofline.Copy)",
+                            curves[0]["copy_curve"]))
             sizes = sorted({size for _, c in own for size, _ in c})
             label = {size: f"W at {size / 2 ** 20:g} MiB" for size in sizes}
             rows = [{"framework": fw,
@@ -262,6 +266,26 @@ def compute_text(choices: dict | None) -> str:
                "regime: compute where the FLOPs at the matmul rate take at least as long as "
                "the bytes at the bandwidth, else memory (the products' time holds both)."
                if chosen else ""))
+
+
+def passes_text(choices: dict | None) -> str:
+    """At which rate the fit reads each framework's weight passes, delta B_w: the matvecs' W or
+    the run's copies' (costmodel.fit_all), or "" for a report without the choice."""
+    if not choices:
+        return ""
+    timed = sorted(fw for fw, c in choices.items() if "copy" in c)
+    if not timed:
+        return (" The weight passes δ B<sub>w</sub> are read at W (this run timed no copies, "
+                "roofline.Copy).")
+    chosen = [fw for fw in timed if choices[fw]["chosen"] == "copy"]
+    detail = "; ".join(f"{fw}: {math.sqrt(choices[fw]['read']):.3f} at W, "
+                       f"{math.sqrt(choices[fw]['copy']):.3f} at the copies' rate" for fw in timed)
+    return (" The weight passes δ B<sub>w</sub>: at W, or at the rate of this run's copies "
+            "(roofline.Copy: a matrix scaled into a new one, read once and written once, the "
+            "best of each size as for W; a pass that copies or transposes a weight writes what "
+            "it reads), whichever fits the framework's points on the fitted widths better: the "
+            "copies for " + (", ".join(chosen) if chosen else "none")
+            + f" (root mean square of log(T / model) there, {detail}).")
 
 
 def decisions_text(found: dict | None) -> str:
