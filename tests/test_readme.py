@@ -151,6 +151,21 @@ def test_the_readme_quotes_the_reference_runs_crossover():
     both = table[table["change"].isin(["same", "moved"])]
     _quoted(f"moved beyond 1.5× from the AMD VM's in {(both['change'] == 'moved').sum()} of the "
             f"{len(both)} lines that cross on both")
+    # the second whole run on that VM, the copies (roofline.Copy) timed in it, and how far the
+    # measured crossing moved between the two runs
+    name = "vm-intel-xeon-2026-12-04-copy"
+    again = json.loads((ref / "machines" / name / "figures" / "cost_model.json").read_text())
+    counts, met, wrong = (again["crossover_counts"]["all"], pairs_met(again),
+                          again["decisions"]["all"])
+    _quoted(f"(`machines/{name}`, 50 min), places {counts['within']} of {counts['cells']}, "
+            f"{counts['agrees']} of {counts['cells']} within the interval, {len(met)} of 10 pairs, "
+            f"names the slower mode at {wrong['wrong']} of {wrong['named']} points")
+    second = load.load(ref / "machines" / name / "asv")
+    assert "Copy" in set(second.loc[second["suite"] == "roofline", "benchmark"].str.split(".").str[1])
+    table = compare.crossover_table(costmodel.side_by_side(other), costmodel.side_by_side(second))
+    both = table[table["change"].isin(["same", "moved"])]
+    _quoted(f"moved beyond 1.5× in {(both['change'] == 'moved').sum()} of the {len(both)} lines "
+            "that cross in both")
 
 def test_the_readme_quotes_the_reference_runs_memory_second_order_and_workloads():
     import json

@@ -204,9 +204,9 @@ def terms(c0, alpha, beta, delta, c1, peak, bandwidth, flops, nbytes, weights=0.
 def pass_rate(pass_curve, footprint) -> np.ndarray:
     """The rate of a pass that copies weights of `footprint` bytes: bandwidth_at over the run's
     copies (roofline.Copy: (matrix bytes, bytes/s of the matrix read), the largest's beyond
-    it).  A copy writes what it reads, and on the Intel VM (2026-12-04) its rate fell from 4 to
-    64 MiB where a matvec's did not: NumPy's copy 14.5 and 6.9 GB/s, its matvec 29.7 and 18.9
-    at one thread, 27.5 GB/s flat in the run's curve."""
+    it).  A copy writes what it reads, and on the Intel VM (2026-12-04, one thread) its rate
+    fell from 4 to 64 MiB where a matvec's did not: the run's copies 13.4 and 6.1 GB/s, its
+    matvecs 27.6 and 27.5."""
     return bandwidth_at(pass_curve[-1][1], pass_curve, footprint)
 
 

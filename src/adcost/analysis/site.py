@@ -275,8 +275,9 @@ def passes_text(choices: dict | None) -> str:
         return ""
     timed = sorted(fw for fw, c in choices.items() if "copy" in c)
     if not timed:
-        return (" The weight passes δ B<sub>w</sub> are read at W (this run timed no copies, "
-                "roofline.Copy).")
+        return (" The weight passes δ B<sub>w</sub> are read at W (this run timed copies, "
+                "roofline.Copy, at fewer than two sizes: one rate is W's model with δ "
+                "rescaled).")
     chosen = [fw for fw in timed if choices[fw]["chosen"] == "copy"]
     detail = "; ".join(f"{fw}: {math.sqrt(choices[fw]['read']):.3f} at W, "
                        f"{math.sqrt(choices[fw]['copy']):.3f} at the copies' rate" for fw in timed)
