@@ -444,3 +444,29 @@ def test_every_grid_probes_peak_rss_at_depths_it_times_and_the_report_target():
     full = grids.checkpoint("full")
     assert len(full["rss_depth"]) >= 3 and len(full["depth"]) >= 5
     assert min(full["depth"]) == 1 and max(full["depth"]) >= 2 * TARGET_DEPTH
+
+
+def test_the_report_times_with_the_sweeps_defaults_unless_the_caller_set_them(tmp_path, monkeypatch):
+    """The checkpoint report runs JAX on the calling thread as the sweep does (sweep.
+    TIMING_DEFAULTS), and records it; a value the caller set is kept."""
+    import json
+    import os
+
+    from adcost import sweep
+    from adcost.checkpoint import report
+    from adcost.frameworks.jax_adapter import ASYNC_DISPATCH
+    seen = []
+    monkeypatch.setattr(report, "measure_rows", lambda *a, **k: seen.append(os.environ.get(ASYNC_DISPATCH)) or [])
+    monkeypatch.setattr(report, "jvp_rows", lambda *a, **k: [])
+    monkeypatch.setattr(report, "overhead_by_width", lambda *a, **k: [])
+    monkeypatch.delenv("ADCOST_THREADS", raising=False)
+    for given, expected in ((None, sweep.TIMING_DEFAULTS[ASYNC_DISPATCH]), ("true", "true")):
+        if given is None:
+            monkeypatch.delenv(ASYNC_DISPATCH, raising=False)
+        else:
+            monkeypatch.setenv(ASYNC_DISPATCH, given)
+        out = tmp_path / f"{given}.json"
+        assert report.main(["--grid", "quick", "--out", str(out)]) == 0
+        assert seen[-1] == expected
+        recorded = json.loads(out.read_text())["environment"]["threads"][ASYNC_DISPATCH]
+        assert recorded == expected

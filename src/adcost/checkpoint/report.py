@@ -180,6 +180,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         check_environment()       # every ADCOST_* variable, before any work
         limit = threads.apply()   # $ADCOST_THREADS, before any framework is imported
+        from ..sweep import apply_timing_defaults
+        apply_timing_defaults()   # timed as the sweep times (JAX on the calling thread), unless set
     except ValueError as exc:
         parser.error(str(exc))
     grid = grids.checkpoint(args.grid)
