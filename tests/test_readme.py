@@ -69,8 +69,35 @@ def pairs_met(report: dict) -> list:
             and h["median_error"] <= 0.25 and h["p90_error"] <= 0.60]
 
 
+def report_of(ref, name: str) -> dict:
+    """The cost-model report of a committed run beside the reference."""
+    import json
+    return json.loads((ref / "machines" / name / "figures" / "cost_model.json").read_text())
+
+
+def run_text(ref, name: str, minutes: int, decisions: bool = False) -> str:
+    """How the README quotes a committed whole run: its crossovers, held-out pairs and (with
+    `decisions`) its forward-or-reverse answers, recomputed from its report."""
+    report = report_of(ref, name)
+    counts, met, wrong = (report["crossover_counts"]["all"], pairs_met(report),
+                          report["decisions"]["all"])
+    text = (f"(`machines/{name}`, {minutes} min) places {counts['within']} of {counts['cells']}, "
+            f"{counts['agrees']} of {counts['cells']} within the interval, {len(met)} of 10 pairs")
+    return text + (f", names the slower mode at {wrong['wrong']} of {wrong['named']} points"
+                   if decisions else "")
+
+
+def moved_lines(a, b) -> tuple[int, int]:
+    """(lines whose measured crossing moved beyond 1.5x, lines that cross in both) between two
+    runs' side-by-side ratios."""
+    from adcost.analysis import compare, costmodel
+    table = compare.crossover_table(costmodel.side_by_side(a), costmodel.side_by_side(b))
+    both = table[table["change"].isin(["same", "moved"])]
+    return int((both["change"] == "moved").sum()), len(both)
+
+
 def test_the_readme_quotes_the_reference_runs_crossover():
-    from adcost.analysis import compare, load, speedups
+    from adcost.analysis import load, speedups
     ref, df, summary = _reference()
     ratio = summary.set_index("framework")["crossover_ratio"]
     textbook = ratio[["jax", "numpy", "tf"]]
@@ -104,14 +131,10 @@ def test_the_readme_quotes_the_reference_runs_crossover():
     from adcost.analysis import costmodel
     runs = {}
     for name, minutes in (("vm-amd-epyc-2026-12-04-sync", 62), ("vm-amd-epyc-2026-12-04-vmap", 53)):
-        folder = ref / "machines" / name
-        report = json.loads((folder / "figures" / "cost_model.json").read_text())
-        counts, met = report["crossover_counts"]["all"], pairs_met(report)
-        runs[name] = load.load(folder / "asv")
+        runs[name] = load.load(ref / "machines" / name / "asv")
         suites = set(runs[name]["suite"])
         assert {"crossover", "memory", "roofline", "second_order", "workloads"} <= suites, suites
-        _quoted(f"(`machines/{name}`, {minutes} min) places {counts['within']} of {counts['cells']}, "
-                f"{counts['agrees']} of {counts['cells']} within the interval, {len(met)} of 10 pairs")
+        _quoted(run_text(ref, name, minutes))
     # the newest ran JAX's computations on the calling thread (every JAX row records it), the
     # one before with JAX's default (no row records the variable)
     def dispatch(name):
@@ -122,11 +145,8 @@ def test_the_readme_quotes_the_reference_runs_crossover():
     # both time JAX's jacfwd_vmap in the width study, and model it
     for run in runs.values():
         assert "jacfwd_vmap" in set(run.loc[run["benchmark"] == costmodel.WIDTH_JACOBIAN, "op"])
-    table = compare.crossover_table(*(costmodel.side_by_side(runs[name]) for name in
-                                      ("vm-amd-epyc-2026-12-04-vmap", "vm-amd-epyc-2026-12-04-sync")))
-    both = table[table["change"].isin(["same", "moved"])]
-    _quoted(f"moved beyond 1.5× in {(both['change'] == 'moved').sum()} of the {len(both)} lines "
-            "that crossed in both")
+    moved, both = moved_lines(runs["vm-amd-epyc-2026-12-04-vmap"], runs["vm-amd-epyc-2026-12-04-sync"])
+    _quoted(f"moved beyond 1.5× in {moved} of the {both} lines that crossed in both")
     # the model's forward-or-reverse answer at every side-by-side point (costmodel.decisions)
     sync = json.loads((ref / "machines" / "vm-amd-epyc-2026-12-04-sync" / "figures" /
                        "cost_model.json").read_text())["decisions"]["all"]
@@ -136,36 +156,21 @@ def test_the_readme_quotes_the_reference_runs_crossover():
     # the whole grid on the other Intel VM: its counts, its compute-bound range, and how far the
     # measured crossing moved from the AMD VM's -sync run
     name = "vm-intel-xeon-2026-12-04"
-    intel = json.loads((ref / "machines" / name / "figures" / "cost_model.json").read_text())
-    counts, met, wrong = (intel["crossover_counts"]["all"], pairs_met(intel),
-                          intel["decisions"]["all"])
-    bound = intel["compute_bound"].values()
-    _quoted(f"(`machines/{name}`, 48 min) places {counts['within']} of {counts['cells']}, "
-            f"{counts['agrees']} of {counts['cells']} within the interval, {len(met)} of 10 pairs, "
-            f"names the slower mode at {wrong['wrong']} of {wrong['named']} points, and its "
-            f"compute-bound points run at {min(bound):.2f}–{max(bound):.2f}× the matmul time")
+    bound = report_of(ref, name)["compute_bound"].values()
+    _quoted(run_text(ref, name, 48, decisions=True) + ", and its compute-bound points run at "
+            f"{min(bound):.2f}–{max(bound):.2f}× the matmul time")
     other = load.load(ref / "machines" / name / "asv")
     assert {"crossover", "memory", "roofline", "second_order", "workloads"} <= set(other["suite"])
-    table = compare.crossover_table(costmodel.side_by_side(runs["vm-amd-epyc-2026-12-04-sync"]),
-                                    costmodel.side_by_side(other))
-    both = table[table["change"].isin(["same", "moved"])]
-    _quoted(f"moved beyond 1.5× from the AMD VM's in {(both['change'] == 'moved').sum()} of the "
-            f"{len(both)} lines that cross on both")
+    moved, both = moved_lines(runs["vm-amd-epyc-2026-12-04-sync"], other)
+    _quoted(f"moved beyond 1.5× from the AMD VM's in {moved} of the {both} lines that cross on both")
     # the second whole run on that VM, the copies (roofline.Copy) timed in it, and how far the
     # measured crossing moved between the two runs
     name = "vm-intel-xeon-2026-12-04-copy"
-    again = json.loads((ref / "machines" / name / "figures" / "cost_model.json").read_text())
-    counts, met, wrong = (again["crossover_counts"]["all"], pairs_met(again),
-                          again["decisions"]["all"])
-    _quoted(f"(`machines/{name}`, 50 min), places {counts['within']} of {counts['cells']}, "
-            f"{counts['agrees']} of {counts['cells']} within the interval, {len(met)} of 10 pairs, "
-            f"names the slower mode at {wrong['wrong']} of {wrong['named']} points")
+    _quoted(run_text(ref, name, 50, decisions=True))
     second = load.load(ref / "machines" / name / "asv")
     assert "Copy" in set(second.loc[second["suite"] == "roofline", "benchmark"].str.split(".").str[1])
-    table = compare.crossover_table(costmodel.side_by_side(other), costmodel.side_by_side(second))
-    both = table[table["change"].isin(["same", "moved"])]
-    _quoted(f"moved beyond 1.5× in {(both['change'] == 'moved').sum()} of the {len(both)} lines "
-            "that cross in both")
+    moved, both = moved_lines(other, second)
+    _quoted(f"moved beyond 1.5× in {moved} of the {both} lines that cross in both")
 
 def test_the_readme_quotes_the_reference_runs_memory_second_order_and_workloads():
     import json
