@@ -660,3 +660,38 @@ def test_every_figure_module_runs_as_its_usage_line_says(monkeypatch, capsys):
             warnings.simplefilter("ignore", RuntimeWarning)   # runpy: the module is imported
             runpy.run_module(name, run_name="__main__")
         assert exit_.value.code in (0, None) and "usage:" in capsys.readouterr().out, name
+
+
+def test_tensorflows_pool_blind_peak_rss_is_set_aside(tmp_path):
+    """A run whose probes read TensorFlow's RSS while oneDNN's pool held its pages (oneDNN on,
+    peak_rss_probe before 2) keeps those values as "invalid", with a note; every figure reads
+    "ok" rows only.  Other frameworks, runs that ran TensorFlow without oneDNN (before
+    946e3a2: no TF_ENABLE_ONEDNN_OPTS recorded) and runs whose probes read the pool keep them."""
+    import json
+    from adcost.analysis import load
+    name = "memory.PeakRSS.track_peak_rss_bytes"
+
+    def rows(env):
+        path = tmp_path / "r.json"
+        path.write_text(json.dumps({
+            "commit_hash": "c" * 40, "env_name": "e", "date": 1, "python": "3.11",
+            "params": {"machine": "m"}, "result_columns": ["result", "params"],
+            "adcost_environment": env,
+            "results": {name: [[1.1e6, 138e6], [["'tf'", "'torch'"], ["'none'"], ["64"]]]}}))
+        df = load.tidy(load.result_rows(path, {name: {"param_names": ["framework", "strategy",
+                                                                        "depth"]}}))
+        return dict(zip(df["framework"], df["status"])), df
+
+    status, df = rows({"threads": {"TF_ENABLE_ONEDNN_OPTS": None}})
+    assert status == {"tf": "invalid", "torch": "ok"}
+    assert "oneDNN" in df.loc[df["framework"] == "tf", "note"].iloc[0]
+    assert load.measured(df, "PeakRSS.track_peak_rss_bytes")["framework"].tolist() == ["torch"]
+    assert rows({"threads": {"TF_ENABLE_ONEDNN_OPTS": None}, "peak_rss_probe": 2})[0]["tf"] == "ok"
+    assert rows({"threads": {}})[0]["tf"] == "ok"                       # before 946e3a2
+    assert rows({"threads": {"TF_ENABLE_ONEDNN_OPTS": "0"}})[0]["tf"] == "ok"
+
+
+def test_every_result_records_what_its_peak_rss_probes_read():
+    from adcost.measure.environment import environment
+    from adcost.measure.memory import PROBE_VERSION
+    assert environment()["peak_rss_probe"] == PROBE_VERSION == 2

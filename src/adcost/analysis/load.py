@@ -5,7 +5,8 @@ Each benchmark there is a row of `result_columns` (result, params, version, star
 duration, stats_ci_99_a, stats_ci_99_b, stats_q_25, stats_q_75, stats_number, stats_repeat,
 samples, profile), each list running over the cartesian product of the benchmark's params
 (repr strings).  A combination that was skipped or failed holds null; it is kept with
-status "skipped" and no value.  Units come from results/asv/benchmarks.json.
+status "skipped" and no value.  A value known to be wrong keeps status "invalid" and a note
+(pool_blind_frameworks); every figure reads "ok" rows only.  Units come from results/asv/benchmarks.json.
 
     python -m adcost.analysis.load [--asv DIR] [--out DIR]      # writes tidy.csv and tidy.parquet
 """
@@ -109,6 +110,28 @@ def _stats_value(stats: dict, key: str, j: int):
     return values[j]
 
 
+# The peak-RSS benchmarks read by measure.memory's fresh-process probes
+RSS_PROBES = ("memory.PeakRSS.track_peak_rss_bytes", "memory.PeakForward.track_jvp_bytes",
+              "second_order.SecondOrderRSS.track_peak_rss_bytes")
+
+
+def pool_blind_frameworks(data: dict) -> dict[str, str]:
+    """The frameworks whose peak-RSS probes in this result file read nothing, with why: from
+    946e3a2 (2026-12-03) TensorFlow ran with oneDNN, whose allocator keeps every page it once
+    used, and until the probes read that pool (peak_rss_probe 2, 2026-12-04) a warm call moved
+    the RSS by about 1 % of its peak (a gradient at depth 64: 1.1 MB of 138 MB).  Files before
+    946e3a2 record no TF_ENABLE_ONEDNN_OPTS: TensorFlow ran without oneDNN, and its RSS moved."""
+    env = data.get("adcost_environment") or {}
+    settings = env.get("threads") or {}
+    if (env.get("peak_rss_probe") or 1) >= 2 or "TF_ENABLE_ONEDNN_OPTS" not in settings \
+            or settings["TF_ENABLE_ONEDNN_OPTS"] == "0":
+        return {}
+    from ..frameworks.base import records
+    why = ("set aside: TensorFlow with oneDNN keeps its freed pages in its own pool, and this "
+           "run's probe read the RSS only (about 1 % of the peak); peak_rss_probe 2 reads the pool")
+    return {name: why for name, rec in records().items() if rec.package == "tensorflow"}
+
+
 def result_rows(path: Path, benchmarks: dict | None = None, machine: dict | None = None) -> list[dict]:
     """The tidy rows of one asv result file."""
     data = json.loads(Path(path).read_text())
@@ -139,6 +162,7 @@ def result_rows(path: Path, benchmarks: dict | None = None, machine: dict | None
               "streams": int((data.get("adcost_environment") or {}).get("streams") or 1)}
     marks = (data.get("adcost_environment") or {}).get("load") or []
     beside = (data.get("adcost_environment") or {}).get("speed") or {}
+    blind = pool_blind_frameworks(data)
     rows = []
     for name, values in (data.get("results") or {}).items():
         entry = dict(zip(columns, values))
@@ -180,6 +204,8 @@ def result_rows(path: Path, benchmarks: dict | None = None, machine: dict | None
                        q25=_stats_value(stats, "q_25", j), q75=_stats_value(stats, "q_75", j),
                        ci_lo=_stats_value(stats, "ci_99_a", j), ci_hi=_stats_value(stats, "ci_99_b", j),
                        repeat=_stats_value(stats, "repeat", j), number=_stats_value(stats, "number", j))
+            if ok and name in RSS_PROBES and row.get("framework") in blind:
+                row.update(status="invalid", note=blind[row["framework"]])
             rows.append(row)
     return rows
 

@@ -454,7 +454,11 @@ def build(results: Path | None = None, out: Path | None = None, df: pd.DataFrame
         df = load.load(results) if any((results / n).exists() for n in load.TIDY_NAMES) \
             else load.load_asv(results / "asv")
     table = summary.summary_table(df) if not df.empty else pd.DataFrame()
-    counts = (f"{int((df['status'] == 'ok').sum())} measurements, {int((df['status'] != 'ok').sum())} skipped. "
+    invalid = int((df["status"] == "invalid").sum()) if not df.empty else 0
+    counts = (f"{int((df['status'] == 'ok').sum())} measurements, "
+              f"{int((~df['status'].isin(['ok', 'invalid'])).sum())} skipped"
+              + (f", {invalid} set aside as wrong ({html.escape(str(df.loc[df['status'] == 'invalid', 'note'].dropna().iloc[0]))})"
+                 if invalid and "note" in df else f", {invalid} set aside as wrong" if invalid else "") + ". "
               f"Run shown: {html.escape(load.describe_run(df))}"
               + (f" ({label})" if (label := paths.reference_label(results)) else "")
               if not df.empty else "no results yet: run <code>make bench</code>")

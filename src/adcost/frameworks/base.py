@@ -89,6 +89,15 @@ class Record:
     compiled: bool = False
 
 
+@dataclass(frozen=True)
+class MemoryPool:
+    """A framework allocator's statistics (Framework.memory_pool): bytes in use now, the peak
+    bytes in use since the last reset, and the reset."""
+    in_use: Callable[[], int]
+    peak: Callable[[], int]
+    reset: Callable[[], None]
+
+
 REGISTRY: dict[str, type["Framework"]] = {}
 
 
@@ -361,6 +370,13 @@ class Framework:
 
     def block(self, out: Any) -> None:
         """Wait until `out` is computed (the framework's sync); eager CPU code needs nothing."""
+
+    def memory_pool(self) -> "MemoryPool | None":
+        """The framework's own allocator, where it keeps the pages it once used instead of
+        handing them back to malloc: after a warm-up call the process's RSS no longer moves,
+        so a peak-RSS probe reads the pool's own peak instead (measure.memory).  None (the
+        default): freed memory leaves the process and its RSS shows each call's peak."""
+        return None
 
     def unsupported(self, problem, op: str, schedule: str | None = None) -> str | None:
         """Problem-specific reason this adapter cannot run `op` (under checkpoint `schedule`),

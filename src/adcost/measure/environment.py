@@ -10,6 +10,7 @@ from pathlib import Path
 
 from .. import threads
 from ..frameworks.base import records
+from .memory import PROBE_VERSION
 
 BASE_PACKAGES = ("adcost", "numpy", "asv")
 
@@ -99,4 +100,4 @@ def environment() -> dict:
             "commit": git_commit(), "python": platform.python_version(),
             "platform": platform.platform(), "cpu": cpu_model(), "caches": cpu_caches(),
             "threads": thread_settings(),
-            "versions": versions()}
+            "versions": versions(), "peak_rss_probe": PROBE_VERSION}

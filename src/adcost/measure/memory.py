@@ -5,7 +5,10 @@ Three views of one gradient's memory, each in bytes:
   * jax_residual_bytes: arrays held by a jax.vjp pullback (its pytree leaves);
   * peak_rss: peak resident set size above a baseline, measured with memory-profiler in a
     fresh subprocess whose environment sets MALLOC_MMAP_THRESHOLD_ (so large blocks are
-    mmapped and freed memory leaves the process; otherwise glibc keeps it resident).
+    mmapped and freed memory leaves the process; otherwise glibc keeps it resident).  Where
+    the framework keeps freed memory in a pool of its own (Framework.memory_pool: TensorFlow
+    with oneDNN) the RSS does not move after a warm-up call, and the pool's peak bytes in use
+    above those in use before the call count instead.
 
 `python -m adcost.measure.memory '<json spec>'` is the subprocess side; it prints JSON.
 """
@@ -29,6 +32,10 @@ MMAP_THRESHOLD = "65536"
 # 62.5-68.9 MiB across processes; 102.4-103.5 MiB with one inter-op thread (measured, batch
 # 8192).  Gradients did not move (none at depth 64: 135-137 MiB either way).
 PROBE_ENV = {"MALLOC_MMAP_THRESHOLD_": MMAP_THRESHOLD, "TF_NUM_INTEROP_THREADS": "1"}
+# What the peak-RSS probes read, recorded in every result's environment (peak_rss_probe):
+# 1 (until 2026-12-04, and absent from older files): the RSS only; 2: the RSS, or a framework's
+# own pool where it keeps its pages (Framework.memory_pool), whichever is larger.
+PROBE_VERSION = 2
 MIN_SAMPLE_S = 0.15     # without the kernel's mark the call repeats this long for the sampler
 WINDOWS = 5             # measured windows per probe; the median one is reported
 
@@ -136,7 +143,7 @@ def _trim() -> None:
         pass  # not glibc: nothing to trim
 
 
-def peak_above_baseline(run, min_time: float | None = None) -> dict:
+def peak_above_baseline(run, min_time: float | None = None, pool=None) -> dict:
     """Peak RSS of `run` above the RSS just before, in bytes: one call where the kernel's
     high-water mark can be reset (Linux), else repeated for `min_time` s (MIN_SAMPLE_S).
 
@@ -147,12 +154,23 @@ def peak_above_baseline(run, min_time: float | None = None) -> dict:
     would measure something else: consecutive JAX calls overlap (the previous call's
     buffers are released by XLA's threads after its result is ready), and windows of
     back-to-back JVPs at depth 4 read 10.3 to 20 MiB, one call per window 10.0-10.5 MiB
-    (measured, batch 8192).  `min_time` given: repeat that long whatever the platform."""
+    (measured, batch 8192).  `min_time` given: repeat that long whatever the platform.
+
+    `pool` (Framework.memory_pool, None for most frameworks): a framework allocator that keeps
+    the pages it once used.  Warm, it serves the call from pages already resident, so the RSS
+    reads next to nothing (TensorFlow's gradient at depth 64: 1.1 MB of 138 MB); the pool's
+    peak bytes in use above those in use before the call (`pool_peak_bytes`) is then the
+    call's peak, and `peak_rss_bytes` is the larger of that and the RSS's
+    (`rss_peak_bytes`)."""
     from memory_profiler import memory_usage
 
     gc.collect()
     _trim()
     baseline = rss_bytes()
+    in_use = None
+    if pool is not None:
+        in_use = pool.in_use()
+        pool.reset()
     hwm_ok = _reset_hwm()
     if min_time is None:
         min_time = 0.0 if hwm_ok else MIN_SAMPLE_S
@@ -169,9 +187,12 @@ def peak_above_baseline(run, min_time: float | None = None) -> dict:
                                    retval=True, include_children=False)
     hwm = _hwm_bytes() if hwm_ok else None
     sampled = max(0, int(peak_mib * 2 ** 20) - baseline)
+    pooled = None if pool is None else max(0, int(pool.peak()) - int(in_use))
     hwm_rss = None if hwm is None else max(0, hwm - baseline)
+    rss = sampled if hwm_rss is None else max(sampled, hwm_rss)
     return {"baseline_bytes": baseline, "peak_bytes": int(peak_mib * 2 ** 20),
-            "peak_rss_bytes": sampled if hwm_rss is None else max(sampled, hwm_rss),
+            "peak_rss_bytes": rss if pooled is None else max(rss, pooled),
+            "rss_peak_bytes": rss, "pool_peak_bytes": pooled,
             "sampled_rss_bytes": sampled, "hwm_rss_bytes": hwm_rss, "calls": calls}
 
 
@@ -276,18 +297,18 @@ def _child(spec: dict) -> dict:
 
         case = prepare(spec.pop("problem"), spec.pop("framework"), spec.pop("op"),
                        dtype=spec.pop("dtype", "float32"), **spec)
-        return {**median_window(case), "validated_error": case.error,
-                **_child_env()}
+        return {**median_window(case, pool=case.framework.memory_pool()),
+                "validated_error": case.error, **_child_env()}
     from ..checkpoint import CHECK_BATCH, study_case_at_scale
 
     case = study_case_at_scale(spec.pop("framework"), spec.pop("strategy"), spec.pop("depth"), **spec)
     for _ in range(2):  # compile (TensorFlow traces on the first call) and warm, unmeasured
         case()
-    return {**median_window(case), "validated_error": case.error,
-            "validated_batch": CHECK_BATCH, **_child_env()}
+    return {**median_window(case, pool=case.framework.memory_pool()),
+            "validated_error": case.error, "validated_batch": CHECK_BATCH, **_child_env()}
 
 
-def median_window(run, windows: int = WINDOWS) -> dict:
+def median_window(run, windows: int = WINDOWS, pool=None) -> dict:
     """`peak_above_baseline` over several windows in one process; the window of median peak.
 
     A window now and then peaks higher than the rest (NumPy's JVP at depth 128: one window of
@@ -296,7 +317,7 @@ def median_window(run, windows: int = WINDOWS) -> dict:
     found = []
     for _ in range(windows):
         gc.collect()
-        found.append(peak_above_baseline(run))
+        found.append(peak_above_baseline(run, pool=pool))
     found.sort(key=lambda r: r["peak_rss_bytes"])
     return {**found[len(found) // 2], "window_peaks_bytes": [r["peak_rss_bytes"] for r in found],
             "window_baselines_bytes": [r["baseline_bytes"] for r in found]}
