@@ -170,6 +170,21 @@ def test_every_figure_is_written(tidy, tmp_path, capsys):
     assert not (tmp_path / "summary.html").exists()   # the site renders the table itself
 
 
+def test_a_framework_whose_peak_rss_was_set_aside_gets_a_said_empty_panel(tidy):
+    """Every peak-RSS figure of one framework set aside (load's "invalid"): the memory figure
+    still draws, and that framework's panel says why instead of a log axis with no data."""
+    from adcost.analysis import memory_depth
+    rss = tidy["benchmark"].str.endswith(("PeakRSS.track_peak_rss_bytes", "Forward.track_jvp_bytes"))
+    fw = sorted(set(tidy.loc[rss & (tidy["status"] == "ok"), "framework"]))[0]
+    marked = tidy.assign(status=tidy["status"].astype(object), note=None)
+    aside = rss & (marked["framework"] == fw)
+    marked.loc[aside, "status"], marked.loc[aside, "note"] = "invalid", "set aside"
+    fig = memory_depth.build(marked)
+    texts = [t.get_text() for ax in fig.axes for t in ax.texts]
+    assert any(f"no peak RSS of {fw}" in t and "set aside as wrong" in t for t in texts)
+    assert memory_depth.rss_absence(tidy, fw) == "none measured in this run"
+
+
 @pytest.mark.slow
 def test_missing_data_skips_with_a_message(tidy, tmp_path, capsys):
     memory_only = tidy[tidy["suite"] == "memory"]

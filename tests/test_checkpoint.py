@@ -518,3 +518,27 @@ def test_the_report_times_with_the_sweeps_defaults_unless_the_caller_set_them(tm
         assert seen[-1] == expected
         recorded = json.loads(out.read_text())["environment"]["threads"][ASYNC_DISPATCH]
         assert recorded == expected
+
+
+def test_a_gradient_probe_below_what_its_schedule_keeps_is_refused():
+    """A checkpointed gradient holds at least its schedule's kept bytes when its backward
+    starts: a probe that reads less missed the memory, and says so instead of a figure."""
+    from adcost.measure import memory
+    memory.below_floor(10_000, 10_000, "x")
+    memory.below_floor(int(memory.KEPT_FLOOR * 10_000), 10_000, "x")
+    with pytest.raises(RuntimeError, match="below the 10,000 its schedule must keep"):
+        memory.below_floor(1_100, 10_000, "mlp/tf/ckpt_grad")
+
+
+def test_the_report_says_which_probe_failed_and_goes_on(monkeypatch):
+    """A refused probe leaves the row without a figure and with the reason; the report runs on."""
+    from adcost.checkpoint import report
+
+    def refuse(spec, **k):
+        raise RuntimeError("peak-RSS probe failed:\nTraceback ...\nRuntimeError: below the floor")
+    monkeypatch.setattr(report, "peak_rss", refuse)
+    monkeypatch.setattr(report, "frameworks", lambda: ["numpy"])
+    grid = {"width": 8, "batch": 5, "outputs": 3, "slots": 2, "rss_batch": 5}
+    rows = report.measure_rows(grid, [2], {2}, 1)
+    assert rows and all(r["peak_rss_error"] == "RuntimeError: below the floor" for r in rows)
+    assert all("peak_rss_bytes" not in r for r in rows)

@@ -38,6 +38,17 @@ def analytic_bytes(strategy: str, depths, batch: int) -> list[int]:
                      g["slots"])["stored_bytes"] for L in depths]
 
 
+def rss_absence(df, fw: str) -> str:
+    """Why a framework's peak-RSS panel is empty: its figures set aside (load's note), or
+    none measured in this run."""
+    probes = df[df["benchmark"].astype(str).str.endswith(("PeakRSS.track_peak_rss_bytes",
+                                                         "Forward.track_jvp_bytes"))
+                & (df["framework"] == fw)]
+    if "note" in probes and (probes["status"] == "invalid").any():
+        return "its figures were set aside as wrong\n(TensorFlow's oneDNN pool; docs/checkpointing.md)"
+    return "none measured in this run"
+
+
 def build(df):
     saved = load.measured(df, METRIC)
     kept_analytic = load.measured(df, "Checkpoint.track_analytic_bytes")
@@ -81,10 +92,17 @@ def build(df):
         j = jvp[jvp["framework"] == fw].groupby("depth", as_index=False)["value"].median()
         if not j.empty:
             bottom.plot(j["depth"], j["value"], "x-.", color="0.2", label="forward mode (JVP) peak RSS")
-        bottom.plot([], [], "-", lw=0.8, color="0.5", label="thin: analytic bytes")
         bottom.set_title(f"{fw}: peak RSS above baseline, batch {grid['rss_batch']}", fontsize=9.5)
         bottom.set_ylabel("bytes")
-        for ax in (top, bottom):
+        panels = (top, bottom)
+        if r.empty and j.empty:   # none measured, or every figure set aside (load: "invalid")
+            panels = (top,)
+            bottom.text(0.5, 0.5, f"no peak RSS of {fw}:\n{rss_absence(df, fw)}", ha="center",
+                        va="center", wrap=True, fontsize=8, transform=bottom.transAxes)
+            bottom.set_xticks([]), bottom.set_yticks([])
+        else:
+            bottom.plot([], [], "-", lw=0.8, color="0.5", label="thin: analytic bytes")
+        for ax in panels:
             ax.set_xscale("log", base=2)
             ax.set_yscale("log")
             ax.set_xlabel("depth L (layers)")

@@ -61,8 +61,11 @@ def measure_rows(grid: dict, depths, rss_depths, rss_repeats: int) -> list[dict]
                 if depth in rss_depths:
                     spec = {"framework": framework, "strategy": strategy, "depth": depth,
                             **sizes, "batch": grid["rss_batch"]}
-                    row["peak_rss_bytes"] = [peak_rss(dict(spec))["peak_rss_bytes"]
-                                             for _ in range(rss_repeats)]
+                    try:
+                        row["peak_rss_bytes"] = [peak_rss(dict(spec))["peak_rss_bytes"]
+                                                 for _ in range(rss_repeats)]
+                    except RuntimeError as exc:   # a failed or refused probe: said, not a crash
+                        row["peak_rss_error"] = str(exc).strip().splitlines()[-1]
                 rows.append(row)
                 print(f"{framework:6} {strategy:16} L={depth:<4} saved {row['saved_bytes']!s:>10} "
                       f"analytic {row['stored_bytes']:>10} {row['time_s'] * 1e3:8.2f} ms "

@@ -299,13 +299,33 @@ def _child(spec: dict) -> dict:
                        dtype=spec.pop("dtype", "float32"), **spec)
         return {**median_window(case, pool=case.framework.memory_pool()),
                 "validated_error": case.error, **_child_env()}
-    from ..checkpoint import CHECK_BATCH, study_case_at_scale
+    from ..checkpoint import CHECK_BATCH, analytic_bytes, study_case_at_scale
 
-    case = study_case_at_scale(spec.pop("framework"), spec.pop("strategy"), spec.pop("depth"), **spec)
+    strategy = spec.pop("strategy")
+    case = study_case_at_scale(spec.pop("framework"), strategy, spec.pop("depth"), **spec)
     for _ in range(2):  # compile (TensorFlow traces on the first call) and warm, unmeasured
         case()
-    return {**median_window(case, pool=case.framework.memory_pool()),
-            "validated_error": case.error, "validated_batch": CHECK_BATCH, **_child_env()}
+    found = median_window(case, pool=case.framework.memory_pool())
+    if strategy not in ("jvp", "forward"):
+        below_floor(found["peak_rss_bytes"], analytic_bytes(case)["stored_bytes"], case.label)
+    return {**found, "validated_error": case.error, "validated_batch": CHECK_BATCH,
+            **_child_env()}
+
+
+# A checkpointed gradient holds at least what its schedule must keep (schedules.analytic) when
+# its backward pass starts; every probe read 1.01-12.9x that (2026-12-04, Intel VM, batch 8192).
+KEPT_FLOOR = 0.9
+
+
+def below_floor(peak: int, kept: int, what: str) -> None:
+    """RuntimeError where a gradient's probe read less than KEPT_FLOOR of the bytes its
+    schedule must keep: the probe missed the memory (as the RSS missed TensorFlow's pool until
+    peak_rss_probe 2), and its figure would be wrong."""
+    if peak < KEPT_FLOOR * kept:
+        raise RuntimeError(f"{what}: the peak-RSS probe read {peak:,} bytes, below the {kept:,} "
+                           "its schedule must keep at once: the probe missed the gradient's "
+                           "memory (does the framework keep freed memory in a pool of its own? "
+                           "see Framework.memory_pool)")
 
 
 def median_window(run, windows: int = WINDOWS, pool=None) -> dict:
