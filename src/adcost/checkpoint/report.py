@@ -23,7 +23,7 @@ from ..envvars import check as check_environment
 from ..frameworks.base import records
 from ..measure.environment import environment
 from ..measure.memory import peak_rss
-from ..measure.timing import measure_paired
+from ..measure.timing import measure_paired, steady_malloc
 from . import analytic_bytes, frameworks, reports_saved_bytes, saved_bytes, study_case, unsupported_reason
 
 TARGET_DEPTH = 64                       # the sqrt(L) target is stated at depth 64
@@ -187,12 +187,14 @@ def main(argv: list[str] | None = None) -> int:
         apply_timing_defaults()   # timed as the sweep times (JAX on the calling thread), unless set
     except ValueError as exc:
         parser.error(str(exc))
+    # every case is built in this one process: keep what ran before out of each one's timing
+    malloc = steady_malloc()
     grid = grids.checkpoint(args.grid)
     depths = sorted(set(grid["depth"]) | {TARGET_DEPTH})
     rows = measure_rows(grid, depths, set(grid["rss_depth"]) | {TARGET_DEPTH}, args.rss_repeats)
     jvp = jvp_rows(grid, args.rss_repeats)
     widths = overhead_by_width(grid)
-    summary = {"environment": environment(), "grid": {k: list(v) if isinstance(v, tuple) else v
+    summary = {"environment": {**environment(), "malloc": malloc}, "grid": {k: list(v) if isinstance(v, tuple) else v
                                                       for k, v in grid.items()},
                "note": "timings: interleaved rounds, each strategy's overhead the median of its "
                        "per-round ratios to none (see time_min_s, time_max_s)",

@@ -6,6 +6,35 @@ import time
 from typing import Callable
 
 
+# glibc's malloc hands freed blocks above its mmap threshold back to the OS, and trims the
+# heap's top above its trim threshold; by default both adapt to the largest block freed so far.
+# In a process that ran other cases first the adaptation can settle where a call's temporaries
+# are handed back and faulted in again at every call: JAX's plain gradient at depth 64 (batch
+# 512, width 64) took 24.7 ms and 3,848 page faults a call after the depth-4 cases had run,
+# 14.9 ms and none in a process of its own (Intel VM, 2026-12-04); the checkpoint report, which
+# builds every case in one process, read its sqrt(L) overhead as -27 % from it.  Fixed at the
+# largest threshold glibc takes (32 MiB, what a fresh process adapts to), with no trimming, the
+# same process took 14.3 ms and no faults.  Blocks above 32 MiB are mapped afresh either way.
+STEADY_MALLOC = {"M_MMAP_THRESHOLD": 32 * 2 ** 20, "M_TRIM_THRESHOLD": 2 ** 31 - 1}
+_MALLOPT = {"M_TRIM_THRESHOLD": -1, "M_MMAP_THRESHOLD": -3}   # glibc's malloc.h
+
+
+def steady_malloc() -> dict:
+    """Fix glibc's thresholds at STEADY_MALLOC in this process (mallopt), so a call's
+    temporaries stay in the process whatever ran before; {} where this is not glibc (or a
+    setting was refused), else the settings, for the results to record."""
+    import ctypes
+    import ctypes.util
+
+    try:
+        mallopt = ctypes.CDLL(ctypes.util.find_library("c")).mallopt
+    except (OSError, AttributeError, TypeError):
+        return {}
+    done = {name: value for name, value in STEADY_MALLOC.items()
+            if mallopt(_MALLOPT[name], value) == 1}
+    return done if len(done) == len(STEADY_MALLOC) else {}
+
+
 def calibrate(run: Callable[[], None], min_time: float = 0.05) -> int:
     """Calls per sample so that one sample lasts at least `min_time` seconds."""
     number = 1
