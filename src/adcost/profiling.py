@@ -276,7 +276,9 @@ def serve(address: str, authkey_hex: str) -> None:
     from multiprocessing.connection import Client
 
     from . import threads
+    from .measure.timing import steady_malloc
     threads.apply()
+    steady_malloc()   # the worker times mode after mode: none inherits malloc's state from the last
     conn = Client(address, authkey=bytes.fromhex(authkey_hex))
     target, framework, dtype = conn.recv()
     problem = target.build()
