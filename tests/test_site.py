@@ -178,3 +178,18 @@ def test_the_explorer_works_offline_and_its_selector_changes_the_data(results, s
     assert 'id="view-table"' in page and "Not built: no release comparison" in page
     assert console_lines(run.stderr) == []
     assert log and all('" 200 ' in line or '" 304 ' in line for line in log), log
+
+
+def test_the_page_counts_rows_set_aside_as_wrong_apart_from_skipped(results, tmp_path):
+    """Rows load set aside ("invalid", with a note) are counted and explained, not lumped in
+    with the skipped ones."""
+    import shutil
+    df = load.load_asv(results / "asv")
+    shutil.copytree(results / "figures", tmp_path / "figures")
+    skipped = int((df["status"] != "ok").sum())
+    marked = df.assign(status=df["status"].astype(object), note=None)
+    rows = marked.index[marked["status"] == "ok"][:3]
+    marked.loc[rows, "status"], marked.loc[rows, "note"] = "invalid", "set aside: a test's reason"
+    page = site.build(tmp_path, df=marked).read_text()
+    assert f"{skipped} skipped, 3 set aside as wrong (set aside: a test&#x27;s reason)" in page
+    assert ", 0 set aside" not in site.build(tmp_path / "plain", df=df).read_text()
