@@ -39,14 +39,13 @@ def analytic_bytes(strategy: str, depths, batch: int) -> list[int]:
 
 
 def rss_absence(df, fw: str) -> str:
-    """Why a framework's peak-RSS panel is empty: its figures set aside (load's note), or
-    none measured in this run."""
-    probes = df[df["benchmark"].astype(str).str.endswith(("PeakRSS.track_peak_rss_bytes",
-                                                         "Forward.track_jvp_bytes"))
-                & (df["framework"] == fw)]
-    if "note" in probes and (probes["status"] == "invalid").any():
-        return "its figures were set aside as wrong\n(TensorFlow's oneDNN pool; docs/checkpointing.md)"
-    return "none measured in this run"
+    """Why a framework's peak-RSS panel is empty: its figures set aside (load's "invalid"
+    rows), or none measured in this run."""
+    aside = df[df["benchmark"].isin(load.RSS_PROBES) & (df["framework"] == fw)
+               & (df["status"] == "invalid")]
+    if aside.empty:
+        return "none measured in this run"
+    return "its figures were set aside as wrong\n(docs/checkpointing.md)"
 
 
 def build(df):

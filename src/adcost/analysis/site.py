@@ -445,6 +445,16 @@ def releases_html(results: Path, top: int = 8) -> str:
     return "".join(parts) or "<p class='missing'>Fewer than two releases measured.</p>"
 
 
+def set_aside(df: pd.DataFrame) -> str:
+    """", N set aside as wrong (why)" for the rows load marked "invalid"; "" when none."""
+    invalid = df[df["status"] == "invalid"]
+    if invalid.empty:
+        return ""
+    notes = list(invalid["note"].dropna()) if "note" in invalid else []
+    why = f" ({html.escape(str(notes[0]))})" if notes else ""
+    return f", {len(invalid)} set aside as wrong{why}"
+
+
 def build(results: Path | None = None, out: Path | None = None, df: pd.DataFrame | None = None) -> Path:
     results = paths.results(results)
     site = Path(out) if out else results / "site"
@@ -454,11 +464,8 @@ def build(results: Path | None = None, out: Path | None = None, df: pd.DataFrame
         df = load.load(results) if any((results / n).exists() for n in load.TIDY_NAMES) \
             else load.load_asv(results / "asv")
     table = summary.summary_table(df) if not df.empty else pd.DataFrame()
-    invalid = int((df["status"] == "invalid").sum()) if not df.empty else 0
     counts = (f"{int((df['status'] == 'ok').sum())} measurements, "
-              f"{int((~df['status'].isin(['ok', 'invalid'])).sum())} skipped"
-              + (f", {invalid} set aside as wrong ({html.escape(str(df.loc[df['status'] == 'invalid', 'note'].dropna().iloc[0]))})"
-                 if invalid and "note" in df else f", {invalid} set aside as wrong" if invalid else "") + ". "
+              f"{int((~df['status'].isin(['ok', 'invalid'])).sum())} skipped{set_aside(df)}. "
               f"Run shown: {html.escape(load.describe_run(df))}"
               + (f" ({label})" if (label := paths.reference_label(results)) else "")
               if not df.empty else "no results yet: run <code>make bench</code>")
