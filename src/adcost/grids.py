@@ -121,7 +121,12 @@ CROSSOVER = {
         # model reads the weights at the best rate of the matvecs they fit in
         # (costmodel.bandwidth_at: at width 1024 they take 16 MB, inside a 32 MiB L3)
         "matvec": (512, 1024, 2048, 4096),
-        "product_rows": (1, 4, 16, 64, 256, 1024),
+        # row products at every n of the side-by-side group (steps of 2 to 256) and its m: the
+        # model reads a product between two measured rows by interpolation, and XLA's products
+        # are not smooth there (Intel VM, 2026-12-04, one thread, 2048 x 2048: 16, 32, 48, 64
+        # rows at 58, 68, 65, 109 GFLOP/s; JAX's jacfwd at width 2048, m = 64 took 20.9 ms at
+        # n = 32 and 20.3 at n = 64, where steps of 4 read n = 32 a quarter too fast)
+        "product_rows": (1, 4, 8, 16, 32, 64, 128, 256, 1024),
         "widths": (16, 64, 256, 1024, 2048),
         "width_n": (4, 16, 64, 256, 1024),   # steps of 4 in n: the measured crossover's grid
         "width_m": (4, 64, 1024),
