@@ -115,7 +115,9 @@ GROUP_SECONDS = {
     # 996 s of asv's durations at 9128e62 (Intel); the n between (8, 32, 128 at m <= 64) took
     # it from 661 to 879 s on the AMD VM (6e7f981, 384615a): about 1,330 s on the Intel VM
     "forward against reverse, side by side": (0, 1330),
-    "roofline: matmul, bandwidth and row products": (30, 198),   # full: 198 s alone at cb91d09 (AMD VM); quick: an estimate
+    # full: 198 s alone at cb91d09 (AMD VM, rows 1-1024 in steps of 4), 246 s at c985867 (the
+    # Intel VM, steps of 2 up to 256); quick: an estimate
+    "roofline: matmul, bandwidth and row products": (30, 246),
     "roofline: copies": (10, 91),   # full: 91 s alone at fa2ef078 (Intel VM); quick: an estimate
     "checkpointing: bytes and time": (31, 259),
     "checkpointing and forward mode: peak RSS": (94, 762),
