@@ -171,6 +171,18 @@ def test_the_readme_quotes_the_reference_runs_crossover():
     assert "Copy" in set(second.loc[second["suite"] == "roofline", "benchmark"].str.split(".").str[1])
     moved, both = moved_lines(other, second)
     _quoted(f"moved beyond 1.5× in {moved} of the {both} lines that cross in both")
+    # the third, the row products at steps of 2 in rows (8, 32 and 128 among them), and how far
+    # the measured crossing moved from the second
+    name = "vm-intel-xeon-2026-12-04-rows"
+    bound = report_of(ref, name)["compute_bound"].values()
+    _quoted(run_text(ref, name, 50, decisions=True) + ", and its compute-bound points run at "
+            f"{min(bound):.2f}–{max(bound):.2f}× the matmul time")
+    third = load.load(ref / "machines" / name / "asv")
+    rows = third.loc[third["benchmark"] == "roofline.RowProducts.track_seconds", "rows"]
+    assert {8, 32, 128} <= set(rows.dropna().astype(int))
+    moved, both = moved_lines(second, third)
+    _quoted(f"from the second run the measured crossing moved beyond 1.5× in {moved} of the {both} "
+            "lines that cross in both")
 
 def test_the_readme_quotes_the_reference_runs_memory_second_order_and_workloads():
     import json
