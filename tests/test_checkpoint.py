@@ -163,6 +163,25 @@ def test_asv_params_agree_with_param_names():
         assert list(inspect.signature(cls.setup).parameters)[cached:] == cls.param_names
 
 
+@pytest.mark.needs("jax")
+def test_jax_recomputes_under_its_checkpointed_schedules():
+    """XLA keeps jax.checkpoint's second forward pass: each scanned schedule's optimized module
+    holds more tanh computations than the plain gradient's (a CSE that folded the segments'
+    recomputation back into the forward pass would leave as many), and runs more loops."""
+    import re
+
+    def compiled(strategy):
+        case = study_case("jax", strategy, 16, **SMALL)
+        text = case.fn.as_text()     # the case holds jit(grad) compiled ahead of its calls
+        return len(re.findall(r" tanh\(", text)), len(re.findall(r" while\(", text))
+    plain_tanh, plain_loops = compiled("none")
+    assert plain_tanh >= 1
+    for strategy in ("sqrt", "every_2", "per_layer"):
+        tanh, loops = compiled(strategy)
+        assert tanh > plain_tanh, (strategy, tanh, plain_tanh)
+    assert compiled("sqrt")[1] > plain_loops
+
+
 @pytest.mark.needs("tf")
 def test_tf_recomputes_and_reports_no_saved_bytes():
     """tf.recompute_grad really recomputes (twice the tanh ops under sqrt) and the saved-bytes
