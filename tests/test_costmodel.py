@@ -930,3 +930,60 @@ def test_the_fit_reads_the_weight_passes_at_the_copies_rate_where_they_explain_t
     # passes at the matvecs' rate, the copies at hand: the matvecs' rate is kept
     plain, _ = cm.split(synthetic(noise=0.02, seed=5))
     assert {f.passes_from for f in cm.fit_all(plain, with_copies).values()} == {"read"}
+
+
+def test_a_stored_report_is_read_only_where_the_same_data_and_code_computed_it(tmp_path,
+                                                                                monkeypatch, capsys):
+    """`adcost plots` stores the report with its provenance; advise and the explorer read it
+    instead of fitting again only where the run's data (read from asv or from the tidy CSV)
+    and the model's code are the ones it was computed from, and the site says when they are
+    not."""
+    import json
+
+    from adcost.analysis import advise, load, plots, site
+    from fixtures import asv_fixture as fx
+    fx.write_results(tmp_path / "asv")
+    df = load.load_asv(tmp_path / "asv")
+    load.export(df, tmp_path)
+    tidy = load.load(tmp_path)
+    key = cm.provenance(df)
+    assert cm.provenance(tidy) == key and set(key) == {"data", "code", "itemsize", "normalize"}
+    rep = cm.report(df)
+    assert rep["provenance"] == key
+    stored = tmp_path / "figures" / plots.MODEL_FILE
+    stored.parent.mkdir()
+    stored.write_text(json.dumps(rep))
+    args = ["advise", "--n", "16", "--m", "64", "--width", "256", "--json", "--results",
+            str(tmp_path)]
+    from adcost import cli
+    assert cli.main(args) == 0
+    fitted = capsys.readouterr().out
+
+    def refuse(*a, **k):
+        raise AssertionError("fitted again")
+    monkeypatch.setattr(cm, "fit_all", refuse)
+    assert cm.cached_report(tidy, stored) == json.loads(stored.read_text())
+    assert advise.stored_model(tmp_path) == advise.stored_model(tmp_path / "tidy.csv.gz") == stored
+    assert cli.main(args) == 0 and capsys.readouterr().out == fitted    # read, not fitted
+    from adcost.analysis import explorer
+    assert explorer.build(tidy, tmp_path, tmp_path / "site").exists()     # its cost curves too
+    assert site.stale_text(rep, tidy) == ""
+    # one measured time changed: the stored report is not this data's, so it is fitted again
+    changed = tidy.copy()
+    row = changed.index[changed["benchmark"] == cm.WIDTH_PRIMAL][0]
+    changed.loc[row, "value"] *= 1.5
+    assert cm.stored_report(changed, stored) is None
+    with pytest.raises(AssertionError, match="fitted again"):
+        cm.cached_report(changed, stored)
+    with pytest.raises(AssertionError, match="fitted again"):
+        explorer.build(changed, tmp_path, tmp_path / "site")
+    assert "other results than this page" in site.stale_text(rep, changed)
+    # older code, or a report from before provenance: not read either
+    for older in ({**rep, "provenance": {**key, "code": "0" * 64}},
+                  {k: v for k, v in rep.items() if k != "provenance"}):
+        stored.write_text(json.dumps(older))
+        assert cm.stored_report(tidy, stored) is None
+    assert "the cost model's code" in site.stale_text({**rep, "provenance": {**key, "code": "0"}}, tidy)
+    assert "record no provenance" in site.stale_text(older, tidy)
+    stored.write_text("{not json")
+    assert cm.stored_report(tidy, stored) is None

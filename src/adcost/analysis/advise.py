@@ -140,8 +140,9 @@ def api_of(framework: str, mode: str) -> str:
 
 
 def load_results(source: str | Path | None = None):
-    """Tidy data of one run and where it came from: `source` (a results folder, tidy file or
-    asv folder/file); by default your results folder, else the committed reference run."""
+    """Tidy data of one run, where it came from (a label) and the cost-model report `adcost
+    plots` stored beside it (stored_model; None without one): `source` (a results folder, tidy
+    file or asv folder/file); by default your results folder, else the committed reference run."""
     candidates = [Path(source)] if source else [paths.results(), paths.reference()]
     for where in candidates:
         try:
@@ -152,9 +153,20 @@ def load_results(source: str | Path | None = None):
             continue
         if not df.empty:
             label = paths.reference_label(where) or "your results"
-            return df, f"{where} ({label}: {loading.describe_run(df)})"
+            return df, f"{where} ({label}: {loading.describe_run(df)})", stored_model(where)
     where = source or f"{paths.results()} or {paths.reference()}"
     raise NoResults(f"no measured results in {where}; run `make bench` (or pass --results PATH)")
+
+
+def stored_model(where: str | Path) -> Path | None:
+    """figures/cost_model.json of the results folder `where` is (or holds the asv results or the
+    tidy file of), None where there is none: `adcost plots` writes it, and advise reads it only
+    where it was computed from the same data by the same code (costmodel.cached_report)."""
+    where = Path(where)
+    for folder in (where, *where.parents[:3]):    # a folder, a tidy file, asv/<machine>/<file>
+        if (folder / "figures" / "cost_model.json").is_file():
+            return folder / "figures" / "cost_model.json"
+    return None
 
 
 def _ok(df, suffix: str):
@@ -269,11 +281,12 @@ def runnable(problem, framework: str, mode: str) -> str | None:
 
 
 def model_predictions(df, n: int, m: int, depth: int | None, width: int | None,
-                      framework: str | None, measured: tuple[int, int] | None = None
-                      ) -> tuple[list[Prediction], dict]:
-    """The cost model's predictions of the vectorized modes (none without width results)."""
+                      framework: str | None, measured: tuple[int, int] | None = None,
+                      stored: Path | None = None) -> tuple[list[Prediction], dict]:
+    """The cost model's predictions of the vectorized modes (none without width results), from
+    the report stored at `stored` where it is this run's by the same code, else fitted here."""
     from . import costmodel
-    report = costmodel.report(df, measured_too=False)
+    report = costmodel.cached_report(df, stored)
     if not report:
         return [], {}
     fitted_depth = report["depth"]
@@ -388,12 +401,13 @@ def measured_advice(df, problem, label: str, framework: str | None, source: str,
 
 def advise(df, n: int, m: int, depth: int | None = None, framework: str | None = None,
            source: str = "?", problem=None, width: int | None = None,
-           sizes: dict | None = None) -> Advice:
+           sizes: dict | None = None, stored: Path | None = None) -> Advice:
     """Predicted seconds per (framework, mode) at (n, m): the vectorized modes from the run's
     cost model when it has width results, the others from the MLP crossover sweep; with
     `problem`, its n and m are used and modes that cannot run it are left out (noted).  With
     `problem` and its `sizes` (a registered problem's), the run's own times of that problem
-    where its workload study measured those sizes (measured_advice)."""
+    where its workload study measured those sizes (measured_advice).  `stored`: the cost-model
+    report `adcost plots` wrote beside the results (load_results), read where it is this run's."""
     early = []
     if problem is not None:
         n, m = problem.n, problem.m
@@ -422,7 +436,8 @@ def advise(df, n: int, m: int, depth: int | None = None, framework: str | None =
                         f"measured ({measured_depths[0]}-{measured_depths[1]}): no mode is "
                         f"predicted there; measure it: adcost profile --problem mlp --size "
                         f"depth={depth} --size n={n} --size m={m}")
-    modelled, report = model_predictions(df, n, m, depth, width, framework, measured_depths)
+    modelled, report = model_predictions(df, n, m, depth, width, framework, measured_depths,
+                                         stored)
     rows = _ok(df, "JacobianNM.time_jacobian")
     if m == 1:   # one output: the Jacobian is the gradient, one VJP (crossover.Products)
         vjp = _ok(df, "Products.time_vjp")
@@ -581,8 +596,8 @@ def format_advice(a: Advice) -> str:
 def run(n: int | None, m: int | None, depth: int | None = None, framework: str | None = None,
         results: str | None = None, problem=None, width: int | None = None,
         as_json: bool = False, sizes: dict | None = None) -> int:
-    df, source = load_results(results)
-    advice = advise(df, n, m, depth, framework, source, problem, width, sizes)
+    df, source, stored = load_results(results)
+    advice = advise(df, n, m, depth, framework, source, problem, width, sizes, stored)
     if as_json:
         import json
         print(json.dumps(advice.as_records(), indent=1))

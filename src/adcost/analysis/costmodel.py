@@ -37,9 +37,13 @@ The fit uses part of the width grid and is judged on the widths it did not see (
 from __future__ import annotations
 
 import functools
+import hashlib
 import itertools
+import json
 import math
+import sys
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
@@ -950,13 +954,96 @@ def at_speed(pts: pd.DataFrame, df: pd.DataFrame, normalize: bool = True
     return pts, rates(roof, reference), record
 
 
+def _canonical(value):
+    """`value` with every float written to 12 significant digits (a tidy CSV and the asv JSON
+    it was exported from read back within rounding), containers walked."""
+    if isinstance(value, dict):
+        return {str(k): _canonical(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_canonical(v) for v in value]
+    if isinstance(value, (float, np.floating)):
+        return None if not math.isfinite(value) else float(f"{float(value):.12g}")
+    if isinstance(value, np.integer):
+        return int(value)
+    return value if value is None or isinstance(value, (str, int, bool)) else str(value)
+
+
+def _frame_digest(frame: pd.DataFrame, digest) -> None:
+    """Feed `frame`'s rows, sorted and canonical, to the hash `digest`."""
+    rows = sorted(json.dumps(_canonical(r), sort_keys=True)
+                  for r in frame.astype(object).where(frame.notna(), None).to_dict("records"))
+    digest.update(json.dumps([sorted(map(str, frame.columns)), rows]).encode())
+
+
+def code_digest() -> str:
+    """sha256 of the code a report is computed by: this module's and compare's source (its
+    noise tolerance) and the numpy and scipy versions (the fit's least squares)."""
+    import scipy
+
+    from . import compare
+    digest = hashlib.sha256()
+    for module in (__name__, compare.__name__):
+        digest.update(Path(sys.modules[module].__file__).read_bytes())
+    digest.update(f"numpy {np.__version__} scipy {scipy.__version__}".encode())
+    return digest.hexdigest()
+
+
+def provenance(df: pd.DataFrame, itemsize: int = 4, normalize: bool = True) -> dict:
+    """What `report(df, itemsize, normalize)` is computed from, as digests: "data", sha256 of
+    what it reads of the run (the width study's points and the rates, read at one speed and as
+    measured: `inputs`; the side-by-side ratios of every forward mode; the noise tolerance),
+    "code" (code_digest), and the two arguments.  A stored report with the same provenance is
+    the one `report` would compute (cached_report).  The same run read from its asv files or
+    from its tidy CSV has one provenance."""
+    digest = hashlib.sha256()
+    for normal in (normalize, False):
+        pts, rate, speed = inputs(df, itemsize, normal)
+        _frame_digest(pts, digest)
+        _frame_digest(rate.reset_index(names="framework"), digest)
+        digest.update(json.dumps(_canonical(speed), sort_keys=True).encode())
+    sides = df[(df["status"] == "ok") & (df["benchmark"] == SIDE_BY_SIDE_FORWARD)] \
+        if "benchmark" in df and "status" in df else df.iloc[:0]
+    for forward in ["jacfwd", *sorted(set(sides["op"].dropna().astype(str)) if "op" in sides else [])]:
+        _frame_digest(run_side_by_side(df, pts, forward), digest)
+    digest.update(repr(_canonical(noise_tolerance(df))).encode())
+    return {"data": digest.hexdigest(), "code": code_digest(), "itemsize": int(itemsize),
+            "normalize": bool(normalize)}
+
+
+def stored_report(df: pd.DataFrame, path, itemsize: int = 4, normalize: bool = True,
+                  key: dict | None = None) -> dict | None:
+    """The report stored at `path` (figures/cost_model.json, written by `adcost plots`) where
+    its provenance is df's (the same data, code and arguments), else None: a report of other
+    data or older code is never read as this run's."""
+    try:
+        stored = json.loads(Path(path).read_text())
+    except (OSError, ValueError, TypeError):
+        return None
+    if not isinstance(stored, dict) or "provenance" not in stored:
+        return None
+    key = key or provenance(df, itemsize, normalize)
+    return stored if stored["provenance"] == key else None
+
+
+def cached_report(df: pd.DataFrame, path=None, itemsize: int = 4, normalize: bool = True) -> dict:
+    """report(df, measured_too=False), read from the report stored at `path` where that was
+    computed from the same data by the same code (stored_report), else computed.  On the
+    third Intel run (results/reference/machines/vm-intel-xeon-2026-12-04-rows) computing it
+    takes most of `adcost advise`'s 13 s."""
+    key = provenance(df, itemsize, normalize)
+    found = stored_report(df, path, itemsize, normalize, key) if path else None
+    return found if found is not None else report(df, itemsize, normalize, measured_too=False,
+                                                  key=key)
+
+
 def report(df: pd.DataFrame, itemsize: int = 4, normalize: bool = True,
-           measured_too: bool = True) -> dict:
+           measured_too: bool = True, key: dict | None = None) -> dict:
     """Everything the site and `advise` need from one run: the rates, the fits (on the fitted
     widths), the held-out errors, the crossovers measured and modelled, and how close the
     compute-bound points run to the measured matmul rate; read at one machine speed where the
     run probed it (`inputs`), with the same figures read as measured beside them
-    (`as_measured`; not with measured_too=False, which fits once). {} without width results."""
+    (`as_measured`; not with measured_too=False, which fits once), and what it was computed from
+    (`provenance`; `key`: that, computed already, or {} for none). {} without width results."""
     pts, rate, speed = inputs(df, itemsize, normalize)
     if pts.empty or rate.empty:
         return {}
@@ -1005,7 +1092,8 @@ def report(df: pd.DataFrame, itemsize: int = 4, normalize: bool = True,
             "compute_bound_rows": by_rows,
             "speed": speed,
             "min_seconds": MIN_SECONDS,
-            **({"as_measured": as_measured(report(df, itemsize, normalize=False))}
+            "provenance": provenance(df, itemsize, normalize) if key is None else key,
+            **({"as_measured": as_measured(report(df, itemsize, normalize=False, key={}))}
                if speed["normalized"] and measured_too else {})}
 
 

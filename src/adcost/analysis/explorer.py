@@ -18,7 +18,6 @@ browser test reads them.
 from __future__ import annotations
 
 import html
-import json
 from pathlib import Path
 
 import numpy as np
@@ -386,8 +385,9 @@ def every_machine(df: pd.DataFrame, results: Path) -> pd.DataFrame:
 
 def build(df: pd.DataFrame, results: Path, out: Path) -> Path:
     parts, first = [], True
-    model = Path(results) / "figures" / "cost_model.json"
-    fits = costmodel.fits_from(json.loads(model.read_text())) if model.exists() else None
+    # the fits `adcost plots` stored, where they are this data's by this code (else fitted here)
+    stored = costmodel.stored_report(df, Path(results) / "figures" / "cost_model.json")
+    fits = costmodel.fits_from(stored) if stored else None
     every = every_machine(df, results)
     made = {"crossover": lambda: crossover_view(every), "cost": lambda: cost_view(df, fits),
             "tradeoff": lambda: tradeoff_view(df), "releases": lambda: releases_view(Path(results)),

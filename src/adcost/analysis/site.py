@@ -85,9 +85,32 @@ def figure_html(module, figures: Path, site: Path) -> str:
             f'<span class="links">({links})</span></figcaption></figure>')
 
 
-def model_html(figures: Path) -> str:
+def stale_text(rep: dict, df: pd.DataFrame | None) -> str:
+    """What the page says where the stored report was not computed from `df` by this code
+    (costmodel.provenance), or records no provenance; "" where it was or without `df`."""
+    if df is None or df.empty:
+        return ""
+    from . import costmodel
+    stored = rep.get("provenance") or {}
+    rerun = ": run <code>adcost plots</code> on these results for the model's figures.</b></p>"
+    if not stored:
+        return ("<p class='stale'><b>These tables record no provenance (written before "
+                "2026-12-05): they may come from other results or older code than this page's"
+                + rerun)
+    key = costmodel.provenance(df, stored.get("itemsize", 4), stored.get("normalize", True))
+    said = {"data": "other results than this page's",
+            "code": "another version of the cost model's code"}
+    differ = [name for name in said if stored.get(name) != key[name]]
+    if not differ:
+        return ""
+    return ("<p class='stale'><b>These tables were computed from "
+            + " and by ".join(said[name] for name in differ) + rerun)
+
+
+def model_html(figures: Path, df: pd.DataFrame | None = None) -> str:
     """The cost model's fits, held-out errors, crossovers and compile break-even
-    (figures/cost_model.json), as tables; nothing when the run has none."""
+    (figures/cost_model.json), as tables; nothing when the run has none.  Given the page's
+    data `df`, it says so where the report was computed from other data or by other code."""
     path = figures / "cost_model.json"
     if not path.exists():
         return ""
@@ -110,7 +133,7 @@ def model_html(figures: Path) -> str:
             return f"{v:.3g}"
         return str(v)
 
-    parts = ["<h2 id='model'>The cost model: fits and held-out errors</h2>"]
+    parts = ["<h2 id='model'>The cost model: fits and held-out errors</h2>", stale_text(rep, df)]
 
     def ratios(bound):
         return ", ".join(f"{fw} {v:.2f}×" for fw, v in sorted(bound.items()))
@@ -499,7 +522,7 @@ c_rev/c_fwd (forward mode wins while n &lt; ratio·m); R² (linearity): median o
 over FLOPs of f; matmul fraction: best achieved FLOP/s of a Jacobian over the best matmul FLOP/s.</p>
 {summary_block}
 {"".join(figure_html(m, figures, site) for m in FIGURES)}
-{model_html(figures)}
+{model_html(figures, df)}
 <h2 id="releases">Framework releases side by side</h2>
 {releases_html(results)}
 <h2>Reference points from the literature</h2>
