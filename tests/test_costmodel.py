@@ -174,6 +174,10 @@ def test_the_report_of_fixture_results_recovers_the_model_it_was_timed_with(tmp_
     assert counts["fitted"]["cells"] + counts["held_out"]["cells"] == counts["all"]["cells"] == len(every)
     assert counts["all"]["within"] == counts["fitted"]["within"] + counts["held_out"]["within"]
     assert counts["all"]["within"] == int((every["ratio"] <= 1.5).sum())
+    # each measured crossing's slope, and the counts over the lines steep enough to place it
+    assert (every["slope"] > 0).all()
+    steep = every[every["slope"] * math.log(1.5) >= np.log(every["tolerance"])]
+    assert counts["steep"]["cells"] == len(steep) and counts["steep"]["within"] == int((steep["ratio"] <= 1.5).sum())
     fits = cm.fits_from(json.loads(json.dumps(rep)))
     # JAX's jacfwd_vmap, a mode of its own: fitted with no transposed output layer (c3 = 0),
     # judged on the held-out width, and its crossover with jacrev measured from its side-by-side
@@ -275,6 +279,28 @@ def test_the_measured_crossover_ignores_noise_below_it():
     # forward and reverse within 1.25x from n = 16 to 256: the interval says so
     flat = cm.measured_crossovers(_pair([0.5, 1.1, 0.95, 1.05, 3.0]), tolerance=1.25).iloc[0]
     assert flat["n_low"] == 4 and flat["n_high"] == 1024
+
+
+def test_the_crossings_slope_says_how_far_the_measurements_tolerance_moves_it():
+    """The monotone gap's rise per unit of log n at the crossing: a steep line places its own
+    crossing within 1.5x, a flat one does not, and the counts say how the model did on each."""
+    ns = np.array([4.0, 16, 64, 256, 1024])
+    steep = cm.crossing(ns, 0.5 * np.log(ns / 32), 1.15)
+    assert steep["n_measured"] == pytest.approx(32) and steep["slope"] == pytest.approx(0.5)
+    flat = cm.crossing(ns, 0.1 * np.log(ns / 32), 1.15)
+    assert flat["slope"] == pytest.approx(0.1)
+    edge = math.log(1.15) / math.log(1.5)          # the tolerance moves the crossing 1.5x
+    rows = [{"ratio": 1.2, "agrees": True, "width_fitted": True, **steep},
+            {"ratio": 3.0, "agrees": True, "width_fitted": False, **flat},
+            {"ratio": 1.6, "agrees": False, "width_fitted": False, **steep, "slope": edge},
+            {"ratio": 1.1, "agrees": True, "width_fitted": True, **steep, "slope": edge * 0.99}]
+    counts = cm.crossover_counts(rows)
+    assert counts["steep"]["cells"] == 2 and counts["steep"]["within"] == 1
+    assert counts["steep"]["agrees"] == 1 and counts["all"]["cells"] == 4
+    from adcost.analysis import site
+    text = site.steep_text(counts, 4)
+    assert "On the 2 of 4 lines steep enough" in text and "within 1.5× in 1;" in text
+    assert "on the other 2 one run" in text and site.steep_text({}, 4) == ""
 
 
 def test_decisions_count_the_models_answer_against_the_side_by_side_ratios(monkeypatch):
@@ -978,6 +1004,16 @@ def test_a_stored_report_is_read_only_where_the_same_data_and_code_computed_it(t
     with pytest.raises(AssertionError, match="fitted again"):
         explorer.build(changed, tmp_path, tmp_path / "site")
     assert "other results than this page" in site.stale_text(rep, changed)
+    # the compile break-even `adcost plots` adds to the report is part of its data too
+    pair = [{"benchmark": b, "framework": fw, "op": "jacrev", "n": 4, "m": 4, "value": v,
+             "status": "ok"} for b, fw, v in (("crossover.Compile.track_compile_s", "jax", 0.1),
+                                              ("crossover.JacobianNM.time_jacobian", "jax", 1e-5),
+                                              ("crossover.JacobianNM.time_jacobian", "jax_eager", 1e-3))]
+    paired = pd.concat([tidy, pd.DataFrame(pair)], ignore_index=True)
+    slower = paired.copy()
+    slower.loc[slower.index[-1], "value"] = 2e-3
+    assert cm.break_even(paired) != cm.break_even(slower)
+    assert cm.provenance(paired)["data"] != cm.provenance(slower)["data"] != key["data"]
     # older code, or a report from before provenance: not read either
     for older in ({**rep, "provenance": {**key, "code": "0" * 64}},
                   {k: v for k, v in rep.items() if k != "provenance"}):

@@ -737,7 +737,7 @@ TOLERANCE = 1.10   # the smallest ratio of two times told apart: compare's facto
 PAIRED_TOLERANCE = 1.15
 SIDE_BY_SIDE = "crossover.SideBySide.track_fwd_over_rev"
 CROSSOVER_COLUMNS = ["framework", "width", "m", "n_measured", "n_low", "n_high", "tolerance",
-                     "source"]
+                     "slope", "source"]
 
 
 def crossing(ns, gap, tolerance: float) -> dict | None:
@@ -751,7 +751,12 @@ def crossing(ns, gap, tolerance: float) -> dict | None:
     the closest non-decreasing sequence) and n_measured is where that crosses zero,
     interpolated linearly in log n between the two measured n that bracket it.  Where both
     modes sit on their fixed costs the two differ by less than the measurement tells apart over
-    a range of n: the crossing lies between n_low and n_high."""
+    a range of n: the crossing lies between n_low and n_high.
+
+    slope: how fast the monotone gap rises at the crossing, per unit of log n (between the two
+    measured n that bracket it): an error e in log(T_fwd / T_rev) moves the crossing by a factor
+    exp(e / slope), so on a line with slope below log(tolerance) / log(1.5) the measurement's own
+    tolerance moves the measured crossing by more than 1.5x (crossover_counts' "steep")."""
     from scipy.optimize import isotonic_regression
 
     ns, gap = np.asarray(ns, float), np.asarray(gap, float)
@@ -769,7 +774,7 @@ def crossing(ns, gap, tolerance: float) -> dict | None:
     return {"n_measured": float(math.exp(la + (lb - la) * va / (va - vb))),
             "n_low": float(faster.max()) if len(faster) else None,
             "n_high": float(slower.min()) if len(slower) else None,
-            "tolerance": float(tolerance)}
+            "tolerance": float(tolerance), "slope": float((vb - va) / (lb - la))}
 
 
 def side_by_side(df: pd.DataFrame, forward: str = "jacfwd") -> pd.DataFrame:
@@ -991,8 +996,9 @@ def code_digest() -> str:
 def provenance(df: pd.DataFrame, itemsize: int = 4, normalize: bool = True) -> dict:
     """What `report(df, itemsize, normalize)` is computed from, as digests: "data", sha256 of
     what it reads of the run (the width study's points and the rates, read at one speed and as
-    measured: `inputs`; the side-by-side ratios of every forward mode; the noise tolerance),
-    "code" (code_digest), and the two arguments.  A stored report with the same provenance is
+    measured: `inputs`; the side-by-side ratios of every forward mode; the noise tolerance) and
+    of the compile break-even `adcost plots` adds to it (break_even), "code" (code_digest), and
+    the two arguments.  A stored report with the same provenance is
     the one `report` would compute (cached_report).  The same run read from its asv files or
     from its tidy CSV has one provenance."""
     digest = hashlib.sha256()
@@ -1006,6 +1012,7 @@ def provenance(df: pd.DataFrame, itemsize: int = 4, normalize: bool = True) -> d
     for forward in ["jacfwd", *sorted(set(sides["op"].dropna().astype(str)) if "op" in sides else [])]:
         _frame_digest(run_side_by_side(df, pts, forward), digest)
     digest.update(repr(_canonical(noise_tolerance(df))).encode())
+    digest.update(json.dumps(_canonical(break_even(df)), sort_keys=True).encode())
     return {"data": digest.hexdigest(), "code": code_digest(), "itemsize": int(itemsize),
             "normalize": bool(normalize)}
 
@@ -1212,7 +1219,10 @@ def crossover_counts(cross: list[dict], factor: float = 1.5) -> dict:
     where its T_fwd / T_rev at the measured crossing is within the row's tolerance of 1 (the
     ratio the measurement tells from 1: "ratio_within"), out of "cells": over all widths, and
     apart at the widths the model was fitted on ("fitted") and at those held out of the fit
-    ("held_out", the model's prediction)."""
+    ("held_out", the model's prediction).  "steep": the same counts over the lines whose
+    measured gap rises steeply enough at the crossing that the row's tolerance moves it by at
+    most `factor` (slope * log(factor) >= log(tolerance): `crossing`); on the others the
+    measured crossing itself is not known to within `factor`."""
     def near(r):
         value, tolerance = r.get("model_ratio"), r.get("tolerance")
         return (value is not None and tolerance is not None and np.isfinite(value) and value > 0
@@ -1224,7 +1234,12 @@ def crossover_counts(cross: list[dict], factor: float = 1.5) -> dict:
                               and np.isfinite(r["ratio"]) and r["ratio"] <= factor),
                 "agrees": sum(1 for r in rows if r.get("agrees")),
                 "ratio_within": sum(1 for r in rows if near(r))}
+    def steep(r):
+        slope, tolerance = r.get("slope"), r.get("tolerance")
+        return (slope is not None and tolerance is not None and np.isfinite(slope)
+                and slope * math.log(factor) >= math.log(tolerance))
     return {"all": count(cross),
+            "steep": count([r for r in cross if steep(r)]),
             "fitted": count([r for r in cross if r.get("width_fitted") is not None
                              and bool(r["width_fitted"])]),
             "held_out": count([r for r in cross if r.get("width_fitted") is not None

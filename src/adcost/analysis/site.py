@@ -209,10 +209,11 @@ def model_html(figures: Path, df: pd.DataFrame | None = None) -> str:
                      f"{rep.get('crossover_tolerance', 1.1):.2f}× apart). Model within "
                      f"1.5× of the measured crossing: {close} of {len(cross)}; within 1.5× of the "
                      f"interval: {agree} of {len(cross)}." + split_counts(rep.get("crossover_counts"))
+                     + steep_text(rep.get("crossover_counts"), len(cross))
                      + ratio_text(rep.get("crossover_counts"), len(cross)) + "</p>")
         parts.append(table(cross, ["framework", "width", "m", "n_measured", "n_low", "n_high",
-                                   "n_model", "model_says", "ratio", "agrees", "model_ratio",
-                                   "source"], fmt))
+                                   "slope", "n_model", "model_says", "ratio", "agrees",
+                                   "model_ratio", "source"], fmt))
         decided = decisions_text(rep.get("decisions"))
         if decided:
             parts.append(f"<p id='decisions'>{decided}</p>")
@@ -229,8 +230,8 @@ def model_html(figures: Path, df: pd.DataFrame | None = None) -> str:
                          f"1.5× of the interval in {counts.get('agrees', 0)}. These are not among "
                          "the counts above, which judge jacfwd.</p>")
             parts.append(table(rows, ["framework", "width", "m", "n_measured", "n_low", "n_high",
-                                      "n_model", "model_says", "ratio", "agrees", "model_ratio",
-                                      "source"], fmt))
+                                      "slope", "n_model", "model_says", "ratio", "agrees",
+                                      "model_ratio", "source"], fmt))
         raw = rep.get("as_measured")
         if raw:
             parts.append("<p>Read as measured, each time at the speed the machine ran it (no "
@@ -331,6 +332,21 @@ def decisions_text(found: dict | None) -> str:
             f"named mode took at most {worst(every['worst_named'])} the faster one's time. It called "
             f"{every['tied']} points tied, where the slower measured at most "
             f"{worst(every['worst_tied'])} the faster.")
+
+
+def steep_text(counts: dict | None, cells: int) -> str:
+    """The crossovers within 1.5x over the lines steep enough that the measurement places its
+    own crossing within 1.5x (costmodel.crossover_counts' "steep"), or "" without them."""
+    steep = (counts or {}).get("steep")
+    if not steep or not cells:
+        return ""
+    return (" slope: how fast the measured log T<sub>fwd</sub>/T<sub>rev</sub> rises per unit "
+            "of log n at the crossing; an error e in that ratio moves the crossing by "
+            "exp(e / slope). On the "
+            f"{steep['cells']} of {cells} lines steep enough that the row's tolerance moves the "
+            f"measured crossing by at most 1.5× (slope · log 1.5 ≥ log tolerance), the model is "
+            f"within 1.5× in {steep['within']}; on the other {cells - steep['cells']} one run "
+            "does not place its own crossing within 1.5×.")
 
 
 def ratio_text(counts: dict | None, cells: int) -> str:
