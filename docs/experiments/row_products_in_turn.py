@@ -19,34 +19,19 @@ Found by adcost's cost model (docs/costmodel.md, "Row products and the caches").
     taskset -c 0 env OMP_NUM_THREADS=1 python docs/experiments/row_products_in_turn.py [numpy,torch,jax,tf]
 """
 import os
-import statistics
 import sys
-import time
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
-os.environ.setdefault("XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1")
+os.environ.setdefault("XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false")
 
 import numpy as np  # noqa: E402
 
 
-def median_seconds(run, repeats=7, min_time=0.02):
-    run()
-    number = 1
-    while True:
-        start = time.perf_counter()
-        for _ in range(number):
-            run()
-        if time.perf_counter() - start >= min_time:
-            break
-        number *= 2
-    samples = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        for _ in range(number):
-            run()
-        samples.append((time.perf_counter() - start) / number)
-    return statistics.median(samples)
+def median_seconds(run):
+    """adcost's timing: calibrated calls per sample, the median of 7 samples."""
+    from adcost.measure.timing import measure
+    return measure(run, repeats=7, min_time=0.02)["median_s"]
 
 
 def frameworks():
