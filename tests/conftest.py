@@ -20,3 +20,14 @@ def pytest_collection_modifyitems(config, items):
                 if reason:
                     item.add_marker(pytest.mark.skip(reason=reason))
 
+
+
+@pytest.fixture(autouse=True)
+def _environment_restored():
+    """What a test's code adds to os.environ (the timing defaults a CLI entry point applies:
+    sweep.apply_timing_defaults) does not reach the tests after it in the same process."""
+    before = dict(os.environ)
+    yield
+    for key in set(os.environ) - set(before):
+        del os.environ[key]
+    os.environ.update(before)

@@ -311,11 +311,16 @@ def test_peak_rss_reports_the_median_window(monkeypatch):
 
 
 @pytest.mark.slow
-def test_peak_rss_probe_runs_under_its_environment():
-    """The fresh process gets MALLOC_MMAP_THRESHOLD_ and one TF inter-op thread."""
+def test_peak_rss_probe_runs_under_its_environment(monkeypatch):
+    """The fresh process gets MALLOC_MMAP_THRESHOLD_ and one TF inter-op thread, and not the
+    malloc thresholds the timing processes run with (sweep.timing_environ); glibc's other
+    tunables pass."""
     from adcost.measure.memory import PROBE_ENV, peak_rss
+    from adcost.measure.timing import TUNABLES, steady_tunables
+    other = "glibc.malloc.tcache_count=7"
+    monkeypatch.setenv(TUNABLES, steady_tunables(other))
     got = peak_rss({"framework": "numpy", "strategy": "none", "depth": 2, **SMALL})
-    assert got["env"] == PROBE_ENV
+    assert got["env"] == PROBE_ENV and got["tunables"] == other
     assert got["peak_rss_bytes"] >= 0 and got["validated_error"] < 1e-3
 
 
@@ -523,6 +528,8 @@ def test_the_report_times_with_the_sweeps_defaults_unless_the_caller_set_them(tm
     from adcost import sweep
     from adcost.checkpoint import report
     from adcost.frameworks.jax_adapter import ASYNC_DISPATCH
+    from adcost.measure.timing import TUNABLES, steady_tunables
+    monkeypatch.delenv(TUNABLES, raising=False)
     seen = []
     monkeypatch.setattr(report, "measure_rows", lambda *a, **k: seen.append(os.environ.get(ASYNC_DISPATCH)) or [])
     monkeypatch.setattr(report, "jvp_rows", lambda *a, **k: [])
@@ -536,8 +543,10 @@ def test_the_report_times_with_the_sweeps_defaults_unless_the_caller_set_them(tm
         out = tmp_path / f"{given}.json"
         assert report.main(["--grid", "quick", "--out", str(out)]) == 0
         assert seen[-1] == expected
-        recorded = json.loads(out.read_text())["environment"]["threads"][ASYNC_DISPATCH]
-        assert recorded == expected
+        recorded = json.loads(out.read_text())["environment"]["threads"]
+        assert recorded[ASYNC_DISPATCH] == expected
+        # its probes and its own process time under the sweep's malloc thresholds, recorded
+        assert recorded[TUNABLES] == steady_tunables()
 
 
 def test_a_gradient_probe_below_what_its_schedule_keeps_is_refused():
@@ -579,3 +588,49 @@ def test_the_report_fixes_mallocs_thresholds_and_records_them(monkeypatch, tmp_p
     out = tmp_path / "summary.json"
     assert report.main(["--out", str(out)]) == 0
     assert json.loads(out.read_text())["environment"]["malloc"] == timing.STEADY_MALLOC
+
+
+_FAULTS = """
+import ctypes, resource
+libc = ctypes.CDLL(None)
+libc.malloc.restype = ctypes.c_void_p
+libc.malloc.argtypes = [ctypes.c_size_t]
+libc.free.argtypes = [ctypes.c_void_p]
+libc.memset.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_size_t]
+def block(size):
+    p = libc.malloc(size); libc.memset(p, 1, size); return p
+libc.free(block(1 << 20))   # a mapped block freed: glibc's default raises its thresholds to it
+before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+for _ in range(20):        # 2.7 MB of temporaries a call: above the adapted trim threshold
+    blocks = [block(900 * 1024) for _ in range(3)]
+    for p in reversed(blocks):
+        libc.free(p)
+print(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's tunables")
+def test_the_sweeps_processes_start_with_the_fixed_malloc_thresholds():
+    """asv's processes get STEADY_MALLOC's thresholds in $GLIBC_TUNABLES (sweep.asv_environ),
+    where glibc reads them at start: a call's temporaries above the threshold it adapted to
+    are handed back and faulted in at every call without them (the page faults say which).
+    A caller's own malloc thresholds and other tunables are kept; applied twice, once."""
+    import os
+    import subprocess
+
+    from adcost import sweep
+    from adcost.measure.timing import STEADY_MALLOC, TUNABLES, steady_tunables
+    env = sweep.asv_environ({k: v for k, v in os.environ.items() if k != TUNABLES})
+    assert env[TUNABLES] == steady_tunables() and steady_tunables(env[TUNABLES]) == env[TUNABLES]
+    assert [int(item.split("=")[1]) for item in env[TUNABLES].split(":")] == list(STEADY_MALLOC.values())
+
+    def faults(environ):
+        out = subprocess.run([sys.executable, "-c", _FAULTS], env=environ, check=True,
+                             capture_output=True, text=True)
+        return int(out.stdout)
+    default = {k: v for k, v in env.items() if k != TUNABLES}
+    assert faults(env) * 5 < faults(default)
+
+    own = sweep.asv_environ({TUNABLES: "glibc.malloc.mmap_threshold=1048576:glibc.malloc.tcache_count=7"})
+    assert own[TUNABLES] == ("glibc.malloc.mmap_threshold=1048576:glibc.malloc.tcache_count=7:"
+                             f"glibc.malloc.trim_threshold={STEADY_MALLOC['M_TRIM_THRESHOLD']}")

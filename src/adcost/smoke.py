@@ -27,6 +27,10 @@ def run_smoke(out: str | None = None, grid: str | None = None) -> int:
     frameworks that grid's sweep runs (the others are rows skipped with the reason)."""
     target = paths.writable(Path(out) if out else paths.smoke_file())   # before any work
     from . import grids
+    from .measure.timing import steady_malloc
+    from .sweep import apply_timing_defaults
+    apply_timing_defaults()    # timed as the sweep times, unless set
+    malloc = steady_malloc()   # every case in this one process (as the checkpoint report)
     problem = make_problem("mlp", **SIZES)
     rows = []
     print(f"smoke: mlp {SIZES}, float32, median of 5 samples")
@@ -62,7 +66,7 @@ def run_smoke(out: str | None = None, grid: str | None = None) -> int:
             ratio = f"{row['median_s'] / primal_s:9.1f}" if primal_s else f"{'':>9}"
             print(f"{name:<9} {op:<13} {row['median_s'] * 1e6:9.1f}us {ratio}  err {row['error']:.1e}")
             rows.append(row)
-    write_json(target, {"environment": environment(), "problem": "mlp", "sizes": SIZES, "rows": rows})
+    write_json(target, {"environment": {**environment(), "malloc": malloc}, "problem": "mlp", "sizes": SIZES, "rows": rows})
     print(f"smoke: wrote {target}")
     return 0
 

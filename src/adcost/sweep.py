@@ -33,6 +33,7 @@ from .frameworks.base import DEVICE_VARIABLE, check_device, default_device
 from .frameworks.jax_adapter import ASYNC_DISPATCH
 from .measure import load, noise, speed
 from .measure.environment import machine_name
+from .measure.timing import TUNABLES, steady_tunables
 
 # (label, asv -b regex).  Compile and Flops share one setup_cache: they run together.
 GROUPS = (
@@ -448,23 +449,37 @@ def asv_config(results: Path | None = None, **overrides) -> list[str]:
 
 
 # What the benchmark processes run with unless the caller set it (every result records it):
-# JAX's CPU computations on the calling thread (frameworks.jax_adapter.cpu_dispatch)
+# JAX's CPU computations on the calling thread (frameworks.jax_adapter.cpu_dispatch), and glibc's
+# malloc thresholds fixed at measure.timing.STEADY_MALLOC ($GLIBC_TUNABLES: timing_environ), as
+# the checkpoint report and `adcost profile` fix them in their own processes
 TIMING_DEFAULTS = {ASYNC_DISPATCH: "false"}
 
 
+def timing_environ(env) -> dict:
+    """What `env` lacks of the timing defaults: TIMING_DEFAULTS' variables it does not set, and
+    $GLIBC_TUNABLES with STEADY_MALLOC's thresholds where it names none of its own (glibc's
+    adaptive thresholds otherwise settle by what a process freed first: a fresh asv process
+    timed JAX's float64 gradient of mlp_loss at 155 ms and 54,164 page faults a call, 98 ms and
+    none with them fixed; docs/methodology.md)."""
+    added = {k: v for k, v in TIMING_DEFAULTS.items() if k not in env}
+    tunables = steady_tunables(env.get(TUNABLES))
+    return {**added, **({TUNABLES: tunables} if tunables != env.get(TUNABLES) else {})}
+
+
 def apply_timing_defaults() -> None:
-    """Set TIMING_DEFAULTS in this process's environment where the caller did not: what it
-    times, and the processes it starts, run with them, and the results record them."""
-    for key, value in TIMING_DEFAULTS.items():
-        os.environ.setdefault(key, value)
+    """Add the timing defaults (timing_environ) to this process's environment: the processes it
+    starts run with them, and the results record them.  glibc reads $GLIBC_TUNABLES when a
+    process starts, so a process that times in itself fixes its own thresholds too
+    (measure.timing.steady_malloc)."""
+    os.environ.update(timing_environ(os.environ))
 
 
 def asv_environ(env: dict) -> dict:
     """`env` with the checkout on PYTHONPATH (asv imports the plugin benchmarks.asv_plugin from
     the config's folder, which is not the checkout when the results go elsewhere) and the
-    timing defaults it does not set (TIMING_DEFAULTS)."""
+    timing defaults it lacks (timing_environ)."""
     path = [str(checkout().resolve())] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
-    return {**TIMING_DEFAULTS, **env, "PYTHONPATH": os.pathsep.join(path)}
+    return {**env, **timing_environ(env), "PYTHONPATH": os.pathsep.join(path)}
 
 
 def asv_command(pattern: str, machine: str, commit: str, resume: bool, extra: list[str],

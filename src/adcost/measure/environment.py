@@ -86,7 +86,7 @@ def kernel_vars() -> tuple[str, ...]:
 def thread_settings() -> dict[str, str | int | None]:
     """The thread limits and the variables that choose kernels (None: unset, the framework's
     own default), as this process sees them."""
-    keys = (threads.VARIABLE, *threads.thread_vars(), "XLA_FLAGS", "MALLOC_MMAP_THRESHOLD_",
+    keys = (threads.VARIABLE, *threads.thread_vars(), "XLA_FLAGS", "MALLOC_MMAP_THRESHOLD_", "GLIBC_TUNABLES",
             *kernel_vars())
     from threadpoolctl import threadpool_info
     return {"cpu_count": os.cpu_count(), "cpus_allowed": len(threads.available_cpus()),

@@ -211,6 +211,10 @@ def peak_rss(spec: dict, timeout: float = 300, cpus: list[int] | None = None) ->
         env[CPUS_VARIABLE] = ",".join(map(str, cpus))
         env.update({var: str(len(cpus)) for var in (threads.VARIABLE, *threads.thread_vars())})
     env.update(PROBE_ENV)
+    # the timing processes' fixed malloc thresholds (sweep.timing_environ) are not the probe's
+    from .timing import TUNABLES, without_malloc_thresholds
+    tunables = without_malloc_thresholds(env.pop(TUNABLES, None))
+    env.update({TUNABLES: tunables} if tunables else {})
     src = str(Path(__file__).resolve().parents[2])  # the child imports this same adcost
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [src, env.get("PYTHONPATH")]))
     proc = subprocess.run([sys.executable, "-m", "adcost.measure.memory", json.dumps(spec)],
@@ -284,9 +288,11 @@ def _pin_from_environment() -> None:
 
 
 def _child_env() -> dict:
-    """What the probe ran under: PROBE_ENV's variables, its thread limit, its CPUs."""
+    """What the probe ran under: PROBE_ENV's variables, glibc's tunables, its thread limit,
+    its CPUs."""
     from ..threads import available_cpus
-    return {"env": {k: os.environ.get(k) for k in PROBE_ENV},
+    from .timing import TUNABLES
+    return {"env": {k: os.environ.get(k) for k in PROBE_ENV}, "tunables": os.environ.get(TUNABLES),
             "threads": {k: os.environ.get(k) for k in ("ADCOST_THREADS", "OMP_NUM_THREADS")},
             "cpus": available_cpus()}
 

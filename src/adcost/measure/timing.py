@@ -17,6 +17,31 @@ from typing import Callable
 # same process took 14.3 ms and no faults.  Blocks above 32 MiB are mapped afresh either way.
 STEADY_MALLOC = {"M_MMAP_THRESHOLD": 32 * 2 ** 20, "M_TRIM_THRESHOLD": 2 ** 31 - 1}
 _MALLOPT = {"M_TRIM_THRESHOLD": -1, "M_MMAP_THRESHOLD": -3}   # glibc's malloc.h
+# The same settings for a process about to start: glibc reads them from $GLIBC_TUNABLES when
+# the process starts (asv's benchmark processes get them from the sweep: sweep.timing_environ).
+TUNABLES = "GLIBC_TUNABLES"
+_TUNABLE = {"M_MMAP_THRESHOLD": "glibc.malloc.mmap_threshold",
+            "M_TRIM_THRESHOLD": "glibc.malloc.trim_threshold"}
+
+
+def _tunables(value: str | None) -> list[str]:
+    return [item for item in (value or "").split(":") if item]
+
+
+def steady_tunables(value: str | None = None) -> str:
+    """$GLIBC_TUNABLES `value` with STEADY_MALLOC's thresholds added where it names none of
+    its own: a caller's own malloc thresholds (and every other tunable) are kept."""
+    items = _tunables(value)
+    named = {item.split("=", 1)[0] for item in items}
+    return ":".join(items + [f"{_TUNABLE[k]}={v}" for k, v in STEADY_MALLOC.items()
+                             if _TUNABLE[k] not in named])
+
+
+def without_malloc_thresholds(value: str | None) -> str | None:
+    """$GLIBC_TUNABLES `value` less the thresholds STEADY_MALLOC sets (a peak-RSS probe keeps
+    its own malloc setting); None when nothing is left."""
+    kept = [item for item in _tunables(value) if item.split("=", 1)[0] not in _TUNABLE.values()]
+    return ":".join(kept) or None
 
 
 def steady_malloc() -> dict:
