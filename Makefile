@@ -63,7 +63,7 @@ bench: $(STAMP)  ## the quick sweep and the site; DEVICE=cuda runs every case th
 smoke: $(STAMP)
 	$(BIN)/adcost smoke --grid $(ADCOST_GRID) $(if $(DEVICE),--device $(DEVICE))
 
-sweep: $(STAMP)  ## the full grid (fresh clones, two streams: 1 h 15 min on the Intel 2-vCPU VM at 9128e62, 53 and 62 min on the AMD one at 4e27ae0 and 4ec17f8, 48, 50 and 50 min on an Intel one with a 480 MiB L3 at e7e6f08, 74a337a and c985867)
+sweep: $(STAMP)  ## the full grid (fresh clones, two streams: 1 h 15 min on the Intel 2-vCPU VM at 9128e62, 53 and 62 min on the AMD one at 4e27ae0 and 4ec17f8, 48, 50, 50 and 48 min on an Intel one with a 480 MiB L3 at e7e6f08, 74a337a, c985867 and 92c4286)
 	$(MAKE) --no-print-directory bench ADCOST_GRID=full
 
 resume: $(STAMP)  ## finish a stopped sweep: the benchmarks not yet saved for HEAD

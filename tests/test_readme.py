@@ -10,6 +10,8 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text()
 MAKEFILE = (ROOT / "Makefile").read_text()
+# the page of the reference run, which quotes the whole runs beside it
+RESULTS = (ROOT / "docs" / "results-2026-12-05.md").read_text()
 BLOCKS = re.findall(r"```(\w+)\n(.*?)```", README, flags=re.S)
 
 
@@ -57,9 +59,13 @@ def _reference():
     return ref, load.load(ref / "tidy.csv.gz"), pd.read_csv(ref / "figures" / "summary.csv")
 
 
-def _quoted(text: str) -> None:
-    flat = " ".join(README.split())
-    assert text in flat, f"the README should quote the reference run as {text!r}"
+def _quoted(text: str, page: str = README, name: str = "the README") -> None:
+    flat = " ".join(page.split())
+    assert text in flat, f"{name} should quote the committed runs as {text!r}"
+
+
+def _on_results_page(text: str) -> None:
+    _quoted(text, RESULTS, "docs/results-2026-12-05.md")
 
 
 def pairs_met(report: dict) -> list:
@@ -126,6 +132,24 @@ def test_the_readme_quotes_the_reference_runs_crossover():
     held = [c for c in cells if c["width_fitted"] is False]
     _quoted(f"{sum(c['ratio'] is not None and c['ratio'] <= 1.5 for c in held)} of the {len(held)} "
             "at widths held out of the fit")
+    report = json.loads((ref / "figures" / "cost_model.json").read_text())
+    measured = report["as_measured"]["crossover_counts"]["all"]["within"]
+    _quoted(f"in {strict} of {len(cells)} cells of the reference run (at one machine speed; "
+            f"{measured} as measured;")
+    steep = report["crossover_counts"]["steep"]
+    _quoted(f"in {steep['within']} of the {steep['cells']} lines steep enough for one run to place "
+            "its own crossing within 1.5×")
+    # the compute-bound target: the frameworks above 2x, and their own products at 64 rows
+    bound = report["compute_bound"]
+    assert {fw for fw, v in bound.items() if v > 2} == {"tf", "torch"}, bound
+    at64 = {fw: next(r["products"] for r in report["compute_bound_rows"][fw] if r["directions"] == 64)
+            for fw in ("tf", "torch")}
+    _quoted(f"its compute-bound points run at {min(bound.values()):.2f}–{max(bound.values()):.2f}× "
+            f"the matmul time (TensorFlow {bound['tf']:.2f}, torch {bound['torch']:.2f}; at 64 rows "
+            f"their own row products take {at64['tf']:.2f}× and {at64['torch']:.2f}× it")
+    for view in (report, report["as_measured"]):
+        assert len(pairs_met(view)) == 10
+    _quoted("the held-out errors (10 of 10 framework-and-mode pairs, at one speed and as measured)")
     # the two whole grids in one sweep on the AMD VM: every study's benchmarks in each results
     # file, their counts, and how far the measured crossing moved from one to the other
     from adcost.analysis import costmodel
@@ -134,7 +158,7 @@ def test_the_readme_quotes_the_reference_runs_crossover():
         runs[name] = load.load(ref / "machines" / name / "asv")
         suites = set(runs[name]["suite"])
         assert {"crossover", "memory", "roofline", "second_order", "workloads"} <= suites, suites
-        _quoted(run_text(ref, name, minutes))
+        _on_results_page(run_text(ref, name, minutes))
     # the newest ran JAX's computations on the calling thread (every JAX row records it), the
     # one before with JAX's default (no row records the variable)
     def dispatch(name):
@@ -146,43 +170,46 @@ def test_the_readme_quotes_the_reference_runs_crossover():
     for run in runs.values():
         assert "jacfwd_vmap" in set(run.loc[run["benchmark"] == costmodel.WIDTH_JACOBIAN, "op"])
     moved, both = moved_lines(runs["vm-amd-epyc-2026-12-04-vmap"], runs["vm-amd-epyc-2026-12-04-sync"])
-    _quoted(f"moved beyond 1.5× in {moved} of the {both} lines that crossed in both")
+    _on_results_page(f"moved beyond 1.5× in {moved} of the {both} lines that crossed in both")
     # the model's forward-or-reverse answer at every side-by-side point (costmodel.decisions)
     sync = json.loads((ref / "machines" / "vm-amd-epyc-2026-12-04-sync" / "figures" /
                        "cost_model.json").read_text())["decisions"]["all"]
     mine = json.loads((ref / "figures" / "cost_model.json").read_text())["decisions"]["all"]
-    _quoted(f"at {sync['wrong']} of {sync['named']} side-by-side points of `-sync`, "
-            f"{mine['wrong']} of {mine['named']} of the reference run")
+    _on_results_page(f"at {sync['wrong']} of {sync['named']} side-by-side points of `-sync`, "
+                     f"{mine['wrong']} of {mine['named']} of the reference run")
+    _quoted(f"at {mine['wrong']} of {mine['named']} side-by-side points of the reference run")
     # the whole grid on the other Intel VM: its counts, its compute-bound range, and how far the
     # measured crossing moved from the AMD VM's -sync run
     name = "vm-intel-xeon-2026-12-04"
     bound = report_of(ref, name)["compute_bound"].values()
-    _quoted(run_text(ref, name, 48, decisions=True) + ", and its compute-bound points run at "
+    _on_results_page(run_text(ref, name, 48, decisions=True) + ", and its compute-bound points run at "
             f"{min(bound):.2f}–{max(bound):.2f}× the matmul time")
     other = load.load(ref / "machines" / name / "asv")
     assert {"crossover", "memory", "roofline", "second_order", "workloads"} <= set(other["suite"])
     moved, both = moved_lines(runs["vm-amd-epyc-2026-12-04-sync"], other)
-    _quoted(f"moved beyond 1.5× from the AMD VM's in {moved} of the {both} lines that cross on both")
+    _on_results_page(f"moved beyond 1.5× from the AMD VM's in {moved} of the {both} lines that cross on both")
     # the second whole run on that VM, the copies (roofline.Copy) timed in it, and how far the
     # measured crossing moved between the two runs
     name = "vm-intel-xeon-2026-12-04-copy"
-    _quoted(run_text(ref, name, 50, decisions=True))
+    _on_results_page(run_text(ref, name, 50, decisions=True))
     second = load.load(ref / "machines" / name / "asv")
     assert "Copy" in set(second.loc[second["suite"] == "roofline", "benchmark"].str.split(".").str[1])
     moved, both = moved_lines(other, second)
-    _quoted(f"moved beyond 1.5× in {moved} of the {both} lines that cross in both")
+    _on_results_page(f"moved beyond 1.5× in {moved} of the {both} lines that cross in both")
     # the third, the row products at steps of 2 in rows (8, 32 and 128 among them), and how far
     # the measured crossing moved from the second
     name = "vm-intel-xeon-2026-12-04-rows"
     bound = report_of(ref, name)["compute_bound"].values()
-    _quoted(run_text(ref, name, 50, decisions=True) + ", and its compute-bound points run at "
+    _on_results_page(run_text(ref, name, 50, decisions=True) + ", and its compute-bound points run at "
             f"{min(bound):.2f}–{max(bound):.2f}× the matmul time")
     third = load.load(ref / "machines" / name / "asv")
     rows = third.loc[third["benchmark"] == "roofline.RowProducts.track_seconds", "rows"]
     assert {8, 32, 128} <= set(rows.dropna().astype(int))
     moved, both = moved_lines(second, third)
-    _quoted(f"from the second run the measured crossing moved beyond 1.5× in {moved} of the {both} "
+    _on_results_page(f"from the second run the measured crossing moved beyond 1.5× in {moved} of the {both} "
             "lines that cross in both")
+    moved, both = moved_lines(third, df)
+    _on_results_page(f"the measured crossing moved beyond 1.5× in {moved} of the {both} lines that cross in both")
 
 def test_the_readme_quotes_the_reference_runs_memory_second_order_and_workloads():
     import json
@@ -204,8 +231,12 @@ def test_the_readme_quotes_the_reference_runs_memory_second_order_and_workloads(
     wins = wins.dropna(subset=["pe_grad_vmap"])          # NumPy has no vmap
     vmap_first = wins["pe_grad_vmap"] < wins[["pe_grad_loop", "jacrev"]].min(axis=1)
     batches = vmap_first.index.get_level_values("batch")
-    assert vmap_first[batches >= 256].all() and not vmap_first[batches < 256].all()
-    _quoted("`vmap(grad)` beat the loop and the batched Jacobian from batch 256 on")
+    assert not vmap_first[batches < 256].all()
+    late = vmap_first[(batches >= 256) & ~vmap_first]   # batch 256 on, where vmap(grad) is not first
+    assert list(late.index) == [("torch", 64, 1024)], late
+    loop, vmap = (wins.loc[("torch", 64, 1024), op] for op in ("pe_grad_loop", "pe_grad_vmap"))
+    _quoted("`vmap(grad)` beat the loop and the batched Jacobian from batch 256 on, but for torch at "
+            f"width 64, batch 1024 (the loop {vmap / loop:.2f}× faster)")
     table = oracle.oracle_table(df)
     hourglass = table[table["profile"] == "hourglass"]
     _quoted(f"the mixed bracketing measured {hourglass['measured_ratio'].max():.1f}× faster")
