@@ -93,7 +93,8 @@ site: plots
 	$(BIN)/adcost site
 
 # Your run (results/asv) becomes the committed reference run (results/reference): its asv files
-# are copied in beside the earlier ones, and the reference's tidy data, figures and site rebuilt.
+# are copied in beside the earlier ones (results/checkpoint_summary*.json, the checkpoint report's,
+# over the reference's), and the reference's tidy data, figures and site rebuilt.
 publish-reference: $(STAMP)
 	ADCOST_PUBLISH_REFERENCE=1 $(BIN)/python -m adcost.publish
 

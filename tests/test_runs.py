@@ -73,6 +73,27 @@ def test_the_reference_run_is_read_only(tmp_path, monkeypatch, capsys):
     assert paths.reference_label(tmp_path / "results") is None
 
 
+def test_publish_copies_the_runs_files_and_the_checkpoint_summaries(tmp_path, monkeypatch):
+    """make publish-reference: your asv result files go in beside the reference's, and the
+    checkpoint report's summaries with them; nothing of yours is published with no run."""
+    from adcost import publish
+    reference = tmp_path / "results" / "reference"
+    reference.mkdir(parents=True)
+    (reference / paths.MARKER).write_text("the committed reference run\n")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("ADCOST_RESULTS", raising=False)
+    monkeypatch.setenv("ADCOST_PUBLISH_REFERENCE", "1")
+    with pytest.raises(ValueError, match="no run of yours to publish"):
+        publish.publish()
+    mine = fx.write_results(tmp_path / "results" / "asv")
+    summary = tmp_path / "results" / "checkpoint_summary_threads1.json"
+    summary.write_text('{"targets": {}}')
+    copied = publish.publish()
+    assert f"{mine.parent.name}/{mine.name}" in copied and summary.name in copied
+    assert (reference / "asv" / mine.parent.name / mine.name).read_bytes() == mine.read_bytes()
+    assert (reference / summary.name).read_text() == '{"targets": {}}'
+
+
 def test_load_marks_reach_the_tidy_rows(tmp_path):
     """The sweep's mark of a group run under load follows its rows into the tidy data."""
     from adcost.measure import load as machine_load

@@ -2,8 +2,10 @@
 
 Copies the asv result files of results/asv/<machine>/ (every machine, or --machine) into
 results/reference/asv/ (and those of results/releases/asv/, `adcost releases`, into
-results/reference/releases/asv/), keeps the reference's benchmark description where it already lists a
-benchmark, then rebuilds the reference's tidy data, figures and site.  The only command that
+results/reference/releases/asv/) and the checkpoint report's summaries (results/
+checkpoint_summary*.json, `make checkpoint-report`) into results/reference/, keeps the reference's
+benchmark description where it already lists a benchmark, then rebuilds the reference's tidy
+data, figures and site.  The only command that
 writes into results/reference (it sets ADCOST_PUBLISH_REFERENCE=1 for itself).
 """
 from __future__ import annotations
@@ -30,6 +32,9 @@ def publish(machine: str | None = None) -> list[str]:
     releases = paths.asv_results(paths.results() / FOLDER)
     if releases.is_dir():
         copied += [f"{FOLDER}/{p}" for p in copy(releases, paths.asv_results(paths.reference() / FOLDER), machine)]
+    for summary in sorted(paths.results().glob("checkpoint_summary*.json")):   # the report's
+        shutil.copy2(summary, paths.reference() / summary.name)
+        copied.append(summary.name)
     return copied
 
 
@@ -59,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
         copied = publish(args.machine)
     except ValueError as exc:
         parser.error(str(exc))
-    print(f"publish: {len(copied)} result files into {paths.reference() / 'asv'}")
+    print(f"publish: {len(copied)} result files into {paths.reference()}")
     from .analysis import plots, site
     status = plots.main(["--results", str(paths.reference())])
     site.main(["--results", str(paths.reference())])
