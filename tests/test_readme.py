@@ -89,7 +89,7 @@ def run_text(ref, name: str, minutes: int, decisions: bool = False) -> str:
                           report["decisions"]["all"])
     text = (f"(`machines/{name}`, {minutes} min) places {counts['within']} of {counts['cells']}, "
             f"{counts['agrees']} of {counts['cells']} within the interval, {len(met)} of 10 pairs")
-    return text + (f", names the slower mode at {wrong['wrong']} of {wrong['named']} points"
+    return text + (f", names the cheaper mode wrongly at {wrong['wrong']} of {wrong['named']} points"
                    if decisions else "")
 
 
