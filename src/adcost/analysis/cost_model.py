@@ -78,7 +78,7 @@ def build(df):
             ax.set_xlabel(axis)
             products = fits[fw, mode].compute_from == "products"
             ax.set_title(f"{fw} {mode} ({other} = {fixed}"
-                         + ("; F/P: its measured products" if products else "") + ")",
+                         + (";\nF/P: its measured products" if products else "") + ")",
                          fontsize=9 if products else None)
             if i == 0 and j == 0:
                 ax.set_ylabel("seconds (dots measured, lines model)" + (
@@ -120,7 +120,7 @@ def _regimes(ax, fits, fw, pts, widths, depth, forward="jacfwd"):
     for name, color in REGIME_COLORS.items():
         ax.plot([], [], "s", color=color, label=name)
     ax.legend(fontsize=6, loc="upper left")
-    ax.set_title(f"{fw} {forward}: regime (model), c vs T_f(n) (m = {m})", fontsize=8)
+    ax.set_title(f"{fw} {forward}: regime (model),\nc vs T_f(n) (m = {m})", fontsize=8)
 
 
 def _rect(x, y, color):
@@ -151,7 +151,7 @@ def _crossovers(ax, fits, fw, pts, cross, widths, depth, forward="jacfwd"):
     ax.set_yscale("log", base=2)
     ax.set_xlabel("m")
     ax.set_ylabel("crossover n (forward cheaper below)")
-    ax.set_title(f"{fw}{'' if forward == 'jacfwd' else ' ' + forward}: crossover, measured "
+    ax.set_title(f"{fw}{'' if forward == 'jacfwd' else ' ' + forward}: crossover, measured\n"
                  "(dots side by side, x apart) vs model (lines)", fontsize=8)
     ax.legend(fontsize=6)
 
