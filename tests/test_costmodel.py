@@ -994,6 +994,13 @@ def test_a_stored_report_is_read_only_where_the_same_data_and_code_computed_it(t
     from adcost.analysis import explorer
     assert explorer.build(tidy, tmp_path, tmp_path / "site").exists()     # its cost curves too
     assert site.stale_text(rep, tidy) == ""
+    # the site (its page and its explorer) computes the data's provenance once
+    calls = []
+    monkeypatch.setattr(cm, "provenance", lambda *a, **k: calls.append(a) or key)
+    page = site.build(tmp_path, tmp_path / "site", df=tidy).read_text()
+    assert len(calls) == 1 and "class='stale'" not in page and "id='model'" in page
+    monkeypatch.undo()
+    monkeypatch.setattr(cm, "fit_all", refuse)
     # one measured time changed: the stored report is not this data's, so it is fitted again
     changed = tidy.copy()
     row = changed.index[changed["benchmark"] == cm.WIDTH_PRIMAL][0]

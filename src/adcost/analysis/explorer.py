@@ -383,10 +383,12 @@ def every_machine(df: pd.DataFrame, results: Path) -> pd.DataFrame:
     return df
 
 
-def build(df: pd.DataFrame, results: Path, out: Path) -> Path:
+def build(df: pd.DataFrame, results: Path, out: Path, key: dict | None = None) -> Path:
+    """The explorer page; `key`: df's provenance (costmodel.provenance), where the caller
+    computed it already (the site)."""
     parts, first = [], True
     # the fits `adcost plots` stored, where they are this data's by this code (else fitted here)
-    stored = costmodel.stored_report(df, Path(results) / "figures" / "cost_model.json")
+    stored = costmodel.stored_report(df, Path(results) / "figures" / "cost_model.json", key=key)
     fits = costmodel.fits_from(stored) if stored else None
     every = every_machine(df, results)
     made = {"crossover": lambda: crossover_view(every), "cost": lambda: cost_view(df, fits),

@@ -85,19 +85,29 @@ def figure_html(module, figures: Path, site: Path) -> str:
             f'<span class="links">({links})</span></figcaption></figure>')
 
 
-def stale_text(rep: dict, df: pd.DataFrame | None) -> str:
+def stored_key(rep: dict, df: pd.DataFrame | None) -> dict | None:
+    """df's provenance at the arguments the stored report `rep` records (costmodel.provenance),
+    computed once for the page and its explorer; None without data or without a recorded one."""
+    stored = rep.get("provenance") or {}
+    if df is None or df.empty or not stored:
+        return None
+    from . import costmodel
+    return costmodel.provenance(df, stored.get("itemsize", 4), stored.get("normalize", True))
+
+
+def stale_text(rep: dict, df: pd.DataFrame | None, key: dict | None = None) -> str:
     """What the page says where the stored report was not computed from `df` by this code
-    (costmodel.provenance), or records no provenance; "" where it was or without `df`."""
+    (costmodel.provenance; `key`: stored_key, computed already), or records no provenance; ""
+    where it was or without `df`."""
     if df is None or df.empty:
         return ""
-    from . import costmodel
     stored = rep.get("provenance") or {}
     rerun = ": run <code>adcost plots</code> on these results for the model's figures.</b></p>"
     if not stored:
         return ("<p class='stale'><b>These tables record no provenance (written before "
                 "2026-12-05): they may come from other results or older code than this page's"
                 + rerun)
-    key = costmodel.provenance(df, stored.get("itemsize", 4), stored.get("normalize", True))
+    key = key or stored_key(rep, df)
     said = {"data": "other results than this page's",
             "code": "another version of the cost model's code"}
     differ = [name for name in said if stored.get(name) != key[name]]
@@ -107,14 +117,16 @@ def stale_text(rep: dict, df: pd.DataFrame | None) -> str:
             + " and by ".join(said[name] for name in differ) + rerun)
 
 
-def model_html(figures: Path, df: pd.DataFrame | None = None) -> str:
+def model_html(figures: Path, df: pd.DataFrame | None = None, rep: dict | None = None,
+               key: dict | None = None) -> str:
     """The cost model's fits, held-out errors, crossovers and compile break-even
-    (figures/cost_model.json), as tables; nothing when the run has none.  Given the page's
-    data `df`, it says so where the report was computed from other data or by other code."""
+    (figures/cost_model.json, or `rep` read from it already), as tables; nothing when the run
+    has none.  Given the page's data `df`, it says so where the report was computed from other
+    data or by other code (`key`: stored_key, computed already)."""
     path = figures / "cost_model.json"
-    if not path.exists():
+    if rep is None and not path.exists():
         return ""
-    rep = json.loads(path.read_text())
+    rep = json.loads(path.read_text()) if rep is None else rep
 
     def table(rows, columns, fmt):
         if not rows:
@@ -133,7 +145,7 @@ def model_html(figures: Path, df: pd.DataFrame | None = None) -> str:
             return f"{v:.3g}"
         return str(v)
 
-    parts = ["<h2 id='model'>The cost model: fits and held-out errors</h2>", stale_text(rep, df)]
+    parts = ["<h2 id='model'>The cost model: fits and held-out errors</h2>", stale_text(rep, df, key)]
 
     def ratios(bound):
         return ", ".join(f"{fw} {v:.2f}×" for fw, v in sorted(bound.items()))
@@ -518,6 +530,10 @@ def build(results: Path | None = None, out: Path | None = None, df: pd.DataFrame
     refs = "".join(f"<tr><td>{html.escape(s)}</td><td style='text-align:left'>{html.escape(t)}</td></tr>"
                    for s, t in REFERENCES)
     summary_block = f"<div style='overflow-x:auto'>{summary.to_html(table)}</div>" if not table.empty else "<p class='missing'>No fits: no JacobianNM results.</p>"
+    # the stored cost-model report and the data's provenance, once for the page and the explorer
+    model = figures / "cost_model.json"
+    rep = json.loads(model.read_text()) if model.exists() else None
+    key = stored_key(rep, df) if rep else None
     page = f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
@@ -538,7 +554,7 @@ c_rev/c_fwd (forward mode wins while n &lt; ratio·m); R² (linearity): median o
 over FLOPs of f; matmul fraction: best achieved FLOP/s of a Jacobian over the best matmul FLOP/s.</p>
 {summary_block}
 {"".join(figure_html(m, figures, site) for m in FIGURES)}
-{model_html(figures, df)}
+{model_html(figures, df, rep, key) if rep else ""}
 <h2 id="releases">Framework releases side by side</h2>
 {releases_html(results)}
 <h2>Reference points from the literature</h2>
@@ -551,7 +567,7 @@ over FLOPs of f; matmul fraction: best achieved FLOP/s of a Jacobian over the be
     target.write_text(page, encoding="utf-8")
     try:
         from . import explorer
-        explorer.build(df, results, site)
+        explorer.build(df, results, site, key)
     except ImportError as exc:    # plotly missing: the static page stands alone
         print(f"site: explorer not built ({exc}; it needs plotly: pip install adcost[analysis])")
     return target
