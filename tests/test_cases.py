@@ -183,3 +183,46 @@ def test_a_checked_reference_is_kept_for_the_runs_later_processes(monkeypatch, t
     H = validate.Reference(loss).hessian(loss.x0, exclude="torch")
     assert np.array_equal(validate.Reference(loss).hessian(loss.x0, exclude="torch"), H)
     assert len(calls) == 3 and not list(tmp_path.glob("*.tmp"))
+
+
+def _reversed_arcsinh(xp, x):
+    """The NumPy engine has no arcsinh (it says so before running), torch no negative-step
+    slice (it raises when run): the reference must come from JAX."""
+    return xp.arcsinh(x) * x[::-1]
+
+
+def test_a_reference_engine_that_cannot_run_the_function_gives_way(monkeypatch):
+    from adcost import validate
+    from adcost.frameworks.base import missing_reason
+    for name in ("torch", "jax"):
+        if missing_reason(name):
+            pytest.skip(missing_reason(name))
+    p = adcost.custom_problem("rev", _reversed_arcsinh, 4, 4, np.linspace(0.2, 0.8, 4))
+    case = adcost.prepare(p, "jax", "jacrev")
+    assert case.reference == "jax" and case.error < 1e-12
+    ref = validate.Reference(p)
+    assert ref.engine.name == "torch"          # it says it can, until it runs
+    ref.jacobian(p.x0)
+    assert ref.engine.name == "jax" and len(ref.failed) == 1
+    assert ref.failed[0].startswith("torch: ValueError: step must be greater than zero")
+    # with no engine left, the row is skipped naming what each raised, never timed unchecked
+    monkeypatch.setattr(validate, "REFERENCE_ORDER", ("numpy", "torch"))
+    with pytest.raises(adcost.Unsupported, match=r"no reference engine can run rev: torch: "
+                                                 r"ValueError: step must be .*xp\.flip"):
+        adcost.prepare(p, "jax", "jacrev")
+
+
+@pytest.mark.parametrize("error, framework, line", [
+    (ValueError("plain"), None, "ValueError: plain"),
+    (AttributeError("in user code:\n\n  File 'f.py', line 2\n\n  AttributeError: no concat\n"),
+     "tf", "AttributeError: no concat"),
+    (RuntimeError("RuntimeError when making fake tensor call\n  Explanation: Dynamo failed: got "
+                  "ValueError('step must be greater than zero')\n  Hint: ..."), "torch_compile",
+     "RuntimeError: RuntimeError when making fake tensor call: Dynamo failed: got "
+     "ValueError('step must be greater than zero') (torch tensors have no negative-step slices "
+     "such as x[::-1]: xp.flip(x, axis) reverses an axis in every engine)"),
+    (ValueError("step must be greater than zero"), "jax", "ValueError: step must be greater than zero"),
+])
+def test_an_error_is_said_in_one_line(error, framework, line):
+    from adcost.frameworks.base import error_line
+    assert error_line(error, framework) == line

@@ -69,6 +69,20 @@ CASES = {
     "take_rows": lambda xp, x, d: xp.reshape(xp.take(grid(xp, x), d["idx"][:4] % 3, axis=0), (-1,)),
     "where": lambda xp, x, d: xp.where(d["mask"], x * x, 0.0),
     "concatenate": lambda xp, x, d: xp.concatenate([x, xp.sin(x[:2])], axis=0),
+    "concat": lambda xp, x, d: xp.concat([x[3:], x * x], axis=0),
+    "flip": lambda xp, x, d: xp.reshape(xp.flip(grid(xp, x), axis=1) * x, (-1,)),
+    "flip_all": lambda xp, x, d: xp.reshape(xp.flip(xp.reshape(x, (2, 3))) * d["c"][:2], (-1,)),
+    "cumsum": lambda xp, x, d: xp.reshape(xp.cumsum(grid(xp, x) * x, axis=0), (-1,)),
+    "cumsum_last": lambda xp, x, d: xp.reshape(xp.cumsum(xp.reshape(x * x, (2, 3)), axis=-1), (-1,)),
+    "cumsum_flat": lambda xp, x, d: xp.cumsum(xp.reshape(x, (3, 2)) * d["c"]),
+    "abs": lambda xp, x, d: xp.abs(x - 0.3) * x,
+    "square": lambda xp, x, d: xp.square(row(xp, x) * d["c"])[1],
+    "log1p": lambda xp, x, d: xp.log1p(x * x),
+    "expm1": lambda xp, x, d: xp.expm1(x) * x,
+    "tan": lambda xp, x, d: xp.tan(x * 0.5),
+    "arctan": lambda xp, x, d: xp.arctan(x * 3.0),
+    "sinh": lambda xp, x, d: xp.sinh(x),
+    "cosh": lambda xp, x, d: xp.cosh(x),
     "stack": lambda xp, x, d: xp.reshape(xp.stack([x, x * x], axis=1), (-1,)),
     "reshape": lambda xp, x, d: xp.reshape(xp.reshape(x, (3, 2)) ** 3, (-1,)),
     "zeros_like": lambda xp, x, d: x + xp.zeros_like(x),
@@ -161,11 +175,26 @@ def test_broadcast_tangent_regression():
 
 
 def test_numpy_engine_names_a_missing_operation():
-    p = custom_problem("no_arctan", lambda xp, x: xp.arctan(x), 2, 2, [0.1, 0.2])
-    with pytest.raises(MissingOperation, match=r"xp\.arctan"):
+    p = custom_problem("no_arcsinh", lambda xp, x: xp.arcsinh(x), 2, 2, [0.1, 0.2])
+    with pytest.raises(MissingOperation, match=r"xp\.arcsinh"):
         p.f(adcost.frameworks.numpy_engine._numpy_ops.xp, np.zeros(2))
-    with pytest.raises(Unsupported, match="arctan"):
+    with pytest.raises(Unsupported, match="arcsinh"):
         adcost.jacobian(p, "numpy", "jacrev")
+
+
+@pytest.mark.parametrize("engine", ["torch", "jax", "tf"])
+def test_a_name_the_frameworks_module_lacks_is_named(engine):
+    """Other names fall through to the framework's module; one it lacks is a MissingOperation
+    naming the engine (TensorFlow's numpy module has no `concat` of its own: ours is offered)."""
+    if missing_reason(engine):
+        pytest.skip(missing_reason(engine))
+    from adcost.frameworks.base import get_framework
+    xp = get_framework(engine, "float64", "cpu").xp
+    with pytest.raises(MissingOperation, match=rf"{engine} has no xp\.no_such_op"):
+        xp.no_such_op
+    assert callable(xp.concat) and callable(xp.flip)
+    with pytest.raises(AttributeError):
+        xp.__no_such_dunder__
 
 
 def test_numpy_engine_refuses_a_diagonal_einsum():

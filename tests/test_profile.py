@@ -252,3 +252,34 @@ def test_modes_whose_spread_overlaps_the_fastest_are_named_as_tied():
     apart = profiling.rank(pd.DataFrame([row("jacrev", 2e-5, 1.9e-5, 2.1e-5, "reverse"),
                                          row("jacfwd_vmap", 1e-5, 0.9e-5, 1.1e-5)]), problem)
     assert not apart["tied"].any() and "not measured" not in "\n".join(profiling.summary(apart))
+
+
+def reversed_product(xp, x):
+    """x[::-1]: NumPy's, JAX's and TensorFlow's arrays take a negative-step slice, torch's not."""
+    return xp.concat([xp.sin(x) * x[::-1], xp.cumsum(x)])
+
+
+def test_a_framework_that_cannot_run_the_function_is_skipped_by_name_and_the_others_measured():
+    """torch cannot run it (a negative-step slice): its rows say so once each, with what to write
+    instead; JAX's are measured and validated (before, JAX's rows failed with torch's error)."""
+    df = prof.profile(reversed_product, x0=np.linspace(0.1, 1.0, 5), frameworks=["torch", "jax"],
+                      budget_s=40)
+    torch_rows, jax_rows = df[df["framework"] == "torch"], df[df["framework"] == "jax"]
+    assert len(torch_rows) and (torch_rows["status"] == "skipped").all()
+    assert torch_rows["note"].str.contains("torch cannot run").all()
+    assert torch_rows["note"].str.contains(r"xp\.flip", regex=True).all()
+    assert (jax_rows["status"] == "ok").any()
+    assert not jax_rows["note"].astype(str).str.contains("step must be").any()
+
+
+def test_a_mode_that_fails_where_the_function_runs_is_a_failure(monkeypatch):
+    """The function runs in the framework but one mode crashes: that is the mode's failure, said
+    in one line, not a skip."""
+    from adcost.frameworks.numpy_engine import NumpyEngine
+    def broken(self, f):
+        raise RuntimeError("a broken rule\nsecond line")
+    monkeypatch.setattr(NumpyEngine, "op_jacrev", broken)
+    df = prof.profile(lambda xp, x: xp.sin(x), x0=[0.1, 0.2], frameworks=["numpy"], budget_s=20)
+    row = df[df["mode"] == "jacrev"].iloc[0]
+    assert row["status"] == "failed" and row["note"] == "RuntimeError: a broken rule"
+    assert (df[df["mode"] == "jacfwd"]["status"] == "ok").all()

@@ -120,12 +120,12 @@ def prepare(problem, framework, op: str, *, dtype: str = "float64", device: str 
     case.first_call_s = time.perf_counter() - start
     if validate_output:
         ref = validate.Reference(p)
-        case.reference = ref.engine.name
+        got = case.validated = to_numpy(fw, op, out)
+        want = validate.expected(ref, op, x, v, u, fw.name)
+        case.reference = ref.engine.name     # after: an engine that cannot run it gives way
         if ops.describe(op).family == "second":   # another framework, FD-checked on ref's gradient
             case.reference = f"{ref.second_engine(fw.name).name}+fd({ref.engine.name})"
-        got = case.validated = to_numpy(fw, op, out)
-        case.error = validate.check_output(case.label, got,
-                                           validate.expected(ref, op, x, v, u, fw.name), fw.dtype,
+        case.error = validate.check_output(case.label, got, want, fw.dtype,
                                            fw.tolerance(fw.dtype))
         if ops.describe(op).reference == "hessian":
             validate.check_symmetric(case.label, got, fw.dtype, fw.tolerance(fw.dtype))

@@ -4,28 +4,38 @@ Every engine's `xp` offers the operations of `OPS` with NumPy's meaning (values 
 max/min, `axis`/`keepdims` keywords, `take` as `np.take`, `transpose` reversing the axes by
 default, a stable `logsumexp`), whatever the framework calls them:
 
-    arrays      asarray, zeros_like, ones_like, stack, concatenate, reshape, transpose, take, where
-    elementwise log, exp, sqrt, sin, cos, tanh, maximum, minimum
+    arrays      asarray, zeros_like, ones_like, stack, concatenate (= concat, the Array API's
+                name), reshape, transpose, take, where, flip (axis=None: every axis)
+    elementwise log, exp, sqrt, sin, cos, tanh, maximum, minimum, abs, square, log1p, expm1,
+                tan, arctan, sinh, cosh
     reductions  sum, mean, amax (= max), amin (= min), logsumexp        (axis=None, keepdims=False)
+    scans       cumsum                                  (axis=None: of the flattened array)
     products    matmul, einsum                                           (plus + - * / ** @ on arrays)
     loops       scan(step, carry, xs=None, length=None) -> (carry, ys): step(carry, x_t) ->
                 (carry, y_t), as jax.lax.scan; JAX runs lax.scan (one compiled loop body), the
                 others a Python loop (unrolled where they trace)
 
 Torch's `torch.max(a, 1)` returns (values, indices) and its reductions call the axis `dim`;
-TensorFlow's numpy module has no logsumexp: these differences stop here.  On torch, JAX and
+TensorFlow's numpy module has no logsumexp; torch's flip needs its axes and its tensors have no
+negative-step slices (`x[::-1]`: use `xp.flip`): these differences stop here.  On torch, JAX and
 TensorFlow any other name falls through to the framework's own module (`xp.linalg`, ...), so a
-problem may use more, at the price of running on fewer engines; the NumPy op-level engine
-raises `Unsupported` naming the missing operation instead.
+problem may use more, at the price of running on fewer engines; a name the framework's module
+lacks, and any the NumPy op-level engine lacks, raise `MissingOperation` (an `Unsupported`)
+naming the engine and the operation.
 """
 from __future__ import annotations
 
 from types import SimpleNamespace
 from typing import Any, Callable
 
-OPS = ("asarray", "zeros_like", "ones_like", "stack", "concatenate", "reshape", "transpose",
-       "take", "where", "log", "exp", "sqrt", "sin", "cos", "tanh", "maximum", "minimum",
-       "sum", "mean", "amax", "max", "amin", "min", "logsumexp", "matmul", "einsum", "scan")
+OPS = ("asarray", "zeros_like", "ones_like", "stack", "concatenate", "concat", "reshape",
+       "transpose", "take", "where", "flip", "log", "exp", "sqrt", "sin", "cos", "tanh",
+       "maximum", "minimum", "abs", "square", "log1p", "expm1", "tan", "arctan", "sinh", "cosh",
+       "sum", "mean", "amax", "max", "amin", "min", "logsumexp", "cumsum", "matmul", "einsum",
+       "scan")
+# the elementwise functions every framework's module names as NumPy does (torch: torch.abs, ...)
+UNARY = ("log", "exp", "sqrt", "sin", "cos", "tanh", "abs", "square", "log1p", "expm1", "tan",
+         "arctan", "sinh", "cosh")
 
 
 class Namespace(SimpleNamespace):
@@ -41,7 +51,9 @@ class Namespace(SimpleNamespace):
 
     def __getattr__(self, name: str):
         native = object.__getattribute__(self, "_native")
-        if native is not None and not name.startswith("__"):
+        if name.startswith("__"):
+            raise AttributeError(name)
+        if native is not None and hasattr(native, name):
             return getattr(native, name)
         from .frameworks.base import MissingOperation
         raise MissingOperation(f"{object.__getattribute__(self, '_engine')} has no xp.{name}; "
@@ -87,12 +99,13 @@ def numpy_namespace() -> Namespace:
 
     return Namespace(
         "numpy", np, asarray=np.asarray, zeros_like=np.zeros_like, ones_like=np.ones_like,
-        stack=np.stack, concatenate=np.concatenate, reshape=np.reshape, transpose=np.transpose,
-        take=np.take, where=np.where, log=np.log, exp=np.exp, sqrt=np.sqrt, sin=np.sin,
-        cos=np.cos, tanh=np.tanh, maximum=np.maximum, minimum=np.minimum, sum=np.sum,
+        stack=np.stack, concatenate=np.concatenate, concat=np.concatenate, reshape=np.reshape,
+        transpose=np.transpose, take=np.take, where=np.where, flip=np.flip,
+        **{name: getattr(np, name) for name in UNARY},
+        maximum=np.maximum, minimum=np.minimum, sum=np.sum,
         mean=np.mean, amax=np.amax, max=np.amax, amin=np.amin, min=np.amin,
         logsumexp=lambda a, axis=None, keepdims=False: logsumexp(a, axis=axis, keepdims=keepdims),
-        matmul=np.matmul, einsum=np.einsum, scan=python_scan(np.stack))
+        cumsum=np.cumsum, matmul=np.matmul, einsum=np.einsum, scan=python_scan(np.stack))
 
 
 def torch_namespace(torch) -> Namespace:
@@ -121,16 +134,26 @@ def torch_namespace(torch) -> Namespace:
     def asarray(a, dtype=None):
         return torch.as_tensor(a, dtype=dtype)
 
+    def concatenate(arrays, axis=0):
+        return torch.cat(list(arrays), dim=axis)
+
+    def flip(a, axis=None):
+        return torch.flip(a, dims=_axes(axis, a.ndim))
+
+    def cumsum(a, axis=None):
+        return torch.cumsum(a.reshape(-1), dim=0) if axis is None else torch.cumsum(a, dim=axis)
+
     return Namespace(
         "torch", torch, asarray=asarray, zeros_like=torch.zeros_like, ones_like=torch.ones_like,
         stack=lambda arrays, axis=0: torch.stack(list(arrays), dim=axis),
-        concatenate=lambda arrays, axis=0: torch.cat(list(arrays), dim=axis),
-        reshape=torch.reshape, transpose=transpose, take=take, where=torch.where,
-        log=torch.log, exp=torch.exp, sqrt=torch.sqrt, sin=torch.sin, cos=torch.cos,
-        tanh=torch.tanh, maximum=binary(torch.maximum), minimum=binary(torch.minimum),
+        concatenate=concatenate, concat=concatenate,
+        reshape=torch.reshape, transpose=transpose, take=take, where=torch.where, flip=flip,
+        **{name: getattr(torch, name) for name in UNARY},
+        maximum=binary(torch.maximum), minimum=binary(torch.minimum),
         sum=reduce(torch.sum), mean=reduce(torch.mean), amax=reduce(torch.amax),
         max=reduce(torch.amax), amin=reduce(torch.amin), min=reduce(torch.amin),
-        logsumexp=reduce(torch.logsumexp), matmul=torch.matmul, einsum=torch.einsum,
+        logsumexp=reduce(torch.logsumexp), cumsum=cumsum, matmul=torch.matmul,
+        einsum=torch.einsum,
         scan=python_scan(lambda arrays, axis: torch.stack(arrays, dim=axis)))
 
 
@@ -140,13 +163,13 @@ def jax_namespace(jax) -> Namespace:
 
     return Namespace(
         "jax", jnp, asarray=jnp.asarray, zeros_like=jnp.zeros_like, ones_like=jnp.ones_like,
-        stack=jnp.stack, concatenate=jnp.concatenate, reshape=jnp.reshape,
-        transpose=jnp.transpose, take=jnp.take, where=jnp.where, log=jnp.log, exp=jnp.exp,
-        sqrt=jnp.sqrt, sin=jnp.sin, cos=jnp.cos, tanh=jnp.tanh, maximum=jnp.maximum,
+        stack=jnp.stack, concatenate=jnp.concatenate, concat=jnp.concatenate,
+        reshape=jnp.reshape, transpose=jnp.transpose, take=jnp.take, where=jnp.where,
+        flip=jnp.flip, **{name: getattr(jnp, name) for name in UNARY}, maximum=jnp.maximum,
         minimum=jnp.minimum, sum=jnp.sum, mean=jnp.mean, amax=jnp.max, max=jnp.max,
         amin=jnp.min, min=jnp.min,
         logsumexp=lambda a, axis=None, keepdims=False: logsumexp(a, axis=axis, keepdims=keepdims),
-        matmul=jnp.matmul, einsum=jnp.einsum,
+        cumsum=jnp.cumsum, matmul=jnp.matmul, einsum=jnp.einsum,
         scan=lambda step, carry, xs=None, length=None: jax.lax.scan(step, carry, xs, length=length))
 
 
@@ -158,12 +181,12 @@ def tf_namespace(tf) -> Namespace:
 
     return Namespace(
         "tf", tnp, asarray=tnp.asarray, zeros_like=tnp.zeros_like, ones_like=tnp.ones_like,
-        stack=tnp.stack, concatenate=tnp.concatenate, reshape=tnp.reshape,
-        transpose=tnp.transpose, take=tnp.take, where=tnp.where, log=tnp.log, exp=tnp.exp,
-        sqrt=tnp.sqrt, sin=tnp.sin, cos=tnp.cos, tanh=tnp.tanh, maximum=tnp.maximum,
+        stack=tnp.stack, concatenate=tnp.concatenate, concat=tnp.concatenate,
+        reshape=tnp.reshape, transpose=tnp.transpose, take=tnp.take, where=tnp.where,
+        flip=tnp.flip, **{name: getattr(tnp, name) for name in UNARY}, maximum=tnp.maximum,
         minimum=tnp.minimum, sum=tnp.sum, mean=tnp.mean, amax=tnp.amax, max=tnp.amax,
-        amin=tnp.amin, min=tnp.amin, logsumexp=logsumexp, matmul=tnp.matmul,
-        einsum=tnp.einsum, scan=python_scan(tnp.stack))
+        amin=tnp.amin, min=tnp.amin, logsumexp=logsumexp, cumsum=tnp.cumsum,
+        matmul=tnp.matmul, einsum=tnp.einsum, scan=python_scan(tnp.stack))
 
 
 _NUMPY: Namespace | None = None

@@ -24,7 +24,8 @@ from typing import Any, Callable
 import numpy as np
 
 from . import ops
-from .frameworks.base import Unsupported, device_reason, framework_class, missing_reason, records
+from .frameworks.base import (Unsupported, device_reason, error_line, framework_class, missing_reason,
+                              records)
 from .problems import PROBLEMS, Problem, custom_problem, make_problem, size_names
 
 MIN_SHARE_S = 2.0        # no mode is given less than this, even when the budget is nearly spent
@@ -253,7 +254,10 @@ def measure(problem: Problem, framework: str, mode: str, dtype: str, share_s: fl
     except ValidationError as exc:
         return {"status": "failed", "note": str(exc)}
     except Exception as exc:   # a crash in one framework's mode must not end the profile
-        return {"status": "failed", "note": f"{type(exc).__name__}: {exc}"}
+        cannot = cannot_run(problem, fw)
+        if cannot is not None:    # the function itself, not the mode: said as the framework's
+            return {"status": "skipped", "note": f"{framework} cannot run {problem.name}: {cannot}"}
+        return {"status": "failed", "note": error_line(exc, framework)}
     left = share_s - (time.perf_counter() - start)
     times: list[float] = []
     limit = min(TIMING_S, max(left, 0.0) / 2)
@@ -268,6 +272,17 @@ def measure(problem: Problem, framework: str, mode: str, dtype: str, share_s: fl
             "q25": float(q25), "q75": float(q75),
             "compile_s": (case.compile_s or 0.0) + case.first_call_s, "error": case.error,
             "reference": case.reference}
+
+
+def cannot_run(problem: Problem, fw) -> str | None:
+    """What the framework raises running the function itself (its primal, unvalidated), as one
+    line; None where the primal runs (then a mode's own failure is a failure)."""
+    from .cases import compute
+    try:
+        compute(problem, fw, "primal")
+    except Exception as exc:
+        return error_line(exc, fw.name)
+    return None
 
 
 def serve(address: str, authkey_hex: str) -> None:

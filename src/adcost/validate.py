@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from . import ops
-from .frameworks.base import Unsupported, get_framework, missing_reason
+from .frameworks.base import Unsupported, error_line, get_framework, missing_reason
 from .frameworks.fd import central_jacobian, step
 from .settings import (FD_DIRECTIONS, FD_FULL_MAX_N, FD_KINK_STEPS, FD_TOLERANCE, REFERENCE_ORDER,
                        TOLERANCE)
@@ -109,15 +109,26 @@ class Reference:
         self._folder = os.environ.get(CACHE_VARIABLE) or None
         self._print = fingerprint(problem) if self._folder else None
         self.engine = None
-        for name in REFERENCE_ORDER:
+        # the engines that could not run it when asked (a user's function may use what one
+        # framework lacks: torch has no negative-step slice), said if none is left
+        self.failed: list[str] = []
+        self._next_engine()
+        self._cache: dict = {}
+
+    def _next_engine(self) -> None:
+        """The next installed engine of REFERENCE_ORDER after the current one that says it runs
+        the problem; Unsupported, naming what each tried engine raised, when none is left."""
+        names = list(REFERENCE_ORDER)
+        start = names.index(self.engine.name) + 1 if self.engine is not None else 0
+        for name in names[start:]:
             if missing_reason(name) is None:
                 fw = get_framework(name, "float64", "cpu")   # references: on the CPU
-                if fw.supports(problem, "jacrev") is None or fw.supports(problem, "vjp") is None:
+                if fw.supports(self.problem, "jacrev") is None or \
+                        fw.supports(self.problem, "vjp") is None:
                     self.engine = fw
-                    break
-        if self.engine is None:
-            raise Unsupported(f"no reference engine can run {problem.name}")
-        self._cache: dict = {}
+                    return
+        tried = f": {'; '.join(self.failed)}" if self.failed else ""
+        raise Unsupported(f"no reference engine can run {self.problem.name}{tried}")
 
     def _disk(self, *parts) -> Path | None:
         if not self._folder:
@@ -150,9 +161,19 @@ class Reference:
             pass   # a cache only: the next process checks again
 
     def _run(self, op, x, **kw):
-        fn, args = self.engine.build(self.problem, op, x=x, **kw)
-        with self.engine.scope():
-            out = fn(*args)
+        """`op` on the reference engine; where that engine cannot run the problem (it raises),
+        the next one of REFERENCE_ORDER that can (`failed` keeps what each raised)."""
+        while True:
+            try:
+                fn, args = self.engine.build(self.problem, op, x=x, **kw)
+                with self.engine.scope():
+                    out = fn(*args)
+                break
+            except (ValidationError, KeyboardInterrupt):
+                raise
+            except Exception as exc:
+                self.failed.append(f"{self.engine.name}: {error_line(exc, self.engine.name)}")
+                self._next_engine()
         if isinstance(out, tuple):
             return tuple(self.engine.to_numpy(o) for o in out)
         return self.engine.to_numpy(out)

@@ -86,6 +86,17 @@ TANH = elementwise("tanh", np.tanh, lambda a, o: 1.0 - o * o)
 POW = elementwise("pow", lambda a, p: np.power(a, p), _power_partial)
 LOG = elementwise("log", np.log, lambda a, o: 1.0 / a)
 SQRT = elementwise("sqrt", np.sqrt, lambda a, o: 0.5 / o)
+ABS = elementwise("abs", np.abs, lambda a, o: np.sign(a))
+SQUARE = elementwise("square", np.square, lambda a, o: 2.0 * a)
+LOG1P = elementwise("log1p", np.log1p, lambda a, o: 1.0 / (1.0 + a))
+EXPM1 = elementwise("expm1", np.expm1, lambda a, o: o + 1.0)
+TAN = elementwise("tan", np.tan, lambda a, o: 1.0 + o * o)
+ARCTAN = elementwise("arctan", np.arctan, lambda a, o: 1.0 / (1.0 + a * a))
+SINH = elementwise("sinh", np.sinh, lambda a, o: np.cosh(a))
+COSH = elementwise("cosh", np.cosh, lambda a, o: np.sinh(a))
+UNARY = {"log": LOG, "exp": EXP, "sqrt": SQRT, "sin": SIN, "cos": COS, "tanh": TANH, "abs": ABS,
+         "square": SQUARE, "log1p": LOG1P, "expm1": EXPM1, "tan": TAN, "arctan": ARCTAN,
+         "sinh": SINH, "cosh": COSH}
 # at a tie each side gets half the derivative, as in JAX and PyTorch
 MAXIMUM = elementwise("maximum", np.maximum, lambda a, b, o: (a > b) + 0.5 * (a == b),
                       lambda a, b, o: (b > a) + 0.5 * (a == b))
@@ -196,6 +207,30 @@ TRANSPOSE = Prim(
     lambda d, v, o, axes: np.transpose(d[0], (0,) + tuple(i + 1 for i in _full_axes(axes, np.ndim(v[0])))),
     lambda g, v, o, need, axes: (np.transpose(
         g, (0,) + tuple(int(i) + 1 for i in np.argsort(_full_axes(axes, np.ndim(v[0]))))),))
+
+
+# flip and cumsum: linear, so each rule is the operation again (on the tangent's axes, shifted
+# by its leading direction axis); cumsum's adjoint sums from the end: flip, cumsum, flip
+FLIP = Prim("flip", lambda a, axis: np.flip(a, axis),
+            lambda d, v, o, axis: np.flip(d[0], _shifted(axis, np.ndim(v[0]))),
+            lambda g, v, o, need, axis: (np.flip(g, _shifted(axis, np.ndim(v[0]))),))
+
+
+def _cumsum_jvp(d, v, o, axis):
+    dot = d[0]
+    if axis is None:
+        return np.cumsum(dot.reshape(dot.shape[0], -1), axis=1)
+    return np.cumsum(dot, axis=axis % np.ndim(v[0]) + 1)
+
+
+def _cumsum_vjp(g, v, o, need, axis):
+    shape = np.shape(v[0])
+    along = 1 if axis is None else axis % len(shape) + 1
+    back = np.flip(np.cumsum(np.flip(g, along), axis=along), along)
+    return (back.reshape(g.shape[:1] + shape),)
+
+
+CUMSUM = Prim("cumsum", lambda a, axis: np.cumsum(a, axis=axis), _cumsum_jvp, _cumsum_vjp)
 
 
 def _take_where(indices, axis):
@@ -416,6 +451,7 @@ class Traced:
     def __rmatmul__(self, o): return apply(MATMUL, o, self)
     def __neg__(self): return apply(NEG, self)
     def __pos__(self): return self
+    def __abs__(self): return apply(ABS, self)
 
     def __pow__(self, p):
         if isinstance(p, Traced):
@@ -523,12 +559,14 @@ def _namespace():
         ones_like=lambda a: np.ones_like(value_of(a)),
         stack=lambda arrays, axis=0: apply(STACK, *arrays, axis=axis),
         concatenate=lambda arrays, axis=0: apply(CONCATENATE, *arrays, axis=axis),
+        concat=lambda arrays, axis=0: apply(CONCATENATE, *arrays, axis=axis),
+        flip=lambda a, axis=None: apply(FLIP, a, axis=axis),
+        cumsum=lambda a, axis=None: apply(CUMSUM, a, axis=axis),
         reshape=lambda a, shape: apply(RESHAPE, a, shape=shape),
         transpose=lambda a, axes=None: apply(TRANSPOSE, a, axes=axes),
         take=lambda a, indices, axis=None: apply(TAKE, a, indices=np.asarray(indices), axis=axis),
         where=lambda cond, a, b: apply(WHERE, value_of(cond), a, b),
-        log=unary(LOG), exp=unary(EXP), sqrt=unary(SQRT), sin=unary(SIN), cos=unary(COS),
-        tanh=unary(TANH), maximum=lambda a, b: apply(MAXIMUM, a, b),
+        **{name: unary(prim) for name, prim in UNARY.items()}, maximum=lambda a, b: apply(MAXIMUM, a, b),
         minimum=lambda a, b: apply(MINIMUM, a, b), sum=reduction(SUM), mean=mean,
         amax=amax, max=amax, amin=amin, min=amin, logsumexp=reduction(LOGSUMEXP),
         matmul=lambda a, b: apply(MATMUL, a, b),

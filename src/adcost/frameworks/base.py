@@ -189,6 +189,30 @@ class MissingOperation(Unsupported, AttributeError):
     """The engine's array namespace has no such operation (adcost.namespace)."""
 
 
+# what a framework's own error means for a function written against `xp`, where its words do not
+# say (matched in the error's text; the framework's name first)
+HINTS = (("torch", "step must be greater than zero",
+          "torch tensors have no negative-step slices such as x[::-1]: xp.flip(x, axis) reverses "
+          "an axis in every engine"),)
+
+
+def error_line(exc: BaseException, framework: str | None = None) -> str:
+    """One line saying what `exc` was: its type and its message's first line, or its last where
+    the first only introduces a trace (TensorFlow's "in user code:"), with the line torch.compile
+    explains its error in ("Explanation: ..."), and a hint where HINTS has one for `framework`
+    (torch's for torch_compile too)."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    text = (lines[-1] if lines[0].endswith(":") else lines[0]) if lines else ""
+    explained = next((line.split(":", 1)[1].strip() for line in lines[1:]
+                      if line.startswith("Explanation:")), None)
+    if explained:
+        text = f"{text}: {explained}"
+    hint = next((h for fw, words, h in HINTS
+                 if framework and framework.startswith(fw) and words in str(exc)), None)
+    said = text if text.startswith(f"{type(exc).__name__}:") else f"{type(exc).__name__}: {text}"
+    return f"{said} ({hint})" if hint else said
+
+
 class FrameworkMissing(Unsupported):
     """The framework's Python package is not installed."""
 

@@ -23,7 +23,7 @@ import time
 
 from dataclasses import replace
 
-from .base import Unsupported, Variant, register
+from .base import Unsupported, Variant, error_line, register
 from .torch_adapter import Torch
 
 
@@ -79,9 +79,7 @@ class TorchCompiled(Variant, Torch):
                 compiled = self.torch.compile(fn, fullgraph=True)
                 self.block(compiled(*args))
         except Exception as exc:   # the compiler's reason, on one line
-            reason = str(exc).strip().splitlines()
-            raise Unsupported(f"torch.compile failed: {type(exc).__name__}: "
-                              f"{reason[0] if reason else ''}"[:400]) from None
+            raise Unsupported(f"torch.compile failed: {error_line(exc, self.name)}") from None
         return compiled, time.perf_counter() - start
 
 
