@@ -222,6 +222,10 @@ def test_a_reference_engine_that_cannot_run_the_function_gives_way(monkeypatch):
      "ValueError('step must be greater than zero') (torch tensors have no negative-step slices "
      "such as x[::-1]: xp.flip(x, axis) reverses an axis in every engine)"),
     (ValueError("step must be greater than zero"), "jax", "ValueError: step must be greater than zero"),
+    (TypeError("unsupported operand type(s) for *: 'numpy.ndarray' and 'Tensor'"), "torch",
+     "TypeError: unsupported operand type(s) for *: 'numpy.ndarray' and 'Tensor' (a NumPy array "
+     "the function closes over meets a torch tensor: pass it as data, fn(xp, x, data) (--data "
+     "FILE.npz), or write xp.asarray(a, dtype=x.dtype))"),
 ])
 def test_an_error_is_said_in_one_line(error, framework, line):
     from adcost.frameworks.base import error_line

@@ -283,3 +283,27 @@ def test_a_mode_that_fails_where_the_function_runs_is_a_failure(monkeypatch):
     row = df[df["mode"] == "jacrev"].iloc[0]
     assert row["status"] == "failed" and row["note"] == "RuntimeError: a broken rule"
     assert (df[df["mode"] == "jacfwd"]["status"] == "ok").all()
+
+
+BRANCHY = """
+def branchy(xp, x):
+    if x[0] > 0:
+        return xp.sin(x)
+    return xp.cos(x)
+"""
+
+
+def test_python_control_flow_on_a_value_is_named_with_what_to_write(user_module, capsys):
+    """jax.jit and tf.function cannot trace an `if` on x: their rows say so, with xp.where."""
+    (user_module / "branch.py").write_text(BRANCHY)
+    np.save(user_module / "x.npy", np.array([0.1, 0.2]))
+    frameworks = [f for f in ("jax", "tf") if not prof.missing_reason(f)]
+    if not frameworks:
+        pytest.skip("neither JAX nor TensorFlow installed")
+    df = prof.profile("branch.py:branchy", x0=[0.1, 0.2], frameworks=frameworks + ["numpy"],
+                      budget_s=30)
+    traced = df[df["framework"].isin(frameworks)]
+    assert len(traced) and (traced["status"] == "skipped").all()
+    assert traced["note"].str.contains("cannot run").all()
+    assert traced["note"].str.contains(r"xp\.where", regex=True).all()
+    assert (df[df["framework"] == "numpy"]["status"] == "ok").any()

@@ -191,9 +191,17 @@ class MissingOperation(Unsupported, AttributeError):
 
 # what a framework's own error means for a function written against `xp`, where its words do not
 # say (matched in the error's text; the framework's name first)
+BRANCH = ("a Python `if` on a value of x cannot be traced: xp.where(condition, a, b) computes "
+          "both sides in every engine")
 HINTS = (("torch", "step must be greater than zero",
           "torch tensors have no negative-step slices such as x[::-1]: xp.flip(x, axis) reverses "
-          "an axis in every engine"),)
+          "an axis in every engine"),
+         ("torch", "'numpy.ndarray' and 'Tensor'",
+          "a NumPy array the function closes over meets a torch tensor: pass it as data, "
+          "fn(xp, x, data) (--data FILE.npz), or write xp.asarray(a, dtype=x.dtype)"),
+         ("jax", "TracerBoolConversionError", BRANCH),
+         ("jax", "ConcretizationTypeError", BRANCH),
+         ("tf", "as a Python `bool` is not allowed", BRANCH))
 
 
 def error_line(exc: BaseException, framework: str | None = None) -> str:
