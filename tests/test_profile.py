@@ -199,6 +199,29 @@ def test_cli_jacobian_of_a_user_function(user_module, capsys):
     assert cli.main(["jacobian", "--framework", "numpy"]) == 2
 
 
+def test_cli_jacobian_says_which_framework_cannot_run_it_and_a_refusal_in_one_line(
+        user_module, capsys, monkeypatch):
+    (user_module / "rev.py").write_text("def f(xp, x):\n    return xp.sin(x) * x[::-1]\n")
+    np.save(user_module / "x.npy", np.array([1.0, 2.0, 3.0]))
+    assert cli.main(["jacobian", "--function", "rev.py:f", "--x0", "x.npy",
+                     "--framework", "numpy"]) == 0
+    capsys.readouterr()
+    if not prof.missing_reason("torch"):
+        assert cli.main(["jacobian", "--function", "rev.py:f", "--x0", "x.npy",
+                         "--framework", "torch"]) == 2
+        err = capsys.readouterr().err.strip()
+        assert len(err.splitlines()) == 1 and "torch cannot run rev.py.f" in err and "xp.flip" in err
+    import adcost
+    from adcost.validate import ValidationError
+    def refused(*args, **kwargs):
+        raise ValidationError("rev/numpy/jacrev/float64: max relative error 1e-2\nmore")
+    monkeypatch.setattr(adcost, "jacobian", refused)
+    assert cli.main(["jacobian", "--function", "rev.py:f", "--x0", "x.npy",
+                     "--framework", "numpy"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err == "adcost: refused by the validation gate: rev/numpy/jacrev/float64: max relative error 1e-2"
+
+
 def test_the_public_api_is_the_function():
     import adcost
     assert adcost.profile is prof.profile

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from . import ops, validate
-from .frameworks.base import Framework, default_device, get_framework
+from .frameworks.base import Framework, default_device, error_line, get_framework
 from .problems import Problem, make_problem
 
 
@@ -145,3 +145,15 @@ def compute(problem, framework, op: str, *, dtype="float64", device=None, x=None
     fn, _ = fw.compile(fn, args)     # where tracing fails, the adapter names the reason
     with fw.scope():
         return to_numpy(fw, op, fn(*args))
+
+
+def cannot_run(problem, framework, dtype: str = "float64", device=None) -> str | None:
+    """What the framework raises running the problem's function itself (its primal, unvalidated),
+    in one line (error_line); None where the primal runs, so that a mode's own crash is said as
+    that mode's failure."""
+    p, fw = resolve(problem, framework, dtype, device)
+    try:
+        compute(p, fw, "primal")
+    except Exception as exc:
+        return error_line(exc, fw.name)
+    return None

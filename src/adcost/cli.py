@@ -12,7 +12,8 @@ import numpy as np
 from . import __version__, check as checking, grids, threads
 from .argv import Parser, compare_arguments, nonnegative, positive, seconds, size_pair
 from .envvars import available_memory, check as check_environment
-from .frameworks.base import DTYPES, Unsupported, framework_class, missing_reason, names
+from .frameworks.base import DTYPES, Unsupported, error_line, framework_class, missing_reason, names
+from .validate import ValidationError
 from .problems import PROBLEMS, estimate_bytes, make_problem, size_names
 
 
@@ -230,7 +231,16 @@ def _print_jacobian(args, problem) -> int:
     modes = framework_class(args.framework).modes
     if args.mode not in modes:
         raise ValueError(f"{args.framework} has no mode {args.mode!r}; choose from {', '.join(modes)}")
-    J = jacobian(problem, args.framework, args.mode, dtype=args.dtype)
+    try:
+        J = jacobian(problem, args.framework, args.mode, dtype=args.dtype)
+    except (Unsupported, ValidationError):
+        raise
+    except Exception as exc:   # one line, said as the framework's or the mode's
+        from .cases import cannot_run
+        cannot = cannot_run(problem, args.framework, args.dtype)
+        raise ValueError(f"{args.framework} cannot run {problem.name}: {cannot}" if cannot else
+                         f"{args.framework} {args.mode} failed on {problem.name}: "
+                         f"{error_line(exc, args.framework)}") from None
     if args.json:
         print(json.dumps({"problem": problem.name, **{k: v for k, v in problem.sizes.items()},
                           "framework": args.framework, "mode": args.mode, "dtype": args.dtype,
@@ -381,6 +391,9 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, Unsupported) as exc:
         print(f"adcost: error: {exc}", file=sys.stderr)
         return 2
+    except ValidationError as exc:   # a wrong answer refused: not the input's fault
+        print(f"adcost: refused by the validation gate: {str(exc).splitlines()[0]}", file=sys.stderr)
+        return 1
     except BrokenPipeError:   # `adcost list | head -1`: the reader left; end quietly
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0

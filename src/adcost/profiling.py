@@ -254,6 +254,7 @@ def measure(problem: Problem, framework: str, mode: str, dtype: str, share_s: fl
     except ValidationError as exc:
         return {"status": "failed", "note": str(exc)}
     except Exception as exc:   # a crash in one framework's mode must not end the profile
+        from .cases import cannot_run
         cannot = cannot_run(problem, fw)
         if cannot is not None:    # the function itself, not the mode: said as the framework's
             return {"status": "skipped", "note": f"{framework} cannot run {problem.name}: {cannot}"}
@@ -272,17 +273,6 @@ def measure(problem: Problem, framework: str, mode: str, dtype: str, share_s: fl
             "q25": float(q25), "q75": float(q75),
             "compile_s": (case.compile_s or 0.0) + case.first_call_s, "error": case.error,
             "reference": case.reference}
-
-
-def cannot_run(problem: Problem, fw) -> str | None:
-    """What the framework raises running the function itself (its primal, unvalidated), as one
-    line; None where the primal runs (then a mode's own failure is a failure)."""
-    from .cases import compute
-    try:
-        compute(problem, fw, "primal")
-    except Exception as exc:
-        return error_line(exc, fw.name)
-    return None
 
 
 def serve(address: str, authkey_hex: str) -> None:
