@@ -230,3 +230,29 @@ def test_a_reference_engine_that_cannot_run_the_function_gives_way(monkeypatch):
 def test_an_error_is_said_in_one_line(error, framework, line):
     from adcost.frameworks.base import error_line
     assert error_line(error, framework) == line
+
+
+def test_a_kink_at_the_point_is_named_when_the_gate_refuses(monkeypatch):
+    """|x| at 0: JAX's derivative there is 1, the reference's 0; both are choices. The refusal
+    says so; a wrong derivative of a smooth function is refused without it."""
+    from adcost import validate
+    from adcost.frameworks.base import missing_reason
+    assert validate.kink(lambda z: np.abs(z), np.array([0.5, 0.0, -0.2])).startswith(
+        "f is not differentiable at this point: along x[1] output 1 changes at the rate -1 on one "
+        "side and 1 on the other")
+    steep = lambda z: 1e3 * z ** 2 + np.sin(40 * z)   # noqa: E731  smooth, strongly curved
+    assert validate.kink(steep, np.array([0.3, -0.1])) is None
+    assert validate.kink(lambda z: np.abs(z), np.zeros(300)).startswith(
+        "f is not differentiable at this point: along a random direction")
+    fw = WrongJvp(dtype="float64")
+    with pytest.raises(adcost.ValidationError) as info:
+        adcost.prepare("polynomial", fw, "jvp")
+    assert "differentiable" not in str(info.value)
+    if missing_reason("jax"):
+        pytest.skip(missing_reason("jax"))
+    p = adcost.custom_problem("absolute", lambda xp, x: xp.abs(x) * 2.0, 3, 3, [0.5, 0.0, -0.2])
+    with pytest.raises(adcost.ValidationError, match=r"max relative error .*: f is not "
+                                                     r"differentiable at this point: along x\[1\]"):
+        adcost.prepare(p, "jax", "jacfwd")
+    q = adcost.custom_problem("absolute", lambda xp, x: xp.abs(x) * 2.0, 3, 3, [0.5, 0.1, -0.2])
+    assert adcost.prepare(q, "jax", "jacfwd").error < 1e-12

@@ -347,6 +347,36 @@ def check_output(label: str, out, want, dtype: str, tolerance: float | None = No
     return err
 
 
+def kink(primal, x, directions: int = 3) -> str | None:
+    """Where f is not differentiable at x: the first direction (a coordinate where n is at most
+    FD_FULL_MAX_N, else seeded random ones) along which its one-sided differences disagree at
+    the step and still at 1/16 of it (a smooth f's gap shrinks with the step, a kink's does
+    not), said in words; None where none is found.  Called only once a check has failed."""
+    x = np.asarray(x, dtype=np.float64)
+    h = step(x)
+    if x.size <= FD_FULL_MAX_N:
+        found = ((f"x[{i}]", np.eye(1, x.size, i)[0]) for i in range(x.size))
+    else:
+        rng = np.random.default_rng(11)
+        found = (("a random direction", v) for v in rng.standard_normal((directions, x.size)))
+    f0 = np.asarray(primal(x), dtype=float)
+
+    def sides(v, s):
+        right = (np.asarray(primal(x + s * v), dtype=float) - f0) / s
+        left = (f0 - np.asarray(primal(x - s * v), dtype=float)) / s
+        return right, left, float(np.max(np.abs(right - left), initial=0.0))
+
+    for name, v in found:
+        right, left, gap = sides(v, h)
+        scale = max(1.0, float(np.max(np.abs(right), initial=0.0)))
+        if gap > 1e-3 * scale and sides(v, h / 16)[2] > 0.5 * gap:
+            i = int(np.argmax(np.abs(right - left)))
+            return (f"f is not differentiable at this point: along {name} output {i} changes at "
+                    f"the rate {left[i]:.3g} on one side and {right[i]:.3g} on the other, and "
+                    f"each framework picks its own derivative there; evaluate it off the kink")
+    return None
+
+
 def check_symmetric(label: str, H, dtype: str, tolerance: float | None = None) -> float:
     """A Hessian must equal its transpose (to the dtype's tolerance)."""
     H = np.asarray(H, dtype=float)
