@@ -444,6 +444,20 @@ def test_advise_cli(asv_dir, tmp_path, capsys):
     assert err.startswith("adcost: error: no measured results") and "\n" not in err
 
 
+def test_advise_outside_the_checkout_names_the_installed_reference(tmp_path, monkeypatch, capsys):
+    """Run from another folder: nothing is read unasked, but the message names the checkout's
+    committed reference run, which --results then reads."""
+    from adcost import paths
+    installed = paths.installed_reference()
+    if installed is None:
+        pytest.skip("not an editable install of a checkout with results/reference")
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(["advise", "--n", "8", "--m", "5"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and str(tmp_path) in err
+    assert err.endswith(f"the committed reference run: --results {installed})")
+
+
 def test_advisor_leaves_out_what_cannot_run_the_problem(tidy):
     """A problem using an operation the NumPy engine lacks: numpy modes are left out, named."""
     import adcost

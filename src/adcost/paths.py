@@ -29,6 +29,13 @@ def reference() -> Path:
     return Path("results") / "reference"
 
 
+def installed_reference() -> Path | None:
+    """The committed reference run of the checkout this package was installed from (an editable
+    install: `make install`), where there is one: named in messages, never read unasked."""
+    found = Path(__file__).resolve().parents[2] / "results" / "reference"
+    return found if (found / MARKER).exists() else None
+
+
 def reference_root(folder: str | Path) -> Path | None:
     """The committed reference run `folder` lies in (the nearest folder up with MARKER), or None."""
     folder = Path(folder).resolve()

@@ -154,8 +154,12 @@ def load_results(source: str | Path | None = None):
         if not df.empty:
             label = paths.reference_label(where) or "your results"
             return df, f"{where} ({label}: {loading.describe_run(df)})", stored_model(where)
-    where = source or f"{paths.results()} or {paths.reference()}"
-    raise NoResults(f"no measured results in {where}; run `make bench` (or pass --results PATH)")
+    where = source or f"{paths.results()} or {paths.reference()} (under {Path.cwd()})"
+    installed = paths.installed_reference()
+    hint = (f"; the committed reference run: --results {installed}"
+            if installed and installed.resolve() != paths.reference().resolve() else "")
+    raise NoResults(f"no measured results in {where}; run `make bench` (or pass --results "
+                    f"PATH{hint})")
 
 
 def stored_model(where: str | Path) -> Path | None:
