@@ -330,3 +330,46 @@ def test_python_control_flow_on_a_value_is_named_with_what_to_write(user_module,
     assert traced["note"].str.contains("cannot run").all()
     assert traced["note"].str.contains(r"xp\.where", regex=True).all()
     assert (df[df["framework"] == "numpy"]["status"] == "ok").any()
+
+
+def energy(xp, x):
+    return xp.reshape(xp.sum(xp.square(x) * xp.cos(x)) + xp.sum(xp.tanh(x) * x[0]), (1,))
+
+
+def test_second_order_ranks_the_hvps_and_the_hessians_each_on_their_own():
+    """--order 2: every composition's H v and every mode's H, validated, ranked within what they
+    compute, each group with its own best; frameworks without second order are named."""
+    import adcost
+    frameworks = [f for f in ("jax", "torch") if not prof.missing_reason(f)]
+    if not frameworks:
+        pytest.skip("neither JAX nor torch installed")
+    x0 = np.linspace(-0.8, 0.9, 6)
+    df = prof.profile(energy, x0=x0, frameworks=frameworks + ["numpy"], budget_s=60, order=2)
+    ok = df[df["status"] == "ok"]
+    assert set(ok["computes"]) == {"H v", "H"}
+    assert list(ok["computes"]) == sorted(ok["computes"], key=prof.COMPUTES.index)  # H v first
+    for what, rows in ok.groupby("computes"):
+        assert rows["seconds"].is_monotonic_increasing
+        assert rows["recommended"].sum() == 1 and rows.iloc[0]["recommended"]
+        assert rows.iloc[0]["ratio"] == 1.0
+    assert set(ok[ok["computes"] == "H v"]["mode"]) >= {"hvp_fwd_over_rev", "hvp_rev_over_rev"}
+    numpy_row = df[df["framework"] == "numpy"].iloc[0]
+    assert numpy_row["status"] == "skipped" and "no second-order operations" in numpy_row["note"]
+    # each row's call gives what it timed
+    p = adcost.custom_problem("energy", energy, 6, 1, x0)
+    v = np.ones(6)
+    for _, r in ok.drop_duplicates("computes").iterrows():
+        got = eval(r["call"], {"adcost": adcost, "problem": p, "v": v})
+        assert got.shape == ((6,) if r["computes"] == "H v" else (6, 6))
+    text = "\n".join(prof.summary(df))
+    assert "recommended for H v (a Hessian-vector product):" in text
+    assert "recommended for the Hessian:" in text and "best forward" not in text
+
+
+def test_second_order_needs_a_scalar_function(user_module, capsys):
+    with pytest.raises(ValueError, match=r"second order needs a scalar function \(m = 1\)"):
+        prof.profile(lambda xp, x: xp.sin(x), x0=[0.1, 0.2], order=2)
+    np.save(user_module / "x.npy", np.array([0.1, 0.2, 0.3]))
+    assert cli.main(["profile", "userfns:wide", "--x0", "x.npy", "--order", "2"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "returns 300 values" in err

@@ -85,7 +85,8 @@ def parser() -> Parser:
     pr = sub.add_parser("profile", help="measure every mode of every framework on your function",
                         description="Prepare, validate and time every Jacobian mode (and the gradient "
                         "when m = 1) of every installed framework on one function, within a time "
-                        "budget; print them ranked, fastest first.")
+                        "budget; print them ranked, fastest first (--order 2: its Hessian-vector "
+                        "products and Hessians).")
     pr.add_argument("target", nargs="?", metavar="MODULE:FUNCTION",
                     help="fn(xp, x) -> (m,) (or fn(xp, x, data) with --data): a module importable "
                          "from here, or a .py file's path (mine.py:f)")
@@ -102,6 +103,10 @@ def parser() -> Parser:
                     help="seconds for the whole profile (default 60); a mode that outruns its "
                          "share is stopped and reported")
     pr.add_argument("--dtype", default="float64", choices=DTYPES, help=f"one of {', '.join(DTYPES)}")
+    pr.add_argument("--order", type=int, default=1, choices=(1, 2),
+                    help="1 (default): the Jacobian's modes; 2, for a scalar function (m = 1): "
+                         "the Hessian-vector products by every composition and the Hessians by "
+                         "every mode, each ranked on its own")
     pr.add_argument("--json", action="store_true", help="the ranked rows as a JSON list")
 
     for command in (c, j, s, pr):
@@ -318,7 +323,7 @@ def cmd_profile(args) -> int:
     from .sweep import apply_timing_defaults
     apply_timing_defaults()                 # timed as the sweep times, unless set
     df = prof.profile(target, x0=x0, data=data, frameworks=args.framework, budget_s=args.budget,
-                      m=args.m, dtype=args.dtype, progress=progress)
+                      m=args.m, dtype=args.dtype, progress=progress, order=args.order)
     if args.json:
         print(df.to_json(orient="records"))
     else:

@@ -1,7 +1,8 @@
 """`adcost profile`: which derivative mode for *this* function, measured.
 
 Every installed framework that can run the function is tried with every Jacobian mode it has
-(and its gradient when m = 1): each is prepared (built, compiled, validated against the
+(and its gradient when m = 1; with order=2, for m = 1, every Hessian-vector composition and
+Hessian mode instead, each group ranked on its own): each is prepared (built, compiled, validated against the
 float64 reference), then timed, within a time budget.  Each framework runs in a worker process
 of its own, so a mode whose preparation or calls outrun their share of the budget is stopped
 (the worker is killed and a new one takes the next mode) and reported as stopped, not waited
@@ -193,20 +194,34 @@ def _importable(fn) -> str | None:
         return None
 
 
-PRIMARY = ("jacfwd", "jacrev", "grad", "fd")    # measured first, with a larger share
+# measured first, with a larger share: the first order's main modes, and the second order's
+# textbook HVP (forward over reverse) and Hessian (jacfwd of jacrev)
+PRIMARY = ("jacfwd", "jacrev", "grad", "fd", "hvp_fwd_over_rev", "hessian_jacfwd_jacrev")
 PRIMARY_WEIGHT = 3.0
+ORDERS = (1, 2)
+# what a row computes, in the order the groups are ranked and shown: each group has its own best
+COMPUTES = ("J", "H v", "H")
 
 
-def modes_for(framework: str, problem: Problem) -> list[str]:
-    """The ways `framework` gives the whole derivative: its Jacobian modes, and grad for m = 1."""
+def computes(mode: str) -> str:
+    """"J" (a Jacobian; the gradient when m = 1), "H v" (a Hessian-vector product) or "H"."""
+    return {"hvp": "H v", "hessian": "H"}.get(ops.describe(mode).reference, "J")
+
+
+def modes_for(framework: str, problem: Problem, order: int = 1) -> list[str]:
+    """The ways `framework` gives the whole derivative: order 1, its Jacobian modes, and grad for
+    m = 1; order 2 (m = 1), its Hessian-vector products and Hessians (adcost.ops)."""
     cls = framework_class(framework)
+    if order == 2:
+        return list(cls.second_order)
     return list(cls.modes) + (["grad"] if problem.m == 1 and "grad" in cls.ops() else [])
 
 
-def plan_for(frameworks: list[str], problem: Problem) -> list[tuple[str, str]]:
+def plan_for(frameworks: list[str], problem: Problem, order: int = 1) -> list[tuple[str, str]]:
     """(framework, mode) in the order they are measured: every framework's primary modes
-    (jacfwd, jacrev, grad) first, then the loops and the adapters' other modes."""
-    every = [(fw, mode) for fw in frameworks for mode in modes_for(fw, problem)]
+    (jacfwd, jacrev, grad; or forward-over-reverse and jacfwd(jacrev)) first, then the loops
+    and the adapters' other modes."""
+    every = [(fw, mode) for fw in frameworks for mode in modes_for(fw, problem, order)]
     return ([item for item in every if item[1] in PRIMARY]
             + [item for item in every if item[1] not in PRIMARY])
 
@@ -227,6 +242,8 @@ def memory_reason(problem: Problem, mode: str, dtype: str) -> str | None:
     itemsize, meta, n, m = np.dtype(dtype).itemsize, problem.meta, problem.n, problem.m
     if problem.name == "mlp" and not meta.get("batch") and "depth" in meta and "width" in meta:
         need, what = estimate_bytes(mode, n, m, meta["depth"], meta["width"], itemsize), "about"
+    elif computes(mode) == "H":       # the Hessian, and the n x n basis its outer mode pushes
+        need, what = itemsize * 2 * n * n, "at least"
     else:
         family = ops.describe(mode).family
         basis = n * n if family == "forward" else m * m if family == "reverse" else 0
@@ -368,28 +385,41 @@ class Worker:
 
 # -- the profile ---------------------------------------------------------------------------
 def profile(fn, x0=None, data=None, frameworks=None, budget_s: float = 60.0, m: int | None = None,
-            dtype: str = "float64", progress: Callable[[dict], None] | None = None):
+            dtype: str = "float64", progress: Callable[[dict], None] | None = None,
+            order: int = 1):
     """Measure every mode of every framework that can run `fn`, best first (a DataFrame).
 
     fn: fn(xp, x) (or fn(xp, x, data) with `data`), a "module:function" string, a registered
     problem's name, or a Problem.  budget_s bounds the whole profile; each remaining mode gets
-    an equal share of what is left (at least MIN_SHARE_S)."""
+    an equal share of what is left (at least MIN_SHARE_S).  order=2 (a scalar function, m = 1):
+    the Hessian-vector products by every composition and the Hessians by every mode instead,
+    each group ranked on its own (`computes`: "H v", "H")."""
     import pandas as pd
     if not budget_s > 0:
         raise ValueError(f"profile: the budget must be > 0 seconds, got {budget_s}")
+    if order not in ORDERS:
+        raise ValueError(f"profile: the order must be 1 or 2, got {order!r}")
     target, problem = target_of(fn, x0, data, m)
+    if order == 2 and problem.m != 1:
+        raise ValueError(f"profile: second order needs a scalar function (m = 1); "
+                         f"{problem.name} returns {problem.m} values")
     chosen = list(frameworks) if frameworks else [
         name for name, rec in records().items() if name != "python" or problem.scalar]
     rows, usable = [], []
     for name in chosen:
         reason = missing_reason(name) or (device_reason(name) if name in records() else None)
-        if reason is not None:   # not installed, or no $ADCOST_DEVICE here (--device cuda)
+        if reason is None and order == 2 and name in records() and \
+                not framework_class(name).second_order:
+            reason = (f"{name} has no second-order operations"
+                      + (f": {records()[name].notes['second_order']}"
+                         if records()[name].notes.get("second_order") else ""))
+        if reason is not None:   # not installed, no $ADCOST_DEVICE here (--device cuda), none
             if name not in records():
                 raise ValueError(f"profile: {reason}")
             rows.append(_row(name, "*", problem, {"status": "skipped", "note": reason}))
         else:
             usable.append(name)
-    plan = plan_for(usable, problem)
+    plan = plan_for(usable, problem, order)
     deadline = time.perf_counter() + budget_s - CLOSE_S
     workers: dict[str, Worker] = {}
     try:
@@ -416,12 +446,23 @@ def profile(fn, x0=None, data=None, frameworks=None, budget_s: float = 60.0, m: 
     return rank(pd.DataFrame(rows), problem)
 
 
+def api_call(framework: str, mode: str) -> str:
+    """The adcost call that gives `mode`'s result."""
+    if mode == "grad":
+        return f"adcost.grad(problem, {framework!r})"
+    if mode.startswith("hvp_"):
+        return f"adcost.hvp(problem, {framework!r}, v, mode={mode[len('hvp_'):]!r})"
+    if mode.startswith("hessian_"):
+        return f"adcost.hessian(problem, {framework!r}, mode={mode[len('hessian_'):]!r})"
+    return f"adcost.jacobian(problem, {framework!r}, {mode!r})"
+
+
 def _row(framework: str, mode: str, problem: Problem, result: dict) -> dict:
     family = ops.describe(mode).family if mode != "*" else ""
-    api = ("adcost.grad(problem, {fw!r})" if mode == "grad"
-           else "adcost.jacobian(problem, {fw!r}, {mode!r})").format(fw=framework, mode=mode)
+    api = api_call(framework, mode)
     native = records()[framework].notes.get(mode, "") if framework in records() else ""
     return {"framework": framework, "mode": mode, "family": family,
+            "computes": computes(mode) if mode != "*" else "",
             "seconds": result.get("seconds"), "q25": result.get("q25"), "q75": result.get("q75"),
             "compile_s": result.get("compile_s"),
             "calls": result.get("calls"), "status": result["status"], "call": api,
@@ -430,22 +471,31 @@ def _row(framework: str, mode: str, problem: Problem, result: dict) -> dict:
 
 
 def rank(df, problem: Problem):
-    """Measured rows fastest first, then the rest; `ratio` is seconds over the fastest; `tied`:
-    a row whose calls' 25th-75th percentile overlaps the fastest's (their order is not measured)."""
-    ok = df[df["status"] == "ok"].sort_values("seconds")
-    rest = df[df["status"] != "ok"]
+    """Measured rows fastest first within what they compute (`computes`: J; or H v, then H),
+    then the rest; `ratio` is seconds over the fastest of the same group; `recommended`, that
+    fastest; `tied`: a row whose calls' 25th-75th percentile overlaps it (their order is not
+    measured)."""
     import pandas as pd
-    out = pd.concat([ok, rest], ignore_index=True)
-    best = ok["seconds"].min() if len(ok) else np.nan
-    out["ratio"] = out["seconds"] / best
+    if "computes" not in df:
+        df = df.assign(computes="J")
+    ok = df[df["status"] == "ok"]
+    group = ok["computes"].map({c: i for i, c in enumerate(COMPUTES)}).fillna(len(COMPUTES))
+    ok = ok.assign(_group=group.to_numpy()).sort_values(["_group", "seconds"], kind="stable")
+    rest = df[df["status"] != "ok"]
+    out = pd.concat([ok.drop(columns="_group"), rest], ignore_index=True)
+    out["ratio"] = np.nan
     out["recommended"] = False
     out["tied"] = False
-    if len(ok):
-        out.loc[0, "recommended"] = True
+    timed = out.index[:len(ok)]
+    for _, rows in out.loc[timed].groupby("computes", sort=False):
+        best = rows.index[0]
+        out.loc[rows.index, "ratio"] = rows["seconds"] / rows["seconds"].iloc[0]
+        out.loc[best, "recommended"] = True
         if {"q25", "q75"} <= set(out):      # NaN (no percentiles) compares False: not tied
-            low, high = (pd.to_numeric(out[q], errors="coerce") for q in ("q25", "q75"))
-            others = out.index[1:len(ok)]
-            out.loc[others, "tied"] = (low[others] <= high[0]) & (high[others] >= low[0])
+            low, high = (pd.to_numeric(out.loc[rows.index, q], errors="coerce")
+                         for q in ("q25", "q75"))
+            others = rows.index[1:]
+            out.loc[others, "tied"] = (low[others] <= high[best]) & (high[others] >= low[best])
     out.attrs["problem"] = {"name": problem.name, "n": problem.n, "m": problem.m}
     return out
 
@@ -457,16 +507,23 @@ def summary(df) -> list[str]:
     lines = [f"{info.get('name', '?')}: n = {info.get('n')}, m = {info.get('m')}"]
     if not len(ok):
         return lines + ["no mode could be measured"] + ([NUMPY_HINT] if calls_numpy(df) else [])
-    top = ok.iloc[0]
-    lines.append(f"recommended: {top['framework']} {top['mode']} ({_fmt(top['seconds'])} a call, "
-                 f"{_fmt(top['compile_s'])} before the first) -> {top['call']}")
-    tied = ok[ok["tied"]] if "tied" in ok else ok.iloc[:0]
-    if len(tied):
-        names = ", ".join(f"{r['framework']} {r['mode']} ({r['ratio']:.2f}x)" for _, r in tied.iterrows())
-        lines.append(f"as fast within the calls' spread (their 25th-75th percentiles overlap the "
-                     f"recommended one's; the order among them is not measured): {names}")
+    groups = ok["computes"].unique() if "computes" in ok else ["J"]
+    for what in groups:
+        part = ok[ok["computes"] == what] if "computes" in ok else ok
+        top = part.iloc[0]
+        named = "" if list(groups) == ["J"] else f" for {WHAT[what]}"
+        lines.append(f"recommended{named}: {top['framework']} {top['mode']} "
+                     f"({_fmt(top['seconds'])} a call, {_fmt(top['compile_s'])} before the first)"
+                     f" -> {top['call']}")
+        tied = part[part["tied"]] if "tied" in part else part.iloc[:0]
+        if len(tied):
+            names = ", ".join(f"{r['framework']} {r['mode']} ({r['ratio']:.2f}x)"
+                              for _, r in tied.iterrows())
+            lines.append(f"as fast within the calls' spread (their 25th-75th percentiles overlap "
+                         f"the recommended one's; the order among them is not measured): {names}")
+    first = ok[ok["computes"] == "J"] if "computes" in ok else ok
     for family in ("forward", "reverse", "fd"):
-        part = ok[ok["family"] == family]
+        part = first[first["family"] == family]
         if len(part):
             r = part.iloc[0]
             lines.append(f"best {family}: {r['framework']} {r['mode']} {_fmt(r['seconds'])} "
@@ -481,6 +538,9 @@ def summary(df) -> list[str]:
     lines.append(f"problem = adcost.make_problem({name!r}, **sizes)" if name in PROBLEMS else
                  "problem = adcost.custom_problem(name, f, n, m, x0) (data=... for f(xp, x, data))")
     return lines
+
+
+WHAT = {"J": "the Jacobian", "H v": "H v (a Hessian-vector product)", "H": "the Hessian"}
 
 
 # what the frameworks say when a function calls NumPy (np.sin) on their traced values
@@ -530,7 +590,12 @@ def _fmt(seconds) -> str:
 
 def table(df) -> str:
     lines = [f"{'framework':<13} {'mode':<29} {'time':>10} {'compile':>10} {'x best':>7} {'status':<8} call / note"]
+    before = None
     for _, r in df.iterrows():
+        group = r.get("computes") if r["status"] == "ok" else None
+        if group and before and group != before:     # each group has its own best ("x best")
+            lines.append("")
+        before = group or before
         ratio = "" if not np.isfinite(r["ratio"]) else f"{r['ratio']:.1f}"
         tail = r["call"] if r["status"] == "ok" else str(r["note"]).strip().split("\n")[0]
         lines.append(f"{r['framework']:<13} {r['mode']:<29} {_fmt(r['seconds']):>10} "
