@@ -214,6 +214,7 @@ def test_a_reference_engine_that_cannot_run_the_function_gives_way(monkeypatch):
 
 @pytest.mark.parametrize("error, framework, line", [
     (ValueError("plain"), None, "ValueError: plain"),
+    (KeyError(), "torch", "KeyError"),
     (AttributeError("in user code:\n\n  File 'f.py', line 2\n\n  AttributeError: no concat\n"),
      "tf", "AttributeError: no concat"),
     (RuntimeError("RuntimeError when making fake tensor call\n  Explanation: Dynamo failed: got "

@@ -217,7 +217,8 @@ def error_line(exc: BaseException, framework: str | None = None) -> str:
         text = f"{text}: {explained}"
     hint = next((h for fw, words, h in HINTS
                  if framework and framework.startswith(fw) and words in str(exc)), None)
-    said = text if text.startswith(f"{type(exc).__name__}:") else f"{type(exc).__name__}: {text}"
+    said = (text if text.startswith(f"{type(exc).__name__}:") else
+            f"{type(exc).__name__}: {text}" if text else type(exc).__name__)
     return f"{said} ({hint})" if hint else said
 
 
