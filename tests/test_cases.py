@@ -257,3 +257,8 @@ def test_a_kink_at_the_point_is_named_when_the_gate_refuses(monkeypatch):
         adcost.prepare(p, "jax", "jacfwd")
     q = adcost.custom_problem("absolute", lambda xp, x: xp.abs(x) * 2.0, 3, 3, [0.5, 0.1, -0.2])
     assert adcost.prepare(q, "jax", "jacfwd").error < 1e-12
+    # the public API's later calls at a new point (a spot check) say it too
+    adcost.jacobian(q, "jax", "jacfwd")
+    with pytest.raises(adcost.ValidationError, match=r"at the new point.*: f is not "
+                                                     r"differentiable at this point: along x\[2\]"):
+        adcost.jacobian(q, "jax", "jacfwd", x=[0.5, 0.1, 0.0])

@@ -331,8 +331,10 @@ def spot_check(label: str, problem, op: str, x, out, v=None, u=None, dtype: str 
     errors.append(smallest_fd_error(derivative_error, tol))
     err = max(errors)
     if not err <= tol:
+        found = kink(f, x)
         raise ValidationError(f"{label}: at the new point, the result disagrees with central "
-                              f"differences of the primal: error {err:.2e} > {tol:.0e}")
+                              f"differences of the primal: error {err:.2e} > {tol:.0e}"
+                              + (f": {found}" if found else ""))
     return err
 
 
