@@ -2,8 +2,8 @@
 
 Every installed framework that can run the function is tried with every Jacobian mode it has
 (and its gradient when m = 1; with order=2, for m = 1, every Hessian-vector composition and
-Hessian mode instead, each group ranked on its own): each is prepared (built, compiled, validated against the
-float64 reference), then timed, within a time budget.  Each framework runs in a worker process
+Hessian mode instead, each group ranked on its own): each is prepared (built, compiled,
+validated against the float64 reference), then timed, within a time budget.  Each framework runs in a worker process
 of its own, so a mode whose preparation or calls outrun their share of the budget is stopped
 (the worker is killed and a new one takes the next mode) and reported as stopped, not waited
 for.  A function that cannot be sent to a worker (a lambda, a closure, something defined in
