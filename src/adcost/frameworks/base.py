@@ -66,6 +66,8 @@ class Record:
     variant_of     the framework it is a compiled or eager variant of (compile break-even pairs)
     compiled       whether its operations are compiled ahead of the timed calls (jax.jit,
                    tf.function, torch.compile): the compiled side of a break-even pair
+    hints          (words in one of its errors, what to write instead) for a function written
+                   against `xp` that it cannot run (error_line; a variant has its base's too)
     """
 
     name: str
@@ -87,6 +89,7 @@ class Record:
     studies: tuple[str, ...] | None = None
     variant_of: str | None = None
     compiled: bool = False
+    hints: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -189,34 +192,27 @@ class MissingOperation(Unsupported, AttributeError):
     """The engine's array namespace has no such operation (adcost.namespace)."""
 
 
-# what a framework's own error means for a function written against `xp`, where its words do not
-# say (matched in the error's text; the framework's name first)
-BRANCH = ("a Python `if` on a value of x cannot be traced: xp.where(condition, a, b) computes "
-          "both sides in every engine")
-HINTS = (("torch", "step must be greater than zero",
-          "torch tensors have no negative-step slices such as x[::-1]: xp.flip(x, axis) reverses "
-          "an axis in every engine"),
-         ("torch", "'numpy.ndarray' and 'Tensor'",
-          "a NumPy array the function closes over meets a torch tensor: pass it as data, "
-          "fn(xp, x, data) (--data FILE.npz), or write xp.asarray(a, dtype=x.dtype)"),
-         ("jax", "TracerBoolConversionError", BRANCH),
-         ("jax", "ConcretizationTypeError", BRANCH),
-         ("tf", "as a Python `bool` is not allowed", BRANCH))
+# what to write instead of an `if` on a value of x, where a framework traces the function
+TRACED_BRANCH = ("a Python `if` on a value of x cannot be traced: xp.where(condition, a, b) "
+                 "computes both sides in every engine")
 
 
 def error_line(exc: BaseException, framework: str | None = None) -> str:
     """One line saying what `exc` was: its type and its message's first line, or its last where
     the first only introduces a trace (TensorFlow's "in user code:"), with the line torch.compile
-    explains its error in ("Explanation: ..."), and a hint where HINTS has one for `framework`
-    (torch's for torch_compile too)."""
+    explains its error in ("Explanation: ..."), and a hint where `framework`'s record has one
+    (Record.hints; a variant's base's too: torch's for torch_compile)."""
     lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
     text = (lines[-1] if lines[0].endswith(":") else lines[0]) if lines else ""
     explained = next((line.split(":", 1)[1].strip() for line in lines[1:]
                       if line.startswith("Explanation:")), None)
     if explained:
         text = f"{text}: {explained}"
-    hint = next((h for fw, words, h in HINTS
-                 if framework and framework.startswith(fw) and words in str(exc)), None)
+    found = records() if framework else {}
+    rec = found.get(framework)
+    hints = (rec.hints + (found[rec.variant_of].hints if rec.variant_of in found else ())
+             if rec else ())
+    hint = next((h for words, h in hints if words in str(exc)), None)
     said = (text if text.startswith(f"{type(exc).__name__}:") else
             f"{type(exc).__name__}: {text}" if text else type(exc).__name__)
     return f"{said} ({hint})" if hint else said

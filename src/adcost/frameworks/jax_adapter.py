@@ -14,7 +14,8 @@ from ..checkpoint.schedules import Ledger, binomial_pullbacks, segment_length
 from ..problems.mlp import split_parameters, squared_loss
 from ..namespace import jax_namespace
 from ..ops import PER_EXAMPLE_OPS, SECOND_ORDER_OPS
-from .base import Framework, NoDevice, Record, Unsupported, import_framework, register
+from .base import (TRACED_BRANCH, Framework, NoDevice, Record, Unsupported, import_framework,
+                   register)
 
 POLICIES = {"per_layer_dots": "dots_saveable"}  # every other schedule: nothing_saveable
 
@@ -43,6 +44,7 @@ def cpu_dispatch(jax) -> bool | None:
 
 @register(Record(
     "jax", package="jax", distributions=("jax", "jaxlib"), order=20, compiled=True,
+    hints=(("TracerBoolConversionError", TRACED_BRANCH), ("ConcretizationTypeError", TRACED_BRANCH)),
     # what the first jit of a forked case imports (measured 2026-12-02)
     lazy_imports=("jax.scipy.special", "jax.experimental.multihost_utils",
                   "jaxlib.mlir.dialects.mhlo"),

@@ -15,8 +15,8 @@ from ..checkpoint.schedules import Ledger, binomial_pullbacks, segments
 from ..problems.mlp import split_parameters, squared_loss
 from ..namespace import tf_namespace
 from ..ops import PER_EXAMPLE_OPS, SECOND_ORDER_OPS
-from .base import (Framework, MemoryPool, NoDevice, Record, Unsupported, import_framework,
-                   register)
+from .base import (TRACED_BRANCH, Framework, MemoryPool, NoDevice, Record, Unsupported,
+                   import_framework, register)
 
 DEVICES = {"cpu": "CPU", "cuda": "GPU", "gpu": "GPU"}   # adcost's device kinds -> TF's names
 # Measured with TensorFlow 2.21: a ForwardAccumulator nested in another one fails while tracing
@@ -33,6 +33,7 @@ def _placed(tf, device, body, *args):
 
 @register(Record(
     "tf", package="tensorflow", distributions=("tensorflow-cpu", "tensorflow"), order=30, compiled=True,
+    hints=(("as a Python `bool` is not allowed", TRACED_BRANCH),),
     thread_vars=("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS"),
     # silence TensorFlow's C++ start-up banner (oneDNN notice, info logs) unless the user chose;
     # the notices written before absl's log set-up are held back by quiet_import.

@@ -13,6 +13,12 @@ from .base import Framework, NoDevice, Record, import_framework, register
 
 @register(Record(
     "torch", package="torch", distributions=("torch",), order=10,
+    hints=(("step must be greater than zero",
+            "torch tensors have no negative-step slices such as x[::-1]: xp.flip(x, axis) "
+            "reverses an axis in every engine"),
+           ("'numpy.ndarray' and 'Tensor'",
+            "a NumPy array the function closes over meets a torch tensor: pass it as data, "
+            "fn(xp, x, data) (--data FILE.npz), or write xp.asarray(a, dtype=x.dtype)")),
     # torch.func's first jvp imports torch._dynamo (1.6 s, measured on the reference machine);
     # forward mode's first dual tensor imports (and jit-scripts) the JVP decompositions: 0.14 s
     # of every forked case's first jacfwd or jvp (measured 2026-12-02)
