@@ -373,3 +373,26 @@ def test_second_order_needs_a_scalar_function(user_module, capsys):
     assert cli.main(["profile", "userfns:wide", "--x0", "x.npy", "--order", "2"]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "returns 300 values" in err
+
+
+def pairwise(xp, X):
+    """X (points, 2) -> the (points, points) squared distances."""
+    d = xp.reshape(X, (X.shape[0], 1, 2)) - xp.reshape(X, (1, X.shape[0], 2))
+    return xp.sum(d * d, axis=-1)
+
+
+def test_a_point_and_a_result_of_any_shape_are_flattened_in_c_order():
+    """x0 (5, 2): f gets X in that shape; its (5, 5) result is flattened; the Jacobian (25, 10)
+    has the columns of x0.ravel() and the rows of f(X).ravel(), in every engine."""
+    import adcost
+    from adcost.frameworks.fd import central_jacobian
+    X0 = np.random.default_rng(0).standard_normal((5, 2))
+    want = central_jacobian(lambda z: pairwise(np, z.reshape(5, 2)).ravel(), X0.ravel())
+    p = adcost.custom_problem("pairwise", pairwise, 10, 25, X0)
+    assert p.meta["x_shape"] == [5, 2]
+    for fw in [f for f in ("numpy", "torch", "jax", "tf") if not prof.missing_reason(f)]:
+        for mode in ("jacfwd", "jacrev"):
+            np.testing.assert_allclose(adcost.jacobian(p, fw, mode), want, atol=1e-6)
+    df = prof.profile(pairwise, x0=X0, frameworks=["numpy"], budget_s=20)
+    assert df.attrs["problem"]["n"] == 10 and df.attrs["problem"]["m"] == 25
+    assert "x of shape (5, 2), f(x) of shape (5, 5): flattened in C order" in prof.summary(df)[0]

@@ -39,7 +39,8 @@ def parser() -> Parser:
     j.add_argument("--function", metavar="MODULE:FUNCTION",
                    help="instead of --problem: your fn(xp, x) (or fn(xp, x, data) with --data), "
                         "at the point --x0")
-    j.add_argument("--x0", help="the point of --function: a .npy file of n numbers")
+    j.add_argument("--x0", help="the point of --function: a .npy file of n numbers (any shape: "
+                                "the function receives x in it)")
     j.add_argument("--data", help="the data of --function: an .npz file (0-d arrays become scalars)")
     j.add_argument("--framework", required=True, choices=frameworks, metavar="FRAMEWORK",
                    help=f"one of {', '.join(frameworks)}")
@@ -94,7 +95,8 @@ def parser() -> Parser:
                     help=f"a registered problem instead: {', '.join(problems)}")
     pr.add_argument("--size", type=size_pair, action="append", default=[],
                     help="a size of --problem, KEY=VALUE (repeatable; `adcost list` names them)")
-    pr.add_argument("--x0", help="the point: a .npy file of n numbers (with MODULE:FUNCTION)")
+    pr.add_argument("--x0", help="the point: a .npy file of n numbers (with MODULE:FUNCTION; any "
+                                 "shape: the function receives x in it)")
     pr.add_argument("--data", help="an .npz file of the function's data (arrays; 0-d ones become scalars)")
     pr.add_argument("--m", type=positive, help="outputs of the function (checked against one call)")
     pr.add_argument("--framework", action="append", choices=frameworks, metavar="FRAMEWORK",

@@ -119,9 +119,13 @@ def load_function(spec: str, path=()) -> Callable:
 
 
 def function_problem(fn: Callable, x0, data=None, m: int | None = None, name: str = "user") -> Problem:
-    """A Problem from fn(xp, x) or fn(xp, x, data); m is found by calling fn once (NumPy)."""
+    """A Problem from fn(xp, x) or fn(xp, x, data); m is found by calling fn once (NumPy).
+
+    x0 may have any shape: fn receives x in that shape, and n = x0.size (the Jacobian's columns
+    follow x0's entries in C order); what fn returns, of any shape, is flattened the same way
+    (m = its size; custom_problem).  meta records the result's shape ("y_shape")."""
     from .namespace import numpy_xp
-    x0 = np.asarray(x0, dtype=float).reshape(-1)
+    x0 = np.asarray(x0, dtype=float)
     if x0.size == 0:
         raise ValueError(f"{name}: x0 is empty")
     call = (lambda xp, x, d: fn(xp, x, d)) if data is not None else (lambda xp, x, d: fn(xp, x))
@@ -130,22 +134,15 @@ def function_problem(fn: Callable, x0, data=None, m: int | None = None, name: st
             y = np.asarray(call(numpy_xp(), x0, data), dtype=float)
     except Exception as exc:
         raise ValueError(f"{name} fails at x0 with NumPy: {type(exc).__name__}: {exc}") from None
-    if y.ndim > 1:
-        raise ValueError(f"{name} must return a vector (m,), got shape {y.shape}")
     found = max(y.size, 1)
     if m is not None and m != found:
         raise ValueError(f"--m {m} but {name} returns {found} values")
     if not np.all(np.isfinite(y)):
         raise ValueError(f"{name} is not finite at x0")
     label = name.replace(":", ".")
-    if data is None:
-        return custom_problem(label, lambda xp, x: _vector(xp, fn(xp, x)), x0.size, found, x0)
-    return custom_problem(label, lambda xp, x, d: _vector(xp, fn(xp, x, d)), x0.size, found, x0,
-                          data=data)
-
-
-def _vector(xp, y):
-    return xp.reshape(y, (-1,)) if getattr(y, "ndim", 1) == 0 else y
+    problem = custom_problem(label, fn, x0.size, found, x0, data=data)
+    problem.meta["y_shape"] = list(y.shape)
+    return problem
 
 
 def target_of(obj, x0=None, data=None, m=None) -> tuple[Target | None, Problem]:
@@ -496,7 +493,9 @@ def rank(df, problem: Problem):
                          for q in ("q25", "q75"))
             others = rows.index[1:]
             out.loc[others, "tied"] = (low[others] <= high[best]) & (high[others] >= low[best])
-    out.attrs["problem"] = {"name": problem.name, "n": problem.n, "m": problem.m}
+    out.attrs["problem"] = {"name": problem.name, "n": problem.n, "m": problem.m,
+                            **{k: problem.meta[k] for k in ("x_shape", "y_shape")
+                               if k in problem.meta}}
     return out
 
 
@@ -504,7 +503,12 @@ def summary(df) -> list[str]:
     """The recommendation in words: the fastest, and the best of each family."""
     info = df.attrs.get("problem", {})
     ok = df[df["status"] == "ok"]
-    lines = [f"{info.get('name', '?')}: n = {info.get('n')}, m = {info.get('m')}"]
+    shapes = [f"{what} of shape {tuple(info[key])}" for what, key in (("x", "x_shape"),
+                                                                      ("f(x)", "y_shape"))
+              if key in info and len(info[key]) != 1]
+    lines = [f"{info.get('name', '?')}: n = {info.get('n')}, m = {info.get('m')}"
+             + (f" ({', '.join(shapes)}: flattened in C order, the Jacobian's columns and rows "
+                f"follow it)" if shapes else "")]
     if not len(ok):
         return lines + ["no mode could be measured"] + ([NUMPY_HINT] if calls_numpy(df) else [])
     groups = ok["computes"].unique() if "computes" in ok else ["J"]

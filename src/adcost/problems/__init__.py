@@ -86,7 +86,9 @@ def register_problem(name: str, builder: Callable[..., Problem]) -> None:
 
 def custom_problem(name: str, fn: Callable, n: int, m: int, x0, data: dict | None = None,
                    scalar: bool = False, register: bool = False) -> Problem:
-    """A user's problem: fn(xp, x) -> array of m values, at the point x0 in R^n; with `data`
+    """A user's problem: fn(xp, x) -> array of m values, at the point x0 in R^n (x0 of any
+    shape: fn receives x in that shape; a result of any shape is flattened; the Jacobian's
+    columns and rows follow both in C order); with `data`
     (a dict of NumPy arrays and Python scalars) fn is called as fn(xp, x, data), the arrays
     converted to the framework's own (floats in the case's dtype, integer arrays kept integer).
 
@@ -98,18 +100,34 @@ def custom_problem(name: str, fn: Callable, n: int, m: int, x0, data: dict | Non
     if not isinstance(name, str) or not name:
         raise ValueError(f"a problem's name must be a non-empty string, got {name!r}")
     n, m = positive_int("n", n, name), positive_int("m", m, name)
+    shape = np.shape(x0)
     x0 = np.asarray(x0, dtype=float).reshape(-1)
     if x0.shape != (n,):
         raise ValueError(f"{name}: x0 must have {n} entries, got {x0.size}")
-    if data is None:
-        problem = Problem(name, n, m, x0, lambda xp, x, p: fn(xp, x), meta={"arch": "custom"},
-                          scalar=scalar)
+    meta = {"arch": "custom"}
+    if len(shape) != 1:    # fn takes x in x0's shape; the Jacobian's columns follow x0's C order
+        meta["x_shape"] = list(shape)
+
+        def given(xp, x):
+            return xp.reshape(x, shape)
     else:
-        problem = Problem(name, n, m, x0, fn, params=check_data(name, data),
-                          meta={"arch": "custom"}, scalar=scalar)
+        def given(xp, x):
+            return x
+    if data is None:
+        problem = Problem(name, n, m, x0, lambda xp, x, p: flat(xp, fn(xp, given(xp, x))),
+                          meta=meta, scalar=scalar)
+    else:
+        problem = Problem(name, n, m, x0, lambda xp, x, d: flat(xp, fn(xp, given(xp, x), d)),
+                          params=check_data(name, data), meta=meta, scalar=scalar)
     if register:
         register_problem(name, lambda: problem)
     return problem
+
+
+def flat(xp, y):
+    """A function's result as the vector (m,) the Jacobian's rows follow: an array of any other
+    shape flattened in C order (a list, the pure-Python engines' result, as it is)."""
+    return xp.reshape(y, (-1,)) if getattr(y, "ndim", 1) != 1 else y
 
 
 def check_data(name: str, data) -> dict:
