@@ -15,7 +15,7 @@ weight).  Timed with adcost's timing (calibrated calls, median of 7 samples), in
 two rounds.
 
 Found by adcost's cost model (docs/costmodel.md, "torch.func's forward mode: a zero tangent per
-weight").
+weight"); TensorFlow's `jacfwd` beside the same push by hand in a tf.function, where installed.
 
     taskset -c 0 env OMP_NUM_THREADS=1 \
         GLIBC_TUNABLES=glibc.malloc.mmap_threshold=33554432:glibc.malloc.trim_threshold=2147483647 \
@@ -62,6 +62,38 @@ def cases(width: int, n: int):
             "primal": out["primal"]}, gap
 
 
+def tf_cases(width: int, n: int):
+    """TensorFlow's jacfwd, jacrev and primal (adcost's cases) and the same tangents by hand in a
+    tf.function; None where TensorFlow is not installed."""
+    from adcost.frameworks.base import missing_reason
+    if missing_reason("tf"):
+        return None
+    import tensorflow as tf
+
+    import adcost
+    p = adcost.make_problem("mlp", n=n, m=4, depth=4, width=width, seed=0)
+    out = {mode: adcost.prepare(p, "tf", mode, dtype="float32")
+           for mode in ("jacfwd", "jacrev", "primal")}
+    layers = len(p.layers.shapes)
+    W = [tf.constant(p.params[f"W{k}"], tf.float32) for k in range(layers)]
+    b = [tf.constant(p.params[f"b{k}"], tf.float32) for k in range(layers)]
+    x = tf.constant(p.x0, tf.float32)
+
+    @tf.function
+    def push(x):
+        h, T = x[None, :], tf.eye(n)
+        for k in range(layers):
+            z, T = h @ W[k] + b[k], T @ W[k]
+            if k < layers - 1:
+                h = tf.tanh(z)
+                T = T * (1 - h * h)
+        return T
+
+    gap = float(np.max(np.abs(push(x).numpy().T - np.asarray(out["jacfwd"].validated))))
+    return {"jacfwd": out["jacfwd"], "by hand": lambda: push(x).numpy(), "jacrev": out["jacrev"],
+            "primal": out["primal"]}, gap
+
+
 def profiled(call, width: int) -> dict:
     """One call's weight-sized copies and one-row products through a weight: count and ms."""
     from torch.profiler import ProfilerActivity, profile
@@ -94,6 +126,13 @@ def main(widths):
             print(f"width {width}, n = {n}: {cells}  (jacfwd vs by hand: max |diff| {gap:.1e})")
             for what, (count, ms) in profiled(calls["jacfwd"], width).items():
                 print(f"    one jacfwd call under the profiler: {what}: {count}, {ms:.2f} ms")
+            found = tf_cases(width, n)
+            if found is not None:
+                calls, gap = found
+                rounds = [{name: median_ms(call) for name, call in calls.items()} for _ in range(2)]
+                cells = "  ".join(f"{name} {min(r[name] for r in rounds):.2f}-"
+                                  f"{max(r[name] for r in rounds):.2f}" for name in calls)
+                print(f"    TensorFlow: {cells}  (max |diff| {gap:.1e})")
 
 
 if __name__ == "__main__":
