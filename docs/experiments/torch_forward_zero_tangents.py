@@ -34,6 +34,16 @@ def median_ms(run) -> float:
     return measure(run, repeats=7, min_time=0.02)["median_s"] * 1e3
 
 
+def push(h, T, W, b, tanh):
+    """The MLP's primal h and its n tangents T (rows) through the layers: T -> (T W) * (1 - h^2)."""
+    for k in range(len(W)):
+        z, T = h @ W[k] + b[k], T @ W[k]
+        if k < len(W) - 1:
+            h = tanh(z)
+            T = T * (1 - h * h)
+    return T
+
+
 def cases(width: int, n: int):
     """name -> a call, and the largest difference between jacfwd's and the by-hand Jacobian."""
     import torch
@@ -49,13 +59,7 @@ def cases(width: int, n: int):
     eye = torch.eye(n)
 
     def by_hand():
-        h, T = x, eye
-        for k in range(layers):
-            z, T = h @ W[k] + b[k], T @ W[k]
-            if k < layers - 1:
-                h = torch.tanh(z)
-                T = T * (1 - h * h)
-        return T
+        return push(x, eye, W, b, torch.tanh)
 
     gap = float(np.max(np.abs(by_hand().T.numpy() - np.asarray(out["jacfwd"].validated))))
     return {"jacfwd": out["jacfwd"], "by hand": by_hand, "jacrev": out["jacrev"],
@@ -79,19 +83,10 @@ def tf_cases(width: int, n: int):
     b = [tf.constant(p.params[f"b{k}"], tf.float32) for k in range(layers)]
     x = tf.constant(p.x0, tf.float32)
 
-    @tf.function
-    def push(x):
-        h, T = x[None, :], tf.eye(n)
-        for k in range(layers):
-            z, T = h @ W[k] + b[k], T @ W[k]
-            if k < layers - 1:
-                h = tf.tanh(z)
-                T = T * (1 - h * h)
-        return T
-
-    gap = float(np.max(np.abs(push(x).numpy().T - np.asarray(out["jacfwd"].validated))))
-    return {"jacfwd": out["jacfwd"], "by hand": lambda: push(x).numpy(), "jacrev": out["jacrev"],
-            "primal": out["primal"]}, gap
+    by_hand = tf.function(lambda x: push(x[None, :], tf.eye(n), W, b, tf.tanh))
+    gap = float(np.max(np.abs(by_hand(x).numpy().T - np.asarray(out["jacfwd"].validated))))
+    return {"jacfwd": out["jacfwd"], "by hand": lambda: by_hand(x).numpy(),
+            "jacrev": out["jacrev"], "primal": out["primal"]}, gap
 
 
 def profiled(call, width: int) -> dict:
