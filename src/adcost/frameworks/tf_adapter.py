@@ -20,10 +20,11 @@ from .base import (TRACED_BRANCH, Framework, MemoryPool, NoDevice, Record, Unsup
 
 DEVICES = {"cpu": "CPU", "cuda": "GPU", "gpu": "GPU"}   # adcost's device kinds -> TF's names
 # Measured with TensorFlow 2.21: a ForwardAccumulator nested in another one fails while tracing
-# a comparison (relu's z > 0) with IndexError in concrete_function._backward_function.
+# a comparison (relu's z > 0; the max inside logsumexp, 2026-12-05) with IndexError in
+# concrete_function._backward_function.
 NESTED_FORWARD_FAILURE = ("TensorFlow 2.21 fails to trace nested ForwardAccumulators through a "
-                          "comparison (relu's z > 0): IndexError in concrete_function; "
-                          "use fwd_over_rev or jacfwd_jacrev")
+                          "comparison (relu's z > 0, a max, logsumexp's): IndexError in "
+                          "concrete_function; use fwd_over_rev or jacfwd_jacrev")
 
 
 def _placed(tf, device, body, *args):
