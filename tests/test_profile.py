@@ -396,3 +396,37 @@ def test_a_point_and_a_result_of_any_shape_are_flattened_in_c_order():
     df = prof.profile(pairwise, x0=X0, frameworks=["numpy"], budget_s=20)
     assert df.attrs["problem"]["n"] == 10 and df.attrs["problem"]["m"] == 25
     assert "x of shape (5, 2), f(x) of shape (5, 5): flattened in C order" in prof.summary(df)[0]
+
+
+def test_profile_out_is_a_result_file_with_its_environment_kept_row_by_row(
+        user_module, capsys, monkeypatch):
+    np.save(user_module / "x.npy", np.array([0.1, 0.2, 0.3]))
+    target = user_module / "runs" / "wide.json"
+    assert cli.main(["profile", "userfns:wide", "--x0", "x.npy", "--framework", "numpy",
+                     "--budget", "20", "--out", str(target)]) == 0
+    record = json.loads(target.read_text())
+    assert record["complete"] and record["problem"]["m"] == 300
+    assert {"versions", "threads", "cpu", "date", "commit"} <= set(record["environment"])
+    assert record["settings"]["order"] == 1 and record["rows"][0]["recommended"]
+    # interrupted after two rows: the file holds them, marked incomplete
+    real = prof.profile
+
+    def stopped(*args, progress=None, **kwargs):
+        for row in real(*args, **kwargs).head(2).to_dict("records"):
+            progress(row)
+        raise KeyboardInterrupt
+    monkeypatch.setattr(prof, "profile", stopped)
+    with pytest.raises(KeyboardInterrupt):
+        cli.main(["profile", "userfns:wide", "--x0", "x.npy", "--framework", "numpy",
+                  "--budget", "20", "--out", str(target)])
+    record = json.loads(target.read_text())
+    assert not record["complete"] and len(record["rows"]) == 2
+    # a folder, or the committed reference run: one line, exit 2, nothing measured or written
+    monkeypatch.setattr(prof, "profile", lambda *a, **k: pytest.fail("measured"))
+    for bad in (str(user_module), "results/reference/x.json"):
+        (user_module / "results" / "reference").mkdir(parents=True, exist_ok=True)
+        (user_module / "results" / "reference" / "REFERENCE").write_text("")
+        capsys.readouterr()
+        assert cli.main(["profile", "userfns:wide", "--x0", "x.npy", "--out", bad]) == 2
+        assert len(capsys.readouterr().err.strip().splitlines()) == 1
+    assert not (user_module / "results" / "reference" / "x.json").exists()

@@ -110,6 +110,9 @@ def parser() -> Parser:
                          "the Hessian-vector products by every composition and the Hessians by "
                          "every mode, each ranked on its own")
     pr.add_argument("--json", action="store_true", help="the ranked rows as a JSON list")
+    pr.add_argument("--out", metavar="FILE.json",
+                    help="also write the rows with the environment they were measured in "
+                         "(versions, threads, CPU, date, commit), each row as it is measured")
 
     for command in (c, j, s, pr):
         command.add_argument("--device", help="cpu, cuda, gpu or cuda:N (default $ADCOST_DEVICE, else "
@@ -306,7 +309,7 @@ def _load_array(path: str, what: str):
 
 
 def cmd_profile(args) -> int:
-    from . import profiling as prof
+    from . import paths, profiling as prof
     if (args.target is None) == (args.problem is None):
         raise ValueError("profile: give MODULE:FUNCTION or --problem NAME (one of them)")
     if args.problem is not None:
@@ -319,13 +322,30 @@ def cmd_profile(args) -> int:
         if not args.x0:
             raise ValueError("profile: --x0 FILE.npy is needed with MODULE:FUNCTION")
         x0, data, target = _load_array(args.x0, "--x0"), _load_data(args.data), args.target
+    out = None
+    if args.out:     # checked before anything is measured: bad input writes nothing
+        out = paths.writable(Path(args.out))
+        if out.is_dir():
+            raise ValueError(f"profile: --out {args.out} is a folder; name a file (profile.json)")
     quiet = args.json or not sys.stderr.isatty()
-    progress = None if quiet else (lambda r: print(f"  {r['framework']} {r['mode']}: {r['status']}",
-                                                   file=sys.stderr))
+    measured: list[dict] = []
+    settings = {"order": args.order, "dtype": args.dtype, "budget_s": args.budget,
+                "frameworks": args.framework}
+
+    def progress(row):
+        measured.append(row)
+        if out is not None:     # each row as it comes: an interrupted profile keeps them
+            prof.write_record(out, measured, settings, complete=False)
+        if not quiet:
+            print(f"  {row['framework']} {row['mode']}: {row['status']}", file=sys.stderr)
+
     from .sweep import apply_timing_defaults
     apply_timing_defaults()                 # timed as the sweep times, unless set
     df = prof.profile(target, x0=x0, data=data, frameworks=args.framework, budget_s=args.budget,
                       m=args.m, dtype=args.dtype, progress=progress, order=args.order)
+    if out is not None:
+        prof.write_record(out, df, settings, complete=True)
+        print(f"profile: wrote {out}", file=sys.stderr)
     if args.json:
         print(df.to_json(orient="records"))
     else:

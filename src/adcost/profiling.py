@@ -443,6 +443,24 @@ def profile(fn, x0=None, data=None, frameworks=None, budget_s: float = 60.0, m: 
     return rank(pd.DataFrame(rows), problem)
 
 
+def write_record(target: Path, rows, settings: dict, complete: bool) -> None:
+    """The profile as a result file: the environment (measure.environment: versions, threads
+    and $GLIBC_TUNABLES, CPU, date, commit), the problem, the settings, whether every planned
+    mode has been measured (`complete`) and the rows: the ranked DataFrame, or the rows
+    measured so far."""
+    import json
+
+    import pandas as pd
+
+    from .measure.environment import environment
+    from .smoke import write_json
+    frame = rows if isinstance(rows, pd.DataFrame) else pd.DataFrame(rows)
+    first = frame.iloc[0] if len(frame) else {}
+    problem = frame.attrs.get("problem") or {k: first.get(k) for k in ("n", "m")}
+    write_json(target, {"environment": environment(), "problem": problem, "settings": settings,
+                        "complete": complete, "rows": json.loads(frame.to_json(orient="records"))})
+
+
 def api_call(framework: str, mode: str) -> str:
     """The adcost call that gives `mode`'s result."""
     if mode == "grad":
