@@ -54,6 +54,7 @@ def test_few_inputs_recommend_forward(user_module):
 def test_many_inputs_recommend_reverse(user_module):
     df = prof.profile("userfns:tall", x0=np.linspace(-1, 1, 400), frameworks=["numpy"], budget_s=30)
     assert df.iloc[0]["family"] == "reverse"
+    assert any(line.startswith("second order: --order 2") for line in prof.summary(df))   # m = 1
     ok = df[df["status"] == "ok"]
     assert ok["seconds"].is_monotonic_increasing
 

@@ -556,6 +556,9 @@ def summary(df) -> list[str]:
                      + (f"{calls:.3g} calls" if calls is not None else "no number of calls (not faster)")
                      + f" ({_fmt(b['compile_s'])} more before the first call; {_fmt(b['t_compiled'])} vs "
                        f"{_fmt(b['t_eager'])} a call)")
+    if info.get("m") == 1 and list(groups) == ["J"]:
+        lines.append("second order: --order 2 (adcost.profile(..., order=2)) ranks its "
+                     "Hessian-vector products and Hessians")
     name = info.get("name", "")
     lines.append(f"problem = adcost.make_problem({name!r}, **sizes)" if name in PROBLEMS else
                  "problem = adcost.custom_problem(name, f, n, m, x0) (data=... for f(xp, x, data))")
