@@ -3,8 +3,8 @@
 Every installed framework that can run the function is tried with every Jacobian mode it has
 (and its gradient when m = 1; with order=2, for m = 1, every Hessian-vector composition and
 Hessian mode instead, each group ranked on its own): each is prepared (built, compiled,
-validated against the float64 reference), then timed, within a time budget.  Each framework runs in a worker process
-of its own, so a mode whose preparation or calls outrun their share of the budget is stopped
+validated against the float64 reference), then timed, within a time budget.  Each framework
+runs in a worker process of its own, so a mode whose preparation or calls outrun their share of the budget is stopped
 (the worker is killed and a new one takes the next mode) and reported as stopped, not waited
 for.  A function that cannot be sent to a worker (a lambda, a closure, something defined in
 `__main__`) is profiled in this process: then the budget is only enforced between calls.
@@ -529,21 +529,24 @@ def summary(df) -> list[str]:
                 f"follow it)" if shapes else "")]
     if not len(ok):
         return lines + ["no mode could be measured"] + ([NUMPY_HINT] if calls_numpy(df) else [])
-    groups = ok["computes"].unique() if "computes" in ok else ["J"]
+    # rows from rank() say what they compute and whether they tie; rows from elsewhere: J, no
+    ok = ok.assign(**{column: ok[column] if column in ok else default
+                      for column, default in (("computes", "J"), ("tied", False))})
+    groups = list(ok["computes"].unique())
     for what in groups:
-        part = ok[ok["computes"] == what] if "computes" in ok else ok
+        part = ok[ok["computes"] == what]
         top = part.iloc[0]
-        named = "" if list(groups) == ["J"] else f" for {WHAT[what]}"
+        named = "" if groups == ["J"] else f" for {WHAT[what]}"
         lines.append(f"recommended{named}: {top['framework']} {top['mode']} "
                      f"({_fmt(top['seconds'])} a call, {_fmt(top['compile_s'])} before the first)"
                      f" -> {top['call']}")
-        tied = part[part["tied"]] if "tied" in part else part.iloc[:0]
+        tied = part[part["tied"]]
         if len(tied):
             names = ", ".join(f"{r['framework']} {r['mode']} ({r['ratio']:.2f}x)"
                               for _, r in tied.iterrows())
             lines.append(f"as fast within the calls' spread (their 25th-75th percentiles overlap "
                          f"the recommended one's; the order among them is not measured): {names}")
-    first = ok[ok["computes"] == "J"] if "computes" in ok else ok
+    first = ok[ok["computes"] == "J"]
     for family in ("forward", "reverse", "fd"):
         part = first[first["family"] == family]
         if len(part):
@@ -556,7 +559,7 @@ def summary(df) -> list[str]:
                      + (f"{calls:.3g} calls" if calls is not None else "no number of calls (not faster)")
                      + f" ({_fmt(b['compile_s'])} more before the first call; {_fmt(b['t_compiled'])} vs "
                        f"{_fmt(b['t_eager'])} a call)")
-    if info.get("m") == 1 and list(groups) == ["J"]:
+    if info.get("m") == 1 and groups == ["J"]:
         lines.append("second order: --order 2 (adcost.profile(..., order=2)) ranks its "
                      "Hessian-vector products and Hessians")
     name = info.get("name", "")
