@@ -234,6 +234,12 @@ def test_tidy_and_site_main_without_results(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "no results folder at" in err and len(err.strip().splitlines()) == 1
     assert not (tmp_path / "none").exists()
+    empty = tmp_path / "empty"                  # a folder that holds no run: nothing written in it
+    empty.mkdir()
+    assert site.main(["--results", str(empty)]) == 2
+    err = capsys.readouterr().err
+    assert "no results in" in err and len(err.strip().splitlines()) == 1
+    assert list(empty.iterdir()) == []
 
 
 # -- advisor ----------------------------------------------------------------------------
