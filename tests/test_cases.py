@@ -222,6 +222,11 @@ def test_a_reference_engine_that_cannot_run_the_function_gives_way(monkeypatch):
      "RuntimeError: RuntimeError when making fake tensor call: Dynamo failed: got "
      "ValueError('step must be greater than zero') (torch tensors have no negative-step slices "
      "such as x[::-1]: xp.flip(x, axis) reverses an axis in every engine)"),
+    (RuntimeError("Unsupported Tensor.item() call\n  Explanation: got tensor([[1., 2.],\n"
+                  "        [3., 4.]])\n  Hint: avoid .item()"), "torch_compile",
+     "RuntimeError: Unsupported Tensor.item() call: got tensor([[1., 2.], [3., 4.]])"),
+    (RuntimeError("failed\n  Explanation: " + "x" * 400), None,
+     "RuntimeError: failed: " + "x" * 299 + "…"),
     (ValueError("step must be greater than zero"), "jax", "ValueError: step must be greater than zero"),
     (TypeError("unsupported operand type(s) for *: 'numpy.ndarray' and 'Tensor'"), "torch",
      "TypeError: unsupported operand type(s) for *: 'numpy.ndarray' and 'Tensor' (a NumPy array "

@@ -197,6 +197,21 @@ TRACED_BRANCH = ("a Python `if` on a value of x cannot be traced: xp.where(condi
                  "computes both sides in every engine")
 
 
+def explanation(lines: list[str], most: int = 300) -> str | None:
+    """torch.compile's "Explanation: ..." line of an error's `lines`, with the lines after it that
+    a value's repr spilled onto (a tensor's rows: brackets left open), on one line, cut at `most`
+    characters."""
+    start = next((i for i, line in enumerate(lines) if i and line.startswith("Explanation:")), None)
+    if start is None:
+        return None
+    text = lines[start].split(":", 1)[1].strip()
+    for line in lines[start + 1:]:
+        if sum(text.count(o) - text.count(c) for o, c in ("()", "[]", "{}")) <= 0:
+            break
+        text = f"{text} {line}"
+    return text if len(text) <= most else text[:most - 1].rstrip() + "…"
+
+
 def error_line(exc: BaseException, framework: str | None = None) -> str:
     """One line saying what `exc` was: its type and its message's first line, or its last where
     the first only introduces a trace (TensorFlow's "in user code:"), with the line torch.compile
@@ -204,8 +219,7 @@ def error_line(exc: BaseException, framework: str | None = None) -> str:
     (Record.hints; a variant's base's too: torch's for torch_compile)."""
     lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
     text = (lines[-1] if lines[0].endswith(":") else lines[0]) if lines else ""
-    explained = next((line.split(":", 1)[1].strip() for line in lines[1:]
-                      if line.startswith("Explanation:")), None)
+    explained = explanation(lines)
     if explained:
         text = f"{text}: {explained}"
     found = records() if framework else {}
