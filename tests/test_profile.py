@@ -30,6 +30,10 @@ def gather(xp, x, data):
 def slow(xp, x):
     time.sleep(0.4)
     return x * 2.0
+
+def big(xp, x):
+    """a 600 x 600 Jacobian: 2.7 MiB in float64"""
+    return xp.sin(x) * 2.0
 '''
 
 
@@ -431,3 +435,39 @@ def test_profile_out_is_a_result_file_with_its_environment_kept_row_by_row(
         assert cli.main(["profile", "userfns:wide", "--x0", "x.npy", "--out", bad]) == 2
         assert len(capsys.readouterr().err.strip().splitlines()) == 1
     assert not (user_module / "results" / "reference" / "x.json").exists()
+
+
+def test_memory_is_each_modes_peak_read_in_a_process_started_as_the_probes_are(user_module):
+    """--memory: every timed mode's peak holds at least its own result (the Jacobian, 2.7 MiB),
+    and not a process's worth more; the table and the summary say it; without it, neither."""
+    x0 = np.linspace(-1, 1, 600)
+    df = prof.profile("userfns:big", x0=x0, frameworks=["numpy"], budget_s=40, memory=True)
+    ok = df[df["status"] == "ok"]
+    result = 600 * 600 * 8
+    assert len(ok) >= 2 and ok["peak_bytes"].notna().all(), ok[["mode", "memory_note"]]
+    assert (ok["peak_bytes"] >= 0.9 * result).all() and (ok["peak_bytes"] < 20 * result).all()
+    assert " memory " in prof.table(df).splitlines()[0]
+    assert any(line.startswith(("memory: the recommended", "least memory: numpy"))
+               for line in prof.summary(df))
+    plain = prof.profile("userfns:big", x0=x0[:20], frameworks=["numpy"], budget_s=10)
+    assert " memory " not in prof.table(plain).splitlines()[0]
+    assert not any("memory" in line for line in prof.summary(plain))
+
+
+def test_memory_in_the_calling_process_is_not_read_and_says_why():
+    fn = lambda xp, x: xp.sin(x)   # noqa: E731  a lambda: profiled in this process
+    df = prof.profile(fn, x0=[0.1, 0.2], frameworks=["numpy"], budget_s=10, memory=True)
+    assert df.loc[df["status"] == "ok", "peak_bytes"].isna().all()
+    assert any(line.startswith("memory: memory not measured: only a worker process")
+               for line in prof.summary(df))
+
+
+def test_a_memory_reading_below_the_result_is_not_reported(monkeypatch):
+    """A probe that reads less than the result it returns missed memory: no number."""
+    from adcost.measure import memory
+    p = prof.function_problem(lambda xp, x: xp.sin(x), np.linspace(0, 1, 600))
+    monkeypatch.setattr(memory, "marked_peak", lambda run, pool=None: (run(), 4096)[1])
+    found = prof.measure_memory(p, "numpy", "jacfwd", "float64")
+    assert "peak_bytes" not in found and "less than the 2,880,000 of the result" in found["memory_note"]
+    monkeypatch.setattr(memory, "marked_peak", lambda run, pool=None: None)
+    assert "cannot be reset" in prof.measure_memory(p, "numpy", "jacfwd", "float64")["memory_note"]

@@ -109,6 +109,12 @@ def parser() -> Parser:
                     help="1 (default): the Jacobian's modes; 2, for a scalar function (m = 1): "
                          "the Hessian-vector products by every composition and the Hessians by "
                          "every mode, each ranked on its own")
+    from .profiling import MEMORY_CALLS, MEMORY_SHARE
+    pr.add_argument("--memory", action="store_true",
+                    help=f"also each timed mode's peak memory: the median of {MEMORY_CALLS} calls' peak RSS "
+                         "above the RSS before the call, in a process per framework started as "
+                         "the peak-RSS probes are (the mode prepared again there); takes "
+                         f"{MEMORY_SHARE * 100:.0f} %% of the budget")
     pr.add_argument("--json", action="store_true", help="the ranked rows as a JSON list")
     pr.add_argument("--out", metavar="FILE.json",
                     help="also write the rows with the environment they were measured in "
@@ -330,7 +336,7 @@ def cmd_profile(args) -> int:
     quiet = args.json or not sys.stderr.isatty()
     measured: list[dict] = []
     settings = {"order": args.order, "dtype": args.dtype, "budget_s": args.budget,
-                "frameworks": args.framework}
+                "frameworks": args.framework, "memory": args.memory}
 
     def progress(row):
         measured.append(row)
@@ -342,7 +348,8 @@ def cmd_profile(args) -> int:
     from .sweep import apply_timing_defaults
     apply_timing_defaults()                 # timed as the sweep times, unless set
     df = prof.profile(target, x0=x0, data=data, frameworks=args.framework, budget_s=args.budget,
-                      m=args.m, dtype=args.dtype, progress=progress, order=args.order)
+                      m=args.m, dtype=args.dtype, progress=progress, order=args.order,
+                      memory=args.memory)
     if out is not None:
         prof.write_record(out, df, settings, complete=True)
         print(f"profile: wrote {out}", file=sys.stderr)

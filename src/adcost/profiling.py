@@ -150,7 +150,8 @@ def target_of(obj, x0=None, data=None, m=None) -> tuple[Target | None, Problem]:
     if isinstance(obj, Problem):
         names = size_names(obj.name) if obj.name in PROBLEMS else None
         if names is not None:
-            sizes = tuple((k, obj.meta[k]) for k in names if k in obj.meta)
+            sizes = tuple((k, obj.meta[k]) if k in obj.meta else (k, getattr(obj, k))
+                          for k in names if k in obj.meta or k in ("n", "m"))   # n, m: attributes
             try:
                 again = make_problem(obj.name, **dict(sizes))
             except (TypeError, ValueError):
@@ -289,15 +290,55 @@ def measure(problem: Problem, framework: str, mode: str, dtype: str, share_s: fl
             "reference": case.reference}
 
 
-def serve(address: str, authkey_hex: str) -> None:
+MEMORY_CALLS = 3         # calls whose peak memory is read; the median is reported
+IN_PROCESS_MEMORY = ("memory not measured: only a worker process's is (a function importable "
+                     "as MODULE:FUNCTION; this one ran in the calling process)")
+
+
+def result_bytes(problem: Problem, mode: str, dtype: str) -> int:
+    """Bytes of `mode`'s result: the Jacobian (m x n), the Hessian (n x n) or H v (n)."""
+    size = {"J": problem.n * problem.m, "H": problem.n * problem.n, "H v": problem.n}
+    return size[computes(mode)] * np.dtype(dtype).itemsize
+
+
+def measure_memory(problem: Problem, framework: str, mode: str, dtype: str) -> dict:
+    """In a memory worker (a process started under the peak-RSS probes' environment,
+    measure.memory.probe_environ): prepare `mode` again, then {"peak_bytes": the median over
+    MEMORY_CALLS calls of a call's peak memory above the process's before it
+    (measure.memory.marked_peak: the kernel's high-water mark, or the framework's own pool)}
+    or {"memory_note": why none}.  A reading below KEPT_FLOOR of the result's own bytes (where
+    those are 1 MiB or more) missed memory the call used, and is not reported."""
+    from .cases import prepare
+    from .measure.memory import KEPT_FLOOR, marked_peak
+    fw = framework_class(framework)(dtype=dtype)
+    try:
+        case = prepare(problem, fw, mode, dtype=dtype, warmup=1)
+    except Exception as exc:     # it was timed in another process; here it is only reported
+        return {"memory_note": f"memory not measured: {error_line(exc, framework)}"}
+    case()
+    pool = fw.memory_pool()
+    peaks = [marked_peak(case, pool) for _ in range(MEMORY_CALLS)]
+    if any(peak is None for peak in peaks):
+        return {"memory_note": "memory not measured: the kernel's peak-RSS mark cannot be "
+                               "reset here (Linux's /proc/self/clear_refs)"}
+    peak, floor = int(np.median(peaks)), result_bytes(problem, mode, dtype)
+    if floor >= 2 ** 20 and peak < KEPT_FLOOR * floor:
+        return {"memory_note": f"memory not reported: the probe read {peak:,} bytes, less than "
+                               f"the {floor:,} of the result itself"}
+    return {"peak_bytes": peak}
+
+
+def serve(address: str, authkey_hex: str, memory: bool = False) -> None:
     """A worker's loop (`python -c 'from adcost.profiling import serve; serve(...)'`): receive
-    (target, framework, dtype), then (mode, share) tasks; answer each with a row."""
+    (target, framework, dtype), then (mode, share) tasks; answer each with a row, or, in a
+    memory worker (memory=True), with the mode's peak memory."""
     from multiprocessing.connection import Client
 
     from . import threads
     from .measure.timing import steady_malloc
     threads.apply()
-    steady_malloc()   # the worker times mode after mode: none inherits malloc's state from the last
+    if not memory:    # a timing worker times mode after mode: none inherits malloc's state
+        steady_malloc()
     conn = Client(address, authkey=bytes.fromhex(authkey_hex))
     target, framework, dtype = conn.recv()
     problem = target.build()
@@ -308,16 +349,19 @@ def serve(address: str, authkey_hex: str) -> None:
         if task is None:
             return
         mode, share = task
-        conn.send(measure(problem, framework, mode, dtype, share))
+        conn.send(measure_memory(problem, framework, mode, dtype) if memory else
+                  measure(problem, framework, mode, dtype, share))
 
 
 class Worker:
     """One framework's worker process (a fresh interpreter, not a fork: the frameworks' thread
     pools do not survive fork, and the caller's script is not re-run); `run` returns None when
-    the mode outran its share and the worker was killed."""
+    the mode outran its share and the worker was killed.  memory=True: a memory worker,
+    started under the peak-RSS probes' environment (measure.memory.probe_environ)."""
 
-    def __init__(self, target: Target, framework: str, dtype: str):
+    def __init__(self, target: Target, framework: str, dtype: str, memory: bool = False):
         self.args = (target, framework, dtype)
+        self.memory = memory
         self.proc = None
 
     def _start(self, timeout: float):
@@ -328,8 +372,14 @@ class Worker:
         key = os.urandom(16)
         self.dir = tempfile.mkdtemp(prefix="adcost-profile-")
         listener = Listener(os.path.join(self.dir, "socket"), family="AF_UNIX", authkey=key)
-        code = f"from adcost.profiling import serve; serve({listener.address!r}, {key.hex()!r})"
-        self.proc = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.DEVNULL)
+        code = (f"from adcost.profiling import serve; "
+                f"serve({listener.address!r}, {key.hex()!r}, memory={self.memory!r})")
+        env = None
+        if self.memory:
+            from .measure.memory import probe_environ
+            env = probe_environ(dict(os.environ))
+        self.proc = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.DEVNULL,
+                                     env=env)
         listener._listener._socket.settimeout(max(timeout, 1.0))
         try:
             self.conn = listener.accept()
@@ -383,14 +433,17 @@ class Worker:
 # -- the profile ---------------------------------------------------------------------------
 def profile(fn, x0=None, data=None, frameworks=None, budget_s: float = 60.0, m: int | None = None,
             dtype: str = "float64", progress: Callable[[dict], None] | None = None,
-            order: int = 1):
+            order: int = 1, memory: bool = False):
     """Measure every mode of every framework that can run `fn`, best first (a DataFrame).
 
     fn: fn(xp, x) (or fn(xp, x, data) with `data`), a "module:function" string, a registered
     problem's name, or a Problem.  budget_s bounds the whole profile; each remaining mode gets
     an equal share of what is left (at least MIN_SHARE_S).  order=2 (a scalar function, m = 1):
     the Hessian-vector products by every composition and the Hessians by every mode instead,
-    each group ranked on its own (`computes`: "H v", "H")."""
+    each group ranked on its own (`computes`: "H v", "H").  memory=True: each timed mode's
+    peak memory too (`peak_bytes`; `measure_memory`, in a memory worker per framework), in
+    MEMORY_SHARE of the budget after the timing; a function that runs in this process gets a
+    note instead."""
     import pandas as pd
     if not budget_s > 0:
         raise ValueError(f"profile: the budget must be > 0 seconds, got {budget_s}")
@@ -417,7 +470,9 @@ def profile(fn, x0=None, data=None, frameworks=None, budget_s: float = 60.0, m: 
         else:
             usable.append(name)
     plan = plan_for(usable, problem, order)
-    deadline = time.perf_counter() + budget_s - CLOSE_S
+    start = time.perf_counter()
+    end = start + budget_s - CLOSE_S
+    deadline = end - (budget_s * MEMORY_SHARE if memory and target is not None else 0.0)
     workers: dict[str, Worker] = {}
     try:
         for i, (name, mode) in enumerate(plan):
@@ -440,7 +495,43 @@ def profile(fn, x0=None, data=None, frameworks=None, budget_s: float = 60.0, m: 
     finally:
         for w in workers.values():
             w.close()
-    return rank(pd.DataFrame(rows), problem)
+    if memory:
+        add_memory(rows, target, problem, dtype, end)
+    ranked = rank(pd.DataFrame(rows), problem)
+    ranked.attrs["memory"] = memory
+    return ranked
+
+
+MEMORY_SHARE = 0.4       # of the budget, kept for the memory workers when memory is measured
+
+
+def add_memory(rows: list[dict], target: Target | None, problem: Problem, dtype: str,
+               end: float) -> None:
+    """Each timed row's peak memory (`peak_bytes`) or why not (`memory_note`), fastest first,
+    until `end` (perf_counter): a memory worker per framework, each mode a share of what is
+    left."""
+    timed = sorted((r for r in rows if r["status"] == "ok"), key=lambda r: r["seconds"])
+    if target is None:
+        for row in timed:
+            row["memory_note"] = IN_PROCESS_MEMORY
+        return
+    workers: dict[str, Worker] = {}
+    try:
+        for i, row in enumerate(timed):
+            left = end - time.perf_counter()
+            if left < 0.5:
+                row["memory_note"] = "memory not measured: the profile's budget was spent"
+                continue
+            share = min(max(MIN_SHARE_S, left / (len(timed) - i)), left)
+            worker = workers.setdefault(row["framework"], Worker(target, row["framework"], dtype,
+                                                                 memory=True))
+            found = worker.run(row["mode"], share, startup=max(left, 1.0))
+            row.update(found if found is not None else
+                       {"memory_note": f"memory not measured: outran its share of the budget "
+                                       f"({share:.1f} s)"})
+    finally:
+        for w in workers.values():
+            w.close()
 
 
 def write_record(target: Path, rows, settings: dict, complete: bool) -> None:
@@ -479,7 +570,8 @@ def _row(framework: str, mode: str, problem: Problem, result: dict) -> dict:
     return {"framework": framework, "mode": mode, "family": family,
             "computes": computes(mode) if mode != "*" else "",
             "seconds": result.get("seconds"), "q25": result.get("q25"), "q75": result.get("q75"),
-            "compile_s": result.get("compile_s"),
+            "compile_s": result.get("compile_s"), "peak_bytes": result.get("peak_bytes"),
+            "memory_note": result.get("memory_note", ""),
             "calls": result.get("calls"), "status": result["status"], "call": api,
             "native": native, "error": result.get("error"), "note": result.get("note", ""),
             "n": problem.n, "m": problem.m}
@@ -546,6 +638,8 @@ def summary(df) -> list[str]:
                               for _, r in tied.iterrows())
             lines.append(f"as fast within the calls' spread (their 25th-75th percentiles overlap "
                          f"the recommended one's; the order among them is not measured): {names}")
+        if df.attrs.get("memory"):
+            lines += memory_lines(part, named)
     first = ok[ok["computes"] == "J"]
     for family in ("forward", "reverse", "fd"):
         part = first[first["family"] == family]
@@ -566,6 +660,25 @@ def summary(df) -> list[str]:
     lines.append(f"problem = adcost.make_problem({name!r}, **sizes)" if name in PROBLEMS else
                  "problem = adcost.custom_problem(name, f, n, m, x0) (data=... for f(xp, x, data))")
     return lines
+
+
+def memory_lines(part, named: str) -> list[str]:
+    """What the fastest of a group holds at its peak, and the mode that holds least; or why
+    no memory was measured."""
+    import pandas as pd
+    held = pd.to_numeric(part.get("peak_bytes", pd.Series(index=part.index, dtype=float)),
+                         errors="coerce")
+    if held.isna().all():
+        notes = [note for note in part.get("memory_note", []) if note]
+        return [f"memory: {notes[0]}"] if notes else []
+    top, least = part.iloc[0], part.loc[held.idxmin()]
+    said = f"{_fmt_bytes(held[top.name])} at its peak" if held.notna()[top.name] else \
+        "memory not measured"
+    if least.name == top.name:
+        return [f"memory{named}: the recommended mode holds the least, {said}"]
+    return [f"least memory{named}: {least['framework']} {least['mode']} "
+            f"({_fmt_bytes(held[least.name])} at its peak, {least['ratio']:.1f}x the fastest's "
+            f"time; the fastest: {said})"]
 
 
 WHAT = {"J": "the Jacobian", "H v": "H v (a Hessian-vector product)", "H": "the Hessian"}
@@ -616,10 +729,23 @@ def _fmt(seconds) -> str:
     return f"{seconds * 1e3:.3g} ms" if seconds < 1 else f"{seconds:.3g} s"
 
 
+def _fmt_bytes(value) -> str:
+    if value is None or not np.isfinite(value):
+        return "-"
+    for unit, size in (("GiB", 2 ** 30), ("MiB", 2 ** 20), ("KiB", 2 ** 10)):
+        if value >= size:
+            return f"{value / size:.3g} {unit}"
+    return f"{int(value)} B"
+
+
 def table(df) -> str:
-    lines = [f"{'framework':<13} {'mode':<29} {'time':>10} {'compile':>10} {'x best':>7} {'status':<8} call / note"]
+    shown = bool(df.attrs.get("memory")) and "peak_bytes" in df      # measured with memory=True
+    peaks = df["peak_bytes"] if shown else [None] * len(df)
+    memory = f" {'memory':>10}" if shown else ""
+    lines = [f"{'framework':<13} {'mode':<29} {'time':>10} {'compile':>10}{memory} "
+             f"{'x best':>7} {'status':<8} call / note"]
     before = None
-    for _, r in df.iterrows():
+    for (_, r), peak in zip(df.iterrows(), peaks):
         group = r.get("computes") if r["status"] == "ok" else None
         if group and before and group != before:     # each group has its own best ("x best")
             lines.append("")
@@ -627,5 +753,6 @@ def table(df) -> str:
         ratio = "" if not np.isfinite(r["ratio"]) else f"{r['ratio']:.1f}"
         tail = r["call"] if r["status"] == "ok" else str(r["note"]).strip().split("\n")[0]
         lines.append(f"{r['framework']:<13} {r['mode']:<29} {_fmt(r['seconds']):>10} "
-                     f"{_fmt(r['compile_s']):>10} {ratio:>7} {r['status']:<8} {tail}")
+                     f"{_fmt(r['compile_s']):>10}{f' {_fmt_bytes(peak):>10}' if shown else ''} {ratio:>7} "
+                     f"{r['status']:<8} {tail}")
     return "\n".join(lines)
