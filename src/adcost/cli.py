@@ -111,10 +111,11 @@ def parser() -> Parser:
                          "every mode, each ranked on its own")
     from .profiling import MEMORY_CALLS, MEMORY_SHARE
     pr.add_argument("--memory", action="store_true",
-                    help=f"also each timed mode's peak memory: the median of {MEMORY_CALLS} calls' peak RSS "
-                         "above the RSS before the call, in a process per framework started as "
-                         "the peak-RSS probes are (the mode prepared again there); takes "
-                         f"{MEMORY_SHARE * 100:.0f} %% of the budget")
+                    help=f"also each timed mode's peak memory: the median of {MEMORY_CALLS} "
+                         "calls' peak RSS above the RSS before the call, in a process per "
+                         "framework started as the peak-RSS probes are, with one thread (the "
+                         f"mode prepared again there); takes {MEMORY_SHARE * 100:.0f} %% of the "
+                         "budget")
     pr.add_argument("--json", action="store_true", help="the ranked rows as a JSON list")
     pr.add_argument("--out", metavar="FILE.json",
                     help="also write the rows with the environment they were measured in "

@@ -357,7 +357,8 @@ class Worker:
     """One framework's worker process (a fresh interpreter, not a fork: the frameworks' thread
     pools do not survive fork, and the caller's script is not re-run); `run` returns None when
     the mode outran its share and the worker was killed.  memory=True: a memory worker,
-    started under the peak-RSS probes' environment (measure.memory.probe_environ)."""
+    started under the peak-RSS probes' environment (measure.memory.probe_environ), with one
+    thread."""
 
     def __init__(self, target: Target, framework: str, dtype: str, memory: bool = False):
         self.args = (target, framework, dtype)
@@ -375,9 +376,11 @@ class Worker:
         code = (f"from adcost.profiling import serve; "
                 f"serve({listener.address!r}, {key.hex()!r}, memory={self.memory!r})")
         env = None
-        if self.memory:
+        if self.memory:     # one thread, as the sweep's probes: JAX's jacfwd of an MLP
+            from . import threads   # (n = m = width = 512) read 6.1 MiB so, 2.1-7.9 with two
             from .measure.memory import probe_environ
-            env = probe_environ(dict(os.environ))
+            env = probe_environ({**os.environ, **{var: "1" for var in (threads.VARIABLE,
+                                                                       *threads.thread_vars())}})
         self.proc = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.DEVNULL,
                                      env=env)
         listener._listener._socket.settimeout(max(timeout, 1.0))
