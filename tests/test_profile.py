@@ -437,7 +437,8 @@ def test_profile_out_is_a_result_file_with_its_environment_kept_row_by_row(
     assert not (user_module / "results" / "reference" / "x.json").exists()
 
 
-def test_memory_is_each_modes_peak_read_in_a_process_started_as_the_probes_are(user_module):
+def test_memory_is_each_modes_peak_read_in_a_process_started_as_the_probes_are(user_module,
+                                                                             monkeypatch):
     """--memory: every timed mode's peak holds at least its own result (the Jacobian, 2.7 MiB),
     and not a process's worth more; the table and the summary say it; without it, neither."""
     x0 = np.linspace(-1, 1, 600)
@@ -449,6 +450,22 @@ def test_memory_is_each_modes_peak_read_in_a_process_started_as_the_probes_are(u
     assert " memory " in prof.table(df).splitlines()[0]
     assert any(line.startswith(("memory: the recommended", "least memory: numpy"))
                for line in prof.summary(df))
+    np.save(user_module / "x.npy", x0)           # the result file gets each reading as it comes
+    target = user_module / "big.json"
+    written = []
+    real = prof.write_record
+    monkeypatch.setattr(prof, "write_record", lambda out, rows, settings, complete: (
+        written.append([r.get("peak_bytes") for r in
+                        (rows.to_dict("records") if hasattr(rows, "to_dict") else rows)]),
+        real(out, rows, settings, complete)))
+    assert cli.main(["profile", "userfns:big", "--x0", "x.npy", "--framework", "numpy",
+                     "--budget", "40", "--memory", "--out", str(target)]) == 0
+    record = json.loads(target.read_text())
+    assert record["settings"]["memory"] and all(
+        r["peak_bytes"] >= 0.9 * result for r in record["rows"] if r["status"] == "ok")
+    before_last = written[-2]                   # the last reading was written before the end
+    assert sum(b is not None for b in before_last) == sum(r["status"] == "ok"
+                                                         for r in record["rows"])
     plain = prof.profile("userfns:big", x0=x0[:20], frameworks=["numpy"], budget_s=10)
     assert " memory " not in prof.table(plain).splitlines()[0]
     assert not any("memory" in line for line in prof.summary(plain))

@@ -340,11 +340,14 @@ def cmd_profile(args) -> int:
                 "frameworks": args.framework, "memory": args.memory}
 
     def progress(row):
-        measured.append(row)
+        again = any(r is row for r in measured)     # a row timed before, its memory now read
+        if not again:
+            measured.append(row)
         if out is not None:     # each row as it comes: an interrupted profile keeps them
             prof.write_record(out, measured, settings, complete=False)
         if not quiet:
-            print(f"  {row['framework']} {row['mode']}: {row['status']}", file=sys.stderr)
+            said = (f"memory {prof.fmt_bytes(row.get('peak_bytes'))}" if again else row['status'])
+            print(f"  {row['framework']} {row['mode']}: {said}", file=sys.stderr)
 
     from .sweep import apply_timing_defaults
     apply_timing_defaults()                 # timed as the sweep times, unless set

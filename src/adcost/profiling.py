@@ -446,7 +446,8 @@ def profile(fn, x0=None, data=None, frameworks=None, budget_s: float = 60.0, m: 
     each group ranked on its own (`computes`: "H v", "H").  memory=True: each timed mode's
     peak memory too (`peak_bytes`; `measure_memory`, in a memory worker per framework), in
     MEMORY_SHARE of the budget after the timing; a function that runs in this process gets a
-    note instead."""
+    note instead.  `progress` is given each row as it is timed, and again once its memory is
+    read (the same dict, updated)."""
     import pandas as pd
     if not budget_s > 0:
         raise ValueError(f"profile: the budget must be > 0 seconds, got {budget_s}")
@@ -499,7 +500,7 @@ def profile(fn, x0=None, data=None, frameworks=None, budget_s: float = 60.0, m: 
         for w in workers.values():
             w.close()
     if memory:
-        add_memory(rows, target, problem, dtype, end)
+        add_memory(rows, target, problem, dtype, end, progress)
     ranked = rank(pd.DataFrame(rows), problem)
     ranked.attrs["memory"] = memory
     return ranked
@@ -509,10 +510,10 @@ MEMORY_SHARE = 0.4       # of the budget, kept for the memory workers when memor
 
 
 def add_memory(rows: list[dict], target: Target | None, problem: Problem, dtype: str,
-               end: float) -> None:
+               end: float, progress: Callable[[dict], None] | None = None) -> None:
     """Each timed row's peak memory (`peak_bytes`) or why not (`memory_note`), fastest first,
     until `end` (perf_counter): a memory worker per framework, each mode a share of what is
-    left."""
+    left.  The rows are updated in place, and each is given to `progress` again once read."""
     timed = sorted((r for r in rows if r["status"] == "ok"), key=lambda r: r["seconds"])
     if target is None:
         for row in timed:
@@ -532,6 +533,8 @@ def add_memory(rows: list[dict], target: Target | None, problem: Problem, dtype:
             row.update(found if found is not None else
                        {"memory_note": f"memory not measured: outran its share of the budget "
                                        f"({share:.1f} s)"})
+            if progress:
+                progress(row)
     finally:
         for w in workers.values():
             w.close()
@@ -675,12 +678,12 @@ def memory_lines(part, named: str) -> list[str]:
         notes = [note for note in part.get("memory_note", []) if note]
         return [f"memory: {notes[0]}"] if notes else []
     top, least = part.iloc[0], part.loc[held.idxmin()]
-    said = f"{_fmt_bytes(held[top.name])} at its peak" if held.notna()[top.name] else \
+    said = f"{fmt_bytes(held[top.name])} at its peak" if held.notna()[top.name] else \
         "memory not measured"
     if least.name == top.name:
         return [f"memory{named}: the recommended mode holds the least, {said}"]
     return [f"least memory{named}: {least['framework']} {least['mode']} "
-            f"({_fmt_bytes(held[least.name])} at its peak, {least['ratio']:.1f}x the fastest's "
+            f"({fmt_bytes(held[least.name])} at its peak, {least['ratio']:.1f}x the fastest's "
             f"time; the fastest: {said})"]
 
 
@@ -732,7 +735,7 @@ def _fmt(seconds) -> str:
     return f"{seconds * 1e3:.3g} ms" if seconds < 1 else f"{seconds:.3g} s"
 
 
-def _fmt_bytes(value) -> str:
+def fmt_bytes(value) -> str:
     if value is None or not np.isfinite(value):
         return "-"
     for unit, size in (("GiB", 2 ** 30), ("MiB", 2 ** 20), ("KiB", 2 ** 10)):
@@ -756,6 +759,6 @@ def table(df) -> str:
         ratio = "" if not np.isfinite(r["ratio"]) else f"{r['ratio']:.1f}"
         tail = r["call"] if r["status"] == "ok" else str(r["note"]).strip().split("\n")[0]
         lines.append(f"{r['framework']:<13} {r['mode']:<29} {_fmt(r['seconds']):>10} "
-                     f"{_fmt(r['compile_s']):>10}{f' {_fmt_bytes(peak):>10}' if shown else ''} {ratio:>7} "
+                     f"{_fmt(r['compile_s']):>10}{f' {fmt_bytes(peak):>10}' if shown else ''} {ratio:>7} "
                      f"{r['status']:<8} {tail}")
     return "\n".join(lines)
