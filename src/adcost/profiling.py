@@ -303,7 +303,8 @@ def result_bytes(problem: Problem, mode: str, dtype: str) -> int:
 
 def measure_memory(problem: Problem, framework: str, mode: str, dtype: str) -> dict:
     """In a memory worker (a process started under the peak-RSS probes' environment,
-    measure.memory.probe_environ): prepare `mode` again, then {"peak_bytes": the median over
+    measure.memory.probe_environ): prepare `mode` again (not validated again: the timing
+    worker validated the same build), then {"peak_bytes": the median over
     MEMORY_CALLS calls of a call's peak memory above the process's before it
     (measure.memory.marked_peak: the kernel's high-water mark, or the framework's own pool)}
     or {"memory_note": why none}.  A reading below KEPT_FLOOR of the result's own bytes (where
@@ -311,8 +312,8 @@ def measure_memory(problem: Problem, framework: str, mode: str, dtype: str) -> d
     from .cases import prepare
     from .measure.memory import KEPT_FLOOR, marked_peak
     fw = framework_class(framework)(dtype=dtype)
-    try:
-        case = prepare(problem, fw, mode, dtype=dtype, warmup=1)
+    try:     # validated where it was timed; here only its memory is read
+        case = prepare(problem, fw, mode, dtype=dtype, warmup=1, validate_output=False)
     except Exception as exc:     # it was timed in another process; here it is only reported
         return {"memory_note": f"memory not measured: {error_line(exc, framework)}"}
     case()
