@@ -488,3 +488,21 @@ def test_a_memory_reading_below_the_result_is_not_reported(monkeypatch):
     assert "peak_bytes" not in found and "less than the 2,880,000 of the result" in found["memory_note"]
     monkeypatch.setattr(memory, "marked_peak", lambda run, pool=None: None)
     assert "cannot be reset" in prof.measure_memory(p, "numpy", "jacfwd", "float64")["memory_note"]
+
+
+def test_memory_on_a_device_is_not_read_as_the_hosts(monkeypatch):
+    real = prof.framework_class
+
+    def on_gpu(name):
+        cls = real(name)
+
+        def build(dtype):
+            fw = cls(dtype=dtype)
+            fw.device = "cuda:0"
+            return fw
+        return build
+    monkeypatch.setattr(prof, "framework_class", on_gpu)
+    p = prof.function_problem(lambda xp, x: xp.sin(x), np.linspace(0, 1, 4))
+    assert prof.measure_memory(p, "numpy", "jacfwd", "float64") == {
+        "memory_note": "memory not measured on cuda:0: only the host's memory (the process's RSS) "
+                       "is read"}

@@ -312,6 +312,9 @@ def measure_memory(problem: Problem, framework: str, mode: str, dtype: str) -> d
     from .cases import prepare
     from .measure.memory import KEPT_FLOOR, marked_peak
     fw = framework_class(framework)(dtype=dtype)
+    if fw.device != "cpu":       # the process's RSS holds the host's memory, not the device's
+        return {"memory_note": f"memory not measured on {fw.device}: only the host's memory "
+                               "(the process's RSS) is read"}
     try:     # validated where it was timed; here only its memory is read
         case = prepare(problem, fw, mode, dtype=dtype, warmup=1, validate_output=False)
     except Exception as exc:     # it was timed in another process; here it is only reported
