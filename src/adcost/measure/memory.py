@@ -143,6 +143,19 @@ def _trim() -> None:
         pass  # not glibc: nothing to trim
 
 
+def _before_a_call(pool=None) -> tuple[int, int | None]:
+    """(the RSS, the bytes `pool` has in use) just before a probed call: garbage collected,
+    freed heap handed back (_trim), the pool's peak reset."""
+    gc.collect()
+    _trim()
+    baseline = rss_bytes()
+    in_use = None
+    if pool is not None:
+        in_use = pool.in_use()
+        pool.reset()
+    return baseline, in_use
+
+
 def peak_above_baseline(run, min_time: float | None = None, pool=None) -> dict:
     """Peak RSS of `run` above the RSS just before, in bytes: one call where the kernel's
     high-water mark can be reset (Linux), else repeated for `min_time` s (MIN_SAMPLE_S).
@@ -164,13 +177,7 @@ def peak_above_baseline(run, min_time: float | None = None, pool=None) -> dict:
     (`rss_peak_bytes`)."""
     from memory_profiler import memory_usage
 
-    gc.collect()
-    _trim()
-    baseline = rss_bytes()
-    in_use = None
-    if pool is not None:
-        in_use = pool.in_use()
-        pool.reset()
+    baseline, in_use = _before_a_call(pool)
     hwm_ok = _reset_hwm()
     if min_time is None:
         min_time = 0.0 if hwm_ok else MIN_SAMPLE_S
@@ -209,13 +216,7 @@ def marked_peak(run, pool=None) -> int | None:
     history shows instead: torch's jacrev of an MLP (n = m = width = 512, float64) read
     12-20 MiB from call to call, 5.9-6.0 under PROBE_ENV from the start, as the fresh probes
     read (Intel VM, 2026-12-05)."""
-    gc.collect()
-    _trim()
-    baseline = rss_bytes()
-    in_use = None
-    if pool is not None:
-        in_use = pool.in_use()
-        pool.reset()
+    baseline, in_use = _before_a_call(pool)
     if not _reset_hwm():
         return None
     run()
