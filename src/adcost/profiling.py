@@ -762,7 +762,7 @@ def table(df) -> str:
         before = group or before
         ratio = "" if not np.isfinite(r["ratio"]) else f"{r['ratio']:.1f}"
         tail = r["call"] if r["status"] == "ok" else str(r["note"]).strip().split("\n")[0]
+        held = f" {fmt_bytes(peak):>10}" if shown else ""
         lines.append(f"{r['framework']:<13} {r['mode']:<29} {_fmt(r['seconds']):>10} "
-                     f"{_fmt(r['compile_s']):>10}{f' {fmt_bytes(peak):>10}' if shown else ''} {ratio:>7} "
-                     f"{r['status']:<8} {tail}")
+                     f"{_fmt(r['compile_s']):>10}{held} {ratio:>7} {r['status']:<8} {tail}")
     return "\n".join(lines)
