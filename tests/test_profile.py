@@ -506,3 +506,26 @@ def test_memory_on_a_device_is_not_read_as_the_hosts(monkeypatch):
     assert prof.measure_memory(p, "numpy", "jacfwd", "float64") == {
         "memory_note": "memory not measured on cuda:0: only the host's memory (the process's RSS) "
                        "is read"}
+
+
+def test_two_profiles_compare_mode_by_mode_with_their_environment(tmp_path, capsys):
+    """`adcost compare` reads `profile --out` files: a mode twice as slow beyond its calls'
+    spread is worse, a peak memory that halved is better, the rest unchanged."""
+    def row(mode, seconds, peak):
+        return {"framework": "numpy", "mode": mode, "status": "ok", "seconds": seconds,
+                "q25": seconds * 0.98, "q75": seconds * 1.02, "calls": 9, "n": 5, "m": 3,
+                "peak_bytes": peak}
+    settings = {"order": 1, "memory": True}
+    before = pd.DataFrame([row("jacfwd", 1e-3, 4e6), row("jacrev", 2e-3, 8e6)])
+    after = pd.DataFrame([row("jacfwd", 2e-3, 4e6), row("jacrev", 2e-3, 4e6)])
+    for frame, name in ((before, "a.json"), (after, "b.json")):
+        frame.attrs["problem"] = {"name": "mine:f", "n": 5, "m": 3}
+        prof.write_record(tmp_path / name, frame, settings, complete=True)
+    assert cli.main(["compare", str(tmp_path / "a.json"), str(tmp_path / "b.json")]) == 0
+    out = capsys.readouterr().out
+    worse, better = out.split("faster or smaller")
+    assert "slower or bigger: 1" in worse and "op=jacfwd, problem=mine:f" in worse
+    assert "profile.time" in worse and "2.00x" in worse
+    assert better.startswith(": 1\n")
+    assert "profile.peak_memory(framework=numpy, op=jacrev" in better
+    assert "unchanged within noise or factor: 2" in out

@@ -50,7 +50,8 @@ def size_pair(text: str) -> tuple[str, object]:
 
 def compare_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
     """compare's options, on `adcost compare` and on this module's main alike."""
-    p.add_argument("a", help="baseline: tidy file, asv result file or folder, or commit prefix")
+    p.add_argument("a", help="baseline: tidy file, asv result file or folder, commit prefix, "
+                             "or a profile's result file (adcost profile --out)")
     p.add_argument("b", help="contender, the same kinds")
     p.add_argument("--factor", type=ratio_above_one, default=1.10,
                    help="minimum ratio that counts, above 1 (default 1.10)")

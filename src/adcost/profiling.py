@@ -553,12 +553,13 @@ def write_record(target: Path, rows, settings: dict, complete: bool) -> None:
 
     import pandas as pd
 
-    from .measure.environment import environment
+    from .measure.environment import environment, machine_name
     from .smoke import write_json
     frame = rows if isinstance(rows, pd.DataFrame) else pd.DataFrame(rows)
     first = frame.iloc[0] if len(frame) else {}
     problem = frame.attrs.get("problem") or {k: first.get(k) for k in ("n", "m")}
-    write_json(target, {"environment": environment(), "problem": problem, "settings": settings,
+    environ = {**environment(), "machine": machine_name()}
+    write_json(target, {"environment": environ, "problem": problem, "settings": settings,
                         "complete": complete, "rows": json.loads(frame.to_json(orient="records"))})
 
 

@@ -1,8 +1,9 @@
 """What got slower or bigger between two result sets, beyond the noise.
 
 A and B are each a tidy CSV/parquet, an asv result file, an asv results folder, a commit
-(prefix) found in results/asv, or a framework release measured by `adcost releases`
-('jax==0.9.2': found in results/releases/asv).  A measurement counts as worse in B when
+(prefix) found in results/asv, a framework release measured by `adcost releases`
+('jax==0.9.2': found in results/releases/asv), or the result file of `adcost profile --out`
+(each mode's time, and its peak memory where read: your function before and after a change).  A measurement counts as worse in B when
     B / A ≥ max(factor (default 1.10), the measured process-to-process spread)
     and the noise intervals do not overlap:
     B's interquartile range lies above A's (stats_q_25 / stats_q_75), or, lacking quartiles,
@@ -236,7 +237,7 @@ def speed_line(record: dict, as_measured: bool = False) -> str:
     if record.get("reason"):
         return f"speed: times and rates as measured ({record['reason']})"
     return ("speed: times and rates as measured (no measurement was probed in both runs: "
-            "results before 2026-12-03 have no speed probe)")
+            "results before 2026-12-03 and `adcost profile`'s have no speed probe)")
 
 
 # How far a measured crossover may move between two runs and still count as the same: the
@@ -345,7 +346,8 @@ def run(args) -> int:
               f"--factor (no noise probe in either run: within-process quartiles only, which "
               f"cannot see the spread between processes)")
     print(f"rule: a change counts when B/A >= {limit:.2f} (or <= 1/{limit:.2f}; {source}) and the "
-          "two runs' interquartile ranges (asv's sample statistics) do not overlap; "
+          "two runs' interquartile ranges (asv's sample statistics, a profile's calls) do not "
+          "overlap; "
           "99 % confidence intervals where quartiles are missing, the ratio alone for single values")
     print(speed_line(table.attrs.get("speed", {}), args.as_measured))
     print(report(table, args.all))

@@ -270,6 +270,44 @@ def device_gaps(asv_dir: Path, df: pd.DataFrame | None = None) -> list[dict]:
     return [{"machine": m, "device": d, "framework": f, "reason": r} for (m, d, f), r in sorted(found.items())]
 
 
+PROFILE_KEYS = {"environment", "problem", "settings", "complete", "rows"}
+
+
+def profile_record(path: Path) -> dict | None:
+    """The result file `adcost profile --out` writes, or None where `path` is another JSON."""
+    try:
+        data = json.loads(Path(path).read_text())
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) and PROFILE_KEYS <= set(data) else None
+
+
+def profile_rows(record: dict, path: Path) -> list[dict]:
+    """The tidy rows of a profile's result file: each timed mode's seconds (`profile.time`,
+    with its calls' quartiles) and, where read, its peak memory (`profile.peak_memory`)."""
+    env, problem = record["environment"], record["problem"]
+    common = {"machine": env.get("machine") or env.get("cpu"), "cpu": env.get("cpu"),
+              "caches": caches_label(env.get("caches")), "python": env.get("python"),
+              "versions": json.dumps(env.get("versions"), sort_keys=True),
+              "threads": json.dumps(env.get("threads"), sort_keys=True),
+              "commit": env.get("commit"), "date": env.get("date"), "file": str(path),
+              "suite": "profile", "problem": problem.get("name"),
+              "device": env.get("device") or "cpu"}
+    rows = []
+    for r in record["rows"]:
+        if r.get("status") != "ok":
+            continue
+        base = {**common, "framework": r["framework"], "op": r["mode"], "n": r.get("n"),
+                "m": r.get("m"), "status": "ok"}
+        rows.append({**base, "benchmark": "profile.time", "metric": "time", "kind": "time",
+                     "value": r["seconds"], "q25": r.get("q25"), "q75": r.get("q75"),
+                     "unit": "seconds", "number": r.get("calls")})
+        if r.get("peak_bytes") is not None:
+            rows.append({**base, "benchmark": "profile.peak_memory", "metric": "peak_memory",
+                         "kind": "peakmemory", "value": r["peak_bytes"], "unit": "bytes"})
+    return rows
+
+
 def tidy(rows: list[dict]) -> pd.DataFrame:
     df = pd.DataFrame(rows)
     for column in COLUMNS:
@@ -458,6 +496,9 @@ def load(source: Path | str | None = None) -> pd.DataFrame:
     if source.name.endswith((".csv", ".csv.gz")):
         return tidy(pd.read_csv(source).to_dict("records"))
     if source.suffix == ".json":
+        record = profile_record(source)
+        if record is not None:
+            return tidy(profile_rows(record, source))
         asv_dir = source.parent.parent
         return tidy(result_rows(source, read_benchmarks(asv_dir), read_machine(source.parent)))
     raise ValueError(f"cannot read results from {source}: expected a folder, .json, .csv(.gz) or .parquet")
