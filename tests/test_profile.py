@@ -528,4 +528,7 @@ def test_two_profiles_compare_mode_by_mode_with_their_environment(tmp_path, caps
     assert "profile.time" in worse and "2.00x" in worse
     assert better.startswith(": 1\n")
     assert "profile.peak_memory(framework=numpy, op=jacrev" in better
-    assert "unchanged within noise or factor: 2" in out
+    assert "unchanged within noise or factor: 2" in out and "interrupted" not in out
+    prof.write_record(tmp_path / "b.json", after.head(1), settings, complete=False)
+    assert cli.main(["compare", str(tmp_path / "a.json"), str(tmp_path / "b.json")]) == 0
+    assert "note: B is an interrupted profile" in capsys.readouterr().out

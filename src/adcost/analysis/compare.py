@@ -337,6 +337,10 @@ def run(args) -> int:
         print("compare: no measurement present in both result sets", file=sys.stderr)
         return 2
     print(f"A: {args.a} ({load.describe_run(a)})\nB: {args.b} ({load.describe_run(b)})")
+    for name, df in (("A", a), ("B", b)):
+        if "complete" in df and not df["complete"].astype(bool).all():
+            print(f"note: {name} is an interrupted profile (\"complete\": false): only the modes "
+                  "it measured are compared")
     diff = differences(a, b)
     print("environments differ:\n" + "\n".join(diff) if diff else "same machine and environment")
     measured = spread(a, b)

@@ -292,7 +292,7 @@ def profile_rows(record: dict, path: Path) -> list[dict]:
               "threads": json.dumps(env.get("threads"), sort_keys=True),
               "commit": env.get("commit"), "date": env.get("date"), "file": str(path),
               "suite": "profile", "problem": problem.get("name"),
-              "device": env.get("device") or "cpu"}
+              "device": env.get("device") or "cpu", "complete": bool(record["complete"])}
     rows = []
     for r in record["rows"]:
         if r.get("status") != "ok":
