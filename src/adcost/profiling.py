@@ -9,8 +9,11 @@ runs in a worker process of its own, so a mode whose preparation or calls outrun
 for.  A function that cannot be sent to a worker (a lambda, a closure, something defined in
 `__main__`) is profiled in this process: then the budget is only enforced between calls.
 
+With memory=True (`--memory`) each timed mode's peak memory is read afterwards, in a memory
+worker per framework started as the sweep's peak-RSS probes are (`measure_memory`).
+
 The result is a pandas DataFrame, best first, with at least the columns framework, mode,
-seconds, compile_s, call (the API call to use) and status.
+seconds, compile_s, call (the API call to use) and status, and peak_bytes and memory_note.
 """
 from __future__ import annotations
 
