@@ -532,3 +532,25 @@ def test_two_profiles_compare_mode_by_mode_with_their_environment(tmp_path, caps
     prof.write_record(tmp_path / "b.json", after.head(1), settings, complete=False)
     assert cli.main(["compare", str(tmp_path / "a.json"), str(tmp_path / "b.json")]) == 0
     assert "note: B is an interrupted profile" in capsys.readouterr().out
+
+
+def test_profile_plot_draws_each_mode_and_a_bad_target_is_refused_before_measuring(
+        user_module, capsys, monkeypatch):
+    from adcost.analysis import profile_figure
+    np.save(user_module / "x.npy", np.linspace(-1, 1, 40))
+    assert cli.main(["profile", "userfns:big", "--x0", "x.npy", "--framework", "numpy",
+                     "--budget", "20", "--memory", "--plot", "p.svg", "--out", "p.json"]) == 0
+    svg = (user_module / "p.svg").read_text()
+    record = json.loads((user_module / "p.json").read_text())
+    timed = [r["mode"] for r in record["rows"] if r["status"] == "ok"]
+    assert timed and all(f"numpy {mode}" in svg for mode in timed)
+    assert "peak memory" in svg and "profile of userfns.big: n = 40, m = 40" in svg
+    # the same figure again from the result file
+    assert profile_figure.main([str(user_module / "p.json"), "--out", "again.png"]) == 0
+    assert (user_module / "again.png").read_bytes()[:4] == b"\x89PNG"
+    assert profile_figure.main([str(user_module / "x.npy")]) == 2
+    monkeypatch.setattr(prof, "profile", lambda *a, **k: pytest.fail("measured"))
+    for bad in (str(user_module), "p.txt"):
+        capsys.readouterr()
+        assert cli.main(["profile", "userfns:big", "--x0", "x.npy", "--plot", bad]) == 2
+        assert len(capsys.readouterr().err.strip().splitlines()) == 1

@@ -116,6 +116,9 @@ def parser() -> Parser:
                          "framework started as the peak-RSS probes are, with one thread (the "
                          f"mode prepared again there); takes {MEMORY_SHARE * 100:.0f} %% of the "
                          "budget")
+    pr.add_argument("--plot", metavar="FILE.png",
+                    help="also draw the profile (.png, .svg or .pdf): each mode's time, and its "
+                         "memory with --memory")
     pr.add_argument("--json", action="store_true", help="the ranked rows as a JSON list")
     pr.add_argument("--out", metavar="FILE.json",
                     help="also write the rows with the environment they were measured in "
@@ -334,6 +337,10 @@ def cmd_profile(args) -> int:
         out = paths.writable(Path(args.out))
         if out.is_dir():
             raise ValueError(f"profile: --out {args.out} is a folder; name a file (profile.json)")
+    plot = None
+    if args.plot:           # checked before anything is measured, as --out
+        from .analysis import profile_figure
+        plot = profile_figure.check_target(paths.writable(Path(args.plot)))
     quiet = args.json or not sys.stderr.isatty()
     measured: list[dict] = []
     settings = {"order": args.order, "dtype": args.dtype, "budget_s": args.budget,
@@ -357,6 +364,8 @@ def cmd_profile(args) -> int:
     if out is not None:
         prof.write_record(out, df, settings, complete=True)
         print(f"profile: wrote {out}", file=sys.stderr)
+    if plot is not None and (df["status"] == "ok").any():
+        print(f"profile: drew {profile_figure.write(df, plot)}", file=sys.stderr)
     if args.json:
         print(df.to_json(orient="records"))
     else:
