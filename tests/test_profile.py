@@ -554,3 +554,54 @@ def test_profile_plot_draws_each_mode_and_a_bad_target_is_refused_before_measuri
         capsys.readouterr()
         assert cli.main(["profile", "userfns:big", "--x0", "x.npy", "--plot", bad]) == 2
         assert len(capsys.readouterr().err.strip().splitlines()) == 1
+
+
+def _sized(rows):
+    """A sizes profile's frame from (point, n, m, framework, mode, family, seconds) rows."""
+    df = pd.DataFrame([dict(zip(("point", "n", "m", "framework", "mode", "family", "seconds"), r),
+                            status="ok") for r in rows])
+    df.attrs["problem"] = {"name": "mine:f"}
+    return df
+
+
+def test_the_size_where_forward_mode_stops_winning_is_interpolated_in_log_n():
+    df = _sized([(0, 16, 64, "jax", "jacfwd", "forward", 1.0), (0, 16, 64, "jax", "jacrev", "reverse", 2.0),
+                 (1, 256, 64, "jax", "jacfwd", "forward", 8.0), (1, 256, 64, "jax", "jacrev", "reverse", 4.0),
+                 (0, 16, 64, "torch", "jacfwd", "forward", 9.0), (0, 16, 64, "torch", "jacrev", "reverse", 3.0),
+                 (1, 256, 64, "torch", "jacfwd", "forward", 90.0), (1, 256, 64, "torch", "jacrev", "reverse", 5.0)])
+    found = {c["scope"]: c for c in prof.size_crossings(df)}
+    # log ratio -log 2 at n = 16 and +log 2 at 256: the crossing halfway in log n, at 64
+    assert found["jax"]["at"] == pytest.approx(64.0) and found["jax"]["below"] == "forward"
+    assert found["jax"]["between"] == (16, 256) and found["all"]["at"] == pytest.approx(64.0)
+    assert found["torch"]["faster"] == "reverse" and "at" not in found["torch"]
+    said = prof.sizes_summary(df)
+    assert said[0] == "mine:f at 2 sizes:"
+    assert "crossing (jax): forward mode is the faster below n ≈ 64 (between the measured n = 16 " \
+           "and 256), reverse above" in said
+    assert "crossing (torch): none measured; reverse mode is the faster at every size " \
+           "(3.00-18.00x)" in said
+
+
+def test_sizes_that_change_the_faster_family_twice_place_no_crossing_and_m_is_the_axis_where_n_stays():
+    df = _sized([(i, 8, m, "numpy", mode, fam, s) for i, m, ratios in
+                 ((0, 4, (1, 2)), (1, 16, (3, 2)), (2, 64, (1, 2)))
+                 for mode, fam, s in (("jacfwd", "forward", ratios[0]), ("jacrev", "reverse", ratios[1]))])
+    (found, *_) = [c for c in prof.size_crossings(df) if c["scope"] == "numpy"]
+    assert found["axis"] == "m" and found["faster"] is None and found["sizes"] == [4, 16, 64]
+    assert any("changes more than once" in line for line in prof.sizes_summary(df))
+
+
+def test_cli_profile_at_several_sizes(user_module, capsys, monkeypatch):
+    for n in (3, 30):
+        np.save(user_module / f"x{n}.npy", np.linspace(-1, 1, n))
+    assert cli.main(["profile", "userfns:big", "--x0", "x3.npy", "--x0", "x30.npy",
+                     "--framework", "numpy", "--budget", "20", "--out", "s.json"]) == 0
+    out = capsys.readouterr().out
+    assert "n = 3, m = 3:" in out and "n = 30, m = 30:" in out and "at 2 sizes:" in out
+    assert "crossing (all frameworks)" in out and "crossing (numpy)" in out
+    record = json.loads((user_module / "s.json").read_text())
+    assert record["settings"]["points"] == 2 and {r["point"] for r in record["rows"]} == {0, 1}
+    monkeypatch.setattr(prof, "profile", lambda *a, **k: pytest.fail("measured"))
+    assert cli.main(["profile", "userfns:big", "--x0", "x3.npy", "--x0", "x30.npy",
+                     "--order", "2"]) == 2
+    assert "several --x0" in capsys.readouterr().err

@@ -95,8 +95,11 @@ def parser() -> Parser:
                     help=f"a registered problem instead: {', '.join(problems)}")
     pr.add_argument("--size", type=size_pair, action="append", default=[],
                     help="a size of --problem, KEY=VALUE (repeatable; `adcost list` names them)")
-    pr.add_argument("--x0", help="the point: a .npy file of n numbers (with MODULE:FUNCTION; any "
-                                 "shape: the function receives x in it)")
+    pr.add_argument("--x0", action="append",
+                    help="the point: a .npy file of n numbers (with MODULE:FUNCTION; any shape: "
+                         "the function receives x in it); given two or more times, points of "
+                         "different sizes: each is profiled (the budget split evenly) and the "
+                         "size where forward mode stops being the faster is placed")
     pr.add_argument("--data", help="an .npz file of the function's data (arrays; 0-d ones become scalars)")
     pr.add_argument("--m", type=positive, help="outputs of the function (checked against one call)")
     pr.add_argument("--framework", action="append", choices=frameworks, metavar="FRAMEWORK",
@@ -326,12 +329,17 @@ def cmd_profile(args) -> int:
         if args.x0 or args.data or args.m:
             raise ValueError("profile: --x0, --data and --m go with MODULE:FUNCTION, not --problem")
         target, x0, data = checked_problem(args.problem, dict(args.size)), None, None
+        points = [None]
     else:
         if args.size:
             raise ValueError("profile: --size goes with --problem")
         if not args.x0:
             raise ValueError("profile: --x0 FILE.npy is needed with MODULE:FUNCTION")
-        x0, data, target = _load_array(args.x0, "--x0"), _load_data(args.data), args.target
+        if len(args.x0) > 1 and (args.order != 1 or args.plot or args.m):
+            raise ValueError("profile: several --x0 (sizes) go with the first order, without "
+                             "--plot or --m")
+        points = [_load_array(path, "--x0") for path in args.x0]
+        x0, data, target = points[0], _load_data(args.data), args.target
     out = None
     if args.out:     # checked before anything is measured: bad input writes nothing
         out = paths.writable(Path(args.out))
@@ -344,7 +352,7 @@ def cmd_profile(args) -> int:
     quiet = args.json or not sys.stderr.isatty()
     measured: list[dict] = []
     settings = {"order": args.order, "dtype": args.dtype, "budget_s": args.budget,
-                "frameworks": args.framework, "memory": args.memory}
+                "frameworks": args.framework, "memory": args.memory, "points": len(points)}
 
     def progress(row):
         again = any(r is row for r in measured)     # a row timed before, its memory now read
@@ -358,9 +366,14 @@ def cmd_profile(args) -> int:
 
     from .sweep import apply_timing_defaults
     apply_timing_defaults()                 # timed as the sweep times, unless set
-    df = prof.profile(target, x0=x0, data=data, frameworks=args.framework, budget_s=args.budget,
-                      m=args.m, dtype=args.dtype, progress=progress, order=args.order,
-                      memory=args.memory)
+    if len(points) > 1:
+        df = prof.profile_sizes(target, points, data=data, frameworks=args.framework,
+                                budget_s=args.budget, dtype=args.dtype, progress=progress,
+                                memory=args.memory)
+    else:
+        df = prof.profile(target, x0=x0, data=data, frameworks=args.framework,
+                          budget_s=args.budget, m=args.m, dtype=args.dtype, progress=progress,
+                          order=args.order, memory=args.memory)
     if out is not None:
         prof.write_record(out, df, settings, complete=True)
         print(f"profile: wrote {out}", file=sys.stderr)
@@ -368,6 +381,12 @@ def cmd_profile(args) -> int:
         print(f"profile: drew {profile_figure.write(df, plot)}", file=sys.stderr)
     if args.json:
         print(df.to_json(orient="records"))
+    elif len(points) > 1:
+        for point, part in df.groupby("point"):
+            part.attrs = {**df.attrs, "problem": df.attrs["sizes"][point]}
+            print(f"n = {part.attrs['problem']['n']}, m = {part.attrs['problem']['m']}:\n"
+                  f"{prof.table(part)}\n")
+        print("\n".join(prof.sizes_summary(df)))
     else:
         print(prof.table(df))
         print("\n".join(prof.summary(df)))

@@ -547,6 +547,109 @@ def add_memory(rows: list[dict], target: Target | None, problem: Problem, dtype:
             w.close()
 
 
+# -- one function at several sizes: where its crossover lies ---------------------------------
+def profile_sizes(fn, points, data=None, frameworks=None, budget_s: float = 60.0,
+                  dtype: str = "float64", progress: Callable[[dict], None] | None = None,
+                  memory: bool = False):
+    """`profile` of the same function at each x0 of `points` (two or more, of different sizes),
+    the budget split evenly between them: every row of every profile, with `point` (the x0's
+    index) beside its n and m.  `by_size` and `size_crossings` read where forward mode stops
+    being the faster; attrs["sizes"] holds each point's problem (n, m, shapes)."""
+    import pandas as pd
+    if len(points) < 2:
+        raise ValueError("profile: sizes need two points or more")
+    frames = []
+    for i, x0 in enumerate(points):
+        df = profile(fn, x0=x0, data=data, frameworks=frameworks, budget_s=budget_s / len(points),
+                     dtype=dtype, progress=progress, memory=memory)
+        frames.append(df.assign(point=i))
+    out = pd.concat(frames, ignore_index=True)
+    out.attrs["problem"] = frames[-1].attrs["problem"]
+    out.attrs["sizes"] = [f.attrs["problem"] for f in frames]
+    out.attrs["memory"] = memory
+    return out
+
+
+def by_size(df, framework: str | None = None):
+    """Per point, n and m: the fastest forward-family and reverse-family mode (of `framework`,
+    else of every framework) and `ratio`, forward's seconds over reverse's (below 1: forward is
+    the faster); a point where either family has no timed mode is left out."""
+    import pandas as pd
+    ok = df[(df["status"] == "ok") & df["family"].isin(["forward", "reverse"])]
+    if framework is not None:
+        ok = ok[ok["framework"] == framework]
+    rows = []
+    for point, part in ok.groupby("point", sort=True):
+        best = {fam: g.loc[g["seconds"].idxmin()] for fam, g in part.groupby("family")}
+        if len(best) < 2:
+            continue
+        fwd, rev = best["forward"], best["reverse"]
+        rows.append({"point": point, "n": int(fwd["n"]), "m": int(fwd["m"]),
+                     "forward": f"{fwd['framework']} {fwd['mode']}", "forward_s": fwd["seconds"],
+                     "reverse": f"{rev['framework']} {rev['mode']}", "reverse_s": rev["seconds"],
+                     "ratio": fwd["seconds"] / rev["seconds"]})
+    return pd.DataFrame(rows, columns=["point", "n", "m", "forward", "forward_s", "reverse",
+                                       "reverse_s", "ratio"]).sort_values("n", kind="stable")
+
+
+def size_crossings(df) -> list[dict]:
+    """For every framework and for all together ("all"): where along the points, ordered by n
+    (by m where n does not move), the faster family changes once: `at`, that size interpolated
+    in log size where log(ratio) crosses 0, `axis` ("n" or "m"), `between` the measured sizes
+    either side and `below` the family faster below it; or `faster`, the family faster at every
+    point (None: it changes more than once), with the ratios."""
+    import math
+    found = []
+    for scope in ["all"] + sorted(df.loc[df["status"] == "ok", "framework"].unique()):
+        t = by_size(df, None if scope == "all" else scope)
+        axis = "n" if t["n"].nunique() > 1 else "m"
+        t = t.sort_values([axis, "n" if axis == "m" else "m"], kind="stable")
+        if len(t) < 2 or t[axis].nunique() < 2:
+            continue
+        logs = np.log(t["ratio"].to_numpy(float))
+        sizes = t[axis].to_numpy(float)
+        entry = {"scope": scope, "axis": axis, "sizes": sizes.astype(int).tolist(),
+                 "ratios": t["ratio"].tolist()}
+        signs = np.sign(logs)
+        changes = [i for i in range(len(t) - 1) if signs[i] * signs[i + 1] < 0]
+        if len(changes) == 1:
+            i = changes[0]
+            w = logs[i] / (logs[i] - logs[i + 1])
+            entry.update(at=math.exp(math.log(sizes[i]) + w * math.log(sizes[i + 1] / sizes[i])),
+                         between=(int(sizes[i]), int(sizes[i + 1])),
+                         below="forward" if logs[i] < 0 else "reverse")
+        else:
+            entry["faster"] = None if changes else "forward" if (logs < 0).all() else \
+                "reverse" if (logs > 0).all() else None
+        found.append(entry)
+    return found
+
+
+def sizes_summary(df) -> list[str]:
+    """The sizes profile in words: per point, the best of each family; then each crossing."""
+    lines = [f"{df.attrs.get('problem', {}).get('name', '?')} at {df['point'].nunique()} sizes:"]
+    for _, r in by_size(df).iterrows():
+        faster = ("forward" if r["ratio"] < 1 else "reverse")
+        lines.append(f"  n = {r['n']}, m = {r['m']}: best forward {r['forward']} "
+                     f"{_fmt(r['forward_s'])}, best reverse {r['reverse']} {_fmt(r['reverse_s'])}: "
+                     f"{faster} {max(r['ratio'], 1 / r['ratio']):.2f}x faster")
+    for c in size_crossings(df):
+        who = "all frameworks" if c["scope"] == "all" else c["scope"]
+        if "between" in c:
+            other = "reverse" if c["below"] == "forward" else "forward"
+            lines.append(f"crossing ({who}): {c['below']} mode is the faster below "
+                         f"{c['axis']} ≈ {c['at']:.3g} (between the measured {c['axis']} = "
+                         f"{c['between'][0]} and {c['between'][1]}), {other} above")
+        elif c["faster"]:
+            ratios = [max(r, 1 / r) for r in c["ratios"]]
+            lines.append(f"crossing ({who}): none measured; {c['faster']} mode is the faster at "
+                         f"every size ({min(ratios):.2f}-{max(ratios):.2f}x)")
+        else:   # the sign changes back and forth: no single crossing
+            lines.append(f"crossing ({who}): the faster family changes more than once along the "
+                         f"sizes (forward/reverse {', '.join(f'{r:.2f}' for r in c['ratios'])})")
+    return lines
+
+
 def write_record(target: Path, rows, settings: dict, complete: bool) -> None:
     """The profile as a result file: the environment (measure.environment: versions, threads
     and $GLIBC_TUNABLES, CPU, date, commit), the problem, the settings, whether every planned
