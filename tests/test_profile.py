@@ -595,12 +595,15 @@ def test_cli_profile_at_several_sizes(user_module, capsys, monkeypatch):
     for n in (3, 30):
         np.save(user_module / f"x{n}.npy", np.linspace(-1, 1, n))
     assert cli.main(["profile", "userfns:big", "--x0", "x3.npy", "--x0", "x30.npy",
-                     "--framework", "numpy", "--budget", "20", "--out", "s.json"]) == 0
+                     "--framework", "numpy", "--budget", "20", "--out", "s.json",
+                     "--plot", "s.svg"]) == 0
     out = capsys.readouterr().out
     assert "n = 3, m = 3:" in out and "n = 30, m = 30:" in out and "at 2 sizes:" in out
     assert "crossing (all frameworks)" in out and "crossing (numpy)" in out
     record = json.loads((user_module / "s.json").read_text())
     assert record["settings"]["points"] == 2 and {r["point"] for r in record["rows"]} == {0, 1}
+    svg = (user_module / "s.svg").read_text()
+    assert "profile of userfns.big at 2 sizes" in svg and "numpy reverse" in svg
     monkeypatch.setattr(prof, "profile", lambda *a, **k: pytest.fail("measured"))
     assert cli.main(["profile", "userfns:big", "--x0", "x3.npy", "--x0", "x30.npy",
                      "--order", "2"]) == 2

@@ -335,9 +335,8 @@ def cmd_profile(args) -> int:
             raise ValueError("profile: --size goes with --problem")
         if not args.x0:
             raise ValueError("profile: --x0 FILE.npy is needed with MODULE:FUNCTION")
-        if len(args.x0) > 1 and (args.order != 1 or args.plot or args.m):
-            raise ValueError("profile: several --x0 (sizes) go with the first order, without "
-                             "--plot or --m")
+        if len(args.x0) > 1 and (args.order != 1 or args.m):
+            raise ValueError("profile: several --x0 (sizes) go with the first order, without --m")
         points = [_load_array(path, "--x0") for path in args.x0]
         x0, data, target = points[0], _load_data(args.data), args.target
     out = None

@@ -4,7 +4,9 @@ file: `python -m adcost.analysis.profile_figure profile.json --out profile.png`)
 A bar per timed mode: its median seconds on a log axis, with its calls' 25th-75th percentiles,
 fastest on top, one colour per framework, the recommended mode's label in bold.  Beside it, each
 mode's peak memory where the profile read it (--memory).  A second-order profile draws its
-Hessian-vector products and its Hessians in rows of their own, each ranked on its own.
+Hessian-vector products and its Hessians in rows of their own, each ranked on its own.  A
+profile at several sizes (--x0 given more than once) draws each framework's fastest forward and
+reverse mode against the size, with the crossings.
 """
 from __future__ import annotations
 
@@ -32,7 +34,10 @@ def frame_of(record: dict) -> pd.DataFrame:
 
 
 def build(df: pd.DataFrame):
-    """The figure: a row of panels per group the profile computes (J; or H v, H)."""
+    """The figure: a row of panels per group the profile computes (J; or H v, H); for a
+    profile at several sizes (a `point` column), `build_sizes`."""
+    if "point" in df and df["point"].nunique() > 1:
+        return build_sizes(df)
     ok = df[df["status"] == "ok"] if "status" in df else df.iloc[:0]
     if ok.empty:
         raise MissingData("the profile timed no mode")
@@ -75,6 +80,40 @@ def build(df: pd.DataFrame):
     when = f", {str(df.attrs['date'])[:10]}" if df.attrs.get("date") else ""
     fig.suptitle(f"adcost profile of {info.get('name', 'f')}: n = {info.get('n')}, "
                  f"m = {info.get('m')}{when}", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def build_sizes(df: pd.DataFrame):
+    """A profile at several sizes: each framework's fastest forward-family mode (dashed) and
+    reverse-family mode (solid) against the size, log-log, and each crossing placed
+    (profiling.size_crossings) as a dotted vertical line in the framework's colour (black: all
+    frameworks together)."""
+    from ..profiling import by_size, size_crossings
+    crossings = size_crossings(df)
+    if not crossings:
+        raise MissingData("no two sizes with a timed forward and reverse mode")
+    axis = crossings[0]["axis"]
+    fig, axes = figure(width=5.6, height=4.0)
+    ax = axes[0][0]
+    frameworks = sorted(c["scope"] for c in crossings if c["scope"] != "all")
+    colors = {fw: f"C{i}" for i, fw in enumerate(frameworks)}
+    for fw in frameworks:
+        t = by_size(df, fw).sort_values(axis)
+        ax.plot(t[axis], t["forward_s"], "--", marker="^", color=colors[fw], label=f"{fw} forward")
+        ax.plot(t[axis], t["reverse_s"], "-", marker="o", color=colors[fw], label=f"{fw} reverse")
+    for c in crossings:
+        if "at" in c:
+            ax.axvline(c["at"], ls=":", lw=1.2, color=colors.get(c["scope"], "black"))
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel(f"{axis} (dotted: where forward mode stops being the faster; black: all "
+                  "frameworks)", fontsize=8)
+    ax.set_ylabel("seconds a call, the fastest mode of each family")
+    ax.legend(fontsize=7)
+    info = df.attrs.get("problem") or {}
+    ax.set_title(f"adcost profile of {info.get('name', 'f')} at {df['point'].nunique()} sizes",
+                 fontsize=10)
     fig.tight_layout()
     return fig
 
