@@ -608,3 +608,12 @@ def test_cli_profile_at_several_sizes(user_module, capsys, monkeypatch):
     assert cli.main(["profile", "userfns:big", "--x0", "x3.npy", "--x0", "x30.npy",
                      "--order", "2"]) == 2
     assert "several --x0" in capsys.readouterr().err
+
+
+def test_a_plot_with_nothing_to_draw_says_so_and_writes_no_file(user_module, capsys, monkeypatch):
+    monkeypatch.setattr(prof, "MIN_SHARE_S", 1.0)
+    np.save(user_module / "x.npy", np.array([1.0, 2.0]))
+    assert cli.main(["profile", "userfns:slow", "--x0", "x.npy", "--framework", "numpy",
+                     "--budget", "4", "--plot", "none.png"]) == 1       # every mode stopped
+    assert "profile: no figure: the profile timed no mode" in capsys.readouterr().err
+    assert not (user_module / "none.png").exists()

@@ -376,8 +376,11 @@ def cmd_profile(args) -> int:
     if out is not None:
         prof.write_record(out, df, settings, complete=True)
         print(f"profile: wrote {out}", file=sys.stderr)
-    if plot is not None and (df["status"] == "ok").any():
-        print(f"profile: drew {profile_figure.write(df, plot)}", file=sys.stderr)
+    if plot is not None:
+        try:
+            print(f"profile: drew {profile_figure.write(df, plot)}", file=sys.stderr)
+        except profile_figure.MissingData as exc:     # measured, but nothing a figure can show
+            print(f"profile: no figure: {exc}", file=sys.stderr)
     if args.json:
         print(df.to_json(orient="records"))
     elif len(points) > 1:
