@@ -593,7 +593,9 @@ def format_advice(a: Advice) -> str:
                  "and depth with this n and m), not measurements of "
                  + (f"{a.problem}" if a.problem else "your function")
                  + "; to measure it: adcost profile "
-                 + (f"--problem {a.problem}" if a.problem else "MODULE:FUNCTION --x0 FILE.npy"))
+                 + (f"--problem {a.problem}" if a.problem else
+                    "MODULE:FUNCTION --x0 FILE.npy (--x0 at several sizes: where its crossover "
+                    "lies)"))
     return "\n".join(lines)
 
 
