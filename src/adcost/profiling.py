@@ -552,16 +552,18 @@ def profile_sizes(fn, points, data=None, frameworks=None, budget_s: float = 60.0
                   dtype: str = "float64", progress: Callable[[dict], None] | None = None,
                   memory: bool = False):
     """`profile` of the same function at each x0 of `points` (two or more, of different sizes),
-    the budget split evenly between them: every row of every profile, with `point` (the x0's
+    each given an even share of what is left of the budget (a point that finishes early leaves
+    its rest to the later, larger ones): every row of every profile, with `point` (the x0's
     index) beside its n and m.  `by_size` and `size_crossings` read where forward mode stops
     being the faster; attrs["sizes"] holds each point's problem (n, m, shapes)."""
     import pandas as pd
     if len(points) < 2:
         raise ValueError("profile: sizes need two points or more")
-    frames = []
-    for i, x0 in enumerate(points):
-        df = profile(fn, x0=x0, data=data, frameworks=frameworks, budget_s=budget_s / len(points),
-                     dtype=dtype, progress=progress, memory=memory)
+    frames, end = [], time.perf_counter() + budget_s
+    for i, x0 in enumerate(points):     # what an earlier point left unused goes to the later
+        share = max((end - time.perf_counter()) / (len(points) - i), MIN_SHARE_S)
+        df = profile(fn, x0=x0, data=data, frameworks=frameworks, budget_s=share, dtype=dtype,
+                     progress=progress, memory=memory)
         frames.append(df.assign(point=i))
     out = pd.concat(frames, ignore_index=True)
     out.attrs["problem"] = frames[-1].attrs["problem"]
