@@ -98,7 +98,8 @@ def parser() -> Parser:
     pr.add_argument("--x0", action="append",
                     help="the point: a .npy file of n numbers (with MODULE:FUNCTION; any shape: "
                          "the function receives x in it); given two or more times, points of "
-                         "different sizes: each is profiled (the budget split evenly) and the "
+                         "different sizes: each is profiled (an even share of what is left of "
+                         "the budget) and the "
                          "size where forward mode stops being the faster is placed")
     pr.add_argument("--data", help="an .npz file of the function's data (arrays; 0-d ones become scalars)")
     pr.add_argument("--m", type=positive, help="outputs of the function (checked against one call)")

@@ -506,19 +506,13 @@ def set_aside(df: pd.DataFrame) -> str:
     return f", {len(invalid)} set aside as wrong{why}"
 
 
-def run_data(results: Path) -> pd.DataFrame:
-    """The run's rows: its tidy data where exported, else its asv results."""
-    return load.load(results) if any((results / n).exists() for n in load.TIDY_NAMES) \
-        else load.load_asv(results / "asv")
-
-
 def build(results: Path | None = None, out: Path | None = None, df: pd.DataFrame | None = None) -> Path:
     results = paths.results(results)
     site = Path(out) if out else results / "site"
     figures = results / "figures"
     site.mkdir(parents=True, exist_ok=True)
     if df is None:
-        df = run_data(results)
+        df = load.load(results)   # its tidy data where exported, else asv/
     table = summary.summary_table(df) if not df.empty else pd.DataFrame()
     counts = (f"{int((df['status'] == 'ok').sum())} measurements, "
               f"{int((~df['status'].isin(['ok', 'invalid'])).sum())} skipped{set_aside(df)}. "
@@ -588,7 +582,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"site: no results folder at {results} (run `make bench` first, or give "
               "--results the folder that holds asv/)", file=sys.stderr)
         return 2
-    df = run_data(results)
+    df = load.load(results)
     if df.empty:                    # a folder, but not a run's: nothing to show, so write nothing
         print(f"site: no results in {results}: neither tidy data ({', '.join(load.TIDY_NAMES)}) "
               "nor asv results under asv/ (run `make bench` first)", file=sys.stderr)
