@@ -132,9 +132,10 @@ def pool_blind_frameworks(data: dict) -> dict[str, str]:
     return {name: why for name, rec in records().items() if rec.package == "tensorflow"}
 
 
-def result_rows(path: Path, benchmarks: dict | None = None, machine: dict | None = None) -> list[dict]:
-    """The tidy rows of one asv result file."""
-    data = json.loads(Path(path).read_text())
+def result_rows(path: Path, benchmarks: dict | None = None, machine: dict | None = None,
+                data: dict | None = None) -> list[dict]:
+    """The tidy rows of one asv result file (`data`: its JSON, where read already)."""
+    data = json.loads(Path(path).read_text()) if data is None else data
     benchmarks = benchmarks or {}
     machine = machine or {}
     columns = data.get("result_columns") or []
@@ -273,13 +274,18 @@ def device_gaps(asv_dir: Path, df: pd.DataFrame | None = None) -> list[dict]:
 PROFILE_KEYS = {"environment", "problem", "settings", "complete", "rows"}
 
 
+def is_profile(data) -> bool:
+    """Whether parsed JSON `data` is the result file `adcost profile --out` writes."""
+    return isinstance(data, dict) and PROFILE_KEYS <= set(data)
+
+
 def profile_record(path: Path) -> dict | None:
     """The result file `adcost profile --out` writes, or None where `path` is another JSON."""
     try:
         data = json.loads(Path(path).read_text())
     except (OSError, ValueError):
         return None
-    return data if isinstance(data, dict) and PROFILE_KEYS <= set(data) else None
+    return data if is_profile(data) else None
 
 
 def profile_rows(record: dict, path: Path) -> list[dict]:
@@ -496,11 +502,12 @@ def load(source: Path | str | None = None) -> pd.DataFrame:
     if source.name.endswith((".csv", ".csv.gz")):
         return tidy(pd.read_csv(source).to_dict("records"))
     if source.suffix == ".json":
-        record = profile_record(source)
-        if record is not None:
-            return tidy(profile_rows(record, source))
+        data = json.loads(source.read_text())      # read once: a profile's record, or asv's
+        if is_profile(data):
+            return tidy(profile_rows(data, source))
         asv_dir = source.parent.parent
-        return tidy(result_rows(source, read_benchmarks(asv_dir), read_machine(source.parent)))
+        return tidy(result_rows(source, read_benchmarks(asv_dir), read_machine(source.parent),
+                                data=data))
     raise ValueError(f"cannot read results from {source}: expected a folder, .json, .csv(.gz) or .parquet")
 
 
