@@ -50,17 +50,20 @@ class Namespace(SimpleNamespace):
         object.__setattr__(self, "_native", native)
 
     def __getattr__(self, name: str):
-        native = object.__getattribute__(self, "_native")
-        if name.startswith("__"):
+        # Only names not set on the instance get here.  `_native` and `_engine` are read from
+        # the instance's __dict__, which torch.compile's Dynamo traces (it cannot trace
+        # object.__getattribute__); before __init__ has set them they are absent.
+        if name.startswith("_"):
             raise AttributeError(name)
+        native = self.__dict__.get("_native")
         if native is not None and hasattr(native, name):
             return getattr(native, name)
         from .frameworks.base import MissingOperation
-        raise MissingOperation(f"{object.__getattribute__(self, '_engine')} has no xp.{name}; "
-                          f"the shared namespace offers {', '.join(OPS)}")
+        raise MissingOperation(f"{self.__dict__.get('_engine')} has no xp.{name}; "
+                               f"the shared namespace offers {', '.join(OPS)}")
 
     def __repr__(self):
-        return f"<adcost xp for {object.__getattribute__(self, '_engine')}>"
+        return f"<adcost xp for {self.__dict__.get('_engine')}>"
 
 
 def _axes(axis, ndim: int) -> tuple:
