@@ -249,6 +249,11 @@ def test_profile_reports_what_compiling_buys():
          "compile_s": 0.1, "family": "forward", "ratio": 20.0, "call": "j"},
         {"framework": "jax_eager", "mode": "jacfwd", "status": "ok", "seconds": 1e-3,
          "compile_s": None, "family": "forward", "ratio": 10.0, "call": "je"},
+        # jit takes less before its first call than eager JAX's first call: it pays at once
+        {"framework": "jax", "mode": "jacrev", "status": "ok", "seconds": 1e-5,
+         "compile_s": 0.085, "family": "reverse", "ratio": 0.1, "call": "jr"},
+        {"framework": "jax_eager", "mode": "jacrev", "status": "ok", "seconds": 2e-3,
+         "compile_s": 0.469, "family": "reverse", "ratio": 20.0, "call": "jer"},
     ])
     df.attrs["problem"] = {"name": "mlp", "n": 4, "m": 4}
     rows = {(b["compiled"], b["mode"]): b for b in profiling.break_even(df)}
@@ -256,7 +261,10 @@ def test_profile_reports_what_compiling_buys():
     assert rows["jax", "jacfwd"]["break_even_calls"] is None
     text = "\n".join(profiling.summary(df))
     assert "torch_compile pays off against torch after 5e+03 calls" in text
-    assert "jax pays off against jax_eager after no number of calls (not faster)" in text
+    assert "compiling jacfwd: jax does not pay off against jax_eager (not faster a call" in text
+    assert rows["jax", "jacrev"]["break_even_calls"] == 0
+    assert ("compiling jacrev: jax pays off against jax_eager from the first call (85 ms before "
+            "its first call against 469 ms; 0.01 ms vs 2 ms a call)") in text
 
 
 def test_modes_whose_spread_overlaps_the_fastest_are_named_as_tied():

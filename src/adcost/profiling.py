@@ -767,11 +767,7 @@ def summary(df) -> list[str]:
             lines.append(f"best {family}: {r['framework']} {r['mode']} {_fmt(r['seconds'])} "
                          f"({r['ratio']:.1f}x the fastest)")
     for b in break_even(df):
-        calls = b["break_even_calls"]
-        lines.append(f"compiling {b['mode']}: {b['compiled']} pays off against {b['eager']} after "
-                     + (f"{calls:.3g} calls" if calls is not None else "no number of calls (not faster)")
-                     + f" ({_fmt(b['compile_s'])} more before the first call; {_fmt(b['t_compiled'])} vs "
-                       f"{_fmt(b['t_eager'])} a call)")
+        lines.append(break_even_line(b))
     if info.get("m") == 1 and groups == ["J"]:
         lines.append("second order: --order 2 (adcost.profile(..., order=2)) ranks its "
                      "Hessian-vector products and Hessians")
@@ -837,9 +833,26 @@ def break_even(df) -> list[dict]:
         for (fw, mode), r in got.items():
             e = got.get((eager, mode))
             if fw == compiled and e is not None:
-                rows.append(break_even_row(compiled, eager, mode, max(before(r) - before(e), 0.0),
-                                           r["seconds"], e["seconds"]))
+                rows.append({**break_even_row(compiled, eager, mode,
+                                              max(before(r) - before(e), 0.0),
+                                              r["seconds"], e["seconds"]),
+                             "before_compiled": before(r), "before_eager": before(e)})
     return rows
+
+
+def break_even_line(b: dict) -> str:
+    """One line of `break_even`: after how many calls compiling pays, or that it pays from the
+    first call (the compiled variant also took less before its first call) or never."""
+    calls, head = b["break_even_calls"], f"compiling {b['mode']}: {b['compiled']} "
+    per_call = f"{_fmt(b['t_compiled'])} vs {_fmt(b['t_eager'])} a call"
+    if calls is None:
+        return (head + f"does not pay off against {b['eager']} (not faster a call: {per_call})")
+    if b["compile_s"] <= 0:
+        return (head + f"pays off against {b['eager']} from the first call ("
+                f"{_fmt(b['before_compiled'])} before its first call against "
+                f"{_fmt(b['before_eager'])}; {per_call})")
+    return (head + f"pays off against {b['eager']} after {calls:.3g} calls "
+            f"({_fmt(b['compile_s'])} more before the first call; {per_call})")
 
 
 def _fmt(seconds) -> str:
