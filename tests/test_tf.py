@@ -120,3 +120,29 @@ def test_devices():
     if not tf.config.list_physical_devices("GPU"):   # soft placement must not hide a missing GPU
         with pytest.raises(ValueError, match="no device /GPU:0"):
             get_framework("tf", "float32", "cuda")
+
+
+def test_tf_eager_does_not_warn_of_retracing_its_own_pfor_body():
+    """Called eagerly, GradientTape.jacobian wraps its pfor body in a new tf.function each call;
+    TensorFlow's retracing warning about that body (advice for code the user did not write) is
+    dropped, while one about any other function still passes the logger."""
+    import logging
+
+    tf = pytest.importorskip("tensorflow")
+    case = adcost.prepare(adcost.make_problem("mlp", n=3, m=2, depth=1, width=4), "tf_eager",
+                          "jacrev")
+    seen = []
+    handler = logging.Handler()
+    handler.emit = seen.append
+    logger = tf.get_logger()
+    logger.addHandler(handler)
+    try:
+        for _ in range(8):
+            case()
+        logger.warning("7 out of the last 7 calls to <function mine at 0x1> triggered "
+                       "tf.function retracing.")
+    finally:
+        logger.removeHandler(handler)
+    messages = [r.getMessage() for r in seen]
+    assert not [m for m in messages if "pfor" in m], messages
+    assert any("<function mine" in m for m in messages)

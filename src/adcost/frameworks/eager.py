@@ -10,6 +10,7 @@ lax.scan compiles its body: both are their APIs' behaviour without a user-level 
 from __future__ import annotations
 
 import functools
+import logging
 from dataclasses import replace
 
 from .base import Variant, register
@@ -29,6 +30,20 @@ class _Unjitted:
 
     def __getattr__(self, name):
         return getattr(self._jax, name)
+
+
+class _PforRetracing(logging.Filter):
+    """Drops TensorFlow's "triggered tf.function retracing" warning about its own pfor body.
+
+    Called eagerly, GradientTape.jacobian and vectorized_map wrap their loop body in a new
+    tf.function at every call (`pfor.<locals>.f`), so from the fifth call of a tf_eager case on
+    TensorFlow warns of retracing, with advice for code the user did not write.  That tracing is
+    part of what an eager call costs, and it is timed; the warning about any other function
+    still shows."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        return not ("pfor.<locals>.f" in message and "retracing" in message)
 
 
 # each record is its framework's, less what the compiler gave (checkpointing, FLOPs, saved bytes)
@@ -53,6 +68,12 @@ class JaxEager(Variant, Jax):
                      "around it; vectorized_map compiles its own loop body)",
            "jacrev": "GradientTape.jacobian, eagerly (no tf.function around it)"}))
 class TensorFlowEager(Variant, TensorFlow):
+    def __init__(self, dtype="float64", device=None):
+        super().__init__(dtype, device)
+        logger = self.tf.get_logger()
+        if not any(isinstance(f, _PforRetracing) for f in logger.filters):
+            logger.addFilter(_PforRetracing())
+
     def _function(self, body):
         """`body` placed on the device, not traced: every call dispatches op by op."""
         return functools.partial(_placed, self.tf, self.tf_device, body)
