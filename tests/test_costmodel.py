@@ -1030,3 +1030,45 @@ def test_a_stored_report_is_read_only_where_the_same_data_and_code_computed_it(t
     assert "record no provenance" in site.stale_text(older, tidy)
     stored.write_text("{not json")
     assert cm.stored_report(tidy, stored) is None
+
+
+def test_restamp_stamps_a_stored_report_only_where_the_code_computes_the_same_figures(tmp_path):
+    """After a change to the model's code that moves no figure, `restamp` writes the current
+    code's provenance into the stored report (advise then reads it instead of fitting again);
+    a report whose figures this code would not compute is left as it is."""
+    import json
+
+    from adcost.analysis import load, plots
+    from fixtures import asv_fixture as fx
+    fx.write_results(tmp_path / "asv")
+    df = load.load(tmp_path)
+    rep = cm.stored_report_file(df)
+    stored = tmp_path / "figures" / plots.MODEL_FILE
+    stored.parent.mkdir()
+    older = {**rep, "provenance": {**rep["provenance"], "code": "0" * 64}}
+    stored.write_text(json.dumps(older))
+    assert cm.stored_report(df, stored) is None
+    assert "stamped with this code's provenance" in cm.restamp(tmp_path)
+    assert cm.stored_report(df, stored) == json.loads(json.dumps(rep))
+    assert "already this code's" in cm.restamp(tmp_path)
+    other = json.loads(json.dumps(older))
+    other["min_seconds"] = 2 * rep["min_seconds"]
+    stored.write_text(json.dumps(other))
+    assert "left as it is" in cm.restamp(tmp_path) and "min_seconds" in cm.restamp(tmp_path)
+    assert json.loads(stored.read_text()) == other
+
+
+def test_the_committed_reference_report_is_this_codes():
+    """The reference run's stored cost model carries the current code's digest, so `adcost
+    advise` and the site read it rather than fitting the model again (14 s an advise).  After a
+    change to costmodel.py: `python -m adcost.analysis.costmodel restamp results/reference`
+    where no figure moves, else `make publish-reference`."""
+    import json
+
+    from adcost import paths
+    stored = paths.reference() / "figures" / "cost_model.json"
+    if not stored.is_file():
+        pytest.skip("no committed reference run here")
+    assert json.loads(stored.read_text())["provenance"]["code"] == cm.code_digest(), (
+        "results/reference's cost_model.json was computed by other code: "
+        "python -m adcost.analysis.costmodel restamp results/reference")

@@ -981,14 +981,15 @@ def _frame_digest(frame: pd.DataFrame, digest) -> None:
 
 
 def code_digest() -> str:
-    """sha256 of the code a report is computed by: this module's and compare's source (its
-    noise tolerance) and the numpy and scipy versions (the fit's least squares)."""
+    """sha256 of the code a report is computed by: this module's source and the numpy and scipy
+    versions (the fit's least squares).  What the report takes from `compare`, the noise
+    tolerance, is in the data's digest as a value (provenance), so a change elsewhere in
+    compare (until 2026-12-05 its source was hashed too: stop 55's profile comparison made
+    every stored report stale, and `adcost advise` fitted the model again, 14 s) does not."""
     import scipy
 
-    from . import compare
     digest = hashlib.sha256()
-    for module in (__name__, compare.__name__):
-        digest.update(Path(sys.modules[module].__file__).read_bytes())
+    digest.update(Path(sys.modules[__name__].__file__).read_bytes())
     digest.update(f"numpy {np.__version__} scipy {scipy.__version__}".encode())
     return digest.hexdigest()
 
@@ -1030,6 +1031,47 @@ def stored_report(df: pd.DataFrame, path, itemsize: int = 4, normalize: bool = T
         return None
     key = key or provenance(df, itemsize, normalize)
     return stored if stored["provenance"] == key else None
+
+
+def stored_report_file(df: pd.DataFrame, itemsize: int = 4, normalize: bool = True) -> dict:
+    """What `adcost plots` writes to figures/cost_model.json for the run df: its report (read at
+    one speed and as measured) and the compile break-even."""
+    rep = report(df, itemsize, normalize)
+    be = break_even(df)
+    if be:
+        rep["break_even"] = be
+    return rep
+
+
+def restamp(folder: str | Path) -> str:
+    """Stamp the report stored in the results folder `folder` (figures/cost_model.json) with
+    the current code's provenance, where the current code computes the same report from the
+    folder's run (every figure to 12 digits; provenance apart): after a change to this module
+    that moves no figure, the committed reports are read again instead of being fitted again
+    by every `adcost advise`.  A report that differs is left as it is, and the line says so
+    (`make publish-reference` redraws a reference run's figures and report together)."""
+    from .load import load
+
+    path = Path(folder) / "figures" / "cost_model.json"
+    try:
+        stored = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        return f"{path}: no stored report ({exc})"
+    df = load(folder)
+    key = provenance(df)
+    if stored.get("provenance") == key:
+        return f"{path}: already this code's"
+    fresh = stored_report_file(df)
+
+    def figures(rep):
+        return _canonical({k: v for k, v in rep.items() if k != "provenance"})
+
+    if figures(fresh) != figures(stored):
+        moved = sorted(k for k in set(fresh) | set(stored) if k != "provenance"
+                       and _canonical(fresh.get(k)) != _canonical(stored.get(k)))
+        return f"{path}: left as it is, this code computes other figures ({', '.join(moved)})"
+    path.write_text(json.dumps(fresh, indent=1))
+    return f"{path}: the same figures, stamped with this code's provenance"
 
 
 def cached_report(df: pd.DataFrame, path=None, itemsize: int = 4, normalize: bool = True) -> dict:
@@ -1318,3 +1360,10 @@ def break_even(df: pd.DataFrame) -> list[dict]:
                 out.append(break_even_row(compiled, eager, op, seconds, times[key_c],
                                           times[key_e], n=int(n), m=int(m)))
     return out
+
+
+if __name__ == "__main__":   # python -m adcost.analysis.costmodel restamp FOLDER...
+    if len(sys.argv) < 3 or sys.argv[1] != "restamp":
+        sys.exit("usage: python -m adcost.analysis.costmodel restamp RESULTS_FOLDER...")
+    for folder in sys.argv[2:]:
+        print(restamp(folder), flush=True)

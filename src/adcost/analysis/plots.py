@@ -70,10 +70,7 @@ def render_figures(df, out=None, workers: int | None = None) -> None:
 
 def build_all(df, out=None) -> None:
     render_figures(df, out)
-    report = costmodel.report(df)
-    breakeven = costmodel.break_even(df)
-    if breakeven:
-        report["break_even"] = breakeven
+    report = costmodel.stored_report_file(df)
     target = Path(out) if out else paths.figures()
     if report:
         target.mkdir(parents=True, exist_ok=True)
