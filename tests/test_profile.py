@@ -590,6 +590,24 @@ def test_the_size_where_forward_mode_stops_winning_is_interpolated_in_log_n():
            "(3.00-18.00x)" in said
 
 
+def test_a_size_where_the_families_calls_overlap_is_said_to_be_not_told_apart():
+    """At a size where the best forward and best reverse mode's calls' 25th-75th percentiles
+    overlap, the per-size line and the crossing say which is faster there is not measured."""
+    df = _sized([(0, 8, 8, "jax", "jacfwd", "forward", 1.00), (0, 8, 8, "jax", "jacrev", "reverse", 1.03),
+                 (1, 512, 8, "jax", "jacfwd", "forward", 20.0), (1, 512, 8, "jax", "jacrev", "reverse", 1.0)])
+    df["q25"], df["q75"] = df["seconds"] * 0.95, df["seconds"] * 1.05
+    (found, *_) = [c for c in prof.size_crossings(df) if c["scope"] == "jax"]
+    assert found["tied"] == [True, False] and found["below"] == "forward"
+    said = prof.sizes_summary(df)
+    assert "forward 1.03x faster (within the calls' spread: not told apart)" in said[1]
+    assert "not told apart" not in said[2]
+    assert any(line.startswith("crossing (jax): forward mode is the faster below n ≈")
+               and line.endswith("; at n = 8 the two are within their calls' spread (not told apart)")
+               for line in said)
+    # without percentiles (or with spreads apart) nothing is said
+    assert not any("told apart" in line for line in prof.sizes_summary(df.drop(columns=["q25", "q75"])))
+
+
 def test_sizes_that_change_the_faster_family_twice_place_no_crossing_and_m_is_the_axis_where_n_stays():
     df = _sized([(i, 8, m, "numpy", mode, fam, s) for i, m, ratios in
                  ((0, 4, (1, 2)), (1, 16, (3, 2)), (2, 64, (1, 2)))

@@ -589,9 +589,19 @@ def by_size(df, framework: str | None = None):
         rows.append({"point": point, "n": int(fwd["n"]), "m": int(fwd["m"]),
                      "forward": f"{fwd['framework']} {fwd['mode']}", "forward_s": fwd["seconds"],
                      "reverse": f"{rev['framework']} {rev['mode']}", "reverse_s": rev["seconds"],
-                     "ratio": fwd["seconds"] / rev["seconds"]})
+                     "ratio": fwd["seconds"] / rev["seconds"], "tied": _overlap(fwd, rev)})
     return pd.DataFrame(rows, columns=["point", "n", "m", "forward", "forward_s", "reverse",
-                                       "reverse_s", "ratio"]).sort_values("n", kind="stable")
+                                       "reverse_s", "ratio", "tied"]).sort_values("n", kind="stable")
+
+
+def _overlap(a, b) -> bool:
+    """Whether two rows' calls' 25th-75th percentiles overlap (the profile's `tied`); False
+    where either has none."""
+    try:
+        lo_a, hi_a, lo_b, hi_b = (float(r[k]) for r in (a, b) for k in ("q25", "q75"))
+    except (KeyError, TypeError, ValueError):
+        return False
+    return bool(lo_a <= hi_b and lo_b <= hi_a)
 
 
 def size_crossings(df) -> list[dict]:
@@ -599,7 +609,8 @@ def size_crossings(df) -> list[dict]:
     (by m where n does not move), the faster family changes once: `at`, that size interpolated
     in log size where log(ratio) crosses 0, `axis` ("n" or "m"), `between` the measured sizes
     either side and `below` the family faster below it; or `faster`, the family faster at every
-    point (None: it changes more than once), with the ratios."""
+    point (None: it changes more than once), with the ratios and, per size, `tied`: the two
+    families' calls' 25th-75th percentiles overlap, so which is faster there is not measured."""
     import math
     found = []
     for scope in ["all"] + sorted(df.loc[df["status"] == "ok", "framework"].unique()):
@@ -611,7 +622,7 @@ def size_crossings(df) -> list[dict]:
         logs = np.log(t["ratio"].to_numpy(float))
         sizes = t[axis].to_numpy(float)
         entry = {"scope": scope, "axis": axis, "sizes": sizes.astype(int).tolist(),
-                 "ratios": t["ratio"].tolist()}
+                 "ratios": t["ratio"].tolist(), "tied": t["tied"].astype(bool).tolist()}
         signs = np.sign(logs)
         changes = [i for i in range(len(t) - 1) if signs[i] * signs[i + 1] < 0]
         if len(changes) == 1:
@@ -634,18 +645,22 @@ def sizes_summary(df) -> list[str]:
         faster = ("forward" if r["ratio"] < 1 else "reverse")
         lines.append(f"  n = {r['n']}, m = {r['m']}: best forward {r['forward']} "
                      f"{_fmt(r['forward_s'])}, best reverse {r['reverse']} {_fmt(r['reverse_s'])}: "
-                     f"{faster} {max(r['ratio'], 1 / r['ratio']):.2f}x faster")
+                     f"{faster} {max(r['ratio'], 1 / r['ratio']):.2f}x faster"
+                     + (" (within the calls' spread: not told apart)" if r["tied"] else ""))
     for c in size_crossings(df):
         who = "all frameworks" if c["scope"] == "all" else c["scope"]
+        tied = [size for size, t in zip(c["sizes"], c.get("tied", [])) if t]
+        apart = (f"; at {c['axis']} = {', '.join(map(str, tied))} the two are within their "
+                 f"calls' spread (not told apart)" if tied else "")
         if "between" in c:
             other = "reverse" if c["below"] == "forward" else "forward"
             lines.append(f"crossing ({who}): {c['below']} mode is the faster below "
                          f"{c['axis']} ≈ {c['at']:.3g} (between the measured {c['axis']} = "
-                         f"{c['between'][0]} and {c['between'][1]}), {other} above")
+                         f"{c['between'][0]} and {c['between'][1]}), {other} above" + apart)
         elif c["faster"]:
             ratios = [max(r, 1 / r) for r in c["ratios"]]
             lines.append(f"crossing ({who}): none measured; {c['faster']} mode is the faster at "
-                         f"every size ({min(ratios):.2f}-{max(ratios):.2f}x)")
+                         f"every size ({min(ratios):.2f}-{max(ratios):.2f}x)" + apart)
         else:   # the sign changes back and forth: no single crossing
             lines.append(f"crossing ({who}): the faster family changes more than once along the "
                          f"sizes (forward/reverse {', '.join(f'{r:.2f}' for r in c['ratios'])})")
