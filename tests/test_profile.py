@@ -445,6 +445,25 @@ def test_profile_out_is_a_result_file_with_its_environment_kept_row_by_row(
     assert not (user_module / "results" / "reference" / "x.json").exists()
 
 
+def test_peaks_below_the_memory_workers_resolution_are_not_told_apart():
+    """A peak under 64 KiB (blocks that small come from the heap the process holds) shows as
+    "< 64 KiB", and the least-memory line does not pick a mode for reading 0 B against 4 KiB."""
+    rows = pd.DataFrame([
+        {"framework": "jax", "mode": m, "status": "ok", "seconds": s, "ratio": s / 1e-5,
+         "peak_bytes": b, "compile_s": 0.1, "call": "c", "note": "", "family": "reverse"}
+        for m, s, b in (("a", 1e-5, 4096), ("b", 1.1e-5, 0), ("c", 2e-5, 3 * 2 ** 20))])
+    rows.attrs["memory"] = True
+    assert prof.fmt_peak(0) == prof.fmt_peak(4096) == "< 64 KiB" and prof.fmt_peak(2 ** 20) == "1 MiB"
+    assert "< 64 KiB" in prof.table(rows).splitlines()[1]
+    (line,) = prof.memory_lines(rows, "")
+    assert line == ("memory: the recommended mode holds the least, < 64 KiB at its peak "
+                    "(the memory worker does not resolve peaks below 64 KiB)")
+    rows.loc[0, "peak_bytes"] = 2 ** 20               # the fastest holds 1 MiB: b holds less
+    (line,) = prof.memory_lines(rows, "")
+    assert line.startswith("least memory: jax b (< 64 KiB at its peak, 1.1x the fastest's time; "
+                           "the fastest: 1 MiB at its peak)")
+
+
 def test_memory_is_each_modes_peak_read_in_a_process_started_as_the_probes_are(user_module,
                                                                              monkeypatch):
     """--memory: every timed mode's peak holds at least its own result (the Jacobian, 2.7 MiB),

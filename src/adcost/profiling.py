@@ -792,23 +792,38 @@ def summary(df) -> list[str]:
     return lines
 
 
+# The memory worker's malloc hands blocks of 64 KiB and up to mmap and back; smaller ones come
+# from the heap the process already holds, so a call's peak below this is not told from none.
+MEMORY_RESOLUTION = 64 * 1024
+
+
+def fmt_peak(value) -> str:
+    """A peak memory reading, or "< 64 KiB" below what the memory worker resolves."""
+    if value is not None and np.isfinite(value) and value < MEMORY_RESOLUTION:
+        return f"< {fmt_bytes(MEMORY_RESOLUTION)}"
+    return fmt_bytes(value)
+
+
 def memory_lines(part, named: str) -> list[str]:
     """What the fastest of a group holds at its peak, and the mode that holds least; or why
-    no memory was measured."""
+    no memory was measured.  Readings below MEMORY_RESOLUTION count as equal: the least is the
+    fastest of them."""
     import pandas as pd
     held = pd.to_numeric(part.get("peak_bytes", pd.Series(index=part.index, dtype=float)),
                          errors="coerce")
     if held.isna().all():
         notes = [note for note in part.get("memory_note", []) if note]
         return [f"memory: {notes[0]}"] if notes else []
-    top, least = part.iloc[0], part.loc[held.idxmin()]
-    said = f"{fmt_bytes(held[top.name])} at its peak" if held.notna()[top.name] else \
+    top, least = part.iloc[0], part.loc[held.clip(lower=MEMORY_RESOLUTION).idxmin()]
+    said = f"{fmt_peak(held[top.name])} at its peak" if held.notna()[top.name] else \
         "memory not measured"
+    below = (f" (the memory worker does not resolve peaks below {fmt_bytes(MEMORY_RESOLUTION)})"
+             if held[least.name] < MEMORY_RESOLUTION else "")
     if least.name == top.name:
-        return [f"memory{named}: the recommended mode holds the least, {said}"]
+        return [f"memory{named}: the recommended mode holds the least, {said}{below}"]
     return [f"least memory{named}: {least['framework']} {least['mode']} "
-            f"({fmt_bytes(held[least.name])} at its peak, {least['ratio']:.1f}x the fastest's "
-            f"time; the fastest: {said})"]
+            f"({fmt_peak(held[least.name])} at its peak, {least['ratio']:.1f}x the fastest's "
+            f"time; the fastest: {said}){below}"]
 
 
 WHAT = {"J": "the Jacobian", "H v": "H v (a Hessian-vector product)", "H": "the Hessian"}
@@ -899,7 +914,7 @@ def table(df) -> str:
         before = group or before
         ratio = "" if not np.isfinite(r["ratio"]) else f"{r['ratio']:.1f}"
         tail = r["call"] if r["status"] == "ok" else str(r["note"]).strip().split("\n")[0]
-        held = f" {fmt_bytes(peak):>10}" if shown else ""
+        held = f" {fmt_peak(peak):>10}" if shown else ""
         lines.append(f"{r['framework']:<13} {r['mode']:<29} {_fmt(r['seconds']):>10} "
                      f"{_fmt(r['compile_s']):>10}{held} {ratio:>7} {r['status']:<8} {tail}")
     return "\n".join(lines)

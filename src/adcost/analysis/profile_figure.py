@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from .plotting import STYLE, MissingData, figure
+from ..profiling import MEMORY_RESOLUTION
 
 NAME = "profile"
 FORMATS = (".png", ".svg", ".pdf")
@@ -74,7 +75,12 @@ def build(df: pd.DataFrame):
             mem_ax.barh(y[read], bytes_[read],
                         color=[colors[f] for f, r in zip(part["framework"], read) if r])
             mem_ax.set_yticks(y, [""] * len(y))
-            mem_ax.set_xlabel("peak memory, MiB (none: not read)")
+            resolution = MEMORY_RESOLUTION / 2 ** 20
+            unresolved = bool((bytes_[read] < resolution).any())
+            if unresolved:   # peaks below it are not told apart (profiling.MEMORY_RESOLUTION)
+                mem_ax.axvspan(0, resolution, color="0.85", zorder=0)
+            mem_ax.set_xlabel("peak memory, MiB (none: not read"
+                              + ("; grey: under 64 KiB, not resolved)" if unresolved else ")"))
             mem_ax.set_title("peak memory above the process's", fontsize=9)
     info = df.attrs.get("problem") or {}
     when = f", {str(df.attrs['date'])[:10]}" if df.attrs.get("date") else ""
