@@ -30,6 +30,7 @@ import numpy as np
 from . import ops
 from .frameworks.base import (Unsupported, device_reason, error_line, framework_class, missing_reason,
                               records)
+from .measure.memory import MMAP_THRESHOLD
 from .problems import PROBLEMS, Problem, custom_problem, make_problem, size_names
 
 MIN_SHARE_S = 2.0        # no mode is given less than this, even when the budget is nearly spent
@@ -792,9 +793,10 @@ def summary(df) -> list[str]:
     return lines
 
 
-# The memory worker's malloc hands blocks of 64 KiB and up to mmap and back; smaller ones come
-# from the heap the process already holds, so a call's peak below this is not told from none.
-MEMORY_RESOLUTION = 64 * 1024
+# The memory worker's malloc hands blocks of 64 KiB and up to mmap and back (its threshold);
+# smaller ones come from the heap the process already holds, so a call's peak below this is
+# not told from none.
+MEMORY_RESOLUTION = int(MMAP_THRESHOLD)
 
 
 def fmt_peak(value) -> str:

@@ -291,6 +291,7 @@ def profile_record(path: Path) -> dict | None:
 def profile_rows(record: dict, path: Path) -> list[dict]:
     """The tidy rows of a profile's result file: each timed mode's seconds (`profile.time`,
     with its calls' quartiles) and, where read, its peak memory (`profile.peak_memory`)."""
+    from ..profiling import MEMORY_RESOLUTION
     env, problem = record["environment"], record["problem"]
     common = {"machine": env.get("machine") or env.get("cpu"), "cpu": env.get("cpu"),
               "caches": caches_label(env.get("caches")), "python": env.get("python"),
@@ -309,8 +310,12 @@ def profile_rows(record: dict, path: Path) -> list[dict]:
                      "value": r["seconds"], "q25": r.get("q25"), "q75": r.get("q75"),
                      "unit": "seconds", "number": r.get("calls")})
         if r.get("peak_bytes") is not None:
+            # under the memory worker's resolution a peak is somewhere in [0, 64 KiB): that
+            # interval stands for its quartiles, so compare does not call 0 B -> 4 KiB a change
+            low = r["peak_bytes"] < MEMORY_RESOLUTION
             rows.append({**base, "benchmark": "profile.peak_memory", "metric": "peak_memory",
-                         "kind": "peakmemory", "value": r["peak_bytes"], "unit": "bytes"})
+                         "kind": "peakmemory", "value": r["peak_bytes"], "unit": "bytes",
+                         **({"q25": 0.0, "q75": float(MEMORY_RESOLUTION)} if low else {})})
     return rows
 
 
