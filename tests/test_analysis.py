@@ -170,6 +170,31 @@ def test_every_figure_is_written(tidy, tmp_path, capsys):
     assert not (tmp_path / "summary.html").exists()   # the site renders the table itself
 
 
+def test_cost_curves_draw_the_cost_models_ratio_beside_the_measured_one(tidy):
+    """The cost curves draw, beside each measured T_J / T_f of the crossover grid, the cost
+    model's ratio at the same sizes (a line per value of the other size), not a line through
+    the origin; a run with no width study draws the points and says it has no model."""
+    from adcost.analysis import cost_curves, fit
+    fig = cost_curves.build(tidy)
+    panels = [ax for ax in fig.axes if ax.get_title()]
+    assert panels and all("cost model" in [t.get_text() for t in ax.get_legend().get_texts()]
+                          for ax in panels)
+    fits, (depth, width) = cost_curves.model_fits(tidy), cost_curves.grid_shape(tidy)
+    ratios = fit.jacobian_ratios(tidy)
+    r = ratios[ratios["op"] == fit.FORWARD].iloc[0]
+    model = cost_curves.model_ratio(fits, r["framework"], fit.FORWARD, int(r["n"]), int(r["m"]),
+                                    depth, width)
+    line = next(line for ax in panels if ax.get_title().startswith(f"{r['framework']}: forward")
+                for line in ax.get_lines() if line.get_linestyle() == "-" and len(line.get_xdata())
+                and line.get_xdata()[0] == r["n"] and line.get_color() != "k"
+                and np.isclose(line.get_ydata()[0], cost_curves.model_ratio(
+                    fits, r["framework"], fit.FORWARD, int(r["n"]), int(r["m"]), depth, width)))
+    assert line.get_ydata()[0] == pytest.approx(model)
+    no_width = tidy[~tidy["benchmark"].astype(str).str.contains("Width|roofline")]
+    texts = [t.get_text() for ax in cost_curves.build(no_width).axes for t in ax.texts]
+    assert "no cost model for this run" in texts
+
+
 def test_a_framework_whose_peak_rss_was_set_aside_gets_a_said_empty_panel(tidy):
     """Every peak-RSS figure of one framework set aside (load's "invalid"): the memory figure
     still draws, and that framework's panel says why instead of a log axis with no data."""

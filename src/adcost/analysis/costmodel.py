@@ -41,6 +41,7 @@ import hashlib
 import itertools
 import json
 import math
+import pickle
 import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -624,7 +625,33 @@ def pooled_error(fits: dict) -> float:
     return sum(f.mean_square * f.points for f in fits.values()) / points if points else math.inf
 
 
+_FITTED: dict[str, dict] = {}   # fit_all's answers in this process, by a digest of its inputs
+
+
+def _fit_key(pts: pd.DataFrame, rate: pd.DataFrame) -> str | None:
+    try:
+        return hashlib.sha256(pickle.dumps((pts, rate), protocol=4)).hexdigest()
+    except Exception:     # something unpicklable in a frame: fit, do not remember
+        return None
+
+
 def fit_all(pts: pd.DataFrame, rate: pd.DataFrame) -> dict[tuple[str, str], ModeFit]:
+    """`fit_model` of (pts, rate), fitted once per process for the same inputs: `adcost plots`
+    fits the run once for its report and hands the fits to the figures it forks (the cost
+    model's and the cost curves'), instead of each fitting again (about 10 s a fit on a
+    full run).  The fits are shared: a caller does not change them."""
+    key = _fit_key(pts, rate)
+    if key is not None and key in _FITTED:
+        return _FITTED[key]
+    fits = fit_model(pts, rate)
+    if key is not None:
+        if len(_FITTED) >= 8:
+            _FITTED.clear()
+        _FITTED[key] = fits
+    return fits
+
+
+def fit_model(pts: pd.DataFrame, rate: pd.DataFrame) -> dict[tuple[str, str], ModeFit]:
     """A ModeFit per (framework, mode) with measured rates and at least as many points as the
     model has constants (FREE); fewer are left unfitted (a run of a few groups only).
 

@@ -69,8 +69,9 @@ def render_figures(df, out=None, workers: int | None = None) -> None:
 
 
 def build_all(df, out=None) -> None:
-    render_figures(df, out)
+    # the report first: its fits (costmodel.fit_all) are then the figures' too, in the forks
     report = costmodel.stored_report_file(df)
+    render_figures(df, out)
     target = Path(out) if out else paths.figures()
     if report:
         target.mkdir(parents=True, exist_ok=True)

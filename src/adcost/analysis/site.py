@@ -548,7 +548,10 @@ curves with the model, checkpointing trade-off, every measured row; works offlin
 <nav>{" ".join(f'<a href="#{m.NAME}">{m.NAME.replace("_", " ")}</a>' for m in FIGURES)}
 <a href="#summary">summary</a> <a href="#model">cost model</a> <a href="#releases">releases</a> <a href="#environment">environment</a></nav>
 <h2 id="summary">Summary per framework</h2>
-<p>c_fwd, c_rev: fitted T_J/T_f = c·n (forward) and c·m (reverse), 95 % bootstrap CI; crossover ratio
+<p>c_fwd, c_rev: fitted T_J/T_f = c·n (forward) and c·m (reverse), 95 % bootstrap CI: the
+textbook's line through the origin, whose c lies far below its [2, 3] because a vectorized
+Jacobian is one pass over a batch of directions (the cost curves draw the cost model's ratio
+instead, <a href="#model">the cost model</a> says why); crossover ratio
 c_rev/c_fwd (forward mode wins while n &lt; ratio·m); R² (linearity): median over fixed m (n) of the affine fit of T_J/T_f against n (m), points of at least 100 µs, with the number of lines; ω: FLOPs of a VJP/JVP
 over FLOPs of f; matmul fraction: best achieved FLOP/s of a Jacobian over the best matmul FLOP/s.</p>
 {summary_block}
