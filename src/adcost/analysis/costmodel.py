@@ -97,11 +97,13 @@ def work(op: str, n: int, m: int, depth: int, width: int, batch: int = 1,
     # jacfwd: n tangents through every layer, (n, fan_in) @ W times tanh'; its result, laid out
     # (m, n) with the tangents last, has the output layer's weight contracted over its first
     # axis (JAX: XLA's CPU dot reads it transposed; jax.jacfwd took 6x a vmap(jvp) whose result
-    # is (n, m), at width 256, m = 1024: docs/costmodel.md)
+    # is (n, m), at width 256, m = 1024: docs/costmodel.md).  One tangent's (m, 1) result is its
+    # (1, m) one: no transposed read (JAX's jacfwd at n = 1, width 64, m = 1024 took 1.06 primals,
+    # where the read at its fitted 2.5 ns an entry would make it 4.3)
     if op == "jacfwd":
         return Work(primal_f + 2 * n * weights + 2 * n * outs,
                     primal_b + itemsize * (weights + n * n + 3 * n * outs), held, float(n),
-                    float(n * m), last)
+                    float(n * m), last if n > 1 else 0.0)
     # jacfwd_vmap (JAX): the same n tangents with the tangents' axis first, so the output layer's
     # weight is read as the other layers' (no c3 L), and its (n, m) result copied once to
     # (m, n) (read and written: 2 n m values more)
