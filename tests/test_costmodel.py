@@ -55,6 +55,8 @@ def test_work_counts_the_matmuls_and_the_weights_read():
     # the output layer's weight (16 x 2) counts in jacfwd only, whose result is laid out (m, n)
     assert cm.work("jacfwd", 8, 2, 1, 16).out_weight == 32
     assert o == cm.work("jacrev", 8, 2, 1, 16).out_weight == 0
+    # but not with one tangent: its (m, 1) result is its (1, m) one
+    assert cm.work("jacfwd", 1, 2, 1, 16).out_weight == 0 < cm.work("jacfwd", 2, 2, 1, 16).out_weight
     assert f == 2 * (8 * 16 + 16 * 2) + 3 * 18 and b == 4 * (160 + 18 + 8 + 3 * 18)
     assert w == 4 * (160 + 18) == cm.work("jacrev", 8, 2, 1, 16).weights   # weights and biases
     # JAX's jacfwd_vmap: jacfwd's products and directions, no transposed output layer, and its
