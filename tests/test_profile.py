@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+import adcost
 from adcost import cli
 from adcost import profiling as prof
 
@@ -445,6 +446,37 @@ def test_profile_out_is_a_result_file_with_its_environment_kept_row_by_row(
     assert not (user_module / "results" / "reference" / "x.json").exists()
 
 
+def test_each_mode_carries_the_flops_its_framework_counts_and_the_summary_compares_them():
+    """A profile's row holds one call's FLOPs where the framework counts them; the table shows
+    the column and the summary each framework's fastest forward and reverse mode's count and
+    rate.  XLA counts a loop's body once, so a JAX program with a scan gets no count."""
+    x0 = np.linspace(-1, 1, 12)
+    df = prof.profile(lambda xp, x: xp.tanh(xp.matmul(xp.ones_like(x)[:, None] * x, x))[:3],
+                      x0, frameworks=["jax"], budget_s=30)
+    ok = df[df["status"] == "ok"].set_index("mode")
+    assert ok.loc["jacrev", "flops"] > 0 and ok.loc["jacfwd", "flops"] > 0
+    assert ok.loc[[m for m in ok.index if m in adcost.ops.LOOP_MODES], "flops"].isna().all()
+    assert " FLOPs " in prof.table(df).splitlines()[0]
+    (line,) = [line for line in prof.summary(df) if line.startswith("FLOPs (jax")]
+    fewer = "reverse" if ok.loc["jacrev", "flops"] < ok.loc["jacfwd", "flops"] else "forward"
+    assert "GFLOP/s" in line and f"{fewer} mode counts" in line
+
+    def scanned(xp, x):
+        def step(c, xt):
+            c = xp.tanh(c * xt + 1.0)
+            return c, c
+        return xp.scan(step, x[0], x)[1]
+    p = adcost.custom_problem("scanned", scanned, n=12, m=12, x0=x0)
+    case = adcost.prepare(p, "jax", "jacrev")
+    assert case.framework.flops(case) is None
+    mlp = adcost.prepare(adcost.make_problem("mlp", n=4, m=3), "jax", "jacrev")
+    assert mlp.framework.flops(mlp) > 0
+    # no counts anywhere: no column, no line
+    bare = df.assign(flops=None)
+    assert " FLOPs " not in prof.table(bare).splitlines()[0]
+    assert not any(line.startswith("FLOPs") for line in prof.summary(bare))
+
+
 def test_peaks_below_the_memory_workers_resolution_are_not_told_apart():
     """A peak under 64 KiB (blocks that small come from the heap the process holds) shows as
     "< 64 KiB", and the least-memory line does not pick a mode for reading 0 B against 4 KiB."""
@@ -559,6 +591,13 @@ def test_two_profiles_compare_mode_by_mode_with_their_environment(tmp_path, caps
     assert better.startswith(": 1\n")
     assert "profile.peak_memory(framework=numpy, op=jacrev" in better
     assert "unchanged within noise or factor: 4" in out and "interrupted" not in out
+    # a FLOP count that grew (the same mode doing more work) is a change too
+    before["flops"], after["flops"] = [1e6, 2e6, None], [2e6, 2e6, None]
+    for frame, name in ((before, "a.json"), (after, "b.json")):
+        prof.write_record(tmp_path / name, frame, settings, complete=True)
+    assert cli.main(["compare", str(tmp_path / "a.json"), str(tmp_path / "b.json")]) == 0
+    worse = capsys.readouterr().out.split("faster or smaller")[0]
+    assert "slower or bigger: 2" in worse and "profile.flops(framework=numpy, op=jacfwd" in worse
     prof.write_record(tmp_path / "b.json", after.head(1), settings, complete=False)
     assert cli.main(["compare", str(tmp_path / "a.json"), str(tmp_path / "b.json")]) == 0
     assert "note: B is an interrupted profile" in capsys.readouterr().out

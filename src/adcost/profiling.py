@@ -288,10 +288,28 @@ def measure(problem: Problem, framework: str, mode: str, dtype: str, share_s: fl
         if sum(times) > max(left, 0.0):
             break
     q25, q75 = np.percentile(times, [25, 75])
-    return {"status": "ok", "seconds": float(np.median(times)), "calls": len(times),
+    seconds = float(np.median(times))
+    # the FLOPs the framework counts for one call, where it counts them (after the timing, and
+    # only where the share leaves room for the counted call: torch's counter runs the mode once)
+    room = max(left, 0.0) - sum(times) > 3 * seconds and mode not in ops.LOOP_MODES
+    return {"status": "ok", "seconds": seconds, "calls": len(times),
             "q25": float(q25), "q75": float(q75),
             "compile_s": (case.compile_s or 0.0) + case.first_call_s, "error": case.error,
-            "reference": case.reference}
+            "reference": case.reference, "flops": counted_flops(fw, case) if room else None}
+
+
+def counted_flops(fw, case) -> float | None:
+    """FLOPs of one call of `case` as its framework counts them (measure.flops: XLA's cost
+    analysis of a compiled program without loops, torch's FlopCounterMode of its matmul-like
+    ops, the NumPy engine's analytic count of the mlp); None where it counts none (a count of
+    0: torch's of a function without a matmul), or the count fails.  Loop modes are not
+    counted, as in the sweep (XLA would count a loop's body once)."""
+    from .measure.flops import count_flops
+    try:
+        flops = count_flops(case)
+    except Exception:        # a counter that cannot follow this function: no count, no failure
+        return None
+    return float(flops) if flops is not None and np.isfinite(flops) and flops > 0 else None
 
 
 MEMORY_CALLS = 3         # calls whose peak memory is read; the median is reported
@@ -705,7 +723,8 @@ def _row(framework: str, mode: str, problem: Problem, result: dict) -> dict:
     return {"framework": framework, "mode": mode, "family": family,
             "computes": computes(mode) if mode != "*" else "",
             "seconds": result.get("seconds"), "q25": result.get("q25"), "q75": result.get("q75"),
-            "compile_s": result.get("compile_s"), "peak_bytes": result.get("peak_bytes"),
+            "compile_s": result.get("compile_s"), "flops": result.get("flops"),
+            "peak_bytes": result.get("peak_bytes"),
             "memory_note": result.get("memory_note", ""),
             "calls": result.get("calls"), "status": result["status"], "call": api,
             "native": native, "error": result.get("error"), "note": result.get("note", ""),
@@ -782,6 +801,7 @@ def summary(df) -> list[str]:
             r = part.iloc[0]
             lines.append(f"best {family}: {r['framework']} {r['mode']} {_fmt(r['seconds'])} "
                          f"({r['ratio']:.1f}x the fastest)")
+    lines += flops_lines(first)
     for b in break_even(df):
         lines.append(break_even_line(b))
     if info.get("m") == 1 and groups == ["J"]:
@@ -872,6 +892,39 @@ def break_even(df) -> list[dict]:
     return rows
 
 
+def flops_lines(rows) -> list[str]:
+    """Per framework that counts FLOPs, its fastest forward-family and reverse-family mode's
+    FLOPs a call and rate: part of why one is the faster (counts compare within a framework
+    only: each counts its own way, records()[fw].flops)."""
+    if "flops" not in rows:
+        return []
+    lines = []
+    for fw, g in rows[rows["flops"].notna()].groupby("framework", sort=False):
+        best = {fam: part.loc[part["seconds"].idxmin()] for fam, part in g.groupby("family")
+                if fam in ("forward", "reverse")}
+        if len(best) < 2:
+            continue
+        fwd, rev = best["forward"], best["reverse"]
+        fewer = "reverse" if rev["flops"] < fwd["flops"] else "forward"
+        ratio = max(fwd["flops"], rev["flops"]) / min(fwd["flops"], rev["flops"])
+        how = records()[fw].flops if fw in records() else None
+        lines.append(
+            f"FLOPs ({fw}{', ' + how if how else ''}): {fwd['mode']} {fmt_flops(fwd['flops'])} a "
+            f"call at {fwd['flops'] / fwd['seconds'] / 1e9:.3g} GFLOP/s, {rev['mode']} "
+            f"{fmt_flops(rev['flops'])} at {rev['flops'] / rev['seconds'] / 1e9:.3g} GFLOP/s: "
+            + (f"{fewer} mode counts {ratio:.2f}x fewer" if ratio >= 1.005 else "the same count"))
+    return lines
+
+
+def fmt_flops(value) -> str:
+    if value is None or not np.isfinite(value):
+        return "-"
+    for unit, size in (("GFLOP", 1e9), ("MFLOP", 1e6), ("kFLOP", 1e3)):
+        if value >= size:
+            return f"{value / size:.3g} {unit}"
+    return f"{value:.3g} FLOP"
+
+
 def break_even_line(b: dict) -> str:
     """One line of `break_even`: after how many calls compiling pays, or that it pays from the
     first call (the compiled variant also took less before its first call) or never."""
@@ -906,10 +959,13 @@ def table(df) -> str:
     shown = bool(df.attrs.get("memory")) and "peak_bytes" in df      # measured with memory=True
     peaks = df["peak_bytes"] if shown else [None] * len(df)
     memory = f" {'memory':>10}" if shown else ""
-    lines = [f"{'framework':<13} {'mode':<29} {'time':>10} {'compile':>10}{memory} "
+    counted = "flops" in df and df["flops"].notna().any()     # where a framework counted them
+    flops = df["flops"] if counted else [None] * len(df)
+    lines = [f"{'framework':<13} {'mode':<29} {'time':>10} {'compile':>10}"
+             + (f" {'FLOPs':>11}" if counted else "") + f"{memory} "
              f"{'x best':>7} {'status':<8} call / note"]
     before = None
-    for (_, r), peak in zip(df.iterrows(), peaks):
+    for (_, r), peak, count in zip(df.iterrows(), peaks, flops):
         group = r.get("computes") if r["status"] == "ok" else None
         if group and before and group != before:     # each group has its own best ("x best")
             lines.append("")
@@ -917,6 +973,7 @@ def table(df) -> str:
         ratio = "" if not np.isfinite(r["ratio"]) else f"{r['ratio']:.1f}"
         tail = r["call"] if r["status"] == "ok" else str(r["note"]).strip().split("\n")[0]
         held = f" {fmt_peak(peak):>10}" if shown else ""
+        counts = f" {fmt_flops(count) if count is not None else '-':>11}" if counted else ""
         lines.append(f"{r['framework']:<13} {r['mode']:<29} {_fmt(r['seconds']):>10} "
-                     f"{_fmt(r['compile_s']):>10}{held} {ratio:>7} {r['status']:<8} {tail}")
+                     f"{_fmt(r['compile_s']):>10}{counts}{held} {ratio:>7} {r['status']:<8} {tail}")
     return "\n".join(lines)

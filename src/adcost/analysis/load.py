@@ -290,7 +290,8 @@ def profile_record(path: Path) -> dict | None:
 
 def profile_rows(record: dict, path: Path) -> list[dict]:
     """The tidy rows of a profile's result file: each timed mode's seconds (`profile.time`,
-    with its calls' quartiles) and, where read, its peak memory (`profile.peak_memory`)."""
+    with its calls' quartiles), its FLOPs where its framework counted them (`profile.flops`)
+    and, where read, its peak memory (`profile.peak_memory`)."""
     from ..profiling import MEMORY_RESOLUTION
     env, problem = record["environment"], record["problem"]
     common = {"machine": env.get("machine") or env.get("cpu"), "cpu": env.get("cpu"),
@@ -309,6 +310,9 @@ def profile_rows(record: dict, path: Path) -> list[dict]:
         rows.append({**base, "benchmark": "profile.time", "metric": "time", "kind": "time",
                      "value": r["seconds"], "q25": r.get("q25"), "q75": r.get("q75"),
                      "unit": "seconds", "number": r.get("calls")})
+        if r.get("flops") is not None:      # what the framework counts for one call
+            rows.append({**base, "benchmark": "profile.flops", "metric": "flops", "kind": "track",
+                         "value": r["flops"], "unit": "flop"})
         if r.get("peak_bytes") is not None:
             # under the memory worker's resolution a peak is somewhere in [0, 64 KiB): that
             # interval stands for its quartiles, so compare does not call 0 B -> 4 KiB a change

@@ -6,6 +6,8 @@ a compiled float64 program keeps its dtype when called outside the scope.
 """
 from __future__ import annotations
 
+import re
+
 import time
 
 import numpy as np
@@ -51,7 +53,8 @@ def cpu_dispatch(jax) -> bool | None:
     schedules=("none", "every_2", "every_4", "sqrt", "per_layer", "per_layer_dots", "binomial"),
     kernel_vars=(ASYNC_DISPATCH,),
     saved_bytes="the activation residuals a jax.vjp pullback holds (inputs excluded)",
-    flops="XLA cost_analysis of the compiled program: every HLO op",
+    flops="XLA cost_analysis of the compiled program: every HLO op; none for a program with a "
+          "loop (XLA counts its body once)",
     notes={
         "jacfwd": "jax.jit(jax.jacfwd(f))",
         "jacrev": "jax.jit(jax.jacrev(f))",
@@ -402,8 +405,14 @@ class Jax(Framework):
         return None if analysis is None else int(analysis().temp_size_in_bytes)
 
     def flops(self, case) -> float | None:
+        """XLA's count of the compiled program; None where it holds a loop (lax.scan, lax.map,
+        a fori_loop): XLA counts a while loop's body once, not once per trip (a scan over 16
+        steps counted 937 FLOPs for its 16 steps' Jacobian)."""
         analysis = getattr(case.fn, "cost_analysis", None)
         if analysis is None:
+            return None
+        text = getattr(case.fn, "as_text", None)
+        if text is None or re.search(r"\bwhile\(", text() or ""):
             return None
         cost = analysis()
         if isinstance(cost, (list, tuple)):   # older jax: one dict per device program
