@@ -56,6 +56,32 @@ def test_few_inputs_recommend_forward(user_module):
     assert best["call"].startswith("adcost.jacobian(problem, 'numpy'")
 
 
+def test_a_dtype_a_framework_lacks_is_skipped_and_a_worker_that_cannot_start_is_a_failed_row(
+        user_module):
+    """--dtype float32: finite differences (float64 only) are skipped with the reason, not a
+    crash of the whole profile (its worker died at start, and the profile with it).  A worker
+    that cannot set up (here the module raises in it only) gives its framework's rows that
+    reason, once, and the profile goes on."""
+    df = prof.profile("userfns:wide", x0=[0.1, 0.2, 0.3], frameworks=["fd", "numpy"],
+                      budget_s=30, dtype="float32")
+    fd = df[df["framework"] == "fd"]
+    assert list(fd["status"]) == ["skipped"] and "fd runs in float64 only" in fd["note"].iat[0]
+    assert (df.loc[df["framework"] == "numpy", "status"] == "ok").any()
+    (user_module / "onlyhere.py").write_text(
+        "import sys\nif sys.argv[0] == '-c':   # the worker: python -c ...\n"
+        "    raise ImportError('not in a worker')\n"
+        "def f(xp, x):\n    return xp.sin(x)\n")
+    started = []
+    real = prof.Worker._start
+    prof_worker_start = lambda self, timeout: (started.append(1), real(self, timeout))[1]  # noqa: E731
+    import pytest as _pytest
+    with _pytest.MonkeyPatch.context() as mp:
+        mp.setattr(prof.Worker, "_start", prof_worker_start)
+        df = prof.profile("onlyhere:f", x0=[0.1, 0.2], frameworks=["numpy"], budget_s=20)
+    assert len(started) == 1 and (df["status"] == "failed").all()
+    assert df["note"].str.contains("not in a worker").all(), df["note"].iat[0]
+
+
 def test_many_inputs_recommend_reverse(user_module):
     df = prof.profile("userfns:tall", x0=np.linspace(-1, 1, 400), frameworks=["numpy"], budget_s=30)
     assert df.iloc[0]["family"] == "reverse"

@@ -367,8 +367,12 @@ def serve(address: str, authkey_hex: str, memory: bool = False) -> None:
         steady_malloc()
     conn = Client(address, authkey=bytes.fromhex(authkey_hex))
     target, framework, dtype = conn.recv()
-    problem = target.build()
-    framework_class(framework)(dtype=dtype)     # import the framework before any share runs
+    try:
+        problem = target.build()
+        framework_class(framework)(dtype=dtype)     # import the framework before any share runs
+    except Exception as exc:      # said to the parent as one line: its rows say it
+        conn.send(("not ready", error_line(exc, framework)))
+        return
     conn.send("ready")
     while True:
         task = conn.recv()
@@ -377,6 +381,10 @@ def serve(address: str, authkey_hex: str, memory: bool = False) -> None:
         mode, share = task
         conn.send(measure_memory(problem, framework, mode, dtype) if memory else
                   measure(problem, framework, mode, dtype, share))
+
+
+class WorkerFailed(RuntimeError):
+    """A worker process that could not set up its framework or its problem (the reason)."""
 
 
 class Worker:
@@ -390,6 +398,7 @@ class Worker:
         self.args = (target, framework, dtype)
         self.memory = memory
         self.proc = None
+        self.failed: dict | None = None     # the row of a worker that could not start
 
     def _start(self, timeout: float):
         import os
@@ -418,16 +427,29 @@ class Worker:
         finally:
             listener.close()
         self.conn.send(self.args)
-        if not self.conn.poll(timeout) or self.conn.recv() != "ready":
+        try:
+            answer = self.conn.recv() if self.conn.poll(timeout) else None
+        except (EOFError, OSError):
+            answer = ("not ready", f"the {self.args[1]} worker exited before it was ready "
+                                   f"(exit status {self.proc.wait(5)})")
+        if answer != "ready":
             self.stop()
-            raise RuntimeError(f"profile: the {self.args[1]} worker did not get ready in {timeout:.0f} s")
+            raise WorkerFailed(answer[1] if isinstance(answer, tuple) else
+                               f"the {self.args[1]} worker did not get ready in {timeout:.0f} s")
 
     def run(self, mode: str, share: float, startup: float = STARTUP_S) -> dict | None:
         """The row of `mode`, or None when it outran `share` (the start-up of a worker, which
-        imports the framework, is not counted in the share; it may take `startup` seconds)."""
+        imports the framework, is not counted in the share; it may take `startup` seconds); a
+        worker that cannot start gives a failed row with its reason."""
+        if self.failed is not None:      # it could not start: the same reason, not again
+            return dict(self.failed)
         if self.proc is None or self.proc.poll() is not None:
             try:
                 self._start(min(startup, STARTUP_S))
+            except WorkerFailed as exc:
+                self.failed = {"status": "failed", "note": f"profile: {exc}",
+                               "memory_note": f"memory not measured: {exc}"}
+                return dict(self.failed)
             except RuntimeError:
                 return None
         start = time.perf_counter()
@@ -488,6 +510,9 @@ def profile(fn, x0=None, data=None, frameworks=None, budget_s: float = 60.0, m: 
     rows, usable = [], []
     for name in chosen:
         reason = missing_reason(name) or (device_reason(name) if name in records() else None)
+        if reason is None and name in records() and dtype not in framework_class(name).dtypes:
+            reason = (f"{name} runs in {', '.join(framework_class(name).dtypes)} only, "
+                      f"not {dtype}")
         if reason is None and order == 2 and name in records() and \
                 not framework_class(name).second_order:
             reason = (f"{name} has no second-order operations"
@@ -556,6 +581,8 @@ def add_memory(rows: list[dict], target: Target | None, problem: Problem, dtype:
             worker = workers.setdefault(row["framework"], Worker(target, row["framework"], dtype,
                                                                  memory=True))
             found = worker.run(row["mode"], share, startup=max(left, 1.0))
+            if found is not None and "status" in found:    # the worker could not start
+                found = {"memory_note": found["memory_note"]}
             row.update(found if found is not None else
                        {"memory_note": f"memory not measured: outran its share of the budget "
                                        f"({share:.1f} s)"})

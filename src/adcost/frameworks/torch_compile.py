@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import os
 import time
+import warnings
 
 from dataclasses import replace
 
@@ -57,6 +58,10 @@ class TorchCompiled(Variant, Torch):
         config.recompile_limit = max(config.recompile_limit, 1024)   # a case per shape
         config.accumulated_recompile_limit = max(config.accumulated_recompile_limit, 1 << 16)
         config.fail_on_recompile_limit_hit = True
+        # inductor 2.13 calls its own deprecated torch._prims_common.check while lowering some
+        # ops (a clip's): a FutureWarning about torch's code, printed on every compile
+        warnings.filterwarnings("ignore", message=r"`torch\._prims_common\.check` is deprecated",
+                                category=FutureWarning)
 
     def op_grad(self, f):
         """torch.func.grad (the eager adapter's autograd.grad path breaks the graph)."""
