@@ -1,5 +1,6 @@
 """`adcost profile`: measured ranking on the user's own function."""
 import json
+import os
 import sys
 import time
 
@@ -67,16 +68,16 @@ def test_a_dtype_a_framework_lacks_is_skipped_and_a_worker_that_cannot_start_is_
     fd = df[df["framework"] == "fd"]
     assert list(fd["status"]) == ["skipped"] and "fd runs in float64 only" in fd["note"].iat[0]
     assert (df.loc[df["framework"] == "numpy", "status"] == "ok").any()
-    (user_module / "onlyhere.py").write_text(
-        "import sys\nif sys.argv[0] == '-c':   # the worker: python -c ...\n"
+    (user_module / "onlyhere.py").write_text(   # imports in this process, raises in others
+        "import os\nif os.getpid() != int(os.environ['ADCOST_TEST_PARENT']):\n"
         "    raise ImportError('not in a worker')\n"
         "def f(xp, x):\n    return xp.sin(x)\n")
     started = []
     real = prof.Worker._start
-    prof_worker_start = lambda self, timeout: (started.append(1), real(self, timeout))[1]  # noqa: E731
-    import pytest as _pytest
-    with _pytest.MonkeyPatch.context() as mp:
-        mp.setattr(prof.Worker, "_start", prof_worker_start)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("ADCOST_TEST_PARENT", str(os.getpid()))
+        mp.setattr(prof.Worker, "_start",
+                   lambda self, timeout: (started.append(1), real(self, timeout))[1])
         df = prof.profile("onlyhere:f", x0=[0.1, 0.2], frameworks=["numpy"], budget_s=20)
     assert len(started) == 1 and (df["status"] == "failed").all()
     assert df["note"].str.contains("not in a worker").all(), df["note"].iat[0]
