@@ -69,13 +69,13 @@ def test_a_dtype_a_framework_lacks_is_skipped_and_a_worker_that_cannot_start_is_
     assert list(fd["status"]) == ["skipped"] and "fd runs in float64 only" in fd["note"].iat[0]
     assert (df.loc[df["framework"] == "numpy", "status"] == "ok").any()
     (user_module / "onlyhere.py").write_text(   # imports in this process, raises in others
-        "import os\nif os.getpid() != int(os.environ['ADCOST_TEST_PARENT']):\n"
+        "import os\nif os.getpid() != int(os.environ['PROFILE_TEST_PARENT_PID']):\n"
         "    raise ImportError('not in a worker')\n"
         "def f(xp, x):\n    return xp.sin(x)\n")
     started = []
     real = prof.Worker._start
     with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("ADCOST_TEST_PARENT", str(os.getpid()))
+        mp.setenv("PROFILE_TEST_PARENT_PID", str(os.getpid()))
         mp.setattr(prof.Worker, "_start",
                    lambda self, timeout: (started.append(1), real(self, timeout))[1])
         df = prof.profile("onlyhere:f", x0=[0.1, 0.2], frameworks=["numpy"], budget_s=20)
