@@ -301,7 +301,8 @@ def measure(problem: Problem, framework: str, mode: str, dtype: str, share_s: fl
 def counted_flops(fw, case) -> float | None:
     """FLOPs of one call of `case` as its framework counts them (measure.flops: XLA's cost
     analysis of a compiled program without loops, torch's FlopCounterMode of its matmul-like
-    ops, the NumPy engine's analytic count of the mlp); None where it counts none (a count of
+    ops, TensorFlow's profiler over its optimized graph, the NumPy engine's analytic count of
+    the mlp); None where it counts none (a count of
     0: torch's of a function without a matmul), or the count fails.  Loop modes are not
     counted, as in the sweep (XLA would count a loop's body once)."""
     from .measure.flops import count_flops
@@ -934,7 +935,7 @@ def flops_lines(rows) -> list[str]:
         fwd, rev = best["forward"], best["reverse"]
         fewer = "reverse" if rev["flops"] < fwd["flops"] else "forward"
         ratio = max(fwd["flops"], rev["flops"]) / min(fwd["flops"], rev["flops"])
-        how = records()[fw].flops if fw in records() else None
+        how = (records()[fw].flops or "").split(";")[0] if fw in records() else None
         lines.append(
             f"FLOPs ({fw}{', ' + how if how else ''}): {fwd['mode']} {fmt_flops(fwd['flops'])} a "
             f"call at {fwd['flops'] / fwd['seconds'] / 1e9:.3g} GFLOP/s, {rev['mode']} "

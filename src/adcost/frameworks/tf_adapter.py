@@ -27,6 +27,37 @@ NESTED_FORWARD_FAILURE = ("TensorFlow 2.21 fails to trace nested ForwardAccumula
                           "concrete_function; use fwd_over_rev or jacfwd_jacrev")
 
 
+# ops of a graph whose count would not be one call's: a loop's frame (counted once), a call
+# into a function the profiler does not enter
+UNCOUNTED_OPS = ("Enter", "Exit", "NextIteration", "LoopCond", "While", "StatelessWhile",
+                 "PartitionedCall", "StatefulPartitionedCall", "If", "StatelessIf")
+
+
+def graph_flops(tf, concrete) -> float | None:
+    """The FLOPs TensorFlow's profiler counts in the graph grappler optimizes from `concrete`
+    (TensorFlow.flops); None where it holds UNCOUNTED_OPS."""
+    from tensorflow.core.protobuf import config_pb2, rewriter_config_pb2
+    from tensorflow.python.grappler import tf_optimizer
+    from tensorflow.python.util import deprecation
+
+    graph = concrete.graph
+    meta = tf.compat.v1.train.export_meta_graph(graph_def=graph.as_graph_def(add_shapes=True),
+                                                graph=graph)
+    for out in concrete.outputs:       # grappler keeps what these need
+        meta.collection_def["train_op"].node_list.value.append(out.name)
+    config = config_pb2.ConfigProto()
+    config.graph_options.rewrite_options.remapping = rewriter_config_pb2.RewriterConfig.OFF
+    optimized = tf_optimizer.OptimizeGraph(config, meta)
+    if any(node.op in UNCOUNTED_OPS for node in optimized.node):
+        return None
+    options = tf.compat.v1.profiler.ProfileOptionBuilder.float_operation()
+    options["output"] = "none"
+    with tf.Graph().as_default() as counted, deprecation.silence():
+        tf.import_graph_def(optimized, name="")
+        flops = tf.compat.v1.profiler.profile(counted, options=options).total_float_ops
+    return float(flops) if flops > 0 else None
+
+
 def _placed(tf, device, body, *args):
     with tf.device(device):
         return body(*args)
@@ -44,7 +75,9 @@ def _placed(tf, device, body, *args):
     environment={"TF_CPP_MIN_LOG_LEVEL": "2"},
     kernel_vars=("TF_ENABLE_ONEDNN_OPTS",), quiet_import=True,
     schedules=("none", "every_2", "every_4", "sqrt", "per_layer", "binomial"),
-    saved_bytes=None, flops=None,
+    saved_bytes=None,
+    flops="TensorFlow's profiler on the graph grappler optimizes (remapper off): ops with "
+          "registered statistics, matmuls and elementwise arithmetic; none for a graph with a loop",
     notes={
         "jacfwd": "tf.vectorized_map (pfor) of a ForwardAccumulator JVP over the n basis tangents; "
                   "the primal does not depend on the tangent, so pfor leaves it unbatched",
@@ -109,6 +142,23 @@ class TensorFlow(Framework):
         so wait for every device (`out.numpy()` would add a device-to-host copy to the timing)."""
         if not self.tf_device.startswith("/CPU"):
             self.tf.test.experimental.sync_devices()
+
+    def flops(self, case) -> float | None:
+        """FLOPs of one call: TensorFlow's profiler over the graph its optimizer (grappler)
+        makes of the traced function, with the remapper off so that fused kernels count as the
+        arithmetic they do.  The traced graph itself is no count: its jacfwd holds the vectorized
+        body in a function the profiler does not enter (41 kFLOP of 2.7 M), and grappler inlines
+        it and prunes what the outputs do not need.  Only ops with registered statistics count
+        (matmuls and elementwise arithmetic; not tanh or exp).  None where the optimized graph
+        still holds a loop (tf.while_loop's frames: the profiler counts its body once) or a
+        function call, or where the case is not a traced tf.function (tf_eager)."""
+        concrete = getattr(case.fn, "get_concrete_function", None)
+        if concrete is None:
+            return None
+        try:
+            return graph_flops(self.tf, concrete(*case.args))
+        except Exception:    # a graph the optimizer or importer refuses (a nested pfor's
+            return None      # gradient, hessian_jacfwd_jacrev): no count rather than a guess
 
     def memory_pool(self):
         """With oneDNN (TensorFlow's default on x86 Linux) tensors come from its MklCPUAllocator,
