@@ -731,3 +731,14 @@ def test_a_plot_with_nothing_to_draw_says_so_and_writes_no_file(user_module, cap
                      "--budget", "4", "--plot", "none.png"]) == 1       # every mode stopped
     assert "profile: no figure: the profile timed no mode" in capsys.readouterr().err
     assert not (user_module / "none.png").exists()
+
+
+def test_profiles_of_two_sizes_share_nothing_and_compare_says_why(tmp_path, capsys):
+    for name, n in (("a.json", 5), ("b.json", 6)):
+        frame = pd.DataFrame([{"framework": "numpy", "mode": "jacfwd", "status": "ok",
+                               "seconds": 1e-3, "q25": 1e-3, "q75": 1e-3, "n": n, "m": 3}])
+        frame.attrs["problem"] = {"name": "mine:f", "n": n, "m": 3}
+        prof.write_record(tmp_path / name, frame, {"order": 1}, complete=True)
+    assert cli.main(["compare", str(tmp_path / "a.json"), str(tmp_path / "b.json")]) == 2
+    assert capsys.readouterr().err.strip() == ("compare: no measurement present in both result "
+                                               "sets (n 5 in A, 6 in B)")

@@ -325,6 +325,18 @@ def differences(a: pd.DataFrame, b: pd.DataFrame) -> list[str]:
     return lines
 
 
+def _what_differs(a: pd.DataFrame, b: pd.DataFrame) -> str:
+    """Why two profiles share no measurement, where it is their function or its size."""
+    said = []
+    for key in ("problem", "n", "m"):
+        if key in a and key in b:
+            va = sorted({str(v) for v in a[key].dropna()})
+            vb = sorted({str(v) for v in b[key].dropna()})
+            if va and vb and not set(va) & set(vb):
+                said.append(f"{key} {', '.join(va)} in A, {', '.join(vb)} in B")
+    return f" ({'; '.join(said)})" if said else ""
+
+
 def run(args) -> int:
     try:
         a, b = resolve(args.a, args.results), resolve(args.b, args.results)
@@ -334,7 +346,8 @@ def run(args) -> int:
     table = compare(a, b, args.factor, speed=not args.as_measured)
     crossings = crossover_changes(a, b)
     if table.empty and crossings.empty:
-        print("compare: no measurement present in both result sets", file=sys.stderr)
+        print("compare: no measurement present in both result sets" + _what_differs(a, b),
+              file=sys.stderr)
         return 2
     print(f"A: {args.a} ({load.describe_run(a)})\nB: {args.b} ({load.describe_run(b)})")
     for name, df in (("A", a), ("B", b)):
