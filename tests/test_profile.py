@@ -742,3 +742,35 @@ def test_profiles_of_two_sizes_share_nothing_and_compare_says_why(tmp_path, caps
     assert cli.main(["compare", str(tmp_path / "a.json"), str(tmp_path / "b.json")]) == 2
     assert capsys.readouterr().err.strip() == ("compare: no measurement present in both result "
                                                "sets (n 5 in A, 6 in B)")
+
+
+def test_sizes_are_profiled_in_one_worker_per_framework(user_module):
+    """profile_sizes keeps each framework's worker from point to point (it builds the problem
+    again there) instead of importing the framework again at every size; the rows are each
+    point's own (its n)."""
+    started = []
+    real = prof.Worker._start
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(prof.Worker, "_start",
+                   lambda self, timeout: (started.append(self.args[1]), real(self, timeout))[1])
+        df = prof.profile_sizes("userfns:big", [np.linspace(-1, 1, 3), np.linspace(-1, 1, 30)],
+                                frameworks=["numpy"], budget_s=30)
+    assert started == ["numpy"]
+    ok = df[df["status"] == "ok"]
+    assert set(zip(ok["point"], ok["n"])) == {(0, 3), (1, 30)}
+    assert not _serving_children()         # each worker closed at the end
+
+
+def _serving_children() -> list[int]:
+    """This process's children that run a profile worker (read from /proc)."""
+    import glob
+    found = []
+    for stat in glob.glob("/proc/[0-9]*/stat"):
+        try:
+            parent = int(open(stat).read().rsplit(")", 1)[1].split()[1])
+            cmd = open(stat.replace("stat", "cmdline"), "rb").read()
+        except (OSError, ValueError, IndexError):
+            continue
+        if parent == os.getpid() and b"import serve" in cmd:
+            found.append(int(stat.split("/")[2]))
+    return found

@@ -379,6 +379,14 @@ def serve(address: str, authkey_hex: str, memory: bool = False) -> None:
         task = conn.recv()
         if task is None:
             return
+        if task[0] == "target":      # the same function at another point (profile_sizes)
+            try:
+                problem = task[1].build()
+            except Exception as exc:
+                conn.send(("not ready", error_line(exc, framework)))
+                return
+            conn.send("ready")
+            continue
         mode, share = task
         conn.send(measure_memory(problem, framework, mode, dtype) if memory else
                   measure(problem, framework, mode, dtype, share))
@@ -411,12 +419,17 @@ class Worker:
         listener = Listener(os.path.join(self.dir, "socket"), family="AF_UNIX", authkey=key)
         code = (f"from adcost.profiling import serve; "
                 f"serve({listener.address!r}, {key.hex()!r}, memory={self.memory!r})")
-        env = None
+        # timed as the sweep and the CLI time, whoever calls (sweep.timing_environ: JAX's
+        # computations on the calling thread, fixed malloc thresholds), unless the caller set
+        # them: called from Python without them, JAX's jacrev of a function of 64 inputs took
+        # 53-102 us a call against 12-14 with them (2026-12-05)
+        from .sweep import timing_environ
+        env = {**os.environ, **timing_environ(os.environ)}
         if self.memory:     # one thread, as the sweep's probes: JAX's jacfwd of an MLP
             from . import threads   # (n = m = width = 512) read 6.1 MiB so, 2.1-7.9 with two
             from .measure.memory import probe_environ
-            env = probe_environ({**os.environ, **{var: "1" for var in (threads.VARIABLE,
-                                                                       *threads.thread_vars())}})
+            env = probe_environ({**env, **{var: "1" for var in (threads.VARIABLE,
+                                                                *threads.thread_vars())}})
         self.proc = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.DEVNULL,
                                      env=env)
         listener._listener._socket.settimeout(max(timeout, 1.0))
@@ -437,6 +450,25 @@ class Worker:
             self.stop()
             raise WorkerFailed(answer[1] if isinstance(answer, tuple) else
                                f"the {self.args[1]} worker did not get ready in {timeout:.0f} s")
+
+    def retarget(self, target: Target, timeout: float = STARTUP_S) -> None:
+        """Work on `target` from now on: a running worker builds its problem again without
+        importing its framework again (profile_sizes' points); one that is not running starts
+        on it when next run."""
+        self.args = (target, *self.args[1:])
+        self.failed = None
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        self.conn.send(("target", target))
+        try:
+            answer = self.conn.recv() if self.conn.poll(timeout) else None
+        except (EOFError, OSError):
+            answer = None
+        if answer != "ready":
+            self.stop()
+            if isinstance(answer, tuple):
+                self.failed = {"status": "failed", "note": f"profile: {answer[1]}",
+                               "memory_note": f"memory not measured: {answer[1]}"}
 
     def run(self, mode: str, share: float, startup: float = STARTUP_S) -> dict | None:
         """The row of `mode`, or None when it outran `share` (the start-up of a worker, which
@@ -485,7 +517,7 @@ class Worker:
 # -- the profile ---------------------------------------------------------------------------
 def profile(fn, x0=None, data=None, frameworks=None, budget_s: float = 60.0, m: int | None = None,
             dtype: str = "float64", progress: Callable[[dict], None] | None = None,
-            order: int = 1, memory: bool = False):
+            order: int = 1, memory: bool = False, _workers: dict | None = None):
     """Measure every mode of every framework that can run `fn`, best first (a DataFrame).
 
     fn: fn(xp, x) (or fn(xp, x, data) with `data`), a "module:function" string, a registered
@@ -496,7 +528,8 @@ def profile(fn, x0=None, data=None, frameworks=None, budget_s: float = 60.0, m: 
     peak memory too (`peak_bytes`; `measure_memory`, in a memory worker per framework), in
     MEMORY_SHARE of the budget after the timing; a function that runs in this process gets a
     note instead.  `progress` is given each row as it is timed, and again once its memory is
-    read (the same dict, updated)."""
+    read (the same dict, updated).  `_workers` (profile_sizes): {"time": {}, "memory": {}},
+    the worker processes to use and leave running, keyed by framework."""
     import pandas as pd
     if not budget_s > 0:
         raise ValueError(f"profile: the budget must be > 0 seconds, got {budget_s}")
@@ -529,7 +562,7 @@ def profile(fn, x0=None, data=None, frameworks=None, budget_s: float = 60.0, m: 
     start = time.perf_counter()
     end = start + budget_s - CLOSE_S
     deadline = end - (budget_s * MEMORY_SHARE if memory and target is not None else 0.0)
-    workers: dict[str, Worker] = {}
+    workers: dict[str, Worker] = {} if _workers is None else _workers["time"]
     try:
         for i, (name, mode) in enumerate(plan):
             left = deadline - time.perf_counter()
@@ -540,7 +573,7 @@ def profile(fn, x0=None, data=None, frameworks=None, budget_s: float = 60.0, m: 
             elif target is None:
                 result = measure(problem, name, mode, dtype, share)
             else:
-                worker = workers.setdefault(name, Worker(target, name, dtype))
+                worker = _worker(workers, target, name, dtype, left)
                 result = worker.run(mode, share, startup=max(left, 1.0))
                 if result is None:
                     result = {"status": "stopped",
@@ -549,10 +582,12 @@ def profile(fn, x0=None, data=None, frameworks=None, budget_s: float = 60.0, m: 
             if progress:
                 progress(rows[-1])
     finally:
-        for w in workers.values():
-            w.close()
+        if _workers is None:
+            for w in workers.values():
+                w.close()
     if memory:
-        add_memory(rows, target, problem, dtype, end, progress)
+        add_memory(rows, target, problem, dtype, end, progress,
+                   None if _workers is None else _workers["memory"])
     ranked = rank(pd.DataFrame(rows), problem)
     ranked.attrs["memory"] = memory
     return ranked
@@ -561,8 +596,21 @@ def profile(fn, x0=None, data=None, frameworks=None, budget_s: float = 60.0, m: 
 MEMORY_SHARE = 0.4       # of the budget, kept for the memory workers when memory is measured
 
 
+def _worker(workers: dict, target: Target, framework: str, dtype: str, left: float,
+            memory: bool = False) -> "Worker":
+    """The framework's worker of `workers`, made (not started) where there is none, and set
+    to `target` where it worked on another point of the same function."""
+    worker = workers.get(framework)
+    if worker is None:
+        worker = workers[framework] = Worker(target, framework, dtype, memory=memory)
+    elif worker.args[0] is not target:
+        worker.retarget(target, timeout=max(min(left, STARTUP_S), 1.0))
+    return worker
+
+
 def add_memory(rows: list[dict], target: Target | None, problem: Problem, dtype: str,
-               end: float, progress: Callable[[dict], None] | None = None) -> None:
+               end: float, progress: Callable[[dict], None] | None = None,
+               workers: dict | None = None) -> None:
     """Each timed row's peak memory (`peak_bytes`) or why not (`memory_note`), fastest first,
     until `end` (perf_counter): a memory worker per framework, each mode a share of what is
     left.  The rows are updated in place, and each is given to `progress` again once read."""
@@ -571,7 +619,8 @@ def add_memory(rows: list[dict], target: Target | None, problem: Problem, dtype:
         for row in timed:
             row["memory_note"] = IN_PROCESS_MEMORY
         return
-    workers: dict[str, Worker] = {}
+    keep = workers is not None
+    workers = {} if workers is None else workers
     try:
         for i, row in enumerate(timed):
             left = end - time.perf_counter()
@@ -579,8 +628,7 @@ def add_memory(rows: list[dict], target: Target | None, problem: Problem, dtype:
                 row["memory_note"] = "memory not measured: the profile's budget was spent"
                 continue
             share = min(max(MIN_SHARE_S, left / (len(timed) - i)), left)
-            worker = workers.setdefault(row["framework"], Worker(target, row["framework"], dtype,
-                                                                 memory=True))
+            worker = _worker(workers, target, row["framework"], dtype, left, memory=True)
             found = worker.run(row["mode"], share, startup=max(left, 1.0))
             if found is not None and "status" in found:    # the worker could not start
                 found = {"memory_note": found["memory_note"]}
@@ -590,8 +638,9 @@ def add_memory(rows: list[dict], target: Target | None, problem: Problem, dtype:
             if progress:
                 progress(row)
     finally:
-        for w in workers.values():
-            w.close()
+        if not keep:
+            for w in workers.values():
+                w.close()
 
 
 # -- one function at several sizes: where its crossover lies ---------------------------------
@@ -600,18 +649,25 @@ def profile_sizes(fn, points, data=None, frameworks=None, budget_s: float = 60.0
                   memory: bool = False):
     """`profile` of the same function at each x0 of `points` (two or more, of different sizes),
     each given an even share of what is left of the budget (a point that finishes early leaves
-    its rest to the later, larger ones): every row of every profile, with `point` (the x0's
+    its rest to the later, larger ones), in the same worker processes (each framework imported
+    once; its worker builds the problem again at each point): every row of every profile, with `point` (the x0's
     index) beside its n and m.  `by_size` and `size_crossings` read where forward mode stops
     being the faster; attrs["sizes"] holds each point's problem (n, m, shapes)."""
     import pandas as pd
     if len(points) < 2:
         raise ValueError("profile: sizes need two points or more")
     frames, end = [], time.perf_counter() + budget_s
-    for i, x0 in enumerate(points):     # what an earlier point left unused goes to the later
-        share = max((end - time.perf_counter()) / (len(points) - i), MIN_SHARE_S)
-        df = profile(fn, x0=x0, data=data, frameworks=frameworks, budget_s=share, dtype=dtype,
-                     progress=progress, memory=memory)
-        frames.append(df.assign(point=i))
+    workers: dict[str, dict] = {"time": {}, "memory": {}}   # kept from point to point
+    try:
+        for i, x0 in enumerate(points):     # what an earlier point left unused goes to the later
+            share = max((end - time.perf_counter()) / (len(points) - i), MIN_SHARE_S)
+            df = profile(fn, x0=x0, data=data, frameworks=frameworks, budget_s=share,
+                         dtype=dtype, progress=progress, memory=memory, _workers=workers)
+            frames.append(df.assign(point=i))
+    finally:
+        for pool in workers.values():
+            for w in pool.values():
+                w.close()
     out = pd.concat(frames, ignore_index=True)
     out.attrs["problem"] = frames[-1].attrs["problem"]
     out.attrs["sizes"] = [f.attrs["problem"] for f in frames]
