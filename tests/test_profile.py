@@ -774,3 +774,56 @@ def _serving_children() -> list[int]:
         if parent == os.getpid() and b"import serve" in cmd:
             found.append(int(stat.split("/")[2]))
     return found
+
+
+def test_a_framework_whose_mode_outran_waits_at_the_back_and_the_memory_pass_leftover_is_used(
+        user_module, monkeypatch):
+    """Workers faked: numpy's first mode outruns its share, so numpy's other modes are timed
+    after fd's instead of before; the variants' primary modes come after the others'; and
+    modes the timing had no time for are timed with what the memory pass left."""
+    calls = []
+
+    class Fake:
+        def __init__(self, target, framework, dtype, memory=False):
+            self.args, self.memory = (target, framework, dtype), memory
+
+        def run(self, mode, share, startup=1.0, until=None):
+            calls.append((self.args[1], mode, self.memory))
+            if self.memory:
+                return {"peak_bytes": 2 ** 20}
+            if (self.args[1], mode) == ("numpy", "jacfwd"):
+                return None                       # outran its share
+            return {"status": "ok", "seconds": 1e-3, "q25": 1e-3, "q75": 1e-3, "calls": 5}
+
+        def retarget(self, target, timeout=1.0):
+            self.args = (target, *self.args[1:])
+
+        def close(self):
+            pass
+    monkeypatch.setattr(prof, "Worker", Fake)
+    df = prof.profile("userfns:wide", x0=[0.1, 0.2, 0.3], frameworks=["numpy", "fd"], budget_s=60)
+    timed = [(fw, mode) for fw, mode, memory in calls if not memory]
+    assert timed[0] == ("numpy", "jacfwd") and timed[1][0] == "fd"
+    assert timed.index(("numpy", "jacrev")) > max(i for i, (fw, _) in enumerate(timed) if fw == "fd")
+    assert df.set_index(["framework", "mode"]).loc[("numpy", "jacfwd"), "status"] == "stopped"
+    order = prof.plan_for(["torch_compile", "torch", "jax_eager", "jax"],
+                          prof.target_of("userfns:wide", [0.1, 0.2, 0.3], None, None)[1])
+    frameworks = [fw for fw, mode in order if mode in prof.PRIMARY]
+    assert frameworks.index("torch_compile") > frameworks.index("jax")
+    assert frameworks.index("jax_eager") > frameworks.index("jax")
+    # the late pass: each timed mode takes 3 s of a fake clock, each memory reading 0.1 s; the
+    # timing's 60 % of a 20-s budget stops the last modes, the memory pass leaves them time
+    now = [0.0]
+    monkeypatch.setattr(prof.time, "perf_counter", lambda: now[0])
+    real_run = Fake.run
+
+    def run(self, mode, share, startup=1.0, until=None):
+        now[0] += 0.1 if self.memory else 3.0
+        return real_run(self, mode, share, startup, until)
+    monkeypatch.setattr(Fake, "run", run)
+    df = prof.profile("userfns:wide", x0=[0.1, 0.2, 0.3], frameworks=["numpy"], budget_s=20,
+                      memory=True)
+    late = df[df["memory_note"] == prof.LATE_MEMORY]
+    assert len(late) and (late["status"] == "ok").all()
+    assert (df["status"] == "ok").sum() > len(late)          # some were timed in the first pass
+    assert not (df["note"] == prof.BUDGET_SPENT).all()

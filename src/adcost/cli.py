@@ -354,15 +354,20 @@ def cmd_profile(args) -> int:
     settings = {"order": args.order, "dtype": args.dtype, "budget_s": args.budget,
                 "frameworks": args.framework, "memory": args.memory, "points": len(points)}
 
+    said_status: dict[int, str] = {}
+
     def progress(row):
-        again = any(r is row for r in measured)     # a row timed before, its memory now read
+        # a row seen before: its memory now read, or timed late (the memory pass left time)
+        again = any(r is row for r in measured)
         if not again:
             measured.append(row)
         if out is not None:     # each row as it comes: an interrupted profile keeps them
             prof.write_record(out, measured, settings, complete=False)
         if not quiet:
-            said = (f"memory {prof.fmt_bytes(row.get('peak_bytes'))}" if again else row['status'])
+            memory = again and said_status.get(id(row)) == row["status"]
+            said = f"memory {prof.fmt_peak(row.get('peak_bytes'))}" if memory else row["status"]
             print(f"  {row['framework']} {row['mode']}: {said}", file=sys.stderr)
+        said_status[id(row)] = row["status"]
 
     from .sweep import apply_timing_defaults
     apply_timing_defaults()                 # timed as the sweep times, unless set

@@ -221,10 +221,16 @@ def modes_for(framework: str, problem: Problem, order: int = 1) -> list[str]:
 
 def plan_for(frameworks: list[str], problem: Problem, order: int = 1) -> list[tuple[str, str]]:
     """(framework, mode) in the order they are measured: every framework's primary modes
-    (jacfwd, jacrev, grad; or forward-over-reverse and jacfwd(jacrev)) first, then the loops
-    and the adapters' other modes."""
+    (jacfwd, jacrev, grad; or forward-over-reverse and jacfwd(jacrev)) first, those of the
+    variants (torch_compile, jax_eager, tf_eager: what compiling buys) after the others', then
+    the loops and the adapters' other modes."""
     every = [(fw, mode) for fw in frameworks for mode in modes_for(fw, problem, order)]
-    return ([item for item in every if item[1] in PRIMARY]
+
+    def variant(fw):
+        return fw in records() and records()[fw].variant_of is not None
+    primary = [item for item in every if item[1] in PRIMARY]
+    return ([item for item in primary if not variant(item[0])]
+            + [item for item in primary if variant(item[0])]
             + [item for item in every if item[1] not in PRIMARY])
 
 
@@ -448,8 +454,10 @@ class Worker:
                                    f"(exit status {self.proc.wait(5)})")
         if answer != "ready":
             self.stop()
-            raise WorkerFailed(answer[1] if isinstance(answer, tuple) else
-                               f"the {self.args[1]} worker did not get ready in {timeout:.0f} s")
+            if isinstance(answer, tuple):       # it said why, or it died: a failure
+                raise WorkerFailed(answer[1])
+            # not ready in the time the budget left it: stopped, not failed
+            raise RuntimeError(f"the {self.args[1]} worker did not get ready in {timeout:.0f} s")
 
     def retarget(self, target: Target, timeout: float = STARTUP_S) -> None:
         """Work on `target` from now on: a running worker builds its problem again without
@@ -470,9 +478,11 @@ class Worker:
                 self.failed = {"status": "failed", "note": f"profile: {answer[1]}",
                                "memory_note": f"memory not measured: {answer[1]}"}
 
-    def run(self, mode: str, share: float, startup: float = STARTUP_S) -> dict | None:
+    def run(self, mode: str, share: float, startup: float = STARTUP_S,
+            until: float | None = None) -> dict | None:
         """The row of `mode`, or None when it outran `share` (the start-up of a worker, which
-        imports the framework, is not counted in the share; it may take `startup` seconds); a
+        imports the framework, is not counted in the share; it may take `startup` seconds; with
+        `until`, a perf_counter time, the share ends there at the latest, start-up included); a
         worker that cannot start gives a failed row with its reason."""
         if self.failed is not None:      # it could not start: the same reason, not again
             return dict(self.failed)
@@ -486,6 +496,10 @@ class Worker:
             except RuntimeError:
                 return None
         start = time.perf_counter()
+        if until is not None:      # the start-up counts too: no share past `until`
+            share = min(share, until - start)
+            if share < 0.5:
+                return None
         self.conn.send((mode, share))
         if self.conn.poll(max(share - (time.perf_counter() - start), 0.0)):
             try:
@@ -563,37 +577,71 @@ def profile(fn, x0=None, data=None, frameworks=None, budget_s: float = 60.0, m: 
     end = start + budget_s - CLOSE_S
     deadline = end - (budget_s * MEMORY_SHARE if memory and target is not None else 0.0)
     workers: dict[str, Worker] = {} if _workers is None else _workers["time"]
-    try:
-        for i, (name, mode) in enumerate(plan):
-            left = deadline - time.perf_counter()
-            weights = sum(_weight(m) for _, m in plan[i:])
+
+    def time_modes(items, until, report=True, greedy=False):
+        """Time each (framework, mode) of `items` in a share of what is left until `until`;
+        each new row to `progress` where `report`.  Where a framework's mode outruns its share
+        (its worker is then killed, and would start again for the next), its other modes go
+        to the back of the queue, once: the rest are not kept waiting behind a compile that
+        does not fit a share (torch.compile of a GMM: 3 shares of 2 s and 3 starts lost).
+        `greedy`: each mode may take all that is left (the late pass: best effort, in order)."""
+        found, queue, deferred = {}, list(items), set()
+        while queue:
+            name, mode = queue.pop(0)
+            left = until - time.perf_counter()
+            weights = _weight(mode) + sum(_weight(m) for _, m in queue)
             share = min(max(MIN_SHARE_S, left * _weight(mode) / weights), max(left, 0.0))
+            if greedy:
+                share = max(left, 0.0)
             if left < 0.5:
-                result = {"status": "stopped", "note": "the profile's budget was spent"}
+                result = {"status": "stopped", "note": BUDGET_SPENT}
             elif target is None:
                 result = measure(problem, name, mode, dtype, share)
             else:
                 worker = _worker(workers, target, name, dtype, left)
-                result = worker.run(mode, share, startup=max(left, 1.0))
+                result = worker.run(mode, share, startup=max(left, 1.0),
+                                    until=until if greedy else None)
                 if result is None:
                     result = {"status": "stopped",
                               "note": f"outran its share of the budget ({share:.1f} s): stopped"}
-            rows.append(_row(name, mode, problem, result))
-            if progress:
-                progress(rows[-1])
+                    if name not in deferred:
+                        deferred.add(name)
+                        queue = ([it for it in queue if it[0] != name]
+                                 + [it for it in queue if it[0] == name])
+            found[name, mode] = _row(name, mode, problem, result)
+            if progress and report:
+                progress(found[name, mode])
+        return [found[item] for item in items]
+
+    try:
+        rows += time_modes(plan, deadline)
+        if memory:
+            add_memory(rows, target, problem, dtype, end, progress,
+                       None if _workers is None else _workers["memory"])
+        # what the memory pass left of the budget goes to the modes the timing had no time for
+        late = [i for i, r in enumerate(rows) if r["status"] == "stopped" and r["note"] == BUDGET_SPENT]
+        if late and end - time.perf_counter() >= 0.5:
+            for i, again in zip(late, time_modes([(rows[i]["framework"], rows[i]["mode"])
+                                                  for i in late], end, report=False,
+                                                 greedy=True)):
+                if again["status"] != "stopped":
+                    again["memory_note"] = LATE_MEMORY if memory else ""
+                    rows[i].update(again)      # the same row: a progress callback sees it again
+                    if progress:
+                        progress(rows[i])
     finally:
         if _workers is None:
             for w in workers.values():
                 w.close()
-    if memory:
-        add_memory(rows, target, problem, dtype, end, progress,
-                   None if _workers is None else _workers["memory"])
     ranked = rank(pd.DataFrame(rows), problem)
     ranked.attrs["memory"] = memory
     return ranked
 
 
 MEMORY_SHARE = 0.4       # of the budget, kept for the memory workers when memory is measured
+BUDGET_SPENT = "the profile's budget was spent"
+LATE_MEMORY = ("memory not measured: timed after the memory pass, in what it left of the "
+               "budget")
 
 
 def _worker(workers: dict, target: Target, framework: str, dtype: str, left: float,
