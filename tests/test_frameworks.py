@@ -204,3 +204,19 @@ def test_jax_runs_its_cpu_computations_on_the_calling_thread_in_a_fresh_process(
                              text=True, timeout=300)
         assert out.returncode == 0, out.stderr[-2000:]
         assert out.stdout.strip().splitlines()[-1] == expected
+
+
+def test_torch_counts_matrix_vector_products_as_the_matmuls_it_counts():
+    """FlopCounterMode has no formula for aten.mv or dot: f(x) = A x counted 0 FLOPs by
+    reverse mode (matrix-vector products) where forward mode's vmapped matmul counted them.
+    With the formulas the primal is 2 m n and no mode of A x counts 0."""
+    pytest.importorskip("torch")
+    A = np.arange(12.0).reshape(4, 3)
+    p = adcost.custom_problem("ax", lambda xp, x, d: xp.matmul(d["A"], x), n=3, m=4,
+                              x0=[1.0, 2.0, 3.0], data={"A": A})
+    counts = {}
+    for op in ("primal", "vjp", "jvp", "jacrev", "jacfwd"):
+        case = adcost.prepare(p, "torch", op)
+        counts[op] = case.framework.flops(case)
+    assert counts["primal"] == 2 * 4 * 3
+    assert all(c >= counts["primal"] for c in counts.values()), counts

@@ -827,3 +827,20 @@ def test_a_framework_whose_mode_outran_waits_at_the_back_and_the_memory_pass_lef
     assert len(late) and (late["status"] == "ok").all()
     assert (df["status"] == "ok").sum() > len(late)          # some were timed in the first pass
     assert not (df["note"] == prof.BUDGET_SPENT).all()
+
+
+def test_second_order_flops_name_the_fastest_and_the_fewest():
+    def rows(*modes):
+        return pd.DataFrame([{"framework": "torch", "mode": m, "seconds": s, "flops": f}
+                             for m, s, f in modes])
+    (line,) = prof.second_order_flops(rows(("hvp_rev_over_rev", 1e-3, 2e4),
+                                           ("hvp_fwd_over_fwd", 2e-3, 1e4)), " for H v")
+    assert line == ("FLOPs for H v (torch): the fastest, hvp_rev_over_rev, 20 kFLOP a call at "
+                    "0.02 GFLOP/s; fewest: hvp_fwd_over_fwd, 10 kFLOP (2.00x fewer, 2.00x the time)")
+    (line,) = prof.second_order_flops(rows(("hvp_rev_over_rev", 1e-3, None),
+                                           ("hvp_fwd_over_fwd", 2e-3, 1e4)), "")
+    assert "the fastest, hvp_rev_over_rev, has no count; the fewest counted: hvp_fwd_over_fwd" in line
+    (line,) = prof.second_order_flops(rows(("hvp_rev_over_rev", 1e-3, 1e4),
+                                           ("hvp_fwd_over_fwd", 2e-3, None)), "")
+    assert line.endswith("(no other mode counted)")
+    assert prof.second_order_flops(rows(("hvp_rev_over_rev", 1e-3, None)), "") == []

@@ -926,6 +926,8 @@ def summary(df) -> list[str]:
                          f"the recommended one's; the order among them is not measured): {names}")
         if df.attrs.get("memory"):
             lines += memory_lines(part, named)
+        if what != "J":
+            lines += second_order_flops(part, named)
     first = ok[ok["computes"] == "J"]
     for family in ("forward", "reverse", "fd"):
         part = first[first["family"] == family]
@@ -1045,6 +1047,39 @@ def flops_lines(rows) -> list[str]:
             f"call at {fwd['flops'] / fwd['seconds'] / 1e9:.3g} GFLOP/s, {rev['mode']} "
             f"{fmt_flops(rev['flops'])} at {rev['flops'] / rev['seconds'] / 1e9:.3g} GFLOP/s: "
             + (f"{fewer} mode counts {ratio:.2f}x fewer" if ratio >= 1.005 else "the same count"))
+    return lines
+
+
+def second_order_flops(part, named: str) -> list[str]:
+    """Per framework that counted them, the FLOPs and rate of its fastest mode of a
+    second-order group (H v or H) and, where another counts fewer, that mode's: which
+    composition does the least work, and whether the fastest is it.  A fastest mode without a
+    count is said to have none; counts compare within a framework only."""
+    if "flops" not in part:
+        return []
+    lines = []
+    for fw, g in part.groupby("framework", sort=False):
+        counted = g[g["flops"].notna()]
+        if counted.empty:
+            continue
+        fast = g.loc[g["seconds"].idxmin()]
+        least = counted.loc[counted["flops"].idxmin()]
+        head = f"FLOPs{named} ({fw}): "
+        if not np.isfinite(fast["flops"] if fast["flops"] is not None else np.nan):
+            lines.append(head + f"the fastest, {fast['mode']}, has no count; the fewest counted: "
+                         f"{least['mode']}, {fmt_flops(least['flops'])} a call")
+            continue
+        said = (head + f"the fastest, {fast['mode']}, {fmt_flops(fast['flops'])} a call at "
+                f"{fast['flops'] / fast['seconds'] / 1e9:.3g} GFLOP/s")
+        if len(counted) < 2:
+            said += " (no other mode counted)"
+        elif least.name != fast.name and least["flops"] < fast["flops"] / 1.005:
+            said += (f"; fewest: {least['mode']}, {fmt_flops(least['flops'])} "
+                     f"({fast['flops'] / least['flops']:.2f}x fewer, "
+                     f"{least['seconds'] / fast['seconds']:.2f}x the time)")
+        else:
+            said += ", the fewest"
+        lines.append(said)
     return lines
 
 

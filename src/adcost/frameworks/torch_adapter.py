@@ -11,6 +11,22 @@ from ..ops import PER_EXAMPLE_OPS, SECOND_ORDER_OPS
 from .base import Framework, NoDevice, Record, import_framework, register
 
 
+def vector_flops(torch) -> dict:
+    """FLOP formulas (of shapes, as FlopCounterMode's own) for the matrix-vector and vector
+    products it does not count: 2 m n for (m, n) @ (n,), 2 n for a dot."""
+    aten = torch.ops.aten
+
+    def mv(a_shape, b_shape, *args, out_shape=None, **kwargs) -> int:
+        return 2 * a_shape[0] * a_shape[1]
+
+    def addmv(self_shape, a_shape, b_shape, *args, out_shape=None, **kwargs) -> int:
+        return 2 * a_shape[0] * a_shape[1]
+
+    def dot(a_shape, b_shape, *args, out_shape=None, **kwargs) -> int:
+        return 2 * a_shape[0]
+    return {aten.mv: mv, aten.addmv: addmv, aten.dot: dot, aten.vdot: dot}
+
+
 @register(Record(
     "torch", package="torch", distributions=("torch",), order=10,
     hints=(("step must be greater than zero",
@@ -323,8 +339,12 @@ class Torch(Framework):
         return saved.nbytes
 
     def flops(self, case) -> float | None:
+        """FlopCounterMode's count of one call, with the matrix-vector and vector products it
+        has no formula for (aten.mv, addmv, dot, vdot) counted as the matmuls it counts: without
+        them a Hessian-vector product of A x by reverse over reverse (matrix-vector products)
+        counted 0, by forward over forward (vmapped into a matmul) 131,072."""
         from torch.utils.flop_counter import FlopCounterMode
 
-        with FlopCounterMode(display=False) as counter:
+        with FlopCounterMode(display=False, custom_mapping=vector_flops(self.torch)) as counter:
             case.fn(*case.args)
         return float(counter.get_total_flops())
