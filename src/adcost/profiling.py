@@ -467,10 +467,10 @@ class Worker:
         self.failed = None
         if self.proc is None or self.proc.poll() is not None:
             return
-        self.conn.send(("target", target))
         try:
+            self.conn.send(("target", target))
             answer = self.conn.recv() if self.conn.poll(timeout) else None
-        except (EOFError, OSError):
+        except (EOFError, OSError):      # it died since: the next run starts a new one
             answer = None
         if answer != "ready":
             self.stop()
