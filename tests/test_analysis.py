@@ -406,6 +406,16 @@ def test_advise_json_lists_predictions_best_first(asv_dir, capsys):
     assert [r["framework"] for r in vmap] == ["jax"]
     assert vmap[0]["predicted_s"] == pytest.approx(fx.model_time("jax", "jacfwd_vmap", 256, 16, 64),
                                                    rel=0.1)
+    # each row's work: the model's analytic count at these sizes (not the products' seconds)
+    from adcost.analysis import costmodel
+    for r in rows:
+        assert r["flops"] == costmodel.work(r["mode"], 16, 64, 4, 256).flops
+    assert cli.main(["advise", "--n", "16", "--m", "64", "--width", "256",
+                     "--results", str(asv_dir)]) == 0
+    (work,) = [line for line in capsys.readouterr().out.splitlines() if "work (the model" in line]
+    fewer = "forward" if costmodel.work("jacfwd", 16, 64, 4, 256).flops < \
+        costmodel.work("jacrev", 16, 64, 4, 256).flops else "reverse"
+    assert f"{fewer} mode does" in work and "GFLOP/s" in work
     with pytest.raises(SystemExit) as info:
         cli.main(["advise", "--n", "16", "--m", "64", "--width", "0", "--results", str(asv_dir)])
     assert info.value.code == 2 and "--width" in capsys.readouterr().err

@@ -88,11 +88,13 @@ class Prediction:
     high: float | None = None
     regime: str | None = None       # overhead, memory or compute (cost model only)
     source: str = "measured grid"   # "cost model" or "measured grid"
+    flops: float | None = None      # the cost model's count of the call's arithmetic (costmodel.work)
 
     def to_dict(self) -> dict:
         return {"framework": self.framework, "mode": self.mode, "predicted_s": self.seconds,
                 "low_s": self.low, "high_s": self.high, "regime": self.regime,
-                "extrapolated": bool(self.extrapolated), "from": self.source, "call": self.api}
+                "extrapolated": bool(self.extrapolated), "from": self.source, "call": self.api,
+                "flops": self.flops}
 
 
 @dataclass
@@ -324,7 +326,8 @@ def model_predictions(df, n: int, m: int, depth: int | None, width: int | None,
         factor = math.exp(max(fit.spread, math.log1p(held.get((fw, mode), 0.0))))
         out.append(Prediction(fw, mode, seconds, extrapolated, api_of(fw, mode),
                               seconds / factor, seconds * factor,
-                              fit.regime_at(mode, n, m, depth, width), "cost model"))
+                              fit.regime_at(mode, n, m, depth, width), "cost model",
+                              float(costmodel.work(mode, n, m, depth, width).flops)))
     return out, report
 
 
@@ -561,6 +564,23 @@ def _interval(p: Prediction) -> str:
     return f"{p.low * 1e3:.3g}-{p.high * 1e3:.3g} ms" if p.low is not None else "-"
 
 
+def work_lines(a: Advice) -> list[str]:
+    """The arithmetic the model counts for the best framework's jacfwd and jacrev (the same for
+    every framework: the MLP's products and elementwise work), beside their predicted times:
+    how much of the choice is work, and how much the rate it runs at."""
+    mine = {p.mode: p for p in a.predictions
+            if p.framework == a.best.framework and p.flops and p.mode in ("jacfwd", "jacrev")}
+    if len(mine) < 2:
+        return []
+    from ..profiling import fmt_flops
+    fwd, rev = mine["jacfwd"], mine["jacrev"]
+    fewer = "forward" if fwd.flops < rev.flops else "reverse"
+    return [f"  work (the model's count of the MLP's arithmetic): jacfwd {fmt_flops(fwd.flops)} "
+            f"at {fwd.flops / fwd.seconds / 1e9:.3g} GFLOP/s, jacrev {fmt_flops(rev.flops)} "
+            f"at {rev.flops / rev.seconds / 1e9:.3g} GFLOP/s ({a.best.framework}): {fewer} "
+            f"mode does {max(fwd.flops, rev.flops) / min(fwd.flops, rev.flops):.2f}x less"]
+
+
 def format_advice(a: Advice) -> str:
     best = a.best
     said = "measured" if a.measured else "predicted"
@@ -581,6 +601,7 @@ def format_advice(a: Advice) -> str:
         flag = " *" if p.extrapolated else ""
         lines.append(f"  {p.framework:<13} {p.mode:<26} {p.seconds * 1e3:>9.3g} ms{flag:2} "
                      f"{_interval(p):<19} {p.regime or '-':<8}  {p.api}")
+    lines += work_lines(a)
     lines += [f"  note: {note}" for note in dict.fromkeys(a.notes)]
     if a.measured:
         lines.append(f"  from: {a.source} (workloads.Workload at {a.measured})")
