@@ -844,3 +844,14 @@ def test_second_order_flops_name_the_fastest_and_the_fewest():
                                            ("hvp_fwd_over_fwd", 2e-3, None)), "")
     assert line.endswith("(no other mode counted)")
     assert prof.second_order_flops(rows(("hvp_rev_over_rev", 1e-3, None)), "") == []
+
+
+def test_the_profile_figure_writes_each_counted_modes_flop_rate():
+    from adcost.analysis import profile_figure
+    df = pd.DataFrame([{"framework": "jax", "mode": "jacrev", "status": "ok", "seconds": 1e-3,
+                        "q25": 0.9e-3, "q75": 1.1e-3, "flops": 2e6, "recommended": True},
+                       {"framework": "torch", "mode": "jacfwd", "status": "ok", "seconds": 2e-3,
+                        "q25": 1.9e-3, "q75": 2.1e-3, "flops": None, "recommended": False}])
+    fig = profile_figure.build(df)
+    texts = [t.get_text() for t in fig.axes[0].texts]
+    assert texts == ["2 GFLOP/s"] and "FLOPs' rate" in fig.axes[0].get_xlabel()

@@ -66,7 +66,16 @@ def build(df: pd.DataFrame):
                       fontsize=7)
         for label, best in zip(ax.get_yticklabels(), part["recommended"].astype(bool)):
             label.set_fontweight("bold" if best else "normal")
-        ax.set_xlabel("seconds a call (median; bars: 25th-75th percentile)")
+        flops = pd.to_numeric(part.get("flops"), errors="coerce").to_numpy(float) \
+            if "flops" in part else np.full(len(part), np.nan)
+        ends = seconds + np.nan_to_num(high.clip(min=0))     # right of the error bar
+        for yi, f, t, end in zip(y, flops, seconds, ends):    # the framework's count, its rate
+            if np.isfinite(f):
+                ax.annotate(f"{f / t / 1e9:.2g} GFLOP/s", (end, yi), xytext=(4, 0),
+                            textcoords="offset points", va="center", fontsize=5.5,
+                            color="0.3")
+        ax.set_xlabel("seconds a call (median; bars: 25th-75th percentile)"
+                      + ("; text: its FLOPs' rate" if np.isfinite(flops).any() else ""))
         ax.set_title(f"{GROUPS[group]}: the fastest in bold", fontsize=9)
         if memory:
             mem_ax = axes[row][1]
