@@ -625,6 +625,8 @@ def test_two_profiles_compare_mode_by_mode_with_their_environment(tmp_path, caps
     assert cli.main(["compare", str(tmp_path / "a.json"), str(tmp_path / "b.json")]) == 0
     worse = capsys.readouterr().out.split("faster or smaller")[0]
     assert "slower or bigger: 2" in worse and "profile.flops(framework=numpy, op=jacfwd" in worse
+    counters = json.loads((tmp_path / "a.json").read_text())["flop_counters"]
+    assert counters == {"numpy": adcost.framework_class("numpy").record.flops}
     prof.write_record(tmp_path / "b.json", after.head(1), settings, complete=False)
     assert cli.main(["compare", str(tmp_path / "a.json"), str(tmp_path / "b.json")]) == 0
     assert "note: B is an interrupted profile" in capsys.readouterr().out

@@ -821,8 +821,8 @@ def sizes_summary(df) -> list[str]:
 def write_record(target: Path, rows, settings: dict, complete: bool) -> None:
     """The profile as a result file: the environment (measure.environment: versions, threads
     and $GLIBC_TUNABLES, CPU, date, commit), the problem, the settings, whether every planned
-    mode has been measured (`complete`) and the rows: the ranked DataFrame, or the rows
-    measured so far."""
+    mode has been measured (`complete`), how each framework counted its FLOPs
+    (`flop_counters`) and the rows: the ranked DataFrame, or the rows measured so far."""
     import json
 
     import pandas as pd
@@ -833,8 +833,13 @@ def write_record(target: Path, rows, settings: dict, complete: bool) -> None:
     first = frame.iloc[0] if len(frame) else {}
     problem = frame.attrs.get("problem") or {k: first.get(k) for k in ("n", "m")}
     environ = {**environment(), "machine": machine_name()}
+    # how each framework with a count counted its rows' FLOPs (they compare within one only)
+    counted = sorted(set(frame.loc[frame["flops"].notna(), "framework"])) \
+        if "flops" in frame and "framework" in frame else []
+    counters = {fw: records()[fw].flops for fw in counted if fw in records()}
     write_json(target, {"environment": environ, "problem": problem, "settings": settings,
-                        "complete": complete, "rows": json.loads(frame.to_json(orient="records"))})
+                        "complete": complete, "flop_counters": counters,
+                        "rows": json.loads(frame.to_json(orient="records"))})
 
 
 def api_call(framework: str, mode: str) -> str:
