@@ -1,4 +1,5 @@
 """Golden values, cross-framework agreement and the dot-product test for torch and jax."""
+import os
 import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
@@ -220,3 +221,19 @@ def test_torch_counts_matrix_vector_products_as_the_matmuls_it_counts():
         counts[op] = case.framework.flops(case)
     assert counts["primal"] == 2 * 4 * 3
     assert all(c >= counts["primal"] for c in counts.values()), counts
+
+
+def test_importing_any_framework_sets_every_frameworks_environment_defaults(monkeypatch):
+    """torch imported before TensorFlow set up the C++ log TensorFlow shares, so TensorFlow's
+    TF_CPP_MIN_LOG_LEVEL, set only when it was imported, came too late (its grappler then
+    logged "Not handling type DT_DOUBLE" 284 times in one `adcost check`): every record's
+    defaults are set at the first import, a variable the user set is kept."""
+    pytest.importorskip("torch")
+    from adcost.frameworks.base import framework_class, import_framework
+    monkeypatch.delenv("TF_CPP_MIN_LOG_LEVEL", raising=False)
+    import_framework(framework_class("torch").record)
+    assert os.environ["TF_CPP_MIN_LOG_LEVEL"] == framework_class("tf").record.environment[
+        "TF_CPP_MIN_LOG_LEVEL"]
+    monkeypatch.setenv("TF_CPP_MIN_LOG_LEVEL", "0")
+    import_framework(framework_class("torch").record)
+    assert os.environ["TF_CPP_MIN_LOG_LEVEL"] == "0"

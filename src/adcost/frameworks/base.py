@@ -342,16 +342,31 @@ def no_saved_bytes(record: Record) -> str | None:
 def import_framework(record: Record) -> Any:
     """Import the record's package (after setting its environment defaults) and return it."""
     import os
-    for key, value in record.environment.items():
-        os.environ.setdefault(key, value)
+    # every record's defaults, not only this one's: a library imported first can set up the
+    # C++ log others share (torch before TensorFlow: TensorFlow's grappler then logged
+    # "Not handling type DT_DOUBLE" 284 times in `adcost check` of mlp_loss, its
+    # TF_CPP_MIN_LOG_LEVEL set too late)
+    for other in REGISTRY.values():
+        for key, value in other.record.environment.items():
+            os.environ.setdefault(key, value)
     if not record.quiet_import or record.package in sys.modules:
         return importlib.import_module(record.package)
     return _import_holding_stderr(record.package)
 
 
 def _import_holding_stderr(package: str) -> Any:
-    """Import `package` with file descriptor 2 pointed at a temporary file (C++ libraries write
-    there directly, past sys.stderr); what it held is shown only if the import fails."""
+    """Import `package` holding what C++ libraries write to stderr (holding_stderr); it is
+    shown only if the import fails."""
+    with holding_stderr():
+        return importlib.import_module(package)
+
+
+@contextlib.contextmanager
+def holding_stderr(show_on_error: bool = True):
+    """File descriptor 2 pointed at a temporary file for the block (C++ libraries write there
+    directly, past sys.stderr: TensorFlow's absl log, once it is set up, ignores
+    TF_CPP_MIN_LOG_LEVEL); what it held is shown only if the block raises, and then only
+    where `show_on_error`."""
     import os
     import tempfile
     sys.stderr.flush()
@@ -359,14 +374,14 @@ def _import_holding_stderr(package: str) -> Any:
     with tempfile.TemporaryFile() as sink:
         os.dup2(sink.fileno(), 2)
         try:
-            return importlib.import_module(package)
+            yield
         except BaseException:
             failed = True
             raise
         finally:
             os.dup2(saved, 2)
             os.close(saved)
-            if failed:
+            if failed and show_on_error:
                 sink.seek(0)
                 sys.stderr.write(sink.read().decode(errors="replace"))
                 sys.stderr.flush()

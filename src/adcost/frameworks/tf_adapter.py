@@ -16,7 +16,7 @@ from ..problems.mlp import split_parameters, squared_loss
 from ..namespace import tf_namespace
 from ..ops import PER_EXAMPLE_OPS, SECOND_ORDER_OPS
 from .base import (TRACED_BRANCH, Framework, MemoryPool, NoDevice, Record, Unsupported,
-                   import_framework, register)
+                   holding_stderr, import_framework, register)
 
 DEVICES = {"cpu": "CPU", "cuda": "GPU", "gpu": "GPU"}   # adcost's device kinds -> TF's names
 # Measured with TensorFlow 2.21: a ForwardAccumulator nested in another one fails while tracing
@@ -47,14 +47,17 @@ def graph_flops(tf, concrete) -> float | None:
         meta.collection_def["train_op"].node_list.value.append(out.name)
     config = config_pb2.ConfigProto()
     config.graph_options.rewrite_options.remapping = rewriter_config_pb2.RewriterConfig.OFF
-    optimized = tf_optimizer.OptimizeGraph(config, meta)
-    if any(node.op in UNCOUNTED_OPS for node in optimized.node):
-        return None
-    options = tf.compat.v1.profiler.ProfileOptionBuilder.float_operation()
-    options["output"] = "none"
-    with tf.Graph().as_default() as counted, deprecation.silence():
-        tf.import_graph_def(optimized, name="")
-        flops = tf.compat.v1.profiler.profile(counted, options=options).total_float_ops
+    # grappler logs what it leaves alone ("Not handling type DT_DOUBLE", once per node of a
+    # float64 graph) past sys.stderr: held, and dropped
+    with holding_stderr(show_on_error=False):
+        optimized = tf_optimizer.OptimizeGraph(config, meta)
+        if any(node.op in UNCOUNTED_OPS for node in optimized.node):
+            return None
+        options = tf.compat.v1.profiler.ProfileOptionBuilder.float_operation()
+        options["output"] = "none"
+        with tf.Graph().as_default() as counted, deprecation.silence():
+            tf.import_graph_def(optimized, name="")
+            flops = tf.compat.v1.profiler.profile(counted, options=options).total_float_ops
     return float(flops) if flops > 0 else None
 
 
