@@ -113,3 +113,14 @@ def test_smoke_for_a_grid_skips_the_frameworks_it_leaves_out(monkeypatch, tmp_pa
     assert compiled["status"] == "skipped" and "left out of the quick grid" in compiled["reason"]
     assert {r["op"] for r in rows if r["framework"] == "numpy" and r["status"] == "ok"} >= {
         "primal", "jacfwd", "jacrev"}
+
+
+def test_list_says_how_each_framework_counts_flops(capsys):
+    """docs/methodology.md sends the reader to `adcost list` for how each framework counts."""
+    from adcost.frameworks.base import missing_reason, names
+    assert main(["list"]) == 0
+    out = capsys.readouterr().out
+    installed = [name for name in names() if not missing_reason(name)]
+    assert out.count("FLOPs: ") == len(installed)
+    assert "FLOPs: not counted" in out                          # fd counts none
+    assert "FLOPs: analytic: matmul FLOPs of the mlp problem" in out   # the NumPy engine

@@ -297,6 +297,7 @@ def cmd_list(args) -> int:
                 print(f"  {'':<8} second order: {', '.join(cls.second_order)}")
             if cls.per_example:
                 print(f"  {'':<8} per-example: {', '.join(cls.per_example)}")
+            print(f"  {'':<8} FLOPs: {cls.record.flops or 'not counted'}")
     return 0
 
 

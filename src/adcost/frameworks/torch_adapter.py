@@ -45,7 +45,8 @@ def vector_flops(torch) -> dict:
     saved_bytes="saved_tensors_hooks: unique storages autograd packs, the inputs excluded "
                 "(binomial: those of the step taped when the backward begins, and the "
                 "checkpoints the schedule holds then)",
-    flops="torch.utils.flop_counter.FlopCounterMode: matmul-like ops only",
+    flops="torch.utils.flop_counter.FlopCounterMode: matmul-like ops only (with adcost's "
+          "formulas for matrix-vector and dot products)",
     notes={
         "jacfwd": "torch.func.jacfwd (vmap over JVPs)",
         "jacrev": "torch.func.jacrev (vmap over VJPs)",

@@ -34,7 +34,8 @@ from .torch_adapter import Torch
     lazy_imports=("torch._dynamo", "torch._inductor", "torch.func",
                   "torch._decomp.decompositions_for_jvp"), schedules=(),
     saved_bytes=None,
-    flops="torch.utils.flop_counter.FlopCounterMode on the eager callable: matmul-like ops only",
+    flops="torch.utils.flop_counter.FlopCounterMode on the eager callable: matmul-like ops only "
+          "(with adcost's formulas for matrix-vector and dot products)",
     check_problems=("mlp",), studies=("crossover", "width", "roofline"),
     notes={
         "primal": "torch.compile(f, fullgraph=True)",
