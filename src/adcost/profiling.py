@@ -402,6 +402,12 @@ class WorkerFailed(RuntimeError):
     """A worker process that could not set up its framework or its problem (the reason)."""
 
 
+def _failed(reason: str) -> dict:
+    """The row of a mode whose worker could not set up: failed, its memory not read, why."""
+    return {"status": "failed", "note": f"profile: {reason}",
+            "memory_note": f"memory not measured: {reason}"}
+
+
 class Worker:
     """One framework's worker process (a fresh interpreter, not a fork: the frameworks' thread
     pools do not survive fork, and the caller's script is not re-run); `run` returns None when
@@ -475,8 +481,7 @@ class Worker:
         if answer != "ready":
             self.stop()
             if isinstance(answer, tuple):
-                self.failed = {"status": "failed", "note": f"profile: {answer[1]}",
-                               "memory_note": f"memory not measured: {answer[1]}"}
+                self.failed = _failed(answer[1])
 
     def run(self, mode: str, share: float, startup: float = STARTUP_S,
             until: float | None = None) -> dict | None:
@@ -490,8 +495,7 @@ class Worker:
             try:
                 self._start(min(startup, STARTUP_S))
             except WorkerFailed as exc:
-                self.failed = {"status": "failed", "note": f"profile: {exc}",
-                               "memory_note": f"memory not measured: {exc}"}
+                self.failed = _failed(str(exc))
                 return dict(self.failed)
             except RuntimeError:
                 return None
@@ -590,9 +594,8 @@ def profile(fn, x0=None, data=None, frameworks=None, budget_s: float = 60.0, m: 
             name, mode = queue.pop(0)
             left = until - time.perf_counter()
             weights = _weight(mode) + sum(_weight(m) for _, m in queue)
-            share = min(max(MIN_SHARE_S, left * _weight(mode) / weights), max(left, 0.0))
-            if greedy:
-                share = max(left, 0.0)
+            share = max(left, 0.0) if greedy else \
+                min(max(MIN_SHARE_S, left * _weight(mode) / weights), max(left, 0.0))
             if left < 0.5:
                 result = {"status": "stopped", "note": BUDGET_SPENT}
             elif target is None:
@@ -673,7 +676,7 @@ def add_memory(rows: list[dict], target: Target | None, problem: Problem, dtype:
         for i, row in enumerate(timed):
             left = end - time.perf_counter()
             if left < 0.5:
-                row["memory_note"] = "memory not measured: the profile's budget was spent"
+                row["memory_note"] = f"memory not measured: {BUDGET_SPENT}"
                 continue
             share = min(max(MIN_SHARE_S, left / (len(timed) - i)), left)
             worker = _worker(workers, target, row["framework"], dtype, left, memory=True)
@@ -1048,9 +1051,9 @@ def flops_lines(rows) -> list[str]:
         ratio = max(fwd["flops"], rev["flops"]) / min(fwd["flops"], rev["flops"])
         how = (records()[fw].flops or "").split(";")[0] if fw in records() else None
         lines.append(
-            f"FLOPs ({fw}{', ' + how if how else ''}): {fwd['mode']} {fmt_flops(fwd['flops'])} a "
-            f"call at {fwd['flops'] / fwd['seconds'] / 1e9:.3g} GFLOP/s, {rev['mode']} "
-            f"{fmt_flops(rev['flops'])} at {rev['flops'] / rev['seconds'] / 1e9:.3g} GFLOP/s: "
+            f"FLOPs ({fw}{', ' + how if how else ''}): {fwd['mode']} "
+            f"{fmt_work(fwd['flops'], fwd['seconds'], a_call=True)}, {rev['mode']} "
+            f"{fmt_work(rev['flops'], rev['seconds'])}: "
             + (f"{fewer} mode counts {ratio:.2f}x fewer" if ratio >= 1.005 else "the same count"))
     return lines
 
@@ -1060,6 +1063,7 @@ def second_order_flops(part, named: str) -> list[str]:
     second-order group (H v or H) and, where another counts fewer, that mode's: which
     composition does the least work, and whether the fastest is it.  A fastest mode without a
     count is said to have none; counts compare within a framework only."""
+    import pandas as pd
     if "flops" not in part:
         return []
     lines = []
@@ -1070,12 +1074,12 @@ def second_order_flops(part, named: str) -> list[str]:
         fast = g.loc[g["seconds"].idxmin()]
         least = counted.loc[counted["flops"].idxmin()]
         head = f"FLOPs{named} ({fw}): "
-        if not np.isfinite(fast["flops"] if fast["flops"] is not None else np.nan):
+        if pd.isna(fast["flops"]):
             lines.append(head + f"the fastest, {fast['mode']}, has no count; the fewest counted: "
                          f"{least['mode']}, {fmt_flops(least['flops'])} a call")
             continue
-        said = (head + f"the fastest, {fast['mode']}, {fmt_flops(fast['flops'])} a call at "
-                f"{fast['flops'] / fast['seconds'] / 1e9:.3g} GFLOP/s")
+        said = head + (f"the fastest, {fast['mode']}, "
+                       f"{fmt_work(fast['flops'], fast['seconds'], a_call=True)}")
         if len(counted) < 2:
             said += " (no other mode counted)"
         elif least.name != fast.name and least["flops"] < fast["flops"] / 1.005:
@@ -1086,6 +1090,11 @@ def second_order_flops(part, named: str) -> list[str]:
             said += ", the fewest"
         lines.append(said)
     return lines
+
+
+def fmt_work(flops: float, seconds: float, a_call: bool = False) -> str:
+    """A call's FLOPs and the rate they ran at: "105 kFLOP [a call] at 4.08 GFLOP/s"."""
+    return f"{fmt_flops(flops)}{' a call' if a_call else ''} at {flops / seconds / 1e9:.3g} GFLOP/s"
 
 
 def fmt_flops(value) -> str:
@@ -1145,7 +1154,7 @@ def table(df) -> str:
         ratio = "" if not np.isfinite(r["ratio"]) else f"{r['ratio']:.1f}"
         tail = r["call"] if r["status"] == "ok" else str(r["note"]).strip().split("\n")[0]
         held = f" {fmt_peak(peak):>10}" if shown else ""
-        counts = f" {fmt_flops(count) if count is not None else '-':>11}" if counted else ""
+        counts = f" {fmt_flops(count):>11}" if counted else ""
         lines.append(f"{r['framework']:<13} {r['mode']:<29} {_fmt(r['seconds']):>10} "
                      f"{_fmt(r['compile_s']):>10}{counts}{held} {ratio:>7} {r['status']:<8} {tail}")
     return "\n".join(lines)

@@ -572,13 +572,13 @@ def work_lines(a: Advice) -> list[str]:
             if p.framework == a.best.framework and p.flops and p.mode in ("jacfwd", "jacrev")}
     if len(mine) < 2:
         return []
-    from ..profiling import fmt_flops
+    from ..profiling import fmt_work
     fwd, rev = mine["jacfwd"], mine["jacrev"]
     fewer = "forward" if fwd.flops < rev.flops else "reverse"
-    return [f"  work (the model's count of the MLP's arithmetic): jacfwd {fmt_flops(fwd.flops)} "
-            f"at {fwd.flops / fwd.seconds / 1e9:.3g} GFLOP/s, jacrev {fmt_flops(rev.flops)} "
-            f"at {rev.flops / rev.seconds / 1e9:.3g} GFLOP/s ({a.best.framework}): {fewer} "
-            f"mode does {max(fwd.flops, rev.flops) / min(fwd.flops, rev.flops):.2f}x less"]
+    return [f"  work (the model's count of the MLP's arithmetic): jacfwd "
+            f"{fmt_work(fwd.flops, fwd.seconds)}, jacrev {fmt_work(rev.flops, rev.seconds)} "
+            f"({a.best.framework}): {fewer} mode does "
+            f"{max(fwd.flops, rev.flops) / min(fwd.flops, rev.flops):.2f}x less"]
 
 
 def format_advice(a: Advice) -> str:

@@ -1062,10 +1062,12 @@ def stored_report(df: pd.DataFrame, path, itemsize: int = 4, normalize: bool = T
     return stored if stored["provenance"] == key else None
 
 
-def stored_report_file(df: pd.DataFrame, itemsize: int = 4, normalize: bool = True) -> dict:
+def stored_report_file(df: pd.DataFrame, itemsize: int = 4, normalize: bool = True,
+                       key: dict | None = None) -> dict:
     """What `adcost plots` writes to figures/cost_model.json for the run df: its report (read at
-    one speed and as measured) and the compile break-even."""
-    rep = report(df, itemsize, normalize)
+    one speed and as measured) and the compile break-even; `key`: its provenance, where
+    computed already."""
+    rep = report(df, itemsize, normalize, key=key)
     be = break_even(df)
     if be:
         rep["break_even"] = be
@@ -1090,14 +1092,10 @@ def restamp(folder: str | Path) -> str:
     key = provenance(df)
     if stored.get("provenance") == key:
         return f"{path}: already this code's"
-    fresh = stored_report_file(df)
-
-    def figures(rep):
-        return _canonical({k: v for k, v in rep.items() if k != "provenance"})
-
-    if figures(fresh) != figures(stored):
-        moved = sorted(k for k in set(fresh) | set(stored) if k != "provenance"
-                       and _canonical(fresh.get(k)) != _canonical(stored.get(k)))
+    fresh = stored_report_file(df, key=key)
+    moved = sorted(k for k in set(fresh) | set(stored) if k != "provenance"
+                   and _canonical(fresh.get(k)) != _canonical(stored.get(k)))
+    if moved:
         return f"{path}: left as it is, this code computes other figures ({', '.join(moved)})"
     path.write_text(json.dumps(fresh, indent=1))
     return f"{path}: the same figures, stamped with this code's provenance"
