@@ -108,6 +108,10 @@ def test_a_slow_mode_is_stopped_not_waited_for(user_module, monkeypatch):
     assert df["note"].str.contains("outran its share").any()     # killed, not waited for
     assert took < 6 + 10      # the budget, plus a worker's start-up
     assert not df["recommended"].any()
+    # the summary names what the budget stopped and the budget that gives it room
+    said = [line for line in prof.summary(df) if line.startswith("not measured in the budget")]
+    assert said and f"{len(df)} of {len(df)} modes" in said[0], prof.summary(df)
+    assert "numpy: jacfwd" in said[0] and "--budget 12 (adcost.profile(..., budget_s=12))" in said[0]
 
 
 def test_cli_profile_json(user_module, capsys):
@@ -808,6 +812,11 @@ def test_a_framework_whose_mode_outran_waits_at_the_back_and_the_memory_pass_lef
     assert timed[0] == ("numpy", "jacfwd") and timed[1][0] == "fd"
     assert timed.index(("numpy", "jacrev")) > max(i for i, (fw, _) in enumerate(timed) if fw == "fd")
     assert df.set_index(["framework", "mode"]).loc[("numpy", "jacfwd"), "status"] == "stopped"
+    said = [line for line in prof.summary(df) if line.startswith("not measured in the budget")]
+    assert said == [f"not measured in the budget (60 s): 1 of {(df['status'] != 'skipped').sum()} "
+                    "modes, their preparation or calls outran their share (numpy: jacfwd); twice "
+                    "the budget gives them more room: --budget 120 (adcost.profile(..., "
+                    "budget_s=120))"], said
     order = prof.plan_for(["torch_compile", "torch", "jax_eager", "jax"],
                           prof.target_of("userfns:wide", [0.1, 0.2, 0.3], None, None)[1])
     frameworks = [fw for fw, mode in order if mode in prof.PRIMARY]

@@ -638,6 +638,7 @@ def profile(fn, x0=None, data=None, frameworks=None, budget_s: float = 60.0, m: 
                 w.close()
     ranked = rank(pd.DataFrame(rows), problem)
     ranked.attrs["memory"] = memory
+    ranked.attrs["budget_s"] = budget_s
     return ranked
 
 
@@ -914,7 +915,8 @@ def summary(df) -> list[str]:
              + (f" ({', '.join(shapes)}: flattened in C order, the Jacobian's columns and rows "
                 f"follow it)" if shapes else "")]
     if not len(ok):
-        return lines + ["no mode could be measured"] + ([NUMPY_HINT] if calls_numpy(df) else [])
+        return (lines + ["no mode could be measured"] + stopped_lines(df)
+                + ([NUMPY_HINT] if calls_numpy(df) else []))
     # rows from rank() say what they compute and whether they tie; rows from elsewhere: J, no
     ok = ok.assign(**{column: ok[column] if column in ok else default
                       for column, default in (("computes", "J"), ("tied", False))})
@@ -946,6 +948,7 @@ def summary(df) -> list[str]:
     lines += flops_lines(first)
     for b in break_even(df):
         lines.append(break_even_line(b))
+    lines += stopped_lines(df)
     if info.get("m") == 1 and groups == ["J"]:
         lines.append("second order: --order 2 (adcost.profile(..., order=2)) ranks its "
                      "Hessian-vector products and Hessians")
@@ -953,6 +956,23 @@ def summary(df) -> list[str]:
     lines.append(f"problem = adcost.make_problem({name!r}, **sizes)" if name in PROBLEMS else
                  "problem = adcost.custom_problem(name, f, n, m, x0) (data=... for f(xp, x, data))")
     return lines
+
+
+def stopped_lines(df) -> list[str]:
+    """The modes the budget stopped (their preparation or calls outran their share, or none was
+    left), by framework, and the budget that gives them more room: twice this one's."""
+    stopped = df[df["status"] == "stopped"]
+    if not len(stopped):
+        return []
+    tried = int((df["status"] != "skipped").sum())
+    names = "; ".join(f"{fw}: {', '.join(g['mode'])}"
+                      for fw, g in stopped.groupby("framework", sort=False))
+    budget = df.attrs.get("budget_s")
+    more = (f"; twice the budget gives them more room: --budget {2 * budget:g} "
+            f"(adcost.profile(..., budget_s={2 * budget:g}))" if budget else
+            "; a larger budget gives them more room (--budget, budget_s=)")
+    return [f"not measured in the budget{f' ({budget:g} s)' if budget else ''}: {len(stopped)} of "
+            f"{tried} modes, their preparation or calls outran their share ({names}){more}"]
 
 
 # The memory worker's malloc hands blocks of 64 KiB and up to mmap and back (its threshold);
