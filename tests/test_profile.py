@@ -711,6 +711,21 @@ def test_sizes_that_change_the_faster_family_twice_place_no_crossing_and_m_is_th
     assert any("changes more than once" in line for line in prof.sizes_summary(df))
 
 
+def test_the_sizes_summary_names_what_the_budget_stopped_at_each_size():
+    df = _sized([(0, 8, 8, "jax", "jacfwd", "forward", 1.0), (0, 8, 8, "jax", "jacrev", "reverse", 2.0),
+                 (1, 64, 8, "jax", "jacfwd", "forward", 8.0), (1, 64, 8, "jax", "jacrev", "reverse", 4.0),
+                 (1, 64, 8, "torch_compile", "jacrev", "reverse", None)])
+    df.loc[4, "status"] = "stopped"
+    assert prof.sizes_summary(df)[-1].endswith("a larger budget gives them more room (--budget, "
+                                               "budget_s=)")      # a frame that names no budget
+    df.attrs["budget_s"] = 30
+    assert prof.sizes_summary(df)[-1] == (
+        "not measured in the budget (30 s): 1 of 5 modes, their preparation or calls outran their "
+        "share (torch_compile: jacrev (n = 64)); twice the budget gives them more room: --budget 60 "
+        "(adcost.profile(..., budget_s=60))")
+    assert not any("not measured" in line for line in prof.sizes_summary(df[df["status"] == "ok"]))
+
+
 def test_cli_profile_at_several_sizes(user_module, capsys, monkeypatch):
     for n in (3, 30):
         np.save(user_module / f"x{n}.npy", np.linspace(-1, 1, n))

@@ -724,6 +724,7 @@ def profile_sizes(fn, points, data=None, frameworks=None, budget_s: float = 60.0
     out.attrs["problem"] = frames[-1].attrs["problem"]
     out.attrs["sizes"] = [f.attrs["problem"] for f in frames]
     out.attrs["memory"] = memory
+    out.attrs["budget_s"] = budget_s
     return out
 
 
@@ -819,7 +820,7 @@ def sizes_summary(df) -> list[str]:
         else:   # the sign changes back and forth: no single crossing
             lines.append(f"crossing ({who}): the faster family changes more than once along the "
                          f"sizes (forward/reverse {', '.join(f'{r:.2f}' for r in c['ratios'])})")
-    return lines
+    return lines + stopped_lines(df)
 
 
 def write_record(target: Path, rows, settings: dict, complete: bool) -> None:
@@ -960,12 +961,15 @@ def summary(df) -> list[str]:
 
 def stopped_lines(df) -> list[str]:
     """The modes the budget stopped (their preparation or calls outran their share, or none was
-    left), by framework, and the budget that gives them more room: twice this one's."""
+    left), by framework (with the sizes' n where the profile has several), and the budget that
+    gives them more room: twice this one's."""
     stopped = df[df["status"] == "stopped"]
     if not len(stopped):
         return []
     tried = int((df["status"] != "skipped").sum())
-    names = "; ".join(f"{fw}: {', '.join(g['mode'])}"
+    sizes = "point" in df and df["point"].nunique() > 1
+    names = "; ".join(f"{fw}: " + ", ".join(f"{r['mode']}" + (f" (n = {r['n']})" if sizes else "")
+                                            for _, r in g.iterrows())
                       for fw, g in stopped.groupby("framework", sort=False))
     budget = df.attrs.get("budget_s")
     more = (f"; twice the budget gives them more room: --budget {2 * budget:g} "
