@@ -210,6 +210,18 @@ def test_the_readme_quotes_the_reference_runs_crossover():
             "lines that cross in both")
     moved, both = moved_lines(third, df)
     _on_results_page(f"the measured crossing moved beyond 1.5× in {moved} of the {both} lines that cross in both")
+    # the whole run after the reference, the first with TensorFlow's FLOPs, and how far the
+    # measured crossing moved from the reference's
+    name = "vm-intel-xeon-2026-12-05-flops"
+    bound = report_of(ref, name)["compute_bound"].values()
+    _on_results_page(run_text(ref, name, 48, decisions=True) + ", and its compute-bound points run at "
+            f"{min(bound):.2f}–{max(bound):.2f}× the matmul time")
+    fifth = load.load(ref / "machines" / name / "asv")
+    flops = fifth[(fifth["benchmark"] == "crossover.Flops.track_flops") & (fifth["framework"] == "tf")]
+    assert flops["value"].notna().sum() >= 20, flops
+    moved, both = moved_lines(df, fifth)
+    _on_results_page(f"from the reference the measured crossing moved beyond 1.5× in {moved} of the "
+                     f"{both} lines that cross in both")
 
 def test_the_readme_quotes_the_reference_runs_memory_second_order_and_workloads():
     import json
