@@ -855,6 +855,49 @@ def test_a_framework_whose_mode_outran_waits_at_the_back_and_the_memory_pass_lef
     assert not (df["note"] == prof.BUDGET_SPENT).all()
 
 
+def test_a_mode_that_outran_a_short_share_is_timed_in_what_the_budget_has_left(user_module,
+                                                                              monkeypatch):
+    """A compile that outruns its share (torch.compile of a GMM given 2 s) is tried again, after
+    every other mode, where the budget has more left than that share; one that outruns that
+    too says the longer share."""
+    now, calls, needs = [0.0], [], {}
+
+    class Fake:
+        def __init__(self, target, framework, dtype, memory=False):
+            self.args = (target, framework, dtype)
+
+        def run(self, mode, share, startup=1.0, until=None):
+            calls.append((mode, share))
+            first = next(s for m, s in calls if m == mode)
+            need = needs.get(mode, 0.5) * (first if mode in needs else 1)   # seconds it takes
+            now[0] += min(need, share)
+            return None if need > share else {"status": "ok", "seconds": 1e-3, "calls": 5}
+
+        def retarget(self, target, timeout=1.0):
+            pass
+
+        def close(self):
+            pass
+    monkeypatch.setattr(prof, "Worker", Fake)
+    monkeypatch.setattr(prof.time, "perf_counter", lambda: now[0])
+    for factor, status in ((1.5, "ok"), (1e9, "stopped")):    # jacfwd: 1.5 times its first share
+        calls.clear()
+        needs["jacfwd"] = factor
+        df = prof.profile("userfns:wide", x0=[0.1, 0.2, 0.3], frameworks=["numpy"], budget_s=100)
+        tries = [share for mode, share in calls if mode == "jacfwd"]
+        assert len(tries) == 2 and tries[1] > tries[0] and calls[-1] == ("jacfwd", tries[1]), calls
+        row = df.set_index("mode").loc["jacfwd"]
+        assert row["status"] == status, row
+        if status == "stopped":                                   # the longer share it outran
+            assert f"({tries[1]:.1f} s)" in row["note"], row["note"]
+    # nothing is tried again where what is left is not longer than the share it outran
+    calls.clear()
+    needs.update(jacfwd=1e9, jacrev=1e9)
+    df = prof.profile("userfns:wide", x0=[0.1, 0.2, 0.3], frameworks=["numpy"], budget_s=100)
+    assert [mode for mode, _ in calls].count("jacfwd") == 1 and len(calls) == 4, calls
+    assert (df.set_index("mode").loc[["jacfwd", "jacrev"], "status"] == "stopped").all()
+
+
 def test_second_order_flops_name_the_fastest_and_the_fewest():
     def rows(*modes):
         return pd.DataFrame([{"framework": "torch", "mode": m, "seconds": s, "flops": f}

@@ -581,6 +581,7 @@ def profile(fn, x0=None, data=None, frameworks=None, budget_s: float = 60.0, m: 
     end = start + budget_s - CLOSE_S
     deadline = end - (budget_s * MEMORY_SHARE if memory and target is not None else 0.0)
     workers: dict[str, Worker] = {} if _workers is None else _workers["time"]
+    outran: dict[tuple[str, str], float] = {}    # (framework, mode): the share it outran
 
     def time_modes(items, until, report=True, greedy=False):
         """Time each (framework, mode) of `items` in a share of what is left until `until`;
@@ -607,6 +608,7 @@ def profile(fn, x0=None, data=None, frameworks=None, budget_s: float = 60.0, m: 
                 if result is None:
                     result = {"status": "stopped",
                               "note": f"outran its share of the budget ({share:.1f} s): stopped"}
+                    outran[name, mode] = share
                     if name not in deferred:
                         deferred.add(name)
                         queue = ([it for it in queue if it[0] != name]
@@ -621,9 +623,14 @@ def profile(fn, x0=None, data=None, frameworks=None, budget_s: float = 60.0, m: 
         if memory:
             add_memory(rows, target, problem, dtype, end, progress,
                        None if _workers is None else _workers["memory"])
-        # what the memory pass left of the budget goes to the modes the timing had no time for
+        # what the memory pass left of the budget goes to the modes the timing had no time for,
+        # then to those that outran a share shorter than what is left (a compile of 4 s given 2)
         late = [i for i, r in enumerate(rows) if r["status"] == "stopped" and r["note"] == BUDGET_SPENT]
-        if late and end - time.perf_counter() >= 0.5:
+        left = end - time.perf_counter()
+        late += sorted((i for i, r in enumerate(rows) if r["status"] == "stopped"
+                        and outran.get((r["framework"], r["mode"]), left) < left - 0.5),
+                       key=lambda i: outran[rows[i]["framework"], rows[i]["mode"]])
+        if late and left >= 0.5:
             for i, again in zip(late, time_modes([(rows[i]["framework"], rows[i]["mode"])
                                                   for i in late], end, report=False,
                                                  greedy=True)):
@@ -632,6 +639,8 @@ def profile(fn, x0=None, data=None, frameworks=None, budget_s: float = 60.0, m: 
                     rows[i].update(again)      # the same row: a progress callback sees it again
                     if progress:
                         progress(rows[i])
+                elif again["note"] != BUDGET_SPENT:   # outran the longer share too: say that one
+                    rows[i]["note"] = again["note"]
     finally:
         if _workers is None:
             for w in workers.values():
