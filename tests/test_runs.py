@@ -290,6 +290,41 @@ def test_compare_reads_two_runs_at_one_machine_speed(tmp_path, capsys):
     assert "no measurement was probed in both runs" in capsys.readouterr().out
 
 
+def test_a_change_that_holds_at_one_reading_of_the_machines_speed_only_is_not_counted(capsys):
+    """A burst of slow probes (7 in a row, their cases slowed alike) moves the window median of
+    the row after it, whose own probe and time say the machine was at full speed: read at the
+    window it would be 2.3x faster, at its own probe it is the same.  It is listed as unsure,
+    not counted; a real change beside it still counts, and the burst's own rows do not move."""
+    def run(name, speeds, values):
+        return load.tidy([{"benchmark": "crossover.JacobianNM.time_jacobian", "framework": "jax",
+                           "op": "jacrev", "n": i, "value": v, "q25": v * 0.98, "q75": v * 1.02,
+                           "unit": "seconds", "status": "ok", "machine": "box", "file": name,
+                           "speed": s, "speed_at": float(i)}
+                          for i, (s, v) in enumerate(zip(speeds, values))])
+    fast, slow = 1.6e11, 0.7e11
+    a = run("a", [fast] * 15, [1e-3] * 15)
+    speeds = [fast] * 5 + [slow] * 7 + [fast] * 3
+    values = [1e-3 * fast / s for s in speeds]
+    values[2] = 3e-3                                   # a real change, at full speed
+    b = run("b", speeds, values)
+    unsure = compare.speed_unsure(b)
+    assert unsure[12] and not unsure[2] and not unsure[5:12].any(), unsure.tolist()
+    table = compare.compare(a, b).set_index("n")
+    assert table.loc["2", "change"] == "worse"
+    assert table.loc["12", "change"] == "unsure", table.loc["12"]
+    assert table.loc["12", "ratio"] < 0.5 and abs(table.loc["12", "ratio_own"] - 1) < 0.01
+    moved = table["change"] == "unsure"
+    assert moved.sum() == table.attrs["speed"]["unsure"] and moved.sum() <= unsure.sum()
+    assert (table.loc[~moved, "change"].drop("2") == "same").all(), table["change"]
+    assert (table.loc[[str(i) for i in range(5, 12)], "change"] == "same").all()
+    said = compare.report(table.reset_index())
+    assert "not counted, the machine's speed beside them unsure" in said and \
+        "0.44x at the probes around it, 1.00x at its own" in said, said
+    # as measured, or with no row unsure, nothing is unsure
+    assert "unsure" not in set(compare.compare(a, b, speed=False)["change"])
+    assert "unsure" not in set(compare.compare(a, a)["change"])
+
+
 def test_compare_reads_madds_per_second_as_higher_is_better():
     def frame(v):
         return load.tidy([{"benchmark": "second_order.Rates.track_madds_per_s", "value": v,
