@@ -474,6 +474,12 @@ def test_advise_answers_for_a_framework_the_model_covers_without_n_x_m_results(a
     assert all(p.source == "cost model" for p in a.predictions)
     with pytest.raises(advise.NoResults, match="framework 'nope'.*have: .*jax"):
         advise.advise(df, 16, 64, framework="nope")
+    # your own run without the crossover study (a sweep --only of other groups): the message
+    # names the committed reference run, which has it
+    other = df[df["benchmark"].astype(str).str.startswith("roofline.")]
+    with pytest.raises(advise.NoResults, match="no crossover.JacobianNM.*the committed reference "
+                                               "run: --results "):
+        advise.advise(other, 16, 64, source="results (your results: a partial run)")
 
 
 def test_advise_cli(asv_dir, tmp_path, capsys):

@@ -460,7 +460,9 @@ def advise(df, n: int, m: int, depth: int | None = None, framework: str | None =
             raise NoResults(f"no JacobianNM or cost-model results for framework {framework!r} in "
                             f"{source} (have: {have})")
     if rows.empty and not modelled:
-        raise NoResults(f"no crossover.JacobianNM.time_jacobian results in {source}")
+        raise NoResults(f"no crossover.JacobianNM.time_jacobian results in {source}"
+                        + (f"; the committed reference run: --results {paths.reference()}"
+                           if "your results" in source else ""))
     advice = Advice(n, m, depth, [], source, list(early),
                     width=width or (grids.crossover()["width"] if modelled else None))
     if modelled and problem is None:
