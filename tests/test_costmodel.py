@@ -853,6 +853,15 @@ def test_the_products_form_names_the_regime_by_the_roofline():
     pred = cm.predictions({("fw", "jacfwd"): fit}, pts[pts["mode"] == "jacfwd"])
     got = pred.set_index(["n", "m", "width"])["regime"]
     assert got[4, 4, 2048] == "memory" and got[1024, 4, 2048] == "compute"
+    # a products term left of a call cost's spread (TensorFlow: 10-20 us a product at width 16,
+    # its FLOPs 1.5 us) is the largest term, yet the call's own cost is larger than the
+    # roofline's: overhead
+    tiny = cm.work("jacfwd", 64, 4, 4, 16)
+    over = float(fit.terms(*fit.work("jacfwd", 64, 4, 4, 16))[0])
+    spread = tiny._replace(flops=3 * over * PEAK)              # the products' seconds times P
+    assert fit.regime(*spread, roofline_flops=tiny.flops) == "overhead"
+    assert max(tiny.flops / PEAK, tiny.bytes / BAND) < over
+    assert fit.regime(*spread, roofline_flops=over * 2 * PEAK) == "compute"
 
 
 def test_the_fit_reads_the_products_where_they_explain_the_times_better():

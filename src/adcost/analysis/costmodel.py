@@ -288,8 +288,13 @@ class ModeFit:
         measured products' time, their FLOPs and their reads together; where it is the largest,
         the analytic roofline names the regime: compute where F / P is at least B / W (F the
         analytic FLOPs, `roofline_flops`; W the bandwidth at the weights' footprint), else
-        memory.  Measured on the Intel VM (2026-12-04): 4 rows through a width-2048 weight took
-        4.5x their FLOPs' time at the matmul rate, 1.5x the weight's read at the bandwidth."""
+        memory; and overhead where the call's own cost (c0 + c1 k) is at least both.  Measured
+        on the Intel VM (2026-12-04): 4 rows through a width-2048 weight took 4.5x their FLOPs'
+        time at the matmul rate, 1.5x the weight's read at the bandwidth.  And (2026-12-05)
+        TensorFlow's product of a row costs about 160 us at any size, which the products' term
+        leaves out (the smallest product's time, counted in c0): what is left at width 16 is that
+        call cost's spread, 10-20 us a product, which summed over the layers made the products'
+        term the largest where the analytic FLOPs take 1.5 us of a 300-us call."""
         over, compute, memory, passes = self.terms(flops, nbytes, weights, directions, entries,
                                                    out_weight)
         stacked = np.stack(np.broadcast_arrays(over, memory + passes, compute))
@@ -299,9 +304,10 @@ class ModeFit:
                 raise ValueError("the products form names a regime from the analytic FLOPs: "
                                  "pass roofline_flops (regime_at does)")
             read = np.asarray(nbytes, float) / bandwidth_at(self.bandwidth, self.curve, weights)
-            label = np.where((label == "compute")
-                             & (np.asarray(roofline_flops, float) / self.peak < read),
-                             "memory", label)
+            roof = np.asarray(roofline_flops, float) / self.peak
+            label = np.where(label != "compute", label,
+                             np.where(over >= np.maximum(roof, read), "overhead",
+                                      np.where(roof < read, "memory", "compute")))
         return label
 
     def regime_at(self, op: str, n: int, m: int, depth: int, width: int, batch: int = 1,
