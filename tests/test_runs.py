@@ -325,6 +325,23 @@ def test_a_change_that_holds_at_one_reading_of_the_machines_speed_only_is_not_co
     assert "unsure" not in set(compare.compare(a, a)["change"])
 
 
+def test_a_timing_taken_under_load_is_listed_apart_not_counted():
+    """The sweep marks the asv runs it timed under load (more runnable threads than CPUs): a
+    change of such a timing is listed apart; bytes, which load does not move, still count."""
+    def run(values, loaded):
+        return load.tidy([{"benchmark": f"memory.Forward.{metric}", "framework": "numpy",
+                           "n": i, "value": v, "unit": unit, "status": "ok", "under_load": busy}
+                          for i, ((metric, unit), v, busy) in enumerate(zip(
+                              [("time_jvp", "seconds")] * 2 + [("track_jvp_bytes", "bytes")],
+                              values, loaded))])
+    a = run([1.0, 1.0, 100.0], [False] * 3)
+    b = run([3.0, 3.0, 300.0], [True, False, True])
+    table = compare.compare(a, b, noise=False).set_index("n")
+    assert table["change"].to_dict() == {"0": "under load", "1": "worse", "2": "worse"}
+    said = compare.report(table.reset_index())
+    assert "not counted, timed under load in A or B" in said and "slower or bigger: 2" in said
+
+
 def test_compare_reads_madds_per_second_as_higher_is_better():
     def frame(v):
         return load.tidy([{"benchmark": "second_order.Rates.track_madds_per_s", "value": v,

@@ -209,8 +209,20 @@ def compare(a: pd.DataFrame, b: pd.DataFrame, factor: float = 1.10, noise: bool 
         differ = (j["change"] != j["change_own"]) & j["change_own"].notna()
         j.loc[differ, "change"] = "unsure"
         record["unsure"] = int(differ.sum())
+    # a timing the sweep marked as taken under load (more runnable threads than CPUs) is not
+    # comparable: a change of one is listed apart, not counted
+    loaded = set().union(*(_keys(x[x["under_load"].fillna(False).astype(bool)
+                                   & x["unit"].isin(SCALED)]) for x in (a, b) if "under_load" in x))
+    if loaded and not j.empty:
+        hit = _keys(j).isin(loaded) & j["change"].isin(["worse", "better"])
+        j.loc[hit.to_numpy(), "change"] = "under load"
     j.attrs["speed"] = record
     return j
+
+
+def _keys(df: pd.DataFrame) -> pd.Series:
+    """Each row's measurement key (KEYS as text, joined) for matching rows across frames."""
+    return df.reindex(columns=KEYS).astype("string").fillna("").agg("|".join, axis=1)
 
 
 def _classified(a: pd.DataFrame, b: pd.DataFrame, raw_a: pd.DataFrame, raw_b: pd.DataFrame,
@@ -270,6 +282,12 @@ def report(table: pd.DataFrame, show_all: bool = False) -> str:
         for _, r in unsure.iterrows():
             lines.append(f"  {r['ratio']:7.2f}x at the probes around it, {r['ratio_own']:.2f}x at its "
                          f"own  {label(r)}")
+    loaded = table[table["change"] == "under load"]
+    if len(loaded):
+        lines.append(f"not counted, timed under load in A or B (the sweep marked their runs: more "
+                     f"runnable threads than CPUs, so their timings are not comparable; run them "
+                     f"again on a quiet machine): {len(loaded)}")
+        lines += [f"  {r['ratio']:7.2f}x  {label(r)}" for _, r in loaded.iterrows()]
     same = table[table["change"] == "same"]
     lines.append(f"unchanged within noise or factor: {len(same)}")
     if show_all:

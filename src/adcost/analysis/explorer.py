@@ -294,13 +294,14 @@ def comparison_figure(tables: list[tuple[str, pd.DataFrame]], title: str):
     the noise: worse, better; else same), both values on hover; a selector per pair."""
     import plotly.graph_objects as go
 
-    colors = {"worse": "#c0392b", "better": "#2471a3", "same": "#999999", "unsure": "#e6a23c"}
+    colors = {"worse": "#c0392b", "better": "#2471a3", "same": "#999999", "unsure": "#e6a23c",
+              "under load": "#8e44ad"}
     traces, labels = [], []
     for name, t in tables:
         t = t.sort_values("ratio").reset_index(drop=True)
         from .compare import label as row_label
         text = [row_label(r) for _, r in t.iterrows()]
-        for change in ("worse", "better", "same", "unsure"):   # unsure: compare.SPEED_UNSURE
+        for change in colors:   # unsure: compare.SPEED_UNSURE; under load: the sweep's mark
             part = t[t["change"] == change]
             traces.append(go.Scatter(
                 x=part.index, y=part["ratio"], mode="markers", name=f"{change} ({len(part)})",
