@@ -170,7 +170,7 @@ def at_one_speed(a: pd.DataFrame, b: pd.DataFrame, own_where_unsure: bool = Fals
         return a, b, {"normalized": False}
     probed = [load.probes(x) for x in (a, b)]
     reference = float(pd.concat(probed).median())
-    keys = [x.reindex(columns=KEYS).astype("string").fillna("").agg("|".join, axis=1) for x in (a, b)]
+    keys = [_keys(x) for x in (a, b)]
     both = set.intersection(*(set(k[s.notna() & x["unit"].isin(SCALED)])
                               for x, s, k in zip((a, b), speeds, keys)))
     out = []
