@@ -274,20 +274,19 @@ def report(table: pd.DataFrame, show_all: bool = False) -> str:
                      if np.isfinite(measured) and abs(measured / r["ratio"] - 1) > 0.01 else "")
             lines.append(f"  {r['ratio']:7.2f}x{taken}  {r['value_a']:.4g} -> {r['value_b']:.4g} "
                          f"{r['unit']}  [{r['noise']}]  {label(r)}")
-    unsure = table[table["change"] == "unsure"]
-    if len(unsure):
-        lines.append(f"not counted, the machine's speed beside them unsure (their own speed probe "
-                     f"and the probes around them in time disagree by more than {SPEED_UNSURE}x, "
-                     f"and the change holds at one reading only): {len(unsure)}")
-        for _, r in unsure.iterrows():
-            lines.append(f"  {r['ratio']:7.2f}x at the probes around it, {r['ratio_own']:.2f}x at its "
-                         f"own  {label(r)}")
-    loaded = table[table["change"] == "under load"]
-    if len(loaded):
-        lines.append(f"not counted, timed under load in A or B (the sweep marked their runs: more "
-                     f"runnable threads than CPUs, so their timings are not comparable; run them "
-                     f"again on a quiet machine): {len(loaded)}")
-        lines += [f"  {r['ratio']:7.2f}x  {label(r)}" for _, r in loaded.iterrows()]
+    apart = (("unsure", "the machine's speed beside them unsure (their own speed probe and the "
+              f"probes around them in time disagree by more than {SPEED_UNSURE}x, and the change "
+              "holds at one reading only)",
+              lambda r: f"  {r['ratio']:7.2f}x at the probes around it, {r['ratio_own']:.2f}x at "
+                        f"its own  {label(r)}"),
+             ("under load", "timed under load in A or B (the sweep marked their runs: more "
+              "runnable threads than CPUs, so their timings are not comparable; run them again on "
+              "a quiet machine)", lambda r: f"  {r['ratio']:7.2f}x  {label(r)}"))
+    for change, why, line in apart:     # changes not counted, listed apart
+        rows = table[table["change"] == change]
+        if len(rows):
+            lines.append(f"not counted, {why}: {len(rows)}")
+            lines += [line(r) for _, r in rows.iterrows()]
     same = table[table["change"] == "same"]
     lines.append(f"unchanged within noise or factor: {len(same)}")
     if show_all:
