@@ -141,6 +141,9 @@ def api_of(framework: str, mode: str) -> str:
     return note or GENERIC_API.get(mode) or f"{framework} {mode}"
 
 
+YOURS = "your results"   # how load_results labels a run of yours (not the committed reference)
+
+
 def load_results(source: str | Path | None = None):
     """Tidy data of one run, where it came from (a label) and the cost-model report `adcost
     plots` stored beside it (stored_model; None without one): `source` (a results folder, tidy
@@ -154,7 +157,7 @@ def load_results(source: str | Path | None = None):
                 raise NoResults(f"no measured results in {where}: {exc}") from None
             continue
         if not df.empty:
-            label = paths.reference_label(where) or "your results"
+            label = paths.reference_label(where) or YOURS
             return df, f"{where} ({label}: {loading.describe_run(df)})", stored_model(where)
     where = source or f"{paths.results()} or {paths.reference()} (under {Path.cwd()})"
     installed = paths.installed_reference()
@@ -462,7 +465,7 @@ def advise(df, n: int, m: int, depth: int | None = None, framework: str | None =
     if rows.empty and not modelled:
         raise NoResults(f"no crossover.JacobianNM.time_jacobian results in {source}"
                         + (f"; the committed reference run: --results {paths.reference()}"
-                           if "your results" in source else ""))
+                           if YOURS in source else ""))
     advice = Advice(n, m, depth, [], source, list(early),
                     width=width or (grids.crossover()["width"] if modelled else None))
     if modelled and problem is None:

@@ -159,8 +159,9 @@ def at_one_speed(a: pd.DataFrame, b: pd.DataFrame, own_where_unsure: bool = Fals
     speed s reads T * s / s_ref, a rate R * s_ref / s, its quartiles and intervals alike.
     Everything else as measured. The record: s_ref, each run's median probe, how many rows
     of each were read at one speed ({"normalized": False} where a run has no probe, and for
-    runs on different machines: how their speeds differ is what such a comparison is for).
-    `own_where_unsure`: rows whose speed is unsure read at their own probe (steady_speed)."""
+    runs on different machines: how their speeds differ is what such a comparison is for),
+    and how many of the rows so read have an unsure speed (`unsure_rows`, speed_unsure).
+    `own_where_unsure`: those rows read at their own probe instead (steady_speed)."""
     machines = [set(x["machine"].dropna().astype(str)) if "machine" in x else set() for x in (a, b)]
     if machines[0] != machines[1]:
         return a, b, {"normalized": False, "reason": "the runs are on different machines"}
@@ -183,9 +184,11 @@ def at_one_speed(a: pd.DataFrame, b: pd.DataFrame, own_where_unsure: bool = Fals
                 x[column] = pd.to_numeric(x[column], errors="coerce").astype(float)
                 x.loc[take, column] = x.loc[take, column] * factor[take]
         out.append(x)
+    unsure = 0 if own_where_unsure else sum(
+        int((speed_unsure(x, s) & k.isin(both)).sum()) for x, s, k in zip((a, b), speeds, keys))
     return out[0], out[1], {"normalized": bool(both), "reference_flops_per_s": reference,
                             "median_a": float(probed[0].median()), "median_b": float(probed[1].median()),
-                            "rows": len(both)}
+                            "rows": len(both), "unsure_rows": unsure}
 
 
 def compare(a: pd.DataFrame, b: pd.DataFrame, factor: float = 1.10, noise: bool = True,
@@ -198,8 +201,7 @@ def compare(a: pd.DataFrame, b: pd.DataFrame, factor: float = 1.10, noise: bool 
     a, b = (x[~x["unit"].isin(NO_DIRECTION)] for x in (load.measured(a), load.measured(b)))
     a1, b1, record = at_one_speed(a, b) if speed else (a, b, {"normalized": False})
     j = _classified(a1, b1, a, b, factor)
-    unsure = [speed_unsure(x).any() for x in (a, b)] if record.get("normalized") else []
-    if any(unsure) and not j.empty:
+    if record.get("unsure_rows") and not j.empty:
         # rows whose speed is unsure in either run count as changed only where they change, the
         # same way, read at their own probe too
         other = _classified(*at_one_speed(a, b, own_where_unsure=True)[:2], a, b, factor)
