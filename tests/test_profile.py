@@ -847,12 +847,64 @@ def test_a_framework_whose_mode_outran_waits_at_the_back_and_the_memory_pass_lef
         now[0] += 0.1 if self.memory else 3.0
         return real_run(self, mode, share, startup, until)
     monkeypatch.setattr(Fake, "run", run)
+    calls.clear()
     df = prof.profile("userfns:wide", x0=[0.1, 0.2, 0.3], frameworks=["numpy"], budget_s=20,
                       memory=True)
-    late = df[df["memory_note"] == prof.LATE_MEMORY]
-    assert len(late) and (late["status"] == "ok").all()
-    assert (df["status"] == "ok").sum() > len(late)          # some were timed in the first pass
+    first_read = next(i for i, (_, _, memory) in enumerate(calls) if memory)
+    ok = set(df.loc[df["status"] == "ok", "mode"])
+    late = {mode for _, mode, memory in calls[first_read:] if not memory} & ok
+    assert late and late < ok                              # some were timed in the first pass
+    # what the late timing left reads the late modes' memory too (0.1 s each here)
+    read_late = [mode for _, mode, memory in calls[first_read:] if memory and mode in late]
+    assert sorted(read_late) == sorted(late), calls
+    rows = df.set_index("mode").loc[sorted(late)]
+    assert (rows["status"] == "ok").all() and (rows["peak_bytes"] == 2 ** 20).all()
+    assert (rows["memory_note"] == "").all()
     assert not (df["note"] == prof.BUDGET_SPENT).all()
+
+
+def test_a_memory_reading_that_outran_its_share_is_read_again_in_what_is_left(user_module,
+                                                                             monkeypatch):
+    """A memory reading that outruns its share of the memory pass (a compile done again in the
+    memory worker) is tried again at the end, taking what the budget has left, where that is
+    longer than the share it outran; the rows keep the note where it is not."""
+    now, calls = [0.0], []
+
+    class Fake:
+        def __init__(self, target, framework, dtype, memory=False):
+            self.args, self.memory = (target, framework, dtype), memory
+
+        def run(self, mode, share, startup=1.0, until=None):
+            calls.append((mode, self.memory, share))
+            if not self.memory:
+                now[0] += 0.5
+                return {"status": "ok", "seconds": 1e-3, "q25": 1e-3, "q75": 1e-3, "calls": 5}
+            need = need_s if mode == "jacfwd" else 0.1
+            now[0] += min(need, share)
+            return None if need > share else {"peak_bytes": 2 ** 20}
+
+        def retarget(self, target, timeout=1.0):
+            pass
+
+        def close(self):
+            pass
+    monkeypatch.setattr(prof, "Worker", Fake)
+    monkeypatch.setattr(prof.time, "perf_counter", lambda: now[0])
+    for need_s, read in ((30.0, True), (1e9, False)):
+        calls.clear()
+        now[0] = 0.0
+        df = prof.profile("userfns:wide", x0=[0.1, 0.2, 0.3], frameworks=["numpy"],
+                          budget_s=60, memory=True)
+        tries = [share for mode, memory, share in calls if memory and mode == "jacfwd"]
+        assert len(tries) == 2 and tries[0] < tries[1] and calls[-1][0] == "jacfwd", calls
+        assert (tries[0] < need_s <= tries[1]) == read, tries
+        row = df.set_index("mode").loc["jacfwd"]
+        assert (row["peak_bytes"] == 2 ** 20) == read, row
+        assert (row["memory_note"] == "") == read, row["memory_note"]
+        if not read:                                   # says the longer share it outran
+            assert f"({tries[1]:.1f} s)" in row["memory_note"], row["memory_note"]
+        others = df[(df["mode"] != "jacfwd") & (df["status"] == "ok")]
+        assert (others["peak_bytes"] == 2 ** 20).all()
 
 
 def test_a_mode_that_outran_a_short_share_is_timed_in_what_the_budget_has_left(user_module,

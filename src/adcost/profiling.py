@@ -620,9 +620,9 @@ def profile(fn, x0=None, data=None, frameworks=None, budget_s: float = 60.0, m: 
 
     try:
         rows += time_modes(plan, deadline)
-        if memory:
-            add_memory(rows, target, problem, dtype, end, progress,
-                       None if _workers is None else _workers["memory"])
+        memory_workers = {} if _workers is None else _workers["memory"]
+        missed = add_memory(rows, target, problem, dtype, end, progress,
+                            memory_workers) if memory else {}
         # what the memory pass left of the budget goes to the modes the timing had no time for,
         # then to those that outran a share shorter than what is left (a compile of 4 s given 2)
         late = [i for i, r in enumerate(rows) if r["status"] == "stopped" and r["note"] == BUDGET_SPENT]
@@ -641,9 +641,22 @@ def profile(fn, x0=None, data=None, frameworks=None, budget_s: float = 60.0, m: 
                         progress(rows[i])
                 elif again["note"] != BUDGET_SPENT:   # outran the longer share too: say that one
                     rows[i]["note"] = again["note"]
+        if memory and target is not None:
+            # what the late timing left: the memory of the modes it timed, then, each taking
+            # what is left, of those whose reading outran a share shorter than that
+            late_timed = [r for r in rows if r["memory_note"] == LATE_MEMORY]
+            if late_timed and end - time.perf_counter() >= 0.5:
+                missed.update(add_memory(late_timed, target, problem, dtype, end, progress,
+                                         memory_workers))
+            left = end - time.perf_counter()
+            again = sorted((r for r in rows if missed.get(id(r), left) < left - 0.5),
+                           key=lambda r: missed[id(r)])
+            if again:
+                add_memory(again, target, problem, dtype, end, progress, memory_workers,
+                           greedy=True)
     finally:
         if _workers is None:
-            for w in workers.values():
+            for w in [*workers.values(), *memory_workers.values()]:
                 w.close()
     ranked = rank(pd.DataFrame(rows), problem)
     ranked.attrs["memory"] = memory
@@ -671,37 +684,46 @@ def _worker(workers: dict, target: Target, framework: str, dtype: str, left: flo
 
 def add_memory(rows: list[dict], target: Target | None, problem: Problem, dtype: str,
                end: float, progress: Callable[[dict], None] | None = None,
-               workers: dict | None = None) -> None:
+               workers: dict | None = None, greedy: bool = False) -> dict[int, float]:
     """Each timed row's peak memory (`peak_bytes`) or why not (`memory_note`), fastest first,
     until `end` (perf_counter): a memory worker per framework, each mode a share of what is
-    left.  The rows are updated in place, and each is given to `progress` again once read."""
-    timed = sorted((r for r in rows if r["status"] == "ok"), key=lambda r: r["seconds"])
+    left (`greedy`: all that is left, in the order given).  The rows are updated in place, and
+    each is given to `progress` again once read.  Returns {id(row): the share it outran}."""
+    timed = [r for r in rows if r["status"] == "ok"]
+    if not greedy:
+        timed.sort(key=lambda r: r["seconds"])
     if target is None:
         for row in timed:
             row["memory_note"] = IN_PROCESS_MEMORY
-        return
+        return {}
     keep = workers is not None
     workers = {} if workers is None else workers
+    outran = {}
     try:
         for i, row in enumerate(timed):
             left = end - time.perf_counter()
             if left < 0.5:
-                row["memory_note"] = f"memory not measured: {BUDGET_SPENT}"
+                if not greedy:      # a retry that found no time keeps the note it had
+                    row["memory_note"] = f"memory not measured: {BUDGET_SPENT}"
                 continue
-            share = min(max(MIN_SHARE_S, left / (len(timed) - i)), left)
+            share = left if greedy else min(max(MIN_SHARE_S, left / (len(timed) - i)), left)
             worker = _worker(workers, target, row["framework"], dtype, left, memory=True)
-            found = worker.run(row["mode"], share, startup=max(left, 1.0))
+            found = worker.run(row["mode"], share, startup=max(left, 1.0),
+                               until=end if greedy else None)
             if found is not None and "status" in found:    # the worker could not start
                 found = {"memory_note": found["memory_note"]}
-            row.update(found if found is not None else
-                       {"memory_note": f"memory not measured: outran its share of the budget "
-                                       f"({share:.1f} s)"})
+            if found is None:
+                outran[id(row)] = share
+                found = {"memory_note": f"memory not measured: outran its share of the budget "
+                                        f"({share:.1f} s)"}
+            row.update({"memory_note": "", **found})
             if progress:
                 progress(row)
     finally:
         if not keep:
             for w in workers.values():
                 w.close()
+    return outran
 
 
 # -- one function at several sizes: where its crossover lies ---------------------------------
