@@ -797,6 +797,18 @@ def _serving_children() -> list[int]:
     return found
 
 
+class FakeWorker:
+    """A profile's worker (profiling.Worker) without a process: a test gives it `run`."""
+    def __init__(self, target, framework, dtype, memory=False):
+        self.args, self.memory = (target, framework, dtype), memory
+
+    def retarget(self, target, timeout=1.0):
+        self.args = (target, *self.args[1:])
+
+    def close(self):
+        pass
+
+
 def test_a_framework_whose_mode_outran_waits_at_the_back_and_the_memory_pass_leftover_is_used(
         user_module, monkeypatch):
     """Workers faked: numpy's first mode outruns its share, so numpy's other modes are timed
@@ -804,10 +816,7 @@ def test_a_framework_whose_mode_outran_waits_at_the_back_and_the_memory_pass_lef
     modes the timing had no time for are timed with what the memory pass left."""
     calls = []
 
-    class Fake:
-        def __init__(self, target, framework, dtype, memory=False):
-            self.args, self.memory = (target, framework, dtype), memory
-
+    class Fake(FakeWorker):
         def run(self, mode, share, startup=1.0, until=None):
             calls.append((self.args[1], mode, self.memory))
             if self.memory:
@@ -815,12 +824,6 @@ def test_a_framework_whose_mode_outran_waits_at_the_back_and_the_memory_pass_lef
             if (self.args[1], mode) == ("numpy", "jacfwd"):
                 return None                       # outran its share
             return {"status": "ok", "seconds": 1e-3, "q25": 1e-3, "q75": 1e-3, "calls": 5}
-
-        def retarget(self, target, timeout=1.0):
-            self.args = (target, *self.args[1:])
-
-        def close(self):
-            pass
     monkeypatch.setattr(prof, "Worker", Fake)
     df = prof.profile("userfns:wide", x0=[0.1, 0.2, 0.3], frameworks=["numpy", "fd"], budget_s=60)
     timed = [(fw, mode) for fw, mode, memory in calls if not memory]
@@ -870,10 +873,7 @@ def test_a_memory_reading_that_outran_its_share_is_read_again_in_what_is_left(us
     longer than the share it outran; the rows keep the note where it is not."""
     now, calls = [0.0], []
 
-    class Fake:
-        def __init__(self, target, framework, dtype, memory=False):
-            self.args, self.memory = (target, framework, dtype), memory
-
+    class Fake(FakeWorker):
         def run(self, mode, share, startup=1.0, until=None):
             calls.append((mode, self.memory, share))
             if not self.memory:
@@ -882,12 +882,6 @@ def test_a_memory_reading_that_outran_its_share_is_read_again_in_what_is_left(us
             need = need_s if mode == "jacfwd" else 0.1
             now[0] += min(need, share)
             return None if need > share else {"peak_bytes": 2 ** 20}
-
-        def retarget(self, target, timeout=1.0):
-            pass
-
-        def close(self):
-            pass
     monkeypatch.setattr(prof, "Worker", Fake)
     monkeypatch.setattr(prof.time, "perf_counter", lambda: now[0])
     for need_s, read in ((30.0, True), (1e9, False)):
@@ -914,22 +908,13 @@ def test_a_mode_that_outran_a_short_share_is_timed_in_what_the_budget_has_left(u
     too says the longer share."""
     now, calls, needs = [0.0], [], {}
 
-    class Fake:
-        def __init__(self, target, framework, dtype, memory=False):
-            self.args = (target, framework, dtype)
-
+    class Fake(FakeWorker):
         def run(self, mode, share, startup=1.0, until=None):
             calls.append((mode, share))
             first = next(s for m, s in calls if m == mode)
             need = needs.get(mode, 0.5) * (first if mode in needs else 1)   # seconds it takes
             now[0] += min(need, share)
             return None if need > share else {"status": "ok", "seconds": 1e-3, "calls": 5}
-
-        def retarget(self, target, timeout=1.0):
-            pass
-
-        def close(self):
-            pass
     monkeypatch.setattr(prof, "Worker", Fake)
     monkeypatch.setattr(prof.time, "perf_counter", lambda: now[0])
     for factor, status in ((1.5, "ok"), (1e9, "stopped")):    # jacfwd: 1.5 times its first share
